@@ -1,0 +1,1 @@
+"""One module per recommendation signal: ``fit_*`` offline in the build, ``score_*`` online."""

@@ -1,0 +1,102 @@
+"""Ids versus matrix positions, and the customers × products interaction matrix.
+
+``item_id`` / ``user_id`` are the store's keys; ``item_idx`` / ``user_idx`` are matrix rows and
+columns. They are converted here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+
+class Signal(StrEnum):
+    """How a customer's purchases of a product become one matrix value."""
+
+    BINARY = "binary"  # 1 if ever bought
+    COUNT = "count"  # number of completed orders containing the product
+    RATING = "rating"  # 1 for a purchase, scaled by the review's rating where there is one
+
+
+DEFAULT_SIGNAL = Signal.BINARY
+
+
+@dataclass(frozen=True)
+class IdIndex:
+    """A bijection between store ids (int64) and positions 0..n-1, in the order given."""
+
+    ids: npt.NDArray[np.int64]
+
+    def __post_init__(self) -> None:
+        if len(np.unique(self.ids)) != len(self.ids):
+            raise ValueError("IdIndex ids must be unique")
+
+    @classmethod
+    def from_ids(cls, ids: npt.ArrayLike) -> IdIndex:
+        return cls(np.asarray(ids, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def _sorter(self) -> npt.NDArray[np.intp]:
+        return np.argsort(self.ids, kind="stable")
+
+    def positions(self, ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Positions of ``ids``; -1 for ids that are not in the index."""
+        query = np.asarray(ids, dtype=np.int64)
+        if len(self.ids) == 0:
+            return np.full(query.shape, -1, dtype=np.int64)
+        sorter = self._sorter
+        found = np.searchsorted(self.ids, query, sorter=sorter)
+        found = np.clip(found, 0, len(self.ids) - 1)
+        positions = sorter[found].astype(np.int64)
+        positions[self.ids[positions] != query] = -1
+        return positions
+
+    def position(self, id_: int) -> int | None:
+        """Position of one id, or None when it is unknown."""
+        pos = int(self.positions(np.array([id_]))[0])
+        return None if pos < 0 else pos
+
+
+def interaction_matrix(
+    lines: pd.DataFrame,
+    users: IdIndex,
+    items: IdIndex,
+    signal: Signal = DEFAULT_SIGNAL,
+    reviews: pd.DataFrame | None = None,
+) -> sp.csr_matrix:
+    """Customers × products matrix (float32 CSR) from completed order lines.
+
+    ``lines`` needs columns customer_id, product_id, order_id (see StoreData.completed_lines);
+    rows whose customer or product is not in the indexes are ignored. With ``Signal.RATING``
+    a purchase counts ``rating / 3`` when the customer reviewed the product (so 1–2 stars
+    weigh less than an unreviewed purchase, 4–5 more), else 1.
+    """
+    shape = (len(users), len(items))
+    if lines.empty:
+        return sp.csr_matrix(shape, dtype=np.float32)
+    pairs = lines[["customer_id", "product_id", "order_id"]].drop_duplicates()
+    counts = pairs.groupby(["customer_id", "product_id"]).size().rename("n").reset_index()
+    rows = users.positions(counts["customer_id"].to_numpy())
+    cols = items.positions(counts["product_id"].to_numpy())
+    if signal is Signal.COUNT:
+        values = counts["n"].to_numpy(dtype=np.float32)
+    elif signal is Signal.RATING and reviews is not None and not reviews.empty:
+        rated = counts.merge(
+            reviews.groupby(["customer_id", "product_id"])["rating"].mean().reset_index(),
+            on=["customer_id", "product_id"],
+            how="left",
+        )
+        values = (rated["rating"].fillna(3.0) / 3.0).to_numpy(dtype=np.float32)
+    else:
+        values = np.ones(len(counts), dtype=np.float32)
+    keep = (rows >= 0) & (cols >= 0)
+    matrix = sp.coo_matrix((values[keep], (rows[keep], cols[keep])), shape=shape)
+    return matrix.tocsr().astype(np.float32)
