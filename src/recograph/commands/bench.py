@@ -1,0 +1,35 @@
+"""``recograph bench NAME``: benchmarks, one module per benchmark under ``recograph.bench``.
+
+Each benchmark module exposes ``register(subparsers)`` like a command module. Benchmarks are
+bounded in time and requests, use loopback only, and print ratios against a baseline measured
+in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+# Benchmark name -> module under recograph.bench.
+BENCHMARKS: dict[str, str] = {
+    "build": "build",
+    "serve": "serve",
+    "scale": "scale",
+    "load": "load",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench", help="run a benchmark (build, serve, scale, load)"
+    )
+    sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for module_name in BENCHMARKS.values():
+        try:
+            module = importlib.import_module(f"recograph.bench.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"recograph.bench.{module_name}":
+                raise
+            continue
+        module.register(sub)
