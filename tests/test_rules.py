@@ -1,0 +1,311 @@
+"""Association rules on a five-basket set whose every rule is worked out by hand below.
+
+Items 0..4 (4 is never bought). Baskets:
+    B1 {0, 1}   B2 {0, 1, 2}   B3 {0, 2}   B4 {1, 3}   B5 {0, 1, 2, 3}
+Counts (n = 5):
+    {0} 4  {1} 4  {2} 3  {3} 2  {4} 0
+    {0,1} 3 (B1 B2 B5)  {0,2} 3 (B2 B3 B5)  {1,2} 2 (B2 B5)  {1,3} 2 (B4 B5)
+    {0,3} 1  {2,3} 1  {0,1,2} 2 (B2 B5)  other triples 1
+With min_support 0.4 an itemset needs ceil(0.4·5) = 2 baskets, so the frequent sets are
+{0} {1} {2} {3} {0,1} {0,2} {1,2} {1,3} {0,1,2}. With min_confidence 0.6 the rules are
+(conf = n_AC/n_A, lift = n_AC·n/(n_A·n_C), leverage = (n_AC·n − n_A·n_C)/n²,
+conviction = (n − n_C)·n_A / (n·(n_A − n_AC))):
+
+    id  rule          n_AC n_A n_C  supp  conf  lift   leverage  conviction
+    0   {2}   => {0}   3    3   4   0.6   1     15/12  3/25      inf
+    1   {1,2} => {0}   2    2   4   0.4   1     10/8   2/25      inf
+    2   {3}   => {1}   2    2   4   0.4   1     10/8   2/25      inf
+    3   {0}   => {2}   3    4   3   0.6   3/4   15/12  3/25      2·4/5 = 1.6
+    4   {0,1} => {2}   2    3   3   0.4   2/3   10/9   1/25      2·3/5 = 1.2
+    5   {}    => {0}   4    5   4   0.8   4/5   1      0         1·5/5 = 1
+    6   {}    => {1}   4    5   4   0.8   4/5   1      0         1
+    7   {}    => {2}   3    5   3   0.6   3/5   1      0         2·5/10 = 1
+    8   {0}   => {1}   3    4   4   0.6   3/4   15/16  −1/25     1·4/5 = 0.8
+    9   {1}   => {0}   3    4   4   0.6   3/4   15/16  −1/25     0.8
+    10  {0,2} => {1}   2    3   4   0.4   2/3   10/12  −2/25     1·3/5 = 0.6
+    11  {2}   => {1}   2    3   4   0.4   2/3   10/12  −2/25     0.6
+
+Rejected: {1}=>{2} and {1}=>{3} (conf 2/4). {}=>{2} sits exactly on the threshold (3/5 vs 0.6)
+and is kept, as in arules; {}=>{3} (2/5) is not. The order is lift, confidence, support
+(descending), then antecedent and consequent positions: rules 1 and 2 tie on every metric and
+(1,2) < (3,); 5 and 6 tie and consequent (0,) < (1,); 10 and 11 tie and (0,2) < (2,).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recograph.recommenders.rules import (
+    RuleSet,
+    antecedent_index,
+    baskets_matrix,
+    fired_rules,
+    frequent_itemsets,
+    mine_rules,
+    rules_table,
+    score_rules,
+)
+
+BASKETS = [[0, 1], [0, 1, 2], [0, 2], [1, 3], [0, 1, 2, 3]]
+N_ITEMS = 5
+LABELS = ["bread", "milk", "butter", "beer", "caviar"]
+
+EXPECTED_RULES = [
+    ((2,), (0,)),
+    ((1, 2), (0,)),
+    ((3,), (1,)),
+    ((0,), (2,)),
+    ((0, 1), (2,)),
+    ((), (0,)),
+    ((), (1,)),
+    ((), (2,)),
+    ((0,), (1,)),
+    ((1,), (0,)),
+    ((0, 2), (1,)),
+    ((2,), (1,)),
+]
+EXPECTED_COUNT = [3, 2, 2, 3, 2, 4, 4, 3, 3, 3, 2, 2]
+EXPECTED_ANTECEDENT_COUNT = [3, 2, 2, 4, 3, 5, 5, 5, 4, 4, 3, 3]
+EXPECTED_CONSEQUENT_COUNT = [4, 4, 4, 3, 3, 4, 4, 3, 4, 4, 4, 4]
+EXPECTED_SUPPORT = [0.6, 0.4, 0.4, 0.6, 0.4, 0.8, 0.8, 0.6, 0.6, 0.6, 0.4, 0.4]
+EXPECTED_CONFIDENCE = [1.0, 1.0, 1.0, 0.75, 2 / 3, 0.8, 0.8, 0.6, 0.75, 0.75, 2 / 3, 2 / 3]
+EXPECTED_LIFT = [1.25, 1.25, 1.25, 1.25, 10 / 9, 1.0, 1.0, 1.0, 15 / 16, 15 / 16, 5 / 6, 5 / 6]
+EXPECTED_LEVERAGE = [0.12, 0.08, 0.08, 0.12, 0.04, 0.0, 0.0, 0.0, -0.04, -0.04, -0.08, -0.08]
+EXPECTED_CONVICTION = [np.inf, np.inf, np.inf, 1.6, 1.2, 1.0, 1.0, 1.0, 0.8, 0.8, 0.6, 0.6]
+
+
+def _matrix(baskets: list[list[int]] = BASKETS) -> sp.csr_matrix:
+    ids = np.repeat(np.arange(len(baskets)), [len(b) for b in baskets])
+    items = np.array([i for b in baskets for i in b], dtype=np.int64)
+    return baskets_matrix(ids, items, N_ITEMS)
+
+
+def _pairs(rules: RuleSet) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    return [
+        (tuple(rules.antecedent(r).tolist()), tuple(rules.consequent(r).tolist()))
+        for r in range(len(rules))
+    ]
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return mine_rules(_matrix(), min_support=0.4, min_confidence=0.6)
+
+
+def test_baskets_matrix_collapses_duplicates_and_orders_rows_by_basket_id() -> None:
+    matrix = baskets_matrix(np.array([30, 10, 30, 20, 10]), np.array([1, 0, 1, 2, 2]), 4)
+    assert matrix.dtype == np.bool_
+    np.testing.assert_array_equal(
+        matrix.toarray(),
+        [[True, False, True, False], [False, False, True, False], [False, True, False, False]],
+    )
+
+
+def test_baskets_matrix_rejects_positions_out_of_range() -> None:
+    with pytest.raises(ValueError, match="item positions"):
+        baskets_matrix(np.array([1, 2]), np.array([0, -1]), 3)
+
+
+def test_rules_and_metrics_match_hand_derivation(rules: RuleSet) -> None:
+    assert _pairs(rules) == EXPECTED_RULES
+    assert rules.n_baskets == 5
+    assert rules.n_items == N_ITEMS
+    np.testing.assert_array_equal(rules.count, EXPECTED_COUNT)
+    np.testing.assert_array_equal(rules.antecedent_count, EXPECTED_ANTECEDENT_COUNT)
+    np.testing.assert_array_equal(rules.consequent_count, EXPECTED_CONSEQUENT_COUNT)
+    np.testing.assert_array_equal(rules.support, EXPECTED_SUPPORT)
+    np.testing.assert_array_equal(rules.confidence, EXPECTED_CONFIDENCE)
+    np.testing.assert_array_equal(rules.lift, EXPECTED_LIFT)
+    np.testing.assert_array_equal(rules.leverage, EXPECTED_LEVERAGE)
+    np.testing.assert_array_equal(rules.conviction, EXPECTED_CONVICTION)
+    np.testing.assert_array_equal(rules.lengths(), [2, 3, 2, 2, 3, 1, 1, 1, 2, 2, 3, 2])
+    assert rules.antecedent_indices.dtype == np.int32
+    assert rules.antecedent_indptr.dtype == np.int64
+
+
+def test_min_len_drops_the_empty_antecedent_rules() -> None:
+    rules = mine_rules(_matrix(), min_support=0.4, min_confidence=0.6, min_len=2)
+    assert _pairs(rules) == [r for r in EXPECTED_RULES if r[0]]
+
+
+def test_max_len_and_min_lift_filter_rules() -> None:
+    short = mine_rules(_matrix(), min_support=0.4, min_confidence=0.6, max_len=2)
+    assert _pairs(short) == [r for r in EXPECTED_RULES if len(r[0]) + len(r[1]) <= 2]
+    lifted = mine_rules(_matrix(), min_support=0.4, min_confidence=0.6, min_lift=1.0)
+    assert _pairs(lifted) == EXPECTED_RULES[:8]
+
+
+def test_multi_item_consequents_on_request() -> None:
+    # From {0,1,2} (count 2): {2}=>{0,1} has conf 2/3 and lift 2·5/(3·3) = 10/9;
+    # {0}=>{1,2} and {1}=>{0,2} have conf 2/4 and are rejected.
+    rules = mine_rules(_matrix(), min_support=0.4, min_confidence=0.6, single_consequent=False)
+    pairs = _pairs(rules)
+    assert len(pairs) == 13
+    extra = pairs.index(((2,), (0, 1)))
+    assert extra == 5  # lift 10/9 like rule 4, same conf and support, antecedent (2,) > (0, 1)
+    assert rules.lift[extra] == 10 / 9
+    assert rules.consequent_count[extra] == 3
+
+
+def test_support_threshold_rounds_up_to_whole_baskets() -> None:
+    # ceil(0.41·5) = 3 baskets: only {0} {1} {2} {0,1} {0,2} remain frequent.
+    rules = mine_rules(_matrix(), min_support=0.41, min_confidence=0.6, min_len=2)
+    assert _pairs(rules) == [((2,), (0,)), ((0,), (2,)), ((0,), (1,)), ((1,), (0,))]
+
+
+def test_counts_and_other_sparse_formats_are_read_as_presence(rules: RuleSet) -> None:
+    weighted = sp.coo_matrix(_matrix().astype(np.float32) * 2.0)
+    again = mine_rules(weighted, min_support=0.4, min_confidence=0.6)
+    assert _pairs(again) == EXPECTED_RULES
+    np.testing.assert_array_equal(again.lift, rules.lift)
+
+
+def test_frequent_itemsets_by_length() -> None:
+    itemsets = frequent_itemsets(_matrix(), min_support=0.4)
+    sets = [
+        tuple(itemsets.indices[itemsets.indptr[i] : itemsets.indptr[i + 1]].tolist())
+        for i in range(len(itemsets))
+    ]
+    assert sets == [(0,), (1,), (2,), (3,), (0, 1), (0, 2), (1, 2), (1, 3), (0, 1, 2)]
+    np.testing.assert_array_equal(itemsets.count, [4, 4, 3, 2, 3, 3, 2, 2, 2])
+    pairs = frequent_itemsets(_matrix(), min_support=0.4, min_len=2, max_len=2)
+    np.testing.assert_array_equal(pairs.lengths(), [2, 2, 2, 2])
+    np.testing.assert_array_equal(pairs.count, [3, 3, 2, 2])
+
+
+def test_mining_is_deterministic_under_basket_order(rules: RuleSet) -> None:
+    shuffled = [BASKETS[i][::-1] for i in (4, 2, 0, 3, 1)]
+    again = mine_rules(_matrix(shuffled), min_support=0.4, min_confidence=0.6)
+    for key, value in rules.to_arrays("").items():
+        np.testing.assert_array_equal(again.to_arrays("")[key], value)
+
+
+def test_empty_inputs_give_empty_rulesets() -> None:
+    no_baskets = baskets_matrix(np.array([], dtype=np.int64), np.array([], dtype=np.int64), 3)
+    assert no_baskets.shape == (0, 3)
+    empty = mine_rules(no_baskets, min_support=0.1, min_confidence=0.1)
+    assert len(empty) == 0
+    assert (empty.n_baskets, empty.n_items) == (0, 3)
+    assert len(frequent_itemsets(no_baskets, min_support=0.1)) == 0
+    # No item is in all five baskets.
+    nothing_frequent = mine_rules(_matrix(), min_support=1.0, min_confidence=0.1)
+    assert len(nothing_frequent) == 0
+    assert nothing_frequent.n_baskets == 5
+    index = antecedent_index(nothing_frequent)
+    assert index.shape == (N_ITEMS, 0)
+    scored = score_rules(nothing_frequent, index, [0, 1])
+    np.testing.assert_array_equal(scored.scores, np.zeros(N_ITEMS, dtype=np.float32))
+    np.testing.assert_array_equal(scored.best_rule, np.full(N_ITEMS, -1))
+    assert rules_table(nothing_frequent, LABELS).empty
+
+
+def test_invalid_support_is_rejected() -> None:
+    with pytest.raises(ValueError, match="min_support"):
+        mine_rules(_matrix(), min_support=0.0, min_confidence=0.5)
+
+
+def test_antecedent_index_maps_items_to_the_rules_they_trigger(rules: RuleSet) -> None:
+    index = antecedent_index(rules)
+    assert index.shape == (N_ITEMS, 12)
+    rows = [index.indices[index.indptr[i] : index.indptr[i + 1]].tolist() for i in range(5)]
+    assert rows == [[3, 4, 8, 10], [1, 4, 9], [0, 1, 10, 11], [2], []]
+    np.testing.assert_array_equal(index.data, np.ones(12, dtype=np.int32))
+
+
+def test_fired_rules_need_the_whole_antecedent(rules: RuleSet) -> None:
+    index = antecedent_index(rules)
+    # Empty antecedents (5, 6, 7) always fire; {1,2} needs both items.
+    np.testing.assert_array_equal(fired_rules(rules, index, [0, 1]), [3, 4, 5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(fired_rules(rules, index, [2]), [0, 5, 6, 7, 11])
+    np.testing.assert_array_equal(fired_rules(rules, index, [1, 2]), [0, 1, 5, 6, 7, 9, 11])
+    np.testing.assert_array_equal(fired_rules(rules, index, []), [5, 6, 7])
+    # Duplicates, unknown (-1) and out-of-range positions are ignored.
+    np.testing.assert_array_equal(fired_rules(rules, index, [3, 3, -1, 7]), [2, 5, 6, 7])
+
+
+def test_score_rules_takes_the_best_fired_rule_per_consequent(rules: RuleSet) -> None:
+    index = antecedent_index(rules)
+    # Context {0,1}: item 2 is the consequent of rules 3 (conf 3/4), 4 (2/3) and 7 (3/5);
+    # items 0 and 1 are in the context, so they score 0.
+    scored = score_rules(rules, index, [0, 1])
+    np.testing.assert_array_equal(scored.scores, np.array([0, 0, 0.75, 0, 0], np.float32))
+    np.testing.assert_array_equal(scored.best_rule, [-1, -1, 3, -1, -1])
+    # Context {2}: item 0 via rule 0 (conf 1) over rule 5 (4/5); item 1 via rule 6 (4/5)
+    # over rule 11 (2/3).
+    scored = score_rules(rules, index, [2])
+    np.testing.assert_array_equal(scored.scores, np.array([1, 0.8, 0, 0, 0], np.float32))
+    np.testing.assert_array_equal(scored.best_rule, [0, 6, -1, -1, -1])
+    # Empty context: only the empty-antecedent rules 5, 6, 7.
+    scored = score_rules(rules, index, [])
+    np.testing.assert_array_equal(scored.scores, np.array([0.8, 0.8, 0.6, 0, 0], np.float32))
+    np.testing.assert_array_equal(scored.best_rule, [5, 6, 7, -1, -1])
+    assert scored.scores.dtype == np.float32
+    assert scored.best_rule.dtype == np.int64
+
+
+def test_score_rules_other_metrics_and_ties(rules: RuleSet) -> None:
+    index = antecedent_index(rules)
+    # Context {1,2} by lift: item 0 is reached by rules 0 and 1 (both 1.25), 5 (1) and
+    # 9 (15/16); the tie goes to the lower rule id.
+    scored = score_rules(rules, index, [1, 2], metric="lift")
+    np.testing.assert_array_equal(scored.scores, np.array([1.25, 0, 0, 0, 0], np.float32))
+    np.testing.assert_array_equal(scored.best_rule, [0, -1, -1, -1, -1])
+    # Context {2} by support: item 0 via rule 5 (0.8) over rule 0 (0.6).
+    scored = score_rules(rules, index, [2], metric="support")
+    np.testing.assert_array_equal(scored.best_rule, [5, 6, -1, -1, -1])
+    # Conviction can be infinite (confidence 1).
+    scored = score_rules(rules, index, [3], metric="conviction")
+    assert scored.scores[1] == np.inf
+    assert scored.best_rule[1] == 2
+    with pytest.raises(ValueError, match="metric"):
+        score_rules(rules, index, [3], metric="zhang")
+
+
+def test_arrays_round_trip_through_npz(rules: RuleSet, tmp_path: Path) -> None:
+    arrays = rules.to_arrays("rules_")
+    assert arrays["rules_n_baskets"].shape == ()
+    assert set(arrays) >= {"rules_antecedent_indptr", "rules_conviction", "rules_n_items"}
+    path = tmp_path / "rules.npz"
+    np.savez(path, allow_pickle=False, **arrays)
+    with np.load(path, allow_pickle=False) as loaded:
+        again = RuleSet.from_arrays(dict(loaded), "rules_")
+    assert len(again) == 12
+    assert (again.n_baskets, again.n_items) == (5, N_ITEMS)
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(again.to_arrays("rules_")[key], value)
+        assert again.to_arrays("rules_")[key].dtype == value.dtype
+
+
+def test_from_arrays_rejects_missing_or_inconsistent_arrays(rules: RuleSet) -> None:
+    arrays = rules.to_arrays("")
+    with pytest.raises(KeyError, match="lift"):
+        RuleSet.from_arrays({k: v for k, v in arrays.items() if k != "lift"}, "")
+    with pytest.raises(ValueError, match="lift"):
+        RuleSet.from_arrays({**arrays, "lift": arrays["lift"][:-1]}, "")
+    with pytest.raises(ValueError, match="n_items"):
+        RuleSet.from_arrays({**arrays, "n_items": np.array(2)}, "")
+
+
+def test_rules_table_labels_each_side(rules: RuleSet) -> None:
+    table = rules_table(rules, LABELS)
+    assert list(table.columns) == [
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+        "leverage",
+        "conviction",
+        "count",
+        "length",
+    ]
+    assert table.loc[1, "antecedents"] == ("milk", "butter")
+    assert table.loc[1, "consequents"] == ("bread",)
+    assert table.loc[5, "antecedents"] == ()
+    assert table["count"].tolist() == EXPECTED_COUNT
+    with pytest.raises(ValueError, match="labels"):
+        rules_table(rules, LABELS[:3])
