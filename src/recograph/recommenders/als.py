@@ -1,0 +1,169 @@
+"""Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via ``implicit``, with a numpy fold-in.
+
+Confidence is ``c = 1 + alpha · x`` for a bought product (preference 1) and 1 elsewhere
+(preference 0). ``implicit`` itself uses ``c = x``, so the fit hands it ``1 + alpha · X``.
+
+After ``implicit``'s iterations (conjugate-gradient steps), the user factors are recomputed
+exactly from the final item factors, so a training customer's stored vector equals the
+fold-in of their row: a customer scores the same by position or by history.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.linalg
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ALSModel:
+    """Latent factors.
+
+    ``user_factors``: float32 (n_users × f); ``item_factors``: float32 (n_items × f); the
+    score of product i for customer u is ``user_factors[u] · item_factors[i]``.
+    ``regularization`` and ``alpha`` are the fit's, needed to fold a new history in.
+    """
+
+    user_factors: npt.NDArray[np.float32]
+    item_factors: npt.NDArray[np.float32]
+    regularization: float
+    alpha: float
+    gram: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        items = self.item_factors.astype(np.float64)
+        object.__setattr__(self, "gram", items.T @ items)
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_factors.shape[0])
+
+    @property
+    def n_factors(self) -> int:
+        return int(self.item_factors.shape[1])
+
+    def to_arrays(self, prefix: str = "als.") -> dict[str, npt.NDArray[Any]]:
+        return {
+            f"{prefix}user_factors": np.ascontiguousarray(self.user_factors, np.float32),
+            f"{prefix}item_factors": np.ascontiguousarray(self.item_factors, np.float32),
+            f"{prefix}regularization": np.array(self.regularization, dtype=np.float64),
+            f"{prefix}alpha": np.array(self.alpha, dtype=np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, prefix: str = "als.") -> ALSModel:
+        users = arrays[f"{prefix}user_factors"]
+        items = arrays[f"{prefix}item_factors"]
+        if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1]:
+            raise ValueError(
+                f"{prefix}: user factors {users.shape} and item factors {items.shape} disagree"
+            )
+        return cls(
+            user_factors=users,
+            item_factors=items,
+            regularization=float(arrays[f"{prefix}regularization"]),
+            alpha=float(arrays[f"{prefix}alpha"]),
+        )
+
+
+def _confidence(X: Any, alpha: float) -> sp.csr_matrix:
+    """``1 + alpha · x`` on the stored positive entries (implicit's confidence matrix)."""
+    csr = sp.csr_matrix(X, dtype=np.float32, copy=True)
+    csr.data[csr.data < 0] = 0.0
+    csr.eliminate_zeros()
+    csr.data = (1.0 + alpha * csr.data).astype(np.float32)
+    csr.sort_indices()
+    return csr
+
+
+def fit_als(
+    X: Any,
+    *,
+    factors: int = 64,
+    regularization: float = 0.05,
+    iterations: int = 15,
+    alpha: float = 1.0,
+    seed: int = 0,
+    num_threads: int = 0,
+) -> ALSModel:
+    """Factorise the customers × products X; the same X and seed give identical factors.
+
+    Hyperparameters are keyword-only (there are many and they are easy to swap).
+
+    Each customer and product is solved independently, so the result does not depend on
+    ``num_threads`` (0 = all cores). BLAS is held to one thread during the fit, as
+    ``implicit`` asks. Products and customers without interactions get zero factors.
+    """
+    confidence = _confidence(X, alpha)
+    n_users, n_items = confidence.shape
+    if confidence.nnz == 0:
+        return ALSModel(
+            user_factors=np.zeros((n_users, factors), dtype=np.float32),
+            item_factors=np.zeros((n_items, factors), dtype=np.float32),
+            regularization=regularization,
+            alpha=alpha,
+        )
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=factors,
+            regularization=regularization,
+            alpha=1.0,
+            iterations=iterations,
+            num_threads=num_threads,
+            random_state=seed,
+        )
+        model.fit(confidence, show_progress=False)
+        item_factors = np.asarray(model.item_factors, dtype=np.float32).copy()
+        item_factors[np.diff(confidence.tocsc().indptr) == 0] = 0.0
+        model.item_factors = item_factors
+        user_factors = model.recalculate_user(np.arange(n_users), confidence)
+    logger.debug("als: %d users × %d items, %d factors", n_users, n_items, factors)
+    return ALSModel(
+        user_factors=np.ascontiguousarray(user_factors, dtype=np.float32),
+        item_factors=item_factors,
+        regularization=regularization,
+        alpha=alpha,
+    )
+
+
+def score_als_vector(model: ALSModel, user_vector: npt.ArrayLike) -> FloatVector:
+    """``Y @ x``: every product scored for a user vector (stored or folded in)."""
+    vector = np.asarray(user_vector, dtype=np.float32)
+    if vector.shape != (model.n_factors,):
+        raise ValueError(f"user vector must have shape ({model.n_factors},), got {vector.shape}")
+    return np.asarray(model.item_factors @ vector, dtype=np.float32)
+
+
+def score_als(model: ALSModel, user_position: int) -> FloatVector:
+    """Scores for a training customer from their stored factors."""
+    return score_als_vector(model, model.user_factors[user_position])
+
+
+def fold_in_als(model: ALSModel, h: npt.ArrayLike) -> FloatVector:
+    """The least-squares user vector for a history not in training (or changed since).
+
+    Solves ``(YᵀCY + λI) x = YᵀCp`` with ``C = 1 + alpha·h`` and ``p = [h > 0]``, using the
+    precomputed ``YᵀY`` so the cost is one f×f solve plus the history's rows.
+    """
+    history = as_history(h, model.n_items)
+    present = np.flatnonzero(history > 0)
+    if present.size == 0:
+        return np.zeros(model.n_factors, dtype=np.float32)
+    rows = model.item_factors[present].astype(np.float64)
+    confidence = 1.0 + model.alpha * history[present].astype(np.float64)
+    lhs = model.gram + (rows.T * (confidence - 1.0)) @ rows
+    lhs[np.diag_indices_from(lhs)] += model.regularization
+    rhs = confidence @ rows
+    solution = scipy.linalg.solve(lhs, rhs, assume_a="pos", check_finite=False)
+    return np.asarray(solution, dtype=np.float32)

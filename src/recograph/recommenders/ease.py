@@ -1,0 +1,112 @@
+"""EASE (Steck 2019): a closed-form item-item linear model, strong on small catalogues.
+
+``B = -P / diag(P)`` with ``P = (XᵀX + λI)⁻¹`` and a zero diagonal. B is dense
+(n_items × n_items), so the fit is O(n_items³) time and O(n_items²) memory; above
+``max_items`` it refuses with ``TooManyItemsError`` so the build can skip it at huge scale.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ITEMS = 20_000
+_SYMMETRISE_ROWS = 1024
+
+
+class TooManyItemsError(ValueError):
+    """The catalogue is too large for a dense item-item model; skip EASE or raise max_items."""
+
+
+@dataclass(frozen=True)
+class EASEModel:
+    """``weights``: float32 (n_items × n_items), zero diagonal; score = ``h @ weights``."""
+
+    weights: npt.NDArray[np.float32]
+    l2: float
+
+    @property
+    def n_items(self) -> int:
+        return int(self.weights.shape[0])
+
+    def to_arrays(self, prefix: str = "ease.") -> dict[str, npt.NDArray[Any]]:
+        return {
+            f"{prefix}weights": np.ascontiguousarray(self.weights, dtype=np.float32),
+            f"{prefix}l2": np.array(self.l2, dtype=np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, prefix: str = "ease.") -> EASEModel:
+        weights = arrays[f"{prefix}weights"]
+        if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+            raise ValueError(f"{prefix}weights must be square, got shape {weights.shape}")
+        return cls(weights=weights, l2=float(arrays[f"{prefix}l2"]))
+
+
+def _spd_inverse_in_place(gram: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Inverse of a symmetric positive-definite C-ordered matrix, overwriting it.
+
+    Cholesky (potrf + potri) needs half the flops of a general inverse and no second n×n
+    buffer; LAPACK fills one triangle, which is mirrored in row blocks.
+    """
+    fortran_view = gram.T  # the same matrix (symmetric), laid out as LAPACK wants
+    factor, info = lapack.dpotrf(fortran_view, lower=False, clean=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"XᵀX + λI is not positive definite (potrf info {info})")
+    inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"cannot invert XᵀX + λI (potri info {info})")
+    result: npt.NDArray[np.float64] = np.ascontiguousarray(inverse.T)  # lower triangle is valid
+    n = result.shape[0]
+    for start in range(0, n, _SYMMETRISE_ROWS):
+        stop = min(start + _SYMMETRISE_ROWS, n)
+        square = result[start:stop, start:stop]
+        square[...] = np.tril(square) + np.tril(square, -1).T
+        result[start:stop, stop:] = result[stop:, start:stop].T
+    return result
+
+
+def fit_ease(X: Any, l2: float = 500.0, max_items: int = DEFAULT_MAX_ITEMS) -> EASEModel:
+    """Closed-form EASE weights for the customers × products X.
+
+    Raises ``TooManyItemsError`` (a ValueError) when X has more than ``max_items`` columns.
+    Products nobody bought get all-zero rows and columns.
+    """
+    if l2 <= 0:
+        raise ValueError(f"l2 must be positive, got {l2}")
+    csr = sp.csr_matrix(X, dtype=np.float64)
+    n_items = int(csr.shape[1])
+    if n_items > max_items:
+        raise TooManyItemsError(
+            f"EASE needs a dense {n_items}×{n_items} matrix; the limit is max_items="
+            f"{max_items} (about {8 * n_items**2 / 2**30:.1f} GiB would be needed)"
+        )
+    if n_items == 0:
+        return EASEModel(weights=np.zeros((0, 0), dtype=np.float32), l2=l2)
+    gram = np.asarray((csr.T @ csr).toarray(), dtype=np.float64, order="C")
+    gram[np.diag_indices(n_items)] += l2
+    precision = _spd_inverse_in_place(gram)
+    diagonal = np.diag(precision).copy()
+    precision /= -diagonal[np.newaxis, :]
+    precision[np.diag_indices(n_items)] = 0.0
+    logger.debug("ease: %d items, l2=%g", n_items, l2)
+    return EASEModel(weights=precision.astype(np.float32), l2=l2)
+
+
+def score_ease(model: EASEModel, h: npt.ArrayLike) -> FloatVector:
+    """``h @ B``: each product reconstructed from the history."""
+    history = as_history(h, model.n_items)
+    present = np.flatnonzero(history)
+    if present.size == 0:
+        return np.zeros(model.n_items, dtype=np.float32)
+    return np.asarray(history[present] @ model.weights[present], dtype=np.float32)

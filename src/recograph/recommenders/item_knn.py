@@ -1,0 +1,210 @@
+"""Item-item cosine neighbours: "customers who bought X also bought" and the cart scorer.
+
+Offline, ``fit_item_knn`` keeps each product's top-k most similar products (cosine over the
+customers who bought them). Online, ``score_item_knn`` scores a history as the pseudo-user
+``h @ S`` (SAR-style), and ``explain_item_knn`` names the history product behind a score.
+
+The block-wise top-k cosine and the sparse (de)serialisation helpers here are shared with
+``user_knn``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
+
+FloatVector = npt.NDArray[np.float32]
+IndexVector = npt.NDArray[np.int32]
+Arrays = Mapping[str, npt.NDArray[Any]]
+
+# Upper bound on the non-zeros of one block of the similarity product (~12 bytes each, plus
+# the sort): keeps the peak memory of a fit near a gigabyte whatever the catalogue size.
+DEFAULT_BLOCK_NNZ = 20_000_000
+
+
+def as_history(h: npt.ArrayLike, n_items: int) -> FloatVector:
+    """A history as a dense float32 vector of length ``n_items``; a wrong length is an error."""
+    vector = np.asarray(h, dtype=np.float32)
+    if vector.shape != (n_items,):
+        raise ValueError(f"history must have shape ({n_items},), got {vector.shape}")
+    return vector
+
+
+def sparse_to_arrays(matrix: Any, name: str) -> dict[str, npt.NDArray[Any]]:
+    """A CSR matrix as ``<name>data`` (float32), ``indices``/``indptr`` (int32), ``shape``."""
+    csr = sp.csr_matrix(matrix)
+    if csr.nnz >= np.iinfo(np.int32).max:
+        raise ValueError(f"{name}: {csr.nnz} non-zeros do not fit int32 indices")
+    return {
+        f"{name}data": np.ascontiguousarray(csr.data, dtype=np.float32),
+        f"{name}indices": np.ascontiguousarray(csr.indices, dtype=np.int32),
+        f"{name}indptr": np.ascontiguousarray(csr.indptr, dtype=np.int32),
+        f"{name}shape": np.array(csr.shape, dtype=np.int64),
+    }
+
+
+def sparse_from_arrays(arrays: Arrays, name: str) -> sp.csr_matrix:
+    """The inverse of ``sparse_to_arrays``; works on read-only arrays without copying them."""
+    shape = tuple(int(n) for n in arrays[f"{name}shape"])
+    if len(shape) != 2:
+        raise ValueError(f"{name}shape must have two entries, got {shape}")
+    indptr = arrays[f"{name}indptr"]
+    if len(indptr) != shape[0] + 1:
+        raise ValueError(f"{name}indptr has {len(indptr)} entries for {shape[0]} rows")
+    return sp.csr_matrix(
+        (arrays[f"{name}data"], arrays[f"{name}indices"], indptr), shape=shape, copy=False
+    )
+
+
+def _row_normalised(matrix: Any) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (float64); all-zero rows stay zero."""
+    csr = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    csr.eliminate_zeros()
+    norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1)).ravel())
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    csr.data *= np.repeat(inverse, np.diff(csr.indptr))
+    return csr
+
+
+def _blocks(bounds: npt.NDArray[np.int64], budget: int) -> Iterator[tuple[int, int]]:
+    """Consecutive row ranges whose summed non-zero bounds stay under ``budget`` (≥ 1 row)."""
+    start, n = 0, len(bounds)
+    cumulative = np.concatenate([[0], np.cumsum(bounds)])
+    while start < n:
+        stop = int(np.searchsorted(cumulative, cumulative[start] + budget, side="right")) - 1
+        stop = min(max(stop, start + 1), n)
+        yield start, stop
+        start = stop
+
+
+def _topk_of_block(
+    block: Any, offset: int, k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Per row, the k largest positive off-diagonal values; ties go to the lower column."""
+    coo = sp.coo_matrix(block)
+    rows = coo.row.astype(np.int64)
+    cols = coo.col.astype(np.int64)
+    values = coo.data
+    keep = (values > 0) & (rows + offset != cols)
+    rows, cols, values = rows[keep], cols[keep], values[keep]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    starts = np.searchsorted(rows, rows, side="left")
+    rank = np.arange(len(rows)) - starts
+    top = rank < k
+    return rows[top] + offset, cols[top], values[top]
+
+
+def topk_cosine(matrix: Any, k: int, block_nnz: int = DEFAULT_BLOCK_NNZ) -> sp.csr_matrix:
+    """Top-``k`` cosine neighbours of every row of ``matrix`` among its other rows.
+
+    Returns a float32 CSR (n_rows × n_rows) holding, per row, the ``k`` highest positive
+    similarities (diagonal excluded; ties broken by the lower column), columns sorted. The
+    product is computed in row blocks so at most about ``block_nnz`` similarities exist at once.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    normalised = _row_normalised(matrix)
+    n_rows = normalised.shape[0]
+    transposed = normalised.T.tocsr()
+    pattern = normalised.copy()
+    pattern.data[:] = 1.0
+    column_counts = np.diff(transposed.indptr).astype(np.float64)
+    bounds = np.asarray(pattern @ column_counts, dtype=np.int64)
+    all_rows, all_cols, all_values = [], [], []
+    for start, stop in _blocks(bounds, block_nnz):
+        rows, cols, values = _topk_of_block(normalised[start:stop] @ transposed, start, k)
+        all_rows.append(rows)
+        all_cols.append(cols)
+        all_values.append(values.astype(np.float32))
+    if not all_rows:
+        return sp.csr_matrix((n_rows, n_rows), dtype=np.float32)
+    result = sp.csr_matrix(
+        (np.concatenate(all_values), (np.concatenate(all_rows), np.concatenate(all_cols))),
+        shape=(n_rows, n_rows),
+        dtype=np.float32,
+    )
+    result.sort_indices()
+    return result
+
+
+@dataclass(frozen=True)
+class ItemKNN:
+    """Item-item neighbours.
+
+    ``similarity``: float32 CSR (n_items × n_items); row i holds the cosine similarity of
+    product i to its ``k`` most similar products (zero diagonal, only positive values).
+    """
+
+    similarity: sp.csr_matrix
+    k: int
+
+    @property
+    def n_items(self) -> int:
+        return int(self.similarity.shape[0])
+
+    def to_arrays(self, prefix: str = "item_knn.") -> dict[str, npt.NDArray[Any]]:
+        arrays = sparse_to_arrays(self.similarity, f"{prefix}similarity.")
+        arrays[f"{prefix}k"] = np.array(self.k, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, prefix: str = "item_knn.") -> ItemKNN:
+        similarity = sparse_from_arrays(arrays, f"{prefix}similarity.")
+        if similarity.shape[0] != similarity.shape[1]:
+            raise ValueError(f"{prefix}similarity must be square, got {similarity.shape}")
+        return cls(similarity=similarity, k=int(arrays[f"{prefix}k"]))
+
+
+def fit_item_knn(X: Any, k: int = 50, block_nnz: int = DEFAULT_BLOCK_NNZ) -> ItemKNN:
+    """Keep each product's ``k`` most cosine-similar products over the customers × products X."""
+    similarity = topk_cosine(sp.csr_matrix(X).T, k, block_nnz)
+    logger.debug("item-kNN: %d items, %d neighbour pairs", similarity.shape[0], similarity.nnz)
+    return ItemKNN(similarity=similarity, k=k)
+
+
+def score_item_knn(model: ItemKNN, h: npt.ArrayLike) -> FloatVector:
+    """``h @ S``: each product scored by its similarity to the history, weighted by ``h``."""
+    history = as_history(h, model.n_items)
+    present = np.flatnonzero(history)
+    if present.size == 0:
+        return np.zeros(model.n_items, dtype=np.float32)
+    rows = model.similarity[present]
+    return np.asarray(rows.T @ history[present], dtype=np.float32)
+
+
+def explain_item_knn(
+    model: ItemKNN,
+    history_positions: npt.ArrayLike,
+    item: int,
+    history_weights: npt.ArrayLike | None = None,
+) -> tuple[int, float] | None:
+    """The history product that contributed most to ``item``'s score, with its similarity.
+
+    Contribution is ``weight × similarity`` (weights default to 1); ties go to the lower
+    position. None when no history product is a neighbour of ``item``.
+    """
+    positions = np.asarray(history_positions, dtype=np.int64).ravel()
+    if history_weights is None:
+        weights = np.ones(len(positions), dtype=np.float64)
+    else:
+        weights = np.asarray(history_weights, dtype=np.float64).ravel()
+        if weights.shape != positions.shape:
+            raise ValueError("history_weights must have one weight per history position")
+    if positions.size == 0:
+        return None
+    similarities = np.asarray(model.similarity[positions][:, [item]].toarray()).ravel()
+    contributions = weights * similarities
+    order = np.lexsort((positions, -contributions))
+    best = int(order[0])
+    if contributions[best] <= 0:
+        return None
+    return int(positions[best]), float(similarities[best])

@@ -1,0 +1,74 @@
+"""Truncated SVD of the interaction matrix, scored by folding a history into the item space.
+
+Only the item factors V are kept: ``(h @ V) @ V.T`` projects any history (a training
+customer, a new one, a live cart) onto the top singular directions, so no per-user state is
+needed online.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.decomposition import TruncatedSVD
+
+from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SVDModel:
+    """``item_factors``: float32 (n_items × f), orthonormal columns (the right singular vectors)."""
+
+    item_factors: npt.NDArray[np.float32]
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_factors.shape[0])
+
+    def to_arrays(self, prefix: str = "svd.") -> dict[str, npt.NDArray[Any]]:
+        return {f"{prefix}item_factors": np.ascontiguousarray(self.item_factors, np.float32)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, prefix: str = "svd.") -> SVDModel:
+        factors = arrays[f"{prefix}item_factors"]
+        if factors.ndim != 2:
+            raise ValueError(f"{prefix}item_factors must be 2-D, got shape {factors.shape}")
+        return cls(item_factors=factors)
+
+
+def fit_svd(X: Any, n_factors: int = 50, seed: int = 0, n_iter: int = 5) -> SVDModel:
+    """Randomised truncated SVD (deterministic for a given seed).
+
+    ``n_factors`` is capped at ``min(n_users, n_items) - 1``; a matrix too small for even one
+    factor, or without any interaction, gives all-zero factors (and so zero scores).
+    """
+    csr = sp.csr_matrix(X, dtype=np.float32, copy=True)
+    csr.eliminate_zeros()
+    n_users, n_items = csr.shape
+    factors = max(0, min(n_factors, min(n_users, n_items) - 1))
+    if factors == 0 or csr.nnz == 0:
+        logger.debug("svd: nothing to factorise (%s, %d nnz)", csr.shape, csr.nnz)
+        return SVDModel(item_factors=np.zeros((n_items, factors), dtype=np.float32))
+    svd = TruncatedSVD(
+        n_components=factors, algorithm="randomized", n_iter=n_iter, random_state=seed
+    )
+    svd.fit(csr)
+    item_factors = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
+    item_factors[np.bincount(csr.indices, minlength=n_items) == 0] = 0.0  # exact zeros, not 1e-17
+    return SVDModel(item_factors=item_factors)
+
+
+def score_svd(model: SVDModel, h: npt.ArrayLike) -> FloatVector:
+    """``(h @ V) @ V.T``: the history projected on the kept singular directions."""
+    history = as_history(h, model.n_items)
+    present = np.flatnonzero(history)
+    if present.size == 0:
+        return np.zeros(model.n_items, dtype=np.float32)
+    user_vector = history[present] @ model.item_factors[present]
+    return np.asarray(model.item_factors @ user_vector, dtype=np.float32)

@@ -1,0 +1,122 @@
+"""User-user cosine neighbours: "customers like you bought".
+
+Offline, ``fit_user_knn`` keeps each training customer's top-k most similar customers. Online,
+a customer is scored from their neighbours' purchases; a customer who is not in the training
+matrix, or whose history changed a second ago, gets neighbours from ``neighbours_from_history``
+(one sparse mat-vec). The neighbours and their similarities are the evidence shown to the user.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recograph.recommenders.item_knn import (
+    DEFAULT_BLOCK_NNZ,
+    Arrays,
+    FloatVector,
+    IndexVector,
+    as_history,
+    sparse_from_arrays,
+    sparse_to_arrays,
+    topk_cosine,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UserKNN:
+    """User-user neighbours of the training customers.
+
+    ``neighbours``: float32 CSR (n_users × n_users); row u holds the cosine similarity of
+    customer u to their ``k`` most similar customers (zero diagonal, only positive values).
+    ``user_norms``: float32 (n_users,), the L2 norm of each row of X, for per-request cosines.
+    """
+
+    neighbours: sp.csr_matrix
+    user_norms: FloatVector
+    k: int
+
+    @property
+    def n_users(self) -> int:
+        return int(self.neighbours.shape[0])
+
+    def to_arrays(self, prefix: str = "user_knn.") -> dict[str, npt.NDArray[Any]]:
+        arrays = sparse_to_arrays(self.neighbours, f"{prefix}neighbours.")
+        arrays[f"{prefix}user_norms"] = np.ascontiguousarray(self.user_norms, dtype=np.float32)
+        arrays[f"{prefix}k"] = np.array(self.k, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, prefix: str = "user_knn.") -> UserKNN:
+        neighbours = sparse_from_arrays(arrays, f"{prefix}neighbours.")
+        norms = arrays[f"{prefix}user_norms"]
+        if neighbours.shape != (len(norms), len(norms)):
+            raise ValueError(
+                f"{prefix}neighbours is {neighbours.shape}, expected {(len(norms), len(norms))}"
+            )
+        return cls(neighbours=neighbours, user_norms=norms, k=int(arrays[f"{prefix}k"]))
+
+
+def fit_user_knn(X: Any, k: int = 30, block_nnz: int = DEFAULT_BLOCK_NNZ) -> UserKNN:
+    """Keep each customer's ``k`` most cosine-similar customers over the matrix X."""
+    csr = sp.csr_matrix(X, dtype=np.float32)
+    neighbours = topk_cosine(csr, k, block_nnz)
+    norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1), dtype=np.float64).ravel())
+    logger.debug("user-kNN: %d users, %d neighbour pairs", neighbours.shape[0], neighbours.nnz)
+    return UserKNN(neighbours=neighbours, user_norms=norms.astype(np.float32), k=k)
+
+
+def score_from_neighbours(X: Any, positions: npt.ArrayLike, sims: npt.ArrayLike) -> FloatVector:
+    """``Σ_v sim(v) · X[v]`` over the given neighbour rows of X."""
+    rows = np.asarray(positions, dtype=np.int64).ravel()
+    weights = np.asarray(sims, dtype=np.float32).ravel()
+    if rows.shape != weights.shape:
+        raise ValueError("positions and sims must have the same length")
+    n_items = int(X.shape[1])
+    if rows.size == 0:
+        return np.zeros(n_items, dtype=np.float32)
+    return np.asarray(X[rows].T @ weights, dtype=np.float32)
+
+
+def score_user_knn(model: UserKNN, X: Any, user_position: int) -> FloatVector:
+    """Scores for a training customer from their stored neighbours (X is the training matrix)."""
+    if X.shape[0] != model.n_users:
+        raise ValueError(f"X has {X.shape[0]} rows, the model {model.n_users} users")
+    row = model.neighbours[user_position]
+    return score_from_neighbours(X, row.indices, row.data)
+
+
+def neighbours_from_history(
+    model: UserKNN,
+    X: Any,
+    h: npt.ArrayLike,
+    k: int,
+    exclude: int | None = None,
+) -> tuple[IndexVector, FloatVector]:
+    """The ``k`` training customers most cosine-similar to history ``h`` (best first).
+
+    ``exclude`` leaves one customer out (the requester themself when they are in X). Only
+    positive similarities are returned; ties go to the lower position.
+    """
+    if X.shape[0] != model.n_users:
+        raise ValueError(f"X has {X.shape[0]} rows, the model {model.n_users} users")
+    history = as_history(h, int(X.shape[1]))
+    norm = float(np.sqrt(np.dot(history.astype(np.float64), history)))
+    if norm == 0.0 or k < 1:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    dots = np.asarray(X @ history, dtype=np.float64)
+    denominators = model.user_norms.astype(np.float64) * norm
+    sims = np.divide(dots, denominators, out=np.zeros_like(dots), where=denominators > 0)
+    if exclude is not None:
+        sims[exclude] = 0.0
+    candidates = np.flatnonzero(sims > 0)
+    order = np.lexsort((candidates, -sims[candidates]))[:k]
+    chosen = candidates[order]
+    return chosen.astype(np.int32), sims[chosen].astype(np.float32)
