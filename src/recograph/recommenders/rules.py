@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,7 +34,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
-from mlxtend.frequent_patterns import association_rules, fpgrowth
+
+with warnings.catch_warnings():
+    # mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) on import;
+    # keep that from changing the whole process's warning filters.
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
 
 logger = logging.getLogger(__name__)
 
