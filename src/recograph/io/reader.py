@@ -9,7 +9,7 @@ nothing after the break can be trusted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -287,7 +287,7 @@ def _column(name: str, values: list[Any]) -> pd.Series[Any]:
     return pd.Series(values, dtype=str, name=name)
 
 
-def build_frame(name: str, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+def build_frame(name: str, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """A frame with exactly ``COLUMNS[name]`` and the dtypes documented in recograph.dataset.
 
     ``rows`` hold validated values in column order (datetimes naive UTC, specs as decoded

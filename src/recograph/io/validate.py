@@ -8,7 +8,7 @@ accepted and rejected so that later files can check their references against it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -163,13 +163,18 @@ def describe(value: object) -> str:
     if isinstance(value, float):
         return f"number {value!r}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return "string " + '"' + shown.replace('"', '\\"') + '"'
+        return f"string {quoted(value)}"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def quoted(text: str) -> str:
+    """``text`` in double quotes, shortened to 40 characters for messages."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return '"' + shown.replace('"', '\\"') + '"'
 
 
 def _expected(kind: Kind, value: object) -> str:
@@ -211,53 +216,68 @@ def _check_specs(value: object) -> dict[str, Any]:
     return value
 
 
-def _convert(spec: Field, value: object) -> Any:
-    """The value to store for one field; raises FieldError when it breaks a rule."""
-    kind = spec.kind
-    result: Any
-    if kind is Kind.INT:
-        if type(value) is not int:
-            raise FieldError(spec.name, _expected(kind, value))
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise FieldError(spec.name, f"integer {value} is out of the 64-bit range")
-        result = value
-    elif kind is Kind.NUMBER:
-        if type(value) is int:
-            result = float(value)
-        elif type(value) is float:
-            if not math.isfinite(value):
-                raise FieldError(spec.name, f"must be a finite number, got {value!r}")
-            result = value
-        else:
-            raise FieldError(spec.name, _expected(kind, value))
-    elif kind is Kind.STR:
-        if type(value) is not str:
-            raise FieldError(spec.name, _expected(kind, value))
-        result = _clean_str(spec.name, value)
-        if spec.choices is not None and result not in spec.choices:
-            allowed = ", ".join(sorted(spec.choices))
-            raise FieldError(spec.name, f"must be one of {allowed}; got {describe(value)}")
-        return result
-    elif kind is Kind.BOOL:
-        if type(value) is not bool:
-            raise FieldError(spec.name, _expected(kind, value))
-        return value
-    elif kind is Kind.SPECS:
-        return _check_specs(value)
-    else:
-        if type(value) is not str:
-            raise FieldError(spec.name, _expected(kind, value))
-        try:
-            stamp = parse_datetime(value)
-        except ValueError:
-            raise FieldError(spec.name, f"not an ISO-8601 date-time: {describe(value)}") from None
-        if not MIN_YEAR <= stamp.year <= MAX_YEAR:
-            raise FieldError(
-                spec.name, f"year {stamp.year} is outside the supported {MIN_YEAR}–{MAX_YEAR}"
-            )
-        return stamp
-    _check_range(spec, result)
-    return result
+def _as_int(spec: Field, value: object) -> int:
+    if type(value) is not int:
+        raise FieldError(spec.name, _expected(spec.kind, value))
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise FieldError(spec.name, f"integer {value} is out of the 64-bit range")
+    _check_range(spec, value)
+    return value
+
+
+def _as_number(spec: Field, value: object) -> float:
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise FieldError(spec.name, f"must be a finite number, got {value!r}")
+    elif type(value) is not int:
+        raise FieldError(spec.name, _expected(spec.kind, value))
+    _check_range(spec, value)
+    return float(value)
+
+
+def _as_str(spec: Field, value: object) -> str:
+    if type(value) is not str:
+        raise FieldError(spec.name, _expected(spec.kind, value))
+    _clean_str(spec.name, value)
+    if spec.choices is not None and value not in spec.choices:
+        allowed = ", ".join(sorted(spec.choices))
+        raise FieldError(spec.name, f"must be one of {allowed}; got {quoted(value)}")
+    return value
+
+
+def _as_bool(spec: Field, value: object) -> bool:
+    if type(value) is not bool:
+        raise FieldError(spec.name, _expected(spec.kind, value))
+    return value
+
+
+def _as_specs(spec: Field, value: object) -> dict[str, Any]:
+    return _check_specs(value)
+
+
+def _as_datetime(spec: Field, value: object) -> datetime:
+    if type(value) is not str:
+        raise FieldError(spec.name, _expected(spec.kind, value))
+    try:
+        stamp = parse_datetime(value)
+    except ValueError:
+        raise FieldError(spec.name, f"not an ISO-8601 date-time: {quoted(value)}") from None
+    if not MIN_YEAR <= stamp.year <= MAX_YEAR:
+        raise FieldError(
+            spec.name, f"year {stamp.year} is outside the supported {MIN_YEAR}–{MAX_YEAR}"
+        )
+    return stamp
+
+
+# Each converter returns the value to store or raises FieldError naming the broken rule.
+_CONVERTERS: dict[Kind, Callable[[Field, object], Any]] = {
+    Kind.INT: _as_int,
+    Kind.NUMBER: _as_number,
+    Kind.STR: _as_str,
+    Kind.BOOL: _as_bool,
+    Kind.SPECS: _as_specs,
+    Kind.DATETIME: _as_datetime,
+}
 
 
 def _check_range(spec: Field, value: float) -> None:
@@ -301,6 +321,7 @@ class TableValidator:
         self._earlier = earlier
         self._positions = {f.name: i for i, f in enumerate(spec.fields)}
         self._key_positions = tuple(self._positions[name] for name in spec.key)
+        self._converters = [(f, _CONVERTERS[f.kind]) for f in spec.fields]
 
     def reject(self, row: int, field: str | None, reason: str, record: object) -> Reject:
         return Reject(self.file, row, field, reason, record)
@@ -330,12 +351,12 @@ class TableValidator:
 
     def _convert_fields(self, record: dict[str, Any]) -> tuple[Any, ...]:
         values = []
-        for spec in self.spec.fields:
+        for spec, convert in self._converters:
             try:
                 value = record[spec.name]
             except KeyError:
                 raise FieldError(spec.name, "missing required field") from None
-            values.append(_convert(spec, value))
+            values.append(convert(spec, value))
         return tuple(values)
 
     def _remember_rejected(self, row: int, record: dict[str, Any]) -> None:

@@ -1,0 +1,94 @@
+"""``recograph import``: validate a store export and load it into the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from recograph.importer import ImportSummary, UnsupportedDatabaseError, import_store
+from recograph.io import StoreFormatError
+from recograph.settings import Settings, SettingsError
+
+SHOWN_REJECTS = 10
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "import",
+        help="validate a store export and load it into the database",
+        description=(
+            "Read products, customers, orders, order_items and reviews (.json arrays or "
+            ".jsonl) from DIR, reject bad rows (listed in a rejects file) and upsert the rest "
+            "into the database in one transaction. Exit status 2 if a file is missing or "
+            "is not valid JSON; the database is then left unchanged."
+        ),
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="export directory (default: $RECOGRAPH_DATA_DIR or var/demo)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy async URL (default: $RECOGRAPH_DATABASE_URL or "
+        "sqlite+aiosqlite:///var/recograph.db)",
+    )
+    parser.add_argument(
+        "--rejects",
+        type=Path,
+        metavar="PATH",
+        help="where to write rejected rows as JSON Lines (default: rejects.jsonl beside a "
+        "SQLite database, var/rejects.jsonl otherwise)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _error(message: str) -> None:
+    print(f"recograph import: error: {message}", file=sys.stderr)
+
+
+def format_summary(summary: ImportSummary) -> str:
+    """The per-file table printed after an import, then the first rejected rows."""
+    header = ("file", "read", "imported", "rejected")
+    rows = [(f.file, f.read, f.imported, f.rejected) for f in summary.files.values()]
+    rows.append(("total", summary.read, summary.imported, summary.rejected))
+    width = max(len(str(row[0])) for row in [header, *rows])
+    lines = [f"{header[0]:<{width}}  {header[1]:>10}  {header[2]:>10}  {header[3]:>10}"]
+    lines += [f"{a:<{width}}  {b:>10}  {c:>10}  {d:>10}" for a, b, c, d in rows]
+    lines.append(f"imported into {summary.database} in {summary.seconds:.2f} s")
+    if summary.rejects:
+        lines.append(f"{summary.rejected} rejected rows listed in {summary.rejects_path}:")
+        lines += [f"  {reject}" for reject in summary.rejects[:SHOWN_REJECTS]]
+        if summary.rejected > SHOWN_REJECTS:
+            lines.append(f"  ... and {summary.rejected - SHOWN_REJECTS} more")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        _error(str(exc))
+        return 2
+    url: str = args.database_url or settings.database_url
+    data_dir: Path = args.data or settings.data_dir
+    try:
+        summary = asyncio.run(import_store(data_dir, url, args.rejects))
+    except StoreFormatError as exc:
+        _error(f"{exc}\nnothing was imported; the database is unchanged")
+        return 2
+    except UnsupportedDatabaseError as exc:
+        _error(str(exc))
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        _error(f"import failed, nothing was imported: {exc}")
+        return 1
+    print(format_summary(summary))
+    return 0
