@@ -1,0 +1,386 @@
+"""``recograph bench serve``: GraphQL recommendations against a plain JSON endpoint, same run.
+
+The server runs in a child process (uvicorn, one worker, loopback, a random free port) that
+stops itself after ``--max-seconds``. It serves ``/graphql`` and ``/plain``, a bare Starlette
+endpoint returning the exact bytes of the benchmarked GraphQL response. Each endpoint is driven
+at every concurrency level for at most ``--seconds`` (and, with the httpx driver, at most
+``--requests``), with wrk when it is installed and an async httpx client otherwise; the
+report gives requests/s, p50/p95/p99 latency and the GraphQL/plain throughput ratio.
+
+The query is ``recommendations`` with limit 10 for a customer with history and a cart of two
+products, each item with product fields, reason and contributions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from recograph.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+QUERY = """
+query Bench($customerId: Int, $cart: [Int!]!) {
+  recommendations(customerId: $customerId, limit: 10,
+                  context: {cartProductIds: $cart, pageType: CART}) {
+    requestId modelVersion strategy explanation
+    items {
+      rank score
+      product { id name brand category price inStock }
+      reason { kind text metric value evidence { id name } }
+      contributions { signal score weight }
+    }
+  }
+}
+"""
+
+PICK_QUERY = """
+{ customers(first: 100) { edges { node { id orderCount } } }
+  associationRules(first: 1, filter: {level: PRODUCT}) {
+    edges { node { antecedentProducts { id } consequentProducts { id } } } }
+  products(first: 2, filter: {inStock: true}) { edges { node { id } } } }
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    endpoint: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="GraphQL recommendations vs a plain JSON endpoint (req/s, latency)"
+    )
+    parser.add_argument("--artifacts", type=Path, help="artifact root (default: settings)")
+    parser.add_argument("--concurrency", default="1,16,64", help="levels, comma-separated")
+    parser.add_argument("--seconds", type=float, default=8.0, help="longest run per level")
+    parser.add_argument("--requests", type=int, default=20_000, help="most requests per level")
+    parser.add_argument(
+        "--driver", choices=("auto", "wrk", "httpx"), default="auto", help="load generator"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.set_defaults(handler=run)
+
+
+# ---------------------------------------------------------------------------- child server
+
+
+def _child(argv: list[str]) -> int:
+    """The server process: the app plus /plain; exits by itself after --max-seconds."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from recograph.serving.app import create_app
+    from recograph.serving.config import ServingConfig
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--payload", type=Path, required=True)
+    parser.add_argument("--max-seconds", type=float, required=True)
+    args = parser.parse_args(argv)
+    payload: list[bytes] = []
+
+    async def plain(_: Request) -> Response:
+        if not payload:
+            payload.append(args.payload.read_bytes())
+        return Response(payload[0], media_type="application/json")
+
+    app = create_app(
+        Settings.from_env(),
+        config=ServingConfig.from_env(),
+        extra_routes=[Route("/plain", plain, methods=["GET", "POST"])],
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    )
+    timer = threading.Timer(args.max_seconds, lambda: setattr(server, "should_exit", True))
+    timer.daemon = True
+    timer.start()
+    server.run()
+    return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bench server exited with status {process.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("bench server did not become ready in time")
+
+
+def _variables(base: str) -> dict[str, Any]:
+    """A customer with history and a two-product cart, read from the server itself."""
+    data = httpx.post(f"{base}/graphql", json={"query": PICK_QUERY}, timeout=30).json()["data"]
+    customers = [e["node"] for e in data["customers"]["edges"]]
+    customer = next((c["id"] for c in customers if c["orderCount"] >= 1), customers[0]["id"])
+    cart: list[int] = []
+    for edge in data["associationRules"]["edges"]:
+        rule = edge["node"]
+        cart += [p["id"] for p in rule["antecedentProducts"] + rule["consequentProducts"]]
+    cart += [e["node"]["id"] for e in data["products"]["edges"]]
+    return {"customerId": customer, "cart": list(dict.fromkeys(cart))[:2]}
+
+
+# ---------------------------------------------------------------------------- drivers
+
+
+def _percentile(sorted_ms: list[float], q: float) -> float:
+    if not sorted_ms:
+        return 0.0
+    rank = max(0, min(len(sorted_ms) - 1, round(q / 100 * len(sorted_ms) + 0.5) - 1))
+    return sorted_ms[rank]
+
+
+async def _httpx_level(
+    url: str, body: bytes, concurrency: int, seconds: float, max_requests: int
+) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors, issued
+            while issued < max_requests and time.perf_counter() < deadline:
+                issued += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return Result(
+        url.rsplit("/", 1)[-1],
+        concurrency,
+        len(latencies),
+        errors,
+        elapsed,
+        _percentile(latencies, 50),
+        _percentile(latencies, 95),
+        _percentile(latencies, 99),
+    )
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[{body}]==]
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def _wrk_level(wrk: str, url: str, body: bytes, concurrency: int, seconds: float) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT.replace("{body}", body.decode()))
+    try:
+        completed = subprocess.run(
+            [
+                wrk,
+                f"-t{min(2, concurrency)}",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        )
+    finally:
+        os.unlink(script.name)
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("RESULT "))
+    requests, duration_us, p50, p95, p99, errors = (int(v) for v in line.split()[1:])
+    return Result(
+        url.rsplit("/", 1)[-1],
+        concurrency,
+        requests,
+        errors,
+        duration_us / 1e6,
+        p50 / 1000,
+        p95 / 1000,
+        p99 / 1000,
+    )
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def report(results: list[Result]) -> str:
+    """The table and the throughput ratios, as printed."""
+    lines = [
+        f"{'endpoint':<9} {'conc':>4} {'requests':>9} {'errors':>6} {'req/s':>9} "
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    ]
+    for r in results:
+        lines.append(
+            f"{r.endpoint:<9} {r.concurrency:>4} {r.requests:>9} {r.errors:>6} {r.rate:>9.0f} "
+            f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f}"
+        )
+    by_key = {(r.endpoint, r.concurrency): r for r in results}
+    for (endpoint, concurrency), result in by_key.items():
+        plain = by_key.get(("plain", concurrency))
+        if endpoint == "graphql" and plain is not None and plain.rate > 0:
+            lines.append(
+                f"concurrency {concurrency}: GraphQL/plain throughput ratio "
+                f"{result.rate / plain.rate:.2f}"
+            )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recograph import artifacts, db
+
+    settings = Settings.from_env()
+    root = args.artifacts or settings.artifacts_dir
+    if artifacts.current_version(root) is None:
+        logger.error("no published build in %s: run 'recograph build' first", root)
+        return 1
+    try:
+        levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
+    except ValueError:
+        logger.error("--concurrency must be comma-separated integers")
+        return 2
+    if not levels or min(levels) < 1 or args.seconds <= 0 or args.requests < 1:
+        logger.error("concurrency levels, --seconds and --requests must be positive")
+        return 2
+    wrk = shutil.which("wrk") if args.driver in ("auto", "wrk") else None
+    if args.driver == "wrk" and wrk is None:
+        logger.error("--driver wrk: wrk is not installed")
+        return 1
+    budget = 2 * len(levels) * (args.seconds + 15) + 120
+    with tempfile.TemporaryDirectory(prefix="recograph-bench-") as tmp:
+        work = Path(tmp)
+        database_url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+        asyncio.run(db.upgrade_schema(database_url))
+        port = _free_port()
+        env = {
+            **os.environ,
+            "RECOGRAPH_ARTIFACTS": str(root),
+            "RECOGRAPH_DATABASE_URL": database_url,
+            "RECOGRAPH_RELOAD_POLL_SECONDS": "0",
+        }
+        payload_file = work / "payload.json"
+        command = [
+            sys.executable,
+            "-m",
+            "recograph.bench.serve",
+            "--port",
+            str(port),
+            "--payload",
+            str(payload_file),
+            "--max-seconds",
+            str(budget),
+        ]
+        process = subprocess.Popen(command, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, process)
+            variables = _variables(base)
+            body = json.dumps({"query": QUERY, "variables": variables}).encode()
+            response = httpx.post(
+                f"{base}/graphql",
+                content=body,
+                headers={"content-type": "application/json"},
+                timeout=30,
+            )
+            if response.status_code != 200 or "errors" in response.json():
+                logger.error("benchmark query failed: %s", response.text[:500])
+                return 1
+            payload_file.write_bytes(response.content)
+            if httpx.post(f"{base}/plain", content=body).content != response.content:
+                logger.error("plain endpoint does not return the GraphQL payload")
+                return 1
+            print(
+                f"recommendations, limit 10, customer {variables['customerId']}, cart "
+                f"{variables['cart']}: {len(response.content)} bytes per response; "
+                f"driver {'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
+            )
+            results: list[Result] = []
+            for concurrency in levels:
+                for endpoint in ("graphql", "plain"):
+                    url = f"{base}/{endpoint}"
+                    if wrk:
+                        result = _wrk_level(wrk, url, body, concurrency, args.seconds)
+                    else:
+                        result = asyncio.run(
+                            _httpx_level(url, body, concurrency, args.seconds, args.requests)
+                        )
+                    results.append(result)
+                    logger.info("%s", result)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    print(report(results))
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps([{**r.__dict__, "rate": r.rate} for r in results], indent=2) + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Resolver functions: validate arguments, call pure code on the request's snapshot, convert."""

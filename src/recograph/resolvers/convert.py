@@ -1,0 +1,187 @@
+"""Ids to positions and positions to GraphQL objects, for one snapshot.
+
+Store ids come in from clients and go out in responses; positions index the snapshot's arrays.
+Converting between them happens here. Unknown ids raise `NotFound` naming the argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from recograph.engine import build_profile
+from recograph.schema import types as t
+from recograph.schema.errors import BadInput, NotFound
+from recograph.serving.state import Loaded
+from recograph.snapshot import ModelSnapshot
+
+_PRODUCTS = "products"  # key of the product view cache in Loaded.derived
+
+
+def timestamp(seconds: int | float) -> datetime:
+    """Epoch seconds to the naive-UTC datetime the store format uses."""
+    return datetime.fromtimestamp(float(seconds), UTC).replace(tzinfo=None)
+
+
+def product_view(snapshot: ModelSnapshot, position: int) -> t.Product:
+    catalogue = snapshot.catalogue
+    stock = int(catalogue.stock[position])
+    return t.Product(
+        id=int(catalogue.item_ids[position]),
+        sku=str(catalogue.sku[position]),
+        name=str(catalogue.name[position]),
+        brand=str(catalogue.brand[position]),
+        category=str(catalogue.category_names[catalogue.category[position]]),
+        price=float(catalogue.price[position]),
+        stock=stock,
+        in_stock=stock > 0,
+        promoted=bool(catalogue.promoted[position]),
+        description=str(catalogue.description[position]),
+        created_at=timestamp(int(catalogue.created_at[position])),
+        specs_json=str(catalogue.specs_json[position]),
+    )
+
+
+def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
+    """Product objects, built once per snapshot and shared by every request (they are
+    immutable and a pure function of the snapshot)."""
+    cache: dict[int, t.Product] = loaded.derived.setdefault(_PRODUCTS, {})
+    out: list[t.Product] = []
+    for position in positions:
+        view = cache.get(position)
+        if view is None:
+            view = cache[position] = product_view(loaded.snapshot, position)
+        out.append(view)
+    return out
+
+
+def product_position(snapshot: ModelSnapshot, product_id: int, argument: str) -> int:
+    position = snapshot.catalogue.index.position(product_id)
+    if position is None:
+        raise NotFound(f"unknown product id {product_id} in {argument}", argument=argument)
+    return position
+
+
+def product_positions(
+    snapshot: ModelSnapshot, product_ids: Sequence[int], argument: str
+) -> tuple[int, ...]:
+    """Positions of several ids (order kept, duplicates dropped); all must exist."""
+    if not product_ids:
+        return ()
+    found = snapshot.catalogue.index.positions(np.asarray(product_ids, dtype=np.int64))
+    missing = [int(i) for i, p in zip(product_ids, found.tolist(), strict=True) if p < 0]
+    if missing:
+        listed = ", ".join(str(m) for m in missing[:5])
+        raise NotFound(f"unknown product id(s) {listed} in {argument}", argument=argument)
+    return tuple(dict.fromkeys(int(p) for p in found.tolist()))
+
+
+def customer_position(snapshot: ModelSnapshot, customer_id: int, argument: str) -> int:
+    position = snapshot.histories.index.position(customer_id)
+    if position is None:
+        raise NotFound(f"unknown customer id {customer_id} in {argument}", argument=argument)
+    return position
+
+
+def category_position(snapshot: ModelSnapshot, name: str, argument: str) -> int:
+    position = snapshot.catalogue.category_position(name)
+    if position is None:
+        known = ", ".join(str(c) for c in snapshot.catalogue.category_names[:8])
+        raise NotFound(
+            f"unknown category {name!r} in {argument} (categories include {known})",
+            argument=argument,
+        )
+    return position
+
+
+def check_limit(value: int, argument: str, maximum: int = 100) -> int:
+    if not 1 <= value <= maximum:
+        raise BadInput(
+            f"{argument} must be between 1 and {maximum}, got {value}", argument=argument
+        )
+    return value
+
+
+def live_positions(snapshot: ModelSnapshot, product_ids: Sequence[int]) -> tuple[int, ...]:
+    """Positions of live purchases in this snapshot (products it does not know are skipped)."""
+    if not product_ids:
+        return ()
+    found = snapshot.catalogue.index.positions(np.asarray(product_ids, dtype=np.int64))
+    return tuple(int(p) for p in found.tolist() if p >= 0)
+
+
+@dataclass(frozen=True)
+class SnapshotCustomer:
+    """`types.CustomerSource` over one snapshot (lazy fields of `types.Customer`)."""
+
+    loaded: Loaded
+    position: int
+    live: tuple[int, ...]
+
+    def email(self) -> str:
+        return str(self.loaded.snapshot.histories.user_email[self.position])
+
+    def orders(self) -> list[t.Order]:
+        h = self.loaded.snapshot.histories
+        return [order_view(self.loaded, order) for order in h.orders_of(self.position)]
+
+    def reviews(self) -> list[t.Review]:
+        h = self.loaded.snapshot.histories
+        span = h.reviews_of(self.position)
+        items = products(self.loaded, (int(h.review_item[r]) for r in span))
+        return [
+            t.Review(
+                id=int(h.review_ids[r]),
+                product=product,
+                rating=int(h.review_rating[r]),
+                created_at=timestamp(int(h.review_date[r])),
+            )
+            for r, product in zip(span, items, strict=True)
+        ]
+
+    def purchased_products(self) -> list[t.Product]:
+        h = self.loaded.snapshot.histories
+        positions: dict[int, None] = {}
+        for order in h.completed_orders(self.position):
+            positions.update(dict.fromkeys(int(i) for i in h.order_items(order)))
+        positions.update(dict.fromkeys(self.live))
+        return products(self.loaded, positions)
+
+
+def order_view(loaded: Loaded, order: int) -> t.Order:
+    h = loaded.snapshot.histories
+    span = h.lines_of(order)
+    items = products(loaded, (int(h.line_item[line]) for line in span))
+    return t.Order(
+        id=int(h.order_ids[order]),
+        date=timestamp(int(h.order_date[order])),
+        status=str(h.order_status[order]),
+        total=float(h.order_total[order]),
+        lines=[
+            t.OrderLine(
+                product=product, quantity=int(h.line_qty[line]), price=float(h.line_price[line])
+            )
+            for line, product in zip(span, items, strict=True)
+        ],
+    )
+
+
+def customer_view(
+    loaded: Loaded, position: int, live_ids: Sequence[int], *, show_email: bool
+) -> t.Customer:
+    snapshot = loaded.snapshot
+    h = snapshot.histories
+    live = live_positions(snapshot, live_ids)
+    profile = build_profile(snapshot, position, live_purchases=live)
+    return t.Customer(
+        id=int(h.user_ids[position]),
+        name=str(h.user_name[position]),
+        created_at=timestamp(int(h.user_created_at[position])),
+        segment=profile.segment,
+        order_count=profile.n_orders,
+        source=SnapshotCustomer(loaded, position, live),
+        show_email=show_email,
+    )

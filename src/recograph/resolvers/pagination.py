@@ -1,0 +1,35 @@
+"""Opaque offset cursors for connections (``base64("<kind>:<offset>")``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from recograph.schema.errors import BadInput
+
+MAX_PAGE = 100
+
+
+def encode_cursor(kind: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int:
+    """The offset just after ``cursor`` (0 without one); a foreign or garbled cursor raises."""
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        prefix, _, number = text.partition(":")
+        offset = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadInput(f"after: {cursor!r} is not a {kind} cursor", argument="after") from None
+    if prefix != kind or offset < 0:
+        raise BadInput(f"after: {cursor!r} is not a {kind} cursor", argument="after")
+    return offset + 1
+
+
+def check_first(first: int) -> int:
+    if not 1 <= first <= MAX_PAGE:
+        raise BadInput(f"first must be between 1 and {MAX_PAGE}, got {first}", argument="first")
+    return first

@@ -1,0 +1,403 @@
+"""``recommendations``, ``customerTimeline`` and ``recommendationJourney``.
+
+Each resolver validates its arguments into an engine `Request`, calls `engine.recommend` on the
+request's snapshot (never the database), and converts the result. The impression of a
+``recommendations`` response is queued for the log writer without being awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import strawberry
+
+from recograph import engine
+from recograph.engine import BusinessRules, Context, Recommendation, Request
+from recograph.recommenders.blend import SignalName, Weights
+from recograph.resolvers import convert
+from recograph.schema import types as t
+from recograph.schema.errors import BadInput
+from recograph.schema.inputs import ContextInput, RecommendationFilters, WeightsInput
+from recograph.serving.context import RequestContext
+from recograph.serving.events import impression_row
+from recograph.serving.state import Loaded
+from recograph.snapshot import ModelSnapshot
+
+Info = strawberry.Info[RequestContext, None]
+
+MAX_CONTEXT_ITEMS = 100
+MAX_TIMELINE_ORDERS = 50
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A validated recommendation request and the ids it was made from (for the log)."""
+
+    request: Request
+    customer_id: int | None
+    context_log: dict[str, object]
+
+
+def parse_context(snapshot: ModelSnapshot, raw: ContextInput | None) -> Context:
+    """A `ContextInput` as catalogue positions; unknown ids or categories raise."""
+    if raw is None:
+        return Context()
+    for name, values in (
+        ("context.cartProductIds", raw.cart_product_ids),
+        ("context.viewedProductIds", raw.viewed_product_ids),
+    ):
+        if len(values) > MAX_CONTEXT_ITEMS:
+            raise BadInput(
+                f"{name} holds {len(values)} products; at most {MAX_CONTEXT_ITEMS} are allowed",
+                argument=name,
+            )
+    cart = convert.product_positions(snapshot, raw.cart_product_ids, "context.cartProductIds")
+    viewed = convert.product_positions(snapshot, raw.viewed_product_ids, "context.viewedProductIds")
+    current = (
+        None
+        if raw.current_product_id is None
+        else convert.product_position(snapshot, raw.current_product_id, "context.currentProductId")
+    )
+    category = (
+        None
+        if raw.current_category is None
+        else convert.category_position(snapshot, raw.current_category, "context.currentCategory")
+    )
+    return Context(
+        cart=cart, current=current, page_type=raw.page_type, category=category, viewed=viewed
+    )
+
+
+def parse_weights(raw: WeightsInput | None) -> Weights | None:
+    if raw is None:
+        return None
+    weights = Weights(cf=raw.cf, content=raw.content, rules=raw.rules, popularity=raw.popularity)
+    values = weights.as_dict()
+    negative = [name for name, value in values.items() if value < 0]
+    if negative:
+        raise BadInput(f"weights must not be negative ({', '.join(negative)})", argument="weights")
+    if weights.total() <= 0:
+        raise BadInput("at least one weight must be positive", argument="weights")
+    return weights
+
+
+def parse_request(
+    snapshot: ModelSnapshot,
+    *,
+    customer_id: int | None,
+    live_ids: Sequence[int],
+    context: ContextInput | None,
+    limit: int,
+    strategy: engine.Strategy,
+    weights: WeightsInput | None,
+    filters: RecommendationFilters | None,
+    explain: bool = False,
+) -> Parsed:
+    """Validate the arguments of ``recommendations`` into an engine request."""
+    convert.check_limit(limit, "limit")
+    user = (
+        None
+        if customer_id is None
+        else convert.customer_position(snapshot, customer_id, "customerId")
+    )
+    filters = filters or RecommendationFilters()
+    categories = (
+        None
+        if filters.categories is None
+        else tuple(
+            convert.category_position(snapshot, name, "filters.categories")
+            for name in filters.categories
+        )
+    )
+    request = Request(
+        user=user,
+        context=parse_context(snapshot, context),
+        limit=limit,
+        strategy=strategy,
+        weights=parse_weights(weights),
+        exclude_purchased=filters.exclude_purchased,
+        in_stock_only=filters.in_stock_only,
+        categories=categories,
+        live_purchases=convert.live_positions(snapshot, live_ids) if user is not None else (),
+        explain=explain,
+    )
+    context_log: dict[str, object] = {}
+    if context is not None:
+        context_log = {
+            "cart": list(context.cart_product_ids),
+            "current": context.current_product_id,
+            "page_type": None if context.page_type is None else context.page_type.value,
+            "category": context.current_category,
+            "viewed": list(context.viewed_product_ids),
+        }
+    return Parsed(request, customer_id, context_log)
+
+
+def signal_weights(weights: Weights) -> list[t.SignalWeight]:
+    """Effective weights (shares of the total) of the signals in use."""
+    total = weights.total() or 1.0
+    return [
+        t.SignalWeight(signal=s, weight=max(0.0, weights.get(s)) / total)
+        for s in SignalName
+        if weights.get(s) > 0
+    ]
+
+
+def _positions_of(items: Iterable[engine.Item]) -> list[int]:
+    positions: list[int] = []
+    for item in items:
+        positions.append(item.position)
+        positions.extend(item.reason.evidence)
+    return positions
+
+
+async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[int, t.Product]:
+    keys = list(dict.fromkeys(positions))
+    found = await ctx.products.load_many(keys)
+    return dict(zip(keys, found, strict=True))
+
+
+def item_views(
+    items: Iterable[engine.Item], products: Mapping[int, t.Product]
+) -> list[t.RecommendedItem]:
+    return [
+        t.RecommendedItem(
+            product=products[item.position],
+            score=item.score,
+            rank=item.rank,
+            reason=t.Reason(
+                kind=item.reason.kind,
+                text=item.reason.text,
+                evidence=[products[p] for p in item.reason.evidence],
+                metric=item.reason.metric,
+                value=item.reason.value,
+                features=list(item.reason.features),
+            ),
+            contributions=[
+                t.Contribution(signal=c.signal, score=c.score, weight=c.weight)
+                for c in item.contributions
+            ],
+        )
+        for item in items
+    ]
+
+
+def _log_impression(
+    ctx: RequestContext,
+    loaded: Loaded,
+    parsed: Parsed,
+    result: Recommendation,
+    session_id: str | None,
+) -> None:
+    item_ids = loaded.snapshot.catalogue.item_ids
+    ctx.services.events.submit(
+        "impressions",
+        impression_row(
+            request_id=ctx.request_id,
+            customer_id=parsed.customer_id,
+            session_id=session_id,
+            model_version=loaded.version,
+            strategy=result.strategy.value,
+            page_type=(
+                None
+                if parsed.request.context.page_type is None
+                else parsed.request.context.page_type.value
+            ),
+            context=parsed.context_log,
+            items=[
+                {
+                    "product_id": int(item_ids[item.position]),
+                    "rank": item.rank,
+                    "score": round(item.score, 6),
+                    "reason": item.reason.kind.value,
+                }
+                for item in result.items
+            ],
+        ),
+    )
+
+
+async def recommendations(
+    info: Info,
+    customer_id: int | None = None,
+    context: ContextInput | None = None,
+    limit: int = 10,
+    strategy: engine.Strategy = engine.Strategy.HYBRID,
+    weights: WeightsInput | None = None,
+    filters: RecommendationFilters | None = None,
+    session_id: str | None = None,
+) -> t.Recommendations:
+    """Recommendations for a customer (or an anonymous visitor) on a page."""
+    ctx = info.context
+    loaded = ctx.require()
+    live = () if customer_id is None else ctx.services.state.live_purchases(customer_id)
+    parsed = parse_request(
+        loaded.snapshot,
+        customer_id=customer_id,
+        live_ids=live,
+        context=context,
+        limit=limit,
+        strategy=strategy,
+        weights=weights,
+        filters=filters,
+    )
+    result = engine.recommend(loaded.snapshot, parsed.request, ctx.services.config.business_rules)
+    products = await _product_map(ctx, _positions_of(result.items))
+    _log_impression(ctx, loaded, parsed, result, session_id)
+    return t.Recommendations(
+        request_id=strawberry.ID(ctx.request_id),
+        model_version=loaded.version,
+        strategy=result.strategy,
+        explanation=result.explanation,
+        segment=result.segment,
+        weights=signal_weights(result.weights),
+        items=item_views(result.items, products),
+    )
+
+
+# ---------------------------------------------------------------------------- timeline
+
+
+@dataclass(frozen=True)
+class _Step:
+    order: int
+    result: Recommendation
+    hits: tuple[int, ...]
+    n_products: int
+
+
+def timeline_steps(
+    snapshot: ModelSnapshot, user: int, limit: int, business: BusinessRules
+) -> list[_Step]:
+    """For each completed order, what would have been recommended just before it."""
+    histories = snapshot.histories
+    orders = histories.completed_orders(user)[-MAX_TIMELINE_ORDERS:]
+    steps: list[_Step] = []
+    for order in orders:
+        request = Request(
+            user=user,
+            limit=limit,
+            before=int(histories.order_date[order]),
+            in_stock_only=False,  # today's stock says nothing about the day of the order
+        )
+        result = engine.recommend(snapshot, request, business)
+        bought = list(dict.fromkeys(int(i) for i in histories.order_items(order)))
+        shown = {item.position for item in result.items}
+        hits = tuple(p for p in bought if p in shown)
+        steps.append(_Step(order, result, hits, len(bought)))
+    return steps
+
+
+async def customer_timeline(info: Info, customer_id: int, limit: int = 10) -> t.CustomerTimeline:
+    """What recograph would have recommended before each of the customer's orders."""
+    ctx = info.context
+    loaded = ctx.require()
+    convert.check_limit(limit, "limit")
+    user = convert.customer_position(loaded.snapshot, customer_id, "customerId")
+    steps = await asyncio.to_thread(
+        timeline_steps, loaded.snapshot, user, limit, ctx.services.config.business_rules
+    )
+    positions: list[int] = []
+    for step in steps:
+        positions.extend(_positions_of(step.result.items))
+        positions.extend(step.hits)
+    products = await _product_map(ctx, positions)
+    entries = [
+        t.TimelineEntry(
+            order=convert.order_view(loaded, step.order),
+            segment=step.result.segment,
+            strategy=step.result.strategy,
+            explanation=step.result.explanation,
+            recommendations=item_views(step.result.items, products),
+            hits=[products[p] for p in step.hits],
+            hit_rate=len(step.hits) / step.n_products if step.n_products else 0.0,
+        )
+        for step in steps
+    ]
+    customer = convert.customer_view(
+        loaded, user, ctx.services.state.live_purchases(customer_id), show_email=ctx.admin
+    )
+    return t.CustomerTimeline(
+        customer=customer, entries=entries, total_hits=sum(len(s.hits) for s in steps)
+    )
+
+
+# ---------------------------------------------------------------------------- journey
+
+
+async def recommendation_journey(
+    info: Info,
+    customer_id: int | None = None,
+    context: ContextInput | None = None,
+    limit: int = 10,
+    strategy: engine.Strategy = engine.Strategy.HYBRID,
+    weights: WeightsInput | None = None,
+    filters: RecommendationFilters | None = None,
+) -> t.RecommendationJourney:
+    """Every step of one recommendation: profile, neighbours, candidates, filters, ranking."""
+    ctx = info.context
+    loaded = ctx.require()
+    snapshot = loaded.snapshot
+    live = () if customer_id is None else ctx.services.state.live_purchases(customer_id)
+    parsed = parse_request(
+        snapshot,
+        customer_id=customer_id,
+        live_ids=live,
+        context=context,
+        limit=limit,
+        strategy=strategy,
+        weights=weights,
+        filters=filters,
+        explain=True,
+    )
+    result = await asyncio.to_thread(
+        engine.recommend, snapshot, parsed.request, ctx.services.config.business_rules
+    )
+    trace = result.trace
+    assert trace is not None  # explain=True always traces
+    profile = result.profile
+    positions = _positions_of(result.items)
+    positions += profile.items.tolist() + profile.recent.tolist()
+    positions += list(parsed.request.live_purchases)
+    for scored in trace.candidates.values():
+        positions.extend(p for p, _ in scored)
+    positions.extend(p for p, _ in trace.filtered)
+    products = await _product_map(ctx, positions)
+    histories = snapshot.histories
+    total = result.weights.total() or 1.0
+    return t.RecommendationJourney(
+        request_id=strawberry.ID(ctx.request_id),
+        model_version=loaded.version,
+        strategy=result.strategy,
+        explanation=result.explanation,
+        profile=t.CustomerProfile(
+            customer_id=customer_id,
+            segment=profile.segment,
+            order_count=profile.n_orders,
+            purchased_products=[products[p] for p in profile.items.tolist()],
+            recent_products=[products[p] for p in profile.recent.tolist()],
+            live_purchases=[products[p] for p in parsed.request.live_purchases],
+        ),
+        similar_customers=[
+            t.SimilarCustomer(
+                customer_id=int(histories.user_ids[user]),
+                name=str(histories.user_name[user]),
+                similarity=similarity,
+            )
+            for user, similarity in trace.neighbours
+        ],
+        weights=signal_weights(result.weights),
+        candidates=[
+            t.SignalCandidates(
+                signal=signal,
+                weight=max(0.0, result.weights.get(signal)) / total,
+                candidates=[t.ScoredProduct(product=products[p], score=s) for p, s in scored],
+            )
+            for signal, scored in trace.candidates.items()
+        ],
+        filtered=[t.FilteredProduct(product=products[p], rule=rule) for p, rule in trace.filtered],
+        business_rules=list(trace.business_rules),
+        ranking=item_views(result.items, products),
+    )

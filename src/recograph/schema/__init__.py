@@ -1,0 +1,101 @@
+"""The GraphQL schema: types, inputs and enums, assembled with its limits and caches.
+
+`build_schema` makes the served schema; `export_sdl` prints its SDL, which is kept in
+``schema.graphql`` at the repository root (regenerate with ``python -m recograph.schema``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from recograph.schema.errors import is_unexpected, should_mask
+from recograph.schema.limits import validation_rules
+from recograph.schema.query import Mutation, Query
+
+logger = logging.getLogger(__name__)
+
+CACHE_SIZE = 256
+SDL_FILE = "schema.graphql"
+
+
+@dataclass(frozen=True)
+class SchemaLimits:
+    """What a schema refuses and hides (from `recograph.settings.Settings`)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    introspection: bool = True
+    mask_errors: bool = True
+
+
+class RecographSchema(strawberry.Schema):
+    """Logs only unexpected errors (with their traceback); client errors are not news."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if is_unexpected(error):
+                logger.error("unexpected error: %s", error.message, exc_info=error.original_error)
+            else:
+                logger.debug("client error: %s", error.message)
+
+
+def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
+    rules = list(
+        validation_rules(limits.max_depth, limits.max_aliases, introspection=limits.introspection)
+    )
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+    ]
+    if limits.mask_errors:
+        extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
+    return extensions
+
+
+def build_schema(limits: SchemaLimits | None = None) -> RecographSchema:
+    """The served schema with its limits, caches and error masking."""
+    return RecographSchema(
+        query=Query, mutation=Mutation, extensions=_extensions(limits or SchemaLimits())
+    )
+
+
+def export_sdl() -> str:
+    """The schema's SDL, as kept in ``schema.graphql``."""
+    return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"
+
+
+def validation_cache_info() -> Any:
+    """Hits and misses of the shared validation cache (``functools`` cache_info)."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    return _get_validate_cache(CACHE_SIZE).cache_info()  # type: ignore[attr-defined]
+
+
+def write_sdl(path: Path) -> bool:
+    """Write the SDL to ``path``; True when the file changed."""
+    sdl = export_sdl()
+    if path.is_file() and path.read_text() == sdl:
+        return False
+    path.write_text(sdl)
+    return True

@@ -1,0 +1,347 @@
+"""GraphQL output types: plain objects whose leaf fields are attributes.
+
+Resolvers in `recograph.resolvers` build these from a snapshot; only fields that are costly
+and often unused (a customer's orders, a product's specs) are resolved lazily, synchronously,
+from the private source an object was built with.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Protocol
+
+import strawberry
+from strawberry.scalars import JSON
+
+from recograph import engine
+from recograph.recommenders import blend
+from recograph.schema.enums import EventType, RuleLevel
+
+
+@strawberry.type(description="A key/value pair of a product's specifications.")
+class Spec:
+    key: str
+    value: str
+
+
+@strawberry.type(description="A catalogue product; specs are sorted by key.")
+class Product:
+    id: int
+    sku: str
+    name: str
+    brand: str
+    category: str
+    price: float
+    stock: int
+    in_stock: bool
+    promoted: bool
+    description: str
+    created_at: datetime
+    specs_json: strawberry.Private[str]
+
+    @strawberry.field
+    def specs(self) -> list[Spec]:
+        raw = json.loads(self.specs_json)
+        return [Spec(key=str(k), value=str(v)) for k, v in sorted(raw.items())]
+
+
+@strawberry.type
+class Category:
+    name: str
+    product_count: int
+    in_stock_count: int
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ProductEdge:
+    cursor: str
+    node: Product
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class OrderLine:
+    product: Product
+    quantity: int
+    price: float
+
+
+@strawberry.type
+class Order:
+    id: int
+    date: datetime
+    status: str
+    total: float
+    lines: list[OrderLine]
+
+
+@strawberry.type
+class Review:
+    id: int
+    product: Product
+    rating: int
+    created_at: datetime
+
+
+class CustomerSource(Protocol):
+    """Where a `Customer`'s lazy fields come from (one snapshot, one customer)."""
+
+    def email(self) -> str: ...
+
+    def orders(self) -> list[Order]: ...
+
+    def reviews(self) -> list[Review]: ...
+
+    def purchased_products(self) -> list[Product]: ...
+
+
+@strawberry.type(
+    description=(
+        "A customer. email is null unless the request carries the admin bearer token; "
+        "orders holds every order (all statuses) oldest first; purchasedProducts the "
+        "distinct products of completed orders and live purchases."
+    )
+)
+class Customer:
+    id: int
+    name: str
+    created_at: datetime
+    segment: blend.Segment
+    order_count: int = strawberry.field(description="Completed orders, live purchases included.")
+    source: strawberry.Private[CustomerSource]
+    show_email: strawberry.Private[bool]
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.source.email() if self.show_email else None
+
+    @strawberry.field
+    def orders(self) -> list[Order]:
+        return self.source.orders()
+
+    @strawberry.field
+    def reviews(self) -> list[Review]:
+        return self.source.reviews()
+
+    @strawberry.field
+    def purchased_products(self) -> list[Product]:
+        return self.source.purchased_products()
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="The recommendation's dominant evidence.")
+class Reason:
+    kind: engine.ReasonKind
+    text: str
+    evidence: list[Product] = strawberry.field(description="Products that triggered it.")
+    metric: str | None = strawberry.field(description="lift, similarity or buyers.")
+    value: float | None
+    features: list[str] = strawberry.field(description="Shared features (SIMILAR_TO).")
+
+
+@strawberry.type(description="One signal's part in an item's score.")
+class Contribution:
+    signal: blend.SignalName
+    score: float = strawberry.field(description="The signal's normalised score, 0–1.")
+    weight: float = strawberry.field(description="The signal's effective weight (sums to 1).")
+
+
+@strawberry.type
+class SignalWeight:
+    signal: blend.SignalName
+    weight: float
+
+
+@strawberry.type
+class RecommendedItem:
+    product: Product
+    score: float
+    rank: int
+    reason: Reason
+    contributions: list[Contribution]
+
+
+@strawberry.type
+class Recommendations:
+    request_id: strawberry.ID
+    model_version: str
+    strategy: engine.Strategy = strawberry.field(description="The strategy actually used.")
+    explanation: str = strawberry.field(description="Why that strategy.")
+    segment: blend.Segment
+    weights: list[SignalWeight]
+    items: list[RecommendedItem]
+
+
+@strawberry.type
+class SimilarProduct:
+    product: Product
+    similarity: float
+    shared_features: list[str]
+
+
+@strawberry.type
+class BoughtTogether:
+    product: Product
+    support: float
+    confidence: float
+    lift: float
+    because_of: list[Product] = strawberry.field(description="The rule's antecedent.")
+
+
+@strawberry.type
+class AssociationRule:
+    id: int
+    level: RuleLevel
+    antecedents: list[str] = strawberry.field(description="Product or category names.")
+    consequents: list[str]
+    antecedent_products: list[Product] = strawberry.field(description="Empty for CATEGORY.")
+    consequent_products: list[Product]
+    support: float
+    confidence: float
+    lift: float
+    leverage: float
+    conviction: float | None = strawberry.field(description="Null when infinite.")
+    count: int
+
+
+@strawberry.type
+class AssociationRuleEdge:
+    cursor: str
+    node: AssociationRule
+
+
+@strawberry.type
+class AssociationRuleConnection:
+    edges: list[AssociationRuleEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class TimelineEntry:
+    order: Order
+    segment: blend.Segment
+    strategy: engine.Strategy
+    explanation: str
+    recommendations: list[RecommendedItem]
+    hits: list[Product] = strawberry.field(description="Products of the order recommended.")
+    hit_rate: float = strawberry.field(description="Share of the order's products hit.")
+
+
+@strawberry.type
+class CustomerTimeline:
+    customer: Customer
+    entries: list[TimelineEntry]
+    total_hits: int
+
+
+@strawberry.type
+class ScoredProduct:
+    product: Product
+    score: float
+
+
+@strawberry.type
+class SignalCandidates:
+    signal: blend.SignalName
+    weight: float
+    candidates: list[ScoredProduct]
+
+
+@strawberry.type
+class FilteredProduct:
+    product: Product
+    rule: engine.FilterRule
+
+
+@strawberry.type
+class SimilarCustomer:
+    customer_id: int
+    name: str
+    similarity: float
+
+
+@strawberry.type
+class CustomerProfile:
+    customer_id: int | None
+    segment: blend.Segment
+    order_count: int
+    purchased_products: list[Product]
+    recent_products: list[Product]
+    live_purchases: list[Product]
+
+
+@strawberry.type(description="The trace of one recommendation, step by step.")
+class RecommendationJourney:
+    request_id: strawberry.ID
+    model_version: str
+    strategy: engine.Strategy
+    explanation: str
+    profile: CustomerProfile
+    similar_customers: list[SimilarCustomer]
+    weights: list[SignalWeight]
+    candidates: list[SignalCandidates]
+    filtered: list[FilteredProduct]
+    business_rules: list[str]
+    ranking: list[RecommendedItem]
+
+
+@strawberry.type
+class ModelInfo:
+    version: str
+    build_time: str | None
+    loaded_at: datetime
+    engine: str | None
+    format_version: int
+    seed: int | None
+    data_fingerprint: str | None
+    parameters: JSON
+    metrics: JSON
+    counts: JSON
+    blend: JSON
+    products: int
+    customers: int
+    product_rules: int
+    category_rules: int
+
+
+@strawberry.type
+class EventReceipt:
+    accepted: bool = strawberry.field(description="False when the log queue was full.")
+    type: EventType
+    customer_id: int
+    product_id: int
+    live_purchases: int = strawberry.field(description="The customer's live purchases so far.")
+
+
+@strawberry.type
+class ReloadResult:
+    version: str
+    previous_version: str | None
+    changed: bool
+    loaded_at: datetime

@@ -1,0 +1,243 @@
+"""The app factory: Starlette with the GraphQL endpoint, health checks and the live state.
+
+Nothing is built at import time. ``create_app`` wires a `ServingState` (the snapshot), an
+`EventWriter` (impressions and events) and the schema; the lifespan loads the current build,
+starts the writer, polls the ``current`` pointer, reloads on SIGHUP when asked to, and on
+shutdown writes every queued row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema.base import BaseSchema
+
+from recograph.schema import SchemaLimits, build_schema
+from recograph.serving.config import ServingConfig
+from recograph.serving.context import RequestContext, Services, make_context
+from recograph.serving.events import EventWriter
+from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
+from recograph.settings import Settings
+from recograph.snapshot import load_snapshot
+
+logger = logging.getLogger(__name__)
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class GraphQLApp(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI app with the recograph context and orjson encoding."""
+
+    def __init__(self, schema: BaseSchema, services: Services, *, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        return make_context(self.services, request if isinstance(request, Request) else None)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _too_large(self.max_bytes)(scope, receive, send)
+                return
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(self.max_bytes)(scope, receive, send)
+
+
+def _too_large(max_bytes: int) -> Response:
+    return JSONResponse({"error": f"request body larger than {max_bytes} bytes"}, 413)
+
+
+def readiness(services: Services) -> tuple[int, dict[str, Any]]:
+    """/readyz: 200 once a snapshot is loaded; the last refused build is reported either way."""
+    state = services.state
+    loaded = state.current
+    failure = state.last_failure
+    stats = services.events.stats
+    body: dict[str, Any] = {
+        "ready": loaded is not None,
+        "version": None if loaded is None else loaded.version,
+        "loadedAt": None if loaded is None else loaded.loaded_at,
+        "lastReloadError": None
+        if failure is None
+        else {"source": failure.source, "message": failure.message, "at": failure.at},
+        "log": {
+            "queued": stats.queued,
+            "written": stats.written,
+            "dropped": stats.overflow,
+            "failed": stats.failed,
+        },
+    }
+    return (200 if loaded is not None else 503), body
+
+
+def create_app(
+    settings: Settings | None = None,
+    snapshot_loader: SnapshotLoader = load_snapshot,
+    *,
+    config: ServingConfig | None = None,
+    handle_sighup: bool = False,
+    extra_routes: list[Route] | None = None,
+) -> Starlette:
+    """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
+    startup (a failure leaves /readyz at 503 until a reload succeeds)."""
+    settings = settings or Settings.from_env()
+    config = config or ServingConfig.from_env()
+    state = ServingState(Path(settings.artifacts_dir), snapshot_loader)
+    events = EventWriter(
+        settings.database_url or None,
+        queue_size=config.event_queue_size,
+        batch_size=config.event_batch_size,
+        flush_seconds=config.event_flush_seconds,
+    )
+    services = Services(settings=settings, config=config, state=state, events=events)
+    schema = build_schema(
+        SchemaLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            introspection=settings.introspection,
+            mask_errors=not settings.debug,
+        )
+    )
+    graphql = GraphQLApp(schema, services, graphiql=settings.graphiql)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        status, body = readiness(services)
+        return JSONResponse(body, status_code=status)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
+        await events.start()
+        if state.current is None:
+            with contextlib.suppress(ReloadRefused):
+                await state.reload(reason="startup")
+        background: set[asyncio.Task[Any]] = set()
+        poller = None
+        if config.reload_poll_seconds > 0:
+            poller = asyncio.create_task(_poll(state, config.reload_poll_seconds))
+        loop = asyncio.get_running_loop()
+        sighup = handle_sighup and threading.current_thread() is threading.main_thread()
+        if sighup:
+
+            def on_sighup() -> None:
+                task = loop.create_task(_reload_quietly(state, "SIGHUP"))
+                background.add(task)
+                task.add_done_callback(background.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        try:
+            yield {"services": services}
+        finally:
+            if sighup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            for task in list(background):
+                with contextlib.suppress(Exception):
+                    await task
+            await events.stop()
+
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/graphql", graphql),
+        *(extra_routes or []),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.services = services
+    app.state.schema = schema
+    return app
+
+
+async def _reload_quietly(state: ServingState, reason: str) -> None:
+    with contextlib.suppress(ReloadRefused):
+        await state.reload(reason=reason)
+
+
+async def _poll(state: ServingState, seconds: float) -> None:
+    """Reload whenever ``current`` names a newer build; never dies on a bad one."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await state.poll_once()
+        except Exception:
+            logger.exception("polling %s for a new build failed", state.artifacts_dir)
+
+
+def create_app_from_env() -> Starlette:
+    """``uvicorn --factory recograph.serving.app:create_app_from_env`` (one app per worker)."""
+    return create_app(Settings.from_env(), config=ServingConfig.from_env(), handle_sighup=True)
