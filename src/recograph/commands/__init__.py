@@ -1,0 +1,1 @@
+"""Command modules of the ``recograph`` CLI: one ``register(subparsers)`` per module."""

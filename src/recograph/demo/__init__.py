@@ -1,0 +1,1 @@
+"""The TechHeaven demo store: catalogue, deterministic generator and measurements."""
