@@ -20,6 +20,7 @@ from recograph.schema.enums import RuleLevel, RuleOrder
 from recograph.schema.errors import BadInput
 from recograph.schema.inputs import RuleFilter
 from recograph.serving.context import RequestContext
+from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]
@@ -30,7 +31,7 @@ async def similar_products(info: Info, product_id: int, limit: int = 10) -> list
     ctx = info.context
     loaded = ctx.require()
     convert.check_limit(limit, "limit")
-    position = convert.product_position(loaded.snapshot, product_id, "productId")
+    position = convert.product_position(loaded, product_id, "productId")
     matches = content.neighbours(loaded.snapshot.content, position, limit)
     products = await ctx.products.load_many([m.position for m in matches])
     return [
@@ -63,7 +64,7 @@ async def frequently_bought_together(
     convert.check_limit(limit, "limit")
     if not product_ids:
         raise BadInput("productIds must name at least one product", argument="productIds")
-    positions = convert.product_positions(loaded.snapshot, product_ids, "productIds")
+    positions = convert.product_positions(loaded, product_ids, "productIds")
     found = bought_together(loaded.snapshot, positions, limit)
     ruleset = loaded.snapshot.product_rules
     wanted = [item for item, _ in found]
@@ -96,9 +97,10 @@ def _rules_touching(ruleset: RuleSet, members: npt.NDArray[np.bool_]) -> npt.NDA
 
 
 def select_rules(
-    snapshot: ModelSnapshot, where: RuleFilter, order_by: RuleOrder
+    loaded: Loaded, where: RuleFilter, order_by: RuleOrder
 ) -> tuple[RuleSet, npt.NDArray[np.int64]]:
     """The rule set of the filter's level and the matching rule ids in the requested order."""
+    snapshot = loaded.snapshot
     product_level = where.level is RuleLevel.PRODUCT
     ruleset = snapshot.product_rules if product_level else snapshot.category_rules
     mask = np.ones(len(ruleset), dtype=np.bool_)
@@ -126,7 +128,7 @@ def select_rules(
                 "filter.productId needs level PRODUCT (category rules have no products)",
                 argument="filter.productId",
             )
-        position = convert.product_position(snapshot, where.product_id, "filter.productId")
+        position = convert.product_position(loaded, where.product_id, "filter.productId")
         members = np.zeros(snapshot.n_items, dtype=np.bool_)
         members[position] = True
         mask &= _rules_touching(ruleset, members)
@@ -148,7 +150,7 @@ async def association_rules(
     check_first(first)
     start = decode_cursor("rule", after)
     where = filter or RuleFilter()
-    ruleset, ids = select_rules(loaded.snapshot, where, order_by)
+    ruleset, ids = select_rules(loaded, where, order_by)
     page = ids[start : start + first].tolist()
     product_level = where.level is RuleLevel.PRODUCT
     catalogue = loaded.snapshot.catalogue

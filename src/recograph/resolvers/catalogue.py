@@ -53,7 +53,7 @@ def filter_products(loaded: Loaded, where: ProductFilter | None) -> npt.NDArray[
 async def product(info: Info, id: int) -> t.Product:
     ctx = info.context
     loaded = ctx.require()
-    position = convert.product_position(loaded.snapshot, id, "id")
+    position = convert.product_position(loaded, id, "id")
     return await ctx.products.load(position)
 
 
@@ -111,7 +111,7 @@ async def categories(info: Info) -> list[t.Category]:
 async def customer(info: Info, id: int) -> t.Customer:
     ctx = info.context
     loaded = ctx.require()
-    position = convert.customer_position(loaded.snapshot, id, "id")
+    position = convert.customer_position(loaded, id, "id")
     live = ctx.services.state.live_purchases(id)
     return convert.customer_view(loaded, position, live, show_email=ctx.admin)
 

@@ -10,8 +10,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
-
 from recograph.engine import build_profile
 from recograph.schema import types as t
 from recograph.schema.errors import BadInput, NotFound
@@ -58,29 +56,36 @@ def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
     return out
 
 
-def product_position(snapshot: ModelSnapshot, product_id: int, argument: str) -> int:
-    position = snapshot.catalogue.index.position(product_id)
+def _lookup(loaded: Loaded, kind: str) -> dict[int, int]:
+    """Store id -> position, built once per snapshot (``IdIndex`` sorts on every call)."""
+    key = ("ids", kind)
+    table: dict[int, int] | None = loaded.derived.get(key)
+    if table is None:
+        snapshot = loaded.snapshot
+        ids = snapshot.catalogue.item_ids if kind == "product" else snapshot.histories.user_ids
+        table = loaded.derived[key] = {int(i): p for p, i in enumerate(ids.tolist())}
+    return table
+
+
+def product_position(loaded: Loaded, product_id: int, argument: str) -> int:
+    position = _lookup(loaded, "product").get(product_id)
     if position is None:
         raise NotFound(f"unknown product id {product_id} in {argument}", argument=argument)
     return position
 
 
-def product_positions(
-    snapshot: ModelSnapshot, product_ids: Sequence[int], argument: str
-) -> tuple[int, ...]:
+def product_positions(loaded: Loaded, product_ids: Sequence[int], argument: str) -> tuple[int, ...]:
     """Positions of several ids (order kept, duplicates dropped); all must exist."""
-    if not product_ids:
-        return ()
-    found = snapshot.catalogue.index.positions(np.asarray(product_ids, dtype=np.int64))
-    missing = [int(i) for i, p in zip(product_ids, found.tolist(), strict=True) if p < 0]
+    table = _lookup(loaded, "product")
+    missing = [i for i in product_ids if i not in table]
     if missing:
         listed = ", ".join(str(m) for m in missing[:5])
         raise NotFound(f"unknown product id(s) {listed} in {argument}", argument=argument)
-    return tuple(dict.fromkeys(int(p) for p in found.tolist()))
+    return tuple(dict.fromkeys(table[i] for i in product_ids))
 
 
-def customer_position(snapshot: ModelSnapshot, customer_id: int, argument: str) -> int:
-    position = snapshot.histories.index.position(customer_id)
+def customer_position(loaded: Loaded, customer_id: int, argument: str) -> int:
+    position = _lookup(loaded, "customer").get(customer_id)
     if position is None:
         raise NotFound(f"unknown customer id {customer_id} in {argument}", argument=argument)
     return position
@@ -105,12 +110,10 @@ def check_limit(value: int, argument: str, maximum: int = 100) -> int:
     return value
 
 
-def live_positions(snapshot: ModelSnapshot, product_ids: Sequence[int]) -> tuple[int, ...]:
+def live_positions(loaded: Loaded, product_ids: Sequence[int]) -> tuple[int, ...]:
     """Positions of live purchases in this snapshot (products it does not know are skipped)."""
-    if not product_ids:
-        return ()
-    found = snapshot.catalogue.index.positions(np.asarray(product_ids, dtype=np.int64))
-    return tuple(int(p) for p in found.tolist() if p >= 0)
+    table = _lookup(loaded, "product")
+    return tuple(table[i] for i in product_ids if i in table)
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def customer_view(
 ) -> t.Customer:
     snapshot = loaded.snapshot
     h = snapshot.histories
-    live = live_positions(snapshot, live_ids)
+    live = live_positions(loaded, live_ids)
     profile = build_profile(snapshot, position, live_purchases=live)
     return t.Customer(
         id=int(h.user_ids[position]),

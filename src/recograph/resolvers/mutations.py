@@ -43,8 +43,8 @@ async def record_event(info: Info, input: EventInput) -> t.EventReceipt:
     ctx = info.context
     loaded = ctx.require()
     _check_event(input)
-    convert.customer_position(loaded.snapshot, input.customer_id, "input.customerId")
-    convert.product_position(loaded.snapshot, input.product_id, "input.productId")
+    convert.customer_position(loaded, input.customer_id, "input.customerId")
+    convert.product_position(loaded, input.product_id, "input.productId")
     state = ctx.services.state
     if input.type is EventType.PURCHASE:
         live = state.record_purchase(input.customer_id, input.product_id)

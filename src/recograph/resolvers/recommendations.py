@@ -40,7 +40,7 @@ class Parsed:
     context_log: dict[str, object]
 
 
-def parse_context(snapshot: ModelSnapshot, raw: ContextInput | None) -> Context:
+def parse_context(loaded: Loaded, raw: ContextInput | None) -> Context:
     """A `ContextInput` as catalogue positions; unknown ids or categories raise."""
     if raw is None:
         return Context()
@@ -53,17 +53,19 @@ def parse_context(snapshot: ModelSnapshot, raw: ContextInput | None) -> Context:
                 f"{name} holds {len(values)} products; at most {MAX_CONTEXT_ITEMS} are allowed",
                 argument=name,
             )
-    cart = convert.product_positions(snapshot, raw.cart_product_ids, "context.cartProductIds")
-    viewed = convert.product_positions(snapshot, raw.viewed_product_ids, "context.viewedProductIds")
+    cart = convert.product_positions(loaded, raw.cart_product_ids, "context.cartProductIds")
+    viewed = convert.product_positions(loaded, raw.viewed_product_ids, "context.viewedProductIds")
     current = (
         None
         if raw.current_product_id is None
-        else convert.product_position(snapshot, raw.current_product_id, "context.currentProductId")
+        else convert.product_position(loaded, raw.current_product_id, "context.currentProductId")
     )
     category = (
         None
         if raw.current_category is None
-        else convert.category_position(snapshot, raw.current_category, "context.currentCategory")
+        else convert.category_position(
+            loaded.snapshot, raw.current_category, "context.currentCategory"
+        )
     )
     return Context(
         cart=cart, current=current, page_type=raw.page_type, category=category, viewed=viewed
@@ -84,7 +86,7 @@ def parse_weights(raw: WeightsInput | None) -> Weights | None:
 
 
 def parse_request(
-    snapshot: ModelSnapshot,
+    loaded: Loaded,
     *,
     customer_id: int | None,
     live_ids: Sequence[int],
@@ -97,10 +99,11 @@ def parse_request(
 ) -> Parsed:
     """Validate the arguments of ``recommendations`` into an engine request."""
     convert.check_limit(limit, "limit")
+    snapshot = loaded.snapshot
     user = (
         None
         if customer_id is None
-        else convert.customer_position(snapshot, customer_id, "customerId")
+        else convert.customer_position(loaded, customer_id, "customerId")
     )
     filters = filters or RecommendationFilters()
     categories = (
@@ -113,14 +116,14 @@ def parse_request(
     )
     request = Request(
         user=user,
-        context=parse_context(snapshot, context),
+        context=parse_context(loaded, context),
         limit=limit,
         strategy=strategy,
         weights=parse_weights(weights),
         exclude_purchased=filters.exclude_purchased,
         in_stock_only=filters.in_stock_only,
         categories=categories,
-        live_purchases=convert.live_positions(snapshot, live_ids) if user is not None else (),
+        live_purchases=convert.live_positions(loaded, live_ids) if user is not None else (),
         explain=explain,
     )
     context_log: dict[str, object] = {}
@@ -234,7 +237,7 @@ async def recommendations(
     loaded = ctx.require()
     live = () if customer_id is None else ctx.services.state.live_purchases(customer_id)
     parsed = parse_request(
-        loaded.snapshot,
+        loaded,
         customer_id=customer_id,
         live_ids=live,
         context=context,
@@ -295,7 +298,7 @@ async def customer_timeline(info: Info, customer_id: int, limit: int = 10) -> t.
     ctx = info.context
     loaded = ctx.require()
     convert.check_limit(limit, "limit")
-    user = convert.customer_position(loaded.snapshot, customer_id, "customerId")
+    user = convert.customer_position(loaded, customer_id, "customerId")
     steps = await asyncio.to_thread(
         timeline_steps, loaded.snapshot, user, limit, ctx.services.config.business_rules
     )
@@ -342,7 +345,7 @@ async def recommendation_journey(
     snapshot = loaded.snapshot
     live = () if customer_id is None else ctx.services.state.live_purchases(customer_id)
     parsed = parse_request(
-        snapshot,
+        loaded,
         customer_id=customer_id,
         live_ids=live,
         context=context,

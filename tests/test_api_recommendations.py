@@ -1,0 +1,328 @@
+"""``recommendations`` and friends through ``schema.execute`` on the demo store build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from recograph.schema import build_schema
+from recograph.serving.config import ServingConfig
+from recograph.serving.context import RequestContext, Services
+from recograph.serving.events import EventWriter
+from recograph.serving.state import ServingState
+from recograph.settings import Settings
+from recograph.snapshot import ModelSnapshot
+
+SCHEMA = build_schema()
+
+ITEMS = """
+  strategy explanation segment modelVersion requestId
+  items {
+    rank score
+    product { id name category inStock promoted }
+    reason { kind text metric value features evidence { id name } }
+    contributions { signal score weight }
+  }
+"""
+RECOMMEND = f"""
+query($customerId: Int, $context: ContextInput, $limit: Int! = 10,
+      $filters: RecommendationFilters) {{
+  recommendations(customerId: $customerId, context: $context, limit: $limit,
+                  filters: $filters) {{ {ITEMS} }}
+}}
+"""
+
+
+def services_for(snapshot: ModelSnapshot, config: ServingConfig | None = None) -> Services:
+    state = ServingState(Path("unused"))
+    state.install(snapshot)
+    return Services(
+        settings=Settings(admin_token="secret"),
+        config=config or ServingConfig(),
+        state=state,
+        events=EventWriter(None),
+    )
+
+
+async def run(
+    services: Services, query: str, admin: bool = False, **variables: Any
+) -> dict[str, Any]:
+    context = RequestContext(services=services, loaded=services.state.current, admin=admin)
+    result = await SCHEMA.execute(query, variable_values=variables, context_value=context)
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return result.data
+
+
+def first_in(snapshot: ModelSnapshot, category: str) -> int:
+    """Store id of the best-selling product of a category."""
+    c = snapshot.catalogue.category_position(category)
+    assert c is not None
+    positions = np.flatnonzero(snapshot.catalogue.category == c)
+    best = positions[np.argmax(snapshot.popularity.overall[positions])]
+    return int(snapshot.catalogue.item_ids[best])
+
+
+def customers_with(snapshot: ModelSnapshot, n_orders: int) -> list[int]:
+    h = snapshot.histories
+    return [int(h.user_ids[u]) for u in range(len(h)) if len(h.completed_orders(u)) == n_orders]
+
+
+def product_rule_lift(snapshot: ModelSnapshot, antecedent: int, consequent: int) -> float:
+    rules = snapshot.product_rules
+    a = snapshot.catalogue.index.position(antecedent)
+    c = snapshot.catalogue.index.position(consequent)
+    for r in range(len(rules)):
+        if rules.antecedent(r).tolist() == [a] and rules.consequent(r).tolist() == [c]:
+            return float(rules.lift[r])
+    raise AssertionError(f"no rule {antecedent} -> {consequent}")
+
+
+@pytest.fixture
+def services(snapshot: ModelSnapshot) -> Services:
+    return services_for(snapshot)
+
+
+async def test_laptop_in_cart_brings_a_wireless_mouse_bought_together(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    laptop = first_in(snapshot, "Laptops")
+    customer = customers_with(snapshot, 1)[0]
+    data = await run(
+        services,
+        RECOMMEND,
+        customerId=customer,
+        context={"cartProductIds": [laptop], "pageType": "CART"},
+    )
+    recs = data["recommendations"]
+    mice = [i for i in recs["items"] if i["product"]["category"] == "Wireless Mice"]
+    assert mice, [i["product"]["category"] for i in recs["items"]]
+    mouse = mice[0]
+    assert mouse["reason"]["kind"] == "BOUGHT_TOGETHER"
+    assert mouse["reason"]["metric"] == "lift"
+    assert [e["id"] for e in mouse["reason"]["evidence"]] == [laptop]
+    lift = product_rule_lift(snapshot, laptop, mouse["product"]["id"])
+    assert mouse["reason"]["value"] == pytest.approx(lift)
+    assert f"(lift {lift:.1f})" in mouse["reason"]["text"]
+    assert recs["modelVersion"] == snapshot.version
+    weights = {c["signal"]: c["weight"] for c in mouse["contributions"]}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert [i["rank"] for i in recs["items"]] == list(range(1, 11))
+
+
+async def test_anonymous_visitor_on_headphones_page_gets_neighbours(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    headphones = first_in(snapshot, "Over-Ear Headphones")
+    data = await run(
+        services,
+        RECOMMEND,
+        context={"currentProductId": headphones, "pageType": "PRODUCT"},
+    )
+    recs = data["recommendations"]
+    assert recs["strategy"] == "HYBRID"
+    assert recs["segment"] == "NEW"
+    assert recs["explanation"].startswith("no purchase history: content and bought-together")
+    organic = [i for i in recs["items"] if i["reason"]["kind"] != "PROMOTED"]
+    assert {i["reason"]["kind"] for i in organic[:5]} <= {"SIMILAR_TO", "BOUGHT_TOGETHER"}
+    for item in organic[:5]:
+        assert headphones in [e["id"] for e in item["reason"]["evidence"]]
+    assert headphones not in [i["product"]["id"] for i in recs["items"]]
+
+
+async def test_new_customer_gets_popular_with_the_reason(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    newcomer = customers_with(snapshot, 0)[0]
+    data = await run(services, RECOMMEND, customerId=newcomer)
+    recs = data["recommendations"]
+    assert (recs["strategy"], recs["segment"]) == ("POPULAR", "NEW")
+    assert recs["explanation"] == "no purchase history: trending now"
+    in_category = await run(
+        services, RECOMMEND, customerId=newcomer, context={"currentCategory": "Laptops"}
+    )
+    recs = in_category["recommendations"]
+    assert recs["strategy"] == "POPULAR"
+    assert recs["explanation"] == "no purchase history: popular in Laptops"
+
+
+async def test_purchased_in_cart_and_out_of_stock_never_appear(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    from recograph.engine import Request as EngineRequest
+    from recograph.engine import build_profile, filter_mask
+
+    regular = customers_with(snapshot, 4)[0]
+    user = snapshot.histories.index.position(regular)
+    assert user is not None
+    profile = build_profile(snapshot, user)
+    bought = [int(snapshot.catalogue.item_ids[p]) for p in profile.items]
+    allowed, _ = filter_mask(snapshot, EngineRequest(user=user), profile)
+    banned_purchases = {b for b in bought if not allowed[snapshot.catalogue.index.position(b)]}
+    assert banned_purchases  # the customer has purchases that must be filtered
+    cart = [first_in(snapshot, "Laptops"), first_in(snapshot, "Smartphones")]
+    data = await run(
+        services,
+        RECOMMEND,
+        customerId=regular,
+        context={"cartProductIds": cart, "pageType": "CART"},
+        limit=100,
+    )
+    shown = [i["product"] for i in data["recommendations"]["items"]]
+    assert len(shown) == 100
+    assert all(p["inStock"] for p in shown)
+    assert not {p["id"] for p in shown} & (banned_purchases | set(cart))
+    unfiltered = await run(
+        services,
+        RECOMMEND,
+        customerId=regular,
+        limit=100,
+        filters={"inStockOnly": False, "excludePurchased": False},
+    )
+    shown_all = [i["product"] for i in unfiltered["recommendations"]["items"]]
+    assert not all(p["inStock"] for p in shown_all) or {p["id"] for p in shown_all} & set(bought)
+
+
+async def test_promoted_slots_hold(snapshot: ModelSnapshot) -> None:
+    services = services_for(snapshot, ServingConfig(promoted_slots=(1, 4)))
+    customer = customers_with(snapshot, 2)[0]
+    data = await run(services, RECOMMEND, customerId=customer)
+    items = data["recommendations"]["items"]
+    kinds = [i["reason"]["kind"] for i in items]
+    assert kinds[0] == "PROMOTED"
+    assert kinds[3] == "PROMOTED"
+    assert items[0]["product"]["promoted"]
+    assert items[3]["product"]["promoted"]
+    assert "PROMOTED" not in kinds[1:3] + kinds[4:]
+    default = await run(services_for(snapshot), RECOMMEND, customerId=customer)
+    assert [i["reason"]["kind"] == "PROMOTED" for i in default["recommendations"]["items"]][:4] == [
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
+RECORD = """
+mutation($input: EventInput!) {
+  recordEvent(input: $input) { accepted type customerId productId livePurchases }
+}
+"""
+
+
+async def test_purchase_event_changes_the_next_response(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    newcomer = customers_with(snapshot, 0)[1]
+    laptop = first_in(snapshot, "Laptops")
+    before = (await run(services, RECOMMEND, customerId=newcomer))["recommendations"]
+    assert before["strategy"] == "POPULAR"
+    receipt = await run(
+        services,
+        RECORD,
+        input={"type": "PURCHASE", "customerId": newcomer, "productId": laptop, "price": 999.0},
+    )
+    assert receipt["recordEvent"] == {
+        "accepted": True,
+        "type": "PURCHASE",
+        "customerId": newcomer,
+        "productId": laptop,
+        "livePurchases": 1,
+    }
+    after = (await run(services, RECOMMEND, customerId=newcomer))["recommendations"]
+    assert after["segment"] == "LIGHT"
+    assert laptop not in [i["product"]["id"] for i in after["items"]]
+    fired = [
+        i
+        for i in after["items"]
+        if i["reason"]["kind"] == "BOUGHT_TOGETHER"
+        and laptop in [e["id"] for e in i["reason"]["evidence"]]
+    ]
+    assert fired
+    customer = await run(
+        services,
+        "query($id: Int!) { customer(id: $id) { orderCount purchasedProducts { id } } }",
+        id=newcomer,
+    )
+    assert customer["customer"] == {"orderCount": 1, "purchasedProducts": [{"id": laptop}]}
+    click = await run(
+        services,
+        RECORD,
+        input={"type": "CLICK", "customerId": newcomer, "productId": laptop},
+    )
+    assert click["recordEvent"]["livePurchases"] == 1
+
+
+async def test_journey_traces_every_step(services: Services, snapshot: ModelSnapshot) -> None:
+    regular = customers_with(snapshot, 4)[0]
+    laptop = first_in(snapshot, "Laptops")
+    data = await run(
+        services,
+        """
+        query($c: Int, $ctx: ContextInput) {
+          recommendationJourney(customerId: $c, context: $ctx) {
+            strategy explanation
+            profile { customerId segment orderCount purchasedProducts { id } }
+            similarCustomers { customerId similarity }
+            weights { signal weight }
+            candidates { signal weight candidates { product { id } score } }
+            filtered { product { id } rule }
+            businessRules
+            ranking { rank product { id } reason { kind } }
+          }
+          recommendations(customerId: $c, context: $ctx) { items { product { id } } }
+        }
+        """,
+        c=regular,
+        ctx={"cartProductIds": [laptop], "pageType": "CART"},
+    )
+    journey = data["recommendationJourney"]
+    assert journey["profile"]["customerId"] == regular
+    assert journey["profile"]["orderCount"] == 4
+    assert journey["similarCustomers"]
+    assert regular not in [c["customerId"] for c in journey["similarCustomers"]]
+    signals = {c["signal"] for c in journey["candidates"]}
+    assert {"CF", "CONTENT", "RULES"} <= signals
+    assert any(f["rule"] == "IN_CART" and f["product"]["id"] == laptop for f in journey["filtered"])
+    assert any(rule.startswith("promoted slot") for rule in journey["businessRules"])
+    assert [i["product"]["id"] for i in journey["ranking"]] == [
+        i["product"]["id"] for i in data["recommendations"]["items"]
+    ]
+
+
+async def test_timeline_replays_history_before_each_order(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    regular = customers_with(snapshot, 4)[0]
+    data = await run(
+        services,
+        """
+        query($c: Int!) {
+          customerTimeline(customerId: $c, limit: 20) {
+            totalHits
+            entries {
+              order { id date status lines { product { id } } }
+              segment strategy hitRate
+              recommendations { product { id } }
+              hits { id }
+            }
+          }
+        }
+        """,
+        c=regular,
+    )
+    timeline = data["customerTimeline"]
+    entries = timeline["entries"]
+    assert len(entries) == 4
+    assert entries[0]["segment"] == "NEW"
+    assert [e["order"]["date"] for e in entries] == sorted(e["order"]["date"] for e in entries)
+    for entry in entries:
+        assert entry["order"]["status"] == "completed"
+        shown = {r["product"]["id"] for r in entry["recommendations"]}
+        bought = {line["product"]["id"] for line in entry["order"]["lines"]}
+        assert {h["id"] for h in entry["hits"]} == shown & bought
+        assert entry["hitRate"] == pytest.approx(len(shown & bought) / len(bought))
+    assert timeline["totalHits"] == sum(len(e["hits"]) for e in entries)

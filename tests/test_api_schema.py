@@ -1,0 +1,94 @@
+"""The schema itself: SDL file up to date, limits, caches, error masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from graphql import GraphQLError
+
+from recograph.schema import (
+    SDL_FILE,
+    SchemaLimits,
+    build_schema,
+    export_sdl,
+    validation_cache_info,
+)
+from recograph.schema.errors import NotFound, should_mask
+from recograph.schema.limits import alias_rule, depth_rule
+from recograph.serving.config import ServingConfig
+from recograph.serving.context import RequestContext, Services
+from recograph.serving.events import EventWriter
+from recograph.serving.state import Loaded, ServingState
+from recograph.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_sdl_file_is_up_to_date() -> None:
+    assert (REPO / SDL_FILE).read_text() == export_sdl(), (
+        "schema.graphql is out of date: run `python -m recograph.schema` and commit it"
+    )
+
+
+def _context() -> RequestContext:
+    services = Services(
+        settings=Settings(),
+        config=ServingConfig(),
+        state=ServingState(Path("unused")),
+        events=EventWriter(None),
+    )
+    return RequestContext(services=services, loaded=None)
+
+
+async def test_validation_cache_hits_on_repeated_queries() -> None:
+    schema = build_schema()
+    query = "query Q($id: Int!) { product(id: $id) { id name } categories { name } }"
+    before = validation_cache_info()
+    for i in range(20):
+        await schema.execute(query, variable_values={"id": i}, context_value=_context())
+    after = validation_cache_info()
+    assert after.misses - before.misses <= 1
+    assert after.hits - before.hits >= 19
+
+
+def test_limit_rules_are_built_once() -> None:
+    assert depth_rule(12) is depth_rule(12)
+    assert alias_rule(30) is alias_rule(30)
+
+
+async def test_depth_alias_and_token_limits() -> None:
+    schema = build_schema(SchemaLimits(max_depth=3, max_aliases=2, max_tokens=60))
+    deep = "{ recommendations { items { product { name } } } }"
+    result = await schema.execute(deep, context_value=_context())
+    assert result.errors is not None
+    assert "exceeds maximum operation depth of 3" in result.errors[0].message
+    aliased = "{ a: categories { name } b: categories { name } c: categories { name } }"
+    result = await schema.execute(aliased, context_value=_context())
+    assert result.errors is not None
+    assert result.errors[0].message == "3 aliases found. Allowed: 2"
+    long = "{ " + " ".join("categories { name }" for _ in range(30)) + " }"
+    result = await schema.execute(long, context_value=_context())
+    assert result.errors is not None
+    assert "more than 60 tokens" in result.errors[0].message
+
+
+def test_mask_predicate_hides_only_bugs() -> None:
+    bug = GraphQLError("boom", original_error=RuntimeError("internal detail"))
+    client = GraphQLError("unknown product id 1 in id", original_error=NotFound("x"))
+    validation = GraphQLError("Cannot query field 'x' on type 'Query'.")
+    assert should_mask(bug)
+    assert not should_mask(client)
+    assert not should_mask(validation)
+
+
+async def test_unexpected_errors_are_masked_outside_debug() -> None:
+    broken = _context()
+    broken.loaded = cast(Loaded, object())  # any use of the snapshot now raises AttributeError
+    masked = await build_schema().execute("{ categories { name } }", context_value=broken)
+    assert masked.errors is not None
+    assert masked.errors[0].message == "Unexpected error."
+    debug = build_schema(SchemaLimits(mask_errors=False))
+    shown = await debug.execute("{ categories { name } }", context_value=broken)
+    assert shown.errors is not None
+    assert "derived" in shown.errors[0].message

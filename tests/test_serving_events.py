@@ -1,0 +1,120 @@
+"""Impressions and events reach the database, batched, and nothing queued is lost on shutdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from recograph import db
+from recograph.models import Event, Impression
+from recograph.serving.app import create_app
+from recograph.serving.config import ServingConfig
+from recograph.serving.events import EventWriter
+from recograph.settings import Settings
+from recograph.snapshot import ModelSnapshot
+
+RECOMMEND = """query($c: Int, $cart: [Int!]!) {
+  recommendations(customerId: $c, context: {cartProductIds: $cart, pageType: CART},
+                  limit: 4, sessionId: "s-1") { requestId items { rank product { id } } } }"""
+RECORD = """mutation($input: EventInput!) { recordEvent(input: $input) { accepted } }"""
+
+
+async def test_impressions_and_events_are_in_the_database_after_shutdown(
+    artifacts_root: Path, tmp_path: Path, snapshot: ModelSnapshot
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    await db.upgrade_schema(url)
+    settings = Settings(artifacts_dir=artifacts_root, database_url=url)
+    # A long flush interval: rows are still queued when shutdown starts.
+    config = ServingConfig(reload_poll_seconds=0, event_flush_seconds=60, event_batch_size=1000)
+    app = create_app(settings, config=config)
+    customer = int(snapshot.histories.user_ids[3])
+    cart = [int(snapshot.catalogue.item_ids[0])]
+    responses = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for _ in range(3):
+                body = {"query": RECOMMEND, "variables": {"c": customer, "cart": cart}}
+                responses.append((await client.post("/graphql", json=body)).json())
+            recommended = responses[0]["data"]["recommendations"]["items"][0]["product"]["id"]
+            request_id = responses[0]["data"]["recommendations"]["requestId"]
+            for kind in ("CLICK", "PURCHASE"):
+                event = {
+                    "type": kind,
+                    "customerId": customer,
+                    "productId": recommended,
+                    "requestId": request_id,
+                    "quantity": 2,
+                    "price": 19.5,
+                }
+                reply = await client.post(
+                    "/graphql", json={"query": RECORD, "variables": {"input": event}}
+                )
+                assert reply.json() == {"data": {"recordEvent": {"accepted": True}}}
+        assert app.state.services.events.stats.written == {"impressions": 0, "events": 0}
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            impressions = (await connection.execute(select(Impression.__table__))).all()
+            events = (await connection.execute(select(Event.__table__))).all()
+    finally:
+        await engine.dispose()
+    assert [row.request_id for row in impressions] == [
+        r["data"]["recommendations"]["requestId"] for r in responses
+    ]
+    first = impressions[0]
+    assert first.customer_id == customer
+    assert first.session_id == "s-1"
+    assert first.model_version == snapshot.version
+    assert first.page_type == "CART"
+    assert first.context["cart"] == cart
+    assert [(i["product_id"], i["rank"]) for i in first.items] == [
+        (i["product"]["id"], i["rank"]) for i in responses[0]["data"]["recommendations"]["items"]
+    ]
+    assert [(e.type, e.product_id, e.request_id, e.quantity, e.price) for e in events] == [
+        ("CLICK", recommended, request_id, 2, 19.5),
+        ("PURCHASE", recommended, request_id, 2, 19.5),
+    ]
+
+
+async def test_full_queue_drops_and_counts_instead_of_waiting() -> None:
+    writer = EventWriter(None, queue_size=2)
+    accepted = [writer.submit("events", {"type": "CLICK"}) for _ in range(3)]
+    assert accepted == [True, True, False]
+    assert writer.stats.overflow == 1
+    await writer.start()
+    await writer.stop()
+    assert writer._queue.empty()
+
+
+async def test_a_failing_database_is_counted_not_raised(tmp_path: Path) -> None:
+    # The file exists but has no tables: every insert fails.
+    writer = EventWriter(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", flush_seconds=0)
+    await writer.start()
+    writer.submit("events", {"type": "CLICK", "product_id": 1})
+    await writer.stop()
+    assert writer.stats.failed == 1
+    assert writer.stats.written["events"] == 0
+
+
+@pytest.mark.parametrize("rows", [1, 450])
+async def test_batches_are_written_in_order(tmp_path: Path, rows: int) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}"
+    await db.upgrade_schema(url)
+    writer = EventWriter(url, batch_size=200, flush_seconds=0.01)
+    await writer.start()
+    for i in range(rows):
+        writer.submit("events", {"type": "CLICK", "product_id": i, "quantity": 1})
+    await writer.stop()
+    assert writer.stats.written["events"] == rows
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            ids = (await connection.execute(select(Event.product_id).order_by(Event.id))).all()
+    finally:
+        await engine.dispose()
+    assert [row[0] for row in ids] == list(range(rows))
