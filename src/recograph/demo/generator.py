@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -86,9 +87,9 @@ ROLE_FOLLOW_UP = 2
 ROLE_FILLER = 3
 
 # Extra (filler) lines per order: cap and relative weight by kind.
-FILLER_CAP = {KIND_PERSONA: 8, KIND_RANDOM: 6, KIND_FOLLOW_UP: 1}
+FILLER_CAP = MappingProxyType({KIND_PERSONA: 8, KIND_RANDOM: 6, KIND_FOLLOW_UP: 1})
 FILLER_CAP_BUNDLE = 2
-FILLER_WEIGHT = {KIND_PERSONA: 1.0, KIND_RANDOM: 0.8, KIND_FOLLOW_UP: 0.3}
+FILLER_WEIGHT = MappingProxyType({KIND_PERSONA: 1.0, KIND_RANDOM: 0.8, KIND_FOLLOW_UP: 0.3})
 FILLER_WEIGHT_BUNDLE = 0.25
 
 PERSONA_BRAND_BOOST = 3.0
@@ -481,12 +482,13 @@ def _plant_follow_ups(
 
     # Each customer's ordinary orders, in random order, are the slots a follow-up can take.
     convertible = np.flatnonzero((kind == KIND_PERSONA) | (kind == KIND_RANDOM))
+    if n == 0 or len(convertible) == 0:
+        return
     slot_order, slot_first = _first_per_group(customer[convertible], rng.random(len(convertible)))
     slot_customers = customer[convertible][slot_order][slot_first]
     slot_counts = np.diff(np.append(slot_first, len(slot_order)))
-    where = np.searchsorted(slot_customers, customer[anchors])
-    where = np.minimum(where, max(0, len(slot_customers) - 1))
-    has_slot = (len(slot_customers) > 0) & (slot_customers[where] == customer[anchors])
+    where = np.minimum(np.searchsorted(slot_customers, customer[anchors]), len(slot_customers) - 1)
+    has_slot = slot_customers[where] == customer[anchors]
     first_ok = goes & has_slot & (first_date <= end)
     second_ok = first_ok & rebuys & (slot_counts[where] >= 2) & (rebuy_date <= end)
     for ok, offset, when in ((first_ok, 0, first_date), (second_ok, 1, rebuy_date)):
