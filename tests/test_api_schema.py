@@ -59,7 +59,7 @@ def test_limit_rules_are_built_once() -> None:
 
 async def test_depth_alias_and_token_limits() -> None:
     schema = build_schema(SchemaLimits(max_depth=3, max_aliases=2, max_tokens=60))
-    deep = "{ recommendations { items { product { name } } } }"
+    deep = "{ recommendations { items { reason { evidence { specs { key } } } } } }"
     result = await schema.execute(deep, context_value=_context())
     assert result.errors is not None
     assert "exceeds maximum operation depth of 3" in result.errors[0].message

@@ -26,7 +26,6 @@ from strawberry.types import ExecutionContext
 
 from recograph.schema.errors import is_unexpected, should_mask
 from recograph.schema.limits import validation_rules
-from recograph.schema.query import Mutation, Query
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +74,8 @@ def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
 
 def build_schema(limits: SchemaLimits | None = None) -> RecographSchema:
     """The served schema with its limits, caches and error masking."""
+    from recograph.schema.query import Mutation, Query  # resolvers import this package
+
     return RecographSchema(
         query=Query, mutation=Mutation, extensions=_extensions(limits or SchemaLimits())
     )
@@ -82,6 +83,8 @@ def build_schema(limits: SchemaLimits | None = None) -> RecographSchema:
 
 def export_sdl() -> str:
     """The schema's SDL, as kept in ``schema.graphql``."""
+    from recograph.schema.query import Mutation, Query
+
     return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"
 
 
