@@ -1,0 +1,291 @@
+"""Content similarity on hand-made catalogues whose TF-IDF can be worked out on paper."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recograph.recommenders.content import (
+    ContentModel,
+    explain_content,
+    fit_content,
+    neighbours,
+    price_bands,
+    score_content,
+    spec_token,
+)
+
+SONY, BOSE, LAPTOP, MOUSE = 0, 1, 2, 3
+
+
+def product(
+    product_id: int,
+    name: str = "",
+    brand: str = "",
+    category: str = "Misc",
+    price: float = 10.0,
+    description: str = "",
+    specs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "product_id": product_id,
+        "sku": f"SKU-{product_id}",
+        "name": name,
+        "brand": brand,
+        "category": category,
+        "price": price,
+        "description": description,
+        "specs": specs or {},
+        "stock": 3,
+        "promoted": False,
+        "cost": 1.0,
+        "created_at": pd.Timestamp("2024-01-01"),
+    }
+
+
+def frame(*rows: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def catalogue() -> pd.DataFrame:
+    """Two over-ear ANC headphones, a laptop and a mouse; all four are wireless.
+
+    So "wireless:yes" is in 3 of 4 products (idf 1 + ln(5/4)) while "anc:yes" and
+    "form_factor:over-ear" are in 2 (idf 1 + ln(5/3)): for the headphone pair ANC and
+    over-ear explain more than wireless. The shared category "Headphones" is listed last.
+    """
+    return frame(
+        product(
+            1,
+            "Sony WH-1000XM5",
+            "Sony",
+            "Headphones",
+            350.0,
+            "Industry leading comfort.",
+            {"form_factor": "over-ear", "wireless": "yes", "anc": "yes", "color": "black"},
+        ),
+        product(
+            2,
+            "Bose QuietComfort 45",
+            "Bose",
+            "Headphones",
+            300.0,
+            "Quiet luxury.",
+            {"form_factor": "Over-Ear", "wireless": True, "ANC": "yes", "color": "white"},
+        ),
+        product(
+            3,
+            "Dell XPS 13",
+            "Dell",
+            "Laptops",
+            1200.0,
+            "Thin and light.",
+            {"screen": "13 inch", "wireless": "yes"},
+        ),
+        product(
+            4,
+            "Logitech MX Master",
+            "Logitech",
+            "Mice",
+            99.0,
+            "Precise scrolling.",
+            {"wireless": "yes", "dpi": 4000},
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def model() -> ContentModel:
+    return fit_content(catalogue(), k=20)
+
+
+def test_nearest_neighbour_of_a_headphone_is_the_other_with_its_shared_specs(
+    model: ContentModel,
+) -> None:
+    nearest = neighbours(model, SONY, limit=1)
+    assert [(m.position, m.shared_features) for m in nearest] == [
+        (BOSE, ("ANC", "over-ear", "wireless"))
+    ]
+    assert neighbours(model, BOSE, limit=1)[0].position == SONY
+
+
+def test_neighbours_are_sorted_and_exclude_the_item_itself(model: ContentModel) -> None:
+    for item in range(4):
+        found = neighbours(model, item, limit=10)
+        assert item not in [m.position for m in found]
+        assert [m.similarity for m in found] == sorted((m.similarity for m in found), reverse=True)
+    # Sony shares only "wireless" with the laptop and the mouse; the laptop has fewer other
+    # features, so its (normalised) wireless weight and similarity are higher.
+    assert [(m.position, m.shared_features) for m in neighbours(model, SONY, 10)[1:]] == [
+        (LAPTOP, ("wireless",)),
+        (MOUSE, ("wireless",)),
+    ]
+    assert model.similarity.diagonal().tolist() == [0.0] * 4
+    assert neighbours(model, SONY, limit=0) == []
+
+
+def test_similarity_is_the_field_weighted_tfidf_cosine() -> None:
+    # Two "Cables" of equal price differing only in colour. Tokens and weights:
+    #   category:cables  df 2 → idf 1,            field weight 3 → 3
+    #   price_band:mid   df 2 → idf 1,            field weight 1 → 1
+    #   colour:red|blue  df 1 → idf 1 + ln(3/2),  field weight 2 → 2(1 + ln 1.5)
+    # cosine = (3² + 1²) / (3² + 1² + 4(1 + ln 1.5)²)
+    cables = frame(
+        product(1, category="Cables", specs={"colour": "red"}),
+        product(2, category="Cables", specs={"colour": "blue"}),
+    )
+    expected = 10.0 / (10.0 + 4.0 * (1.0 + math.log(1.5)) ** 2)
+    found = neighbours(fit_content(cables), 0, limit=5)
+    assert len(found) == 1
+    assert found[0].position == 1
+    assert found[0].similarity == pytest.approx(expected, rel=1e-6)
+    # Only the category and the price band are shared; the category comes last.
+    assert found[0].shared_features == ("mid-range", "Cables")
+
+
+def test_a_product_nobody_bought_gets_neighbours_from_its_attributes() -> None:
+    new = product(
+        5,
+        "Sony WH-1000XM4",
+        "Sony",
+        "Headphones",
+        280.0,
+        "Previous generation.",
+        {"form_factor": "over-ear", "wireless": "yes", "anc": "yes"},
+    )
+    model = fit_content(pd.concat([catalogue(), frame(new)], ignore_index=True))
+    nearest = neighbours(model, 4, limit=1)[0]
+    assert nearest.position == SONY  # same brand and name words as well as the specs
+    assert nearest.similarity > neighbours(model, 4, limit=2)[1].similarity
+
+
+def test_k_limits_the_neighbours_kept_per_item() -> None:
+    model = fit_content(catalogue(), k=1)
+    assert np.diff(model.similarity.indptr).tolist() == [1, 1, 1, 1]
+    assert model.shared_features.shape == (4, 3)
+
+
+def test_ties_go_to_the_lower_position() -> None:
+    twins = frame(*(product(i, "Cable", "Acme", "Cables", 5.0) for i in range(1, 5)))
+    model = fit_content(twins, k=2)
+    assert [m.position for m in neighbours(model, 0, 5)] == [1, 2]
+    assert [m.position for m in neighbours(model, 3, 5)] == [0, 1]
+    assert neighbours(model, 0, 5)[0].similarity == pytest.approx(1.0)
+
+
+def test_score_content_sums_the_seed_rows(model: ContentModel) -> None:
+    expected = np.zeros(4)
+    for seed, weight in ((SONY, 1.0), (LAPTOP, 2.0)):
+        for match in neighbours(model, seed, limit=10):
+            expected[match.position] += weight * match.similarity
+    scores = score_content(model, [SONY, LAPTOP], [1.0, 2.0])
+    assert scores.dtype == np.float32
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    # Unweighted seeds weigh 1; unknown positions (-1, as IdIndex returns) are ignored.
+    unweighted = score_content(model, [SONY, -1, LAPTOP])
+    np.testing.assert_allclose(
+        unweighted, score_content(model, [SONY]) + score_content(model, [LAPTOP]), rtol=1e-6
+    )
+    assert score_content(model, []).tolist() == [0.0] * 4
+
+
+def test_score_content_rejects_mismatched_weights(model: ContentModel) -> None:
+    with pytest.raises(ValueError, match="one weight per seed"):
+        score_content(model, [SONY, BOSE], [1.0])
+
+
+def test_explain_content_names_the_most_similar_seed(model: ContentModel) -> None:
+    found = explain_content(model, [LAPTOP, BOSE], SONY)
+    assert found is not None
+    seed, similarity, labels = found
+    assert (seed, labels) == (BOSE, ("ANC", "over-ear", "wireless"))
+    assert similarity == pytest.approx(neighbours(model, BOSE, 1)[0].similarity)
+    assert explain_content(model, [], SONY) is None
+    # With k=1 the laptop keeps only its nearest item, the mouse: nothing explains Sony.
+    assert explain_content(fit_content(catalogue(), k=1), [LAPTOP], SONY) is None
+
+
+def test_round_trip_through_npz_without_pickle(model: ContentModel, tmp_path: Path) -> None:
+    path = tmp_path / "content.npz"
+    np.savez(path, allow_pickle=False, **model.to_arrays("content."))
+    with np.load(path, allow_pickle=False) as arrays:
+        loaded = ContentModel.from_arrays(dict(arrays), "content.")
+    assert loaded.similarity.indices.dtype == np.int32
+    assert loaded.similarity.data.dtype == np.float32
+    assert (loaded.similarity != model.similarity).nnz == 0
+    np.testing.assert_array_equal(loaded.shared_features, model.shared_features)
+    np.testing.assert_array_equal(loaded.feature_labels, model.feature_labels)
+    assert [neighbours(loaded, i, 5) for i in range(4)] == [
+        neighbours(model, i, 5) for i in range(4)
+    ]
+
+
+def test_from_arrays_rejects_inconsistent_arrays(model: ContentModel) -> None:
+    arrays = model.to_arrays("content.")
+    arrays["content.shared_features"] = arrays["content.shared_features"][:-1]
+    with pytest.raises(ValueError, match="shared_features"):
+        ContentModel.from_arrays(arrays, "content.")
+
+
+def test_empty_catalogue() -> None:
+    model = fit_content(frame(product(1)).iloc[:0])
+    assert model.similarity.shape == (0, 0)
+    assert score_content(model, []).shape == (0,)
+    arrays = model.to_arrays("c.")
+    assert ContentModel.from_arrays(arrays, "c.").similarity.shape == (0, 0)
+
+
+def test_one_product_and_blank_products_give_no_nan() -> None:
+    one = fit_content(frame(product(1, "Thing", "Acme", "Misc", 1.0, "words", {"a": "b"})))
+    assert one.similarity.nnz == 0
+    assert neighbours(one, 0, 5) == []
+    assert score_content(one, [0]).tolist() == [0.0]
+    assert explain_content(one, [0], 0) is None
+
+    blank = fit_content(frame(product(1, category=""), product(2, category="")))
+    assert not np.isnan(blank.similarity.data).any()
+    # Only the (equal) price band is left to share.
+    [match] = neighbours(blank, 0, 5)
+    assert (match.position, match.shared_features) == (1, ("mid-range",))
+    assert match.similarity == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("anc", "yes", ("anc:yes", "ANC")),
+        ("ANC", True, ("anc:yes", "ANC")),
+        ("wireless", "True", ("wireless:yes", "wireless")),
+        ("wireless", False, ("wireless:no", "no wireless")),
+        ("form_factor", "Over Ear", ("form_factor:over-ear", "Over Ear")),
+        ("Form Factor", " over-ear ", ("form_factor:over-ear", "over-ear")),
+        ("battery_hours", "30.0", ("battery_hours:30", "battery hours 30")),
+        ("weight_kg", 0.25, ("weight_kg:0.25", "weight kg 0.25")),
+        ("category", "cables", ("spec_category:cables", "cables")),
+        ("colour", "  ", None),
+        ("", "x", None),
+    ],
+)
+def test_spec_tokens_stay_whole_and_read_well(
+    key: str, value: object, expected: tuple[str, str] | None
+) -> None:
+    assert spec_token(key, value) == expected
+
+
+def test_price_bands_are_quartiles_within_the_category() -> None:
+    products = frame(
+        product(1, category="A", price=40.0),
+        product(2, category="A", price=10.0),
+        product(3, category="B", price=999.0),
+        product(4, category="A", price=30.0),
+        product(5, category="A", price=20.0),
+        product(6, category="C", price=5.0),
+        product(7, category="C", price=5.0),
+    )
+    # A: 10 budget, 20 mid, 30 premium, 40 flagship; a lone or equal-priced product is mid.
+    assert price_bands(products).tolist() == [3, 0, 1, 2, 1, 1, 1]
