@@ -297,6 +297,21 @@ def test_neighbours_from_a_live_history() -> None:
     )
 
 
+def test_neighbours_from_history_agree_with_the_fit_for_every_customer() -> None:
+    rng = np.random.default_rng(11)
+    dense = rng.random((50, 20)) * (rng.random((50, 20)) < 0.25)  # continuous: no ties
+    X = sp.csr_matrix(dense.astype(np.float32))
+    model = fit_user_knn(X, k=3)
+    for user in range(50):
+        positions, sims = neighbours_from_history(model, X, row(X, user), k=3, exclude=user)
+        expected = neighbour_dict(model.neighbours, user)
+        assert sorted(positions.tolist()) == sorted(expected)
+        assert np.all(np.diff(sims) <= 0)
+        assert dict(zip(positions.tolist(), sims.tolist(), strict=True)) == pytest.approx(
+            expected, rel=1e-5
+        )
+
+
 def test_neighbours_of_an_empty_history_are_none() -> None:
     model = fit_user_knn(SMALL, k=2)
     positions, sims = neighbours_from_history(model, SMALL, np.zeros(4), k=2)

@@ -85,14 +85,20 @@ def _blocks(bounds: npt.NDArray[np.int64], budget: int) -> Iterator[tuple[int, i
         start = stop
 
 
-def _top_positions(values: npt.NDArray[np.float64], cols: npt.NDArray[Any], k: int) -> Any:
-    """Positions of the ``k`` largest values; among equal values the lower columns win."""
+def top_positions(
+    values: npt.NDArray[np.float64], labels: npt.NDArray[Any], k: int
+) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` largest of ``len(values) > k`` values, in no particular order.
+
+    Among values equal to the k-th largest, the lower ``labels`` (column or user positions)
+    win. Linear time, unlike a full sort.
+    """
     kth = np.partition(values, len(values) - k)[len(values) - k]
     greater = np.flatnonzero(values > kth)
     equal = np.flatnonzero(values == kth)
     need = k - len(greater)
     if len(equal) > need:
-        equal = equal[np.argsort(cols[equal], kind="stable")[:need]]
+        equal = equal[np.argsort(labels[equal], kind="stable")[:need]]
     return np.concatenate([greater, equal])
 
 
@@ -117,7 +123,7 @@ def _topk_of_block(
     selected = [np.flatnonzero(np.repeat(counts <= k, counts))]
     for r in np.flatnonzero(counts > k):
         start, stop = starts[r], starts[r + 1]
-        selected.append(start + _top_positions(values[start:stop], cols[start:stop], k))
+        selected.append(start + top_positions(values[start:stop], cols[start:stop], k))
     chosen = np.concatenate(selected)
     return rows[chosen].astype(np.int64) + offset, cols[chosen].astype(np.int64), values[chosen]
 

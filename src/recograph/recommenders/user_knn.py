@@ -3,7 +3,9 @@
 Offline, ``fit_user_knn`` keeps each training customer's top-k most similar customers. Online,
 a customer is scored from their neighbours' purchases; a customer who is not in the training
 matrix, or whose history changed a second ago, gets neighbours from ``neighbours_from_history``
-(one sparse mat-vec). The neighbours and their similarities are the evidence shown to the user.
+(the buyers of the history's products, read from a stored products × customers copy of X, so
+the cost follows the history, not the customer count). The neighbours and their similarities
+are the evidence shown to the user.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from recograph.recommenders.item_knn import (
     as_history,
     sparse_from_arrays,
     sparse_to_arrays,
+    top_positions,
     topk_cosine,
 )
 
@@ -37,10 +40,12 @@ class UserKNN:
     ``neighbours``: float32 CSR (n_users × n_users); row u holds the cosine similarity of
     customer u to their ``k`` most similar customers (zero diagonal, only positive values).
     ``user_norms``: float32 (n_users,), the L2 norm of each row of X, for per-request cosines.
+    ``item_users``: float32 CSR (n_items × n_users), X transposed: who bought each product.
     """
 
     neighbours: sp.csr_matrix
     user_norms: FloatVector
+    item_users: sp.csr_matrix
     k: int
 
     @property
@@ -49,6 +54,7 @@ class UserKNN:
 
     def to_arrays(self, prefix: str = "user_knn.") -> dict[str, npt.NDArray[Any]]:
         arrays = sparse_to_arrays(self.neighbours, f"{prefix}neighbours.")
+        arrays.update(sparse_to_arrays(self.item_users, f"{prefix}item_users."))
         arrays[f"{prefix}user_norms"] = np.ascontiguousarray(self.user_norms, dtype=np.float32)
         arrays[f"{prefix}k"] = np.array(self.k, dtype=np.int64)
         return arrays
@@ -56,12 +62,20 @@ class UserKNN:
     @classmethod
     def from_arrays(cls, arrays: Arrays, prefix: str = "user_knn.") -> UserKNN:
         neighbours = sparse_from_arrays(arrays, f"{prefix}neighbours.")
+        item_users = sparse_from_arrays(arrays, f"{prefix}item_users.")
         norms = arrays[f"{prefix}user_norms"]
-        if neighbours.shape != (len(norms), len(norms)):
+        n_users = len(norms)
+        if neighbours.shape != (n_users, n_users) or item_users.shape[1] != n_users:
             raise ValueError(
-                f"{prefix}neighbours is {neighbours.shape}, expected {(len(norms), len(norms))}"
+                f"{prefix}: neighbours {neighbours.shape} and item_users {item_users.shape} "
+                f"disagree with {n_users} user norms"
             )
-        return cls(neighbours=neighbours, user_norms=norms, k=int(arrays[f"{prefix}k"]))
+        return cls(
+            neighbours=neighbours,
+            user_norms=norms,
+            item_users=item_users,
+            k=int(arrays[f"{prefix}k"]),
+        )
 
 
 def fit_user_knn(X: Any, k: int = 30, block_nnz: int = DEFAULT_BLOCK_NNZ) -> UserKNN:
@@ -70,7 +84,12 @@ def fit_user_knn(X: Any, k: int = 30, block_nnz: int = DEFAULT_BLOCK_NNZ) -> Use
     neighbours = topk_cosine(csr, k, block_nnz)
     norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1), dtype=np.float64).ravel())
     logger.debug("user-kNN: %d users, %d neighbour pairs", neighbours.shape[0], neighbours.nnz)
-    return UserKNN(neighbours=neighbours, user_norms=norms.astype(np.float32), k=k)
+    return UserKNN(
+        neighbours=neighbours,
+        user_norms=norms.astype(np.float32),
+        item_users=sp.csr_matrix(csr.T),
+        k=k,
+    )
 
 
 def score_from_neighbours(X: Any, positions: npt.ArrayLike, sims: npt.ArrayLike) -> FloatVector:
@@ -102,8 +121,10 @@ def neighbours_from_history(
 ) -> tuple[IndexVector, FloatVector]:
     """The ``k`` training customers most cosine-similar to history ``h`` (best first).
 
-    ``exclude`` leaves one customer out (the requester themself when they are in X). Only
-    positive similarities are returned; ties go to the lower position.
+    ``exclude`` leaves one customer out: pass the requester's position when they are in X,
+    or their own training row comes back as the nearest neighbour. Only positive similarities
+    are returned; ties go to the lower position. X is the training matrix the model was fitted
+    on (its buyers are read from the model's ``item_users``).
     """
     if X.shape[0] != model.n_users:
         raise ValueError(f"X has {X.shape[0]} rows, the model {model.n_users} users")
@@ -111,12 +132,17 @@ def neighbours_from_history(
     norm = float(np.sqrt(np.dot(history.astype(np.float64), history)))
     if norm == 0.0 or k < 1:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    dots = np.asarray(X @ history, dtype=np.float64)
-    denominators = model.user_norms.astype(np.float64) * norm
-    sims = np.divide(dots, denominators, out=np.zeros_like(dots), where=denominators > 0)
+    present = np.flatnonzero(history)
+    buyers = model.item_users[present]
+    weights = buyers.data * np.repeat(history[present], np.diff(buyers.indptr))
+    dots = np.bincount(buyers.indices, weights=weights, minlength=model.n_users)
     if exclude is not None:
-        sims[exclude] = 0.0
-    candidates = np.flatnonzero(sims > 0)
-    order = np.lexsort((candidates, -sims[candidates]))[:k]
-    chosen = candidates[order]
-    return chosen.astype(np.int32), sims[chosen].astype(np.float32)
+        dots[exclude] = 0.0
+    candidates = np.flatnonzero(dots > 0)
+    denominators = model.user_norms[candidates].astype(np.float64) * norm
+    sims = dots[candidates] / denominators
+    if len(candidates) > k:
+        best = top_positions(sims, candidates, k)
+        candidates, sims = candidates[best], sims[best]
+    order = np.lexsort((candidates, -sims))
+    return candidates[order].astype(np.int32), sims[order].astype(np.float32)
