@@ -1,0 +1,342 @@
+"""The offline build: store export → fitted signals → honest evaluation → published artifacts.
+
+``build_artifacts`` is the whole pipeline; ``fit_snapshot`` fits every signal on a store and
+returns the same `ModelSnapshot` the server loads, which is what makes the evaluation (run on
+a snapshot fitted before a temporal cutoff) describe what the server does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recograph import artifacts
+from recograph.catalogue import catalogue_from_products, histories_from_store
+from recograph.dataset import StoreData
+from recograph.evaluation import split as splits
+from recograph.evaluation.evaluate import EvaluationReport, evaluate_models, tune_blend
+from recograph.recommenders.als import fit_als
+from recograph.recommenders.content import fit_content
+from recograph.recommenders.ease import TooManyItemsError, fit_ease
+from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interaction_matrix
+from recograph.recommenders.item_knn import fit_item_knn
+from recograph.recommenders.popularity import fit_popularity
+from recograph.recommenders.repeat import fit_repeat
+from recograph.recommenders.rules import RuleSet, baskets_matrix, mine_rules
+from recograph.recommenders.svd import fit_svd
+from recograph.recommenders.user_knn import fit_user_knn
+from recograph.snapshot import BlendConfig, ModelSnapshot
+
+logger = logging.getLogger(__name__)
+
+StepCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class BuildParams:
+    """Every hyperparameter of the build, recorded in the manifest."""
+
+    seed: int = 42
+    signal: Signal = DEFAULT_SIGNAL
+    item_knn_k: int = 50
+    user_knn_k: int = 30
+    svd_factors: int = 50
+    als_factors: int = 64
+    als_regularization: float = 0.05
+    als_iterations: int = 15
+    als_alpha: float = 2.0
+    ease_l2: float = 200.0
+    ease_max_items: int = 20_000
+    content_k: int = 20
+    # Product rules need a handful of baskets behind them whatever the store's size.
+    product_min_support: float = 0.0005
+    product_min_count: int = 5
+    product_min_confidence: float = 0.05
+    category_min_support: float = 0.005
+    category_min_confidence: float = 0.05
+    min_lift: float = 1.0
+    rule_max_len: int = 3
+    half_life_days: float = 30.0
+    test_fraction: float = 0.2
+    eval_max_users: int = 3000
+    keep: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["signal"] = self.signal.value
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> BuildParams:
+        """Parameters recorded in a manifest (unknown keys ignored, missing ones default)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        if "signal" in values:
+            values["signal"] = Signal(values["signal"])
+        return cls(**values)
+
+
+@dataclass
+class StepTimer:
+    """Times named steps and reports each one as it ends (progress for the CLI)."""
+
+    on_step: StepCallback | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        elapsed = time.perf_counter() - started
+        self.timings[name] = self.timings.get(name, 0.0) + elapsed
+        logger.debug("step %s took %.3f s", name, elapsed)
+        if self.on_step is not None:
+            self.on_step(name, elapsed)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    version: str
+    path: Path | None
+    manifest: dict[str, Any]
+    report: EvaluationReport | None
+
+
+def restrict_before(data: StoreData, cutoff: pd.Timestamp) -> StoreData:
+    """The store as it stood just before ``cutoff``: later orders, lines and reviews dropped."""
+    orders = data.orders[data.orders["order_date"] < cutoff]
+    lines = data.order_items[data.order_items["order_id"].isin(orders["order_id"])]
+    reviews = data.reviews[data.reviews["created_at"] < cutoff]
+    return replace(data, orders=orders, order_items=lines, reviews=reviews)
+
+
+def data_fingerprint(data: StoreData) -> str:
+    """sha256 over every frame's content, so the manifest says which input a build saw."""
+    digest = hashlib.sha256()
+    for name in ("products", "customers", "orders", "order_items", "reviews"):
+        frame: pd.DataFrame = getattr(data, name)
+        if "specs" in frame:
+            frame = frame.assign(specs=frame["specs"].map(lambda s: repr(sorted(s.items()))))
+        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        digest.update(name.encode())
+        digest.update(hashed.tobytes())
+    return digest.hexdigest()
+
+
+def _mine(
+    order_ids: np.ndarray[Any, Any],
+    positions: np.ndarray[Any, Any],
+    n: int,
+    min_support: float,
+    min_count: int,
+    min_confidence: float,
+    params: BuildParams,
+) -> RuleSet:
+    baskets = baskets_matrix(order_ids, positions, n)
+    support = max(min_support, min_count / max(baskets.shape[0], 1))
+    return mine_rules(
+        baskets,
+        min_support=min(support, 1.0),
+        min_confidence=min_confidence,
+        min_lift=params.min_lift,
+        max_len=params.rule_max_len,
+        min_len=2,
+    )
+
+
+def fit_snapshot(
+    data: StoreData,
+    params: BuildParams,
+    blend: BlendConfig | None = None,
+    *,
+    version: str = "unpublished",
+    timer: StepTimer | None = None,
+) -> ModelSnapshot:
+    """Fit every signal on ``data`` (completed orders) and assemble the serving snapshot."""
+    timer = timer or StepTimer()
+    with timer.step("catalogue"):
+        catalogue = catalogue_from_products(data.products)
+        histories = histories_from_store(data, catalogue.index)
+        lines = data.completed_lines()
+        lines = lines.assign(item=catalogue.index.positions(lines["product_id"].to_numpy()))
+        lines = lines[lines["item"] >= 0]
+    with timer.step("interactions"):
+        matrix = interaction_matrix(
+            lines, histories.index, catalogue.index, params.signal, data.reviews
+        )
+    with timer.step("rules"):
+        order_ids = lines["order_id"].to_numpy()
+        product_rules = _mine(
+            order_ids,
+            lines["item"].to_numpy(),
+            len(catalogue),
+            params.product_min_support,
+            params.product_min_count,
+            params.product_min_confidence,
+            params,
+        )
+        category_rules = _mine(
+            order_ids,
+            catalogue.category[lines["item"].to_numpy()],
+            catalogue.n_categories,
+            params.category_min_support,
+            1,
+            params.category_min_confidence,
+            params,
+        )
+    with timer.step("item_knn"):
+        item_knn = fit_item_knn(matrix, k=params.item_knn_k)
+    with timer.step("user_knn"):
+        user_knn = fit_user_knn(matrix, k=params.user_knn_k)
+    with timer.step("svd"):
+        svd = fit_svd(matrix, n_factors=params.svd_factors, seed=params.seed)
+    with timer.step("als"):
+        als = fit_als(
+            matrix,
+            factors=params.als_factors,
+            regularization=params.als_regularization,
+            iterations=params.als_iterations,
+            alpha=params.als_alpha,
+            seed=params.seed,
+        )
+    with timer.step("ease"):
+        try:
+            ease = fit_ease(matrix, l2=params.ease_l2, max_items=params.ease_max_items)
+        except TooManyItemsError as exc:
+            logger.warning("EASE skipped: %s", exc)
+            ease = None
+    with timer.step("content"):
+        content = fit_content(
+            data.products.sort_values("product_id", kind="stable").reset_index(drop=True),
+            k=params.content_k,
+        )
+    with timer.step("popularity"):
+        now = (
+            lines["order_date"].max()
+            if len(lines)
+            else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
+        )
+        popularity = fit_popularity(
+            lines,
+            catalogue.item_ids,
+            catalogue.category,
+            catalogue.n_categories,
+            now=pd.Timestamp(now).to_pydatetime(),
+            half_life_days=params.half_life_days,
+        )
+        repeat = fit_repeat(lines, catalogue.category, catalogue.n_categories)
+    return ModelSnapshot(
+        version=version,
+        manifest={"version": version},
+        catalogue=catalogue,
+        histories=histories,
+        interactions=matrix,
+        item_knn=item_knn,
+        user_knn=user_knn,
+        svd=svd,
+        als=als,
+        ease=ease,
+        content=content,
+        popularity=popularity,
+        repeat=repeat,
+        product_rules=product_rules,
+        category_rules=category_rules,
+        blend=blend or BlendConfig(),
+    )
+
+
+def _counts(data: StoreData, snapshot: ModelSnapshot) -> dict[str, int]:
+    return {
+        "products": len(data.products),
+        "customers": len(data.customers),
+        "orders": len(data.orders),
+        "order_items": len(data.order_items),
+        "reviews": len(data.reviews),
+        "completed_orders": int((data.orders["status"] == "completed").sum()),
+        "interactions": int(snapshot.interactions.nnz),
+        "product_rules": len(snapshot.product_rules),
+        "category_rules": len(snapshot.category_rules),
+        "categories": snapshot.catalogue.n_categories,
+    }
+
+
+def build_artifacts(
+    data: StoreData,
+    artifacts_root: Path | None,
+    params: BuildParams | None = None,
+    *,
+    evaluate: bool = True,
+    tune: bool = False,
+    on_step: StepCallback | None = None,
+    engine: str = "local",
+    extra_manifest: Mapping[str, Any] | None = None,
+) -> BuildResult:
+    """Evaluate on a temporal holdout, fit on everything, publish (when a root is given).
+
+    1. Validation split inside the training period: choose the served CF model (and, with
+       ``tune``, the blend weights and segment thresholds).
+    2. Test split: fit on the orders before the cutoff, score every row on the orders after.
+    3. Refit on all data with the chosen blend and publish atomically.
+    """
+    params = params or BuildParams()
+    timer = StepTimer(on_step)
+    blend = BlendConfig()
+    report: EvaluationReport | None = None
+    lines = data.completed_lines()
+    can_evaluate = evaluate and lines["order_date"].nunique() >= 4
+    if can_evaluate:
+        test_cutoff = splits.choose_cutoff(lines, params.test_fraction)
+        train = restrict_before(data, test_cutoff)
+        val_cutoff = splits.choose_cutoff(train.completed_lines(), params.test_fraction)
+        with timer.step("validation"):
+            validation_snapshot = fit_snapshot(restrict_before(train, val_cutoff), params)
+            val_split = splits.temporal_split(train.completed_lines(), val_cutoff)
+            blend = tune_blend(
+                validation_snapshot,
+                splits.test_targets(val_split),
+                params.seed,
+                max_users=params.eval_max_users,
+                search_weights=tune,
+            )
+        with timer.step("evaluation"):
+            test_snapshot = fit_snapshot(train, params, blend)
+            test_split = splits.temporal_split(lines, test_cutoff)
+            report = evaluate_models(
+                test_snapshot,
+                splits.test_targets(test_split),
+                params.seed,
+                max_users=params.eval_max_users,
+            )
+            report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
+    version = artifacts.new_version()
+    snapshot = fit_snapshot(data, params, blend, version=version, timer=timer)
+    manifest: dict[str, Any] = {
+        "engine": engine,
+        "seed": params.seed,
+        "parameters": params.to_dict(),
+        "data_fingerprint": data_fingerprint(data),
+        "counts": _counts(data, snapshot),
+        "timings": {name: round(value, 4) for name, value in timer.timings.items()},
+        "blend": blend.to_dict(),
+        "metrics": report.to_dict() if report is not None else {},
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **dict(extra_manifest or {}),
+    }
+    path = None
+    if artifacts_root is not None:
+        with timer.step("publish"):
+            path = artifacts.publish(
+                snapshot.to_arrays(), manifest, artifacts_root, version=version, keep=params.keep
+            )
+        manifest["timings"] = {name: round(value, 4) for name, value in timer.timings.items()}
+    return BuildResult(version=version, path=path, manifest=manifest, report=report)

@@ -1,0 +1,237 @@
+"""Product catalogue and customer histories as flat arrays, shared by the build and the server.
+
+Dates are int64 seconds since the epoch (UTC); strings are numpy unicode arrays so the whole
+thing saves to ``.npz`` without pickles. Positions (``item_idx``, ``user_idx``) follow the
+order of ``item_ids`` / ``user_ids`` (ascending store ids).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from recograph.dataset import COMPLETED, StoreData
+from recograph.recommenders.interactions import IdIndex
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+StrArray = npt.NDArray[np.str_]
+
+
+def to_epoch_seconds(values: pd.Series) -> IntArray:
+    """Naive-UTC datetimes to int64 epoch seconds."""
+    stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[s]")
+    return np.asarray(stamps.astype(np.int64), dtype=np.int64)
+
+
+def _str_array(values: Any) -> StrArray:
+    array = np.asarray(list(values), dtype=np.str_)
+    return array if array.size else np.zeros(0, dtype="<U1")
+
+
+def _fields_to_arrays(obj: Any, prefix: str) -> dict[str, npt.NDArray[Any]]:
+    return {f"{prefix}{f.name}": getattr(obj, f.name) for f in fields(obj) if f.init and f.repr}
+
+
+def _fields_from_arrays(cls: Any, arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> Any:
+    return cls(**{f.name: arrays[f"{prefix}{f.name}"] for f in fields(cls) if f.init and f.repr})
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every product the server can show, in position order."""
+
+    item_ids: IntArray
+    sku: StrArray
+    name: StrArray
+    brand: StrArray
+    category: npt.NDArray[np.int32]  # position into category_names
+    category_names: StrArray
+    price: FloatArray
+    cost: FloatArray
+    stock: IntArray
+    promoted: npt.NDArray[np.bool_]
+    created_at: IntArray
+    description: StrArray
+    specs_json: StrArray  # one JSON object per product
+    index: IdIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", IdIndex(self.item_ids))
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.category_names)
+
+    def category_position(self, name: str) -> int | None:
+        """Position of a category by exact name (case-insensitive), or None."""
+        lowered = name.strip().lower()
+        for position, candidate in enumerate(self.category_names):
+            if str(candidate).lower() == lowered:
+                return position
+        return None
+
+    def specs(self, item: int) -> dict[str, str]:
+        parsed: dict[str, str] = json.loads(str(self.specs_json[item]))
+        return parsed
+
+    def to_arrays(self, prefix: str = "catalogue.") -> dict[str, npt.NDArray[Any]]:
+        return _fields_to_arrays(self, prefix)
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str = "catalogue."
+    ) -> Catalogue:
+        catalogue: Catalogue = _fields_from_arrays(cls, arrays, prefix)
+        return catalogue
+
+
+def catalogue_from_products(products: pd.DataFrame) -> Catalogue:
+    """The catalogue in ascending product_id order; categories sorted by name."""
+    frame = products.sort_values("product_id", kind="stable").reset_index(drop=True)
+    category_names = np.array(sorted(frame["category"].unique()), dtype=np.str_)
+    category = np.searchsorted(category_names, frame["category"].to_numpy(np.str_))
+    return Catalogue(
+        item_ids=frame["product_id"].to_numpy(np.int64),
+        sku=_str_array(frame["sku"]),
+        name=_str_array(frame["name"]),
+        brand=_str_array(frame["brand"]),
+        category=category.astype(np.int32),
+        category_names=category_names if category_names.size else np.zeros(0, dtype="<U1"),
+        price=frame["price"].to_numpy(np.float64),
+        cost=frame["cost"].to_numpy(np.float64),
+        stock=frame["stock"].to_numpy(np.int64),
+        promoted=frame["promoted"].to_numpy(np.bool_),
+        created_at=to_epoch_seconds(frame["created_at"]),
+        description=_str_array(frame["description"]),
+        specs_json=_str_array(json.dumps(s, sort_keys=True) for s in frame["specs"]),
+    )
+
+
+@dataclass(frozen=True)
+class Histories:
+    """Customers with their orders (every status), order lines and reviews, as CSR-like arrays.
+
+    Orders of customer ``u`` are ``user_order_indptr[u]:user_order_indptr[u+1]`` (sorted by
+    date); lines of order ``o`` are ``order_line_indptr[o]:order_line_indptr[o+1]``; reviews
+    of ``u`` are ``user_review_indptr[u]:user_review_indptr[u+1]``.
+    """
+
+    user_ids: IntArray
+    user_name: StrArray
+    user_email: StrArray
+    user_created_at: IntArray
+    user_order_indptr: IntArray
+    order_ids: IntArray
+    order_date: IntArray
+    order_status: StrArray
+    order_total: FloatArray
+    order_line_indptr: IntArray
+    line_item: npt.NDArray[np.int32]
+    line_qty: IntArray
+    line_price: FloatArray
+    user_review_indptr: IntArray
+    review_ids: IntArray
+    review_item: npt.NDArray[np.int32]
+    review_rating: IntArray
+    review_date: IntArray
+    index: IdIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", IdIndex(self.user_ids))
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def orders_of(self, user: int) -> range:
+        return range(int(self.user_order_indptr[user]), int(self.user_order_indptr[user + 1]))
+
+    def lines_of(self, order: int) -> range:
+        return range(int(self.order_line_indptr[order]), int(self.order_line_indptr[order + 1]))
+
+    def reviews_of(self, user: int) -> range:
+        return range(int(self.user_review_indptr[user]), int(self.user_review_indptr[user + 1]))
+
+    def completed_orders(self, user: int, before: int | None = None) -> list[int]:
+        """Completed orders of a customer, oldest first, optionally strictly before a date."""
+        return [
+            order
+            for order in self.orders_of(user)
+            if self.order_status[order] == COMPLETED
+            and (before is None or self.order_date[order] < before)
+        ]
+
+    def order_items(self, order: int) -> npt.NDArray[np.int32]:
+        span = self.lines_of(order)
+        return self.line_item[span.start : span.stop]
+
+    def to_arrays(self, prefix: str = "histories.") -> dict[str, npt.NDArray[Any]]:
+        return _fields_to_arrays(self, prefix)
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str = "histories."
+    ) -> Histories:
+        histories: Histories = _fields_from_arrays(cls, arrays, prefix)
+        return histories
+
+
+def _indptr(owner_positions: npt.NDArray[np.int64], n_owners: int) -> IntArray:
+    counts = np.bincount(owner_positions, minlength=n_owners) if n_owners else np.zeros(0)
+    indptr = np.zeros(n_owners + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr
+
+
+def histories_from_store(data: StoreData, items: IdIndex) -> Histories:
+    """Arrays for every customer of the export, with all of their orders and reviews."""
+    customers = data.customers.sort_values("customer_id", kind="stable")
+    users = IdIndex.from_ids(customers["customer_id"].to_numpy(np.int64))
+    orders = data.orders.assign(user=users.positions(data.orders["customer_id"].to_numpy()))
+    orders = orders[orders["user"] >= 0].sort_values(
+        ["user", "order_date", "order_id"], kind="stable"
+    )
+    order_index = IdIndex.from_ids(orders["order_id"].to_numpy(np.int64))
+    lines = data.order_items.assign(
+        order=order_index.positions(data.order_items["order_id"].to_numpy()),
+        item=items.positions(data.order_items["product_id"].to_numpy()),
+    )
+    lines = lines[(lines["order"] >= 0) & (lines["item"] >= 0)].sort_values(
+        ["order", "item"], kind="stable"
+    )
+    reviews = data.reviews.assign(
+        user=users.positions(data.reviews["customer_id"].to_numpy()),
+        item=items.positions(data.reviews["product_id"].to_numpy()),
+    )
+    reviews = reviews[(reviews["user"] >= 0) & (reviews["item"] >= 0)].sort_values(
+        ["user", "created_at", "review_id"], kind="stable"
+    )
+    return Histories(
+        user_ids=users.ids,
+        user_name=_str_array(customers["name"]),
+        user_email=_str_array(customers["email"]),
+        user_created_at=to_epoch_seconds(customers["created_at"]),
+        user_order_indptr=_indptr(orders["user"].to_numpy(np.int64), len(users)),
+        order_ids=order_index.ids,
+        order_date=to_epoch_seconds(orders["order_date"]),
+        order_status=_str_array(orders["status"]),
+        order_total=orders["grand_total"].to_numpy(np.float64),
+        order_line_indptr=_indptr(lines["order"].to_numpy(np.int64), len(order_index)),
+        line_item=lines["item"].to_numpy(np.int32),
+        line_qty=lines["qty"].to_numpy(np.int64),
+        line_price=lines["price"].to_numpy(np.float64),
+        user_review_indptr=_indptr(reviews["user"].to_numpy(np.int64), len(users)),
+        review_ids=reviews["review_id"].to_numpy(np.int64),
+        review_item=reviews["item"].to_numpy(np.int32),
+        review_rating=reviews["rating"].to_numpy(np.int64),
+        review_date=to_epoch_seconds(reviews["created_at"]),
+    )

@@ -1,0 +1,74 @@
+"""``recograph build``: fit every signal, evaluate on held-out orders, publish artifacts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from recograph.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "build",
+        help="build and evaluate the recommendation artifacts",
+        description=(
+            "Read a store (an export directory or the database), mine association rules, fit "
+            "collaborative filtering, content similarity and popularity, evaluate every model "
+            "on a temporal holdout, and publish a versioned artifact directory."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, help="store export directory (JSON / JSON Lines)")
+    source.add_argument("--database-url", help="read the store from this database instead")
+    parser.add_argument(
+        "--artifacts", type=Path, help="artifact root (default: RECOGRAPH_ARTIFACTS or ./artifacts)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument(
+        "--tune", action="store_true", help="search blend weights and segment thresholds"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
+    parser.add_argument(
+        "--record-to",
+        help="database URL to record the model version in (default: the --database-url source, "
+        "else RECOGRAPH_DATABASE_URL when that database exists)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="where the heavy steps run (spark needs the 'spark' extra and Java 17+)",
+    )
+    parser.add_argument("--spark-master", default="local[2]", help="Spark master URL")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recograph.pipeline import BuildError, run_build
+
+    settings = Settings.from_env()
+    try:
+        result = run_build(
+            settings,
+            data_dir=args.data,
+            database_url=args.database_url,
+            artifacts_root=args.artifacts or settings.artifacts_dir,
+            tune=args.tune,
+            seed=args.seed,
+            evaluate=not args.no_eval,
+            record_to=args.record_to,
+            engine=args.engine,
+            spark_master=args.spark_master,
+            quiet=args.json,
+        )
+    except BuildError as exc:
+        print(f"recograph build: {exc}", file=sys.stderr)
+        return exc.exit_status
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    return 0

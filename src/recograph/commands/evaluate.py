@@ -1,0 +1,62 @@
+"""``recograph evaluate``: the evaluation table of a published build, or a fresh evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from recograph.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "evaluate",
+        help="show (or recompute) the offline evaluation of a build",
+        description=(
+            "Without --data: print the evaluation recorded in the build's manifest. With --data: "
+            "re-run the temporal-holdout evaluation on that store with the build's parameters."
+        ),
+    )
+    parser.add_argument("--artifacts", type=Path, help="artifact root or build directory")
+    parser.add_argument("--data", type=Path, help="store export to evaluate on again")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recograph import artifacts
+    from recograph.evaluation.evaluate import report_from_dict
+
+    root = args.artifacts or Settings.from_env().artifacts_dir
+    try:
+        loaded = artifacts.load(root, verify=False)
+    except artifacts.ArtifactError as exc:
+        print(f"recograph evaluate: {exc}", file=sys.stderr)
+        return 2
+    if args.data is not None:
+        from recograph.build import BuildParams, build_artifacts
+        from recograph.io.reader import StoreFormatError, read_store
+
+        try:
+            data = read_store(args.data).data
+        except StoreFormatError as exc:
+            print(f"recograph evaluate: {exc}", file=sys.stderr)
+            return 2
+        params = BuildParams.from_dict(loaded.manifest.get("parameters", {}))
+        result = build_artifacts(data, None, params, evaluate=True)
+        metrics = result.manifest["metrics"]
+    else:
+        metrics = loaded.manifest.get("metrics", {})
+    if not metrics:
+        print(f"recograph evaluate: build {loaded.version} has no evaluation", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+    else:
+        cutoff, users = metrics.get("cutoff"), metrics.get("users")
+        print(f"build {loaded.version}: cutoff {cutoff}, {users} customers")
+        print(report_from_dict(metrics).table())
+    return 0

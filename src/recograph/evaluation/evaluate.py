@@ -1,0 +1,338 @@
+"""Scoring every model on held-out orders with the server's own code, and tuning the blend.
+
+Rows are produced by `recograph.engine.recommend` (the function the server calls) on a snapshot
+fitted before the cutoff, except ``random``, which has no scoring function. Evaluation turns
+business rules off (no promoted slots, no category cap) and keeps out-of-stock products, so the
+rows compare models; the row ``hybrid + business rules`` shows what store policy costs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from recograph.engine import (
+    BusinessRules,
+    Context,
+    Request,
+    Strategy,
+    build_profile,
+    compute_signals,
+    filter_mask,
+    recommend,
+)
+from recograph.evaluation.metrics import (
+    ALL_USERS,
+    EvaluationResult,
+    evaluate_rankings,
+    format_table,
+    ndcg_at_k,
+    top_k,
+)
+from recograph.recommenders.blend import (
+    SEED_WEIGHTS,
+    Segment,
+    SignalName,
+    Weights,
+    blend,
+    normalise,
+)
+from recograph.snapshot import CF_MODELS, BlendConfig, ModelSnapshot
+
+logger = logging.getLogger(__name__)
+
+K_MAX = 10
+NO_POLICY = BusinessRules(promoted_positions=(), margin_weight=0.0, max_per_category=None)
+RequestFactory = Callable[[int], Request]
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Every row's metrics on the same users, plus where the split was cut."""
+
+    results: Mapping[str, EvaluationResult]
+    users: int
+    cutoff: str | None = None
+    validation_cutoff: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "users": self.users,
+            "cutoff": self.cutoff,
+            "validation_cutoff": self.validation_cutoff,
+            "models": {name: result.to_dict() for name, result in self.results.items()},
+        }
+
+    def table(self) -> str:
+        return format_table(self.results)
+
+    def ndcg10(self, row: str, segment: str = ALL_USERS) -> float:
+        return float(self.results[row].row(segment).metrics["ndcg@10"])
+
+
+@dataclass(frozen=True)
+class _Users:
+    positions: npt.NDArray[np.int64]
+    relevant: list[set[int]]
+
+
+def _evaluation_users(
+    snapshot: ModelSnapshot, targets: Mapping[int, set[int]], seed: int, max_users: int
+) -> _Users:
+    """Customers with held-out purchases (a deterministic sample when there are too many)."""
+    customer_ids = np.array(sorted(targets), dtype=np.int64)
+    positions = snapshot.histories.index.positions(customer_ids)
+    keep = positions >= 0
+    customer_ids, positions = customer_ids[keep], positions[keep]
+    if len(positions) > max_users:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(positions), max_users, False))
+        customer_ids, positions = customer_ids[chosen], positions[chosen]
+    relevant = []
+    for customer in customer_ids.tolist():
+        items = snapshot.catalogue.index.positions(np.array(sorted(targets[customer])))
+        relevant.append({int(i) for i in items if i >= 0})
+    return _Users(positions, relevant)
+
+
+def _run(
+    snapshot: ModelSnapshot, users: _Users, factory: RequestFactory, rules: BusinessRules
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
+    recommended = np.full((len(users.positions), K_MAX), -1, dtype=np.int64)
+    segments = np.empty(len(users.positions), dtype="<U8")
+    for row, user in enumerate(users.positions.tolist()):
+        result = recommend(snapshot, factory(user), rules)
+        chosen = [item.position for item in result.items]
+        recommended[row, : len(chosen)] = chosen
+        segments[row] = result.segment.value
+    return recommended, segments
+
+
+def _random(snapshot: ModelSnapshot, users: _Users, seed: int) -> npt.NDArray[np.int64]:
+    rng = np.random.default_rng(seed)
+    recommended = np.full((len(users.positions), K_MAX), -1, dtype=np.int64)
+    for row, user in enumerate(users.positions.tolist()):
+        bought = snapshot.interactions[user].indices
+        scores = rng.random(snapshot.n_items)
+        scores[bought] = -np.inf
+        recommended[row] = top_k(scores, K_MAX)
+    return recommended
+
+
+def _request(**kwargs: Any) -> RequestFactory:
+    def factory(user: int) -> Request:
+        return Request(user=user, limit=K_MAX, in_stock_only=False, **kwargs)
+
+    return factory
+
+
+def model_rows(snapshot: ModelSnapshot) -> dict[str, RequestFactory]:
+    """Every row scored by the engine, by name."""
+    rows: dict[str, RequestFactory] = {"popularity": _request(strategy=Strategy.POPULAR)}
+    for name in CF_MODELS:
+        if name == "ease" and snapshot.ease is None:
+            continue
+        rows[name] = _request(strategy=Strategy.COLLABORATIVE, cf_models=((name, 1.0),))
+    rows["content"] = _request(strategy=Strategy.CONTENT)
+    rows["rules"] = _request(strategy=Strategy.RULES)
+    return rows
+
+
+def evaluate_models(
+    snapshot: ModelSnapshot,
+    targets: Mapping[int, set[int]],
+    seed: int,
+    *,
+    max_users: int = 3000,
+) -> EvaluationReport:
+    """The evaluation table: random, popularity, each signal, the seed hybrid and the served
+    hybrid (when tuning changed it), all on the same held-out customers."""
+    users = _evaluation_users(snapshot, targets, seed, max_users)
+    head = snapshot.head_items
+    results: dict[str, EvaluationResult] = {}
+    segments: npt.NDArray[np.str_] | None = None
+
+    def score(name: str, recommended: npt.NDArray[np.int64], segs: npt.NDArray[np.str_]) -> None:
+        results[name] = evaluate_rankings(
+            recommended, users.relevant, segments=segs, n_items=snapshot.n_items, head_items=head
+        )
+
+    seed_snapshot = replace(snapshot, blend=replace(snapshot.blend, weights=dict(SEED_WEIGHTS)))
+    hybrid, segments = _run(seed_snapshot, users, _request(), NO_POLICY)
+    score("random", _random(snapshot, users, seed), segments)
+    for name, factory in model_rows(snapshot).items():
+        recommended, _ = _run(snapshot, users, factory, NO_POLICY)
+        score(name, recommended, segments)
+    score("hybrid (seed weights)", hybrid, segments)
+    if dict(snapshot.blend.weights) != dict(SEED_WEIGHTS):
+        served, _ = _run(snapshot, users, _request(), NO_POLICY)
+        score("hybrid (tuned)", served, segments)
+    with_policy, _ = _run(snapshot, users, _request(), BusinessRules())
+    score("hybrid + business rules", with_policy, segments)
+    return EvaluationReport(results=results, users=len(users.positions))
+
+
+# ---------------------------------------------------------------------------- tuning
+
+
+@dataclass(frozen=True)
+class _SignalStack:
+    """Normalised signals of every validation user, (n_users, n_items) each."""
+
+    signals: dict[SignalName, npt.NDArray[np.float32]]
+    cf_models: dict[str, npt.NDArray[np.float32]]
+    excluded: npt.NDArray[np.bool_]
+    n_orders: npt.NDArray[np.int64]
+    n_items: npt.NDArray[np.int64]
+
+
+def _stack(snapshot: ModelSnapshot, users: _Users) -> _SignalStack:
+    everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
+    n_users, n_items = len(users.positions), snapshot.n_items
+    signals = {s: np.zeros((n_users, n_items), dtype=np.float32) for s in SignalName}
+    models = [m for m in CF_MODELS if m != "ease" or snapshot.ease is not None]
+    cf = {m: np.zeros((n_users, n_items), dtype=np.float32) for m in models}
+    excluded = np.zeros((n_users, n_items), dtype=np.bool_)
+    n_orders = np.zeros(n_users, dtype=np.int64)
+    n_hist = np.zeros(n_users, dtype=np.int64)
+    for row, user in enumerate(users.positions.tolist()):
+        profile = build_profile(snapshot, user)
+        for name in models:
+            computed = compute_signals(
+                snapshot, profile, Context(), Weights(cf=1.0), ((name, 1.0),)
+            )
+            cf[name][row] = normalise(computed.raw[SignalName.CF])
+        computed = compute_signals(snapshot, profile, Context(), everything, (("item_knn", 1.0),))
+        for signal, raw in computed.raw.items():
+            signals[signal][row] = normalise(raw)
+        allowed, _ = filter_mask(snapshot, Request(user=user, in_stock_only=False), profile)
+        excluded[row] = ~allowed
+        n_orders[row] = profile.n_orders
+        n_hist[row] = profile.items.size
+    return _SignalStack(signals, cf, excluded, n_orders, n_hist)
+
+
+def _ndcg(
+    stack: _SignalStack,
+    rows: npt.NDArray[np.bool_],
+    relevant: list[set[int]],
+    weights: Weights,
+    cf: npt.NDArray[np.float32],
+) -> float:
+    if not rows.any():
+        return 0.0
+    parts = {s: m[rows] for s, m in stack.signals.items()}
+    parts[SignalName.CF] = cf[rows]
+    used = {s: v for s, v in parts.items() if weights.get(s) > 0}
+    total = blend(used, weights) if used else np.zeros_like(parts[SignalName.POPULARITY])
+    total = total + np.float32(1e-4) * parts[SignalName.POPULARITY]
+    recommended = top_k(total, K_MAX, stack.excluded[rows])
+    chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]
+    values = ndcg_at_k(recommended, chosen, K_MAX)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+
+
+def _weight_grid(step: float = 0.1) -> list[Weights]:
+    ticks = np.round(np.arange(0, 1 + 1e-9, step), 2)
+    grid = []
+    for cf, content in itertools.product(ticks, ticks):
+        rules = round(1.0 - cf - content, 2)
+        if rules >= -1e-9:
+            grid.append(Weights(cf=float(cf), content=float(content), rules=max(0.0, rules)))
+    return grid
+
+
+def tune_blend(
+    snapshot: ModelSnapshot,
+    targets: Mapping[int, set[int]],
+    seed: int,
+    *,
+    max_users: int = 3000,
+    search_weights: bool = False,
+) -> BlendConfig:
+    """Choose the served CF mix on the validation split; with ``search_weights`` also the
+    weights of light and regular customers and the segment thresholds (grid search, NDCG@10)."""
+    users = _evaluation_users(snapshot, targets, seed, max_users)
+    base = snapshot.blend
+    if len(users.positions) == 0:
+        return base
+    stack = _stack(snapshot, users)
+    with_history = stack.n_items > 0
+    only_cf = Weights(cf=1.0)
+    scores = {
+        name: _ndcg(stack, with_history, users.relevant, only_cf, matrix)
+        for name, matrix in stack.cf_models.items()
+    }
+    ranked = sorted(scores, key=lambda name: (-scores[name], name))
+    logger.info("validation NDCG@10 per CF model: %s", scores)
+    cf_models: tuple[tuple[str, float], ...] = ((ranked[0], 1.0),)
+    if len(ranked) > 1:
+        pair = 0.5 * stack.cf_models[ranked[0]] + 0.5 * stack.cf_models[ranked[1]]
+        if _ndcg(stack, with_history, users.relevant, only_cf, pair) > scores[ranked[0]]:
+            cf_models = ((ranked[0], 0.5), (ranked[1], 0.5))
+    cf = sum(
+        (np.float32(w) * stack.cf_models[name] for name, w in cf_models),
+        start=np.zeros_like(stack.signals[SignalName.POPULARITY]),
+    )
+    config = replace(base, cf_models=cf_models)
+    if not search_weights:
+        return config
+    best_total = -1.0
+    best = config
+    grid = _weight_grid()
+    for regular_min_orders, regular_min_items in itertools.product((2, 3, 4), (None, 5, 8)):
+        candidate = replace(
+            config, regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
+        )
+        segs = np.array(
+            [
+                candidate.segment(int(o), int(i))
+                for o, i in zip(stack.n_orders, stack.n_items, strict=True)
+            ]
+        )
+        weights = dict(candidate.weights)
+        total = 0.0
+        for segment in (Segment.LIGHT, Segment.REGULAR):
+            rows = segs == segment
+            if not rows.any():
+                continue
+            scored = [(_ndcg(stack, rows, users.relevant, w, cf), i) for i, w in enumerate(grid)]
+            value, index = max(scored, key=lambda pair: (pair[0], -pair[1]))
+            weights[segment] = grid[index]
+            total += value * int(rows.sum())
+        if total > best_total + 1e-12:
+            best_total, best = total, replace(candidate, weights=weights)
+    logger.info("tuned blend: %s", best.to_dict())
+    return best
+
+
+def report_from_dict(raw: Mapping[str, Any]) -> EvaluationReport:
+    """The inverse of `EvaluationReport.to_dict` (None metrics come back as NaN)."""
+    from recograph.evaluation.metrics import SegmentResult
+
+    results = {}
+    for name, model in raw.get("models", {}).items():
+        rows = tuple(
+            SegmentResult(
+                segment=segment,
+                users=int(values["users"]),
+                metrics={
+                    k: float("nan") if v is None else float(v)
+                    for k, v in values.items()
+                    if k != "users"
+                },
+            )
+            for segment, values in model["segments"].items()
+        )
+        results[name] = EvaluationResult(ks=tuple(model["ks"]), rows=rows)
+    return EvaluationReport(
+        results=results,
+        users=int(raw.get("users", 0)),
+        cutoff=raw.get("cutoff"),
+        validation_cutoff=raw.get("validation_cutoff"),
+    )

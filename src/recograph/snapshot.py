@@ -1,0 +1,199 @@
+"""One immutable in-memory model snapshot: everything a request needs, loaded once.
+
+The build assembles the same snapshot from its freshly fitted arrays to evaluate, so offline
+evaluation and online serving share one code path. Arrays are read-only; a reload builds a
+complete new snapshot and the server swaps the reference (see ``serving.state``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recograph import artifacts
+from recograph.catalogue import Catalogue, Histories
+from recograph.recommenders.als import ALSModel
+from recograph.recommenders.blend import SEED_WEIGHTS, Segment, Weights
+from recograph.recommenders.content import ContentModel
+from recograph.recommenders.ease import EASEModel
+from recograph.recommenders.item_knn import ItemKNN
+from recograph.recommenders.popularity import Popularity
+from recograph.recommenders.repeat import RepeatModel
+from recograph.recommenders.rules import RuleSet, antecedent_index
+from recograph.recommenders.svd import SVDModel
+from recograph.recommenders.user_knn import UserKNN
+
+CF_MODELS = ("item_knn", "user_knn", "svd", "als", "ease")
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    """How the served blend is put together: weights per segment, thresholds, CF mix."""
+
+    weights: Mapping[Segment, Weights] = field(default_factory=lambda: dict(SEED_WEIGHTS))
+    light_min_orders: int = 1
+    regular_min_orders: int = 3
+    regular_min_items: int | None = 8
+    cf_models: tuple[tuple[str, float], ...] = (("item_knn", 1.0),)
+
+    def segment(self, n_orders: int, n_items: int) -> Segment:
+        """History strength: many items in few orders count as a regular's history."""
+        if n_orders >= self.regular_min_orders or (
+            self.regular_min_items is not None and n_items >= self.regular_min_items
+        ):
+            return Segment.REGULAR
+        if n_orders >= self.light_min_orders:
+            return Segment.LIGHT
+        return Segment.NEW
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weights": {segment.value: w.as_dict() for segment, w in self.weights.items()},
+            "light_min_orders": self.light_min_orders,
+            "regular_min_orders": self.regular_min_orders,
+            "regular_min_items": self.regular_min_items,
+            "cf_models": [[name, weight] for name, weight in self.cf_models],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> BlendConfig:
+        weights = {Segment(k): Weights.from_dict(v) for k, v in raw.get("weights", {}).items()}
+        return cls(
+            weights={**SEED_WEIGHTS, **weights},
+            light_min_orders=int(raw.get("light_min_orders", 1)),
+            regular_min_orders=int(raw.get("regular_min_orders", 3)),
+            regular_min_items=raw.get("regular_min_items"),
+            cf_models=tuple((str(n), float(w)) for n, w in raw.get("cf_models", []))
+            or (("item_knn", 1.0),),
+        )
+
+
+def sparse_to_arrays(matrix: sp.spmatrix | sp.sparray, prefix: str) -> dict[str, npt.NDArray[Any]]:
+    csr = sp.csr_matrix(matrix)
+    return {
+        f"{prefix}data": csr.data.astype(np.float32),
+        f"{prefix}indices": csr.indices.astype(np.int32),
+        f"{prefix}indptr": csr.indptr.astype(np.int64),
+        f"{prefix}shape": np.asarray(csr.shape, dtype=np.int64),
+    }
+
+
+def sparse_from_arrays(arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> sp.csr_matrix:
+    shape = tuple(int(v) for v in arrays[f"{prefix}shape"])
+    return sp.csr_matrix(
+        (arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]),
+        shape=shape,
+    )
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """A complete, validated build in memory. Never mutated after construction."""
+
+    version: str
+    manifest: Mapping[str, Any]
+    catalogue: Catalogue
+    histories: Histories
+    interactions: sp.csr_matrix  # customers × products, the CF training matrix
+    item_knn: ItemKNN
+    user_knn: UserKNN
+    svd: SVDModel
+    als: ALSModel
+    ease: EASEModel | None
+    content: ContentModel
+    popularity: Popularity
+    repeat: RepeatModel
+    product_rules: RuleSet
+    category_rules: RuleSet
+    blend: BlendConfig
+    loaded_at: float = field(default_factory=time.time)
+    # Derived once at load, never per request:
+    product_rule_index: sp.csr_matrix = field(init=False, repr=False)
+    category_rule_index: sp.csr_matrix = field(init=False, repr=False)
+    category_share: npt.NDArray[np.float32] = field(init=False, repr=False)
+    head_items: npt.NDArray[np.int64] = field(init=False, repr=False)
+    user_item_counts: npt.NDArray[np.int64] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        setter = object.__setattr__
+        setter(self, "product_rule_index", antecedent_index(self.product_rules))
+        setter(self, "category_rule_index", antecedent_index(self.category_rules))
+        setter(self, "category_share", _category_share(self.catalogue, self.popularity.overall))
+        order = np.lexsort((np.arange(len(self.catalogue)), -self.popularity.revenue))
+        setter(self, "head_items", order[:20].astype(np.int64))
+        setter(self, "user_item_counts", np.diff(self.interactions.indptr).astype(np.int64))
+
+    @property
+    def n_items(self) -> int:
+        return len(self.catalogue)
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Every array of the snapshot, as published in ``arrays.npz``."""
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        arrays.update(self.catalogue.to_arrays("catalogue."))
+        arrays.update(self.histories.to_arrays("histories."))
+        arrays.update(sparse_to_arrays(self.interactions, "interactions."))
+        arrays.update(self.item_knn.to_arrays("item_knn."))
+        arrays.update(self.user_knn.to_arrays("user_knn."))
+        arrays.update(self.svd.to_arrays("svd."))
+        arrays.update(self.als.to_arrays("als."))
+        if self.ease is not None:
+            arrays.update(self.ease.to_arrays("ease."))
+        arrays.update(self.content.to_arrays("content."))
+        arrays.update(self.popularity.to_arrays("popularity."))
+        arrays.update(self.repeat.to_arrays("repeat."))
+        arrays.update(self.product_rules.to_arrays("rules.product."))
+        arrays.update(self.category_rules.to_arrays("rules.category."))
+        return arrays
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, npt.NDArray[Any]], manifest: Mapping[str, Any]
+    ) -> ModelSnapshot:
+        has_ease = any(name.startswith("ease.") for name in arrays)
+        return cls(
+            version=str(manifest.get("version", "unpublished")),
+            manifest=manifest,
+            catalogue=Catalogue.from_arrays(arrays, "catalogue."),
+            histories=Histories.from_arrays(arrays, "histories."),
+            interactions=sparse_from_arrays(arrays, "interactions."),
+            item_knn=ItemKNN.from_arrays(arrays, "item_knn."),
+            user_knn=UserKNN.from_arrays(arrays, "user_knn."),
+            svd=SVDModel.from_arrays(arrays, "svd."),
+            als=ALSModel.from_arrays(arrays, "als."),
+            ease=EASEModel.from_arrays(arrays, "ease.") if has_ease else None,
+            content=ContentModel.from_arrays(arrays, "content."),
+            popularity=Popularity.from_arrays(arrays, "popularity."),
+            repeat=RepeatModel.from_arrays(arrays, "repeat."),
+            product_rules=RuleSet.from_arrays(arrays, "rules.product."),
+            category_rules=RuleSet.from_arrays(arrays, "rules.category."),
+            blend=BlendConfig.from_dict(manifest.get("blend", {})),
+        )
+
+
+def _category_share(catalogue: Catalogue, overall: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """Each item's popularity relative to the best seller of its category, floored at 0.3 so a
+    never-bought product of a recommended category can still surface."""
+    peak = np.zeros(max(catalogue.n_categories, 1), dtype=np.float64)
+    np.maximum.at(peak, catalogue.category, overall.astype(np.float64))
+    denominator = np.where(peak[catalogue.category] > 0, peak[catalogue.category], 1.0)
+    return (0.3 + 0.7 * overall / denominator).astype(np.float32)
+
+
+def load_snapshot(path: Path, *, verify: bool = True) -> ModelSnapshot:
+    """Load, validate and assemble a published build (a root with ``current`` or a build dir).
+
+    Raises ``artifacts.ArtifactError`` for anything missing, corrupt or inconsistent.
+    """
+    loaded = artifacts.load(path, verify=verify)
+    try:
+        return ModelSnapshot.from_arrays(loaded.arrays, loaded.manifest)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise artifacts.ArtifactError(f"{loaded.path}: inconsistent build ({exc!r})") from None

@@ -1,0 +1,55 @@
+"""Session fixtures shared by the suite: the demo store, generated once, and one build of it.
+
+Tests that only read these must not modify them; tests that need a store or artifacts of their
+own make them in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recograph.build import BuildParams, BuildResult, build_artifacts
+from recograph.dataset import StoreData
+from recograph.snapshot import ModelSnapshot, load_snapshot
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TechHeaven demo store at scale 1, seed 42 (the exact counts of the issue)."""
+    from recograph.demo.generator import generate_store
+
+    out = tmp_path_factory.mktemp("techheaven")
+    generate_store(out, seed=42, scale=1.0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_dir: Path) -> StoreData:
+    from recograph.io.reader import read_store
+
+    result = read_store(demo_dir)
+    assert result.rejects == [], result.rejects[:3]
+    return result.data
+
+
+@pytest.fixture(scope="session")
+def demo_build(demo_store: StoreData, tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    """One evaluated build of the demo store, published to its own artifact root."""
+    root = tmp_path_factory.mktemp("artifacts")
+    return build_artifacts(demo_store, root, BuildParams(seed=42), evaluate=True)
+
+
+@pytest.fixture(scope="session")
+def artifacts_root(demo_build: BuildResult) -> Path:
+    assert demo_build.path is not None
+    return demo_build.path.parent
+
+
+@pytest.fixture(scope="session")
+def snapshot(artifacts_root: Path) -> ModelSnapshot:
+    return load_snapshot(artifacts_root)

@@ -1,0 +1,188 @@
+"""The per-request engine on the hand-made tiny store (tests/tiny_store.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recograph.build import BuildParams, build_artifacts
+from recograph.engine import (
+    BusinessRules,
+    Context,
+    FilterRule,
+    ReasonKind,
+    Request,
+    Strategy,
+    recommend,
+)
+from recograph.recommenders.blend import PageType, Segment
+from recograph.snapshot import ModelSnapshot, load_snapshot
+from tests.tiny_store import (
+    AMP,
+    CABLE,
+    HEADPHONES,
+    KEYBOARD,
+    LAPTOP,
+    MOUSE,
+    SPARE_MOUSE,
+    tiny_store,
+)
+
+TINY_PARAMS = BuildParams(
+    seed=7,
+    product_min_support=0.01,
+    product_min_count=2,
+    product_min_confidence=0.1,
+    category_min_support=0.01,
+    svd_factors=3,
+    als_factors=4,
+    als_iterations=5,
+)
+NO_POLICY = BusinessRules(promoted_positions=(), max_per_category=None)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> ModelSnapshot:
+    root = tmp_path_factory.mktemp("tiny-artifacts")
+    build_artifacts(tiny_store(), root, TINY_PARAMS, evaluate=False)
+    return load_snapshot(root)
+
+
+def pos(snapshot: ModelSnapshot, product_id: int) -> int:
+    position = snapshot.catalogue.index.position(product_id)
+    assert position is not None
+    return position
+
+
+def ids(snapshot: ModelSnapshot, positions: list[int]) -> list[int]:
+    return [int(snapshot.catalogue.item_ids[p]) for p in positions]
+
+
+def user(snapshot: ModelSnapshot, customer_id: int) -> int:
+    position = snapshot.histories.index.position(customer_id)
+    assert position is not None
+    return position
+
+
+def test_laptop_in_cart_brings_its_mouse_with_the_rule_and_its_lift(tiny: ModelSnapshot) -> None:
+    request = Request(
+        context=Context(cart=(pos(tiny, LAPTOP),), page_type=PageType.CART),
+        strategy=Strategy.RULES,
+    )
+    result = recommend(tiny, request, NO_POLICY)
+    first = result.items[0]
+    assert ids(tiny, [first.position]) == [MOUSE]
+    assert first.reason.kind is ReasonKind.BOUGHT_TOGETHER
+    assert first.reason.evidence == (pos(tiny, LAPTOP),)
+    assert first.reason.metric == "lift"
+    assert first.reason.value == pytest.approx(16 / 9)
+    assert first.reason.text == "Bought together with Aero 14 Laptop (lift 1.8)"
+
+
+def test_rule_scores_are_confidences_of_the_fired_rules(tiny: ModelSnapshot) -> None:
+    request = Request(context=Context(cart=(pos(tiny, AMP),)), strategy=Strategy.RULES)
+    result = recommend(tiny, request, NO_POLICY)
+    by_id = dict(zip(ids(tiny, [i.position for i in result.items]), result.items, strict=True))
+    # amp → headphones has confidence 1 (the maximum), so its normalised rules score is 1.
+    rules_contribution = {c.signal.value: c.score for c in by_id[HEADPHONES].contributions}
+    assert rules_contribution["rules"] == pytest.approx(1.0)
+    assert by_id[HEADPHONES].reason.value == pytest.approx(8 / 3)
+
+
+def test_new_customer_without_context_gets_popularity_and_says_why(tiny: ModelSnapshot) -> None:
+    result = recommend(tiny, Request(user=user(tiny, 9)), NO_POLICY)
+    assert result.strategy is Strategy.POPULAR
+    assert result.segment is Segment.NEW
+    assert result.explanation == "no purchase history: trending now"
+    assert {item.reason.kind for item in result.items} <= {ReasonKind.TRENDING}
+    # Trending: the most recent purchases weigh most; every listed item has a score ordering.
+    scores = [item.score for item in result.items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_category_page_explains_popularity_in_that_category(tiny: ModelSnapshot) -> None:
+    mice = tiny.catalogue.category_position("Wireless Mice")
+    request = Request(context=Context(category=mice, page_type=PageType.CATEGORY))
+    result = recommend(tiny, request, NO_POLICY)
+    assert result.explanation.endswith("popular in Wireless Mice")
+
+
+def test_purchased_in_cart_current_and_out_of_stock_never_appear(tiny: ModelSnapshot) -> None:
+    request = Request(
+        user=user(tiny, 1),  # bought laptop and mouse
+        context=Context(cart=(pos(tiny, AMP),), current=pos(tiny, HEADPHONES)),
+        limit=10,
+        explain=True,
+    )
+    result = recommend(tiny, request, NO_POLICY)
+    shown = set(ids(tiny, [i.position for i in result.items]))
+    assert shown.isdisjoint({LAPTOP, MOUSE, AMP, HEADPHONES, SPARE_MOUSE})
+    assert shown == {KEYBOARD, CABLE}
+    assert result.trace is not None
+    removed = {int(tiny.catalogue.item_ids[p]): rule for p, rule in result.trace.filtered}
+    assert removed[HEADPHONES] is FilterRule.CURRENT_PRODUCT
+    assert removed[AMP] is FilterRule.IN_CART
+    assert removed[MOUSE] is FilterRule.PURCHASED
+    assert removed[SPARE_MOUSE] is FilterRule.OUT_OF_STOCK
+
+
+def test_out_of_stock_allowed_when_the_filter_is_off(tiny: ModelSnapshot) -> None:
+    request = Request(in_stock_only=False, exclude_purchased=False, limit=7)
+    shown = ids(tiny, [i.position for i in recommend(tiny, request, NO_POLICY).items])
+    assert sorted(shown) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_promoted_product_takes_its_reserved_slot(tiny: ModelSnapshot) -> None:
+    request = Request(context=Context(cart=(pos(tiny, LAPTOP),)), limit=4)
+    result = recommend(tiny, request, BusinessRules(promoted_positions=(2,)))
+    assert ids(tiny, [result.items[1].position]) == [CABLE]
+    assert result.items[1].reason.kind is ReasonKind.PROMOTED
+    assert [item.rank for item in result.items] == [1, 2, 3, 4]
+
+
+def test_category_cap_holds_back_the_third_of_a_category(tiny: ModelSnapshot) -> None:
+    request = Request(in_stock_only=False, exclude_purchased=False, limit=7)
+    result = recommend(tiny, request, BusinessRules(promoted_positions=(), max_per_category=1))
+    categories = [int(tiny.catalogue.category[i.position]) for i in result.items]
+    assert len(categories) == len(set(categories)) == 6  # two mice share one category
+
+
+def test_a_live_purchase_changes_the_next_answer(tiny: ModelSnapshot) -> None:
+    customer = user(tiny, 9)
+    before = recommend(tiny, Request(user=customer, strategy=Strategy.RULES), NO_POLICY)
+    after = recommend(
+        tiny,
+        Request(user=customer, strategy=Strategy.RULES, live_purchases=(pos(tiny, LAPTOP),)),
+        NO_POLICY,
+    )
+    assert pos(tiny, LAPTOP) in [i.position for i in before.items]
+    after_ids = ids(tiny, [i.position for i in after.items])
+    assert LAPTOP not in after_ids
+    assert after_ids[0] == MOUSE
+    assert after.segment is Segment.LIGHT
+
+
+def test_history_before_a_date_ignores_later_orders(tiny: ModelSnapshot) -> None:
+    customer = user(tiny, 1)
+    first_order = tiny.histories.orders_of(customer)[0]
+    request = Request(user=customer, before=int(tiny.histories.order_date[first_order]))
+    result = recommend(tiny, request, NO_POLICY)
+    assert result.profile.items.size == 0
+    assert result.segment is Segment.NEW
+
+
+def test_same_request_same_answer(tiny: ModelSnapshot) -> None:
+    request = Request(user=user(tiny, 3), context=Context(cart=(pos(tiny, AMP),)))
+    first, second = recommend(tiny, request), recommend(tiny, request)
+    assert first.items == second.items
+    assert (first.strategy, first.explanation) == (second.strategy, second.explanation)
+
+
+def test_artifacts_round_trip(tiny: ModelSnapshot, tmp_path: Path) -> None:
+    from recograph import artifacts
+
+    published = artifacts.publish(tiny.to_arrays(), dict(tiny.manifest), tmp_path, version="v1")
+    again = load_snapshot(published)
+    for name, array in tiny.to_arrays().items():
+        assert again.to_arrays()[name].tolist() == array.tolist(), name
