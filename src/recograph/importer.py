@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -121,13 +121,49 @@ def _upsert_statement(dialect: str, table: Table) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class _BulkUpsert:
+    """One table's upsert compiled for a dialect, with the per-column value processing.
+
+    SQLAlchemy compiles the statement (no SQL is assembled here); rows then go straight to
+    the driver's executemany as tuples, skipping the per-row dict handling of
+    ``Connection.execute`` that would double the time of a 1.5M-line import.
+    """
+
+    sql: str
+    order: tuple[int, ...]  # for each statement parameter, its position in a row tuple
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (parameter, converter)
+
+    def parameters(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        columns = list(zip(*rows, strict=True))
+        columns = [columns[i] for i in self.order]
+        for index, process in self.processors:
+            columns[index] = tuple(map(process, columns[index]))
+        return list(zip(*columns, strict=True))
+
+
+def _bulk_upsert(dialect: Dialect, name: str) -> _BulkUpsert:
+    table = _table(name)
+    compiled = _upsert_statement(dialect.name, table).compile(dialect=dialect)
+    names = _column_names(name)
+    parameters = list(compiled.positiontup or ())
+    if sorted(parameters) != sorted(names):
+        raise RuntimeError(f"{name}: compiled upsert binds {parameters}, expected {names}")
+    processors = []
+    for index, column in enumerate(parameters):
+        process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((index, process))
+    order = tuple(names.index(column) for column in parameters)
+    return _BulkUpsert(str(compiled), order, tuple(processors))
+
+
 async def _upsert(conn: AsyncConnection, table: ValidatedTable, batch_rows: int) -> None:
-    statement = _upsert_statement(conn.dialect.name, _table(table.name))
-    names = _column_names(table.name)
+    bulk = _bulk_upsert(conn.dialect, table.name)
     rows = table.rows
     for start in range(0, len(rows), batch_rows):
-        batch = [dict(zip(names, row, strict=True)) for row in rows[start : start + batch_rows]]
-        await conn.execute(statement, batch)
+        batch = rows[start : start + batch_rows]
+        await conn.exec_driver_sql(bulk.sql, bulk.parameters(batch))
     logger.info("%s: %d rows upserted", table.name, len(rows))
 
 
