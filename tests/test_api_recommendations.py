@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from recograph.engine import BusinessRules, Context, Request, Trace, recommend
+from recograph.recommenders.blend import PageType
 from recograph.schema import build_schema
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services
@@ -71,14 +73,23 @@ def customers_with(snapshot: ModelSnapshot, n_orders: int) -> list[int]:
     return [int(h.user_ids[u]) for u in range(len(h)) if len(h.completed_orders(u)) == n_orders]
 
 
-def product_rule_lift(snapshot: ModelSnapshot, antecedent: int, consequent: int) -> float:
-    rules = snapshot.product_rules
-    a = snapshot.catalogue.index.position(antecedent)
-    c = snapshot.catalogue.index.position(consequent)
-    for r in range(len(rules)):
-        if rules.antecedent(r).tolist() == [a] and rules.consequent(r).tolist() == [c]:
-            return float(rules.lift[r])
-    raise AssertionError(f"no rule {antecedent} -> {consequent}")
+def single_rule_lifts(snapshot: ModelSnapshot, antecedent: int, consequent: int) -> set[float]:
+    """Lifts of the one-to-one rules linking two products: product level and category level."""
+    catalogue = snapshot.catalogue
+    a = catalogue.index.position(antecedent)
+    c = catalogue.index.position(consequent)
+    assert a is not None
+    assert c is not None
+    pairs = (
+        (snapshot.product_rules, a, c),
+        (snapshot.category_rules, int(catalogue.category[a]), int(catalogue.category[c])),
+    )
+    return {
+        round(float(rules.lift[r]), 9)
+        for rules, x, y in pairs
+        for r in range(len(rules))
+        if rules.antecedent(r).tolist() == [x] and rules.consequent(r).tolist() == [y]
+    }
 
 
 @pytest.fixture
@@ -104,9 +115,10 @@ async def test_laptop_in_cart_brings_a_wireless_mouse_bought_together(
     assert mouse["reason"]["kind"] == "BOUGHT_TOGETHER"
     assert mouse["reason"]["metric"] == "lift"
     assert [e["id"] for e in mouse["reason"]["evidence"]] == [laptop]
-    lift = product_rule_lift(snapshot, laptop, mouse["product"]["id"])
-    assert mouse["reason"]["value"] == pytest.approx(lift)
-    assert f"(lift {lift:.1f})" in mouse["reason"]["text"]
+    lift = mouse["reason"]["value"]
+    assert round(lift, 9) in single_rule_lifts(snapshot, laptop, mouse["product"]["id"])
+    assert lift > 1
+    assert mouse["reason"]["text"].endswith(f"(lift {lift:.1f})")
     assert recs["modelVersion"] == snapshot.version
     weights = {c["signal"]: c["weight"] for c in mouse["contributions"]}
     assert sum(weights.values()) == pytest.approx(1.0)
@@ -256,6 +268,20 @@ async def test_purchase_event_changes_the_next_response(
     assert click["recordEvent"]["livePurchases"] == 1
 
 
+def engine_trace(snapshot: ModelSnapshot, customer: int, cart_item: int) -> Trace:
+    """The engine's own trace of the journey test's request."""
+    request = Request(
+        user=snapshot.histories.index.position(customer),
+        context=Context(
+            cart=(snapshot.catalogue.index.position(cart_item) or 0,), page_type=PageType.CART
+        ),
+        explain=True,
+    )
+    trace = recommend(snapshot, request, BusinessRules()).trace
+    assert trace is not None
+    return trace
+
+
 async def test_journey_traces_every_step(services: Services, snapshot: ModelSnapshot) -> None:
     regular = customers_with(snapshot, 4)[0]
     laptop = first_in(snapshot, "Laptops")
@@ -286,7 +312,13 @@ async def test_journey_traces_every_step(services: Services, snapshot: ModelSnap
     assert regular not in [c["customerId"] for c in journey["similarCustomers"]]
     signals = {c["signal"] for c in journey["candidates"]}
     assert {"CF", "CONTENT", "RULES"} <= signals
-    assert any(f["rule"] == "IN_CART" and f["product"]["id"] == laptop for f in journey["filtered"])
+    trace = engine_trace(snapshot, regular, laptop)
+    item_ids = snapshot.catalogue.item_ids
+    assert [(f["product"]["id"], f["rule"]) for f in journey["filtered"]] == [
+        (int(item_ids[p]), rule.value) for p, rule in trace.filtered
+    ]
+    ranked = {i["product"]["id"] for i in journey["ranking"]}
+    assert not ranked & {f["product"]["id"] for f in journey["filtered"]}
     assert any(rule.startswith("promoted slot") for rule in journey["businessRules"])
     assert [i["product"]["id"] for i in journey["ranking"]] == [
         i["product"]["id"] for i in data["recommendations"]["items"]

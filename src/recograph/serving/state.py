@@ -120,9 +120,11 @@ class ServingState:
             try:
                 snapshot = await asyncio.to_thread(self._load, path)
             except Exception as exc:  # any failure refuses the build, whatever raised it
-                message = str(exc) if isinstance(exc, artifacts.ArtifactError) else repr(exc)
-                self.last_failure = ReloadFailure(str(path), message, time.time())
                 self._refused_version = _pointed_version(path)
+                message = str(exc)
+                if not isinstance(exc, artifacts.ArtifactError | ReloadRefused):
+                    message = f"build {self._refused_version or path}: unreadable ({exc!r})"
+                self.last_failure = ReloadFailure(str(path), message, time.time())
                 logger.error("reload (%s) refused, keeping %s: %s", reason, _v(previous), message)
                 raise ReloadRefused(message) from None
             loaded = Loaded(snapshot)
