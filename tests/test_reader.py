@@ -11,9 +11,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recograph.dataset import COLUMNS
 from recograph.io import Reject, StoreFormatError, read_store
+from recograph.io.validate import SPECS, KeyRegistry, TableValidator
 
 Store = dict[str, list[Any]]
 
@@ -677,3 +680,93 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 
     assert result.data.products["product_id"].tolist() == [1, 2, 3]
     assert result.data.products["created_at"].iloc[0] == datetime(2024, 1, 1)
+
+
+# Values near every rule's edge, for each kind of field, plus JSON values of the wrong kind.
+_EDGE_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            0,
+            1,
+            -1,
+            5,
+            6,
+            2**63 - 1,
+            2**63,
+            -(2**63) - 1,
+            0.0,
+            -0.0,
+            -0.01,
+            4.5,
+            True,
+            False,
+            None,
+            "",
+            "12",
+            "a\x00b",
+            "\ud800",
+            "café",
+            "completed",
+            "shipped",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00+05:30",
+            "1600-01-01T00:00:00",
+            "2024-02-30",
+            [],
+            {},
+            {"ram": "16GB"},
+            {"dims": [1]},
+            {"n": None},
+        ]
+    ),
+    st.integers(min_value=-3, max_value=3),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=3),
+)
+
+
+_VALID_RECORDS: dict[str, dict[str, Any]] = {name: rows[0] for name, rows in good_store().items()}
+
+
+@st.composite
+def _records(draw: st.DrawFn, name: str) -> list[Any]:
+    """A few rows: each a valid row with ids in 1..4 and some fields broken or removed."""
+    records: list[Any] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+        if draw(st.integers(min_value=0, max_value=20)) == 0:
+            records.append(draw(_EDGE_VALUES))  # not an object
+            continue
+        record = copy.deepcopy(_VALID_RECORDS[name])
+        for field in list(record):
+            if field.endswith("id"):
+                record[field] = draw(st.integers(min_value=1, max_value=4))
+            choice = draw(st.integers(min_value=0, max_value=9))
+            if choice == 0:
+                del record[field]
+            elif choice == 1:
+                record[field] = draw(_EDGE_VALUES)
+        records.append(record)
+    return records
+
+
+def _registries() -> dict[str, KeyRegistry]:
+    known = {1: 1, 2: 2}
+    return {
+        name: KeyRegistry(f"{name}.json", accepted=dict(known), rejected={3: 3})
+        for name in ("products", "customers", "orders")
+    }
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_fast_path_accepts_exactly_what_the_field_checks_accept(
+    name: str, data: st.DataObject
+) -> None:
+    records = data.draw(_records(name))
+    fast = TableValidator(SPECS[name], f"{name}.json", _registries())
+    slow = TableValidator(SPECS[name], f"{name}.json", _registries(), fast_path=False)
+
+    for row, record in enumerate(records, start=1):
+        assert fast.check(row, record) == slow.check(row, record)

@@ -344,14 +344,21 @@ class TableValidator:
     apply the same rules; the fast one exists because order lines come by the million.
     """
 
-    def __init__(self, spec: TableSpec, file: str, earlier: Mapping[str, KeyRegistry]) -> None:
+    def __init__(
+        self,
+        spec: TableSpec,
+        file: str,
+        earlier: Mapping[str, KeyRegistry],
+        *,
+        fast_path: bool = True,
+    ) -> None:
         missing = {ref.table for ref in spec.references} - set(earlier)
         if missing:
             raise ValueError(f"{spec.name} references tables not read yet: {sorted(missing)}")
         self.spec = spec
         self.file = file
         self.registry = KeyRegistry(file)
-        self._earlier = earlier
+        self._fast_path = fast_path
         fields = spec.fields
         positions = {f.name: i for i, f in enumerate(fields)}
         # One position gives the bare id, several give a tuple: the two forms of `Key`.
@@ -381,7 +388,7 @@ class TableValidator:
         if type(record) is not dict:
             reason = f"expected a JSON object, got {describe(record)}"
             return self.reject(row, None, reason, record)
-        values = self._fast_values(record)
+        values = self._fast_values(record) if self._fast_path else None
         if values is None:
             try:
                 values = self._convert_fields(record)
