@@ -413,3 +413,35 @@ async def test_migrations_match_the_models_and_sqlite_pragmas_are_set(tmp_path: 
     assert differences == []
     assert (journal, foreign_keys, timeout) == ("wal", 1, 10000)
     assert revision == [("0001",)]
+
+
+async def test_empty_files_give_empty_frames_with_the_documented_dtypes(tmp_path: Path) -> None:
+    store = small_store()
+    store["orders"] = store["order_items"] = store["reviews"] = []
+    data = write_store(tmp_path / "export", store)
+    (data / "order_items.json").unlink()
+    (data / "order_items.jsonl").write_text("\n")  # a blank line is not a row
+    url = sqlite_url(tmp_path / "store.db")
+
+    summary = await import_store(data, url)
+    loaded = await load_store(url)
+
+    assert [(f.read, f.imported) for f in summary.files.values()] == [
+        (3, 3),
+        (2, 2),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+    ]
+    expected = read_store(data).data
+    for name in ("orders", "order_items", "reviews"):
+        frame = getattr(loaded, name)
+        assert frame.empty
+        pd.testing.assert_frame_equal(frame, getattr(expected, name))
+    assert [str(t) for t in loaded.reviews.dtypes] == [
+        "int64",
+        "int64",
+        "int64",
+        "int64",
+        "datetime64[ns]",
+    ]
