@@ -105,7 +105,8 @@ def test_published_build_loads_to_the_same_arrays(demo_build: BuildResult) -> No
 def test_same_input_and_seed_give_identical_arrays(demo_store: StoreData, tmp_path: Path) -> None:
     first = build_artifacts(demo_store, tmp_path / "a", BuildParams(seed=3), evaluate=False)
     second = build_artifacts(demo_store, tmp_path / "b", BuildParams(seed=3), evaluate=False)
-    assert first.path is not None and second.path is not None
+    assert first.path is not None
+    assert second.path is not None
     a, b = artifacts.load(first.path), artifacts.load(second.path)
     assert a.manifest["arrays"] == b.manifest["arrays"]  # same dtype, shape and checksum
 
@@ -140,7 +141,7 @@ def test_truncated_arrays_are_refused(demo_build: BuildResult, tmp_path: Path) -
     copy = _copy_build(demo_build.path, tmp_path, "broken")
     data = (copy / artifacts.ARRAYS_FILE).read_bytes()
     (copy / artifacts.ARRAYS_FILE).write_bytes(data[: len(data) // 2])
-    with pytest.raises(artifacts.ArtifactError, match="unreadable|missing|checksum"):
+    with pytest.raises(artifacts.ArtifactError, match=r"unreadable|missing|checksum"):
         load_snapshot(copy)
 
 
@@ -161,7 +162,7 @@ def test_swapped_array_fails_its_checksum(demo_build: BuildResult, tmp_path: Pat
     arrays = dict(loaded.arrays)
     arrays["catalogue.price"] = arrays["catalogue.price"] * 2
     np.savez(copy / artifacts.ARRAYS_FILE, allow_pickle=False, **arrays)
-    with pytest.raises(artifacts.ArtifactError, match="catalogue.price.*checksum"):
+    with pytest.raises(artifacts.ArtifactError, match=r"catalogue\.price.*checksum"):
         load_snapshot(copy)
 
 
