@@ -1,7 +1,7 @@
 """Streams a store export (JSON arrays or JSON Lines) and validates it row by row.
 
-Files are never loaded whole: JSON arrays go through ijson's push parser in 64 KiB chunks,
-JSON Lines are read line by line. A broken JSON Lines line is one rejected row; a JSON array
+Files are never loaded whole: ijson parses JSON arrays incrementally in 64 KiB reads, JSON
+Lines are read line by line. A broken JSON Lines line is one rejected row; a JSON array
 that does not parse (or a missing file) stops the whole read with `StoreFormatError`, because
 nothing after the break can be trusted.
 """
