@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+import strawberry
 from graphql import GraphQLError
 
 from recograph.schema import (
@@ -14,13 +15,16 @@ from recograph.schema import (
     export_sdl,
     validation_cache_info,
 )
+from recograph.schema.enums import RuleLevel
 from recograph.schema.errors import NotFound, should_mask
+from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import alias_rule, depth_rule
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services
 from recograph.serving.events import EventWriter
 from recograph.serving.state import Loaded, ServingState
 from recograph.settings import Settings
+from recograph.snapshot import ModelSnapshot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,3 +96,67 @@ async def test_unexpected_errors_are_masked_outside_debug() -> None:
     shown = await debug.execute("{ categories { name } }", context_value=broken)
     assert shown.errors is not None
     assert "derived" in shown.errors[0].message
+
+
+@strawberry.type
+class _Leaf:
+    name: str
+    score: float | None
+
+
+@strawberry.type
+class _Node:
+    label: str
+    leaves: list[_Leaf]
+    kind: RuleLevel
+
+
+@strawberry.type
+class _Query:
+    @strawberry.field
+    def nodes(self) -> list[_Node]:
+        good = _Node(label="a", leaves=[_Leaf(name="x", score=1.5)], kind=RuleLevel.PRODUCT)
+        # A null where the schema says non-null: both executors must report the same error.
+        bad = _Node(label=None, leaves=[_Leaf(name="y", score=None)], kind=RuleLevel.CATEGORY)  # type: ignore[arg-type]
+        return [good, bad]
+
+
+def test_plain_object_executor_matches_graphql_core_including_errors() -> None:
+    query = "{ nodes { __typename label kind leaves { name score } } alias: nodes { kind } }"
+    standard = strawberry.Schema(query=_Query).execute_sync(query)
+    fast = strawberry.Schema(query=_Query, execution_context_class=execution_context_class())
+    for _ in range(2):  # the second run uses the shared plans
+        result = fast.execute_sync(query)
+        assert result.data == standard.data
+        assert [(e.message, e.path) for e in result.errors or []] == [
+            (e.message, e.path) for e in standard.errors or []
+        ]
+    assert standard.errors  # the null label really is an error
+
+
+async def test_served_schema_answers_like_graphql_core(snapshot: ModelSnapshot) -> None:
+    customer = int(snapshot.histories.user_ids[5])
+    product = int(snapshot.catalogue.item_ids[3])
+    query = """query($c: Int!, $p: Int!) {
+      recommendations(customerId: $c, context: {cartProductIds: [$p], pageType: CART}) {
+        requestId modelVersion strategy explanation segment weights { signal weight }
+        items { rank score product { id name category price inStock specs { key value } }
+                reason { kind text metric value features evidence { id name } }
+                contributions { signal score weight } }
+      }
+      customer(id: $c) { id name segment orders { id total lines { quantity product { id } } } }
+      associationRules(first: 5) { totalCount edges { cursor node { id lift antecedents } } }
+      similarProducts(productId: $p, limit: 3) { similarity sharedFeatures product { id } }
+    }"""
+    state = ServingState(Path("unused"))
+    state.install(snapshot)
+    services = Services(Settings(), ServingConfig(), state, EventWriter(None))
+    results = []
+    for schema in (build_schema(fast=False), build_schema(), build_schema()):
+        context = RequestContext(services, state.current, request_id="fixed")
+        result = await schema.execute(
+            query, variable_values={"c": customer, "p": product}, context_value=context
+        )
+        assert result.errors is None
+        results.append(result.data)
+    assert results[0] == results[1] == results[2]

@@ -25,6 +25,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from recograph.schema.errors import is_unexpected, should_mask
+from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import validation_rules
 
 logger = logging.getLogger(__name__)
@@ -72,12 +73,16 @@ def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
     return extensions
 
 
-def build_schema(limits: SchemaLimits | None = None) -> RecographSchema:
-    """The served schema with its limits, caches and error masking."""
+def build_schema(limits: SchemaLimits | None = None, *, fast: bool = True) -> RecographSchema:
+    """The served schema with its limits, caches and error masking; ``fast`` completes
+    plain-object subtrees without graphql-core's per-field calls (`execution`)."""
     from recograph.schema.query import Mutation, Query  # resolvers import this package
 
     return RecographSchema(
-        query=Query, mutation=Mutation, extensions=_extensions(limits or SchemaLimits())
+        query=Query,
+        mutation=Mutation,
+        extensions=_extensions(limits or SchemaLimits()),
+        execution_context_class=execution_context_class() if fast else None,
     )
 
 

@@ -1,0 +1,240 @@
+"""A graphql-core execution context that completes plain-object subtrees without per-field calls.
+
+graphql-core spends ≈ 4–5 µs on every field it executes (resolve info, resolver call,
+awaitability checks, completion), so a recommendation response of ≈ 300 fields costs more than
+the recommendation itself. Our output types are plain objects whose fields are attributes
+(strawberry "basic" fields, without resolver, arguments or extensions). For an object whose
+selected fields are all basic, this context compiles the selection once per request into a
+small plan, then builds each object's response dict with ``getattr`` and the leaf types' own
+``coerce_output_value``: the same values in the same order, without the per-field machinery.
+
+Anything outside that shape (resolvers, arguments, ``@defer``, abstract types, ``is_type_of``,
+middleware) takes graphql-core's normal path. So does an object on which the plan meets
+anything unexpected (a null in a non-null field, a failing coercion): the plan has no side
+effects, so the normal path simply runs again and reports the error exactly as it would have.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+Plan = Callable[[Any], dict[str, Any]]
+Completer = Callable[[Any], Any]
+
+
+class _Fallback(Exception):
+    """The plan cannot complete this value; the normal path must."""
+
+
+def _attribute(field: GraphQLField) -> str | None:
+    """The Python attribute behind a basic strawberry field, or None for anything else."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    if field.args or not getattr(field.resolve, "_is_default", False):
+        return None
+    return definition.python_name
+
+
+SharedKey = tuple[GraphQLObjectType, tuple[int, ...]]
+
+
+class PlainObjectExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with compiled completion of plain-object subtrees.
+
+    Plans are kept for the request and, when the document has no directives (so the selected
+    fields cannot depend on variables), in ``shared_plans`` for later requests with the same
+    parsed document (the parser cache returns the same nodes for the same query text).
+    """
+
+    shared_plans: ClassVar[OrderedDict[SharedKey, tuple[tuple[FieldNode, ...], Plan | None]]]
+    shared_size: ClassVar[int] = 512
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (type, id(field details list)) -> (the list, kept alive; its plan or None)
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, Plan | None]]
+        self._plans = {}
+        source = self.operation.loc.source.body if self.operation.loc is not None else "@"
+        self._shareable = "@" not in source
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        plan = self._plan(return_type, field_details_list)
+        if plan is not None:
+            try:
+                return plan(result)
+            except _Fallback:
+                pass
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    # ------------------------------------------------------------------ compilation
+
+    def _plan(self, return_type: GraphQLObjectType, details: FieldDetailsList) -> Plan | None:
+        key = (return_type, id(details))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
+        nodes = tuple(d.node for d in details)
+        shareable = self._shareable and all(d.fragment_variable_values is None for d in details)
+        shared_key = (return_type, tuple(id(node) for node in nodes))
+        shared = self.shared_plans.get(shared_key) if shareable else None
+        if shared is not None and all(a is b for a, b in zip(shared[0], nodes, strict=True)):
+            plan = shared[1]
+        else:
+            self._plans[key] = (details, None)
+            plan = self._compile(return_type, details)
+            if shareable:
+                self.shared_plans[shared_key] = (nodes, plan)
+                while len(self.shared_plans) > self.shared_size:
+                    self.shared_plans.popitem(last=False)
+        self._plans[key] = (details, plan)
+        return plan
+
+    def _compile(self, return_type: GraphQLObjectType, details: FieldDetailsList) -> Plan | None:
+        manager = self.middleware_manager
+        if (manager is not None and manager.middlewares) or return_type.is_type_of is not None:
+            return None
+        grouped, new_defer_usages, forbidden = self.collect_subfields(return_type, details)
+        if new_defer_usages or forbidden:
+            return None
+        steps: list[tuple[str, str, Completer]] = []
+        for response_key, sub_details in grouped.items():
+            if any(d.defer_usage is not None for d in sub_details):
+                return None
+            name = sub_details[0].node.name.value
+            if name == "__typename":
+                steps.append((response_key, "", _constant(return_type.name)))
+                continue
+            field = return_type.fields.get(name)
+            attribute = None if field is None else _attribute(field)
+            if field is None or attribute is None:
+                return None
+            completer = self._completer(field.type, sub_details)
+            if completer is None:
+                return None
+            steps.append((response_key, attribute, completer))
+        return _object_plan(steps)
+
+    def _completer(
+        self, field_type: GraphQLOutputType, details: FieldDetailsList
+    ) -> Completer | None:
+        """How to complete a value of ``field_type``; None when the plan cannot."""
+        if is_non_null_type(field_type):
+            assert isinstance(field_type, GraphQLNonNull)
+            inner = self._completer(field_type.of_type, details)
+            return None if inner is None else _non_null(inner)
+        if is_list_type(field_type):
+            assert isinstance(field_type, GraphQLList)
+            item = self._completer(field_type.of_type, details)
+            return None if item is None else _list(item)
+        if is_leaf_type(field_type):
+            return _leaf(field_type)
+        if is_object_type(field_type):
+            assert isinstance(field_type, GraphQLObjectType)
+            plan = self._plan(field_type, details)
+            return None if plan is None else _nullable(plan)
+        return None
+
+
+def execution_context_class(cache_size: int = 512) -> type[PlainObjectExecutionContext]:
+    """A subclass with its own bounded plan cache (one per schema)."""
+    return type(
+        "RecographExecutionContext",
+        (PlainObjectExecutionContext,),
+        {"shared_plans": OrderedDict(), "shared_size": cache_size},
+    )
+
+
+def _object_plan(steps: list[tuple[str, str, Completer]]) -> Plan:
+    def plan(value: Any) -> dict[str, Any]:
+        try:
+            return {key: complete(getattr(value, attr, value)) for key, attr, complete in steps}
+        except _Fallback:
+            raise
+        except Exception:
+            raise _Fallback from None
+
+    return plan
+
+
+def _constant(value: str) -> Completer:
+    def complete(_: Any) -> str:
+        return value
+
+    return complete
+
+
+def _non_null(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            raise _Fallback
+        completed = inner(value)
+        if completed is None:
+            raise _Fallback
+        return completed
+
+    return complete
+
+
+def _nullable(plan: Plan) -> Completer:
+    def complete(value: Any) -> Any:
+        return None if value is None else plan(value)
+
+    return complete
+
+
+def _list(item: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise _Fallback
+        return [item(element) for element in value]
+
+    return complete
+
+
+def _leaf(leaf_type: GraphQLLeafType) -> Completer:
+    coerce = leaf_type.coerce_output_value
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Fallback
+        return coerced
+
+    return complete
