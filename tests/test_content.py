@@ -13,6 +13,7 @@ import pytest
 from recograph.recommenders.content import (
     ContentModel,
     explain_content,
+    feature_matrix,
     fit_content,
     neighbours,
     price_bands,
@@ -289,3 +290,37 @@ def test_price_bands_are_quartiles_within_the_category() -> None:
     )
     # A: 10 budget, 20 mid, 30 premium, 40 flagship; a lone or equal-priced product is mid.
     assert price_bands(products).tolist() == [3, 0, 1, 2, 1, 1, 1]
+
+
+def test_blockwise_top_k_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small blocks, frequent (dense) and rare (sparse) features: same as X·Xᵀ top-k."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(40)]
+    rows = [
+        product(
+            i,
+            f"Item {rng.choice(words)}",
+            f"Brand{rng.integers(3)}",
+            f"Cat{rng.integers(4)}",
+            float(rng.integers(1, 50)),
+            " ".join(rng.choice(words, 6)),
+            {"size": str(rng.integers(3)), "wireless": bool(rng.integers(2))},
+        )
+        for i in range(60)
+    ]
+    products = frame(*rows)
+    monkeypatch.setattr("recograph.recommenders.content._BLOCK_CELLS", 60 * 7)
+    k = 5
+    model = fit_content(products, k=k)
+
+    matrix, _, _ = feature_matrix(products)
+    full = np.clip((matrix @ matrix.T).toarray(), 0.0, 1.0)
+    np.fill_diagonal(full, 0.0)
+    for item in range(60):
+        found = neighbours(model, item, limit=k)
+        expected = sorted(range(60), key=lambda j: (-full[item, j], j))[:k]
+        # Equal up to float32 rounding: compare the similarities, then the set where distinct.
+        np.testing.assert_allclose(
+            [m.similarity for m in found], full[item, expected], rtol=1e-5, atol=1e-6
+        )
+        assert all(len(m.shared_features) >= 1 for m in found)

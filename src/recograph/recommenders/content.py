@@ -365,8 +365,11 @@ def _neighbours(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     all_rows, all_cols, all_vals = [], [], []
     for start in range(0, n, block):
         stop = min(n, start + block)
-        sims = dense_part[start:stop] @ dense_part.T
-        sims += sp.csr_matrix(sparse_part[start:stop] @ sparse_t).toarray()
+        sims = np.ascontiguousarray(dense_part[start:stop] @ dense_part.T, dtype=np.float32)
+        rare = sp.csr_matrix(sparse_part[start:stop] @ sparse_t)
+        rare_rows = np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(rare.indptr))
+        # Each (row, column) occurs once in a CSR product, so a plain scatter-add is exact.
+        sims.reshape(-1)[rare_rows * n + rare.indices] += rare.data
         local = np.arange(stop - start)
         sims[local, start + local] = 0.0
         np.clip(sims, 0.0, 1.0, out=sims)
