@@ -160,9 +160,12 @@ def test_a_product_nobody_bought_gets_neighbours_from_its_attributes() -> None:
         {"form_factor": "over-ear", "wireless": "yes", "anc": "yes"},
     )
     model = fit_content(pd.concat([catalogue(), frame(new)], ignore_index=True))
-    nearest = neighbours(model, 4, limit=1)[0]
-    assert nearest.position == SONY  # same brand and name words as well as the specs
-    assert nearest.similarity > neighbours(model, 4, limit=2)[1].similarity
+    # Same specs as both headphones, but also the brand (and the name word "sony", which is
+    # shown with the brand's spelling rather than as a second, lowercase "sony").
+    assert [(m.position, m.shared_features) for m in neighbours(model, 4, limit=2)] == [
+        (SONY, ("ANC", "over-ear", "Sony")),
+        (BOSE, ("ANC", "over-ear", "wireless")),
+    ]
 
 
 def test_k_limits_the_neighbours_kept_per_item() -> None:
@@ -265,8 +268,18 @@ def test_one_product_and_blank_products_give_no_nan() -> None:
         ("wireless", False, ("wireless:no", "no wireless")),
         ("form_factor", "Over Ear", ("form_factor:over-ear", "Over Ear")),
         ("Form Factor", " over-ear ", ("form_factor:over-ear", "over-ear")),
-        ("battery_hours", "30.0", ("battery_hours:30", "battery hours 30")),
-        ("weight_kg", 0.25, ("weight_kg:0.25", "weight kg 0.25")),
+        ("buttons", "6.0", ("buttons:6", "buttons 6")),
+        ("dpi", 4000, ("dpi:4000", "DPI 4000")),
+        ("weight_kg", 0.25, ("weight_kg:0.25", "weight 0.25 kg")),
+        ("battery_wh", "70", ("battery_wh:70", "battery 70 Wh")),
+        ("read_mb_s", "1000", ("read_mb_s:1000", "read 1000 MB/s")),
+        (
+            "colour_temperature_k",
+            "2700-6500",
+            ("colour_temperature_k:2700-6500", "colour temperature 2700-6500 K"),
+        ),
+        ("ai_tracking", "false", ("ai_tracking:no", "no AI tracking")),
+        ("5g", "true", ("5g:yes", "5G")),
         ("category", "cables", ("spec_category:cables", "cables")),
         ("colour", "  ", None),
         ("", "x", None),

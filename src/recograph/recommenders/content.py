@@ -57,6 +57,76 @@ _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _RESERVED_KEYS = frozenset({"category", "brand", "price_band"})
 _YES = frozenset({"true", "yes", "y"})
 _NO = frozenset({"false", "no", "n"})
+# How spec-key words are shown in labels ("anc" → "ANC"); other words stay as written.
+_ACRONYMS = {
+    w: w.upper()
+    for w in [
+        "ai",
+        "anc",
+        "cpu",
+        "dac",
+        "dpi",
+        "ecg",
+        "enc",
+        "gps",
+        "gpu",
+        "hdd",
+        "hdmi",
+        "hdr",
+        "ibis",
+        "ip",
+        "lan",
+        "lcd",
+        "led",
+        "lte",
+        "mqa",
+        "nfc",
+        "oled",
+        "os",
+        "ppm",
+        "ram",
+        "rgb",
+        "ssd",
+        "tv",
+        "uhs",
+        "usb",
+    ]
+} | {"gan": "GaN", "spo2": "SpO2", "wifi": "Wi-Fi"}
+# Unit suffixes of spec keys ("battery_wh") and how the unit is shown ("battery 70 Wh").
+_UNITS = {
+    "mb_s": "MB/s",
+    "gb_s": "GB/s",
+    "mm": "mm",
+    "cm": "cm",
+    "m2": "m²",
+    "m": "m",
+    "in": "in",
+    "g": "g",
+    "kg": "kg",
+    "mb": "MB",
+    "gb": "GB",
+    "tb": "TB",
+    "mah": "mAh",
+    "wh": "Wh",
+    "w": "W",
+    "v": "V",
+    "h": "h",
+    "days": "days",
+    "years": "years",
+    "ms": "ms",
+    "hz": "Hz",
+    "khz": "kHz",
+    "mhz": "MHz",
+    "ghz": "GHz",
+    "mbps": "Mbps",
+    "gbps": "Gbps",
+    "ohm": "Ω",
+    "db": "dB",
+    "mp": "MP",
+    "dpi": "DPI",
+    "k": "K",
+    "deg": "°",
+}
 
 
 class Field(IntEnum):
@@ -157,12 +227,23 @@ def _norm_key(key: str) -> str:
     return f"spec_{norm}" if norm in _RESERVED_KEYS else norm
 
 
-def _human_key(key: str) -> str:
-    """``noise_cancelling`` → "noise cancelling"; short lowercase acronyms: ``anc`` → "ANC"."""
-    text = re.sub(r"[_\s]+", " ", key.strip())
-    if text.isalpha() and text.islower() and len(text) <= 3:
-        return text.upper()
-    return text
+def _human_words(text: str) -> str:
+    """``noise_cancelling`` → "noise cancelling"; known acronyms: ``ai_tracking`` → "AI
+    tracking", ``5g`` → "5G". Words written with capitals are kept as they are."""
+    words = [w for w in re.split(r"[_\s]+", text.strip()) if w]
+    return " ".join(
+        _ACRONYMS.get(w, w.upper() if len(w) <= 3 and w.islower() and not w.isalpha() else w)
+        for w in words
+    )
+
+
+def _unit_split(key: str) -> tuple[str, str] | None:
+    """(stem, unit) when the key ends in a unit: ``battery_wh`` → ("battery", "Wh")."""
+    norm = _norm_key(key)
+    for suffix, unit in _UNITS.items():
+        if norm.endswith(f"_{suffix}") and len(norm) > len(suffix) + 1:
+            return norm[: -len(suffix) - 1], unit
+    return None
 
 
 def _number(value: object) -> str | None:
@@ -187,25 +268,33 @@ def spec_token(key: str, value: object) -> tuple[str, str] | None:
     """The (token, label) of one spec, or None when key or value is empty.
 
     ``("ANC", True)`` → ``("anc:yes", "ANC")``; ``("wireless", "no")`` → ``("wireless:no",
-    "no wireless")``; ``("form_factor", "Over-Ear")`` → ``("form_factor:over-ear", "Over-Ear")``;
-    ``("battery_hours", 30)`` → ``("battery_hours:30", "battery hours 30")``.
+    "no wireless")``; ``("form_factor", "Over-Ear")`` → ``("form_factor:over-ear",
+    "Over-Ear")``; ``("battery_wh", "70.0")`` → ``("battery_wh:70", "battery 70 Wh")``;
+    ``("buttons", 6)`` → ``("buttons:6", "buttons 6")``.
     """
     nkey = _norm_key(str(key))
     if not nkey:
         return None
-    human = _human_key(str(key))
+    human = _human_words(str(key))
     raw = value if isinstance(value, bool) else str(value).strip()
     if raw is True or (isinstance(raw, str) and raw.lower() in _YES):
         return f"{nkey}:yes", human
     if raw is False or (isinstance(raw, str) and raw.lower() in _NO):
         return f"{nkey}:no", f"no {human}"
-    number = _number(value)
-    if number is not None:
-        return f"{nkey}:{number}", f"{human} {number}"
     text = re.sub(r"\s+", " ", str(raw))
     if not text:
         return None
-    return f"{nkey}:{_norm_value(text)}", text
+    number = _number(value)
+    shown = number if number is not None else text
+    unit = _unit_split(str(key))
+    if unit is not None and shown[0].isdigit():
+        space = "" if unit[1] == "°" else " "
+        label = f"{_human_words(unit[0])} {shown}{space}{unit[1]}"
+    elif number is not None:
+        label = f"{human} {number}"
+    else:
+        label = text
+    return f"{nkey}:{_norm_value(shown)}", label
 
 
 def _words(text: str) -> list[str]:
@@ -388,16 +477,17 @@ def _neighbours(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     )
 
 
-def _shared_features(
+def _shared_labels(
     matrix: sp.csr_matrix,
     similarity: sp.csr_matrix,
-    demote: npt.NDArray[np.bool_],
+    tier: npt.NDArray[np.int8],
     label_group: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int32]:
-    """For each stored pair (in CSR data order) the best `N_SHARED` shared features.
+    """For each stored pair (in CSR data order) the label groups of its best shared features.
 
-    Ranked by: demoted (category) last, then the product of both items' weights descending,
-    then feature id; a feature whose label (case-insensitive) is already listed is skipped.
+    Features are ranked by `explain_tier`, then by the product of both items' weights
+    (descending), then by feature id; a feature whose label group is already listed is
+    skipped, and `N_SHARED` groups are kept (-1 padded).
     """
     nnz = similarity.nnz
     out = np.full((nnz, N_SHARED), -1, dtype=np.int32)
@@ -412,15 +502,36 @@ def _shared_features(
         products.eliminate_zeros()
         pair = np.repeat(np.arange(stop - start), np.diff(products.indptr))
         feature = products.indices.astype(np.int64)
-        order = np.lexsort((feature, -products.data, demote[feature], pair))
-        pair, feature = pair[order], feature[order]
-        _, first = np.unique(pair * n_groups + label_group[feature], return_index=True)
+        order = np.lexsort((feature, -products.data, tier[feature], pair))
+        pair, group = pair[order], label_group[feature[order]]
+        _, first = np.unique(pair * n_groups + group, return_index=True)
         first.sort()
-        pair, feature = pair[first], feature[first]
+        pair, group = pair[first], group[first]
         rank = np.arange(len(pair)) - np.searchsorted(pair, pair, side="left")
         keep = rank < N_SHARED
-        out[start + pair[keep], rank[keep]] = feature[keep]
+        out[start + pair[keep], rank[keep]] = group[keep]
     return out
+
+
+def explain_tier(fields: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+    """Order in which shared features explain a pair: specs, brand and price band first,
+    then words, then the category (usually the same for both and obvious to the shopper)."""
+    tier = np.zeros(len(fields), dtype=np.int8)
+    tier[fields == Field.WORD] = 1
+    tier[fields == Field.CATEGORY] = 2
+    return tier
+
+
+def label_groups(
+    labels: list[str], fields: npt.NDArray[np.int8]
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Features whose labels match case-insensitively form one group (the word "sony" and the
+    brand "Sony"); each group is shown with the label of its first non-word feature."""
+    keys, group = np.unique([label.casefold() for label in labels], return_inverse=True)
+    group = np.asarray(group, dtype=np.int64).reshape(-1)
+    order = np.lexsort((np.arange(len(labels)), fields == Field.WORD, group))
+    starts = np.searchsorted(group[order], np.arange(len(keys)))
+    return group, [labels[i] for i in order[starts]]
 
 
 def fit_content(products: pd.DataFrame, k: int = 20) -> ContentModel:
@@ -433,16 +544,11 @@ def fit_content(products: pd.DataFrame, k: int = 20) -> ContentModel:
         raise ValueError(f"k must be at least 1, got {k}")
     matrix, fields, labels = feature_matrix(products)
     similarity = _neighbours(matrix, k)
-    _, label_group = np.unique([label.casefold() for label in labels], return_inverse=True)
-    shared = _shared_features(
-        matrix,
-        similarity,
-        demote=fields == Field.CATEGORY,
-        label_group=np.asarray(label_group, dtype=np.int64).reshape(-1),
-    )
+    group, display = label_groups(labels, fields)
+    shared = _shared_labels(matrix, similarity, explain_tier(fields), group)
     used = np.unique(shared[shared >= 0])
     remapped = np.where(shared >= 0, np.searchsorted(used, shared), -1).astype(np.int32)
-    used_labels = np.array([labels[i] for i in used], dtype=np.str_)
+    used_labels = np.array([display[i] for i in used], dtype=np.str_)
     logger.info(
         "content: %d items, %d features, %d neighbour pairs",
         matrix.shape[0],
