@@ -15,10 +15,12 @@ structured fields). Before the L2 normalisation each column is multiplied by its
 so that neighbours are mostly in the same category; specs are the structured facts that tell
 products of one category apart; brand matters less than what the product is; free text is noisy.
 
-For every stored neighbour pair the model keeps the three shared features that explain it best
-(the largest products of both items' weights, one per distinct label). The shared category is
-listed last because the pair's category is usually obvious to the shopper: "Similar to Sony
-WH-1000XM5: over-ear, wireless, ANC" says more than "…: Headphones, over-ear, wireless".
+For every stored neighbour pair the model keeps the three shared features that explain it best:
+the largest products of both items' weights, one per label (case-insensitive). Specs, brand and
+price band come before free-text words, and the shared category comes last because it is
+usually obvious to the shopper: "Similar to Sony WH-1000XM5: over-ear, wireless, ANC" says
+more than "…: Headphones, over-ear, wireless". Spec labels are made to read in such a sentence
+("anc: yes" → "ANC", "form_factor: over-ear" → "over-ear", "battery_wh: 70" → "battery 70 Wh").
 
 Similarity needs no purchases, so products nobody has bought get neighbours too.
 """
