@@ -4,7 +4,7 @@ precomputed neighbours and rules read straight from the snapshot."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +24,13 @@ from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]
+Limit = Annotated[int, strawberry.argument(description="How many, 1–100.")]
+First = Annotated[int, strawberry.argument(description="Page size, 1–100.")]
 
 
-async def similar_products(info: Info, product_id: int, limit: int = 10) -> list[t.SimilarProduct]:
+async def similar_products(
+    info: Info, product_id: int, limit: Limit = 10
+) -> list[t.SimilarProduct]:
     """Nearest products by content (attributes, specs, text), with the features they share."""
     ctx = info.context
     loaded = ctx.require()
@@ -56,7 +60,7 @@ def bought_together(
 
 
 async def frequently_bought_together(
-    info: Info, product_ids: list[int], limit: int = 10
+    info: Info, product_ids: list[int], limit: Limit = 10
 ) -> list[t.BoughtTogether]:
     """Products that complete a basket, from the product-level association rules."""
     ctx = info.context
@@ -141,7 +145,7 @@ async def association_rules(
     info: Info,
     filter: RuleFilter | None = None,
     order_by: RuleOrder = RuleOrder.LIFT,
-    first: int = 20,
+    first: First = 20,
     after: str | None = None,
 ) -> t.AssociationRuleConnection:
     """Mined association rules, filtered and paginated."""

@@ -3,6 +3,8 @@ snapshot's arrays in memory, no database."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import numpy.typing as npt
 import strawberry
@@ -16,6 +18,8 @@ from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]
+Limit = Annotated[int, strawberry.argument(description="How many, 1–100.")]
+First = Annotated[int, strawberry.argument(description="Page size, 1–100.")]
 
 _SEARCH_TEXT = "product_search_text"
 _CATEGORIES = "categories"
@@ -60,7 +64,7 @@ async def product(info: Info, id: int) -> t.Product:
 async def products(
     info: Info,
     filter: ProductFilter | None = None,
-    first: int = 20,
+    first: First = 20,
     after: str | None = None,
 ) -> t.ProductConnection:
     """Products in id order, ``first`` at a time after the cursor ``after``."""
@@ -117,7 +121,7 @@ async def customer(info: Info, id: int) -> t.Customer:
 
 
 async def customers(
-    info: Info, search: str | None = None, first: int = 20, after: str | None = None
+    info: Info, search: str | None = None, first: First = 20, after: str | None = None
 ) -> t.CustomerConnection:
     """Customers in id order; ``search`` matches the name (and the id when it is a number)."""
     ctx = info.context

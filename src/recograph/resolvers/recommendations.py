@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import strawberry
 
@@ -26,6 +27,8 @@ from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]
+Limit = Annotated[int, strawberry.argument(description="How many, 1–100.")]
+First = Annotated[int, strawberry.argument(description="Page size, 1–100.")]
 
 MAX_CONTEXT_ITEMS = 100
 MAX_TIMELINE_ORDERS = 50
@@ -226,7 +229,7 @@ async def recommendations(
     info: Info,
     customer_id: int | None = None,
     context: ContextInput | None = None,
-    limit: int = 10,
+    limit: Limit = 10,
     strategy: engine.Strategy = engine.Strategy.HYBRID,
     weights: WeightsInput | None = None,
     filters: RecommendationFilters | None = None,
@@ -293,7 +296,7 @@ def timeline_steps(
     return steps
 
 
-async def customer_timeline(info: Info, customer_id: int, limit: int = 10) -> t.CustomerTimeline:
+async def customer_timeline(info: Info, customer_id: int, limit: Limit = 10) -> t.CustomerTimeline:
     """What recograph would have recommended before each of the customer's orders."""
     ctx = info.context
     loaded = ctx.require()
@@ -334,7 +337,7 @@ async def recommendation_journey(
     info: Info,
     customer_id: int | None = None,
     context: ContextInput | None = None,
-    limit: int = 10,
+    limit: Limit = 10,
     strategy: engine.Strategy = engine.Strategy.HYBRID,
     weights: WeightsInput | None = None,
     filters: RecommendationFilters | None = None,
