@@ -64,6 +64,25 @@ def sparse_from_arrays(arrays: Arrays, name: str) -> sp.csr_matrix:
     )
 
 
+def weighted_row_sum(
+    matrix: Any, rows: npt.NDArray[np.integer[Any]], weights: npt.NDArray[Any]
+) -> npt.NDArray[np.float64]:
+    """``Σ_r weights[r] · matrix[rows[r]]`` as a dense float64 vector, for a CSR ``matrix``.
+
+    Reads the rows' slices of ``indices``/``data`` directly: per request this is several
+    times faster than scipy's fancy row indexing, which dominates on small catalogues.
+    """
+    indptr = matrix.indptr
+    starts = indptr[rows].astype(np.int64)
+    lengths = indptr[np.asarray(rows) + 1].astype(np.int64) - starts
+    total = int(lengths.sum())
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    positions = offsets + np.arange(total, dtype=np.int64)
+    values = matrix.data[positions] * np.repeat(np.asarray(weights, dtype=np.float64), lengths)
+    sums = np.bincount(matrix.indices[positions], weights=values, minlength=matrix.shape[1])
+    return np.asarray(sums, dtype=np.float64)
+
+
 def _row_normalised(matrix: Any) -> sp.csr_matrix:
     """Rows scaled to unit L2 norm (float64); all-zero rows stay zero."""
     csr = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
@@ -202,8 +221,8 @@ def score_item_knn(model: ItemKNN, h: npt.ArrayLike) -> FloatVector:
     present = np.flatnonzero(history)
     if present.size == 0:
         return np.zeros(model.n_items, dtype=np.float32)
-    rows = model.similarity[present]
-    return np.asarray(rows.T @ history[present], dtype=np.float32)
+    scores = weighted_row_sum(model.similarity, present, history[present])
+    return scores.astype(np.float32)
 
 
 def explain_item_knn(

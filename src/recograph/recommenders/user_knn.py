@@ -28,6 +28,7 @@ from recograph.recommenders.item_knn import (
     sparse_to_arrays,
     top_positions,
     topk_cosine,
+    weighted_row_sum,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,15 +102,21 @@ def score_from_neighbours(X: Any, positions: npt.ArrayLike, sims: npt.ArrayLike)
     n_items = int(X.shape[1])
     if rows.size == 0:
         return np.zeros(n_items, dtype=np.float32)
-    return np.asarray(X[rows].T @ weights, dtype=np.float32)
+    csr = X if sp.issparse(X) and X.format == "csr" else sp.csr_matrix(X)
+    return weighted_row_sum(csr, rows, weights).astype(np.float32)
 
 
 def score_user_knn(model: UserKNN, X: Any, user_position: int) -> FloatVector:
     """Scores for a training customer from their stored neighbours (X is the training matrix)."""
     if X.shape[0] != model.n_users:
         raise ValueError(f"X has {X.shape[0]} rows, the model {model.n_users} users")
-    row = model.neighbours[user_position]
-    return score_from_neighbours(X, row.indices, row.data)
+    if not 0 <= user_position < model.n_users:
+        raise IndexError(f"user position {user_position} is outside 0..{model.n_users - 1}")
+    indptr = model.neighbours.indptr
+    start, stop = indptr[user_position], indptr[user_position + 1]
+    return score_from_neighbours(
+        X, model.neighbours.indices[start:stop], model.neighbours.data[start:stop]
+    )
 
 
 def neighbours_from_history(
@@ -133,9 +140,7 @@ def neighbours_from_history(
     if norm == 0.0 or k < 1:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
     present = np.flatnonzero(history)
-    buyers = model.item_users[present]
-    weights = buyers.data * np.repeat(history[present], np.diff(buyers.indptr))
-    dots = np.bincount(buyers.indices, weights=weights, minlength=model.n_users)
+    dots = weighted_row_sum(model.item_users, present, history[present])
     if exclude is not None:
         dots[exclude] = 0.0
     candidates = np.flatnonzero(dots > 0)
