@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -165,5 +164,5 @@ def fold_in_als(model: ALSModel, h: npt.ArrayLike) -> FloatVector:
     lhs = model.gram + (rows.T * (confidence - 1.0)) @ rows
     lhs[np.diag_indices_from(lhs)] += model.regularization
     rhs = confidence @ rows
-    solution = scipy.linalg.solve(lhs, rhs, assume_a="pos", check_finite=False)
+    solution = np.linalg.solve(lhs, rhs)
     return np.asarray(solution, dtype=np.float32)
