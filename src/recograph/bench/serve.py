@@ -68,6 +68,7 @@ class Result:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    target_rate: float | None = None  # paced runs only
 
     @property
     def rate(self) -> float:
@@ -84,6 +85,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--requests", type=int, default=20_000, help="most requests per level")
     parser.add_argument(
         "--driver", choices=("auto", "wrk", "httpx"), default="auto", help="load generator"
+    )
+    parser.add_argument(
+        "--no-paced",
+        dest="paced",
+        action="store_false",
+        help="skip the open-loop GraphQL run at half the best measured rate",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.set_defaults(handler=run)
@@ -213,6 +220,47 @@ async def _httpx_level(
     )
 
 
+async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Result:
+    """Open-loop load: one request every 1/rate s whatever the server does; latency is taken
+    from the scheduled send time, so a stalled server cannot hide its queueing."""
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+        n = max(1, int(rate * seconds))
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            try:
+                response = await client.post(url, content=body, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((loop.time() - scheduled) * 1000)
+            errors += not ok
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return Result(
+        "paced",
+        0,
+        len(latencies),
+        errors,
+        elapsed,
+        _percentile(latencies, 50),
+        _percentile(latencies, 95),
+        _percentile(latencies, 99),
+        target_rate=rate,
+    )
+
+
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -273,10 +321,19 @@ def report(results: list[Result]) -> str:
         f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
     ]
     for r in results:
+        if r.endpoint == "paced":
+            continue
         lines.append(
             f"{r.endpoint:<9} {r.concurrency:>4} {r.requests:>9} {r.errors:>6} {r.rate:>9.0f} "
             f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f}"
         )
+    for r in results:
+        if r.endpoint == "paced":
+            lines.append(
+                f"graphql paced at {r.target_rate or 0:.0f} req/s (half the best rate): "
+                f"p50 {r.p50_ms:.2f} ms, p95 {r.p95_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
+                f"{r.errors} errors"
+            )
     by_key = {(r.endpoint, r.concurrency): r for r in results}
     for (endpoint, concurrency), result in by_key.items():
         plain = by_key.get(("plain", concurrency))
@@ -368,6 +425,12 @@ def run(args: argparse.Namespace) -> int:
                         )
                     results.append(result)
                     logger.info("%s", result)
+            if args.paced:
+                best = max(r.rate for r in results if r.endpoint == "graphql")
+                paced = asyncio.run(
+                    _paced_level(f"{base}/graphql", body, best / 2, min(args.seconds, 10.0))
+                )
+                results.append(paced)
         finally:
             process.terminate()
             try:
