@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
@@ -135,10 +135,12 @@ def create_app(
     *,
     config: ServingConfig | None = None,
     handle_sighup: bool = False,
-    extra_routes: list[Route] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    playground: bool = True,
 ) -> Starlette:
     """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
-    startup (a failure leaves /readyz at 503 until a reload succeeds)."""
+    startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
+    the web UI at ``/`` (it talks to ``/graphql`` like any other client)."""
     settings = settings or Settings.from_env()
     config = config or ServingConfig.from_env()
     state = ServingState(Path(settings.artifacts_dir), snapshot_loader)
@@ -211,12 +213,16 @@ def create_app(
                 allow_headers=["authorization", "content-type"],
             )
         )
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql),
-        *(extra_routes or []),
+        *extra_routes,
     ]
+    if playground:
+        from recograph.playground import playground_routes
+
+        routes.extend(playground_routes())
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.schema = schema
