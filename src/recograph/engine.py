@@ -268,7 +268,7 @@ def _one_cf_model(snapshot: ModelSnapshot, profile: Profile, name: str) -> Score
         if profile.exact and profile.user is not None:
             return user_knn.score_user_knn(snapshot.user_knn, snapshot.interactions, profile.user)
         positions, sims = user_knn.neighbours_from_history(
-            snapshot.user_knn, snapshot.interactions, h, snapshot.user_knn.k
+            snapshot.user_knn, snapshot.interactions, h, snapshot.user_knn.k, exclude=profile.user
         )
         return user_knn.score_from_neighbours(snapshot.interactions, positions, sims)
     if name == "svd":
@@ -680,7 +680,7 @@ def _trace(
     neighbours: list[tuple[int, float]] = []
     if profile.items.size:
         positions, sims = user_knn.neighbours_from_history(
-            snapshot.user_knn, snapshot.interactions, profile.history, 5
+            snapshot.user_knn, snapshot.interactions, profile.history, 5, exclude=profile.user
         )
         neighbours = [
             (int(p), float(s)) for p, s in zip(positions, sims, strict=True) if p != profile.user

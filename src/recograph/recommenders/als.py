@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
 
