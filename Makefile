@@ -13,7 +13,7 @@ ARTIFACTS ?= artifacts
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +41,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Browsers, Java (Spark) and a throwaway PostgreSQL are installed/started by the project itself.
 pytest: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	@if [ -f scripts/ensure_java.sh ]; then bash scripts/ensure_java.sh; fi
 	bash scripts/test_services.sh $(BIN)/pytest -q
 
 test: lint typecheck pytest
