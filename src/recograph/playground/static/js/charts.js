@@ -141,7 +141,7 @@ function formatTick(t) {
 
 // Heat map: labels[i] names row/column i; values[i][j] a similarity or null (unknown). Colours
 // run from 0 to the largest pair so the contrast is spent where the pairs are.
-export function heatMap(labels, values, { cell = 30, label = 150, highlight = -1, onPick = null } = {}) {
+export function heatMap(labels, values, { cell = 30, label = 175, highlight = -1, onPick = null } = {}) {
   const n = labels.length;
   const top = label;
   const width = label + n * cell + label * 0.55;
@@ -175,7 +175,7 @@ export function heatMap(labels, values, { cell = 30, label = 150, highlight = -1
     s("rect", { x: label - 1, y: top + highlight * cell - 1, width: n * cell + 1, height: cell + 1, class: "heat-frame" }),
     s("rect", { x: label + highlight * cell - 1, y: top - 1, width: cell + 1, height: n * cell + 1, class: "heat-frame" }),
   ] : [];
-  return s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart heat-map", role: "img", "aria-label": "content similarity heat map" },
+  return s("svg", { viewBox: `0 0 ${width} ${height}`, width, class: "chart heat-map", role: "img", "aria-label": "content similarity heat map" },
     ...cells, ...frame, ...rowLabels, ...colLabels,
     legendRamp(label, top + n * cell + 22, Math.min(200, n * cell), "similarity", 0, hi, (v) => fmt.num(v, 2)));
 }

@@ -84,12 +84,12 @@ export function render(root, { setState }) {
           h("div", { class: "weight-bar" }, j.weights.map((w) => h("span", { class: "weight-part", style: { flexGrow: String(w.weight), background: SIGNAL_COLOURS[w.signal] } }, `${w.signal.toLowerCase()} ${fmt.pct(w.weight)}`)))),
         step(3, "Similar customers",
           j.similarCustomers.length
-            ? h("table", { class: "data", dataset: { testid: "similar-customers" } },
+            ? h("div", { class: "table-scroll" }, h("table", { class: "data", dataset: { testid: "similar-customers" } },
               h("thead", {}, h("tr", {}, h("th", {}, "Customer"), h("th", { class: "num" }, "Similarity"), h("th", {}, ""))),
               h("tbody", {}, j.similarCustomers.map((c) => h("tr", {},
                 h("td", {}, `${c.name} `, h("span", { class: "muted" }, `#${c.customerId}`)),
                 h("td", { class: "num" }, fmt.num(c.similarity, 3), meter(c.similarity, 1)),
-                h("td", {}, h("a", { href: url.href({ view: "timeline", customer: c.customerId }) }, "timeline →"))))))
+                h("td", {}, h("a", { href: url.href({ view: "timeline", customer: c.customerId }) }, "timeline →")))))))
             : h("p", { class: "empty" }, "No neighbours used (collaborative filtering is off for this request or has no history to match).")),
         step(4, "Candidates per signal",
           h("div", { class: "signal-columns", dataset: { testid: "candidates" } }, j.candidates.map((group) => h("div", { class: "signal-column", dataset: { signal: group.signal } },
@@ -101,12 +101,12 @@ export function render(root, { setState }) {
               : h("p", { class: "empty" }, "No candidates."))))),
         step(5, "Filtered out",
           j.filtered.length
-            ? h("table", { class: "data", dataset: { testid: "filtered" } },
+            ? h("div", { class: "table-scroll" }, h("table", { class: "data", dataset: { testid: "filtered" } },
               h("thead", {}, h("tr", {}, h("th", {}, "Product"), h("th", {}, "Rule"), h("th", {}, "Why"))),
               h("tbody", {}, j.filtered.map((f) => h("tr", { dataset: { rule: f.rule } },
                 h("td", {}, f.product.name, h("span", { class: "muted" }, ` · ${f.product.category}`)),
                 h("td", {}, badge(f.rule.replaceAll("_", " ").toLowerCase(), "warn")),
-                h("td", {}, FILTER_TEXT[f.rule] ?? f.rule)))))
+                h("td", {}, FILTER_TEXT[f.rule] ?? f.rule))))))
             : h("p", { class: "empty" }, "Nothing was filtered out.")),
         step(6, "Business rules",
           j.businessRules.length

@@ -88,8 +88,9 @@ function blendList(result, previous, navigate) {
   )));
 }
 
-function strategyColumn([alias, , title], result) {
-  const fellBack = result.strategy !== alias.toUpperCase() && !(alias === "popular" && result.strategy === "POPULAR");
+function strategyColumn([alias, strategy, title], result) {
+  // The API answers with the strategy it actually used (e.g. no history for collaborative).
+  const fellBack = result.strategy !== strategy;
   return h("div", { class: "strategy", dataset: { testid: `strategy-${alias}` } },
     h("h3", {}, title, fellBack ? badge(`→ ${result.strategy.toLowerCase()}`, "warn") : null),
     h("p", { class: "explanation" }, result.explanation),
@@ -211,6 +212,7 @@ export function render(root, { navigate, setState }) {
 
   const pickCustomer = (id) => {
     state.customer = id;
+    previousRanks = null; // movement markers compare edits for one customer, not customers
     renderControls();
     loadCustomer();
     refresh();
@@ -226,8 +228,8 @@ export function render(root, { navigate, setState }) {
     h("div", { class: "intro" }, h("h1", {}, "Recommendation playground"),
       h("p", {}, "Pick a customer, put products in the cart or open a product page, and watch the hybrid blend and each strategy respond.")),
     h("div", { class: "layout-2" }, controls, h("div", { class: "results" },
-      h("section", { class: "panel" }, h("h2", {}, "The blend (hybrid)"), blendBox),
-      h("section", { class: "panel" }, h("h2", {}, "Five strategies side by side"), columns))));
+      h("section", { class: "panel" }, h("h2", {}, "The blend (hybrid)"), blendBox))),
+    h("section", { class: "panel" }, h("h2", {}, "Five strategies side by side"), columns));
   renderControls();
   renderWeights();
   loadCustomer();

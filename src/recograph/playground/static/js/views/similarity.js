@@ -98,13 +98,13 @@ export function render(root, { setState }) {
           h("p", {}, h("a", { href: url.href({ view: "together", product: product.id }) }, "bought together →"))));
       const top = Math.max(1e-9, ...similarProducts.map((n) => n.similarity));
       replace(neighboursBox, similarProducts.length
-        ? h("table", { class: "data" },
+        ? h("div", { class: "table-scroll" }, h("table", { class: "data" },
           h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Neighbour"), h("th", { class: "num" }, "Similarity"), h("th", {}, "Shared features"))),
           h("tbody", {}, similarProducts.map((n, i) => h("tr", { dataset: { product: n.product.id } },
             h("td", {}, i + 1),
             h("td", {}, h("button", { type: "button", class: "link", onclick: () => pick(n.product.id) }, productLine(n.product))),
             h("td", { class: "num" }, h("span", { class: "similarity" }, fmt.num(n.similarity, 3)), meter(n.similarity, top)),
-            h("td", {}, h("span", { class: "features" }, n.sharedFeatures.map((f) => h("span", { class: "feature" }, f))))))))
+            h("td", {}, h("span", { class: "features" }, n.sharedFeatures.map((f) => h("span", { class: "feature" }, f)))))))))
         : h("p", { class: "empty" }, "This product has no content neighbours."));
       loadHeat(product);
     }, (error) => {
