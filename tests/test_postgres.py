@@ -90,7 +90,7 @@ async def test_migrations_build_the_schema_and_a_second_upgrade_changes_nothing(
     try:
         async with engine.begin() as connection:
             await connection.execute(
-                insert(ModelVersion.__table__).values(
+                insert(ModelVersion).values(
                     version="v1", engine="local", manifest={"a": [1]}, metrics={}
                 )
             )
