@@ -420,7 +420,8 @@ def _top_k_block(
         mask = dense >= floor[:, None]
     else:
         mask = dense > 0
-    rows, cols = np.nonzero(mask)
+    # flatnonzero on the flat mask is an order of magnitude faster than 2-d nonzero.
+    rows, cols = np.divmod(np.flatnonzero(mask), n_cols)
     values = dense[rows, cols]
     order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
