@@ -27,6 +27,7 @@ from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.repeat import RepeatModel
 from recograph.recommenders.rules import RuleSet, antecedent_index
+from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
 from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
 
@@ -73,24 +74,6 @@ class BlendConfig:
             cf_models=tuple((str(n), float(w)) for n, w in raw.get("cf_models", []))
             or (("item_knn", 1.0),),
         )
-
-
-def sparse_to_arrays(matrix: sp.spmatrix | sp.sparray, prefix: str) -> dict[str, npt.NDArray[Any]]:
-    csr = sp.csr_matrix(matrix)
-    return {
-        f"{prefix}data": csr.data.astype(np.float32),
-        f"{prefix}indices": csr.indices.astype(np.int32),
-        f"{prefix}indptr": csr.indptr.astype(np.int64),
-        f"{prefix}shape": np.asarray(csr.shape, dtype=np.int64),
-    }
-
-
-def sparse_from_arrays(arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> sp.csr_matrix:
-    shape = tuple(int(v) for v in arrays[f"{prefix}shape"])
-    return sp.csr_matrix(
-        (arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]),
-        shape=shape,
-    )
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
+
 logger = logging.getLogger(__name__)
 
 Arrays = Mapping[str, npt.NDArray[Any]]
@@ -180,14 +182,8 @@ class ContentModel:
 
     def to_arrays(self, prefix: str = "content.") -> dict[str, npt.NDArray[Any]]:
         """Plain arrays for ``np.savez`` (keys start with ``prefix``); no pickling needed."""
-        sim = self.similarity
-        if sim.nnz >= np.iinfo(np.int32).max:
-            raise ValueError(f"{prefix}: {sim.nnz} neighbour pairs do not fit int32 indices")
         return {
-            f"{prefix}similarity.data": np.ascontiguousarray(sim.data, dtype=np.float32),
-            f"{prefix}similarity.indices": np.ascontiguousarray(sim.indices, dtype=np.int32),
-            f"{prefix}similarity.indptr": np.ascontiguousarray(sim.indptr, dtype=np.int32),
-            f"{prefix}similarity.shape": np.asarray(sim.shape, dtype=np.int64),
+            **sparse_to_arrays(self.similarity, f"{prefix}similarity."),
             f"{prefix}shared_features": np.ascontiguousarray(self.shared_features, np.int32),
             f"{prefix}feature_labels": np.asarray(self.feature_labels, dtype=np.str_),
         }
@@ -195,17 +191,16 @@ class ContentModel:
     @classmethod
     def from_arrays(cls, arrays: Arrays, prefix: str = "content.") -> ContentModel:
         """Rebuild from `to_arrays` output (a dict or an ``np.load`` result); checks shapes."""
-        shape = tuple(int(v) for v in arrays[f"{prefix}similarity.shape"])
-        if len(shape) != 2 or shape[0] != shape[1]:
+        similarity = sparse_from_arrays(arrays, f"{prefix}similarity.")
+        shape = similarity.shape
+        if shape[0] != shape[1]:
             raise ValueError(f"{prefix}similarity.shape {shape} is not square")
-        data = np.asarray(arrays[f"{prefix}similarity.data"], dtype=np.float32)
-        indices = np.asarray(arrays[f"{prefix}similarity.indices"], dtype=np.int32)
-        indptr = np.asarray(arrays[f"{prefix}similarity.indptr"], dtype=np.int32)
+        data, indices = similarity.data, similarity.indices
         shared = np.asarray(arrays[f"{prefix}shared_features"], dtype=np.int32)
         labels = np.asarray(arrays[f"{prefix}feature_labels"])
         if labels.dtype.kind != "U" or labels.ndim != 1:
             raise ValueError(f"{prefix}feature_labels must be a 1-d str array")
-        if len(indptr) != shape[0] + 1 or len(indices) != len(data) or indptr[-1] != len(data):
+        if len(indices) != len(data) or similarity.indptr[-1] != len(data):
             raise ValueError(f"{prefix}similarity: inconsistent CSR arrays for shape {shape}")
         if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= shape[1]):
             raise ValueError(f"{prefix}similarity.indices out of range")
@@ -213,7 +208,6 @@ class ContentModel:
             raise ValueError(f"{prefix}shared_features has shape {shared.shape}, not (nnz, 3)")
         if shared.size and int(shared.max()) >= len(labels):
             raise ValueError(f"{prefix}shared_features refer past feature_labels")
-        similarity = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
         return cls(similarity, shared, labels)
 
 

@@ -24,12 +24,11 @@ from recograph.recommenders.item_knn import (
     FloatVector,
     IndexVector,
     as_history,
-    sparse_from_arrays,
-    sparse_to_arrays,
     top_positions,
     topk_cosine,
     weighted_row_sum,
 )
+from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
 
 logger = logging.getLogger(__name__)
 
