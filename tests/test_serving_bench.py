@@ -13,18 +13,22 @@ from recograph.cli import main
 
 def test_report_prints_rates_percentiles_and_ratios() -> None:
     results = [
-        Result("graphql", 16, 1000, 0, 2.0, 10.0, 20.0, 30.0),
-        Result("plain", 16, 4000, 0, 2.0, 1.0, 2.0, 3.0),
+        Result("graphql", 16, 1000, 0, 2.0, 10.0, 20.0, 30.0).with_cpu(1.5),
+        Result("plain", 16, 4000, 0, 2.0, 1.0, 2.0, 3.0).with_cpu(1.2),
         Result("paced", 0, 250, 0, 1.0, 4.0, 5.0, 6.5, target_rate=250.0),
     ]
     text = report(results).splitlines()
-    assert text[1].split() == ["graphql", "16", "1000", "0", "500", "10.00", "20.00", "30.00"]
-    assert text[2].split() == ["plain", "16", "4000", "0", "2000", "1.00", "2.00", "3.00"]
+    assert text[1].split() == [
+        *("graphql", "16", "1000", "0", "500", "10.00", "20.00", "30.00", "1.50"),
+    ]
+    assert text[2].split() == ["plain", "16", "4000", "0", "2000", "1.00", "2.00", "3.00", "0.30"]
     assert text[3] == (
         "graphql paced at 250 req/s (half the best rate): "
         "p50 4.00 ms, p95 5.00 ms, p99 6.50 ms, 0 errors"
     )
-    assert text[4] == "concurrency 16: GraphQL/plain throughput ratio 0.25"
+    assert text[4] == (
+        "concurrency 16: GraphQL/plain throughput ratio 0.25 (server CPU per request: 5.0x)"
+    )
 
 
 @pytest.mark.slow

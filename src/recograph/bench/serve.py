@@ -25,11 +25,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from recograph.settings import Settings
 
@@ -69,6 +70,10 @@ class Result:
     p95_ms: float
     p99_ms: float
     target_rate: float | None = None  # paced runs only
+    server_cpu_ms: float | None = None  # server process CPU time per request
+
+    def with_cpu(self, cpu_seconds: float) -> Result:
+        return replace(self, server_cpu_ms=cpu_seconds * 1000 / max(self.requests, 1))
 
     @property
     def rate(self) -> float:
@@ -314,18 +319,26 @@ def _wrk_level(wrk: str, url: str, body: bytes, concurrency: int, seconds: float
 # ---------------------------------------------------------------------------- report
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU time of the server so far: unlike wall-clock rates, it does not
+    depend on what else the machine is running."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 def report(results: list[Result]) -> str:
     """The table and the throughput ratios, as printed."""
     lines = [
         f"{'endpoint':<9} {'conc':>4} {'requests':>9} {'errors':>6} {'req/s':>9} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10}"
     ]
     for r in results:
         if r.endpoint == "paced":
             continue
+        cpu = "" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.2f}"
         lines.append(
             f"{r.endpoint:<9} {r.concurrency:>4} {r.requests:>9} {r.errors:>6} {r.rate:>9.0f} "
-            f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f}"
+            f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f} {cpu:>10}"
         )
     for r in results:
         if r.endpoint == "paced":
@@ -338,9 +351,14 @@ def report(results: list[Result]) -> str:
     for (endpoint, concurrency), result in by_key.items():
         plain = by_key.get(("plain", concurrency))
         if endpoint == "graphql" and plain is not None and plain.rate > 0:
+            cpu = ""
+            if result.server_cpu_ms and plain.server_cpu_ms:
+                cpu = (
+                    f" (server CPU per request: {result.server_cpu_ms / plain.server_cpu_ms:.1f}x)"
+                )
             lines.append(
                 f"concurrency {concurrency}: GraphQL/plain throughput ratio "
-                f"{result.rate / plain.rate:.2f}"
+                f"{result.rate / plain.rate:.2f}{cpu}"
             )
     return "\n".join(lines)
 
@@ -414,15 +432,18 @@ def run(args: argparse.Namespace) -> int:
                 f"driver {'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
             )
             results: list[Result] = []
+            server = psutil.Process(process.pid)
             for concurrency in levels:
                 for endpoint in ("graphql", "plain"):
                     url = f"{base}/{endpoint}"
+                    cpu_before = _cpu_seconds(server)
                     if wrk:
                         result = _wrk_level(wrk, url, body, concurrency, args.seconds)
                     else:
                         result = asyncio.run(
                             _httpx_level(url, body, concurrency, args.seconds, args.requests)
                         )
+                    result = result.with_cpu(_cpu_seconds(server) - cpu_before)
                     results.append(result)
                     logger.info("%s", result)
             if args.paced:

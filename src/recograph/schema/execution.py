@@ -16,6 +16,7 @@ effects, so the normal path simply runs again and reports the error exactly as i
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -151,20 +152,20 @@ class PlainObjectExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self, field_type: GraphQLOutputType, details: FieldDetailsList
     ) -> Completer | None:
         """How to complete a value of ``field_type``; None when the plan cannot."""
-        if is_non_null_type(field_type):
+        required = is_non_null_type(field_type)
+        if required:
             assert isinstance(field_type, GraphQLNonNull)
-            inner = self._completer(field_type.of_type, details)
-            return None if inner is None else _non_null(inner)
+            field_type = field_type.of_type
         if is_list_type(field_type):
             assert isinstance(field_type, GraphQLList)
             item = self._completer(field_type.of_type, details)
-            return None if item is None else _list(item)
+            return None if item is None else _list(item, required)
         if is_leaf_type(field_type):
-            return _leaf(field_type)
+            return _leaf(field_type, required)
         if is_object_type(field_type):
             assert isinstance(field_type, GraphQLObjectType)
             plan = self._plan(field_type, details)
-            return None if plan is None else _nullable(plan)
+            return None if plan is None else _object(plan, required)
         return None
 
 
@@ -196,42 +197,61 @@ def _constant(value: str) -> Completer:
     return complete
 
 
-def _non_null(inner: Completer) -> Completer:
+def _object(plan: Plan, required: bool) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
-            raise _Fallback
-        completed = inner(value)
-        if completed is None:
-            raise _Fallback
-        return completed
-
-    return complete
-
-
-def _nullable(plan: Plan) -> Completer:
-    def complete(value: Any) -> Any:
-        return None if value is None else plan(value)
-
-    return complete
-
-
-def _list(item: Completer) -> Completer:
-    def complete(value: Any) -> Any:
-        if value is None:
+            if required:
+                raise _Fallback
             return None
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return plan(value)
+
+    return complete
+
+
+def _list(item: Completer, required: bool) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            if required:
+                raise _Fallback
+            return None
+        if type(value) is not list and (
+            isinstance(value, str | bytes) or not isinstance(value, Iterable)
+        ):
             raise _Fallback
         return [item(element) for element in value]
 
     return complete
 
 
-def _leaf(leaf_type: GraphQLLeafType) -> Completer:
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _builtin(name: str, value: Any) -> bool:
+    """Whether graphql-core would return a built-in scalar's value unchanged."""
+    kind = type(value)
+    if name in ("String", "ID"):
+        return kind is str
+    if name == "Float":
+        return kind is float and math.isfinite(value)
+    if name == "Int":
+        return kind is int and _INT_MIN <= value <= _INT_MAX
+    if name == "Boolean":
+        return kind is bool
+    return False
+
+
+def _leaf(leaf_type: GraphQLLeafType, required: bool) -> Completer:
     coerce = leaf_type.coerce_output_value
+    name = leaf_type.name
+    builtin = name in ("String", "ID", "Float", "Int", "Boolean")
 
     def complete(value: Any) -> Any:
         if value is None:
+            if required:
+                raise _Fallback
             return None
+        if builtin and _builtin(name, value):
+            return value
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise _Fallback
