@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.catalogue import Catalogue, Histories
+from recograph.evaluation.split import SegmentThresholds, segment_of
 from recograph.recommenders.als import ALSModel
 from recograph.recommenders.blend import SEED_WEIGHTS, Segment, Weights
 from recograph.recommenders.content import ContentModel
@@ -34,45 +35,43 @@ from recograph.recommenders.user_knn import UserKNN
 CF_MODELS = ("item_knn", "user_knn", "svd", "als", "ease")
 
 
+DEFAULT_THRESHOLDS = SegmentThresholds(regular_min_items=8)
+
+
 @dataclass(frozen=True)
 class BlendConfig:
     """How the served blend is put together: weights per segment, thresholds, CF mix."""
 
     weights: Mapping[Segment, Weights] = field(default_factory=lambda: dict(SEED_WEIGHTS))
-    light_min_orders: int = 1
-    regular_min_orders: int = 3
-    regular_min_items: int | None = 8
+    thresholds: SegmentThresholds = DEFAULT_THRESHOLDS
     cf_models: tuple[tuple[str, float], ...] = (("item_knn", 1.0),)
 
     def segment(self, n_orders: int, n_items: int) -> Segment:
         """History strength: many items in few orders count as a regular's history."""
-        if n_orders >= self.regular_min_orders or (
-            self.regular_min_items is not None and n_items >= self.regular_min_items
-        ):
-            return Segment.REGULAR
-        if n_orders >= self.light_min_orders:
-            return Segment.LIGHT
-        return Segment.NEW
+        return Segment(segment_of(n_orders, n_items, self.thresholds))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "weights": {segment.value: w.as_dict() for segment, w in self.weights.items()},
-            "light_min_orders": self.light_min_orders,
-            "regular_min_orders": self.regular_min_orders,
-            "regular_min_items": self.regular_min_items,
+            "light_min_orders": self.thresholds.light_min_orders,
+            "regular_min_orders": self.thresholds.regular_min_orders,
+            "regular_min_items": self.thresholds.regular_min_items,
             "cf_models": [[name, weight] for name, weight in self.cf_models],
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> BlendConfig:
         weights = {Segment(k): Weights.from_dict(v) for k, v in raw.get("weights", {}).items()}
-        return cls(
-            weights={**SEED_WEIGHTS, **weights},
+        thresholds = SegmentThresholds(
             light_min_orders=int(raw.get("light_min_orders", 1)),
             regular_min_orders=int(raw.get("regular_min_orders", 3)),
-            regular_min_items=raw.get("regular_min_items"),
-            cf_models=tuple((str(n), float(w)) for n, w in raw.get("cf_models", []))
-            or (("item_knn", 1.0),),
+            regular_min_items=raw.get("regular_min_items", DEFAULT_THRESHOLDS.regular_min_items),
+        )
+        cf_models = tuple((str(n), float(w)) for n, w in raw.get("cf_models", []))
+        return cls(
+            weights={**SEED_WEIGHTS, **weights},
+            thresholds=thresholds,
+            cf_models=cf_models or (("item_knn", 1.0),),
         )
 
 

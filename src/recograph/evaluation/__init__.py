@@ -22,7 +22,6 @@ from recograph.evaluation.metrics import (
     top_k,
 )
 from recograph.evaluation.split import (
-    Segment,
     SegmentThresholds,
     Split,
     choose_cutoff,
@@ -33,6 +32,7 @@ from recograph.evaluation.split import (
     test_targets,
     validation_split,
 )
+from recograph.recommenders.blend import Segment
 
 __all__ = [
     "EvaluationResult",

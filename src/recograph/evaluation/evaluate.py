@@ -35,6 +35,7 @@ from recograph.evaluation.metrics import (
     ndcg_at_k,
     top_k,
 )
+from recograph.evaluation.split import SegmentThresholds
 from recograph.recommenders.blend import (
     SEED_WEIGHTS,
     Segment,
@@ -286,9 +287,10 @@ def tune_blend(
     best = config
     grid = _weight_grid()
     for regular_min_orders, regular_min_items in itertools.product((2, 3, 4), (None, 5, 8)):
-        candidate = replace(
-            config, regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
+        thresholds = SegmentThresholds(
+            regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
         )
+        candidate = replace(config, thresholds=thresholds)
         segs = np.array(
             [
                 candidate.segment(int(o), int(i))

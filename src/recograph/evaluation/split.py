@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from recograph.recommenders.blend import Segment
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +115,6 @@ def history_counts(
         np.asarray(n_orders.to_numpy(), dtype=np.int64),
         np.asarray(n_items.to_numpy(), dtype=np.int64),
     )
-
-
-class Segment(StrEnum):
-    """How much purchase history a customer has, which decides what a model can do for them."""
-
-    NEW = "new"
-    LIGHT = "light"
-    REGULAR = "regular"
 
 
 SEGMENT_ORDER: tuple[str, ...] = tuple(s.value for s in Segment)
