@@ -102,6 +102,7 @@ async def test_unexpected_errors_are_masked_outside_debug() -> None:
 class _Leaf:
     name: str
     score: float | None
+    count: int = 1
 
 
 @strawberry.type
@@ -114,15 +115,23 @@ class _Node:
 @strawberry.type
 class _Query:
     @strawberry.field
-    def nodes(self) -> list[_Node]:
+    def nodes(self) -> list[_Node] | None:
         good = _Node(label="a", leaves=[_Leaf(name="x", score=1.5)], kind=RuleLevel.PRODUCT)
         # A null where the schema says non-null: both executors must report the same error.
         bad = _Node(label=None, leaves=[_Leaf(name="y", score=None)], kind=RuleLevel.CATEGORY)  # type: ignore[arg-type]
         return [good, bad]
 
+    @strawberry.field
+    def odd(self) -> list[_Leaf] | None:
+        # Values graphql-core refuses to serialise: NaN and an Int beyond 32 bits.
+        return [_Leaf(name="z", score=float("nan")), _Leaf(name="w", score=1.0, count=2**40)]
+
 
 def test_plain_object_executor_matches_graphql_core_including_errors() -> None:
-    query = "{ nodes { __typename label kind leaves { name score } } alias: nodes { kind } }"
+    query = (
+        "{ nodes { __typename label kind leaves { name score count } } alias: nodes { kind } "
+        "odd { name score count } }"
+    )
     standard = strawberry.Schema(query=_Query).execute_sync(query)
     fast = strawberry.Schema(query=_Query, execution_context_class=execution_context_class())
     for _ in range(2):  # the second run uses the shared plans
@@ -131,7 +140,8 @@ def test_plain_object_executor_matches_graphql_core_including_errors() -> None:
         assert [(e.message, e.path) for e in result.errors or []] == [
             (e.message, e.path) for e in standard.errors or []
         ]
-    assert standard.errors  # the null label really is an error
+    assert standard.errors is not None
+    assert len(standard.errors) == 3  # the null label, the NaN and the 2**40 are errors
 
 
 async def test_served_schema_answers_like_graphql_core(snapshot: ModelSnapshot) -> None:
