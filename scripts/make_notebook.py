@@ -588,6 +588,7 @@ the validation split (before the test period), then the test period scored both 
         "code",
         """
 blend = snapshot.blend
+thresholds = blend.thresholds
 display(
     pd.concat(
         {
@@ -598,8 +599,8 @@ display(
     )
 )
 print(
-    f"segments: light from {blend.light_min_orders} order(s), regular from "
-    f"{blend.regular_min_orders} orders or {blend.regular_min_items} products"
+    f"segments: light from {thresholds.light_min_orders} order(s), regular from "
+    f"{thresholds.regular_min_orders} orders or {thresholds.regular_min_items} products"
 )
 gain = by_segment.loc[["hybrid (seed weights)", hybrid_row]].copy()
 gain.loc["tuning bought"] = gain.loc[hybrid_row] - gain.loc["hybrid (seed weights)"]
