@@ -62,6 +62,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from matplotlib.ticker import NullFormatter
 
 from recograph import analysis
 from recograph.build import BuildParams, build_artifacts
@@ -287,6 +288,7 @@ for ax, (title, table) in zip(
 ):
     points = ax.scatter(table["support"], table["confidence"], c=table["lift"], s=8, cmap="viridis")
     ax.set(title=title, xlabel="support", ylabel="confidence", xscale="log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     fig.colorbar(points, ax=ax, label="lift")
 plt.show()
 """,
