@@ -600,10 +600,10 @@ display(
         axis=1,
     )
 )
-print(
-    f"segments: light from {thresholds.light_min_orders} order(s), regular from "
-    f"{thresholds.regular_min_orders} orders or {thresholds.regular_min_items} products"
-)
+regular = f"regular from {thresholds.regular_min_orders} orders"
+if thresholds.regular_min_items is not None:
+    regular += f" or {thresholds.regular_min_items} products"
+print(f"segments: light from {thresholds.light_min_orders} order(s), {regular}")
 gain = by_segment.loc[["hybrid (seed weights)", hybrid_row]].copy()
 gain.loc["tuning bought"] = gain.loc[hybrid_row] - gain.loc["hybrid (seed weights)"]
 display(gain)
