@@ -231,6 +231,7 @@ def _child(argv: list[str]) -> int:
             write({"step": name, "seconds": seconds, "peak_mb": rss.mark() / MB})
 
         start_mb = rss.mark() / MB
+        write({"start_mb": start_mb})
         started = time.perf_counter()
         read_started = time.perf_counter()
         data = read_store(args.data).data
@@ -258,7 +259,6 @@ def _child(argv: list[str]) -> int:
                 "done": True,
                 "total_seconds": total,
                 "peak_mb": max(rss.peak, own_peak) / MB,
-                "start_mb": start_mb,
                 "version": result.version,
                 "artifacts": str(result.path) if result.path else None,
             }
@@ -275,8 +275,10 @@ def _read_report(path: Path) -> tuple[list[StepCost], dict[str, Any]]:
         if not line.strip():
             continue
         record = json.loads(line)
-        if record.get("done"):
-            final = record
+        if "start_mb" in record:
+            final["start_mb"] = record["start_mb"]
+        elif record.get("done"):
+            final.update(record)
         else:
             steps.append(StepCost(record["step"], record["seconds"], record["peak_mb"]))
     return steps, final
@@ -342,7 +344,7 @@ def measure_build(
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         status = _supervise(process, max_seconds, memory_limit_mb)
     steps, final = _read_report(report)
-    if status == "ok" and not final:
+    if status == "ok" and not final.get("done"):
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
         status = f"failed (exit {process.returncode}): {tail[0][:200]}"
     return BuildRun(
@@ -379,18 +381,20 @@ def _supervise(
 # ---------------------------------------------------------------------------- report
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub Markdown table; the first column left-aligned, the others right-aligned."""
+def markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (0,)
+) -> str:
+    """A GitHub Markdown table: the ``left`` columns (text) left-aligned, numbers right."""
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
         padded = [
-            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            str(c).ljust(w) if i in left else str(c).rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = ["-" * w if i == 0 else "-" * (w - 1) + ":" for i, w in enumerate(widths)]
+    rule = ["-" * w if i in left else "-" * (w - 1) + ":" for i, w in enumerate(widths)]
     return "\n".join([line(header), "| " + " | ".join(rule) + " |", *(line(r) for r in rows)])
 
 
@@ -475,7 +479,7 @@ def store_table(stores: Sequence[StoreInfo], runs: Sequence[BuildRun]) -> str:
                 *(status.get((engine, store.scale), "–") for engine in engines),
             ]
         )
-    return markdown_table(header, rows)
+    return markdown_table(header, rows, left=[0, *range(6, len(header))])
 
 
 def render_report(
@@ -550,8 +554,9 @@ def requested_scales(args: argparse.Namespace) -> tuple[float, ...]:
 
 
 def memory_limit_mb(fraction: float = 0.8) -> float:
-    """Builds are stopped above this share of the machine's memory."""
-    return psutil.virtual_memory().total * fraction / MB
+    """Builds are stopped above this share of the memory available now (the machine may be
+    shared: its total would not protect the other processes)."""
+    return psutil.virtual_memory().available * fraction / MB
 
 
 @contextmanager
@@ -620,7 +625,8 @@ def run(args: argparse.Namespace) -> int:
     }
     paths = write_reports(args.reports, "bench-build", markdown, data)
     print(f"\nwritten: {', '.join(str(p) for p in paths)}", file=sys.stderr)
-    return 0 if all(r.ok for r in runs) else 1
+    # A build stopped at its limit is a result (the size is impractical); a crash is not.
+    return 1 if any(r.status.startswith("failed") for r in runs) else 0
 
 
 if __name__ == "__main__":
