@@ -245,5 +245,11 @@ async def _poll(state: ServingState, seconds: float) -> None:
 
 
 def create_app_from_env() -> Starlette:
-    """``uvicorn --factory recograph.serving.app:create_app_from_env`` (one app per worker)."""
+    """``uvicorn --factory recograph.serving.app:create_app_from_env`` (one app per worker).
+
+    Worker processes do not inherit the CLI's logging setup, so it is repeated here."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     return create_app(Settings.from_env(), config=ServingConfig.from_env(), handle_sighup=True)
