@@ -357,6 +357,7 @@ def plot(runs: Sequence[BuildRun], latencies: Sequence[Latency], path: Path) -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     figure, (time_ax, memory_ax, latency_ax) = plt.subplots(1, 3, figsize=(16, 5))
     for engine in dict.fromkeys(r.engine for r in runs):
@@ -384,9 +385,17 @@ def plot(runs: Sequence[BuildRun], latencies: Sequence[Latency], path: Path) -> 
         (memory_ax, "build peak RSS (MB)"),
         (latency_ax, "serving latency (ms)"),
     )
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    measured = sorted({r.scale for r in runs if r.ok})
     for ax, title in titles:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if measured:
+            ax.set_xticks(measured)
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("store scale (× demo)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
