@@ -24,13 +24,44 @@ import scipy.sparse as sp
 from recograph.build import BuildParams, BuildResult, fit_snapshot, restrict_before
 from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Recommendation, Request, recommend, with_limit
-from recograph.evaluation.evaluate import NO_POLICY, EvaluationReport, model_rows
-from recograph.evaluation.metrics import evaluate_rankings, metric_name, top_k
+from recograph.evaluation.evaluate import (
+    NO_POLICY,
+    EvaluationReport,
+    EvaluationUsers,
+    evaluation_users,
+    model_rows,
+    random_rankings,
+)
+from recograph.evaluation.metrics import evaluate_rankings, metric_name
 from recograph.evaluation.split import temporal_split, test_targets
 from recograph.recommenders.blend import Segment, SignalName, Weights
 from recograph.recommenders.content import neighbours
 from recograph.recommenders.rules import RuleSet
 from recograph.snapshot import BlendConfig, ModelSnapshot
+
+# Re-exported: the notebook reaches the evaluation's user sampling and random baseline here.
+__all__ = [
+    "EvaluationUsers",
+    "Holdout",
+    "MatrixSummary",
+    "also_bought",
+    "category_loadings",
+    "content_table",
+    "curve_rows",
+    "evaluation_users",
+    "factor_poles",
+    "history_cutoff",
+    "matrix_summary",
+    "metric_curves",
+    "product_revenue",
+    "random_rankings",
+    "rankings",
+    "recommendation_table",
+    "replay_holdout",
+    "segment_table",
+    "top_share",
+    "weights_frame",
+]
 
 RequestFactory = Callable[[int], Request]
 
@@ -295,33 +326,6 @@ def replay_holdout(data: StoreData, result: BuildResult, params: BuildParams) ->
     return Holdout(snapshot=snapshot, targets=targets, cutoff=cutoff)
 
 
-@dataclass(frozen=True)
-class EvaluationUsers:
-    """Customers scored by an evaluation (positions) and their held-out products (positions)."""
-
-    positions: npt.NDArray[np.int64]
-    relevant: list[set[int]]
-
-
-def evaluation_users(
-    snapshot: ModelSnapshot, targets: Mapping[int, set[int]], seed: int, max_users: int = 3000
-) -> EvaluationUsers:
-    """The customers `evaluate_models` scores: known target customers in ascending id order,
-    a seeded sample of ``max_users`` of them when there are more."""
-    customer_ids = np.array(sorted(targets), dtype=np.int64)
-    positions = snapshot.histories.index.positions(customer_ids)
-    keep = positions >= 0
-    customer_ids, positions = customer_ids[keep], positions[keep]
-    if len(positions) > max_users:
-        chosen = np.sort(np.random.default_rng(seed).choice(len(positions), max_users, False))
-        customer_ids, positions = customer_ids[chosen], positions[chosen]
-    relevant = []
-    for customer in customer_ids.tolist():
-        items = snapshot.catalogue.index.positions(np.array(sorted(targets[customer])))
-        relevant.append({int(i) for i in items if i >= 0})
-    return EvaluationUsers(positions.astype(np.int64), relevant)
-
-
 def curve_rows(snapshot: ModelSnapshot, names: Iterable[str]) -> dict[str, RequestFactory]:
     """Request factories by row name, as the evaluation table names them: every row of
     `model_rows` plus ``hybrid`` (the snapshot's own blend, as served)."""
@@ -346,23 +350,6 @@ def rankings(
         result = recommend(snapshot, with_limit(factory(user), k), business)
         chosen = [item.position for item in result.items][:k]
         out[row, : len(chosen)] = chosen
-    return out
-
-
-def random_rankings(
-    snapshot: ModelSnapshot, users: EvaluationUsers, k: int, seed: int
-) -> npt.NDArray[np.int64]:
-    """The random baseline: products in a seeded random order, each user's purchases left out.
-
-    Draws one uniform score vector per user in user order from ``default_rng(seed)``, as the
-    evaluation table's ``random`` row does, so the first 10 slots agree with that row.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.full((len(users.positions), k), -1, dtype=np.int64)
-    for row, user in enumerate(users.positions.tolist()):
-        scores = rng.random(snapshot.n_items)
-        scores[snapshot.interactions[user].indices] = -np.inf
-        out[row] = top_k(scores, k)
     return out
 
 

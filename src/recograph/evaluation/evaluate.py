@@ -78,15 +78,18 @@ class EvaluationReport:
 
 
 @dataclass(frozen=True)
-class _Users:
+class EvaluationUsers:
+    """Customers scored by an evaluation (positions) and their held-out products (positions)."""
+
     positions: npt.NDArray[np.int64]
     relevant: list[set[int]]
 
 
-def _evaluation_users(
-    snapshot: ModelSnapshot, targets: Mapping[int, set[int]], seed: int, max_users: int
-) -> _Users:
-    """Customers with held-out purchases (a deterministic sample when there are too many)."""
+def evaluation_users(
+    snapshot: ModelSnapshot, targets: Mapping[int, set[int]], seed: int, max_users: int = 3000
+) -> EvaluationUsers:
+    """Customers with held-out purchases, in ascending id order (a seeded sample of
+    ``max_users`` of them when there are more)."""
     customer_ids = np.array(sorted(targets), dtype=np.int64)
     positions = snapshot.histories.index.positions(customer_ids)
     keep = positions >= 0
@@ -98,11 +101,11 @@ def _evaluation_users(
     for customer in customer_ids.tolist():
         items = snapshot.catalogue.index.positions(np.array(sorted(targets[customer])))
         relevant.append({int(i) for i in items if i >= 0})
-    return _Users(positions, relevant)
+    return EvaluationUsers(positions.astype(np.int64), relevant)
 
 
 def _run(
-    snapshot: ModelSnapshot, users: _Users, factory: RequestFactory, rules: BusinessRules
+    snapshot: ModelSnapshot, users: EvaluationUsers, factory: RequestFactory, rules: BusinessRules
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
     recommended = np.full((len(users.positions), K_MAX), -1, dtype=np.int64)
     segments = np.empty(len(users.positions), dtype="<U8")
@@ -114,14 +117,20 @@ def _run(
     return recommended, segments
 
 
-def _random(snapshot: ModelSnapshot, users: _Users, seed: int) -> npt.NDArray[np.int64]:
+def random_rankings(
+    snapshot: ModelSnapshot, users: EvaluationUsers, k: int, seed: int
+) -> npt.NDArray[np.int64]:
+    """The random baseline: products in a seeded random order, each user's purchases left out.
+
+    One uniform score vector per user, in user order, from ``default_rng(seed)``.
+    """
     rng = np.random.default_rng(seed)
-    recommended = np.full((len(users.positions), K_MAX), -1, dtype=np.int64)
+    recommended = np.full((len(users.positions), k), -1, dtype=np.int64)
+    matrix = snapshot.interactions
     for row, user in enumerate(users.positions.tolist()):
-        bought = snapshot.interactions[user].indices
         scores = rng.random(snapshot.n_items)
-        scores[bought] = -np.inf
-        recommended[row] = top_k(scores, K_MAX)
+        scores[matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]] = -np.inf
+        recommended[row] = top_k(scores, k)
     return recommended
 
 
@@ -153,7 +162,7 @@ def evaluate_models(
 ) -> EvaluationReport:
     """The evaluation table: random, popularity, each signal, the seed hybrid and the served
     hybrid (when tuning changed it), all on the same held-out customers."""
-    users = _evaluation_users(snapshot, targets, seed, max_users)
+    users = evaluation_users(snapshot, targets, seed, max_users)
     head = snapshot.head_items
     results: dict[str, EvaluationResult] = {}
     segments: npt.NDArray[np.str_] | None = None
@@ -165,7 +174,7 @@ def evaluate_models(
 
     seed_snapshot = replace(snapshot, blend=replace(snapshot.blend, weights=dict(SEED_WEIGHTS)))
     hybrid, segments = _run(seed_snapshot, users, _request(), NO_POLICY)
-    score("random", _random(snapshot, users, seed), segments)
+    score("random", random_rankings(snapshot, users, K_MAX, seed), segments)
     for name, factory in model_rows(snapshot).items():
         recommended, _ = _run(snapshot, users, factory, NO_POLICY)
         score(name, recommended, segments)
@@ -192,7 +201,7 @@ class _SignalStack:
     n_items: npt.NDArray[np.int64]
 
 
-def _stack(snapshot: ModelSnapshot, users: _Users) -> _SignalStack:
+def _stack(snapshot: ModelSnapshot, users: EvaluationUsers) -> _SignalStack:
     everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
     n_users, n_items = len(users.positions), snapshot.n_items
     signals = {s: np.zeros((n_users, n_items), dtype=np.float32) for s in SignalName}
@@ -258,7 +267,7 @@ def tune_blend(
 ) -> BlendConfig:
     """Choose the served CF mix on the validation split; with ``search_weights`` also the
     weights of light and regular customers and the segment thresholds (grid search, NDCG@10)."""
-    users = _evaluation_users(snapshot, targets, seed, max_users)
+    users = evaluation_users(snapshot, targets, seed, max_users)
     base = snapshot.blend
     if len(users.positions) == 0:
         return base
