@@ -412,23 +412,31 @@ def choose_weights(
             shifted,
             (f"no purchase history: content and bought-together rules from the page, then {where}"),
         )
-    if profile.segment is Segment.LIGHT:
-        return (
-            Strategy.HYBRID,
-            shifted,
-            (
-                f"light history ({profile.n_orders} order{'s' if profile.n_orders != 1 else ''}): "
-                "content + bought-together rules"
-            ),
-        )
+    orders = f"{profile.n_orders} order{'s' if profile.n_orders != 1 else ''}"
+    strength = "light" if profile.segment is Segment.LIGHT else "established"
     return (
         Strategy.HYBRID,
         shifted,
-        (
-            f"established history ({profile.n_orders} orders, {profile.items.size} products): "
-            "full hybrid of collaborative filtering, content and rules"
-        ),
+        f"{strength} history ({orders}, {profile.items.size} products): {describe(shifted)}",
     )
+
+
+SIGNAL_WORDS = {
+    SignalName.CF: "collaborative filtering",
+    SignalName.CONTENT: "content",
+    SignalName.RULES: "bought-together rules",
+    SignalName.POPULARITY: "popularity",
+}
+
+
+def describe(weights: Weights) -> str:
+    """Weights in words, largest first: "collaborative filtering 50%, content 30%, …"."""
+    total = weights.total() or 1.0
+    parts = sorted(
+        ((weights.get(s) / total, s) for s in SignalName if weights.get(s) > 0),
+        key=lambda pair: -pair[0],
+    )
+    return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
 
 
 # ---------------------------------------------------------------------------- filters
