@@ -25,7 +25,7 @@ from recograph.recommenders.blend import (
     Weights,
     blend,
     contributions,
-    dominant_signal,
+    dominant_signals,
     normalise,
     shift_for_page,
 )
@@ -630,23 +630,21 @@ def recommend(
     allowed, removed = filter_mask(snapshot, request, profile)
     ranked = _ranked(total, allowed)
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)
+    dominant = dominant_signals(used, weights, chosen)
+    parts = contributions(normalised, weights, chosen)
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         if position in promoted:
             reason = Reason(ReasonKind.PROMOTED, f"Featured: {snapshot.catalogue.name[position]}")
         else:
-            signal = dominant_signal(used, weights, position)
-            reason = explain(snapshot, position, signal, signals, profile)
+            reason = explain(snapshot, position, dominant[rank - 1], signals, profile)
         items.append(
             Item(
                 position=position,
                 score=float(total[position]),
                 rank=rank,
                 reason=reason,
-                contributions=tuple(
-                    Contribution(s, score, weight)
-                    for s, score, weight in contributions(normalised, weights, position)
-                ),
+                contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
             )
         )
     trace = None

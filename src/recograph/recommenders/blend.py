@@ -6,7 +6,7 @@ batch (``(n_users, n_items)``) alike; the build's tuning relies on that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -117,25 +117,34 @@ def blend(normalised: Mapping[SignalName, Scores], weights: Weights) -> Scores:
     return result
 
 
+def shares(weights: Weights) -> dict[SignalName, float]:
+    """Each positively weighted signal's share of the blend (they sum to one)."""
+    total = weights.total()
+    if total <= 0:
+        return {}
+    return {s: weights.get(s) / total for s in SignalName if weights.get(s) > 0}
+
+
 def contributions(
-    normalised: Mapping[SignalName, Scores], weights: Weights, item: int
-) -> list[tuple[SignalName, float, float]]:
-    """(signal, normalised score, effective weight) of one item, for the response."""
-    total_weight = weights.total() or 1.0
-    return [
-        (signal, float(scores[item]), max(0.0, weights.get(signal)) / total_weight)
-        for signal, scores in normalised.items()
+    normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
+) -> list[list[tuple[SignalName, float, float]]]:
+    """Per item, (signal, normalised score, share) of every signal that has weight."""
+    share = shares(weights)
+    columns = [
+        (s, normalised[s][list(items)].tolist(), w) for s, w in share.items() if s in normalised
     ]
+    return [[(s, float(values[row]), w) for s, values, w in columns] for row in range(len(items))]
 
 
-def dominant_signal(
-    normalised: Mapping[SignalName, Scores], weights: Weights, item: int
-) -> SignalName | None:
-    """The signal with the largest weighted contribution to an item (None if all are zero)."""
-    best: SignalName | None = None
-    best_value = 0.0
-    for signal, scores in normalised.items():
-        value = max(0.0, weights.get(signal)) * float(scores[item])
-        if value > best_value:
-            best, best_value = signal, value
-    return best
+def dominant_signals(
+    normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
+) -> list[SignalName | None]:
+    """Per item, the signal with the largest weighted contribution (None when all are zero;
+    ties go to the first signal in `SignalName` order)."""
+    share = shares(weights)
+    signals = [s for s in SignalName if s in share and s in normalised]
+    if not signals or not items:
+        return [None] * len(items)
+    weighted = np.stack([normalised[s][list(items)] * np.float32(share[s]) for s in signals])
+    best = weighted.argmax(axis=0)
+    return [signals[int(b)] if weighted[int(b), row] > 0 else None for row, b in enumerate(best)]
