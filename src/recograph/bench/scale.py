@@ -414,12 +414,24 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "scale",
         help="build time/memory per engine and step, and serving latency, at 1x-1000x",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=(
+            "Generate demo stores at growing scales, build each with every engine in a measured "
+            "child process (time and peak RSS per step, a JVM included) and time the "
+            "recommendations query on each build. Bounded in time and memory; loopback only."
+        ),
     )
-    parser.add_argument("--scales", default=DEFAULT_SCALES, help="local engine scales")
-    parser.add_argument("--spark-scales", default=DEFAULT_SPARK_SCALES, help="Spark engine scales")
     parser.add_argument(
-        "--engines", default=",".join(ENGINES), help="engines to measure (local,spark)"
+        "--scales", default=DEFAULT_SCALES, help="local engine scales (default 1,10,100)"
+    )
+    parser.add_argument(
+        "--spark-scales",
+        default=DEFAULT_SPARK_SCALES,
+        help="Spark engine scales (default 1,10,100,1000), each tried only when predicted to fit",
+    )
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="engines, in the order they run at each scale (default local,spark)",
     )
     parser.add_argument("--spark-master", default="local[2]", help="Spark master URL")
     parser.add_argument("--seed", type=int, default=42, help="generator and build seed")
