@@ -1,0 +1,1 @@
+"""Closing the loop online: A/B variants, metrics computed from the serving logs, reports."""
