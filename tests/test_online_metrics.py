@@ -115,12 +115,12 @@ def test_grouped_by_variant_exact_values() -> None:
     assert control.conversion_rate.low == pytest.approx(centre - half)
     assert control.conversion_rate.high == pytest.approx(centre + half)
     # Revenue per session: sessions s1 20, s1b 5, s2 0, s3 0: mean 6.25, sd 9.46485,
-    # t(3) 3.182446 -> 6.25 ± 15.0607.
-    assert control.revenue_per_session.low == pytest.approx(6.25 - 15.060684, abs=1e-5)
+    # t(3) 3.182446 -> 6.25 ± 15.0607, cut at 0 (revenue is never negative).
+    assert control.revenue_per_session.low == 0.0
     assert control.revenue_per_session.high == pytest.approx(6.25 + 15.060684, abs=1e-5)
     # Revenue per impression, per visitor: c1 25/2, c2 0/2, c3 0/1; residuals 15, -10, -5:
-    # variance 350/25 = 14 -> 5 ± 1.96 * sqrt(14).
-    assert control.revenue_per_impression.low == pytest.approx(5 - Z * math.sqrt(14))
+    # variance 350/25 = 14 -> 5 ± 1.96 * sqrt(14) = 5 ± 7.3335, cut at 0.
+    assert control.revenue_per_impression.low == 0.0
     assert control.revenue_per_impression.high == pytest.approx(5 + Z * math.sqrt(14))
     hybrid = report.group("hybrid")
     # r5 clicked and bought (50), r6 bought by visitor (50), r7 clicked anonymously.
@@ -129,6 +129,8 @@ def test_grouped_by_variant_exact_values() -> None:
     assert hybrid.add_to_cart_rate.successes == 0
     assert (hybrid.revenue, hybrid.revenue_per_session.value) == (100.0, 100 / 3)
     assert hybrid.conversion_rate.design_effect == pytest.approx(1.0)
+    # Per visitor 50, 50, 0 around 33.33: variance (2 * 16.67² + 33.33²) / 9 = 5000/27.
+    assert hybrid.revenue_per_impression.low == pytest.approx(100 / 3 - Z * math.sqrt(5000 / 27))
     none = report.group("(none)")
     assert (none.impressions, none.ctr.successes, none.revenue) == (1, 0, 0.0)
 

@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "serve": "serve",
     "bench": "bench",
+    "report": "report",
+    "simulate": "simulate",
 }
 
 Handler = Callable[[argparse.Namespace], int]

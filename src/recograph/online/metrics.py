@@ -12,6 +12,9 @@ one attributed purchase, i.e. a recommended product bought within the window) an
 - revenue per session: Student-t interval over sessions; Welch's t-test between variants;
 - revenue per impression: a ratio with a delta-method (per visitor) normal interval; z-test.
 
+Revenue intervals of a group are cut at 0 (revenue is never negative); intervals of
+differences are not.
+
 Only variants are compared: they are randomised, so a difference is the variant's doing.
 Strategies, reasons, page types and model versions are not randomised (a strategy follows
 the customer's history), so their rows describe but are not tested.
@@ -327,14 +330,14 @@ def _summarise(key: str, units: list[_Unit], confidence: float) -> _Group:
             total=revenue,
             count=len(sessions),
             value=revenue / len(sessions),
-            low=None if session_interval is None else session_interval.low,
+            low=None if session_interval is None else max(0.0, session_interval.low),
             high=None if session_interval is None else session_interval.high,
         ),
         revenue_per_impression=Mean(
             total=revenue,
             count=n,
             value=revenue / n,
-            low=revenue / n - half,
+            low=max(0.0, revenue / n - half),
             high=revenue / n + half,
         ),
     )
