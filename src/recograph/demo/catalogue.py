@@ -5,7 +5,8 @@ catalogue holds 291 products in 40 categories; 20 of them (``new=True``) are the
 arrivals that nobody has ordered yet. Personas say which categories and brands a kind of
 customer favours; bundles are the planted complement patterns (an anchor product pulls
 complements into the same order); the follow-up is the planted later purchase (ear cushions a
-few months after over-ear headphones).
+few months after over-ear headphones). Consumables are the categories customers buy again;
+everything else is a durable, bought once (``CONSUMABLES``, ``REPURCHASE``).
 """
 
 from __future__ import annotations
@@ -1465,7 +1466,7 @@ BUNDLES: tuple[Bundle, ...] = (
         "laptop",
         "Laptops",
         (
-            ("Wireless Mice", 0.68),
+            ("Wireless Mice", 0.62),
             ("Mechanical Keyboards", 0.22),
             ("USB-C Hubs & Docks", 0.35),
             ("Laptop Sleeves", 0.33),
@@ -1499,8 +1500,9 @@ class FollowUp:
     """A planted later purchase: ``item`` some months after an order containing ``anchor``.
 
     ``share`` of eligible customers come back after ``days`` (uniform); ``off_share`` of
-    those come back at ``off_days`` instead (noise); ``rebuy_share`` buy again after
-    ``rebuy_days``.
+    those come back at ``off_days`` instead (noise). After each purchase of ``item``,
+    ``rebuy_share`` of them buy it again ``rebuy_days`` later (worn pads are replaced), up to
+    ``purchases`` purchases in all.
     """
 
     anchor: str
@@ -1511,6 +1513,7 @@ class FollowUp:
     off_days: tuple[int, int]
     rebuy_share: float
     rebuy_days: tuple[int, int]
+    purchases: int
 
 
 FOLLOW_UP = FollowUp(
@@ -1520,8 +1523,43 @@ FOLLOW_UP = FollowUp(
     days=(92, 181),
     off_share=0.08,
     off_days=(40, 300),
-    rebuy_share=0.45,
-    rebuy_days=(150, 270),
+    rebuy_share=0.6,
+    rebuy_days=(92, 181),
+    purchases=3,
+)
+
+# Consumables and wear parts, the categories customers buy again: ear pads flatten and crack,
+# memory cards fill up or fail (and photographers want spares), chargers get lost or stay at
+# the office, mouse pads fray at the edge. Every other category is a durable: customers
+# rarely buy a second one within two years and never the same product twice.
+CONSUMABLES: frozenset[str] = frozenset(
+    {FOLLOW_UP.item, "Memory Cards", "Chargers", "XL Mouse Pads"}
+)
+
+
+@dataclass(frozen=True)
+class Repurchase:
+    """How customers treat a category they already bought.
+
+    An owned durable keeps ``durable_weight`` of its weight in later ordinary orders (an
+    upgrade or a gift now and then); an owned consumable gets ``consumable_weight`` times its
+    weight (it wears out). A customer who draws a second order around the same bundle anchor
+    keeps it with probability ``second_anchor_share`` (a second laptop), never a third; its
+    complements the customer already owns are left out. A consumable bought again is the
+    same product as last time with probability ``same_product_share``.
+    """
+
+    durable_weight: float
+    consumable_weight: float
+    second_anchor_share: float
+    same_product_share: float
+
+
+REPURCHASE = Repurchase(
+    durable_weight=0.01,
+    consumable_weight=1.5,
+    second_anchor_share=0.05,
+    same_product_share=0.6,
 )
 
 # Categories that only enter an order as a bundle anchor or a follow-up, never as filler.
@@ -1533,8 +1571,10 @@ class Persona:
     """A latent kind of customer.
 
     ``categories`` weighs the categories of ordinary orders, ``brands`` are boosted in every
-    category, ``bundles`` gives the probability that an order is built around that bundle's
-    anchor, and ``price_sensitivity`` (0 = none) tilts choices towards cheaper products.
+    category, ``bundles`` gives the probability that an order is drawn as one built around
+    that bundle's anchor (a customer keeps the first such order, rarely a second: see
+    ``REPURCHASE``), and ``price_sensitivity`` (0 = none) tilts choices towards cheaper
+    products.
     """
 
     name: str
@@ -1605,13 +1645,13 @@ PERSONAS: tuple[Persona, ...] = (
             "Moondrop",
             "Sonos",
         ),
-        {"laptop": 0.04, "audio": 0.4, "gaming": 0.01},
+        {"laptop": 0.1, "audio": 0.4, "gaming": 0.01},
     ),
     _p(
         "mobile_professional",
         0.18,
         {
-            "Wireless Mice": 2.0,
+            "Wireless Mice": 3.0,
             "USB-C Hubs & Docks": 1.4,
             "Laptop Sleeves": 1.0,
             "External SSDs": 0.8,
@@ -1635,7 +1675,7 @@ PERSONAS: tuple[Persona, ...] = (
             "Satechi",
             "Microsoft",
         ),
-        {"laptop": 0.30, "audio": 0.02, "gaming": 0.01},
+        {"laptop": 0.45, "audio": 0.02, "gaming": 0.01},
     ),
     _p(
         "gamer",
@@ -1662,7 +1702,7 @@ PERSONAS: tuple[Persona, ...] = (
             "Sony",
             "Microsoft",
         ),
-        {"laptop": 0.05, "audio": 0.02, "gaming": 0.42},
+        {"laptop": 0.1, "audio": 0.02, "gaming": 0.42},
     ),
     _p(
         "home_office",
@@ -1673,7 +1713,7 @@ PERSONAS: tuple[Persona, ...] = (
             "Printers": 1.6,
             "Desk Lamps": 1.5,
             "Office Chairs": 1.2,
-            "Wireless Mice": 1.4,
+            "Wireless Mice": 3.0,
             "Mechanical Keyboards": 0.6,
             "USB-C Hubs & Docks": 1.0,
             "Microphones": 0.6,
@@ -1690,7 +1730,7 @@ PERSONAS: tuple[Persona, ...] = (
             "Keychron",
             "Steelcase",
         ),
-        {"laptop": 0.15, "audio": 0.02, "gaming": 0.01},
+        {"laptop": 0.28, "audio": 0.02, "gaming": 0.01},
     ),
     _p(
         "photographer",
@@ -1716,7 +1756,7 @@ PERSONAS: tuple[Persona, ...] = (
             "Sigma",
             "Tamron",
         ),
-        {"laptop": 0.08, "audio": 0.02, "gaming": 0.01},
+        {"laptop": 0.16, "audio": 0.02, "gaming": 0.01},
     ),
     _p(
         "smart_home",
@@ -1742,13 +1782,13 @@ PERSONAS: tuple[Persona, ...] = (
             "Eve",
             "eero",
         ),
-        {"laptop": 0.04, "audio": 0.02, "gaming": 0.01},
+        {"laptop": 0.1, "audio": 0.02, "gaming": 0.01},
     ),
     _p(
         "budget_student",
         0.14,
         {
-            "Wireless Mice": 1.6,
+            "Wireless Mice": 3.0,
             "In-Ear Headphones": 2.0,
             "Power Banks": 1.6,
             "Chargers": 1.6,
@@ -1772,7 +1812,7 @@ PERSONAS: tuple[Persona, ...] = (
             "Amazfit",
             "Kingston",
         ),
-        {"laptop": 0.14, "audio": 0.02, "gaming": 0.06},
+        {"laptop": 0.28, "audio": 0.02, "gaming": 0.06},
         price_sensitivity=1.2,
     ),
 )
@@ -1781,6 +1821,12 @@ PERSONA_NAMES: tuple[str, ...] = tuple(p.name for p in PERSONAS)
 
 # Share of an ordinary order's source persona that browses the whole shop instead.
 RANDOM_ORDER_SHARE = 0.10
+# Weight, in a persona's ordinary orders, of a category the persona does not list: where a
+# customer who already owns the favourites goes next.
+OTHER_CATEGORY_WEIGHT = 0.1
+# Categories nearly every customer needs sooner or later, whatever the persona: their weight
+# in the ordinary orders of personas that do not list them (not a favoured category).
+EVERYDAY: Mapping[str, float] = MappingProxyType({"Wireless Mice": 2.0})
 
 
 def category_patterns() -> tuple[tuple[str, str], ...]:

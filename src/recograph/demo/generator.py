@@ -11,10 +11,19 @@ How an order comes about: every customer has one or two latent personas (see
 ``catalogue.PERSONAS``); each order is driven by one of them and is either built around a
 bundle anchor (a laptop, over-ear headphones or a gaming mouse, which pull in their planted
 complements, preferring the anchor's brand), an ordinary order of the persona's favoured
-categories, or a browse of the whole shop. Some customers who bought over-ear headphones come
-back for ear cushions three to six months later, and again later on. Within a category,
-popularity is long-tailed (Zipf over the catalogue order) and tilted by persona brands and
-price sensitivity. Ratings are higher for products in the customer's favoured categories.
+categories, or a browse of the whole shop. Most customers who bought over-ear headphones come
+back for ear cushions three to six months later, and many again three to six months after
+that. Within a category, popularity is long-tailed (Zipf over the catalogue order) and tilted
+by persona brands and price sensitivity. Ratings are higher for products in the customer's
+favoured categories.
+
+Repeat purchases follow what a customer already owns (``catalogue.CONSUMABLES``,
+``catalogue.REPURCHASE``). Durables (laptops, headphones, monitors, ...) are bought once: a
+customer keeps one order per bundle anchor (rarely a second, an upgrade), later ordinary
+orders steer away from owned durable categories towards new ones (a few customers buy a
+second item of a category, never the same product twice), and heavy buyers are damped (order
+counts saturate, frequent buyers place smaller orders). Consumables and wear parts (ear
+cushions, memory cards, chargers, mouse pads) are bought again, often the same product.
 
 Everything is drawn from one ``numpy.random.default_rng(seed)`` in a fixed order and written
 sorted with fixed formatting, so the same seed and scale give byte-identical files.
@@ -94,6 +103,12 @@ FILLER_WEIGHT_BUNDLE = 0.25
 
 PERSONA_BRAND_BOOST = 3.0
 POPULARITY_EXPONENT = 1.15
+# Orders per customer: lognormal activity, saturating at ACTIVITY_CAP (nobody buys electronics
+# weekly for two years); frequent buyers place smaller orders (extra lines ~ orders^-exponent).
+ACTIVITY_SIGMA = 0.8
+ACTIVITY_CAP = 4.0
+FREQUENT_BUYER_EXPONENT = 0.5
+REDRAW_ATTEMPTS = 20  # redraws of a durable re-buy that repeats a product, before a fallback
 
 
 @dataclass(frozen=True)
@@ -445,7 +460,8 @@ def _orders(
     start, end = _seconds(WINDOW_START), _seconds(WINDOW_END)
     active_from = np.maximum(customers.created, start)
     span = (end - active_from) / (end - start)
-    activity = rng.lognormal(0.0, 0.8, n_cust) * (0.1 + span)
+    raw = rng.lognormal(0.0, ACTIVITY_SIGMA, n_cust)
+    activity = raw * ACTIVITY_CAP / (raw + ACTIVITY_CAP) * (0.1 + span)
     per_customer = 1 + rng.multinomial(size.orders - n_cust, activity / activity.sum())
     customer = np.repeat(np.arange(n_cust, dtype=np.int64), per_customer)
     date = calendar.sample(rng, active_from[customer])
@@ -454,15 +470,49 @@ def _orders(
     )
     source = np.where(use_second, customers.secondary[customer], customers.primary[customer])
     kind = _categorical(rng, _kind_matrix()[source])
+    _one_anchor_each(rng, customer, date, kind)
     follows = np.full(len(customer), -1, dtype=np.int64)
     _plant_follow_ups(rng, customer, date, kind, follows)
     return Orders(customer, date, source.astype(np.int64), kind, follows)
+
+
+def _run_positions(keys: IntArray) -> IntArray:
+    """Position of each row within its run of equal consecutive ``keys`` (0 for a run's first)."""
+    n = len(keys)
+    starts = np.ones(n, dtype=np.bool_)
+    starts[1:] = keys[1:] != keys[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    positions: IntArray = (np.arange(n) - first).astype(np.int64)
+    return positions
+
+
+def _one_anchor_each(
+    rng: np.random.Generator, customer: IntArray, date: IntArray, kind: IntArray
+) -> None:
+    """A customer builds one order around each bundle anchor, rarely two (an upgrade or a gift).
+
+    A laptop, over-ear headphones or a gaming mouse is a durable: of the orders a customer
+    drew around the same anchor, the earliest stays, a second one stays with probability
+    ``REPURCHASE.second_anchor_share`` and the rest become ordinary orders. Mutates ``kind``.
+    """
+    rows = np.flatnonzero((kind >= KIND_BUNDLE0) & (kind < KIND_FOLLOW_UP))
+    keys = customer[rows] * N_KINDS + kind[rows]
+    ordered = rows[np.lexsort((rows, date[rows], keys))]
+    position = _run_positions(customer[ordered] * N_KINDS + kind[ordered])
+    keep_second = rng.random(len(ordered)) < cat.REPURCHASE.second_anchor_share
+    browse = rng.random(len(ordered)) < cat.RANDOM_ORDER_SHARE
+    drop = (position >= 2) | ((position == 1) & ~keep_second)
+    kind[ordered[drop]] = np.where(browse[drop], KIND_RANDOM, KIND_PERSONA)
 
 
 def _plant_follow_ups(
     rng: np.random.Generator, customer: IntArray, date: IntArray, kind: IntArray, follows: IntArray
 ) -> None:
     """Turn ordinary orders into ear-cushion follow-ups of each customer's first headphone order.
+
+    The first cushions come ``FOLLOW_UP.days`` after the headphones, each re-buy
+    ``FOLLOW_UP.rebuy_days`` after the previous cushions, while the window and the customer's
+    ordinary orders last.
 
     Mutates ``date``, ``kind`` and ``follows`` in place (they are fresh arrays of ``_orders``).
     """
@@ -476,9 +526,9 @@ def _plant_follow_ups(
     goes = rng.random(n) < fu.share
     off = rng.random(n) < fu.off_share
     gap_days = np.where(off, rng.uniform(*fu.off_days, n), rng.uniform(*fu.days, n))
-    first_date = date[anchors] + (gap_days * DAY).astype(np.int64)
-    rebuys = rng.random(n) < fu.rebuy_share
-    rebuy_date = first_date + (rng.uniform(*fu.rebuy_days, n) * DAY).astype(np.int64)
+    steps = max(0, fu.purchases - 1)
+    again = rng.random((n, steps)) < fu.rebuy_share
+    rebuy_days = rng.uniform(*fu.rebuy_days, (n, steps))
 
     # Each customer's ordinary orders, in random order, are the slots a follow-up can take.
     convertible = np.flatnonzero((kind == KIND_PERSONA) | (kind == KIND_RANDOM))
@@ -489,10 +539,14 @@ def _plant_follow_ups(
     slot_counts = np.diff(np.append(slot_first, len(slot_order)))
     where = np.minimum(np.searchsorted(slot_customers, customer[anchors]), len(slot_customers) - 1)
     has_slot = slot_customers[where] == customer[anchors]
-    first_ok = goes & has_slot & (first_date <= end)
-    second_ok = first_ok & rebuys & (slot_counts[where] >= 2) & (rebuy_date <= end)
-    for ok, offset, when in ((first_ok, 0, first_date), (second_ok, 1, rebuy_date)):
-        slots = convertible[slot_order[slot_first[where[ok]] + offset]]
+    when = date[anchors] + (gap_days * DAY).astype(np.int64)
+    ok = goes & has_slot
+    for step in range(fu.purchases):
+        if step:
+            when = when + (rebuy_days[:, step - 1] * DAY).astype(np.int64)
+            ok = ok & again[:, step - 1]
+        ok = ok & (slot_counts[where] > step) & (when <= end)
+        slots = convertible[slot_order[slot_first[where[ok]] + step]]
         kind[slots] = KIND_FOLLOW_UP
         date[slots] = when[ok]
         follows[slots] = anchors[ok]
@@ -519,10 +573,15 @@ def _category_index() -> dict[str, int]:
 
 
 def _filler_weights() -> tuple[FloatArray, FloatArray]:
-    """Category weights of filler lines: per persona (personas × categories), and per kind mask."""
+    """Category weights of filler lines: per persona (personas × categories), and per kind mask.
+
+    Categories a persona does not list weigh ``EVERYDAY`` or else ``OTHER_CATEGORY_WEIGHT``.
+    """
     index = _category_index()
     n_cat = len(cat.CATEGORY_NAMES)
-    persona_w = np.zeros((len(cat.PERSONAS), n_cat))
+    persona_w = np.full((len(cat.PERSONAS), n_cat), cat.OTHER_CATEGORY_WEIGHT)
+    for name, weight in cat.EVERYDAY.items():
+        persona_w[:, index[name]] = weight
     for i, persona in enumerate(cat.PERSONAS):
         for name, weight in persona.categories.items():
             persona_w[i, index[name]] = weight
@@ -536,9 +595,12 @@ def _filler_weights() -> tuple[FloatArray, FloatArray]:
 
 
 def _filler_sizes(
-    rng: np.random.Generator, kind: IntArray, allowed: IntArray, budget: int
+    rng: np.random.Generator, kind: IntArray, allowed: IntArray, budget: int, scale: FloatArray
 ) -> IntArray:
-    """Filler lines per order summing exactly to ``budget``: >= 1 for ordinary orders, capped."""
+    """Filler lines per order summing exactly to ``budget``: >= 1 for ordinary orders, capped.
+
+    ``scale`` multiplies each order's share of the extra lines (frequent buyers buy less often).
+    """
     base = ((kind == KIND_PERSONA) | (kind == KIND_RANDOM)).astype(np.int64)
     cap = np.full(len(kind), FILLER_CAP_BUNDLE, dtype=np.int64)
     weight = np.full(len(kind), FILLER_WEIGHT_BUNDLE)
@@ -546,7 +608,7 @@ def _filler_sizes(
         cap[kind == k] = c
         weight[kind == k] = FILLER_WEIGHT[k]
     cap = np.minimum(cap, allowed)
-    weight = weight * rng.gamma(1.5, 1.0, len(kind))
+    weight = weight * scale * rng.gamma(1.5, 1.0, len(kind))
     remaining = budget - int(base.sum())
     if remaining < 0:
         raise ValueError("too few order lines for the orders: lower orders or raise lines")
@@ -616,6 +678,84 @@ class _ProductPicker:
         return out
 
 
+def _consumable_mask() -> BoolArray:
+    index = _category_index()
+    mask = np.zeros(len(cat.CATEGORIES), dtype=np.bool_)
+    mask[[index[name] for name in sorted(cat.CONSUMABLES)]] = True
+    return mask
+
+
+def _first_purchases_only(
+    orders: Orders, order: IntArray, category: IntArray, role: IntArray
+) -> BoolArray:
+    """Which planted lines to keep: a durable complement the customer gets earlier is left out.
+
+    (Two bundles share a complement, e.g. the laptop and the gaming bundle both pull in a
+    mechanical keyboard; a second laptop order does not bring a second mouse.)
+    """
+    n_cat = len(cat.CATEGORIES)
+    keys = orders.customer[order] * n_cat + category
+    ordered = np.lexsort((np.arange(len(order)), orders.date[order], keys))
+    repeat = np.zeros(len(order), dtype=np.bool_)
+    repeat[ordered] = _run_positions(keys[ordered]) > 0
+    keep: BoolArray = ~(repeat & (role == ROLE_COMPLEMENT) & ~_consumable_mask()[category])
+    return keep
+
+
+def _filler_categories(
+    rng: np.random.Generator,
+    orders: Orders,
+    weights: FloatArray,
+    sizes: IntArray,
+    planted_order: IntArray,
+    planted_category: IntArray,
+) -> IntArray:
+    """Categories of the filler lines (grouped by order, as ``np.repeat(orders, sizes)``).
+
+    Orders are filled customer by customer in date order, all customers at once: a category the
+    customer already owns is down-weighted if durable (``REPURCHASE.durable_weight``) and
+    up-weighted if consumable; a durable the customer gets in a planted line (an anchor, a
+    complement) counts as owned from the start. Within an order categories are distinct
+    (Gumbel top-k without replacement).
+    """
+    n_orders, n_cat = weights.shape
+    consumable = _consumable_mask()
+    owned_factor = np.where(
+        consumable, cat.REPURCHASE.consumable_weight, cat.REPURCHASE.durable_weight
+    )
+    owned = np.zeros((int(orders.customer.max(initial=-1)) + 1, n_cat), dtype=np.bool_)
+    durable = ~consumable[planted_category]
+    owned[orders.customer[planted_order[durable]], planted_category[durable]] = True
+
+    by_customer = np.lexsort((np.arange(n_orders), orders.date, orders.customer))
+    rank = np.empty(n_orders, dtype=np.int64)
+    rank[by_customer] = _run_positions(orders.customer[by_customer])
+    by_rank = np.argsort(rank, kind="stable")
+    rank_bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max(initial=-1)) + 2))
+    planted_by_rank = np.argsort(rank[planted_order], kind="stable")
+    planted_bounds = np.searchsorted(
+        rank[planted_order][planted_by_rank], np.arange(len(rank_bounds))
+    )
+
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    out = np.empty(int(offsets[-1]), dtype=np.int64)
+    for r in range(len(rank_bounds) - 1):
+        rows = by_rank[rank_bounds[r] : rank_bounds[r + 1]]
+        who = orders.customer[rows]
+        w = weights[rows] * np.where(owned[who], owned_factor, 1.0)
+        with np.errstate(divide="ignore"):
+            keys = np.log(w) + rng.gumbel(size=w.shape)
+        widest = int(sizes[rows].max())
+        top = np.argsort(-keys, axis=1, kind="stable")[:, :widest]
+        take = np.arange(widest)[None, :] < sizes[rows][:, None]
+        picked = top[take]
+        out[(offsets[rows][:, None] + np.arange(widest)[None, :])[take]] = picked
+        owned[np.repeat(who, sizes[rows]), picked] = True
+        planted = planted_by_rank[planted_bounds[r] : planted_bounds[r + 1]]
+        owned[orders.customer[planted_order[planted]], planted_category[planted]] = True
+    return out
+
+
 def _lines(rng: np.random.Generator, size: StoreSize, orders: Orders, products: Products) -> Lines:
     index = _category_index()
     n_orders = len(orders)
@@ -638,26 +778,27 @@ def _lines(rng: np.random.Generator, size: StoreSize, orders: Orders, products: 
     parts_order.append(follow_ups)
     parts_cat.append(np.full(len(follow_ups), index[cat.FOLLOW_UP.item], dtype=np.int64))
     parts_role.append(np.full(len(follow_ups), ROLE_FOLLOW_UP, dtype=np.int64))
-    fixed = sum(len(p) for p in parts_order)
+    planted_order = np.concatenate(parts_order)
+    planted_cat = np.concatenate(parts_cat)
+    planted_role = np.concatenate(parts_role)
+    keep = _first_purchases_only(orders, planted_order, planted_cat, planted_role)
+    planted_order, planted_cat = planted_order[keep], planted_cat[keep]
+    planted_role = planted_role[keep]
 
     # Filler lines from the source persona's categories (uniform for whole-shop browses).
     persona_w, kind_mask = _filler_weights()
     weights = persona_w[orders.source]
     weights[orders.kind == KIND_RANDOM] = 1.0
     weights *= kind_mask[orders.kind]
-    sizes = _filler_sizes(rng, orders.kind, (weights > 0).sum(axis=1), size.lines - fixed)
-    with np.errstate(divide="ignore"):
-        keys = np.log(weights) + rng.gumbel(size=weights.shape)
-    widest = int(sizes.max()) if n_orders else 0
-    top = np.argsort(-keys, axis=1, kind="stable")[:, :widest]
-    take = np.arange(widest)[None, :] < sizes[:, None]
-    parts_order.append(np.repeat(order_ids, sizes))
-    parts_cat.append(top[take].astype(np.int64))
-    parts_role.append(np.full(int(sizes.sum()), ROLE_FILLER, dtype=np.int64))
+    budget = size.lines - len(planted_order)
+    per_customer = np.bincount(orders.customer)[orders.customer]
+    smaller = per_customer.astype(np.float64) ** -FREQUENT_BUYER_EXPONENT
+    sizes = _filler_sizes(rng, orders.kind, (weights > 0).sum(axis=1), budget, smaller)
+    fillers = _filler_categories(rng, orders, weights, sizes, planted_order, planted_cat)
 
-    order = np.concatenate(parts_order)
-    category = np.concatenate(parts_cat)
-    role = np.concatenate(parts_role)
+    order = np.concatenate([planted_order, np.repeat(order_ids, sizes)])
+    category = np.concatenate([planted_cat, fillers])
+    role = np.concatenate([planted_role, np.full(len(fillers), ROLE_FILLER, dtype=np.int64)])
     # Anchor line of each order, so complements and follow-ups can match the anchor's brand.
     anchor_of_order = np.full(n_orders, -1, dtype=np.int64)
     anchor_rows = np.flatnonzero(role == ROLE_ANCHOR)
@@ -675,10 +816,14 @@ def _lines(rng: np.random.Generator, size: StoreSize, orders: Orders, products: 
     no_brand = np.full(int(first.sum()), -1, dtype=np.int64)
     product[first] = picker.pick(rng, category[first], source[first], no_brand)
     rest = ~first
-    brand = np.where(
+    brand = np.full(len(order), -1, dtype=np.int64)
+    brand[rest] = np.where(
         anchor_line[rest] >= 0, products.brand[product[np.maximum(anchor_line[rest], 0)]], -1
     )
-    product[rest] = picker.pick(rng, category[rest], source[rest], brand)
+    product[rest] = picker.pick(rng, category[rest], source[rest], brand[rest])
+    _settle_repurchases(
+        rng, picker, orders.customer[order], orders.date[order], category, source, brand, product
+    )
     _cover_catalogue(rng, products, order, category, role, product)
 
     qty_probs = np.zeros((len(cat.CATEGORIES), max(len(c.qty_weights) for c in cat.CATEGORIES)))
@@ -687,6 +832,70 @@ def _lines(rng: np.random.Generator, size: StoreSize, orders: Orders, products: 
     qty_probs /= qty_probs.sum(axis=1, keepdims=True)
     qty = _categorical(rng, qty_probs[category]) + 1
     return Lines(order, category, role, anchor_line, product, qty)
+
+
+def _settle_repurchases(
+    rng: np.random.Generator,
+    picker: _ProductPicker,
+    customer: IntArray,
+    date: IntArray,
+    category: IntArray,
+    persona: IntArray,
+    brand: IntArray,
+    product: IntArray,
+) -> None:
+    """Second purchases of a category: consumables often repeat, durables never do (mutates).
+
+    Walks each customer's purchases of a category in date order, all customers at once. A
+    consumable bought again is the previous product with probability
+    ``REPURCHASE.same_product_share``; a durable bought again (an upgrade, a gift) is redrawn
+    until it differs from every earlier product of the category the customer bought.
+    """
+    n_cat = len(cat.CATEGORIES)
+    keys = customer * n_cat + category
+    ordered = np.lexsort((np.arange(len(keys)), date, keys))
+    position = _run_positions(keys[ordered])
+    consumable = _consumable_mask()[category[ordered]]
+    same = rng.random(len(ordered)) < cat.REPURCHASE.same_product_share
+    for k in range(1, int(position.max(initial=0)) + 1):
+        at = np.flatnonzero(position == k)
+        again = at[consumable[at] & same[at]]
+        product[ordered[again]] = product[ordered[again - 1]]
+        durable = at[~consumable[at]]
+        if len(durable):
+            _redraw_repeats(rng, picker, ordered, durable, k, category, persona, brand, product)
+
+
+def _redraw_repeats(
+    rng: np.random.Generator,
+    picker: _ProductPicker,
+    ordered: IntArray,
+    at: IntArray,
+    k: int,
+    category: IntArray,
+    persona: IntArray,
+    brand: IntArray,
+    product: IntArray,
+) -> None:
+    """Redraw lines ``ordered[at]`` (the k-th purchase of a run) that repeat an earlier product."""
+    earlier = product[ordered[at[:, None] - np.arange(1, k + 1)[None, :]]]
+    rows = ordered[at]
+    for _ in range(REDRAW_ATTEMPTS):
+        clash = (earlier == product[rows][:, None]).any(axis=1)
+        if not clash.any():
+            return
+        redo = rows[clash]
+        product[redo] = picker.pick(rng, category[redo], persona[redo], brand[redo])
+    clash = (earlier == product[rows][:, None]).any(axis=1)
+    kept = 0
+    for row, used in zip(rows[clash].tolist(), earlier[clash].tolist(), strict=True):
+        free = np.setdiff1d(picker.by_category[category[row]], used)
+        if len(free):
+            product[row] = free[0]
+        else:  # the customer already bought every product of the category
+            kept += 1
+    if kept:
+        logger.warning("%d durable re-buys repeat a product: no other product left", kept)
 
 
 def _cover_catalogue(
@@ -1059,6 +1268,14 @@ def _ground_truth(store: _Store, seed: int, scale: float, path: Path) -> int:
             "off_share": cat.FOLLOW_UP.off_share,
             "rebuy_share": cat.FOLLOW_UP.rebuy_share,
             "rebuy_days": list(cat.FOLLOW_UP.rebuy_days),
+            "purchases": cat.FOLLOW_UP.purchases,
+        },
+        "consumable_categories": sorted(cat.CONSUMABLES),
+        "repurchase": {
+            "durable_weight": cat.REPURCHASE.durable_weight,
+            "consumable_weight": cat.REPURCHASE.consumable_weight,
+            "second_anchor_share": cat.REPURCHASE.second_anchor_share,
+            "same_product_share": cat.REPURCHASE.same_product_share,
         },
         "product_pairs": pairs,
         "cold_start_product_ids": cold,
