@@ -17,10 +17,12 @@ from recograph.cli import main
 from recograph.demo.generator import GenerationSummary, StoreSize, generate_store
 from recograph.demo.summary import (
     basket_patterns,
+    category_rebuy_rates,
     follow_up_gaps,
     measure_follow_up,
     measure_patterns,
     read_table,
+    rebuy_rates,
     summarize_store,
 )
 
@@ -239,6 +241,53 @@ def test_ear_cushions_follow_headphones_by_three_to_six_months(
     assert (per_customer >= 2).sum() >= 20
 
 
+CONSUMABLES = {"Ear Cushions", "Memory Cards", "Chargers", "XL Mouse Pads"}
+
+
+def _completed_lines(store: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    orders = store["orders"]
+    return orders.loc[orders["status"] == "completed"].merge(store["order_items"], on="order_id")
+
+
+def test_ground_truth_names_the_consumable_categories(ground_truth: dict[str, Any]) -> None:
+    assert set(ground_truth["consumable_categories"]) == CONSUMABLES
+    assert ground_truth["follow_up"]["rebuy_days"] == [92, 181]
+
+
+def test_no_customer_buys_the_same_durable_product_twice(store: dict[str, pd.DataFrame]) -> None:
+    lines = _completed_lines(store)
+    orders_per_pair = lines.groupby(["category", "customer_id", "product_id"])["order_id"].nunique()
+    repeated = orders_per_pair[orders_per_pair >= 2].groupby(level="category").size()
+    # Only consumables are bought again as the very same product, and that happens often.
+    assert set(repeated.index) == CONSUMABLES
+    assert (repeated >= 50).all()
+
+
+def test_durables_are_rarely_re_bought_and_consumables_often(
+    generated: GenerationSummary, store: dict[str, pd.DataFrame]
+) -> None:
+    rates = rebuy_rates(generated.out_dir)
+    assert set(rates) == set(store["products"]["category"])
+    durable = {name: rate for name, rate in rates.items() if name not in CONSUMABLES}
+    assert len(durable) == 36
+    assert max(durable.values()) <= 0.12, max(durable.items(), key=lambda kv: kv[1])
+    assert rates["Ear Cushions"] >= 0.25
+    assert min(rates[name] for name in CONSUMABLES) >= 0.25
+    # Some durables are still bought twice now and then (an upgrade, a gift).
+    assert sum(rate > 0 for rate in durable.values()) >= 20
+    assert summarize_store(generated.out_dir).rebuy_rates == rates
+
+
+def test_ear_cushions_are_re_bought_three_to_six_months_after_the_last(
+    store: dict[str, pd.DataFrame],
+) -> None:
+    lines = _completed_lines(store)
+    cushions = lines.loc[lines["category"] == "Ear Cushions"].sort_values("order_date")
+    gaps = cushions.groupby("customer_id")["order_date"].diff().dropna().dt.days
+    assert len(gaps) >= 30
+    assert gaps.between(90, 183).mean() >= 0.8
+
+
 def test_laptop_brand_pulls_in_the_same_brand_mouse(store: dict[str, pd.DataFrame]) -> None:
     items = store["order_items"].merge(
         store["products"][["id", "brand"]], left_on="product_id", right_on="id"
@@ -291,6 +340,12 @@ def test_cli_reproduces_the_same_bytes_and_prints_the_summary(
     printed = capsys.readouterr().out
     for text in ("order_items.json", "15,000", "sparsity", "top-20", "Wireless Mice", "lift"):
         assert text in printed
+    rates = rebuy_rates(generated.out_dir)
+    text = " ".join(printed.split())  # the console wraps long lines
+    assert f"re-bought later by their customers: Chargers {rates['Chargers']:.0%}," in text
+    assert f"XL Mouse Pads {rates['XL Mouse Pads']:.0%} (consumables);" in text
+    top = max((rate, name) for name, rate in rates.items() if name not in CONSUMABLES)
+    assert f"every durable category at most {top[0]:.1%} ({top[1]})" in text
 
 
 def test_different_seed_gives_different_files(tmp_path: Path) -> None:
@@ -437,3 +492,43 @@ def test_follow_up_gaps_on_hand_made_orders() -> None:
     # Customer 3: headphones on day 10, cushions on days 30 and 200 -> 20 days. Customer 4's
     # headphone order was canceled; customer 1 never bought headphones.
     assert gaps.to_dict() == {3: pytest.approx(20.0)}
+
+
+def test_category_rebuy_rates_on_hand_made_orders() -> None:
+    day = pd.Timestamp("2025-01-01")
+    orders = pd.DataFrame(
+        {
+            "order_id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "customer_id": [1, 1, 2, 2, 3, 3, 2, 4],
+            "status": ["completed"] * 3 + ["canceled"] + ["completed"] * 4,
+            "order_date": [
+                day,
+                day,  # the same moment as order 1: one purchase, not a re-buy
+                day,
+                day + pd.Timedelta(days=50),
+                day,
+                day + pd.Timedelta(days=1),
+                day + pd.Timedelta(days=60),
+                day + pd.Timedelta(days=3),
+            ],
+        }
+    )
+    lines = [
+        (1, "Chargers"),
+        (2, "Chargers"),
+        (3, "Chargers"),
+        (3, "Laptops"),
+        (4, "Chargers"),  # canceled: ignored
+        (5, "Laptops"),
+        (6, "Laptops"),
+        (7, "Chargers"),
+        (8, "Laptops"),
+        (8, "Laptops"),  # two laptops in one order are one purchase
+    ]
+    items = pd.DataFrame({"order_id": [o for o, _ in lines], "category": [c for _, c in lines]})
+    # Chargers: customers 1 and 2, customer 2 again on day 60. Laptops: customers 2, 3 and 4,
+    # customer 3 again a day later.
+    assert category_rebuy_rates(orders, items) == {
+        "Chargers": pytest.approx(1 / 2),
+        "Laptops": pytest.approx(1 / 3),
+    }

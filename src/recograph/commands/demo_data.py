@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from recograph.demo.catalogue import CONSUMABLES
 from recograph.demo.generator import GenerationSummary, generate_store
 from recograph.demo.summary import StoreSummary, summarize_store
 from recograph.settings import Settings, SettingsError
@@ -30,8 +31,10 @@ round(scale) times as colour/edition variants (same 40 categories). Scale 0.1 ma
 store for fast tests, 100 a benchmark store (100k customers, 1.5M order lines).
 
 After writing, the command reads the files back and prints counts, the sparsity of the
-customer x product matrix (completed orders), the top-20 products' share of revenue and the
-support / confidence / lift of every planted category pattern (completed-order baskets).
+customer x product matrix (completed orders), the top-20 products' share of revenue, the
+re-buy rates of the consumable categories (share of a category's customers who bought it
+again in a later completed order) against the highest durable one, and the support /
+confidence / lift of every planted category pattern (completed-order baskets).
 """
 
 
@@ -118,6 +121,16 @@ def print_summary(generated: GenerationSummary, summary: StoreSummary, console: 
         f"{fu.item} after {fu.anchor}: {fu.customers:,} customers, "
         f"{fu.share_within_window:.0%} within 3-6 months (median {fu.median_days:.0f} days)"
     )
+    rates = summary.rebuy_rates
+    consumables = ", ".join(
+        f"{name} {rates[name]:.0%}" for name in sorted(CONSUMABLES & set(rates))
+    )
+    durables = {name: rate for name, rate in rates.items() if name not in CONSUMABLES}
+    rebuys = f"re-bought later by their customers: {consumables or 'no consumables'} (consumables)"
+    if durables:
+        top = max(durables, key=lambda name: (durables[name], name))
+        rebuys += f"; every durable category at most {durables[top]:.1%} ({top})"
+    console.print(rebuys)
     patterns = Table(
         title=f"Planted category patterns ({summary.completed_orders:,} completed orders)",
         title_justify="left",

@@ -3,7 +3,8 @@
 Pure pandas / numpy on the written files, so tests, the CLI and notebooks see what a model
 would see. Baskets are the distinct categories of one ``completed`` order; for a pattern
 A → B over n completed orders, support = n(A ∧ B) / n, confidence = n(A ∧ B) / n(A) and
-lift = confidence / (n(B) / n).
+lift = confidence / (n(B) / n). A category's re-buy rate is the share of its customers who
+bought it again in a later completed order, as ``recommenders.repeat`` counts it.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class StoreSummary:
     top20_revenue_share: float
     patterns: tuple[PatternMeasure, ...]
     follow_up: FollowUpMeasure
+    rebuy_rates: Mapping[str, float]
 
 
 def read_table(data_dir: Path, name: str) -> pd.DataFrame:
@@ -153,6 +155,26 @@ def follow_up_gaps(
     return gaps.rename("days")
 
 
+def category_rebuy_rates(orders: pd.DataFrame, order_items: pd.DataFrame) -> dict[str, float]:
+    """Per category, the share of its customers who bought it again later (completed orders).
+
+    A re-buy as the repeat detector defines it: the same customer, the same category (any
+    product of it), a strictly later ``order_date``; lines of one order, or of orders placed
+    at the same moment, are one purchase. Categories without a completed line are absent.
+    """
+    done = orders.loc[orders["status"] == COMPLETED, ["order_id", "customer_id", "order_date"]]
+    lines = done.merge(order_items[["order_id", "category"]], on="order_id")
+    purchases = lines[["category", "customer_id", "order_date"]].drop_duplicates()
+    per_customer = purchases.groupby(["category", "customer_id"]).size()
+    rates = (per_customer >= 2).groupby(level="category").mean()
+    return {str(name): float(rate) for name, rate in rates.sort_index().items()}
+
+
+def rebuy_rates(data_dir: Path) -> dict[str, float]:
+    """Re-buy rate of every category (``category_rebuy_rates``) from the files in ``data_dir``."""
+    return category_rebuy_rates(read_table(data_dir, "orders"), read_table(data_dir, "order_items"))
+
+
 def measure_patterns(
     data_dir: Path, pairs: Sequence[tuple[str, str]] | None = None
 ) -> list[PatternMeasure]:
@@ -203,4 +225,5 @@ def summarize_store(data_dir: Path) -> StoreSummary:
         top20_revenue_share=top / total if total else math.nan,
         patterns=tuple(basket_patterns(orders, items, cat.category_patterns())),
         follow_up=_follow_up(orders, items),
+        rebuy_rates=category_rebuy_rates(orders, items),
     )
