@@ -86,19 +86,49 @@ async def test_full_queue_drops_and_counts_instead_of_waiting() -> None:
     accepted = [writer.submit("events", {"type": "CLICK"}) for _ in range(3)]
     assert accepted == [True, True, False]
     assert writer.stats.overflow == 1
+    assert writer.buffered == 2
     await writer.start()
     await writer.stop()
-    assert writer._queue.empty()
+    assert writer.buffered == 0
+    assert writer.stats.lost == 0
 
 
-async def test_a_failing_database_is_counted_not_raised(tmp_path: Path) -> None:
-    # The file exists but has no tables: every insert fails.
-    writer = EventWriter(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", flush_seconds=0)
+async def test_a_database_that_never_answers_is_counted_as_lost_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    # The file exists but has no tables: every insert fails as if the database were away.
+    writer = EventWriter(
+        f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", flush_seconds=0, shutdown_seconds=0.2
+    )
     await writer.start()
     writer.submit("events", {"type": "CLICK", "product_id": 1})
     await writer.stop()
-    assert writer.stats.failed == 1
+    assert writer.stats.retries >= 1
+    assert writer.stats.lost == 1
+    assert writer.stats.failed == 0
     assert writer.stats.written["events"] == 0
+
+
+async def test_a_row_the_database_refuses_is_dropped_and_the_rest_written(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'refuse.db'}"
+    await db.upgrade_schema(url)
+    writer = EventWriter(url, flush_seconds=60)
+    await writer.start()
+    writer.submit("events", {"type": "CLICK", "product_id": 1, "quantity": 1})
+    writer.submit("events", {"type": "TELEPORT", "product_id": 2, "quantity": 1})  # CHECK fails
+    writer.submit("events", {"type": "PURCHASE", "product_id": 3, "quantity": 1})
+    await writer.stop()
+    assert writer.stats.failed == 1
+    assert writer.stats.written["events"] == 2
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(Event.product_id).order_by(Event.id))).all()
+    finally:
+        await engine.dispose()
+    assert [row[0] for row in rows] == [1, 3]
 
 
 @pytest.mark.parametrize("rows", [1, 450])

@@ -55,6 +55,7 @@ class Settings:
     debug: bool = False
     production: bool = False
     admin_token: str = ""
+    admin_operations: bool = True  # reloadArtifacts and e-mails for the admin token
     graphiql: bool = True
     introspection: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -78,6 +79,7 @@ class Settings:
             debug=_flag(env, "RECOGRAPH_DEBUG", False),
             production=production,
             admin_token=env.get("RECOGRAPH_ADMIN_TOKEN", ""),
+            admin_operations=_flag(env, "RECOGRAPH_ADMIN_OPERATIONS", True),
             graphiql=_flag(env, "RECOGRAPH_GRAPHIQL", not production),
             introspection=_flag(env, "RECOGRAPH_INTROSPECTION", not production),
             cors_origins=_list(env, "RECOGRAPH_CORS_ORIGINS"),

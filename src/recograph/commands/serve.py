@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from recograph import db
     from recograph.serving.config import ServingConfig
+    from recograph.serving.security import check_settings
 
     if args.workers < 1:
         logger.error("--workers must be at least 1")
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         ServingConfig.from_env()
+        check_settings(settings)
     except SettingsError as exc:
         logger.error("%s", exc)
         return 2

@@ -74,6 +74,9 @@ async def record_event(info: Info, input: EventInput) -> t.EventReceipt:
 async def reload_artifacts(info: Info) -> t.ReloadResult:
     """Load the build ``current`` points at and serve it (admin only)."""
     ctx = info.context
+    if not ctx.services.settings.admin_operations:
+        logger.warning("reloadArtifacts refused: admin operations are disabled")
+        raise Forbidden("admin operations are disabled on this server")
     if not ctx.admin:
         client = None
         if ctx.request is not None and ctx.request.client is not None:

@@ -16,17 +16,17 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
-from recograph.schema.errors import is_unexpected, should_mask
+from recograph.schema.errors import coded, is_unexpected
 from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import validation_rules
+from recograph.schema.operation import LabelOperation
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,24 @@ class SchemaLimits:
 
 
 class RecographSchema(strawberry.Schema):
-    """Logs only unexpected errors (with their traceback); client errors are not news."""
+    """Logs only unexpected errors (with their traceback); client errors are not news. Every
+    error of a result gets an ``extensions.code``, and unexpected ones lose their message
+    unless ``mask_errors`` is off (`recograph.schema.errors.coded`).
+
+    The codes are set here rather than in an extension because a syntax error escapes the
+    extensions' ``on_operation`` hooks (``ParserCache`` parses while entering ``on_parse``).
+    """
+
+    def __init__(self, *args: Any, mask_errors: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mask_errors = mask_errors
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [coded(error, mask=self.mask_errors) for error in errors]
+        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -67,9 +84,8 @@ def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
+        LabelOperation,
     ]
-    if limits.mask_errors:
-        extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
     return extensions
 
 
@@ -78,10 +94,12 @@ def build_schema(limits: SchemaLimits | None = None, *, fast: bool = True) -> Re
     plain-object subtrees without graphql-core's per-field calls (`execution`)."""
     from recograph.schema.query import Mutation, Query  # resolvers import this package
 
+    limits = limits or SchemaLimits()
     return RecographSchema(
+        mask_errors=limits.mask_errors,
         query=Query,
         mutation=Mutation,
-        extensions=_extensions(limits or SchemaLimits()),
+        extensions=_extensions(limits),
         execution_context_class=execution_context_class() if fast else None,
     )
 

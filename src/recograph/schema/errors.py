@@ -1,20 +1,25 @@
 """Errors a client can act on: each carries a stable ``extensions.code``.
 
 Resolvers raise `ApiError` subclasses; everything else is a bug and is masked (outside debug
-mode) by the schema's `MaskErrors` predicate, `should_mask`.
+mode). `coded` gives every error of a response a code (``RecographSchema.execute`` applies it),
+so a client can tell a rejection from a fault without reading messages:
 
     ApiError
     ├── BadInput        BAD_INPUT     out-of-range limits, malformed context or cursors
     ├── NotFound        NOT_FOUND     unknown product or customer ids
     ├── Forbidden       FORBIDDEN     admin-only operations without the admin token
     └── Unavailable     UNAVAILABLE   no model loaded yet, or a reload that was refused
+    GraphQLSyntaxError  GRAPHQL_PARSE_FAILED       not GraphQL, or over the token limit
+    other GraphQLError  GRAPHQL_VALIDATION_FAILED  unknown fields, wrong argument or variable
+                                                   types, depth, alias and introspection limits
+    anything else       INTERNAL      a bug: "Unexpected error." unless in debug mode
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 
 class ApiError(Exception):
@@ -53,3 +58,37 @@ def is_unexpected(error: GraphQLError) -> bool:
 def should_mask(error: GraphQLError) -> bool:
     """`MaskErrors` predicate: hide unexpected errors, keep validation and API messages."""
     return is_unexpected(error)
+
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+INTERNAL = "INTERNAL"
+MASKED_MESSAGE = "Unexpected error."
+
+
+def error_code(error: GraphQLError) -> str:
+    """The ``extensions.code`` of an error (see the table at the top of this module)."""
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return original.code
+    if isinstance(error, GraphQLSyntaxError):
+        return PARSE_FAILED
+    if is_unexpected(error):
+        return INTERNAL
+    return VALIDATION_FAILED
+
+
+def coded(error: GraphQLError, *, mask: bool) -> GraphQLError:
+    """``error`` with its code; an unexpected one without its message when ``mask``."""
+    code = error_code(error)
+    if mask and code == INTERNAL:
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": INTERNAL},
+        )
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -28,10 +29,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
 
+from recograph.online.variants import Experiment
 from recograph.schema import SchemaLimits, build_schema
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.events import EventWriter
+from recograph.serving.monitoring import MetricsMiddleware, Monitoring
+from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.settings import Settings
 from recograph.snapshot import load_snapshot
@@ -46,15 +50,40 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+VERSION_HEADER = "x-recograph-model-version"
+# HTTP statuses strawberry refuses a request with, as the ``extensions.code`` of the error.
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
+
+
+def http_error(status: int, message: str) -> Response:
+    """A refused HTTP request, shaped like a GraphQL error so clients parse one format."""
+    code = _HTTP_CODES.get(status, "BAD_REQUEST")
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
+
+
 class GraphQLApp(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI app with the recograph context and orjson encoding."""
+    """Strawberry's ASGI app with the recograph context and orjson encoding; every response
+    names the model version it was computed with (``x-recograph-model-version``)."""
 
     def __init__(self, schema: BaseSchema, services: Services, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.services = services
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = http_error(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
-        return make_context(self.services, request if isinstance(request, Request) else None)
+        context = make_context(self.services, request if isinstance(request, Request) else None)
+        if context.loaded is not None and isinstance(response, Response):
+            response.headers[VERSION_HEADER] = context.loaded.version
+        return context
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -103,7 +132,7 @@ class BodyLimit:
 
 
 def _too_large(max_bytes: int) -> Response:
-    return JSONResponse({"error": f"request body larger than {max_bytes} bytes"}, 413)
+    return http_error(413, f"request body larger than {max_bytes} bytes")
 
 
 def readiness(services: Services) -> tuple[int, dict[str, Any]]:
@@ -124,6 +153,9 @@ def readiness(services: Services) -> tuple[int, dict[str, Any]]:
             "written": stats.written,
             "dropped": stats.overflow,
             "failed": stats.failed,
+            "buffered": stats.buffered,
+            "retries": stats.retries,
+            "lost": stats.lost,
         },
     }
     return (200 if loaded is not None else 503), body
@@ -137,11 +169,15 @@ def create_app(
     handle_sighup: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
     playground: bool = True,
+    experiment: Experiment | None = None,
 ) -> Starlette:
     """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
     startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
-    the web UI at ``/`` (it talks to ``/graphql`` like any other client)."""
+    the web UI at ``/`` (it talks to ``/graphql`` like any other client). ``experiment``
+    (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
+    are at ``/metrics``."""
     settings = settings or Settings.from_env()
+    check_settings(settings)
     config = config or ServingConfig.from_env()
     state = ServingState(Path(settings.artifacts_dir), snapshot_loader)
     events = EventWriter(
@@ -149,8 +185,17 @@ def create_app(
         queue_size=config.event_queue_size,
         batch_size=config.event_batch_size,
         flush_seconds=config.event_flush_seconds,
+        shutdown_seconds=config.event_shutdown_seconds,
     )
-    services = Services(settings=settings, config=config, state=state, events=events)
+    monitoring = Monitoring(state, events)
+    services = Services(
+        settings=settings,
+        config=config,
+        state=state,
+        events=events,
+        experiment=experiment if experiment is not None else Experiment.from_env(),
+        monitoring=monitoring,
+    )
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_query_depth,
@@ -203,7 +248,10 @@ def create_app(
                     await task
             await events.stop()
 
-    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    middleware = [
+        Middleware(MetricsMiddleware, monitoring=monitoring),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -216,6 +264,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", monitoring.endpoint, methods=["GET"]),
         Route("/graphql", graphql),
         *extra_routes,
     ]

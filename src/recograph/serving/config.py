@@ -9,8 +9,10 @@ Kept apart from `recograph.settings` so the offline commands do not grow serving
 - ``RECOGRAPH_CATEGORY_CAP``: at most this many items per category (default ``3``; ``0`` for
   no cap);
 - ``RECOGRAPH_EVENT_QUEUE_SIZE`` / ``RECOGRAPH_EVENT_BATCH_SIZE`` /
-  ``RECOGRAPH_EVENT_FLUSH_SECONDS``: the impression and event writer's bounded queue, rows per
+  ``RECOGRAPH_EVENT_FLUSH_SECONDS``: the impression and event writer's bounded buffer, rows per
   insert and longest wait before a partial batch is written;
+- ``RECOGRAPH_EVENT_SHUTDOWN_SECONDS``: how long shutdown keeps retrying to write buffered rows
+  while the database is unavailable (default 10);
 - ``RECOGRAPH_RELOAD_POLL_SECONDS``: how often the ``current`` pointer is checked for a newer
   build (``0`` turns polling off).
 """
@@ -79,6 +81,7 @@ class ServingConfig:
     event_queue_size: int = 10_000
     event_batch_size: int = 200
     event_flush_seconds: float = 0.5
+    event_shutdown_seconds: float = 10.0
     reload_poll_seconds: float = 5.0
 
     @property
@@ -101,5 +104,6 @@ class ServingConfig:
             event_queue_size=_int(env, "RECOGRAPH_EVENT_QUEUE_SIZE", 10_000, minimum=1),
             event_batch_size=_int(env, "RECOGRAPH_EVENT_BATCH_SIZE", 200, minimum=1),
             event_flush_seconds=_float(env, "RECOGRAPH_EVENT_FLUSH_SECONDS", 0.5),
+            event_shutdown_seconds=_float(env, "RECOGRAPH_EVENT_SHUTDOWN_SECONDS", 10.0),
             reload_poll_seconds=_float(env, "RECOGRAPH_RELOAD_POLL_SECONDS", 5.0),
         )

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
+from recograph.online.variants import Experiment
 from recograph.resolvers import convert
 from recograph.schema import types as t
 from recograph.schema.errors import Unavailable
 from recograph.serving.config import ServingConfig
 from recograph.serving.events import EventWriter
+from recograph.serving.monitoring import Monitoring
 from recograph.serving.state import Loaded, ServingState
 from recograph.settings import Settings
 
@@ -31,12 +33,15 @@ def is_admin(authorization: str | None, admin_token: str) -> bool:
 
 @dataclass
 class Services:
-    """What lives as long as the app: settings, the model state, the log writer."""
+    """What lives as long as the app: settings, the model state, the log writer, the A/B
+    experiment and the Prometheus metrics (none outside an app)."""
 
     settings: Settings
     config: ServingConfig
     state: ServingState
     events: EventWriter
+    experiment: Experiment = field(default_factory=Experiment)
+    monitoring: Monitoring | None = None
 
 
 @dataclass
@@ -69,9 +74,10 @@ class RequestContext:
 
 def make_context(services: Services, request: Request | None = None) -> RequestContext:
     authorization = None if request is None else request.headers.get("authorization")
+    settings = services.settings
     return RequestContext(
         services=services,
         loaded=services.state.current,
-        admin=is_admin(authorization, services.settings.admin_token),
+        admin=settings.admin_operations and is_admin(authorization, settings.admin_token),
         request=request,
     )

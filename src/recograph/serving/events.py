@@ -1,22 +1,34 @@
 """Impressions and events, written to the database in batches off the request path.
 
-Requests only put a row on a bounded in-memory queue (`submit`, never awaits); one background
-task takes rows off it and inserts them in batches. When the queue is full the row is dropped
-and counted in ``overflow`` rather than slowing responses down. `stop` writes everything
-still queued, so a clean shutdown loses nothing.
+Requests only append a row to a bounded in-memory buffer (`submit`, never awaits); one
+background task writes the oldest rows in batches. A row leaves the buffer only once its
+batch is committed, so while the database is unavailable or locked rows wait and are written,
+in order, when it answers again (retried with a growing pause up to `MAX_RETRY_SECONDS`).
+
+Overflow policy: the buffer holds at most ``queue_size`` rows; when it is full the *new* row
+is refused (`submit` returns False, ``recordEvent`` answers ``accepted: false``) and counted
+in ``overflow``, so a client always knows whether its event was kept and rows already kept are
+never pushed out. A batch the database refuses for its content (a constraint, not an outage)
+is written row by row and the rows it still refuses are dropped and counted in ``failed``.
+`stop` keeps retrying for ``shutdown_seconds`` to write everything buffered; rows still
+unwritten after that are counted in ``lost`` and logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recograph import db
@@ -25,27 +37,55 @@ from recograph.models import Event, Impression, utcnow
 logger = logging.getLogger(__name__)
 
 TableName = Literal["impressions", "events"]
+Row = tuple[TableName, dict[str, Any]]
 _TABLES: dict[TableName, Table] = {
     "impressions": Impression.__table__,  # type: ignore[dict-item]
     "events": Event.__table__,  # type: ignore[dict-item]
 }
 IDLE_POLL_SECONDS = 0.02
+FIRST_RETRY_SECONDS = 0.05
+MAX_RETRY_SECONDS = 2.0
+# Failures that say "the database is not there right now", not "this row is wrong".
+_TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    OSError,
+    TimeoutError,
+)
 
 
 @dataclass
 class WriterStats:
-    """Counters of one writer, for /readyz and tests."""
+    """Counters of one writer, for /readyz and tests.
+
+    ``queued``: rows accepted into the buffer; ``written``: rows committed per table;
+    ``overflow``: rows refused because the buffer was full; ``failed``: rows the database
+    refused for their content; ``retries``: write attempts that failed and will be retried;
+    ``lost``: rows still buffered when shutdown gave up; ``buffered``: rows waiting now.
+    """
 
     queued: int = 0
     written: dict[str, int] = field(default_factory=lambda: {"impressions": 0, "events": 0})
     overflow: int = 0
     failed: int = 0
+    retries: int = 0
+    lost: int = 0
+    buffered: int = 0
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when a write failed because the database is unavailable, locked or gone."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _TRANSIENT)
 
 
 class EventWriter:
     """Async batched writer of impression and event rows into ``database_url``.
 
-    ``database_url=None`` keeps the queue but discards rows (counted as written nowhere):
+    ``database_url=None`` keeps the buffer but discards rows (counted as written nowhere):
     useful for a server without a database.
     """
 
@@ -56,32 +96,45 @@ class EventWriter:
         queue_size: int = 10_000,
         batch_size: int = 200,
         flush_seconds: float = 0.5,
+        shutdown_seconds: float = 10.0,
         engine_factory: Callable[[str], AsyncEngine] = db.create_engine,
     ) -> None:
         self.database_url = database_url
+        self.queue_size = queue_size
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.shutdown_seconds = shutdown_seconds
         self._engine_factory = engine_factory
-        self._queue: asyncio.Queue[tuple[TableName, dict[str, Any]]] = asyncio.Queue(queue_size)
+        self._buffer: deque[Row] = deque()
         self._engine: AsyncEngine | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._retry_seconds = 0.0
         self.stats = WriterStats()
 
     # ------------------------------------------------------------------ request side
 
     def submit(self, table: TableName, row: dict[str, Any]) -> bool:
-        """Queue one row without waiting; False (and ``overflow`` + 1) when the queue is full."""
-        row.setdefault("created_at", utcnow())
-        try:
-            self._queue.put_nowait((table, row))
-        except asyncio.QueueFull:
+        """Buffer one row without waiting; False (and ``overflow`` + 1) when the buffer is full."""
+        if len(self._buffer) >= self.queue_size:
             self.stats.overflow += 1
             if self.stats.overflow == 1 or self.stats.overflow % 1000 == 0:
-                logger.warning("log queue full: %d rows dropped so far", self.stats.overflow)
+                logger.warning(
+                    "log buffer full (%d rows): %d new rows refused so far",
+                    self.queue_size,
+                    self.stats.overflow,
+                )
             return False
+        row.setdefault("created_at", utcnow())
+        self._buffer.append((table, row))
         self.stats.queued += 1
+        self.stats.buffered = len(self._buffer)
         return True
+
+    @property
+    def buffered(self) -> int:
+        """Rows accepted and not written yet."""
+        return len(self._buffer)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -92,78 +145,132 @@ class EventWriter:
         self._task = asyncio.create_task(self._run(), name="recograph-event-writer")
 
     async def stop(self) -> None:
-        """Write every queued row, then release the database."""
+        """Write every buffered row (retrying for up to ``shutdown_seconds``), then release
+        the database."""
         self._stopping.set()
         if self._task is not None:
             await self._task
             self._task = None
-        await self._flush_all()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_seconds
+        while self._buffer:
+            if await self._write_next():
+                continue
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(min(self._retry_seconds, max(0.0, deadline - loop.time())))
+        if self._buffer:
+            self.stats.lost += len(self._buffer)
+            logger.error(
+                "database still unavailable after %.1fs: %d log rows lost",
+                self.shutdown_seconds,
+                len(self._buffer),
+            )
+            self._buffer.clear()
+            self.stats.buffered = 0
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
         logger.info(
-            "event writer stopped: %s written, %d dropped (queue full), %d failed",
+            "event writer stopped: %s written, %d refused (buffer full), %d failed, %d lost",
             self.stats.written,
             self.stats.overflow,
             self.stats.failed,
+            self.stats.lost,
         )
 
-    async def flush(self) -> None:
-        """Write what is queued now (tests, and shutdown)."""
-        await self._flush_all()
+    async def flush(self) -> bool:
+        """Try to write everything buffered now; False when the database did not take it."""
+        while self._buffer:
+            if not await self._write_next():
+                return False
+        return True
 
     # ------------------------------------------------------------------ writer side
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
-            if self._queue.empty():
+            if not self._buffer:
                 await self._wait(IDLE_POLL_SECONDS)
                 continue
             deadline = loop.time() + self.flush_seconds
             while (
-                self._queue.qsize() < self.batch_size
+                len(self._buffer) < self.batch_size
                 and loop.time() < deadline
                 and not self._stopping.is_set()
             ):
                 await self._wait(min(IDLE_POLL_SECONDS, max(0.0, deadline - loop.time())))
-            await self._write(self._take(self.batch_size))
+            if not await self._write_next():
+                await self._wait(self._retry_seconds)
 
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
-    def _take(self, limit: int) -> list[tuple[TableName, dict[str, Any]]]:
-        batch: list[tuple[TableName, dict[str, Any]]] = []
-        while len(batch) < limit:
-            try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
-
-    async def _flush_all(self) -> None:
-        while not self._queue.empty():
-            await self._write(self._take(self.batch_size))
-
-    async def _write(self, batch: list[tuple[TableName, dict[str, Any]]]) -> None:
+    async def _write_next(self) -> bool:
+        """Write the oldest batch; True when it left the buffer (written or refused for its
+        content), False when the database was unavailable and the batch stays."""
+        batch = list(itertools.islice(self._buffer, self.batch_size))
         if not batch:
+            return True
+        try:
+            await self._insert(batch)
+        except Exception as error:  # the log must never take the server down
+            if is_transient(error):
+                self.stats.retries += 1
+                self._retry_seconds = min(
+                    MAX_RETRY_SECONDS, max(FIRST_RETRY_SECONDS, 2 * self._retry_seconds)
+                )
+                if self.stats.retries == 1 or self.stats.retries % 100 == 0:
+                    logger.warning(
+                        "database unavailable (%s); %d log rows buffered, retrying in %.2fs",
+                        _short(error),
+                        len(self._buffer),
+                        self._retry_seconds,
+                    )
+                return False
+            logger.exception("the database refused a batch of %d log rows", len(batch))
+            await self._insert_one_by_one(batch)
+        else:
+            self._count_written(batch)
+        self._retry_seconds = 0.0
+        for _ in batch:
+            self._buffer.popleft()
+        self.stats.buffered = len(self._buffer)
+        return True
+
+    async def _insert(self, batch: list[Row]) -> None:
+        if self._engine is None:
             return
         by_table: dict[TableName, list[dict[str, Any]]] = {}
         for table, row in batch:
             by_table.setdefault(table, []).append(row)
+        async with self._engine.begin() as connection:
+            for table, rows in by_table.items():
+                await connection.execute(insert(_TABLES[table]), rows)
+
+    async def _insert_one_by_one(self, batch: list[Row]) -> None:
+        """After a refused batch: keep every row the database accepts on its own."""
+        for row in batch:
+            try:
+                await self._insert([row])
+            except Exception as error:
+                self.stats.failed += 1
+                logger.error("log row refused by the database: %s", _short(error))
+            else:
+                self._count_written([row])
+
+    def _count_written(self, batch: list[Row]) -> None:
         if self._engine is None:
             return
-        try:
-            async with self._engine.begin() as connection:
-                for table, rows in by_table.items():
-                    await connection.execute(insert(_TABLES[table]), rows)
-        except Exception:  # the log must never take the server down
-            self.stats.failed += len(batch)
-            logger.exception("could not write %d log rows", len(batch))
-            return
-        for table, rows in by_table.items():
-            self.stats.written[table] += len(rows)
+        for table, _ in batch:
+            self.stats.written[table] += 1
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:200]
 
 
 def impression_row(
