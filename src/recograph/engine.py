@@ -76,7 +76,10 @@ STRATEGY_WEIGHTS: dict[Strategy, Weights] = {
 # Below every real score: ranks zero-score items by popularity so lists never come back short.
 FILLER_WEIGHT = np.float32(1e-4)
 HISTORY_RULE_DISCOUNT = np.float32(0.7)  # rules fired by past orders count less than the cart's
-CATEGORY_RULE_DISCOUNT = np.float32(0.8)  # a category rule is weaker evidence than a product one
+CATEGORY_RULE_DISCOUNT = np.float32(0.8)
+# A category the customer owns keeps rate × scale of its score (floor below).
+OWNED_RATE_SCALE = np.float32(2.0)
+MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
 
 
 @dataclass(frozen=True)
@@ -439,6 +442,21 @@ def describe(weights: Weights) -> str:
     return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
 
 
+def owned_category_damping(snapshot: ModelSnapshot, profile: Profile) -> Scores:
+    """Per item, how likely a customer who already owns its category buys in it again.
+
+    Learned by the repeat model: customers rarely buy a second laptop but do re-buy ear
+    cushions, so a category the customer owns is scaled by its measured re-buy rate (never
+    below `MIN_OWNED_FACTOR`); other categories keep their score.
+    """
+    catalogue = snapshot.catalogue
+    factor = np.ones(catalogue.n_categories, dtype=np.float32)
+    owned = np.unique(catalogue.category[profile.items])
+    rate = np.asarray(snapshot.repeat.rate, dtype=np.float32)[owned]
+    factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
+    return factor[catalogue.category]
+
+
 # ---------------------------------------------------------------------------- filters
 
 
@@ -627,6 +645,8 @@ def recommend(
         )
         total = total + np.float32(business.margin_weight) * normalise(margin)
     total = total + FILLER_WEIGHT * normalised[SignalName.POPULARITY]
+    if profile.items.size and request.strategy is not Strategy.POPULAR:
+        total = total * owned_category_damping(snapshot, profile)
     allowed, removed = filter_mask(snapshot, request, profile)
     ranked = _ranked(total, allowed)
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)
