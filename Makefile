@@ -27,7 +27,7 @@ var/recograph.db: $(DATA)/products.json
 data: var/recograph.db
 
 $(ARTIFACTS)/current: | var/recograph.db
-	$(BIN)/recograph build --data $(DATA) --artifacts $(ARTIFACTS)
+	$(BIN)/recograph build --data $(DATA) --artifacts $(ARTIFACTS) --tune
 
 artifacts: $(ARTIFACTS)/current
 
@@ -54,7 +54,7 @@ bench: $(STAMP)
 	$(BIN)/recograph bench serve
 
 notebook: $(STAMP)
-	$(BIN)/pip install -q jupyterlab
+	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/pip install -q jupyterlab
 	$(BIN)/jupyter lab notebooks/techheaven.ipynb
 
 clean:
