@@ -196,6 +196,7 @@ def _log_impression(
     parsed: Parsed,
     result: Recommendation,
     session_id: str | None,
+    variant: str | None = None,
 ) -> None:
     item_ids = loaded.snapshot.catalogue.item_ids
     ctx.services.events.submit(
@@ -221,7 +222,8 @@ def _log_impression(
                 }
                 for item in result.items
             ],
-        ),
+        )
+        | {"variant": variant},
     )
 
 
@@ -249,12 +251,23 @@ async def recommendations(
         weights=weights,
         filters=filters,
     )
-    result = engine.recommend(loaded.snapshot, parsed.request, ctx.services.config.business_rules)
+    services = ctx.services
+    variant = services.experiment.for_request(
+        customer_id, session_id, strategy=strategy, weights_given=weights is not None
+    )
+    request, business = parsed.request, services.config.business_rules
+    if variant is not None:
+        request, business = variant.apply(request, business)
+    result = engine.recommend(loaded.snapshot, request, business)
     products = await _product_map(ctx, _positions_of(result.items))
-    _log_impression(ctx, loaded, parsed, result, session_id)
+    name = None if variant is None else variant.name
+    _log_impression(ctx, loaded, parsed, result, session_id, name)
+    if services.monitoring is not None:
+        services.monitoring.count_recommendation(result.strategy.value, name)
     return t.Recommendations(
         request_id=strawberry.ID(ctx.request_id),
         model_version=loaded.version,
+        variant=name,
         strategy=result.strategy,
         explanation=result.explanation,
         segment=result.segment,

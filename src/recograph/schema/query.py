@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from recograph.resolvers import analytics, catalogue, mutations
+from recograph.resolvers import analytics, catalogue, mutations, online
 from recograph.resolvers import recommendations as ranking
 from recograph.schema import types as t
+from recograph.schema.online import OnlineMetrics
 
 
 @strawberry.type
@@ -36,6 +37,14 @@ class Query:
         resolver=analytics.association_rules
     )
     model_info: t.ModelInfo = strawberry.field(resolver=analytics.model_info)
+    online_metrics: OnlineMetrics = strawberry.field(
+        resolver=online.online_metrics_resolver,
+        description=(
+            "CTR, add-to-cart, conversion and revenue from the impression and event logs, "
+            "per variant (tested against the baseline), strategy, reason, model version or "
+            "page type (admin bearer token in production)."
+        ),
+    )
 
 
 @strawberry.type

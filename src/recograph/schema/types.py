@@ -190,6 +190,9 @@ class RecommendedItem:
 class Recommendations:
     request_id: strawberry.ID
     model_version: str
+    variant: str | None = strawberry.field(
+        description="The A/B variant that served this visitor; null outside an experiment."
+    )
     strategy: engine.Strategy = strawberry.field(description="The strategy actually used.")
     explanation: str = strawberry.field(description="Why that strategy.")
     segment: blend.Segment

@@ -91,6 +91,7 @@ class ServingState:
         self.last_failure: ReloadFailure | None = None
         self._refused_version: str | None = None
         self.reloads = 0
+        self.reload_failures = 0
 
     @property
     def current(self) -> Loaded | None:
@@ -125,6 +126,7 @@ class ServingState:
                 if not isinstance(exc, artifacts.ArtifactError | ReloadRefused):
                     message = f"build {self._refused_version or path}: unreadable ({exc!r})"
                 self.last_failure = ReloadFailure(str(path), message, time.time())
+                self.reload_failures += 1
                 logger.error("reload (%s) refused, keeping %s: %s", reason, _v(previous), message)
                 raise ReloadRefused(message) from None
             loaded = Loaded(snapshot)
