@@ -300,3 +300,39 @@ def test_evaluated_spark_build_of_the_tiny_store(session: SparkSession, tmp_path
     # lift 8/3.
     np.testing.assert_allclose(table[((laptop,), (mouse,))][1:3], [2 / 3, 16 / 9])
     np.testing.assert_allclose(table[((amp,), (headphones,))][1:3], [1.0, 8 / 3])
+
+
+# ---------------------------------------------------------------------------- Java check
+
+
+def fake_java(home: Path, version_line: str) -> dict[str, str]:
+    """A JAVA_HOME whose bin/java prints ``version_line`` the way ``java -version`` does."""
+    java = home / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(0o755)
+    return {"JAVA_HOME": str(home)}
+
+
+@pytest.mark.parametrize(
+    ("version_line", "problem"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', None),
+        ('openjdk version "21" 2023-09-19', None),
+        ('openjdk version "11.0.22" 2024-01-16', "Java 17+ is required, {java} is Java 11"),
+        ('java version "1.8.0_392"', "Java 17+ is required, {java} is Java 8"),
+        ("no version here", "Java 17+ is required (cannot read the version of {java})"),
+    ],
+)
+def test_java_check_reads_the_version_like_pyspark_finds_java(
+    tmp_path: Path, version_line: str, problem: str | None
+) -> None:
+    environ = fake_java(tmp_path, version_line)
+    expected = None if problem is None else problem.format(java=tmp_path / "bin" / "java")
+    assert engine.java_problem(environ) == expected
+
+
+def test_java_check_names_the_fix_when_there_is_no_java(tmp_path: Path) -> None:
+    assert engine.java_problem({"JAVA_HOME": str(tmp_path)}) == (
+        "Java 17+ is required (no java found; run scripts/ensure_java.sh)"
+    )

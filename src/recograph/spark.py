@@ -58,6 +58,7 @@ from recograph.build import (
 from recograph.dataset import StoreData
 from recograph.evaluation import split as splits
 from recograph.evaluation.evaluate import EvaluationReport, evaluate_models, tune_blend
+from recograph.pipeline import BuildError
 from recograph.recommenders.als import ALSModel
 from recograph.recommenders.rules import RuleSet
 from recograph.snapshot import BlendConfig, ModelSnapshot
@@ -156,6 +157,24 @@ def session_conf(master: str, scratch: Path, java_options: str = "") -> dict[str
     return conf
 
 
+class SparkStartError(BuildError):
+    """Spark could not start (JVM, master unreachable, bad settings); the build did not run."""
+
+
+def _start(builder: SparkSession.Builder, master: str) -> SparkSession:
+    try:
+        with warnings.catch_warnings():
+            # pyspark 4 warns once that it does not fully support pandas 3; it is not used here.
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            return builder.getOrCreate()
+    except Exception as exc:  # py4j and pyspark raise many types; all mean "no session"
+        lines = [line.strip(" :") for line in str(exc).splitlines() if line.strip(" :")]
+        reason = " ".join(lines[:2]) or type(exc).__name__
+        raise SparkStartError(
+            f"cannot start Spark on {master} ({reason}); Spark's log above says more"
+        ) from exc
+
+
 @contextmanager
 def spark_session(
     master: str = DEFAULT_MASTER,
@@ -185,11 +204,9 @@ def spark_session(
         settings = {**session_conf(master, scratch, java_options), **dict(conf or {})}
         for key, value in settings.items():
             builder = builder.config(key, value)
+        logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per connection
         started = time.perf_counter()
-        with warnings.catch_warnings():
-            # pyspark 4 warns once that it does not fully support pandas 3; it is not used here.
-            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
-            session = builder.getOrCreate()
+        session = _start(builder, master)
         session.sparkContext.setLogLevel("WARN")
         if is_local(master):
             # Python workers (they turn shipped rows into Spark rows) run this interpreter, not
@@ -336,6 +353,54 @@ def _rule_counts(
         frequent.unpersist()
 
 
+@dataclass(frozen=True)
+class RuleLevel:
+    """One kind of item to mine rules over from the same baskets (products, categories):
+    each (basket, item) pair's position, the number of positions, and the thresholds."""
+
+    positions: npt.NDArray[np.int64]
+    n_items: int
+    min_support: float
+    min_confidence: float
+
+
+def mine_rule_levels(
+    session: SparkSession,
+    basket_ids: npt.ArrayLike,
+    levels: Mapping[str, RuleLevel],
+    *,
+    min_lift: float = 0.0,
+    max_len: int | None = None,
+) -> dict[str, RuleSet]:
+    """`mine_rules_spark` for several levels of the same baskets, shipped to Spark once."""
+    basket_ids = np.asarray(basket_ids, np.int64)
+    n_baskets = len(np.unique(basket_ids))
+    if n_baskets == 0 or (max_len is not None and max_len < 2):
+        return {name: _empty_rules(n_baskets, level.n_items) for name, level in levels.items()}
+    columns = {"basket": basket_ids}
+    columns.update({f"level{i}": level.positions for i, level in enumerate(levels.values())})
+    schema = ", ".join(["basket long", *(f"level{i} int" for i in range(len(levels)))])
+    mined: dict[str, RuleSet] = {}
+    with _shipped(session, columns, schema) as pairs:
+        for i, (name, level) in enumerate(levels.items()):
+            # Not cached: FPGrowth persists its own copy of the baskets when the input is not.
+            baskets = pairs.groupBy("basket").agg(sf.collect_set(f"level{i}").alias("items"))
+            min_count = _min_count(level.min_support, n_baskets)
+            found = _rule_counts(baskets, n_baskets, min_count, level.min_confidence, max_len)
+            mined[name] = ruleset_from_counts(
+                [tuple(row["ante"]) for row in found],
+                [int(row["cons"]) for row in found],
+                [int(row["n_ac"]) for row in found],
+                [int(row["n_a"]) for row in found],
+                [int(row["n_c"]) for row in found],
+                n_baskets,
+                level.n_items,
+                min_confidence=level.min_confidence,
+                min_lift=min_lift,
+            )
+    return mined
+
+
 def mine_rules_spark(
     session: SparkSession,
     basket_ids: npt.ArrayLike,
@@ -354,27 +419,10 @@ def mine_rules_spark(
     half a basket below the integer threshold so it keeps exactly the itemsets with
     ``count >= ceil(min_support · n_baskets)``.
     """
-    basket_ids = np.asarray(basket_ids, np.int64)
-    n_baskets = len(np.unique(basket_ids))
-    if n_baskets == 0 or (max_len is not None and max_len < 2):
-        return _empty_rules(n_baskets, n_items)
-    min_count = _min_count(min_support, n_baskets)
-    columns = {"basket": basket_ids, "item": np.asarray(positions, np.int64)}
-    with _shipped(session, columns, "basket long, item int") as pairs:
-        # Not cached: FPGrowth persists its own copy of the baskets when the input is not.
-        baskets = pairs.groupBy("basket").agg(sf.collect_set("item").alias("items"))
-        found = _rule_counts(baskets, n_baskets, min_count, min_confidence, max_len)
-    return ruleset_from_counts(
-        [tuple(row["ante"]) for row in found],
-        [int(row["cons"]) for row in found],
-        [int(row["n_ac"]) for row in found],
-        [int(row["n_a"]) for row in found],
-        [int(row["n_c"]) for row in found],
-        n_baskets,
-        n_items,
-        min_confidence=min_confidence,
-        min_lift=min_lift,
-    )
+    level = RuleLevel(np.asarray(positions, np.int64), n_items, min_support, min_confidence)
+    return mine_rule_levels(
+        session, basket_ids, {"items": level}, min_lift=min_lift, max_len=max_len
+    )["items"]
 
 
 # ---------------------------------------------------------------------------- ALS
@@ -511,26 +559,23 @@ def fit_snapshot_spark(
         product_support = max(
             params.product_min_support, params.product_min_count / max(n_baskets, 1)
         )
-        product_rules = mine_rules_spark(
-            session,
-            order_ids,
-            items,
-            len(catalogue),
-            min_support=min(product_support, 1.0),
-            min_confidence=params.product_min_confidence,
-            min_lift=params.min_lift,
-            max_len=params.rule_max_len,
-        )
         category_support = max(params.category_min_support, 1 / max(n_baskets, 1))
-        category_rules = mine_rules_spark(
-            session,
-            order_ids,
-            catalogue.category[items],
-            catalogue.n_categories,
-            min_support=min(category_support, 1.0),
-            min_confidence=params.category_min_confidence,
-            min_lift=params.min_lift,
-            max_len=params.rule_max_len,
+        levels = {
+            "product": RuleLevel(
+                items,
+                len(catalogue),
+                min(product_support, 1.0),
+                params.product_min_confidence,
+            ),
+            "category": RuleLevel(
+                catalogue.category[items].astype(np.int64),
+                catalogue.n_categories,
+                min(category_support, 1.0),
+                params.category_min_confidence,
+            ),
+        }
+        rules = mine_rule_levels(
+            session, order_ids, levels, min_lift=params.min_lift, max_len=params.rule_max_len
         )
     with timer.step("als"):
         als = fit_als_spark(
@@ -542,7 +587,7 @@ def fit_snapshot_spark(
             alpha=params.als_alpha,
             seed=params.seed,
         )
-    return replace(local, als=als, product_rules=product_rules, category_rules=category_rules)
+    return replace(local, als=als, product_rules=rules["product"], category_rules=rules["category"])
 
 
 # ---------------------------------------------------------------------------- build
@@ -646,10 +691,13 @@ def build_artifacts_spark(
 
 __all__ = [
     "DEFAULT_MASTER",
+    "RuleLevel",
+    "SparkStartError",
     "build_artifacts_spark",
     "fit_als_spark",
     "fit_snapshot_spark",
     "java_problem",
+    "mine_rule_levels",
     "mine_rules_spark",
     "ruleset_from_counts",
     "session_conf",
