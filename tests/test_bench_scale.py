@@ -99,4 +99,6 @@ def test_an_engine_skips_sizes_that_would_not_fit() -> None:
     big = [_run(1, 2.0, 1024.0)]
     assert skip_reason(big, 10, plan) == "skipped: predicted peak 10.0 GB > 8.0 GB"
     stopped = [_run(1, 2.0, 100.0), _run(10, 1200.0, 500.0, "stopped after 1200 s")]
-    assert skip_reason(stopped, 100, plan) == "skipped: a smaller build did not finish"
+    assert skip_reason(stopped, 100, plan) == "skipped: the 10× build did not finish"
+    skipped = [_run(1, 2.0, 100.0), BuildRun("local", 10, "skipped: predicted 99 min")]
+    assert skip_reason(skipped, 100, plan) == "skipped: the 10× build was skipped"

@@ -134,9 +134,11 @@ def predict(runs: Sequence[BuildRun], scale: float) -> tuple[float, float] | Non
 
 def skip_reason(runs: Sequence[BuildRun], scale: float, plan: Plan) -> str | None:
     """Why an engine should not attempt ``scale`` given its earlier runs, or None."""
-    smaller = [r for r in runs if r.scale < scale]
-    if any(not r.ok for r in smaller):
-        return "skipped: a smaller build did not finish"
+    unfinished = [r for r in runs if r.scale < scale and not r.ok]
+    if unfinished:
+        first = min(unfinished, key=lambda r: r.scale)
+        outcome = "was skipped" if first.status.startswith("skipped") else "did not finish"
+        return f"skipped: the {scale_label(first.scale)} build {outcome}"
     expected = predict(runs, scale)
     if expected is None:
         return None
