@@ -1,7 +1,9 @@
 """The Spark engine of the build: ALS and FP-growth on Apache Spark, everything else local.
 
 ``recograph build --engine spark`` fits the same `ModelSnapshot` as the local build and
-publishes the same artifacts; only two fields come from Spark MLlib:
+publishes the same artifacts. `fit_snapshot` still fits everything else (kNN, SVD, EASE,
+content, popularity) on the driver; two fields come from Spark MLlib, fed with the completed
+order lines and the interaction matrix shipped from the driver:
 
 - ``als``: `pyspark.ml.recommendation.ALS` with implicit preferences (confidence
   ``1 + alpha · x``, as locally) gives the item factors. Spark weights its regularisation by
@@ -608,7 +610,8 @@ def _evaluate(
     timer: StepTimer,
 ) -> _Evaluation:
     """Validation (served CF model, blend) and test evaluation, as `build_artifacts` runs
-    them, on snapshots fitted by `fit_snapshot_spark`."""
+    them, on snapshots fitted by `fit_snapshot_spark` (a copy of its steps for as long as
+    `build_artifacts` has no way to take another fit function)."""
     lines = data.completed_lines()
     test_cutoff = splits.choose_cutoff(lines, params.test_fraction)
     train = restrict_before(data, test_cutoff)
