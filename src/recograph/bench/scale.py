@@ -353,39 +353,75 @@ def render_report(
     return "\n".join(parts) + "\n"
 
 
+PLOTTED_STEPS = 4  # per engine, the steps that cost most at the largest scale
+
+
+def _heaviest_steps(done: Sequence[BuildRun], count: int) -> list[str]:
+    """The ``count`` steps taking longest in the largest finished build, present in all."""
+    common = set.intersection(*({s.name for s in r.steps} for r in done))
+    largest = sorted(done[-1].steps, key=lambda s: s.seconds, reverse=True)
+    return [s.name for s in largest if s.name in common][:count]
+
+
 def plot(runs: Sequence[BuildRun], latencies: Sequence[Latency], path: Path) -> None:
-    """Build time, peak memory and serving latency against the store's scale (log-log)."""
+    """Build time (total and heaviest steps), peak memory and serving latency against the
+    store's scale, log-log, one colour per engine."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
-    figure, (time_ax, memory_ax, latency_ax) = plt.subplots(1, 3, figsize=(16, 5))
-    for engine in dict.fromkeys(r.engine for r in runs):
+    figure, (time_ax, memory_ax, latency_ax) = plt.subplots(1, 3, figsize=(17, 5.5))
+    engines = list(dict.fromkeys(r.engine for r in runs))
+    markers = ("v", "^", "<", ">", "d", "p")
+    for index, engine in enumerate(engines):
+        colour = f"C{index}"
         done = sorted((r for r in runs if r.engine == engine and r.ok), key=lambda r: r.scale)
         if not done:
             continue
         scales = [r.scale for r in done]
-        time_ax.plot(scales, [r.total_seconds for r in done], "o-", lw=2, label=f"{engine} total")
-        memory_ax.plot(scales, [r.peak_mb for r in done], "o-", lw=2, label=engine)
-        steps = dict.fromkeys(s.name for r in done for s in r.steps)
-        for name in steps:
-            values = [next((s.seconds for s in r.steps if s.name == name), None) for r in done]
-            if all(v is not None for v in values) and max(v or 0 for v in values) >= 1:
-                time_ax.plot(scales, values, ".--", lw=1, alpha=0.7, label=f"{engine} {name}")
+        time_ax.plot(
+            scales,
+            [r.total_seconds for r in done],
+            "o-",
+            color=colour,
+            lw=2.5,
+            label=f"{engine}: total",
+        )
+        for marker, name in zip(markers, _heaviest_steps(done, PLOTTED_STEPS), strict=False):
+            values = [next(s.seconds for s in r.steps if s.name == name) for r in done]
+            time_ax.plot(
+                scales,
+                values,
+                f"{marker}--",
+                color=colour,
+                lw=1,
+                alpha=0.6,
+                label=f"{engine}: {name}",
+            )
+        memory_ax.plot(scales, [r.peak_mb for r in done], "o-", color=colour, lw=2.5, label=engine)
         served = sorted(
             (x for x in latencies if x.engine == engine and x.status == "ok"),
             key=lambda x: x.scale,
         )
         if served:
             xs = [x.scale for x in served]
-            latency_ax.plot(xs, [x.p50_ms for x in served], "o-", label=f"{engine} p50")
-            latency_ax.plot(xs, [x.p99_ms for x in served], "s--", label=f"{engine} p99")
+            latency_ax.plot(
+                xs, [x.p50_ms for x in served], "o-", color=colour, label=f"{engine} build: p50"
+            )
+            latency_ax.plot(
+                xs,
+                [x.p99_ms for x in served],
+                "s--",
+                color=colour,
+                alpha=0.6,
+                label=f"{engine} build: p99",
+            )
     titles = (
         (time_ax, "build time (s)"),
-        (memory_ax, "build peak RSS (MB)"),
-        (latency_ax, "serving latency (ms)"),
+        (memory_ax, "build peak RSS, process tree (MB)"),
+        (latency_ax, "recommendations latency, sequential (ms)"),
     )
     plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
     measured = sorted({r.scale for r in runs if r.ok})
@@ -395,12 +431,13 @@ def plot(runs: Sequence[BuildRun], latencies: Sequence[Latency], path: Path) -> 
         if measured:
             ax.set_xticks(measured)
         ax.xaxis.set_major_formatter(plain)
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("store scale (× demo)")
         ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, which="major", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     figure.tight_layout()
