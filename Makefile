@@ -49,9 +49,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
-	$(BIN)/recograph bench build --scale 1
+bench: $(STAMP) artifacts
+	$(BIN)/recograph bench build --scales 1,10,100 --stores var/bench-stores
 	$(BIN)/recograph bench serve
+	$(BIN)/recograph bench scale --stores var/bench-stores
 
 notebook: $(STAMP)
 	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/pip install -q jupyterlab
