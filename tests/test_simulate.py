@@ -1,0 +1,179 @@
+"""Synthetic shoppers through the API in process: a worse variant is detected with the right
+sign, identical variants rarely differ, and the command runs end to end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from recograph import db
+from recograph.cli import main
+from recograph.engine import Strategy
+from recograph.models import utcnow
+from recograph.online.logs import read_logs_from
+from recograph.online.metrics import Metric, OnlineReport, online_metrics
+from recograph.online.variants import Experiment, Variant
+from recograph.serving.app import create_app
+from recograph.serving.config import ServingConfig
+from recograph.settings import Settings
+from recograph.simulate.client import GraphQLShop, in_process_client, is_loopback
+from recograph.simulate.run import Plan, Tally, simulate
+from recograph.simulate.shoppers import (
+    BASE_AFFINITY,
+    FAVOURED_AFFINITY,
+    Population,
+    Product,
+    load_population,
+    persona_from,
+    shopper_of,
+)
+
+AA_SEEDS = range(20)
+
+
+@pytest.fixture(scope="module")
+def population(demo_dir: Path) -> Population:
+    return load_population(demo_dir)
+
+
+async def run(
+    artifacts_root: Path, url: str, experiment: Experiment, population: Population, plan: Plan
+) -> tuple[Tally, OnlineReport]:
+    """Simulate against a fresh app (its log flushed at shutdown), then report the run."""
+    since = utcnow() - timedelta(seconds=1)
+    app = create_app(
+        Settings(artifacts_dir=artifacts_root, database_url=url),
+        config=ServingConfig(reload_poll_seconds=0),
+        experiment=experiment,
+        playground=False,
+    )
+    async with app.router.lifespan_context(app), in_process_client(app) as client:
+        tally = await simulate(GraphQLShop(client), population, plan)
+    impressions, events = await read_logs_from(url, since=since)
+    return tally, online_metrics(impressions, events, since=since)
+
+
+async def test_a_deliberately_worse_variant_is_detected(
+    artifacts_root: Path, tmp_path: Path, population: Population
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ab.db'}"
+    await db.upgrade_schema(url)
+    # "margin" ranks by margin alone: the shoppers' taste plays no part in it.
+    experiment = Experiment(
+        (Variant("control", 0.5), Variant("margin", 0.5, margin_weight=100.0)), salt="detect"
+    )
+    plan = Plan(days=2, sessions_per_day=100, seed=1, concurrency=1)
+    tally, report = await run(artifacts_root, url, experiment, population, plan)
+    assert tally.sessions == 200
+    assert set(tally.impressions_by_variant) == {"control", "margin"}
+    # The shopper model's own click chances say margin is worse ...
+    assert tally.expected_ctr("margin") < tally.expected_ctr("control") - 0.05
+    # ... and the report, from the server's logs alone, finds it with the right sign.
+    assert report.baseline == "control"
+    # CTR, the most frequent outcome, is what 200 sessions can test with near-certain power
+    # (true 32 % against 13 %); the rarer outcomes must at least point the same way.
+    ctr = report.comparison("margin", Metric.CTR)
+    assert ctr.difference < 0
+    assert ctr.significant, ctr
+    assert ctr.p_value is not None
+    assert ctr.p_value < 0.001
+    for metric in (Metric.ADD_TO_CART_RATE, Metric.CONVERSION_RATE, Metric.REVENUE_PER_SESSION):
+        assert report.comparison("margin", metric).difference < 0
+    for variant in ("control", "margin"):
+        measured = report.group(variant).ctr.value
+        assert measured == pytest.approx(tally.expected_ctr(variant), abs=0.08)
+    assert sum(g.impressions for g in report.groups) == tally.impressions
+    clicks = next(e for e in report.events if e.type == "CLICK")
+    assert (clicks.total, clicks.by_request) == (tally.clicks, tally.clicks)
+
+
+async def test_identical_variants_rarely_differ(
+    artifacts_root: Path, tmp_path: Path, population: Population
+) -> None:
+    """20 small A/A runs with a new split each: at α = 0.05, more than 3 false positives for
+    a metric would happen with probability 1.6 % if the tests hold their level."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'aa.db'}"
+    await db.upgrade_schema(url)
+    metrics = (Metric.CTR, Metric.ADD_TO_CART_RATE, Metric.CONVERSION_RATE)
+    metrics += (Metric.REVENUE_PER_SESSION,)
+    positives = dict.fromkeys(metrics, 0)
+    tested = dict.fromkeys(metrics, 0)
+    for seed in AA_SEEDS:
+        # Both serve popularity (the quickest strategy to compute): identical by construction.
+        a, b = Variant("a", 0.5, Strategy.POPULAR), Variant("b", 0.5, Strategy.POPULAR)
+        experiment = Experiment((a, b), salt=f"aa-{seed}")
+        plan = Plan(days=1, sessions_per_day=30, seed=seed, concurrency=1)
+        _, report = await run(artifacts_root, url, experiment, population, plan)
+        for metric in metrics:
+            found = report.comparison("b", metric)
+            if found.p_value is not None:
+                tested[metric] += 1
+                positives[metric] += found.significant
+    assert all(count >= 15 for count in tested.values()), tested
+    assert all(count <= 3 for count in positives.values()), positives
+
+
+def test_the_command_in_process(
+    artifacts_root: Path, demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    variants = json.dumps(
+        {
+            "salt": "cli",
+            "variants": [{"name": "control", "share": 0.5}, {"name": "b", "share": 0.5}],
+        }
+    )
+    argv = ["simulate", "--days", "2", "--sessions-per-day", "6", "--in-process"]
+    argv += ["--data", str(demo_dir), "--artifacts", str(artifacts_root)]
+    argv += ["--database-url", url, "--variants", variants, "--report"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("12 sessions, ")
+    assert "Online metrics from" in out
+    assert "b against control (baseline):" in out
+    assert main(["report", "online", "--database-url", url]) == 0
+    assert "control " in capsys.readouterr().out
+
+
+def test_the_command_refuses_other_hosts(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["simulate", "--days", "1", "--data", str(demo_dir)]
+    assert main([*argv, "--url", "http://example.com/graphql"]) == 2
+    assert "not on this machine" in capsys.readouterr().err
+    assert main([*argv, "--variants", "[]"]) == 2
+    assert "--variants needs --in-process" in capsys.readouterr().err
+    assert main(["simulate", "--days", "0", "--data", str(demo_dir)]) == 2
+    assert "at least 1" in capsys.readouterr().err
+    assert is_loopback("http://127.0.0.1:8000/graphql")
+    assert is_loopback("http://localhost:9/graphql")
+    assert is_loopback("http://[::1]:8000/graphql")
+    assert not is_loopback("http://10.0.0.1/graphql")
+    assert not is_loopback("ftp://127.0.0.1/graphql")
+
+
+def test_shopper_affinity() -> None:
+    first = persona_from(
+        {
+            "name": "p",
+            "share": 0.5,
+            "categories": {"A": 3.0, "B": 1.5},
+            "favoured_categories": ["A", "B", "C"],
+            "brands": ["X"],
+            "price_sensitivity": 1.2,
+        }
+    )
+    second = persona_from({"name": "q", "categories": {"D": 2.0}})
+    shopper = shopper_of(7, [first, second])
+    likes = {c: shopper.likes(Product(1, c, "Y", 10.0)) for c in "ABCDE"}
+    # A is p's favourite (1), B half of it, C favoured through bundles, D q's favourite at
+    # the secondary weight 0.6, E nobody's.
+    assert likes == {"A": 1.0, "B": 0.5, "C": FAVOURED_AFFINITY, "D": 0.6, "E": BASE_AFFINITY}
+    assert shopper.likes(Product(1, "B", "X", 10.0)) == 0.5 * 1.25
+    owner = shopper_of(7, [first])
+    assert replace(owner, owned=frozenset({"A"})).likes(Product(1, "A", "Y", 1.0)) == 0.05
+    assert shopper.price_sensitivity == 1.2
