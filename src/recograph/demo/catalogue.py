@@ -1556,7 +1556,7 @@ class Repurchase:
 
 
 REPURCHASE = Repurchase(
-    durable_weight=0.01,
+    durable_weight=0.005,
     consumable_weight=1.5,
     second_anchor_share=0.05,
     same_product_share=0.6,
@@ -1820,10 +1820,10 @@ PERSONAS: tuple[Persona, ...] = (
 PERSONA_NAMES: tuple[str, ...] = tuple(p.name for p in PERSONAS)
 
 # Share of an ordinary order's source persona that browses the whole shop instead.
-RANDOM_ORDER_SHARE = 0.10
+RANDOM_ORDER_SHARE = 0.04
 # Weight, in a persona's ordinary orders, of a category the persona does not list: where a
 # customer who already owns the favourites goes next.
-OTHER_CATEGORY_WEIGHT = 0.1
+OTHER_CATEGORY_WEIGHT = 0.03
 # Categories nearly every customer needs sooner or later, whatever the persona: their weight
 # in the ordinary orders of personas that do not list them (not a favoured category).
 EVERYDAY: Mapping[str, float] = MappingProxyType({"Wireless Mice": 2.0})

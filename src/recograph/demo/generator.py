@@ -107,7 +107,7 @@ POPULARITY_EXPONENT = 1.15
 # weekly for two years); frequent buyers place smaller orders (extra lines ~ orders^-exponent).
 ACTIVITY_SIGMA = 0.8
 ACTIVITY_CAP = 4.0
-FREQUENT_BUYER_EXPONENT = 0.5
+FREQUENT_BUYER_EXPONENT = 2.0
 REDRAW_ATTEMPTS = 20  # redraws of a durable re-buy that repeats a product, before a fallback
 
 
