@@ -134,6 +134,33 @@ async def test_variants_are_logged_and_reported(
             assert "baseline 'nope' is not one of the variants" in bad["errors"][0]["message"]
 
 
+async def test_anonymous_events_need_a_session(
+    artifacts_root: Path, snapshot: ModelSnapshot
+) -> None:
+    app = create_app(
+        Settings(artifacts_dir=artifacts_root, database_url=""),
+        config=ServingConfig(reload_poll_seconds=0),
+        experiment=EXPERIMENT,
+        playground=False,
+    )
+    product = int(snapshot.catalogue.item_ids[0])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            served = await post(client, RECOMMEND, c=None, s="visitor-1")
+            expected = EXPERIMENT.assign(None, "visitor-1")
+            assert expected is not None
+            assert served["data"]["recommendations"]["variant"] == expected.name
+            receipt = """mutation($input: EventInput!) {
+              recordEvent(input: $input) { customerId livePurchases } }"""
+            event = {"type": "PURCHASE", "productId": product, "sessionId": "visitor-1"}
+            body = await post(client, receipt, input=event)
+            assert body["data"]["recordEvent"] == {"customerId": None, "livePurchases": 0}
+            body = await post(client, receipt, input={"type": "CLICK", "productId": product})
+            assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+            assert "input.sessionId is required" in body["errors"][0]["message"]
+
+
 async def test_online_metrics_access(artifacts_root: Path, logged: str) -> None:
     production = Settings(
         artifacts_dir=artifacts_root, database_url=logged, production=True, admin_token=TOKEN

@@ -3,6 +3,7 @@ sign, identical variants rarely differ, and the command runs end to end."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -130,6 +131,7 @@ def test_the_command_in_process(
     argv = ["simulate", "--days", "2", "--sessions-per-day", "6", "--in-process"]
     argv += ["--data", str(demo_dir), "--artifacts", str(artifacts_root)]
     argv += ["--database-url", url, "--variants", variants, "--report"]
+    argv += ["--anonymous-share", "0.5", "--seed", "3"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("12 sessions, ")
@@ -137,6 +139,13 @@ def test_the_command_in_process(
     assert "b against control (baseline):" in out
     assert main(["report", "online", "--database-url", url]) == 0
     assert "control " in capsys.readouterr().out
+    # Anonymous visitors are assigned by session id and their events are kept by session.
+    impressions, events = asyncio.run(read_logs_from(url))
+    anonymous = [i for i in impressions if i.customer_id is None]
+    assert anonymous
+    assert all(i.variant in ("control", "b") and i.session_id for i in anonymous)
+    sessions = {i.session_id for i in anonymous}
+    assert all(e.session_id in sessions for e in events if e.customer_id is None)
 
 
 def test_the_command_refuses_other_hosts(

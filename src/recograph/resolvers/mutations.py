@@ -39,17 +39,27 @@ def _check_event(event: EventInput) -> None:
 
 
 async def record_event(info: Info, input: EventInput) -> t.EventReceipt:
-    """Log a click, add-to-cart or purchase; a purchase counts for the very next request."""
+    """Log a click, add-to-cart or purchase (by a customer, or an anonymous session); a
+    customer's purchase counts for the very next request."""
     ctx = info.context
     loaded = ctx.require()
     _check_event(input)
-    convert.customer_position(loaded, input.customer_id, "input.customerId")
+    customer = input.customer_id
+    if customer is None and not input.session_id:
+        raise BadInput(
+            "input.customerId or, for an anonymous visitor, input.sessionId is required",
+            argument="input.customerId",
+        )
+    if customer is not None:
+        convert.customer_position(loaded, customer, "input.customerId")
     convert.product_position(loaded, input.product_id, "input.productId")
     state = ctx.services.state
-    if input.type is EventType.PURCHASE:
-        live = state.record_purchase(input.customer_id, input.product_id)
+    if customer is None:
+        live = 0
+    elif input.type is EventType.PURCHASE:
+        live = state.record_purchase(customer, input.product_id)
     else:
-        live = len(state.live_purchases(input.customer_id))
+        live = len(state.live_purchases(customer))
     accepted = ctx.services.events.submit(
         "events",
         {

@@ -71,7 +71,9 @@ class RuleFilter:
 @strawberry.input
 class EventInput:
     type: EventType
-    customer_id: int
+    customer_id: int | None = strawberry.field(
+        default=None, description="Null for an anonymous visitor, who must send sessionId."
+    )
     product_id: int
     session_id: str | None = None
     request_id: str | None = strawberry.field(

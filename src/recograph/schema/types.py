@@ -337,9 +337,11 @@ class ModelInfo:
 class EventReceipt:
     accepted: bool = strawberry.field(description="False when the log queue was full.")
     type: EventType
-    customer_id: int
+    customer_id: int | None
     product_id: int
-    live_purchases: int = strawberry.field(description="The customer's live purchases so far.")
+    live_purchases: int = strawberry.field(
+        description="The customer's live purchases so far (0 for anonymous visitors)."
+    )
 
 
 @strawberry.type
