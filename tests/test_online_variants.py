@@ -177,3 +177,13 @@ def test_unreadable_configuration(tmp_path: Path) -> None:
         Experiment.from_env({"RECOGRAPH_VARIANTS": str(tmp_path / "missing.toml")})
     with pytest.raises(SettingsError, match="not valid JSON"):
         Experiment.from_env({"RECOGRAPH_VARIANTS": "[{"})
+
+
+def test_serve_refuses_bad_variants_before_starting(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from recograph.cli import main
+
+    monkeypatch.setenv("RECOGRAPH_VARIANTS", '[{"name": "a", "share": 2}]')
+    assert main(["serve"]) == 2
+    assert "RECOGRAPH_VARIANTS: variants[0] (a).share must be in (0, 1], got 2" in caplog.text

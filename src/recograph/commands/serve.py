@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from recograph import db
+    from recograph.online.variants import Experiment
     from recograph.serving.config import ServingConfig
     from recograph.serving.security import check_settings
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         ServingConfig.from_env()
+        Experiment.from_env()
         check_settings(settings)
     except SettingsError as exc:
         logger.error("%s", exc)
