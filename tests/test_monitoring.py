@@ -3,6 +3,8 @@ log writer and reloads, in a registry per app."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from recograph.serving.monitoring import build_timestamp
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 
+REPO = Path(__file__).resolve().parents[1]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -109,6 +112,13 @@ async def test_metrics_after_some_traffic(
     assert value(samples, "recograph_event_rows_dropped_total", reason="overflow") == 0
     assert value(samples, "recograph_reloads_total", outcome="success") == 1
     assert value(samples, "recograph_reloads_total", outcome="failure") == 0
+    # The sample Grafana dashboard only uses metrics that exist.
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {name for expr in expressions for name in re.findall(r"recograph_[a-z_]+", expr)}
+    exposed = {name for name, _ in samples}
+    assert len(used) >= 10
+    assert used <= exposed, used - exposed
 
 
 async def test_each_app_has_its_own_registry(artifacts_root: Path, tmp_path: Path) -> None:
