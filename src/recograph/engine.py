@@ -192,7 +192,8 @@ class _RuleEvidence:
     product_best: npt.NDArray[np.int64]
     category_best: npt.NDArray[np.int64]
     from_category: npt.NDArray[np.bool_]
-    seeds: tuple[int, ...]
+    seeds: tuple[int, ...]  # the page's items
+    past: tuple[int, ...]  # purchases
 
 
 @dataclass
@@ -332,9 +333,10 @@ def _rule_scores(
         score = np.where(better, item_scores, score)
         best_category = np.where(better, cat.best_rule[category_of], best_category)
         from_category |= better
-    seeds_all = tuple(dict.fromkeys(ctx.tolist() + past.tolist()))
+    page_items = tuple(ctx.tolist())
+    purchased = tuple(p for p in past.tolist() if p not in page_items)
     return score.astype(np.float32), _RuleEvidence(
-        best_product, best_category, from_category, seeds_all
+        best_product, best_category, from_category, page_items, purchased
     )
 
 
@@ -442,7 +444,15 @@ def describe(weights: Weights) -> str:
     return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
 
 
-def owned_category_damping(snapshot: ModelSnapshot, profile: Profile) -> Scores:
+def _owned_items(profile: Profile, context: Context) -> Positions:
+    """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
+    pages (a laptop in the cart makes other laptops substitutes, not suggestions)."""
+    if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
+        return np.union1d(profile.items, np.asarray(context.cart, dtype=np.int64))
+    return profile.items
+
+
+def owned_category_damping(snapshot: ModelSnapshot, owned_items: Positions) -> Scores:
     """Per item, how likely a customer who already owns its category buys in it again.
 
     Learned by the repeat model: customers rarely buy a second laptop but do re-buy ear
@@ -451,7 +461,7 @@ def owned_category_damping(snapshot: ModelSnapshot, profile: Profile) -> Scores:
     """
     catalogue = snapshot.catalogue
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
-    owned = np.unique(catalogue.category[profile.items])
+    owned = np.unique(catalogue.category[owned_items])
     rate = np.asarray(snapshot.repeat.rate, dtype=np.float32)[owned]
     factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
     return factor[catalogue.category]
@@ -564,7 +574,10 @@ def explain(
             ruleset = snapshot.category_rules
             span = slice(ruleset.antecedent_indptr[rule], ruleset.antecedent_indptr[rule + 1])
             cats = set(ruleset.antecedent_indices[span].tolist())
+            # Evidence from the page when the page fired the rule, else from purchases.
             seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
+            if not seeds:
+                seeds = tuple(s for s in evidence.past if int(catalogue.category[s]) in cats)[:2]
             lift = float(ruleset.lift[rule])
             cat_names = " + ".join(str(catalogue.category_names[c]) for c in sorted(cats))
             own = catalogue.category_names[catalogue.category[item]]
@@ -645,8 +658,9 @@ def recommend(
         )
         total = total + np.float32(business.margin_weight) * normalise(margin)
     total = total + FILLER_WEIGHT * normalised[SignalName.POPULARITY]
-    if profile.items.size and request.strategy is not Strategy.POPULAR:
-        total = total * owned_category_damping(snapshot, profile)
+    owned = _owned_items(profile, request.context)
+    if owned.size and request.strategy is not Strategy.POPULAR:
+        total = total * owned_category_damping(snapshot, owned)
     allowed, removed = filter_mask(snapshot, request, profile)
     ranked = _ranked(total, allowed)
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)

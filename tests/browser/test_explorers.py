@@ -72,13 +72,17 @@ def test_rules_filtered_by_lift_sorted_and_paged(
 
     page.get_by_test_id("next").click()
     expect(page.get_by_test_id("page")).to_have_text(f"page 2 of {math.ceil(strong / PAGE_SIZE)}")
-    expect(summary).to_have_text(f"Rules 21–40 of {strong:,} product-level rules")
+    last = min(2 * PAGE_SIZE, strong)
+    expect(summary).to_have_text(f"Rules 21–{last} of {strong:,} product-level rules")
     assert query_param(page, "p") == "2"
     screenshot(page, "2-association-rules")
 
     page.get_by_test_id("level-category").click()
     categories = int((snapshot.category_rules.lift >= 20).sum())
-    expect(summary).to_contain_text(f"of {categories:,} category-level rules")
+    if categories:
+        expect(summary).to_contain_text(f"of {categories:,} category-level rules")
+    else:
+        expect(summary).to_have_text("No rule matches these filters.")
 
 
 def test_similar_products_of_a_never_ordered_new_arrival(
