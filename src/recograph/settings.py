@@ -62,6 +62,7 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
+    max_fields: int = 300
     max_body_bytes: int = 65536
     reload_poll_seconds: float = 5.0
 
@@ -86,5 +87,6 @@ class Settings:
             max_query_depth=_int(env, "RECOGRAPH_MAX_QUERY_DEPTH", 12),
             max_aliases=_int(env, "RECOGRAPH_MAX_ALIASES", 30),
             max_tokens=_int(env, "RECOGRAPH_MAX_TOKENS", 2000),
+            max_fields=_int(env, "RECOGRAPH_MAX_FIELDS", 300),
             max_body_bytes=_int(env, "RECOGRAPH_MAX_BODY_BYTES", 65536),
         )

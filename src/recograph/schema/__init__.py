@@ -25,7 +25,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from recograph.schema.errors import coded, is_unexpected
 from recograph.schema.execution import execution_context_class
-from recograph.schema.limits import validation_rules
+from recograph.schema.limits import DEFAULT_MAX_FIELDS, validation_rules
 from recograph.schema.operation import LabelOperation
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class SchemaLimits:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
+    max_fields: int = DEFAULT_MAX_FIELDS
     introspection: bool = True
     mask_errors: bool = True
 
@@ -77,7 +78,12 @@ class RecographSchema(strawberry.Schema):
 
 def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
     rules = list(
-        validation_rules(limits.max_depth, limits.max_aliases, introspection=limits.introspection)
+        validation_rules(
+            limits.max_depth,
+            limits.max_aliases,
+            introspection=limits.introspection,
+            max_fields=limits.max_fields,
+        )
     )
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

@@ -88,6 +88,17 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson rather than ``json``: invalid UTF-8, NaN and nesting deeper than 1,024 levels
+        raise its ``JSONDecodeError`` (a 400), where ``json.loads`` raised UnicodeDecodeError or
+        RecursionError, which strawberry let through as a 500; a body that is neither an object
+        nor a (batch) array is refused here, strawberry fails on it with AttributeError (both
+        found by tests/test_fuzz_api.py)."""
+        decoded = orjson.loads(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return decoded
+
 
 class _BodyTooLarge(Exception):
     pass
@@ -201,6 +212,7 @@ def create_app(
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
+            max_fields=settings.max_fields,
             introspection=settings.introspection,
             mask_errors=not settings.debug,
         )

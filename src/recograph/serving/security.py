@@ -52,6 +52,7 @@ def check_settings(settings: Settings) -> None:
         ("RECOGRAPH_MAX_QUERY_DEPTH", settings.max_query_depth),
         ("RECOGRAPH_MAX_ALIASES", settings.max_aliases),
         ("RECOGRAPH_MAX_TOKENS", settings.max_tokens),
+        ("RECOGRAPH_MAX_FIELDS", settings.max_fields),
         ("RECOGRAPH_MAX_BODY_BYTES", settings.max_body_bytes),
     )
     for name, value in limits:
