@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -266,6 +266,20 @@ def fit_snapshot(
     )
 
 
+class FitFunction(Protocol):
+    """Fits a snapshot (`fit_snapshot`, or another engine's drop-in such as Spark's)."""
+
+    def __call__(
+        self,
+        data: StoreData,
+        params: BuildParams,
+        blend: BlendConfig | None = None,
+        *,
+        version: str = "unpublished",
+        timer: StepTimer | None = None,
+    ) -> ModelSnapshot: ...
+
+
 def _counts(data: StoreData, snapshot: ModelSnapshot) -> dict[str, int]:
     return {
         "products": len(data.products),
@@ -291,6 +305,8 @@ def build_artifacts(
     on_step: StepCallback | None = None,
     engine: str = "local",
     extra_manifest: Mapping[str, Any] | None = None,
+    fit: FitFunction = fit_snapshot,
+    timer: StepTimer | None = None,
 ) -> BuildResult:
     """Evaluate on a temporal holdout, fit on everything, publish (when a root is given).
 
@@ -300,7 +316,7 @@ def build_artifacts(
     3. Refit on all data with the chosen blend and publish atomically.
     """
     params = params or BuildParams()
-    timer = StepTimer(on_step)
+    timer = timer or StepTimer(on_step)
     blend = BlendConfig()
     report: EvaluationReport | None = None
     lines = data.completed_lines()
@@ -310,7 +326,7 @@ def build_artifacts(
         train = restrict_before(data, test_cutoff)
         val_cutoff = splits.choose_cutoff(train.completed_lines(), params.test_fraction)
         with timer.step("validation"):
-            validation_snapshot = fit_snapshot(restrict_before(train, val_cutoff), params)
+            validation_snapshot = fit(restrict_before(train, val_cutoff), params)
             val_split = splits.temporal_split(train.completed_lines(), val_cutoff)
             blend = tune_blend(
                 validation_snapshot,
@@ -320,7 +336,7 @@ def build_artifacts(
                 search_weights=tune,
             )
         with timer.step("evaluation"):
-            test_snapshot = fit_snapshot(train, params, blend)
+            test_snapshot = fit(train, params, blend)
             test_split = splits.temporal_split(lines, test_cutoff)
             report = evaluate_models(
                 test_snapshot,
@@ -330,7 +346,7 @@ def build_artifacts(
             )
             report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
     version = artifacts.new_version()
-    snapshot = fit_snapshot(data, params, blend, version=version, timer=timer)
+    snapshot = fit(data, params, blend, version=version, timer=timer)
     manifest: dict[str, Any] = {
         "engine": engine,
         "seed": params.seed,

@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +45,16 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from recograph import artifacts
 from recograph.build import (
     BuildParams,
     BuildResult,
     StepCallback,
     StepTimer,
-    _counts,
     auto_factors,
-    data_fingerprint,
+    build_artifacts,
     fit_snapshot,
-    restrict_before,
 )
 from recograph.dataset import StoreData
-from recograph.evaluation import split as splits
-from recograph.evaluation.evaluate import EvaluationReport, evaluate_models, tune_blend
 from recograph.pipeline import BuildError
 from recograph.recommenders.als import ALSModel
 from recograph.recommenders.rules import RuleSet
@@ -622,50 +617,6 @@ def fit_snapshot_spark(
 # ---------------------------------------------------------------------------- build
 
 
-@dataclass(frozen=True)
-class _Evaluation:
-    blend: BlendConfig
-    report: EvaluationReport | None
-
-
-def _evaluate(
-    session: SparkSession,
-    data: StoreData,
-    params: BuildParams,
-    *,
-    tune: bool,
-    timer: StepTimer,
-) -> _Evaluation:
-    """Validation (served CF model, blend) and test evaluation, as `build_artifacts` runs
-    them, on snapshots fitted by `fit_snapshot_spark` (a copy of its steps for as long as
-    `build_artifacts` has no way to take another fit function)."""
-    lines = data.completed_lines()
-    test_cutoff = splits.choose_cutoff(lines, params.test_fraction)
-    train = restrict_before(data, test_cutoff)
-    val_cutoff = splits.choose_cutoff(train.completed_lines(), params.test_fraction)
-    with timer.step("validation"):
-        validation = fit_snapshot_spark(session, restrict_before(train, val_cutoff), params)
-        val_split = splits.temporal_split(train.completed_lines(), val_cutoff)
-        blend = tune_blend(
-            validation,
-            splits.test_targets(val_split),
-            params.seed,
-            max_users=params.eval_max_users,
-            search_weights=tune,
-        )
-    with timer.step("evaluation"):
-        test_snapshot = fit_snapshot_spark(session, train, params, blend)
-        test_split = splits.temporal_split(lines, test_cutoff)
-        report = evaluate_models(
-            test_snapshot,
-            splits.test_targets(test_split),
-            params.seed,
-            max_users=params.eval_max_users,
-        )
-    report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
-    return _Evaluation(blend, report)
-
-
 def build_artifacts_spark(
     data: StoreData,
     artifacts_root: Path | None,
@@ -679,44 +630,22 @@ def build_artifacts_spark(
 ) -> BuildResult:
     """`build_artifacts` with the Spark engine: same steps, same artifact format; the manifest
     records ``engine: "spark"`` and the Spark version and master."""
-    params = params or BuildParams()
     timer = StepTimer(on_step)
     with ExitStack() as stack:
         with timer.step("spark_session"):
             session = stack.enter_context(spark_session(master, conf))
-        evaluation = _Evaluation(BlendConfig(), None)
-        if evaluate and data.completed_lines()["order_date"].nunique() >= 4:
-            evaluation = _evaluate(session, data, params, tune=tune, timer=timer)
-        version = artifacts.new_version()
-        snapshot = fit_snapshot_spark(
-            session, data, params, evaluation.blend, version=version, timer=timer
-        )
         spark_info = {"version": session.version, "master": session.sparkContext.master}
-    report = evaluation.report
-    manifest: dict[str, Any] = {
-        "engine": "spark",
-        "spark": spark_info,
-        "seed": params.seed,
-        "parameters": {
-            **params.to_dict(),
-            "svd_factors": int(snapshot.svd.item_factors.shape[1]),
-            "als_factors": int(snapshot.als.item_factors.shape[1]),
-        },
-        "data_fingerprint": data_fingerprint(data),
-        "counts": _counts(data, snapshot),
-        "timings": {name: round(value, 4) for name, value in timer.timings.items()},
-        "blend": evaluation.blend.to_dict(),
-        "metrics": report.to_dict() if report is not None else {},
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    path = None
-    if artifacts_root is not None:
-        with timer.step("publish"):
-            path = artifacts.publish(
-                snapshot.to_arrays(), manifest, artifacts_root, version=version, keep=params.keep
-            )
-        manifest["timings"] = {name: round(value, 4) for name, value in timer.timings.items()}
-    return BuildResult(version=version, path=path, manifest=manifest, report=report)
+        return build_artifacts(
+            data,
+            artifacts_root,
+            params,
+            evaluate=evaluate,
+            tune=tune,
+            engine="spark",
+            extra_manifest={"spark": spark_info},
+            fit=partial(fit_snapshot_spark, session),
+            timer=timer,
+        )
 
 
 __all__ = [
