@@ -110,6 +110,8 @@ class EventWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._retry_seconds = 0.0
+        # One writer at a time: `flush` and the background task must not take the same batch.
+        self._write_lock = asyncio.Lock()
         self.stats = WriterStats()
 
     # ------------------------------------------------------------------ request side
@@ -211,6 +213,10 @@ class EventWriter:
     async def _write_next(self) -> bool:
         """Write the oldest batch; True when it left the buffer (written or refused for its
         content), False when the database was unavailable and the batch stays."""
+        async with self._write_lock:
+            return await self._write_oldest()
+
+    async def _write_oldest(self) -> bool:
         batch = list(itertools.islice(self._buffer, self.batch_size))
         if not batch:
             return True
