@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 
 from recograph import analysis
-from recograph.build import BuildParams, BuildResult, build_artifacts, fit_snapshot
+from recograph.build import BuildResult, build_artifacts, fit_snapshot
 from recograph.catalogue import to_epoch_seconds
 from recograph.dataset import StoreData
 from recograph.engine import (
-    BusinessRules,
     Context,
     Request,
     build_profile,
     recommend,
     with_limit,
 )
+from recograph.evaluation.evaluate import NO_POLICY
 from recograph.recommenders.blend import SEED_WEIGHTS, PageType
 from recograph.recommenders.content import neighbours
 from recograph.recommenders.rules import baskets_matrix, mine_rules
@@ -33,20 +33,11 @@ from tests.tiny_store import (
     LAPTOP,
     MOUSE,
     SPARE_MOUSE,
+    TINY_PARAMS,
     tiny_store,
 )
 
-PARAMS = BuildParams(
-    seed=7,
-    product_min_support=0.01,
-    product_min_count=2,
-    product_min_confidence=0.1,
-    category_min_support=0.01,
-    svd_factors=3,
-    als_factors=4,
-    als_iterations=5,
-)
-NO_POLICY = BusinessRules(promoted_positions=(), max_per_category=None)
+PARAMS = TINY_PARAMS
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recograph.build import BuildParams, build_artifacts
+from recograph.build import build_artifacts
 from recograph.engine import (
     BusinessRules,
     Context,
@@ -16,6 +16,7 @@ from recograph.engine import (
     Strategy,
     recommend,
 )
+from recograph.evaluation.evaluate import NO_POLICY
 from recograph.recommenders.blend import PageType, Segment
 from recograph.snapshot import ModelSnapshot, load_snapshot
 from tests.tiny_store import (
@@ -26,20 +27,9 @@ from tests.tiny_store import (
     LAPTOP,
     MOUSE,
     SPARE_MOUSE,
+    TINY_PARAMS,
     tiny_store,
 )
-
-TINY_PARAMS = BuildParams(
-    seed=7,
-    product_min_support=0.01,
-    product_min_count=2,
-    product_min_confidence=0.1,
-    category_min_support=0.01,
-    svd_factors=3,
-    als_factors=4,
-    als_iterations=5,
-)
-NO_POLICY = BusinessRules(promoted_positions=(), max_per_category=None)
 
 
 @pytest.fixture(scope="module")

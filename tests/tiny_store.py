@@ -16,9 +16,22 @@ from __future__ import annotations
 
 import pandas as pd
 
+from recograph.build import BuildParams
 from recograph.dataset import StoreData
 
 LAPTOP, MOUSE, KEYBOARD, HEADPHONES, AMP, SPARE_MOUSE, CABLE = 1, 2, 3, 4, 5, 6, 7
+
+# Thresholds and sizes for seven products: rules from two baskets, a few latent factors.
+TINY_PARAMS = BuildParams(
+    seed=7,
+    product_min_support=0.01,
+    product_min_count=2,
+    product_min_confidence=0.1,
+    category_min_support=0.01,
+    svd_factors=3,
+    als_factors=4,
+    als_iterations=5,
+)
 
 
 def _products() -> pd.DataFrame:
