@@ -609,16 +609,21 @@ def test_malformed_json_array_reports_the_offending_byte(tmp_path: Path) -> None
     )
 
 
-def test_invalid_utf8_in_a_json_array_is_a_clear_error(tmp_path: Path) -> None:
-    directory = write_store(tmp_path, good_store())
-    (directory / "customers.json").write_bytes(b'[\n{"name": "Jos\xe9"}]')
+def test_invalid_utf8_in_a_json_array_rejects_that_row_only(tmp_path: Path) -> None:
+    store = good_store()
+    directory = write_store(tmp_path, store)
+    customers = [json.dumps(c).encode() for c in store["customers"]]
+    customers[0] = customers[0].replace(b'"Ana"', b'"Jos\xe9"')
+    (directory / "customers.json").write_bytes(b"[\n" + b",\n".join(customers) + b"]")
 
-    with pytest.raises(StoreFormatError) as raised:
-        read_store(directory)
+    result = read_store(directory)
 
-    message = str(raised.value)
-    assert message.startswith("customers.json: invalid JSON at line 2, column ")
-    assert message.endswith("(after row 0): lexical error: invalid bytes in UTF8 string.")
+    assert [str(r) for r in result.rejects if r.file == "customers.json"] == [
+        "customers.json:1: name: contains an invalid Unicode character"
+    ]
+    assert result.data.customers["customer_id"].tolist() == [
+        c["customer_id"] for c in store["customers"][1:]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -4,19 +4,29 @@ Files are never loaded whole: ijson parses JSON arrays incrementally in 64 KiB r
 Lines are read line by line. A broken JSON Lines line is one rejected row; a JSON array
 that does not parse (or a missing file) stops the whole read with `StoreFormatError`, because
 nothing after the break can be trusted.
+
+Some arrays are well-formed but hold a value the fast (yajl) parser refuses: an integer beyond
+64 bits, a number beyond the double range, bytes that are not UTF-8 inside a string. Such a
+file is read again from the row it stopped at with ijson's tolerant Python parser, which keeps
+those values (big integers as they are, huge numbers as infinity, invalid bytes as lone
+surrogates), so validation rejects that one row with its reason instead of the whole file.
 """
 
 from __future__ import annotations
 
+import codecs
 import gc
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson
+import ijson.backends.python as tolerant_json
 import numpy as np
 import orjson
 import pandas as pd
@@ -32,6 +42,9 @@ STORE_FILES: tuple[str, ...] = ("products", "customers", "orders", "order_items"
 CHUNK_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
+# yajl's messages for well-formed JSON holding values it cannot represent (see module doc).
+_VALUE_ERRORS = ("integer overflow", "numeric (floating point) overflow", "invalid bytes in UTF8")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 class StoreFormatError(Exception):
@@ -113,13 +126,79 @@ def _iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
             for item in ijson.items(handle, "item", use_float=True, buf_size=CHUNK_BYTES):
                 row += 1
                 yield row, item
+            return
         except ijson.JSONError as exc:
-            raise StoreFormatError(_array_error_message(path, row, exc)) from None
+            if not _is_value_error(exc):
+                raise StoreFormatError(_array_error_message(path, row, exc)) from None
+    logger.warning(
+        "%s: row %d holds a value the fast parser refuses; reading on with the tolerant parser",
+        path.name,
+        row + 1,
+    )
+    yield from _iter_tolerantly(path, skip=row)
+
+
+def _error_text(exc: Exception) -> str:
+    raw = exc.args[0] if exc.args else str(exc)
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _is_value_error(exc: Exception) -> bool:
+    text = _error_text(exc)
+    return any(marker in text for marker in _VALUE_ERRORS)
+
+
+class _EscapedBytes:
+    """A binary reader giving valid UTF-8: each byte that is not UTF-8 becomes the JSON escape
+    ``\\udcXX`` (a lone surrogate once decoded), which a string keeps and validation refuses."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes with read(0) whether the file gives bytes or text
+            return b""
+        while True:
+            chunk = self._raw.read(size if size > 0 else CHUNK_BYTES)
+            text = self._decoder.decode(chunk, final=not chunk)
+            if text or not chunk:
+                escaped = _ESCAPED_BYTE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+                return escaped.encode("utf-8")
+
+
+def _floats(value: Any) -> Any:
+    """Decimals (the tolerant parser's numbers) as floats, inside objects and arrays too."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_floats(item) for item in value]
+    return value
+
+
+def _iter_tolerantly(path: Path, skip: int) -> Iterator[tuple[int, Any]]:
+    """Rows after the first ``skip`` through the pure-Python parser (numbers as Decimal, so a
+    number beyond the double range is not a parse error but an infinite float)."""
+    row = 0
+    with path.open("rb") as handle:
+        _skip_bom(handle)
+        try:
+            items = tolerant_json.items(_EscapedBytes(handle), "item", use_float=False)
+            for item in items:
+                row += 1
+                if row > skip:
+                    yield row, _floats(item)
+        except ijson.JSONError as exc:
+            first_line = (_error_text(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreFormatError(
+                f"{path.name}: invalid JSON (after row {row}): {first_line}"
+            ) from None
 
 
 def _array_error_message(path: Path, rows_read: int, exc: Exception) -> str:
-    raw = exc.args[0] if exc.args else str(exc)
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    text = _error_text(exc)
     first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     offset = _error_offset(path)
     where = "" if offset is None else f" at {_line_column(path, offset)}"

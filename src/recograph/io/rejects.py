@@ -47,8 +47,9 @@ def _dumps(reject: Reject) -> bytes:
     try:
         return orjson.dumps(reject.to_dict())
     except TypeError:
-        # orjson refuses integers beyond 64 bits; the standard library writes them as they are.
-        return json.dumps(reject.to_dict(), ensure_ascii=False, default=str).encode()
+        # orjson refuses integers beyond 64 bits and lone surrogates (bytes that were not
+        # UTF-8); the standard library writes the integers as they are and escapes the rest.
+        return json.dumps(reject.to_dict(), default=str).encode()
 
 
 def write_rejects(path: Path, rejects: Iterable[Reject]) -> int:

@@ -425,6 +425,9 @@ class TableValidator:
         for i in self._ints:
             if not INT64_MIN <= values[i] <= INT64_MAX:
                 return None
+        for i in self._numbers:  # infinity comes from numbers beyond the double range
+            if not math.isfinite(values[i]):
+                return None
         for i in self._texts:
             text = values[i]
             if "\x00" in text or not (text.isascii() or _text_ok(text)):
