@@ -31,7 +31,7 @@ from recograph import artifacts, db
 from recograph.models import Event, Impression
 from recograph.serving.app import VERSION_HEADER
 from recograph.serving.config import ServingConfig
-from recograph.serving.events import EventWriter
+from recograph.serving.events import WRITER_CACHE_KIB, EventWriter, writer_engine
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import STRONG_TOKEN, app_client, private_root, publish_variant
@@ -81,7 +81,9 @@ async def test_reloads_under_load_fail_no_request_and_each_answer_matches_its_ve
     assert first is not None
     cart = [int(snapshot.catalogue.item_ids[p]) for p in snapshot.product_rules.antecedent(0)]
     versions = [first]
-    async with app_client(Settings(artifacts_dir=root, admin_token=STRONG_TOKEN)) as client:
+    async with app_client(
+        Settings(artifacts_dir=root, database_url="", admin_token=STRONG_TOKEN)
+    ) as client:
         base = await client.post("/graphql", json={"query": RECOMMEND, "variables": {"cart": cart}})
         shown = [i["product"]["id"] for i in base.json()["data"]["recommendations"]["items"]]
         position = {int(i): p for p, i in enumerate(snapshot.catalogue.item_ids.tolist())}
@@ -234,7 +236,9 @@ async def test_a_corrupt_build_is_refused_reported_and_the_previous_one_keeps_se
     build = publish_variant(root, "v-corrupt", point_current=False)
     corrupt(build)
     cart = [int(snapshot.catalogue.item_ids[0])]
-    async with app_client(Settings(artifacts_dir=root, admin_token=STRONG_TOKEN)) as client:
+    async with app_client(
+        Settings(artifacts_dir=root, database_url="", admin_token=STRONG_TOKEN)
+    ) as client:
         artifacts.set_current(root, "v-corrupt")
         with caplog.at_level(logging.ERROR, logger="recograph.serving.state"):
             refused = await client.post(
@@ -258,7 +262,11 @@ async def test_a_corrupt_build_is_refused_reported_and_the_previous_one_keeps_se
     assert report["version"] == old
     assert "v-corrupt" in report["lastReloadError"]["message"]
     assert reason in report["lastReloadError"]["message"]
-    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    logged = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name == "recograph.serving.state"
+    ]
     assert len(logged) == 1
     assert logged[0].startswith(f"reload (reloadArtifacts) refused, keeping {old}: ")
     assert reason in logged[0]
@@ -374,18 +382,24 @@ async def test_an_unavailable_database_buffers_bounded_then_writes_everything(
     assert after["lost"] == 0
 
 
-async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make_engine", [db.create_engine, writer_engine])
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(
+    tmp_path: Path, make_engine: Callable[[str], Any]
+) -> None:
     url = sqlite_url(tmp_path / "wal.db")
     await db.upgrade_schema(url)
-    engine = db.create_engine(url)
+    engine = make_engine(url)
     try:
         async with engine.connect() as connection:
             mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
             timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
+            cache = (await connection.execute(text("PRAGMA cache_size"))).scalar()
     finally:
         await engine.dispose()
     assert (mode, timeout) == ("wal", db.SQLITE_BUSY_TIMEOUT_MS)
     assert db.SQLITE_BUSY_TIMEOUT_MS >= 5000
+    # the server's log writer keeps a small page cache (memory stays flat under load)
+    assert cache == (-WRITER_CACHE_KIB if make_engine is writer_engine else -131072)
 
 
 WRITER_SCRIPT = """

@@ -19,7 +19,7 @@ from graphql import GraphQLNonNull, GraphQLObjectType
 from recograph.cli import main
 from recograph.schema import build_schema
 from recograph.serving import context
-from recograph.serving.app import create_app
+from recograph.serving.app import VERSION_HEADER, create_app
 from recograph.serving.security import MIN_ADMIN_TOKEN_LENGTH, check_settings
 from recograph.settings import Settings, SettingsError
 from recograph.snapshot import ModelSnapshot
@@ -216,12 +216,17 @@ async def test_cors_is_an_allow_list_from_configuration(artifacts_root: Path) ->
             json={"query": "{ __typename }"},
             headers={"origin": "https://evil.example"},
         )
+        shop = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"origin": allowed}
+        )
     assert ok.status_code == 200
     assert ok.headers["access-control-allow-origin"] == allowed
     assert evil.status_code == 400
     assert "access-control-allow-origin" not in evil.headers
     assert simple.status_code == 200
     assert "access-control-allow-origin" not in simple.headers
+    assert shop.headers["access-control-allow-origin"] == allowed
+    assert shop.headers["access-control-expose-headers"] == VERSION_HEADER  # readable by JS
 
 
 async def test_no_cors_headers_without_configured_origins(artifacts_root: Path) -> None:

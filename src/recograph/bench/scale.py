@@ -27,11 +27,9 @@ import logging
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -155,47 +153,6 @@ def skip_reason(runs: Sequence[BuildRun], scale: float, plan: Plan) -> str | Non
 # ---------------------------------------------------------------------------- serving
 
 
-@contextmanager
-def _server(root: Path, work: Path, max_seconds: float, ready_timeout: float) -> Iterator[Any]:
-    """``bench serve``'s server process on ``root``, loopback, stopping itself; yields
-    (base URL, psutil process, seconds until ready)."""
-    from recograph import db
-
-    database_url = f"sqlite+aiosqlite:///{work / 'serve.db'}"
-    asyncio.run(db.upgrade_schema(database_url))
-    port = serve._free_port()
-    env = {
-        **os.environ,
-        "RECOGRAPH_ARTIFACTS": str(root),
-        "RECOGRAPH_DATABASE_URL": database_url,
-        "RECOGRAPH_RELOAD_POLL_SECONDS": "0",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "recograph.bench.serve",
-        "--port",
-        str(port),
-        "--payload",
-        str(work / "payload.json"),  # /plain is not used here
-        "--max-seconds",
-        str(max_seconds),
-    ]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        serve._wait_ready(base, process, timeout=ready_timeout)
-        yield base, psutil.Process(process.pid), time.perf_counter() - started
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def measure_serving(
     run: BuildRun, work: Path, *, requests: int, seconds: float, ready_timeout: float = 600.0
 ) -> Latency:
@@ -206,9 +163,15 @@ def measure_serving(
     folder = work / f"serve-{run.engine}-{run.scale:g}"
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        with _server(root, folder, ready_timeout + seconds + 120, ready_timeout) as server:
-            base, process, ready = server
-            variables = serve._variables(base)
+        with serve.bench_server(
+            root,
+            folder,
+            max_seconds=ready_timeout + seconds + 120,
+            ready_timeout=ready_timeout,
+            quiet=True,
+        ) as server:
+            base, process, ready = server.base, server.process, server.ready_seconds
+            variables = serve.pick_variables(base)
             body = json.dumps({"query": serve.QUERY, "variables": variables}).encode()
             check = httpx.post(
                 f"{base}/graphql",
@@ -220,7 +183,7 @@ def measure_serving(
                 return Latency(run.engine, run.scale, f"query failed: {check.text[:200]}")
             times = process.cpu_times()
             cpu_before = times.user + times.system
-            result = asyncio.run(serve._httpx_level(f"{base}/graphql", body, 1, seconds, requests))
+            result = asyncio.run(serve.httpx_level(f"{base}/graphql", body, 1, seconds, requests))
             times = process.cpu_times()
             cpu = (times.user + times.system - cpu_before) / max(result.requests, 1)
             server_mb = process.memory_info().rss / MB

@@ -25,6 +25,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -141,14 +143,15 @@ def _child(argv: list[str]) -> int:
     return 0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Poll ``/readyz`` until 200; raise when the process exits or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -162,7 +165,69 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 12
     raise RuntimeError("bench server did not become ready in time")
 
 
-def _variables(base: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BenchServer:
+    """A running bench server: its base URL, its process, and how long it took to be ready."""
+
+    base: str
+    process: psutil.Process
+    ready_seconds: float
+    database_url: str  # where the server logs impressions and events
+
+
+@contextmanager
+def bench_server(
+    root: Path,
+    work: Path,
+    *,
+    max_seconds: float,
+    ready_timeout: float = 120.0,
+    payload: Path | None = None,
+    quiet: bool = False,
+) -> Iterator[BenchServer]:
+    """The child server on the build in ``root``, on loopback, with a fresh SQLite database in
+    ``work`` for impressions and events; stopped on exit (and by itself after
+    ``max_seconds``). ``payload`` is the file ``/plain`` returns."""
+    from recograph import db
+
+    database_url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+    asyncio.run(db.upgrade_schema(database_url))
+    port = free_port()
+    env = {
+        **os.environ,
+        "RECOGRAPH_ARTIFACTS": str(root),
+        "RECOGRAPH_DATABASE_URL": database_url,
+        "RECOGRAPH_RELOAD_POLL_SECONDS": "0",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "recograph.bench.serve",
+        "--port",
+        str(port),
+        "--payload",
+        str(payload or work / "payload.json"),
+        "--max-seconds",
+        str(max_seconds),
+    ]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL if quiet else None)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process, timeout=ready_timeout)
+        yield BenchServer(
+            base, psutil.Process(process.pid), time.perf_counter() - started, database_url
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def pick_variables(base: str) -> dict[str, Any]:
     """A customer with history and a two-product cart, read from the server itself."""
     data = httpx.post(f"{base}/graphql", json={"query": PICK_QUERY}, timeout=30).json()["data"]
     customers = [e["node"] for e in data["customers"]["edges"]]
@@ -178,14 +243,14 @@ def _variables(base: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- drivers
 
 
-def _percentile(sorted_ms: list[float], q: float) -> float:
+def percentile(sorted_ms: list[float], q: float) -> float:
     if not sorted_ms:
         return 0.0
     rank = max(0, min(len(sorted_ms) - 1, round(q / 100 * len(sorted_ms) + 0.5) - 1))
     return sorted_ms[rank]
 
 
-async def _httpx_level(
+async def httpx_level(
     url: str, body: bytes, concurrency: int, seconds: float, max_requests: int
 ) -> Result:
     latencies: list[float] = []
@@ -219,9 +284,9 @@ async def _httpx_level(
         len(latencies),
         errors,
         elapsed,
-        _percentile(latencies, 50),
-        _percentile(latencies, 95),
-        _percentile(latencies, 99),
+        percentile(latencies, 50),
+        percentile(latencies, 95),
+        percentile(latencies, 99),
     )
 
 
@@ -259,9 +324,9 @@ async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Re
         len(latencies),
         errors,
         elapsed,
-        _percentile(latencies, 50),
-        _percentile(latencies, 95),
-        _percentile(latencies, 99),
+        percentile(latencies, 50),
+        percentile(latencies, 95),
+        percentile(latencies, 99),
         target_rate=rate,
     )
 
@@ -319,7 +384,7 @@ def _wrk_level(wrk: str, url: str, body: bytes, concurrency: int, seconds: float
 # ---------------------------------------------------------------------------- report
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     """User + system CPU time of the server so far: unlike wall-clock rates, it does not
     depend on what else the machine is running."""
     times = process.cpu_times()
@@ -364,7 +429,7 @@ def report(results: list[Result]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recograph import artifacts, db
+    from recograph import artifacts
 
     settings = Settings.from_env()
     root = args.artifacts or settings.artifacts_dir
@@ -384,80 +449,52 @@ def run(args: argparse.Namespace) -> int:
         logger.error("--driver wrk: wrk is not installed")
         return 1
     budget = 2 * len(levels) * (args.seconds + 15) + 120
-    with tempfile.TemporaryDirectory(prefix="recograph-bench-") as tmp:
-        work = Path(tmp)
-        database_url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-        asyncio.run(db.upgrade_schema(database_url))
-        port = _free_port()
-        env = {
-            **os.environ,
-            "RECOGRAPH_ARTIFACTS": str(root),
-            "RECOGRAPH_DATABASE_URL": database_url,
-            "RECOGRAPH_RELOAD_POLL_SECONDS": "0",
-        }
-        payload_file = work / "payload.json"
-        command = [
-            sys.executable,
-            "-m",
-            "recograph.bench.serve",
-            "--port",
-            str(port),
-            "--payload",
-            str(payload_file),
-            "--max-seconds",
-            str(budget),
-        ]
-        process = subprocess.Popen(command, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(base, process)
-            variables = _variables(base)
-            body = json.dumps({"query": QUERY, "variables": variables}).encode()
-            response = httpx.post(
-                f"{base}/graphql",
-                content=body,
-                headers={"content-type": "application/json"},
-                timeout=30,
+    with (
+        tempfile.TemporaryDirectory(prefix="recograph-bench-") as tmp,
+        bench_server(root, Path(tmp), max_seconds=budget) as server,
+    ):
+        payload_file = Path(tmp) / "payload.json"
+        base = server.base
+        variables = pick_variables(base)
+        body = json.dumps({"query": QUERY, "variables": variables}).encode()
+        response = httpx.post(
+            f"{base}/graphql",
+            content=body,
+            headers={"content-type": "application/json"},
+            timeout=30,
+        )
+        if response.status_code != 200 or "errors" in response.json():
+            logger.error("benchmark query failed: %s", response.text[:500])
+            return 1
+        payload_file.write_bytes(response.content)
+        if httpx.post(f"{base}/plain", content=body).content != response.content:
+            logger.error("plain endpoint does not return the GraphQL payload")
+            return 1
+        print(
+            f"recommendations, limit 10, customer {variables['customerId']}, cart "
+            f"{variables['cart']}: {len(response.content)} bytes per response; "
+            f"driver {'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
+        )
+        results: list[Result] = []
+        for concurrency in levels:
+            for endpoint in ("graphql", "plain"):
+                url = f"{base}/{endpoint}"
+                cpu_before = cpu_seconds(server.process)
+                if wrk:
+                    result = _wrk_level(wrk, url, body, concurrency, args.seconds)
+                else:
+                    result = asyncio.run(
+                        httpx_level(url, body, concurrency, args.seconds, args.requests)
+                    )
+                result = result.with_cpu(cpu_seconds(server.process) - cpu_before)
+                results.append(result)
+                logger.info("%s", result)
+        if args.paced:
+            best = max(r.rate for r in results if r.endpoint == "graphql")
+            paced = asyncio.run(
+                _paced_level(f"{base}/graphql", body, best / 2, min(args.seconds, 10.0))
             )
-            if response.status_code != 200 or "errors" in response.json():
-                logger.error("benchmark query failed: %s", response.text[:500])
-                return 1
-            payload_file.write_bytes(response.content)
-            if httpx.post(f"{base}/plain", content=body).content != response.content:
-                logger.error("plain endpoint does not return the GraphQL payload")
-                return 1
-            print(
-                f"recommendations, limit 10, customer {variables['customerId']}, cart "
-                f"{variables['cart']}: {len(response.content)} bytes per response; "
-                f"driver {'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
-            )
-            results: list[Result] = []
-            server = psutil.Process(process.pid)
-            for concurrency in levels:
-                for endpoint in ("graphql", "plain"):
-                    url = f"{base}/{endpoint}"
-                    cpu_before = _cpu_seconds(server)
-                    if wrk:
-                        result = _wrk_level(wrk, url, body, concurrency, args.seconds)
-                    else:
-                        result = asyncio.run(
-                            _httpx_level(url, body, concurrency, args.seconds, args.requests)
-                        )
-                    result = result.with_cpu(_cpu_seconds(server) - cpu_before)
-                    results.append(result)
-                    logger.info("%s", result)
-            if args.paced:
-                best = max(r.rate for r in results if r.endpoint == "graphql")
-                paced = asyncio.run(
-                    _paced_level(f"{base}/graphql", body, best / 2, min(args.seconds, 10.0))
-                )
-                results.append(paced)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            results.append(paced)
     print(report(results))
     if args.json is not None:
         args.json.write_text(

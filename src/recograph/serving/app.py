@@ -186,7 +186,8 @@ def create_app(
     startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
     the web UI at ``/`` (it talks to ``/graphql`` like any other client). ``experiment``
     (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
-    are at ``/metrics``."""
+    are at ``/metrics``. Settings a server must not run with raise ``SettingsError``
+    (`recograph.serving.security.check_settings`)."""
     settings = settings or Settings.from_env()
     check_settings(settings)
     config = config or ServingConfig.from_env()
@@ -271,6 +272,7 @@ def create_app(
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
+                expose_headers=[VERSION_HEADER],
             )
         )
     routes: list[BaseRoute] = [
