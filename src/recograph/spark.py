@@ -57,7 +57,7 @@ from recograph.build import (
 from recograph.dataset import StoreData
 from recograph.pipeline import BuildError
 from recograph.recommenders.als import ALSModel
-from recograph.recommenders.rules import RuleSet
+from recograph.recommenders.rules import RuleSet, ruleset_from_counts
 from recograph.snapshot import BlendConfig, ModelSnapshot
 
 MIN_JAVA = 17
@@ -239,63 +239,6 @@ def _empty_rules(n_baskets: int, n_items: int) -> RuleSet:
     return ruleset_from_counts([], [], [], [], [], n_baskets, n_items)
 
 
-def ruleset_from_counts(
-    antecedents: list[tuple[int, ...]],
-    consequents: list[int],
-    counts: list[int],
-    antecedent_counts: list[int],
-    consequent_counts: list[int],
-    n_baskets: int,
-    n_items: int,
-    *,
-    min_confidence: float = 0.0,
-    min_lift: float = 0.0,
-) -> RuleSet:
-    """Rules ``antecedent => {consequent}`` from their basket counts, held to the confidence
-    and lift thresholds and sorted, with `RuleSet`'s metric formulas (those of `mine_rules`).
-
-    Thresholds compare the same float expressions `mine_rules` does, so a rule exactly at a
-    threshold is kept or dropped by both engines alike.
-    """
-    n = n_baskets
-    rows = []
-    for ante, cons, n_ac, n_a, n_c in zip(
-        antecedents, consequents, counts, antecedent_counts, consequent_counts, strict=True
-    ):
-        confidence = n_ac / n_a
-        lift = (n_ac * n) / (n_a * n_c)
-        if confidence >= min_confidence and lift >= min_lift:
-            rows.append((-lift, -confidence, -n_ac, tuple(sorted(ante)), (cons,), n_ac, n_a, n_c))
-    rows.sort(key=lambda row: row[:5])
-    count = np.array([r[5] for r in rows], dtype=np.int64)
-    n_a_ = np.array([r[6] for r in rows], dtype=np.int64)
-    n_c_ = np.array([r[7] for r in rows], dtype=np.int64)
-    conviction = np.full(len(rows), np.inf)
-    partial = count < n_a_
-    conviction[partial] = ((n - n_c_) * n_a_)[partial] / (n * (n_a_ - count))[partial]
-    a_len = np.array([len(r[3]) for r in rows], dtype=np.int64)
-    a_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(a_len, out=a_indptr[1:])
-    a_indices = np.fromiter((i for r in rows for i in r[3]), np.int32, count=int(a_indptr[-1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return RuleSet(
-            antecedent_indptr=a_indptr,
-            antecedent_indices=a_indices,
-            consequent_indptr=np.arange(len(rows) + 1, dtype=np.int64),
-            consequent_indices=np.array([r[4][0] for r in rows], dtype=np.int32),
-            support=count / max(n, 1),
-            confidence=count / n_a_,
-            lift=(count * n) / (n_a_ * n_c_),
-            leverage=(count * n - n_a_ * n_c_) / max(n * n, 1),
-            conviction=conviction,
-            count=count,
-            antecedent_count=n_a_,
-            consequent_count=n_c_,
-            n_baskets=n,
-            n_items=n_items,
-        )
-
-
 SHIP_CHUNK_ROWS = 16_384  # rows per shipped task: under 1 MB (Spark warns above) for 3 columns
 
 
@@ -413,7 +356,7 @@ def mine_rule_levels(
             found = _rule_counts(baskets, n_baskets, min_count, level.min_confidence, max_len)
             mined[name] = ruleset_from_counts(
                 [tuple(row["ante"]) for row in found],
-                [int(row["cons"]) for row in found],
+                [(int(row["cons"]),) for row in found],
                 [int(row["n_ac"]) for row in found],
                 [int(row["n_a"]) for row in found],
                 [int(row["n_c"]) for row in found],
@@ -658,7 +601,6 @@ __all__ = [
     "java_problem",
     "mine_rule_levels",
     "mine_rules_spark",
-    "ruleset_from_counts",
     "session_conf",
     "spark_session",
     "user_factors_for",

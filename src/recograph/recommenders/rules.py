@@ -343,6 +343,71 @@ def _split_rules(
     return antecedents, consequents
 
 
+def ruleset_from_counts(
+    antecedents: Sequence[Sequence[int]],
+    consequents: Sequence[Sequence[int]],
+    counts: Sequence[int],
+    antecedent_counts: Sequence[int],
+    consequent_counts: Sequence[int],
+    n_baskets: int,
+    n_items: int,
+    *,
+    min_confidence: float = 0.0,
+    min_lift: float = 0.0,
+) -> RuleSet:
+    """Rules ``antecedent => consequent`` from their basket counts (``counts`` of the whole
+    rule, of its antecedent, of its consequent), held to the confidence and lift thresholds
+    and sorted by lift, confidence, count, then items: the last step of every rule miner
+    (`mine_rules` here, FP-Growth on Spark in `recograph.spark`), so both give equal sets."""
+    n = n_baskets
+    rows = []
+    for ante, cons, n_ac, n_a, n_c in zip(
+        antecedents, consequents, counts, antecedent_counts, consequent_counts, strict=True
+    ):
+        confidence = n_ac / n_a
+        lift = (n_ac * n) / (n_a * n_c)
+        if confidence >= min_confidence and lift >= min_lift:
+            rows.append(
+                (
+                    -lift,
+                    -confidence,
+                    -n_ac,
+                    tuple(sorted(ante)),
+                    tuple(sorted(cons)),
+                    n_ac,
+                    n_a,
+                    n_c,
+                )
+            )
+    rows.sort(key=lambda row: row[:5])
+    if not rows:
+        return _empty_ruleset(n, n_items)
+    count = np.array([r[5] for r in rows], dtype=np.int64)
+    n_a_ = np.array([r[6] for r in rows], dtype=np.int64)
+    n_c_ = np.array([r[7] for r in rows], dtype=np.int64)
+    conviction = np.full(len(rows), np.inf)
+    partial = count < n_a_
+    conviction[partial] = ((n - n_c_) * n_a_)[partial] / (n * (n_a_ - count))[partial]
+    a_indptr, a_indices = _csr_from_sets([r[3] for r in rows])
+    c_indptr, c_indices = _csr_from_sets([r[4] for r in rows])
+    return RuleSet(
+        antecedent_indptr=a_indptr,
+        antecedent_indices=a_indices,
+        consequent_indptr=c_indptr,
+        consequent_indices=c_indices,
+        support=count / n,
+        confidence=count / n_a_,
+        lift=(count * n) / (n_a_ * n_c_),
+        leverage=(count * n - n_a_ * n_c_) / (n * n),
+        conviction=conviction,
+        count=count,
+        antecedent_count=n_a_,
+        consequent_count=n_c_,
+        n_baskets=n,
+        n_items=n_items,
+    )
+
+
 def mine_rules(
     baskets: sp.csr_matrix,
     *,
@@ -369,45 +434,21 @@ def mine_rules(
         antecedents += [() for s in sets if len(s) == 1]
         consequents += [s for s in sets if len(s) == 1]
 
-    rows = []
-    for ante, cons in zip(antecedents, consequents, strict=True):
-        if len(ante) + len(cons) < min_len or (single_consequent and len(cons) != 1):
-            continue
-        n_ac = count_of[tuple(sorted(ante + cons))]
-        n_a = count_of[ante] if ante else n_baskets
-        n_c = count_of[cons]
-        confidence = n_ac / n_a
-        lift = (n_ac * n_baskets) / (n_a * n_c)
-        if confidence >= min_confidence and lift >= min_lift:
-            rows.append((-lift, -confidence, -n_ac, ante, cons, n_ac, n_a, n_c))
-    rows.sort(key=lambda row: row[:5])
-    if not rows:
-        return _empty_ruleset(n_baskets, n_items)
-
-    n = n_baskets
-    count = np.array([r[5] for r in rows], dtype=np.int64)
-    n_a = np.array([r[6] for r in rows], dtype=np.int64)
-    n_c = np.array([r[7] for r in rows], dtype=np.int64)
-    conviction = np.full(len(rows), np.inf)
-    partial = count < n_a
-    conviction[partial] = ((n - n_c) * n_a)[partial] / (n * (n_a - count))[partial]
-    a_indptr, a_indices = _csr_from_sets([r[3] for r in rows])
-    c_indptr, c_indices = _csr_from_sets([r[4] for r in rows])
-    rules = RuleSet(
-        antecedent_indptr=a_indptr,
-        antecedent_indices=a_indices,
-        consequent_indptr=c_indptr,
-        consequent_indices=c_indices,
-        support=count / n,
-        confidence=count / n_a,
-        lift=(count * n) / (n_a * n_c),
-        leverage=(count * n - n_a * n_c) / (n * n),
-        conviction=conviction,
-        count=count,
-        antecedent_count=n_a,
-        consequent_count=n_c,
-        n_baskets=n,
-        n_items=n_items,
+    kept = [
+        (ante, cons)
+        for ante, cons in zip(antecedents, consequents, strict=True)
+        if len(ante) + len(cons) >= min_len and (not single_consequent or len(cons) == 1)
+    ]
+    rules = ruleset_from_counts(
+        [ante for ante, _ in kept],
+        [cons for _, cons in kept],
+        [count_of[tuple(sorted(ante + cons))] for ante, cons in kept],
+        [count_of[ante] if ante else n_baskets for ante, _ in kept],
+        [count_of[cons] for _, cons in kept],
+        n_baskets,
+        n_items,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
     )
     logger.info(
         "mined %d rules from %d itemsets over %d baskets × %d items in %.2fs",
@@ -534,5 +575,6 @@ __all__ = [
     "frequent_itemsets",
     "mine_rules",
     "rules_table",
+    "ruleset_from_counts",
     "score_rules",
 ]
