@@ -52,6 +52,7 @@ test: lint typecheck pytest
 bench: $(STAMP) artifacts
 	$(BIN)/recograph bench build --scales 1,10,100 --stores var/bench-stores
 	$(BIN)/recograph bench serve
+	$(BIN)/recograph bench load --seconds 120 --rate 100
 	$(BIN)/recograph bench scale --stores var/bench-stores
 
 notebook: $(STAMP)
