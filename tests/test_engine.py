@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from recograph.engine import (
     recommend,
 )
 from recograph.evaluation.evaluate import NO_POLICY
-from recograph.recommenders.blend import PageType, Segment
-from recograph.snapshot import ModelSnapshot, load_snapshot
+from recograph.recommenders.blend import PageType, Segment, SignalName, Weights
+from recograph.snapshot import BlendConfig, ModelSnapshot, load_snapshot
 from tests.tiny_store import (
     AMP,
     CABLE,
@@ -68,6 +69,33 @@ def test_laptop_in_cart_brings_its_mouse_with_the_rule_and_its_lift(tiny: ModelS
     assert first.reason.metric == "lift"
     assert first.reason.value == pytest.approx(16 / 9)
     assert first.reason.text == "Bought together with Aero 14 Laptop (lift 1.8)"
+
+
+def test_tuned_history_weights_serve_pages_without_products_and_the_page_keeps_its_say(
+    tiny: ModelSnapshot,
+) -> None:
+    # As if --tune had found collaborative filtering alone best from history (no page context).
+    tuned = dataclasses.replace(
+        tiny,
+        blend=BlendConfig(
+            weights={segment: Weights(cf=1.0) for segment in Segment},
+            thresholds=tiny.blend.thresholds,
+            cf_models=tiny.blend.cf_models,
+        ),
+    )
+    headphones_buyer = user(tuned, 7)
+    home = recommend(tuned, Request(user=headphones_buyer), NO_POLICY)
+    assert home.explanation == "light history (1 order, 1 product): collaborative filtering 100%"
+    assert {c.signal for i in home.items for c in i.contributions} == {SignalName.CF}
+    cart = Context(cart=(pos(tuned, LAPTOP),), page_type=PageType.CART)
+    page = recommend(tuned, Request(user=headphones_buyer, context=cart), NO_POLICY)
+    # the light context weights (seed: content 0.5, rules 0.5) shifted for the cart page
+    assert page.explanation == (
+        "light history (1 order, 1 product) and the products on the page: "
+        "bought-together rules 68%, content 32%"
+    )
+    assert ids(tuned, [page.items[0].position]) == [MOUSE]
+    assert page.items[0].reason.kind is ReasonKind.BOUGHT_TOGETHER
 
 
 def test_rule_scores_are_confidences_of_the_fired_rules(tiny: ModelSnapshot) -> None:

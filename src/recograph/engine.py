@@ -403,7 +403,9 @@ def choose_weights(
             )
         weights = request.weights or STRATEGY_WEIGHTS[strategy]
         return strategy, weights, f"{strategy.value.lower()} strategy requested"
-    weights = request.weights or snapshot.blend.weights[profile.segment]
+    on_page = bool(context.items) and request.weights is None
+    blend_weights = snapshot.blend.context_weights if on_page else snapshot.blend.weights
+    weights = request.weights or blend_weights[profile.segment]
     shifted = shift_for_page(weights, context.page_type)
     if profile.segment is Segment.NEW:
         if not context.items and not context.viewed:
@@ -418,11 +420,13 @@ def choose_weights(
             (f"no purchase history: content and bought-together rules from the page, then {where}"),
         )
     orders = f"{profile.n_orders} order{'s' if profile.n_orders != 1 else ''}"
+    products = f"{profile.items.size} product{'s' if profile.items.size != 1 else ''}"
     strength = "light" if profile.segment is Segment.LIGHT else "established"
     return (
         Strategy.HYBRID,
         shifted,
-        f"{strength} history ({orders}, {profile.items.size} products): {describe(shifted)}",
+        f"{strength} history ({orders}, {products})"
+        f"{' and the products on the page' if on_page else ''}: {describe(shifted)}",
     )
 
 

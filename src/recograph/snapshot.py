@@ -40,11 +40,18 @@ DEFAULT_THRESHOLDS = SegmentThresholds(regular_min_items=8)
 
 @dataclass(frozen=True)
 class BlendConfig:
-    """How the served blend is put together: weights per segment, thresholds, CF mix."""
+    """How the served blend is put together: weights per segment, thresholds, CF mix.
+
+    ``weights`` serve pages without products in view (home, category) and are what ``--tune``
+    fits: the offline evaluation predicts later purchases from history alone. Pages with a cart
+    or a current product use ``context_weights`` (the seed weights unless configured), because
+    nothing offline measures how much the page should count, and history-tuned weights give the
+    page's rules and look-alikes little say (tuned light weights are 0.9 CF / 0.1 rules)."""
 
     weights: Mapping[Segment, Weights] = field(default_factory=lambda: dict(SEED_WEIGHTS))
     thresholds: SegmentThresholds = DEFAULT_THRESHOLDS
     cf_models: tuple[tuple[str, float], ...] = (("item_knn", 1.0),)
+    context_weights: Mapping[Segment, Weights] = field(default_factory=lambda: dict(SEED_WEIGHTS))
 
     def segment(self, n_orders: int, n_items: int) -> Segment:
         """History strength: many items in few orders count as a regular's history."""
@@ -57,6 +64,9 @@ class BlendConfig:
             "regular_min_orders": self.thresholds.regular_min_orders,
             "regular_min_items": self.thresholds.regular_min_items,
             "cf_models": [[name, weight] for name, weight in self.cf_models],
+            "context_weights": {
+                segment.value: w.as_dict() for segment, w in self.context_weights.items()
+            },
         }
 
     @classmethod
@@ -68,10 +78,14 @@ class BlendConfig:
             regular_min_items=raw.get("regular_min_items", DEFAULT_THRESHOLDS.regular_min_items),
         )
         cf_models = tuple((str(n), float(w)) for n, w in raw.get("cf_models", []))
+        context = {
+            Segment(k): Weights.from_dict(v) for k, v in raw.get("context_weights", {}).items()
+        }
         return cls(
             weights={**SEED_WEIGHTS, **weights},
             thresholds=thresholds,
             cf_models=cf_models or (("item_knn", 1.0),),
+            context_weights={**SEED_WEIGHTS, **context},
         )
 
 
