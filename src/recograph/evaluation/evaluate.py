@@ -253,7 +253,7 @@ def _weight_grid(step: float = 0.1) -> list[Weights]:
     for cf, content in itertools.product(ticks, ticks):
         rules = round(1.0 - cf - content, 2)
         if rules >= -1e-9:
-            grid.append(Weights(cf=float(cf), content=float(content), rules=max(0.0, rules)))
+            grid.append(Weights(cf=float(cf), content=float(content), rules=float(max(0.0, rules))))
     return grid
 
 
