@@ -96,6 +96,19 @@ def test_hybrid_beats_popularity_and_random(demo_build: BuildResult) -> None:
         assert report.results["random"].row(segment).users > 0
 
 
+def test_cart_pages_are_evaluated_and_the_page_pays(demo_build: BuildResult) -> None:
+    cart = demo_build.cart_report
+    assert cart is not None
+    assert demo_build.manifest["metrics"]["cart"] == cart.to_dict()
+    assert cart.users > 300
+    hybrid = cart.ndcg10("hybrid (context weights)")
+    # with a product in the cart, its rules beat history-only popularity, and the blend both
+    assert cart.ndcg10("rules") > 1.3 * cart.ndcg10("popularity")
+    assert hybrid > cart.ndcg10("popularity") > 3 * cart.ndcg10("random")
+    assert hybrid > cart.ndcg10("content")
+    assert "hybrid (history weights)" not in cart.results  # untuned: the same weights
+
+
 def test_published_build_loads_to_the_same_arrays(demo_build: BuildResult) -> None:
     assert demo_build.path is not None
     loaded = artifacts.load(demo_build.path)

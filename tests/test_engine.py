@@ -17,7 +17,8 @@ from recograph.engine import (
     Strategy,
     recommend,
 )
-from recograph.evaluation.evaluate import NO_POLICY
+from recograph.evaluation.evaluate import NO_POLICY, evaluate_cart_completion
+from recograph.evaluation.split import CartCase
 from recograph.recommenders.blend import PageType, Segment, SignalName, Weights
 from recograph.snapshot import BlendConfig, ModelSnapshot, load_snapshot
 from tests.tiny_store import (
@@ -204,3 +205,25 @@ def test_artifacts_round_trip(tiny: ModelSnapshot, tmp_path: Path) -> None:
     again = load_snapshot(published)
     for name, array in tiny.to_arrays().items():
         assert again.to_arrays()[name].tolist() == array.tolist(), name
+
+
+def test_cart_completion_scores_an_order_replayed_as_a_cart(tiny: ModelSnapshot) -> None:
+    # A new customer puts the laptop in the cart; the order's other product was the mouse.
+    case = CartCase(order_id=99, customer_id=9, anchor=LAPTOP, targets=frozenset({MOUSE}))
+    unknown = CartCase(order_id=98, customer_id=9, anchor=999, targets=frozenset({MOUSE}))
+    report = evaluate_cart_completion(tiny, [case, unknown], seed=0)
+    assert report.users == 1  # a product the snapshot does not know cannot be in a cart
+    rules = report.results["rules"].row("new")
+    assert rules.users == 1
+    # laptop → mouse is the rule with the highest confidence: rank 1 of 5 shown
+    assert rules.metrics["ndcg@10"] == 1.0
+    assert rules.metrics["hit_rate@5"] == 1.0
+    assert rules.metrics["precision@5"] == pytest.approx(1 / 5)
+    assert set(report.results) == {
+        "random",
+        "popularity",
+        "collaborative",
+        "content",
+        "rules",
+        "hybrid (context weights)",
+    }

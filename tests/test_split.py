@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from recograph.evaluation.split import (
+    CartCase,
     SegmentThresholds,
+    cart_cases,
     choose_cutoff,
     history_counts,
     segment_of,
@@ -179,3 +181,30 @@ def test_segments_reject_bad_input() -> None:
         SegmentThresholds(light_min_orders=0)
     with pytest.raises(ValueError, match="regular_min_items"):
         SegmentThresholds(regular_min_items=0)
+
+
+def test_cart_cases_replay_held_out_orders_as_carts() -> None:
+    orders = [*ORDERS, (11, 60, "2024-02-08", [100, 101, 102])]  # a new customer, three items
+    split = temporal_split(_lines(orders), pd.Timestamp("2024-02-01"))
+    # Order 7 (customer 10, bought 100-102 before): only anchor 101 leaves a new target, 103.
+    # Order 8 (customer 20, bought 100 and 101 before): only anchor 100 leaves 103.
+    # Orders 9 and 10 hold one product each. Order 11: any anchor, the other two are targets.
+    possible = {
+        7: CartCase(7, 10, 101, frozenset({103})),
+        8: CartCase(8, 20, 100, frozenset({103})),
+    }
+    seen: set[int] = set()
+    for seed in range(30):
+        cases = cart_cases(split, seed)
+        assert cases == cart_cases(split, seed)  # seeded
+        assert [c.order_id for c in cases] == sorted(c.order_id for c in cases)
+        for case in cases:
+            seen.add(case.order_id)
+            if case.order_id == 11:
+                assert case.customer_id == 60
+                assert case.targets == frozenset({100, 101, 102} - {case.anchor})
+            else:
+                assert case == possible[case.order_id]
+        assert 11 in {c.order_id for c in cases}
+        assert len(cart_cases(split, seed, max_cases=1)) == 1
+    assert seen == {7, 8, 11}

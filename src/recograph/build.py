@@ -24,7 +24,12 @@ from recograph import artifacts
 from recograph.catalogue import catalogue_from_products, histories_from_store
 from recograph.dataset import StoreData
 from recograph.evaluation import split as splits
-from recograph.evaluation.evaluate import EvaluationReport, evaluate_models, tune_blend
+from recograph.evaluation.evaluate import (
+    EvaluationReport,
+    evaluate_cart_completion,
+    evaluate_models,
+    tune_blend,
+)
 from recograph.recommenders.als import fit_als
 from recograph.recommenders.content import fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
@@ -110,6 +115,7 @@ class BuildResult:
     path: Path | None
     manifest: dict[str, Any]
     report: EvaluationReport | None
+    cart_report: EvaluationReport | None = None  # cart pages (`evaluate_cart_completion`)
 
 
 def auto_factors(n_users: int, n_items: int) -> int:
@@ -319,6 +325,7 @@ def build_artifacts(
     timer = timer or StepTimer(on_step)
     blend = BlendConfig()
     report: EvaluationReport | None = None
+    cart_report: EvaluationReport | None = None
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
     if can_evaluate:
@@ -345,6 +352,8 @@ def build_artifacts(
                 max_users=params.eval_max_users,
             )
             report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
+            cases = splits.cart_cases(test_split, params.seed, params.eval_max_users)
+            cart_report = evaluate_cart_completion(test_snapshot, cases, params.seed)
     version = artifacts.new_version()
     snapshot = fit(data, params, blend, version=version, timer=timer)
     manifest: dict[str, Any] = {
@@ -359,7 +368,7 @@ def build_artifacts(
         "counts": _counts(data, snapshot),
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
-        "metrics": report.to_dict() if report is not None else {},
+        "metrics": _metrics(report, cart_report),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra_manifest or {}),
     }
@@ -370,4 +379,16 @@ def build_artifacts(
                 snapshot.to_arrays(), manifest, artifacts_root, version=version, keep=params.keep
             )
         manifest["timings"] = {name: round(value, 4) for name, value in timer.timings.items()}
-    return BuildResult(version=version, path=path, manifest=manifest, report=report)
+    return BuildResult(
+        version=version, path=path, manifest=manifest, report=report, cart_report=cart_report
+    )
+
+
+def _metrics(report: EvaluationReport | None, cart: EvaluationReport | None) -> dict[str, Any]:
+    """The manifest's ``metrics``: the history table, and cart pages under ``cart``."""
+    if report is None:
+        return {}
+    metrics = report.to_dict()
+    if cart is not None:
+        metrics["cart"] = cart.to_dict()
+    return metrics

@@ -16,6 +16,7 @@ from rich.console import Console
 from recograph import db
 from recograph.build import BuildParams, build_artifacts
 from recograph.dataset import StoreData
+from recograph.evaluation.evaluate import CART_TITLE
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,9 @@ def run_build(
         )
     if result.report is not None and not quiet:
         print(result.report.table())
+        if result.cart_report is not None:
+            print(f"\n{CART_TITLE} ({result.cart_report.users} orders):")
+            print(result.cart_report.table())
     console.print(f"published {result.version} at {result.path}")
     target = _record_target(settings, database_url, record_to)
     if target is not None:

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recograph import artifacts
-    from recograph.evaluation.evaluate import report_from_dict
+    from recograph.evaluation.evaluate import CART_TITLE, report_from_dict
 
     root = args.artifacts or Settings.from_env().artifacts_dir
     try:
@@ -59,4 +59,8 @@ def run(args: argparse.Namespace) -> int:
         cutoff, users = metrics.get("cutoff"), metrics.get("users")
         print(f"build {loaded.version}: cutoff {cutoff}, {users} customers")
         print(report_from_dict(metrics).table())
+        if metrics.get("cart"):
+            cart = report_from_dict(metrics["cart"])
+            print(f"\n{CART_TITLE} ({cart.users} orders):")
+            print(cart.table())
     return 0

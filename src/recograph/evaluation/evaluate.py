@@ -35,9 +35,10 @@ from recograph.evaluation.metrics import (
     ndcg_at_k,
     top_k,
 )
-from recograph.evaluation.split import SegmentThresholds
+from recograph.evaluation.split import CartCase, SegmentThresholds
 from recograph.recommenders.blend import (
     SEED_WEIGHTS,
+    PageType,
     Segment,
     SignalName,
     Weights,
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 K_MAX = 10
 NO_POLICY = BusinessRules(promoted_positions=(), margin_weight=0.0, max_per_category=None)
 RequestFactory = Callable[[int], Request]
+CART_TITLE = "cart pages: one product of each held-out order in the cart, the rest to predict"
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,100 @@ def evaluate_models(
     with_policy, _ = _run(snapshot, users, _request(), BusinessRules())
     score("hybrid + business rules", with_policy, segments)
     return EvaluationReport(results=results, users=len(users.positions))
+
+
+# ---------------------------------------------------------------------------- cart pages
+
+
+@dataclass(frozen=True)
+class _Carts:
+    """Cart cases in positions: the customer (None when unknown to the snapshot), the product
+    in the cart, the products to predict."""
+
+    users: list[int | None]
+    anchors: list[int]
+    relevant: list[set[int]]
+
+
+def _cart_positions(snapshot: ModelSnapshot, cases: list[CartCase]) -> _Carts:
+    carts = _Carts([], [], [])
+    for case in cases:
+        anchor = snapshot.catalogue.index.position(case.anchor)
+        targets = snapshot.catalogue.index.positions(np.array(sorted(case.targets)))
+        relevant = {int(p) for p in targets if p >= 0}
+        if anchor is None or not relevant:
+            continue
+        user = snapshot.histories.index.position(case.customer_id)
+        carts.users.append(user)
+        carts.anchors.append(anchor)
+        carts.relevant.append(relevant)
+    return carts
+
+
+def _run_carts(
+    snapshot: ModelSnapshot, carts: _Carts, **kwargs: Any
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
+    recommended = np.full((len(carts.users), K_MAX), -1, dtype=np.int64)
+    segments = np.empty(len(carts.users), dtype="<U8")
+    for row, (user, anchor) in enumerate(zip(carts.users, carts.anchors, strict=True)):
+        request = Request(
+            user=user,
+            context=Context(cart=(anchor,), page_type=PageType.CART),
+            limit=K_MAX,
+            in_stock_only=False,
+            **kwargs,
+        )
+        result = recommend(snapshot, request, NO_POLICY)
+        chosen = [item.position for item in result.items]
+        recommended[row, : len(chosen)] = chosen
+        segments[row] = result.segment.value
+    return recommended, segments
+
+
+def evaluate_cart_completion(
+    snapshot: ModelSnapshot, cases: list[CartCase], seed: int
+) -> EvaluationReport:
+    """Cart pages offline: each held-out order with one of its products in the cart (see
+    `recograph.evaluation.split.cart_cases`), scored on the order's other products.
+
+    This measures what the history-only table cannot: how much the page should count. Rows:
+    random, popularity, collaborative filtering from history alone, content and rules from the
+    cart, the served hybrid (context weights), and, when tuning changed the history weights,
+    the hybrid with those weights on the cart page."""
+    carts = _cart_positions(snapshot, cases)
+    results: dict[str, EvaluationResult] = {}
+    served, segments = _run_carts(snapshot, carts)
+
+    def score(name: str, recommended: npt.NDArray[np.int64]) -> None:
+        results[name] = evaluate_rankings(
+            recommended,
+            carts.relevant,
+            segments=segments,
+            n_items=snapshot.n_items,
+            head_items=snapshot.head_items,
+        )
+
+    rng = np.random.default_rng(seed)
+    matrix = snapshot.interactions
+    randoms = np.full((len(carts.users), K_MAX), -1, dtype=np.int64)
+    for row, (user, anchor) in enumerate(zip(carts.users, carts.anchors, strict=True)):
+        scores = rng.random(snapshot.n_items)
+        if user is not None:
+            scores[matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]] = -np.inf
+        scores[anchor] = -np.inf
+        randoms[row] = top_k(scores, K_MAX)
+    score("random", randoms)
+    score("popularity", _run_carts(snapshot, carts, strategy=Strategy.POPULAR)[0])
+    score("collaborative", _run_carts(snapshot, carts, strategy=Strategy.COLLABORATIVE)[0])
+    score("content", _run_carts(snapshot, carts, strategy=Strategy.CONTENT)[0])
+    score("rules", _run_carts(snapshot, carts, strategy=Strategy.RULES)[0])
+    score("hybrid (context weights)", served)
+    if dict(snapshot.blend.weights) != dict(snapshot.blend.context_weights):
+        history = replace(
+            snapshot, blend=replace(snapshot.blend, context_weights=snapshot.blend.weights)
+        )
+        score("hybrid (history weights)", _run_carts(history, carts)[0])
+    return EvaluationReport(results=results, users=len(carts.users))
 
 
 # ---------------------------------------------------------------------------- tuning

@@ -100,6 +100,54 @@ def test_targets(split: Split, include_repeats: bool = False) -> dict[int, set[i
     return targets
 
 
+@dataclass(frozen=True)
+class CartCase:
+    """A held-out order replayed as a cart: one of its products is in the cart, the order's
+    other products (those the customer had not bought before) are what to recommend."""
+
+    order_id: int
+    customer_id: int
+    anchor: int
+    targets: frozenset[int]
+
+
+def cart_cases(split: Split, seed: int, max_cases: int = 3000) -> list[CartCase]:
+    """Test orders with at least two distinct products, each as a `CartCase` whose anchor is a
+    seeded random product of the order; ascending order ids (a seeded sample of ``max_cases``
+    when there are more). Orders whose other products were all bought before are left out."""
+    rng = np.random.default_rng(seed)
+    bought_before: dict[int, set[int]] = {}
+    train = split.train[["customer_id", "product_id"]].drop_duplicates()
+    for customer, product in zip(
+        train["customer_id"].tolist(), train["product_id"].tolist(), strict=True
+    ):
+        bought_before.setdefault(customer, set()).add(product)
+    orders: dict[int, tuple[int, set[int]]] = {}
+    test = split.test
+    for order_id, customer_id, product_id in zip(
+        test["order_id"].tolist(),
+        test["customer_id"].tolist(),
+        test["product_id"].tolist(),
+        strict=True,
+    ):
+        orders.setdefault(order_id, (customer_id, set()))[1].add(product_id)
+    cases = []
+    for order_id in sorted(orders):
+        customer_id, distinct = orders[order_id]
+        if len(distinct) < 2:
+            continue
+        products = sorted(distinct)
+        anchor = products[int(rng.integers(len(products)))]
+        prior = bought_before.get(customer_id, set())
+        targets = frozenset(p for p in products if p != anchor and p not in prior)
+        if targets:
+            cases.append(CartCase(order_id, customer_id, anchor, targets))
+    if len(cases) > max_cases:
+        chosen = np.sort(rng.choice(len(cases), max_cases, replace=False))
+        cases = [cases[i] for i in chosen.tolist()]
+    return cases
+
+
 def history_counts(
     lines: pd.DataFrame, customer_ids: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
