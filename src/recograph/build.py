@@ -341,6 +341,9 @@ def build_artifacts(
                 params.seed,
                 max_users=params.eval_max_users,
                 search_weights=tune,
+                carts=splits.cart_cases(val_split, params.seed, params.eval_max_users)
+                if tune
+                else None,
             )
         with timer.step("evaluation"):
             test_snapshot = fit(train, params, blend)

@@ -456,6 +456,15 @@ def _owned_items(profile: Profile, context: Context) -> Positions:
     return profile.items
 
 
+def owned_damping(snapshot: ModelSnapshot, profile: Profile, context: Context) -> Scores:
+    """The factor `recommend` scales blended scores by: owned categories (history, and the cart
+    on cart pages) damped by their re-buy rate, every other item 1."""
+    owned = _owned_items(profile, context)
+    if owned.size == 0:
+        return np.ones(snapshot.n_items, dtype=np.float32)
+    return owned_category_damping(snapshot, owned)
+
+
 def owned_category_damping(snapshot: ModelSnapshot, owned_items: Positions) -> Scores:
     """Per item, how likely a customer who already owns its category buys in it again.
 
@@ -662,9 +671,8 @@ def recommend(
         )
         total = total + np.float32(business.margin_weight) * normalise(margin)
     total = total + FILLER_WEIGHT * normalised[SignalName.POPULARITY]
-    owned = _owned_items(profile, request.context)
-    if owned.size and request.strategy is not Strategy.POPULAR:
-        total = total * owned_category_damping(snapshot, owned)
+    if request.strategy is not Strategy.POPULAR:
+        total = total * owned_damping(snapshot, profile, request.context)
     allowed, removed = filter_mask(snapshot, request, profile)
     ranked = _ranked(total, allowed)
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recograph.engine import (
+    FILLER_WEIGHT,
     BusinessRules,
     Context,
     Request,
@@ -25,6 +26,7 @@ from recograph.engine import (
     build_profile,
     compute_signals,
     filter_mask,
+    owned_damping,
     recommend,
 )
 from recograph.evaluation.metrics import (
@@ -44,6 +46,7 @@ from recograph.recommenders.blend import (
     Weights,
     blend,
     normalise,
+    shift_for_page,
 )
 from recograph.snapshot import CF_MODELS, BlendConfig, ModelSnapshot
 
@@ -275,6 +278,11 @@ def evaluate_cart_completion(
     score("content", _run_carts(snapshot, carts, strategy=Strategy.CONTENT)[0])
     score("rules", _run_carts(snapshot, carts, strategy=Strategy.RULES)[0])
     score("hybrid (context weights)", served)
+    if dict(snapshot.blend.context_weights) != dict(SEED_WEIGHTS):
+        seeded = replace(
+            snapshot, blend=replace(snapshot.blend, context_weights=dict(SEED_WEIGHTS))
+        )
+        score("hybrid (seed weights)", _run_carts(seeded, carts)[0])
     if dict(snapshot.blend.weights) != dict(snapshot.blend.context_weights):
         history = replace(
             snapshot, blend=replace(snapshot.blend, context_weights=snapshot.blend.weights)
@@ -295,32 +303,58 @@ class _SignalStack:
     excluded: npt.NDArray[np.bool_]
     n_orders: npt.NDArray[np.int64]
     n_items: npt.NDArray[np.int64]
+    damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
 
 
-def _stack(snapshot: ModelSnapshot, users: EvaluationUsers) -> _SignalStack:
+def _stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _SignalStack:
+    """Every signal of every (customer, page) row, normalised, with what the filters remove."""
     everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
-    n_users, n_items = len(users.positions), snapshot.n_items
-    signals = {s: np.zeros((n_users, n_items), dtype=np.float32) for s in SignalName}
+    n_rows, n_items = len(rows), snapshot.n_items
+    signals = {s: np.zeros((n_rows, n_items), dtype=np.float32) for s in SignalName}
     models = [m for m in CF_MODELS if m != "ease" or snapshot.ease is not None]
-    cf = {m: np.zeros((n_users, n_items), dtype=np.float32) for m in models}
-    excluded = np.zeros((n_users, n_items), dtype=np.bool_)
-    n_orders = np.zeros(n_users, dtype=np.int64)
-    n_hist = np.zeros(n_users, dtype=np.int64)
-    for row, user in enumerate(users.positions.tolist()):
+    cf = {m: np.zeros((n_rows, n_items), dtype=np.float32) for m in models}
+    excluded = np.zeros((n_rows, n_items), dtype=np.bool_)
+    n_orders = np.zeros(n_rows, dtype=np.int64)
+    n_hist = np.zeros(n_rows, dtype=np.int64)
+    damping = np.ones((n_rows, n_items), dtype=np.float32)
+    for row, (user, context) in enumerate(rows):
         profile = build_profile(snapshot, user)
         for name in models:
-            computed = compute_signals(
-                snapshot, profile, Context(), Weights(cf=1.0), ((name, 1.0),)
-            )
+            computed = compute_signals(snapshot, profile, context, Weights(cf=1.0), ((name, 1.0),))
             cf[name][row] = normalise(computed.raw[SignalName.CF])
-        computed = compute_signals(snapshot, profile, Context(), everything, (("item_knn", 1.0),))
+        computed = compute_signals(snapshot, profile, context, everything, (("item_knn", 1.0),))
         for signal, raw in computed.raw.items():
             signals[signal][row] = normalise(raw)
-        allowed, _ = filter_mask(snapshot, Request(user=user, in_stock_only=False), profile)
+        request = Request(user=user, context=context, in_stock_only=False)
+        allowed, _ = filter_mask(snapshot, request, profile)
         excluded[row] = ~allowed
         n_orders[row] = profile.n_orders
         n_hist[row] = profile.items.size
-    return _SignalStack(signals, cf, excluded, n_orders, n_hist)
+        damping[row] = owned_damping(snapshot, profile, context)
+    return _SignalStack(signals, cf, excluded, n_orders, n_hist, damping)
+
+
+def _ndcg_values(
+    stack: _SignalStack,
+    rows: npt.NDArray[np.bool_],
+    relevant: list[set[int]],
+    weights: Weights,
+    cf: npt.NDArray[np.float32],
+    page: PageType | None = None,
+) -> npt.NDArray[np.float64]:
+    """NDCG@10 of each chosen row under ``weights`` (shifted for ``page`` as the engine does)."""
+    if not rows.any():
+        return np.zeros(0, dtype=np.float64)
+    weights = shift_for_page(weights, page)
+    parts = {s: m[rows] for s, m in stack.signals.items()}
+    parts[SignalName.CF] = cf[rows]
+    used = {s: v for s, v in parts.items() if weights.get(s) > 0}
+    total = blend(used, weights) if used else np.zeros_like(parts[SignalName.POPULARITY])
+    # as `engine.recommend` does: popularity breaks ties, owned categories are damped
+    total = (total + FILLER_WEIGHT * parts[SignalName.POPULARITY]) * stack.damping[rows]
+    recommended = top_k(total, K_MAX, stack.excluded[rows])
+    chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]
+    return np.asarray(ndcg_at_k(recommended, chosen, K_MAX), dtype=np.float64)
 
 
 def _ndcg(
@@ -330,17 +364,33 @@ def _ndcg(
     weights: Weights,
     cf: npt.NDArray[np.float32],
 ) -> float:
-    if not rows.any():
-        return 0.0
-    parts = {s: m[rows] for s, m in stack.signals.items()}
-    parts[SignalName.CF] = cf[rows]
-    used = {s: v for s, v in parts.items() if weights.get(s) > 0}
-    total = blend(used, weights) if used else np.zeros_like(parts[SignalName.POPULARITY])
-    total = total + np.float32(1e-4) * parts[SignalName.POPULARITY]
-    recommended = top_k(total, K_MAX, stack.excluded[rows])
-    chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]
-    values = ndcg_at_k(recommended, chosen, K_MAX)
+    values = _ndcg_values(stack, rows, relevant, weights, cf)
     return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+
+
+def pick_candidate(values: list[npt.NDArray[np.float64]], default: int) -> int:
+    """The candidate to adopt from per-user scores (one array per candidate, same users): the
+    best mean, but ``default`` unless the best beats it by more than one standard error of the
+    paired difference. Without this one-standard-error rule a small validation split picks
+    noise (a difference this small is what resampling the same customers gives)."""
+    means = [float(np.nanmean(v)) if np.isfinite(v).any() else 0.0 for v in values]
+    best = max(range(len(values)), key=lambda i: (means[i], -i))
+    difference = values[best] - values[default]
+    difference = difference[np.isfinite(difference)]  # NaN: a user with nothing to find
+    if difference.size < 2:
+        return default
+    standard_error = float(difference.std(ddof=1) / np.sqrt(difference.size))
+    chosen = best if means[best] - means[default] > standard_error else default
+    logger.debug(
+        "best %d: NDCG@10 %.4f, default %d: %.4f, standard error %.4f -> %d",
+        best,
+        means[best],
+        default,
+        means[default],
+        standard_error,
+        chosen,
+    )
+    return chosen
 
 
 def _weight_grid(step: float = 0.1) -> list[Weights]:
@@ -360,14 +410,17 @@ def tune_blend(
     *,
     max_users: int = 3000,
     search_weights: bool = False,
+    carts: list[CartCase] | None = None,
 ) -> BlendConfig:
     """Choose the served CF mix on the validation split; with ``search_weights`` also the
-    weights of light and regular customers and the segment thresholds (grid search, NDCG@10)."""
+    weights of light and regular customers and the segment thresholds (grid search, NDCG@10),
+    and, given ``carts`` (`split.cart_cases` of the validation split), their context weights
+    on cart pages."""
     users = evaluation_users(snapshot, targets, seed, max_users)
     base = snapshot.blend
     if len(users.positions) == 0:
         return base
-    stack = _stack(snapshot, users)
+    stack = _stack(snapshot, [(user, Context()) for user in users.positions.tolist()])
     with_history = stack.n_items > 0
     only_cf = Weights(cf=1.0)
     scores = {
@@ -408,14 +461,47 @@ def tune_blend(
             rows = segs == segment
             if not rows.any():
                 continue
-            scored = [(_ndcg(stack, rows, users.relevant, w, cf), i) for i, w in enumerate(grid)]
-            value, index = max(scored, key=lambda pair: (pair[0], -pair[1]))
+            values = [_ndcg_values(stack, rows, users.relevant, w, cf) for w in grid]
+            index = pick_candidate(values, grid.index(SEED_WEIGHTS[segment]))
             weights[segment] = grid[index]
-            total += value * int(rows.sum())
+            total += float(np.nansum(values[index]))
         if total > best_total + 1e-12:
             best_total, best = total, replace(candidate, weights=weights)
+    if carts:
+        best = _tune_context_weights(snapshot, best, carts, grid)
     logger.info("tuned blend: %s", best.to_dict())
     return best
+
+
+def _tune_context_weights(
+    snapshot: ModelSnapshot, config: BlendConfig, cases: list[CartCase], grid: list[Weights]
+) -> BlendConfig:
+    """Light and regular customers' weights on cart pages, by NDCG@10 of the cart protocol
+    (new customers keep theirs: they have no history for the grid's CF share)."""
+    carts = _cart_positions(snapshot, cases)
+    if not carts.users:
+        return config
+    page = PageType.CART
+    rows = [
+        (u, Context(cart=(a,), page_type=page))
+        for u, a in zip(carts.users, carts.anchors, strict=True)
+    ]
+    stack = _stack(snapshot, rows)
+    cf = sum(
+        (np.float32(w) * stack.cf_models[name] for name, w in config.cf_models),
+        start=np.zeros_like(stack.signals[SignalName.POPULARITY]),
+    )
+    segs = np.array(
+        [config.segment(int(o), int(i)) for o, i in zip(stack.n_orders, stack.n_items, strict=True)]
+    )
+    weights = dict(config.context_weights)
+    for segment in (Segment.LIGHT, Segment.REGULAR):
+        chosen = segs == segment
+        if not chosen.any():
+            continue
+        values = [_ndcg_values(stack, chosen, carts.relevant, w, cf, page) for w in grid]
+        weights[segment] = grid[pick_candidate(values, grid.index(weights[segment]))]
+    return replace(config, context_weights=weights)
 
 
 def report_from_dict(raw: Mapping[str, Any]) -> EvaluationReport:
