@@ -580,6 +580,23 @@ plt.show()
     (
         "md",
         """
+### Cart pages
+
+History alone cannot say how much the page should count, so the build also replays each
+held-out order as a cart: one of its products in the cart, the order's other products to
+predict. Rules fired by the cart carry most of it; the blend adds the customer's history.
+""",
+    ),
+    (
+        "code",
+        """
+cart_by_segment = analysis.segment_table(result.cart_report)
+display(cart_by_segment)
+""",
+    ),
+    (
+        "md",
+        """
 ### The tuned blend and what tuning bought
 
 Tuning searched the light and regular customers' weights and the segment thresholds on
