@@ -23,6 +23,7 @@ hold a frequent pair), turns the frames into arrays and recomputes the metrics f
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -125,6 +126,16 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.antecedent_indptr) - 1
+
+    @functools.cached_property
+    def antecedent_lengths(self) -> npt.NDArray[np.int64]:
+        """|antecedent| of each rule (computed once: scoring compares it on every request)."""
+        return np.diff(self.antecedent_indptr)
+
+    @functools.cached_property
+    def single_consequent(self) -> bool:
+        """Every rule has exactly one consequent item (the default of `mine_rules`)."""
+        return bool(np.array_equal(self.consequent_indptr, np.arange(len(self) + 1)))
 
     def antecedent(self, rule: int) -> npt.NDArray[np.int32]:
         """Antecedent positions of one rule."""
@@ -500,7 +511,7 @@ def _fired(
     hits, _ = _gather(index.indptr, index.indices, context)
     present = np.bincount(hits, minlength=len(rules))
     # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
-    return np.flatnonzero(present == np.diff(rules.antecedent_indptr)).astype(np.int64)
+    return np.flatnonzero(present == rules.antecedent_lengths)
 
 
 def fired_rules(
@@ -532,8 +543,11 @@ def score_rules(
     fired = _fired(rules, index, context)
     if len(fired) == 0:
         return RuleScores(scores, best_rule)
-    items, lengths = _gather(rules.consequent_indptr, rules.consequent_indices, fired)
-    rule_ids = np.repeat(fired, lengths)
+    if rules.single_consequent:
+        items, rule_ids = rules.consequent_indices[fired], fired
+    else:
+        items, lengths = _gather(rules.consequent_indptr, rules.consequent_indices, fired)
+        rule_ids = np.repeat(fired, lengths)
     values = getattr(rules, metric)[rule_ids]
     # Per item, highest value first, then lowest rule id: keep the first row of each item.
     order = np.lexsort((rule_ids, -values, items))
