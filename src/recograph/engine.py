@@ -202,6 +202,8 @@ class _Signals:
     rule_evidence: _RuleEvidence | None = None
     content_seeds: tuple[Positions, npt.NDArray[np.float32]] | None = None
     trending: bool = False
+    # item -> (history product, similarity) behind its CF score, for the items shown
+    cf_sources: dict[int, tuple[int, float] | None] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- profile
@@ -629,7 +631,10 @@ def explain(
                 features,
             )
     if signal is SignalName.CF:
-        source = item_knn.explain_item_knn(snapshot.item_knn, profile.items, item)
+        if item in signals.cf_sources:
+            source = signals.cf_sources[item]
+        else:
+            source = item_knn.explain_item_knn(snapshot.item_knn, profile.items, item)
         if source is not None:
             seed, similarity = source
             return Reason(
@@ -678,6 +683,10 @@ def recommend(
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)
     dominant = dominant_signals(used, weights, chosen)
     parts = contributions(normalised, weights, chosen)
+    by_cf = [p for p, d in zip(chosen, dominant, strict=True) if d is SignalName.CF]
+    if by_cf:
+        sources = item_knn.explain_item_knn_many(snapshot.item_knn, profile.items, by_cf)
+        signals.cf_sources.update(zip(by_cf, sources, strict=True))
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         if position in promoted:

@@ -11,7 +11,7 @@ The block-wise top-k cosine and the sparse (de)serialisation helpers here are sh
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +218,17 @@ def explain_item_knn(
     Contribution is ``weight × similarity`` (weights default to 1); ties go to the lower
     position. None when no history product is a neighbour of ``item``.
     """
+    return explain_item_knn_many(model, history_positions, [item], history_weights)[0]
+
+
+def explain_item_knn_many(
+    model: ItemKNN,
+    history_positions: npt.ArrayLike,
+    items: Sequence[int],
+    history_weights: npt.ArrayLike | None = None,
+) -> list[tuple[int, float] | None]:
+    """`explain_item_knn` for several items, gathering the history's neighbours once (a
+    response explains up to ``limit`` items from the same history)."""
     positions = np.asarray(history_positions, dtype=np.int64).ravel()
     if history_weights is None:
         weights = np.ones(len(positions), dtype=np.float64)
@@ -226,14 +237,19 @@ def explain_item_knn(
         if weights.shape != positions.shape:
             raise ValueError("history_weights must have one weight per history position")
     if positions.size == 0:
-        return None
+        return [None] * len(items)
     entries, owner = _row_entries(model.similarity, positions)
-    hits = model.similarity.indices[entries] == item
-    similarities = np.zeros(len(positions), dtype=np.float64)
-    similarities[owner[hits]] = model.similarity.data[entries[hits]]
-    contributions = weights * similarities
-    order = np.lexsort((positions, -contributions))
-    best = int(order[0])
-    if contributions[best] <= 0:
-        return None
-    return int(positions[best]), float(similarities[best])
+    neighbours = model.similarity.indices[entries]
+    values = model.similarity.data[entries]
+    found: list[tuple[int, float] | None] = []
+    for item in items:
+        hits = neighbours == item
+        similarities = np.zeros(len(positions), dtype=np.float64)
+        similarities[owner[hits]] = values[hits]
+        contributions = weights * similarities
+        best = int(np.lexsort((positions, -contributions))[0])
+        if contributions[best] <= 0:
+            found.append(None)
+        else:
+            found.append((int(positions[best]), float(similarities[best])))
+    return found
