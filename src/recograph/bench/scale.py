@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import logging
 import math
 import os
@@ -171,14 +170,7 @@ def measure_serving(
             quiet=True,
         ) as server:
             base, process, ready = server.base, server.process, server.ready_seconds
-            variables = serve.pick_variables(base)
-            body = json.dumps({"query": serve.QUERY, "variables": variables}).encode()
-            check = httpx.post(
-                f"{base}/graphql",
-                content=body,
-                headers={"content-type": "application/json"},
-                timeout=60,
-            )
+            _, body, check = serve.benchmark_request(base, timeout=60)
             if check.status_code != 200 or "errors" in check.json():
                 return Latency(run.engine, run.scale, f"query failed: {check.text[:200]}")
             times = process.cpu_times()

@@ -240,6 +240,22 @@ def pick_variables(base: str) -> dict[str, Any]:
     return {"customerId": customer, "cart": list(dict.fromkeys(cart))[:2]}
 
 
+def benchmark_request(
+    base: str, timeout: float = 30.0
+) -> tuple[dict[str, Any], bytes, httpx.Response]:
+    """The benchmarked query for this server: its variables, its body, and one answer to it
+    (to check before timing, and to serve from ``/plain``)."""
+    variables = pick_variables(base)
+    body = json.dumps({"query": QUERY, "variables": variables}).encode()
+    response = httpx.post(
+        f"{base}/graphql",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=timeout,
+    )
+    return variables, body, response
+
+
 # ---------------------------------------------------------------------------- drivers
 
 
@@ -455,14 +471,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         payload_file = Path(tmp) / "payload.json"
         base = server.base
-        variables = pick_variables(base)
-        body = json.dumps({"query": QUERY, "variables": variables}).encode()
-        response = httpx.post(
-            f"{base}/graphql",
-            content=body,
-            headers={"content-type": "application/json"},
-            timeout=30,
-        )
+        variables, body, response = benchmark_request(base)
         if response.status_code != 200 or "errors" in response.json():
             logger.error("benchmark query failed: %s", response.text[:500])
             return 1
