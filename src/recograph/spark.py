@@ -42,8 +42,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from implicit.cpu.als import AlternatingLeastSquares
-from threadpoolctl import threadpool_limits
 
 from recograph.build import (
     BuildParams,
@@ -56,7 +54,7 @@ from recograph.build import (
 )
 from recograph.dataset import StoreData
 from recograph.pipeline import BuildError
-from recograph.recommenders.als import ALSModel
+from recograph.recommenders.als import ALSModel, confidence_matrix, fold_in_users
 from recograph.recommenders.rules import RuleSet, ruleset_from_counts
 from recograph.snapshot import BlendConfig, ModelSnapshot
 
@@ -395,16 +393,6 @@ def mine_rules_spark(
 # ---------------------------------------------------------------------------- ALS
 
 
-def _confidence(matrix: sp.csr_matrix, alpha: float) -> sp.csr_matrix:
-    """``1 + alpha · x`` on the positive entries: the confidences both engines train on."""
-    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    csr.data[csr.data < 0] = 0.0
-    csr.eliminate_zeros()
-    csr.data = (1.0 + alpha * csr.data).astype(np.float32)
-    csr.sort_indices()
-    return csr
-
-
 def user_factors_for(
     item_factors: npt.NDArray[np.float32],
     matrix: sp.csr_matrix,
@@ -413,14 +401,7 @@ def user_factors_for(
 ) -> npt.NDArray[np.float32]:
     """Every customer's least-squares vector against fixed item factors (the fold-in the
     server uses, batched with ``implicit``'s exact solver, as the local fit does)."""
-    n_users = matrix.shape[0]
-    with threadpool_limits(1, "blas"):  # as implicit asks; it warns otherwise
-        model = AlternatingLeastSquares(
-            factors=item_factors.shape[1], regularization=regularization, alpha=1.0, iterations=0
-        )
-        model.item_factors = item_factors
-        users = model.recalculate_user(np.arange(n_users), _confidence(matrix, alpha))
-    return np.ascontiguousarray(users, dtype=np.float32)
+    return fold_in_users(item_factors, confidence_matrix(matrix, alpha), regularization)
 
 
 def fit_als_spark(

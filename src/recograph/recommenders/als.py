@@ -76,8 +76,9 @@ class ALSModel:
         )
 
 
-def _confidence(X: Any, alpha: float) -> sp.csr_matrix:
-    """``1 + alpha · x`` on the stored positive entries (implicit's confidence matrix)."""
+def confidence_matrix(X: Any, alpha: float) -> sp.csr_matrix:
+    """``1 + alpha · x`` on the stored positive entries (implicit's confidence matrix); every
+    engine that trains ALS (local, Spark) fits and folds in on this."""
     csr = sp.csr_matrix(X, dtype=np.float32, copy=True)
     csr.data[csr.data < 0] = 0.0
     csr.eliminate_zeros()
@@ -104,7 +105,7 @@ def fit_als(
     ``num_threads`` (0 = all cores). BLAS is held to one thread during the fit, as
     ``implicit`` asks. Products and customers without interactions get zero factors.
     """
-    confidence = _confidence(X, alpha)
+    confidence = confidence_matrix(X, alpha)
     n_users, n_items = confidence.shape
     if confidence.nnz == 0:
         return ALSModel(
@@ -125,15 +126,27 @@ def fit_als(
         model.fit(confidence, show_progress=False)
         item_factors = np.asarray(model.item_factors, dtype=np.float32).copy()
         item_factors[np.diff(confidence.tocsc().indptr) == 0] = 0.0
-        model.item_factors = item_factors
-        user_factors = model.recalculate_user(np.arange(n_users), confidence)
     logger.debug("als: %d users × %d items, %d factors", n_users, n_items, factors)
     return ALSModel(
-        user_factors=np.ascontiguousarray(user_factors, dtype=np.float32),
+        user_factors=fold_in_users(item_factors, confidence, regularization),
         item_factors=item_factors,
         regularization=regularization,
         alpha=alpha,
     )
+
+
+def fold_in_users(
+    item_factors: npt.NDArray[np.float32], confidence: sp.csr_matrix, regularization: float
+) -> npt.NDArray[np.float32]:
+    """Every user's least-squares vector against fixed item factors, with ``implicit``'s exact
+    solver (the same fold-in the server applies to a live history), BLAS held to one thread."""
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=item_factors.shape[1], regularization=regularization, alpha=1.0, iterations=0
+        )
+        model.item_factors = item_factors
+        users = model.recalculate_user(np.arange(confidence.shape[0]), confidence)
+    return np.ascontiguousarray(users, dtype=np.float32)
 
 
 def score_als_vector(model: ALSModel, user_vector: npt.ArrayLike) -> FloatVector:
