@@ -336,4 +336,11 @@ def test_blockwise_top_k_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> 
         np.testing.assert_allclose(
             [m.similarity for m in found], full[item, expected], rtol=1e-5, atol=1e-6
         )
+        # ... and each neighbour found is the product with that similarity (ties allowed)
+        np.testing.assert_allclose(
+            [full[item, m.position] for m in found],
+            [m.similarity for m in found],
+            rtol=1e-5,
+            atol=1e-6,
+        )
         assert all(len(m.shared_features) >= 1 for m in found)

@@ -145,7 +145,9 @@ def test_the_command_in_process(
     assert anonymous
     assert all(i.variant in ("control", "b") and i.session_id for i in anonymous)
     sessions = {i.session_id for i in anonymous}
-    assert all(e.session_id in sessions for e in events if e.customer_id is None)
+    anonymous_events = [e for e in events if e.customer_id is None]
+    assert anonymous_events
+    assert all(e.session_id in sessions for e in anonymous_events)
 
 
 def test_the_command_refuses_other_hosts(
