@@ -110,6 +110,13 @@ class _Node:
     label: str
     leaves: list[_Leaf]
     kind: RuleLevel
+    best: _Leaf | None = None
+
+
+class _Partial:
+    label = "outer"
+    name = "outer"  # what a child {name} would wrongly read if ``best`` fell back to the parent
+    kind = RuleLevel.PRODUCT  # no ``best``
 
 
 @strawberry.type
@@ -122,6 +129,11 @@ class _Query:
         return [good, bad]
 
     @strawberry.field
+    def partial(self) -> _Node | None:
+        # An object missing a field the query asks for: an error, never the parent's data.
+        return _Partial()  # type: ignore[return-value]
+
+    @strawberry.field
     def odd(self) -> list[_Leaf] | None:
         # Values graphql-core refuses to serialise: NaN and an Int beyond 32 bits.
         return [_Leaf(name="z", score=float("nan")), _Leaf(name="w", score=1.0, count=2**40)]
@@ -130,7 +142,7 @@ class _Query:
 def test_plain_object_executor_matches_graphql_core_including_errors() -> None:
     query = (
         "{ nodes { __typename label kind leaves { name score count } } alias: nodes { kind } "
-        "odd { name score count } }"
+        "odd { name score count } partial { label best { name } } }"
     )
     standard = strawberry.Schema(query=_Query).execute_sync(query)
     fast = strawberry.Schema(query=_Query, execution_context_class=execution_context_class())
@@ -141,7 +153,11 @@ def test_plain_object_executor_matches_graphql_core_including_errors() -> None:
             (e.message, e.path) for e in standard.errors or []
         ]
     assert standard.errors is not None
-    assert len(standard.errors) == 3  # the null label, the NaN and the 2**40 are errors
+    # the null label, the NaN, the 2**40 and the missing attribute are errors
+    assert len(standard.errors) == 4
+    assert standard.data is not None
+    # the missing (nullable) field is null; the fast path once filled it from the parent
+    assert standard.data["partial"] == {"label": "outer", "best": None}
 
 
 async def test_served_schema_answers_like_graphql_core(snapshot: ModelSnapshot) -> None:

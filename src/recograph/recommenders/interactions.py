@@ -6,6 +6,7 @@ columns. They are converted here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,8 +44,9 @@ class IdIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
+    @functools.cached_property
     def _sorter(self) -> npt.NDArray[np.intp]:
+        """Sorted order of the ids, computed once (look-ups run on every request)."""
         return np.argsort(self.ids, kind="stable")
 
     def positions(self, ids: npt.ArrayLike) -> npt.NDArray[np.int64]:

@@ -181,7 +181,7 @@ def execution_context_class(cache_size: int = 512) -> type[PlainObjectExecutionC
 def _object_plan(steps: list[tuple[str, str, Completer]]) -> Plan:
     def plan(value: Any) -> dict[str, Any]:
         try:
-            return {key: complete(getattr(value, attr, value)) for key, attr, complete in steps}
+            return {key: complete(getattr(value, attr)) for key, attr, complete in steps}
         except _Fallback:
             raise
         except Exception:
