@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from recograph.cli import main
 from recograph.commands.serve import _environment
 
@@ -21,3 +23,16 @@ def test_command_line_overrides_become_environment_variables() -> None:
 
 def test_zero_workers_is_refused_before_anything_starts() -> None:
     assert main(["serve", "--workers", "0"]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv", [["evaluate"], ["report", "online"], ["build", "--data", "nowhere"]]
+)
+def test_a_bad_setting_is_a_clear_error_in_every_command(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECOGRAPH_PORT", "eighty")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recograph {argv[0]}: RECOGRAPH_PORT must be an integer")
+    assert "Traceback" not in err

@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from recograph.settings import SettingsError
+
 # Subcommand name -> module under recograph.commands; add a line to add a command.
 COMMANDS: dict[str, str] = {
     "demo-data": "demo_data",
@@ -67,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0 if args.command is None else 2
-    return handler(args)
+    try:
+        return handler(args)
+    except SettingsError as exc:  # a bad RECOGRAPH_* variable, whichever command read it
+        print(f"recograph {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
