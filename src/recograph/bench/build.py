@@ -120,6 +120,7 @@ def ensure_store(root: Path, scale: float, seed: int) -> StoreInfo:
     interrupted generation is redone rather than measured.
     """
     from recograph.demo.generator import generate_store
+    from recograph.io.reader import STORE_FILES
 
     path = root / f"store-{scale:g}-seed{seed}"
     summary_file = root / f"store-{scale:g}-seed{seed}.json"
@@ -129,14 +130,7 @@ def ensure_store(root: Path, scale: float, seed: int) -> StoreInfo:
     if path.exists():
         shutil.rmtree(path)
     summary = generate_store(path, seed=seed, scale=scale)
-    size = summary.size
-    rows = {
-        "products": size.products,
-        "customers": size.customers,
-        "orders": size.orders,
-        "order_items": size.lines,
-        "reviews": size.reviews,
-    }
+    rows = {name: summary.counts[name] for name in STORE_FILES}
     seconds = round(summary.seconds, 3)
     summary_file.write_text(json.dumps({"rows": rows, "generate_seconds": seconds}) + "\n")
     return StoreInfo(path, scale, rows, seconds)
@@ -412,7 +406,8 @@ def step_names(runs: Sequence[BuildRun]) -> list[str]:
     return list(names)
 
 
-def _number(value: float | None, digits: int) -> str:
+def number_cell(value: float | None, digits: int) -> str:
+    """A table cell: the value with thousands separators, or – when unknown."""
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
@@ -453,7 +448,7 @@ def cost_table(runs: Sequence[BuildRun], metric: str) -> str:
         rows.append(
             [
                 name,
-                *(_number(v, digits) for v in values),
+                *(number_cell(v, digits) for v in values),
                 *(_ratio(by_scale[s].get(name), by_scale[base].get(name)) for s in others),
             ]
         )
@@ -609,8 +604,8 @@ def run(args: argparse.Namespace) -> int:
             )
             runs.append(result)
             progress(
-                f"scale {scale:g}: {result.status}, "
-                f"{_number(result.total_seconds, 1)} s, peak {_number(result.peak_mb, 0)} MB"
+                f"scale {scale:g}: {result.status}, {number_cell(result.total_seconds, 1)} s, "
+                f"peak {number_cell(result.peak_mb, 0)} MB"
             )
     markdown = render_report(stores, runs, evaluate=args.eval, seed=args.seed)
     print(markdown, end="")

@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 import psutil
 
-from recograph.bench.serve import bench_server, percentile
+from recograph.bench.serve import bench_server, cpu_seconds, percentile
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -451,7 +451,7 @@ async def measured(
     samples: list[tuple[float, float]] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(process, args.sample_seconds, samples, stop))
-    cpu = process.cpu_times()
+    cpu_before = cpu_seconds(process)
     try:
         outcomes, scheduled, skipped, elapsed = await drive(
             base,
@@ -465,8 +465,7 @@ async def measured(
     finally:
         stop.set()
         await sampler
-    after = process.cpu_times()
-    cpu_seconds = (after.user + after.system) - (cpu.user + cpu.system)
+    cpu_used = cpu_seconds(process) - cpu_before
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
         log = (await client.get("/readyz")).json().get("log", {})
     return LoadReport(
@@ -477,7 +476,7 @@ async def measured(
         elapsed=elapsed,
         outcomes=outcomes,
         rss=rss_trend(samples, args.warmup * args.seconds),
-        server_cpu_ms=1000 * cpu_seconds / max(1, len(outcomes)),
+        server_cpu_ms=1000 * cpu_used / max(1, len(outcomes)),
         log=log,
         max_rss_growth_mb=args.max_rss_growth_mb,
     )

@@ -45,6 +45,8 @@ from recograph.bench.build import (
     ensure_store,
     markdown_table,
     measure_build,
+    memory_limit_mb,
+    number_cell,
     parse_scales,
     progress,
     scale_label,
@@ -173,11 +175,9 @@ def measure_serving(
             _, body, check = serve.benchmark_request(base, timeout=60)
             if check.status_code != 200 or "errors" in check.json():
                 return Latency(run.engine, run.scale, f"query failed: {check.text[:200]}")
-            times = process.cpu_times()
-            cpu_before = times.user + times.system
+            cpu_before = serve.cpu_seconds(process)
             result = asyncio.run(serve.httpx_level(f"{base}/graphql", body, 1, seconds, requests))
-            times = process.cpu_times()
-            cpu = (times.user + times.system - cpu_before) / max(result.requests, 1)
+            cpu = (serve.cpu_seconds(process) - cpu_before) / max(result.requests, 1)
             server_mb = process.memory_info().rss / MB
     except (RuntimeError, httpx.HTTPError, OSError, KeyError, psutil.Error) as exc:
         return Latency(run.engine, run.scale, f"failed: {exc}")
@@ -197,10 +197,6 @@ def measure_serving(
 
 
 # ---------------------------------------------------------------------------- report
-
-
-def _cell(value: float | None, digits: int) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
 
 
 def latency_table(latencies: Sequence[Latency]) -> str:
@@ -224,12 +220,12 @@ def latency_table(latencies: Sequence[Latency]) -> str:
             item.status,
             str(item.requests),
             str(item.errors),
-            _cell(item.p50_ms, 1),
-            _cell(item.p95_ms, 1),
-            _cell(item.p99_ms, 1),
-            _cell(item.cpu_ms, 1),
-            _cell(item.ready_seconds, 1),
-            _cell(item.server_mb, 0),
+            number_cell(item.p50_ms, 1),
+            number_cell(item.p95_ms, 1),
+            number_cell(item.p99_ms, 1),
+            number_cell(item.cpu_ms, 1),
+            number_cell(item.ready_seconds, 1),
+            number_cell(item.server_mb, 0),
         ]
         for item in sorted(latencies, key=lambda x: (x.engine, x.scale))
     ]
@@ -244,8 +240,8 @@ def summary_table(runs: Sequence[BuildRun]) -> str:
             run.engine,
             scale_label(run.scale),
             run.status,
-            _cell(run.total_seconds, 1),
-            _cell(run.peak_mb, 0),
+            number_cell(run.total_seconds, 1),
+            number_cell(run.peak_mb, 0),
         ]
         for run in sorted(runs, key=lambda r: (r.engine, r.scale))
     ]
@@ -469,7 +465,7 @@ def run(args: argparse.Namespace) -> int:
     plan = Plan(
         max_build_seconds=args.max_build_seconds,
         deadline=time.monotonic() + args.budget_minutes * 60,
-        memory_limit_mb=psutil.virtual_memory().available * MEMORY_SHARE / MB,
+        memory_limit_mb=memory_limit_mb(MEMORY_SHARE),
     )
     notes: list[str] = []
     if "spark" in plan_scales and (problem := spark_problem()) is not None:
