@@ -17,14 +17,13 @@ import pytest
 import scipy.sparse as sp
 
 from recograph import artifacts
-from recograph.build import BuildParams
 from recograph.cli import main
 from recograph.engine import Context, Request, recommend
 from recograph.recommenders.als import ALSModel, fit_als, fold_in_als
 from recograph.recommenders.rules import METRICS, RuleSet
 from recograph.serving.state import ServingState
 from recograph.snapshot import ModelSnapshot, load_snapshot
-from tests.tiny_store import AMP, HEADPHONES, LAPTOP, MOUSE, tiny_store
+from tests.tiny_store import AMP, HEADPHONES, LAPTOP, MOUSE, TINY_PARAMS, tiny_store
 
 try:
     from pyspark.sql import SparkSession
@@ -37,16 +36,6 @@ pytestmark = pytest.mark.spark
 
 # C1-only JIT and the serial collector: these jobs are short and the machine has two cores.
 TEST_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-TINY_PARAMS = BuildParams(
-    seed=7,
-    product_min_support=0.01,
-    product_min_count=2,
-    product_min_confidence=0.1,
-    category_min_support=0.01,
-    svd_factors=3,
-    als_factors=4,
-    als_iterations=5,
-)
 
 
 @pytest.fixture(scope="module")
