@@ -7,7 +7,6 @@ import asyncio
 import importlib
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,7 @@ async def record_model_version(
     url: str, version: str, engine: str, manifest: dict[str, Any]
 ) -> None:
     """Upsert the build into ``model_versions`` (schema upgraded first)."""
-    from recograph.models.tables import ModelVersion
+    from recograph.models.tables import ModelVersion, utcnow
 
     await db.upgrade_schema(url)
     engine_ = db.create_engine(url)
@@ -70,7 +69,7 @@ async def record_model_version(
             await session.merge(
                 ModelVersion(
                     version=version,
-                    created_at=datetime.now(UTC).replace(tzinfo=None),
+                    created_at=utcnow(),
                     engine=engine,
                     manifest={k: v for k, v in manifest.items() if k != "metrics"},
                     metrics=manifest.get("metrics", {}),

@@ -64,7 +64,6 @@ class Settings:
     max_tokens: int = 2000
     max_fields: int = 300
     max_body_bytes: int = 65536
-    reload_poll_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -8,7 +8,7 @@ import asyncio
 import json
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from recograph.settings import Settings
@@ -54,15 +54,15 @@ def register(subparsers: Any) -> None:
 
 def parse_time(text: str, now: datetime | None = None) -> datetime:
     """A date, an ISO date-time (offsets converted) or ``Nd``/``Nh`` ago, as naive UTC."""
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    from recograph.io.validate import parse_datetime
+    from recograph.models.tables import utcnow
+
+    now = now or utcnow()
     relative = _RELATIVE.match(text.strip())
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
         return now - (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
-    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+    return parse_datetime(text.strip())
 
 
 def _fail(message: str) -> int:
