@@ -97,12 +97,6 @@ class Context:
         current = () if self.current is None else (self.current,)
         return tuple(dict.fromkeys(self.cart + current))
 
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.cart or self.viewed or self.current is not None or self.category is not None
-        )
-
 
 @dataclass(frozen=True)
 class BusinessRules:
@@ -202,8 +196,10 @@ class _Signals:
     rule_evidence: _RuleEvidence | None = None
     content_seeds: tuple[Positions, npt.NDArray[np.float32]] | None = None
     trending: bool = False
-    # item -> (history product, similarity) behind its CF score, for the items shown
+    # For the items shown, gathered once per response: item -> (history product, similarity)
+    # behind its CF score, and item -> the page/history product it looks like.
     cf_sources: dict[int, tuple[int, float] | None] = field(default_factory=dict)
+    content_sources: dict[int, content_signal.ContentMatch | None] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- profile
@@ -485,13 +481,17 @@ def owned_category_damping(snapshot: ModelSnapshot, owned_items: Positions) -> S
 # ---------------------------------------------------------------------------- filters
 
 
+_FILTER_ORDER = list(FilterRule)
+
+
 def filter_mask(
     snapshot: ModelSnapshot, request: Request, profile: Profile
-) -> tuple[npt.NDArray[np.bool_], dict[int, FilterRule]]:
-    """Allowed items, and for each disallowed item the first rule that removed it."""
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int8]]:
+    """Allowed items, and per item the first rule that removed it as an index into
+    `FilterRule` (-1 when allowed); only a trace names the rules, so no per-request dict."""
     n_items = snapshot.n_items
     rule_of = np.full(n_items, -1, dtype=np.int8)
-    order = list(FilterRule)
+    order = _FILTER_ORDER
 
     def ban(positions: npt.NDArray[np.int64] | npt.NDArray[np.bool_], rule: FilterRule) -> None:
         selected = np.zeros(n_items, dtype=np.bool_)
@@ -511,12 +511,7 @@ def filter_mask(
     if request.categories is not None:
         inside = np.isin(snapshot.catalogue.category, np.asarray(request.categories))
         ban(~inside, FilterRule.CATEGORY_FILTER)
-    allowed = rule_of < 0
-    return allowed, {} if allowed.all() else _rules_by_item(rule_of, order)
-
-
-def _rules_by_item(rule_of: npt.NDArray[np.int8], order: list[FilterRule]) -> dict[int, FilterRule]:
-    return {int(i): order[int(rule_of[i])] for i in np.flatnonzero(rule_of >= 0)}
+    return rule_of < 0, rule_of
 
 
 # ---------------------------------------------------------------------------- ranking
@@ -574,21 +569,17 @@ def _names(snapshot: ModelSnapshot, positions: Sequence[int]) -> str:
 
 
 def explain(
-    snapshot: ModelSnapshot,
-    item: int,
-    signal: SignalName | None,
-    signals: _Signals,
-    profile: Profile,
+    snapshot: ModelSnapshot, item: int, signal: SignalName | None, signals: _Signals
 ) -> Reason:
-    """The reason for one item: its dominant signal's evidence, in words."""
+    """The reason for one item: its dominant signal's evidence, in words (CF and content
+    evidence comes from the sources `recommend` gathered for the shown items)."""
     catalogue = snapshot.catalogue
     if signal is SignalName.RULES and signals.rule_evidence is not None:
         evidence = signals.rule_evidence
         if evidence.from_category[item] and evidence.category_best[item] >= 0:
             rule = int(evidence.category_best[item])
             ruleset = snapshot.category_rules
-            span = slice(ruleset.antecedent_indptr[rule], ruleset.antecedent_indptr[rule + 1])
-            cats = set(ruleset.antecedent_indices[span].tolist())
+            cats = set(ruleset.antecedent(rule).tolist())
             # Evidence from the page when the page fired the rule, else from purchases.
             seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
             if not seeds:
@@ -605,8 +596,7 @@ def explain(
         rule = int(evidence.product_best[item])
         if rule >= 0:
             ruleset = snapshot.product_rules
-            span = slice(ruleset.antecedent_indptr[rule], ruleset.antecedent_indptr[rule + 1])
-            seeds = tuple(int(s) for s in ruleset.antecedent_indices[span])
+            seeds = tuple(int(s) for s in ruleset.antecedent(rule))
             lift = float(ruleset.lift[rule])
             return Reason(
                 ReasonKind.BOUGHT_TOGETHER,
@@ -615,9 +605,8 @@ def explain(
                 "lift",
                 lift,
             )
-    if signal is SignalName.CONTENT and signals.content_seeds is not None:
-        content_seeds, _ = signals.content_seeds
-        found = content_signal.explain_content(snapshot.content, content_seeds, item)
+    if signal is SignalName.CONTENT:
+        found = signals.content_sources.get(item)
         if found is not None:
             seed, similarity, labels = found
             features = tuple(labels)
@@ -631,10 +620,7 @@ def explain(
                 features,
             )
     if signal is SignalName.CF:
-        if item in signals.cf_sources:
-            source = signals.cf_sources[item]
-        else:
-            source = item_knn.explain_item_knn(snapshot.item_knn, profile.items, item)
+        source = signals.cf_sources.get(item)
         if source is not None:
             seed, similarity = source
             return Reason(
@@ -650,6 +636,28 @@ def explain(
     if signals.trending:
         return Reason(ReasonKind.TRENDING, f"Trending in {category}", (), "buyers", buyers)
     return Reason(ReasonKind.POPULAR, f"Popular in {category}", (), "buyers", buyers)
+
+
+def _gather_sources(
+    snapshot: ModelSnapshot,
+    profile: Profile,
+    signals: _Signals,
+    chosen: list[int],
+    dominant: Sequence[SignalName | None],
+    promoted: set[int],
+) -> None:
+    """The CF and content evidence of the shown items, each gathered in one pass over the
+    history's (or the seeds') neighbour rows rather than once per item."""
+    shown = [(p, d) for p, d in zip(chosen, dominant, strict=True) if p not in promoted]
+    by_cf = [p for p, d in shown if d is SignalName.CF]
+    if by_cf:
+        sources = item_knn.explain_item_knn_many(snapshot.item_knn, profile.items, by_cf)
+        signals.cf_sources.update(zip(by_cf, sources, strict=True))
+    by_content = [p for p, d in shown if d is SignalName.CONTENT]
+    if by_content and signals.content_seeds is not None:
+        seeds, _ = signals.content_seeds  # unweighted: the closest look-alike names the reason
+        matches = content_signal.explain_content_many(snapshot.content, seeds, by_content)
+        signals.content_sources.update(zip(by_content, matches, strict=True))
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -678,21 +686,18 @@ def recommend(
     total = total + FILLER_WEIGHT * normalised[SignalName.POPULARITY]
     if request.strategy is not Strategy.POPULAR:
         total = total * owned_damping(snapshot, profile, request.context)
-    allowed, removed = filter_mask(snapshot, request, profile)
+    allowed, removed_by = filter_mask(snapshot, request, profile)
     ranked = _ranked(total, allowed)
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)
     dominant = dominant_signals(used, weights, chosen)
     parts = contributions(normalised, weights, chosen)
-    by_cf = [p for p, d in zip(chosen, dominant, strict=True) if d is SignalName.CF]
-    if by_cf:
-        sources = item_knn.explain_item_knn_many(snapshot.item_knn, profile.items, by_cf)
-        signals.cf_sources.update(zip(by_cf, sources, strict=True))
+    _gather_sources(snapshot, profile, signals, chosen, dominant, promoted)
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         if position in promoted:
             reason = Reason(ReasonKind.PROMOTED, f"Featured: {snapshot.catalogue.name[position]}")
         else:
-            reason = explain(snapshot, position, dominant[rank - 1], signals, profile)
+            reason = explain(snapshot, position, dominant[rank - 1], signals)
         items.append(
             Item(
                 position=position,
@@ -704,7 +709,7 @@ def recommend(
         )
     trace = None
     if request.explain:
-        trace = _trace(snapshot, request, profile, normalised, total, removed, capped, applied)
+        trace = _trace(snapshot, request, profile, normalised, total, removed_by, capped, applied)
     return Recommendation(
         items=tuple(items),
         strategy=strategy,
@@ -722,7 +727,7 @@ def _trace(
     profile: Profile,
     normalised: dict[SignalName, Scores],
     total: Scores,
-    removed: dict[int, FilterRule],
+    removed_by: npt.NDArray[np.int8],
     capped: list[int],
     applied: list[str],
 ) -> Trace:
@@ -736,7 +741,7 @@ def _trace(
         for signal, scores in normalised.items()
     }
     top = np.argsort(-total, kind="stable")[: depth * 3]
-    filtered = [(int(i), removed[int(i)]) for i in top if int(i) in removed]
+    filtered = [(int(i), _FILTER_ORDER[removed_by[i]]) for i in top if removed_by[i] >= 0]
     filtered += [(i, FilterRule.CATEGORY_CAP) for i in capped]
     neighbours: list[tuple[int, float]] = []
     if profile.items.size:

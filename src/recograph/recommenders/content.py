@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -42,7 +42,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
+from recograph.recommenders.sparse import (
+    row_entries,
+    sparse_from_arrays,
+    sparse_to_arrays,
+    weighted_row_sum,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -585,15 +590,7 @@ def score_content(
     excluded from the result; filtering is the caller's job.
     """
     seeds, weights = _valid_seeds(model, seed_positions, seed_weights)
-    sim = model.similarity
-    starts, stops = sim.indptr[seeds], sim.indptr[seeds + 1]
-    lengths = stops - starts
-    if int(lengths.sum()) == 0:
-        return np.zeros(model.n_items, dtype=np.float32)
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    contributions = sim.data[offsets] * np.repeat(weights, lengths)
-    scores = np.bincount(sim.indices[offsets], weights=contributions, minlength=model.n_items)
-    return scores.astype(np.float32)
+    return weighted_row_sum(model.similarity, seeds, weights).astype(np.float32)
 
 
 def _labels(model: ContentModel, offset: int) -> tuple[str, ...]:
@@ -609,20 +606,35 @@ def explain_content(
 ) -> ContentMatch | None:
     """The seed that contributed most to ``item``'s score (first seed on ties), its similarity
     and the features they share; None when no seed has ``item`` among its neighbours."""
+    return explain_content_many(model, seed_positions, [item], seed_weights)[0]
+
+
+def explain_content_many(
+    model: ContentModel,
+    seed_positions: npt.ArrayLike,
+    items: Sequence[int],
+    seed_weights: npt.ArrayLike | None = None,
+) -> list[ContentMatch | None]:
+    """`explain_content` for several items, gathering the seeds' rows once (a response
+    explains up to ``limit`` items from the same seeds)."""
     seeds, weights = _valid_seeds(model, seed_positions, seed_weights)
     sim = model.similarity
-    best: tuple[float, int, int] | None = None
-    for seed, weight in zip(seeds.tolist(), weights.tolist(), strict=True):
-        start, stop = int(sim.indptr[seed]), int(sim.indptr[seed + 1])
-        found = start + int(np.searchsorted(sim.indices[start:stop], item))
-        if found < stop and int(sim.indices[found]) == item:
-            contribution = float(sim.data[found]) * weight
-            if contribution > 0 and (best is None or contribution > best[0]):
-                best = (contribution, seed, found)
-    if best is None:
-        return None
-    _, seed, found = best
-    return ContentMatch(seed, float(sim.data[found]), _labels(model, found))
+    entries, owner = row_entries(sim.indptr, seeds)
+    columns = sim.indices[entries]
+    contributions = sim.data[entries].astype(np.float64) * weights[owner]
+    found: list[ContentMatch | None] = []
+    for item in items:
+        hits = np.flatnonzero((columns == item) & (contributions > 0))
+        if hits.size == 0:
+            found.append(None)
+            continue
+        # Entries run seed after seed, so argmax (the first maximum) is the first seed on ties.
+        best = int(hits[np.argmax(contributions[hits])])
+        entry = int(entries[best])
+        found.append(
+            ContentMatch(int(seeds[owner[best]]), float(sim.data[entry]), _labels(model, entry))
+        )
+    return found
 
 
 def neighbours(model: ContentModel, item: int, limit: int) -> list[ContentMatch]:

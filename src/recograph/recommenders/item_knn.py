@@ -4,8 +4,8 @@ Offline, ``fit_item_knn`` keeps each product's top-k most similar products (cosi
 customers who bought them). Online, ``score_item_knn`` scores a history as the pseudo-user
 ``h @ S`` (SAR-style), and ``explain_item_knn`` names the history product behind a score.
 
-The block-wise top-k cosine and the sparse (de)serialisation helpers here are shared with
-``user_knn``.
+The block-wise top-k cosine here is shared with ``user_knn``; the row gather and the
+(de)serialisation helpers live in ``sparse``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
+from recograph.recommenders.sparse import row_entries, sparse_from_arrays, sparse_to_arrays
+
+# Re-exported: user_knn imports it from here.
+from recograph.recommenders.sparse import weighted_row_sum as weighted_row_sum  # noqa: PLC0414
 
 logger = logging.getLogger(__name__)
 
@@ -38,31 +41,6 @@ def as_history(h: npt.ArrayLike, n_items: int) -> FloatVector:
     if vector.shape != (n_items,):
         raise ValueError(f"history must have shape ({n_items},), got {vector.shape}")
     return vector
-
-
-def _row_entries(
-    matrix: Any, rows: npt.NDArray[np.integer[Any]]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """For CSR ``rows``: positions of their entries in ``indices``/``data``, and for each entry
-    the index into ``rows`` it came from. Plain numpy on ``indptr``: per request this is
-    several times faster than scipy's fancy row indexing, which dominates on small catalogues.
-    """
-    indptr = matrix.indptr
-    starts = indptr[rows].astype(np.int64)
-    lengths = indptr[np.asarray(rows) + 1].astype(np.int64) - starts
-    owner = np.repeat(np.arange(len(starts), dtype=np.int64), lengths)
-    offsets = (starts - (np.cumsum(lengths) - lengths))[owner]
-    return offsets + np.arange(len(owner), dtype=np.int64), owner
-
-
-def weighted_row_sum(
-    matrix: Any, rows: npt.NDArray[np.integer[Any]], weights: npt.NDArray[Any]
-) -> npt.NDArray[np.float64]:
-    """``Σ_r weights[r] · matrix[rows[r]]`` as a dense float64 vector, for a CSR ``matrix``."""
-    positions, owner = _row_entries(matrix, rows)
-    values = matrix.data[positions] * np.asarray(weights, dtype=np.float64)[owner]
-    sums = np.bincount(matrix.indices[positions], weights=values, minlength=matrix.shape[1])
-    return np.asarray(sums, dtype=np.float64)
 
 
 def _row_normalised(matrix: Any) -> sp.csr_matrix:
@@ -238,7 +216,7 @@ def explain_item_knn_many(
             raise ValueError("history_weights must have one weight per history position")
     if positions.size == 0:
         return [None] * len(items)
-    entries, owner = _row_entries(model.similarity, positions)
+    entries, owner = row_entries(model.similarity.indptr, positions)
     neighbours = model.similarity.indices[entries]
     values = model.similarity.data[entries]
     found: list[tuple[int, float] | None] = []

@@ -36,6 +36,8 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from recograph.recommenders.sparse import row_entries
+
 with warnings.catch_warnings():
     # mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) on import;
     # keep that from changing the whole process's warning filters.
@@ -495,20 +497,11 @@ def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.i
     return context[keep]
 
 
-def _gather(
-    indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], rows: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
-    """The CSR rows ``rows`` concatenated without a Python loop, and each row's length."""
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return indices[np.arange(len(offsets)) + offsets], lengths
-
-
 def _fired(
     rules: RuleSet, index: sp.csr_matrix, context: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    hits, _ = _gather(index.indptr, index.indices, context)
+    entries, _ = row_entries(index.indptr, context)
+    hits = index.indices[entries]
     present = np.bincount(hits, minlength=len(rules))
     # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
     return np.flatnonzero(present == rules.antecedent_lengths)
@@ -546,8 +539,8 @@ def score_rules(
     if rules.single_consequent:
         items, rule_ids = rules.consequent_indices[fired], fired
     else:
-        items, lengths = _gather(rules.consequent_indptr, rules.consequent_indices, fired)
-        rule_ids = np.repeat(fired, lengths)
+        entries, owner = row_entries(rules.consequent_indptr, fired)
+        items, rule_ids = rules.consequent_indices[entries], fired[owner]
     values = getattr(rules, metric)[rule_ids]
     # Per item, highest value first, then lowest rule id: keep the first row of each item.
     order = np.lexsort((rule_ids, -values, items))
