@@ -4,16 +4,14 @@ record the version in the database. `recograph.build` holds the pure pipeline.""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from recograph import db
-from recograph.build import BuildParams, build_artifacts
+from recograph.build import BuildParams, EngineUnavailable, build_with_engine
 from recograph.dataset import StoreData
 from recograph.evaluation.evaluate import CART_TITLE
 from recograph.settings import Settings
@@ -120,25 +118,19 @@ def run_build(
     def on_step(name: str, seconds: float) -> None:
         console.print(f"  [green]✓[/green] {name:<14} {seconds:8.2f} s")
 
-    params = replace(BuildParams(), seed=seed)
-    if engine == "spark":
-        try:
-            spark = importlib.import_module("recograph.spark")
-        except ImportError as exc:
-            raise BuildError(f"the Spark engine is unavailable: {exc}", exit_status=2) from None
-        result = spark.build_artifacts_spark(
+    try:
+        result = build_with_engine(
             data,
             artifacts_root,
-            params,
+            BuildParams(seed=seed),
+            engine=engine,
+            spark_master=spark_master,
             evaluate=evaluate,
             tune=tune,
             on_step=on_step,
-            master=spark_master,
         )
-    else:
-        result = build_artifacts(
-            data, artifacts_root, params, evaluate=evaluate, tune=tune, on_step=on_step
-        )
+    except EngineUnavailable as exc:
+        raise BuildError(str(exc), exit_status=2) from None
     if result.report is not None and not quiet:
         print(result.report.table())
         if result.cart_report is not None:

@@ -16,7 +16,6 @@ baseline (scale 1 when measured, else the smallest): a ratio near F means linear
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import math
@@ -210,9 +209,7 @@ def _child(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
-    from dataclasses import replace
-
-    from recograph.build import BuildParams, build_artifacts
+    from recograph.build import BuildParams, build_with_engine
     from recograph.io.reader import read_store
 
     with args.report.open("a", encoding="utf-8") as report, RssSampler(psutil.Process()) as rss:
@@ -230,22 +227,15 @@ def _child(argv: list[str]) -> int:
         read_started = time.perf_counter()
         data = read_store(args.data).data
         on_step(READ_STEP, time.perf_counter() - read_started)
-        params = replace(BuildParams(), seed=args.seed)
-        if args.engine == "spark":
-            spark = importlib.import_module("recograph.spark")
-            result = spark.build_artifacts_spark(
-                data,
-                args.artifacts,
-                params,
-                evaluate=args.evaluate,
-                tune=False,
-                on_step=on_step,
-                master=args.spark_master,
-            )
-        else:
-            result = build_artifacts(
-                data, args.artifacts, params, evaluate=args.evaluate, on_step=on_step
-            )
+        result = build_with_engine(
+            data,
+            args.artifacts,
+            BuildParams(seed=args.seed),
+            engine=args.engine,
+            spark_master=args.spark_master,
+            evaluate=args.evaluate,
+            on_step=on_step,
+        )
         total = time.perf_counter() - started
         own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
         write(
