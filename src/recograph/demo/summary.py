@@ -18,10 +18,10 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from recograph.dataset import COMPLETED
 from recograph.demo import catalogue as cat
+from recograph.io.reader import STORE_FILES
 
-COMPLETED = "completed"
-EXPORT_FILES: tuple[str, ...] = ("products", "customers", "orders", "order_items", "reviews")
 # "Three to six months" in days, for the follow-up measure.
 FOLLOW_UP_WINDOW_DAYS: tuple[float, float] = (90.0, 183.0)
 TOP_N_REVENUE = 20
@@ -200,7 +200,7 @@ def measure_follow_up(data_dir: Path) -> FollowUpMeasure:
 
 def summarize_store(data_dir: Path) -> StoreSummary:
     """Everything ``recograph demo-data`` prints, measured from the files in ``data_dir``."""
-    frames = {name: read_table(data_dir, name) for name in EXPORT_FILES}
+    frames = {name: read_table(data_dir, name) for name in STORE_FILES}
     products, customers = frames["products"], frames["customers"]
     orders, items = frames["orders"], frames["order_items"]
     done = orders.loc[orders["status"] == COMPLETED, ["order_id", "customer_id"]]

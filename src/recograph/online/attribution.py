@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-EVENT_TYPES = ("CLICK", "ADD_TO_CART", "PURCHASE")
-
 
 class Via(StrEnum):
     """How an event was attributed."""

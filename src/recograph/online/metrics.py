@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recograph.models import EVENT_TYPES
 from recograph.online import stats
-from recograph.online.attribution import EVENT_TYPES, EventLog, ImpressionLog, Via, attribute
+from recograph.online.attribution import EventLog, ImpressionLog, Via, attribute
 from recograph.online.stats import Floats
 
 NO_VALUE = "(none)"
