@@ -16,7 +16,7 @@ from recograph.schema import (
     validation_cache_info,
 )
 from recograph.schema.enums import RuleLevel
-from recograph.schema.errors import NotFound, should_mask
+from recograph.schema.errors import MASKED_MESSAGE, NotFound, coded
 from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import alias_rule, depth_rule
 from recograph.serving.config import ServingConfig
@@ -77,13 +77,21 @@ async def test_depth_alias_and_token_limits() -> None:
     assert "more than 60 tokens" in result.errors[0].message
 
 
-def test_mask_predicate_hides_only_bugs() -> None:
+def test_masking_hides_only_bugs() -> None:
+    """`coded(mask=True)` is what the schema applies: bugs lose their message, client and
+    validation errors keep theirs."""
     bug = GraphQLError("boom", original_error=RuntimeError("internal detail"))
     client = GraphQLError("unknown product id 1 in id", original_error=NotFound("x"))
     validation = GraphQLError("Cannot query field 'x' on type 'Query'.")
-    assert should_mask(bug)
-    assert not should_mask(client)
-    assert not should_mask(validation)
+    masked = coded(bug, mask=True)
+    assert masked.message == MASKED_MESSAGE
+    assert "boom" not in str(masked.formatted)
+    assert "internal detail" not in str(masked.formatted)
+    assert masked.extensions == {"code": "INTERNAL"}
+    assert coded(client, mask=True).message == "unknown product id 1 in id"
+    assert coded(client, mask=True).extensions == {"code": "NOT_FOUND"}
+    assert coded(validation, mask=True).message == "Cannot query field 'x' on type 'Query'."
+    assert coded(validation, mask=True).extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
 async def test_unexpected_errors_are_masked_outside_debug() -> None:

@@ -39,6 +39,7 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +111,10 @@ class Experiment:
         if total > 1 + _SHARE_TOLERANCE:
             raise SettingsError(f"variant shares add up to {total:g}, more than 1")
 
-    @property
+    @cached_property
     def bounds(self) -> tuple[int, ...]:
-        """Exclusive upper bucket of each variant's range (ranges are contiguous from 0)."""
+        """Exclusive upper bucket of each variant's range (ranges are contiguous from 0);
+        computed once, since every assignment reads it."""
         upper: list[int] = []
         cumulative = 0.0
         for variant in self.variants:

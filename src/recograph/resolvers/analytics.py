@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from recograph.recommenders import content, rules
 from recograph.recommenders.rules import RuleSet
 from recograph.resolvers import convert
-from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor
+from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
 from recograph.schema import types as t
 from recograph.schema.enums import RuleLevel, RuleOrder
 from recograph.schema.errors import BadInput
@@ -192,10 +192,7 @@ async def association_rules(
         edges.append(t.AssociationRuleEdge(cursor=encode_cursor("rule", start + i), node=node))
     return t.AssociationRuleConnection(
         edges=edges,
-        page_info=t.PageInfo(
-            has_next_page=start + first < len(ids),
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=page_info(edges, start=start, first=first, total=len(ids)),
         total_count=len(ids),
     )
 

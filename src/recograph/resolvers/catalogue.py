@@ -10,7 +10,7 @@ import numpy.typing as npt
 import strawberry
 
 from recograph.resolvers import convert
-from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor
+from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
 from recograph.schema import types as t
 from recograph.schema.inputs import ProductFilter
 from recograph.serving.context import RequestContext
@@ -18,10 +18,11 @@ from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]
-Limit = Annotated[int, strawberry.argument(description="How many, 1–100.")]
 First = Annotated[int, strawberry.argument(description="Page size, 1–100.")]
 
 _SEARCH_TEXT = "product_search_text"
+_BRANDS = "product_brand_lower"
+_NAMES = "customer_name_lower"
 _CATEGORIES = "categories"
 
 
@@ -36,6 +37,14 @@ def _search_text(loaded: Loaded) -> npt.NDArray[np.str_]:
     return text
 
 
+def _lowered(loaded: Loaded, key: str, values: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
+    """``values`` lower-cased once per snapshot (under ``key``), not on every request."""
+    lowered: npt.NDArray[np.str_] | None = loaded.derived.get(key)
+    if lowered is None:
+        lowered = loaded.derived[key] = np.char.lower(values)
+    return lowered
+
+
 def filter_products(loaded: Loaded, where: ProductFilter | None) -> npt.NDArray[np.int64]:
     """Positions matching the filter, in product id order."""
     snapshot = loaded.snapshot
@@ -46,7 +55,7 @@ def filter_products(loaded: Loaded, where: ProductFilter | None) -> npt.NDArray[
             category = convert.category_position(snapshot, where.category, "filter.category")
             mask &= catalogue.category == category
         if where.brand is not None:
-            mask &= np.char.lower(catalogue.brand) == where.brand.strip().lower()
+            mask &= _lowered(loaded, _BRANDS, catalogue.brand) == where.brand.strip().lower()
         if where.search:
             mask &= np.char.find(_search_text(loaded), where.search.strip().lower()) >= 0
         if where.in_stock is not None:
@@ -81,10 +90,7 @@ async def products(
     ]
     return t.ProductConnection(
         edges=edges,
-        page_info=t.PageInfo(
-            has_next_page=start + first < len(matching),
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=page_info(edges, start=start, first=first, total=len(matching)),
         total_count=len(matching),
     )
 
@@ -131,7 +137,7 @@ async def customers(
     histories = loaded.snapshot.histories
     if search and search.strip():
         needle = search.strip().lower()
-        mask = np.char.find(np.char.lower(histories.user_name), needle) >= 0
+        mask = np.char.find(_lowered(loaded, _NAMES, histories.user_name), needle) >= 0
         if needle.isdigit():
             mask |= histories.user_ids == int(needle)
         matching = np.flatnonzero(mask)
@@ -153,9 +159,6 @@ async def customers(
     ]
     return t.CustomerConnection(
         edges=edges,
-        page_info=t.PageInfo(
-            has_next_page=start + first < len(matching),
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=page_info(edges, start=start, first=first, total=len(matching)),
         total_count=len(matching),
     )

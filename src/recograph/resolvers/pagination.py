@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+from typing import Protocol
 
+from recograph.schema import types as t
 from recograph.schema.errors import BadInput
 
 MAX_PAGE = 100
@@ -33,3 +36,17 @@ def check_first(first: int) -> int:
     if not 1 <= first <= MAX_PAGE:
         raise BadInput(f"first must be between 1 and {MAX_PAGE}, got {first}", argument="first")
     return first
+
+
+class _Edge(Protocol):
+    @property
+    def cursor(self) -> str: ...
+
+
+def page_info(edges: Sequence[_Edge], *, start: int, first: int, total: int) -> t.PageInfo:
+    """The page info of ``edges``, the page of ``first`` rows from offset ``start`` of
+    ``total``: shared by every connection so they all page the same way."""
+    return t.PageInfo(
+        has_next_page=start + first < total,
+        end_cursor=edges[-1].cursor if edges else None,
+    )

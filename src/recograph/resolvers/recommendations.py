@@ -16,7 +16,7 @@ import strawberry
 
 from recograph import engine
 from recograph.engine import BusinessRules, Context, Recommendation, Request
-from recograph.recommenders.blend import SignalName, Weights
+from recograph.recommenders.blend import Weights, shares
 from recograph.resolvers import convert
 from recograph.schema import types as t
 from recograph.schema.errors import BadInput
@@ -28,7 +28,6 @@ from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]
 Limit = Annotated[int, strawberry.argument(description="How many, 1–100.")]
-First = Annotated[int, strawberry.argument(description="Page size, 1–100.")]
 
 MAX_CONTEXT_ITEMS = 100
 MAX_TIMELINE_ORDERS = 50
@@ -143,12 +142,7 @@ def parse_request(
 
 def signal_weights(weights: Weights) -> list[t.SignalWeight]:
     """Effective weights (shares of the total) of the signals in use."""
-    total = weights.total() or 1.0
-    return [
-        t.SignalWeight(signal=s, weight=max(0.0, weights.get(s)) / total)
-        for s in SignalName
-        if weights.get(s) > 0
-    ]
+    return [t.SignalWeight(signal=s, weight=w) for s, w in shares(weights).items()]
 
 
 def _positions_of(items: Iterable[engine.Item]) -> list[int]:
@@ -385,7 +379,7 @@ async def recommendation_journey(
     positions.extend(p for p, _ in trace.filtered)
     products = await _product_map(ctx, positions)
     histories = snapshot.histories
-    total = result.weights.total() or 1.0
+    share = shares(result.weights)
     return t.RecommendationJourney(
         request_id=strawberry.ID(ctx.request_id),
         model_version=loaded.version,
@@ -411,7 +405,7 @@ async def recommendation_journey(
         candidates=[
             t.SignalCandidates(
                 signal=signal,
-                weight=max(0.0, result.weights.get(signal)) / total,
+                weight=share.get(signal, 0.0),
                 candidates=[t.ScoredProduct(product=products[p], score=s) for p, s in scored],
             )
             for signal, scored in trace.candidates.items()

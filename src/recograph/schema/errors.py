@@ -55,11 +55,6 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, ApiError | GraphQLError)
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """`MaskErrors` predicate: hide unexpected errors, keep validation and API messages."""
-    return is_unexpected(error)
-
-
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL"

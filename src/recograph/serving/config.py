@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from recograph.engine import BusinessRules
 from recograph.settings import SettingsError
@@ -84,8 +85,9 @@ class ServingConfig:
     event_shutdown_seconds: float = 10.0
     reload_poll_seconds: float = 5.0
 
-    @property
+    @cached_property
     def business_rules(self) -> BusinessRules:
+        """Built once: every request reads it, and `BusinessRules` is frozen."""
         return BusinessRules(
             promoted_positions=self.promoted_slots,
             margin_weight=self.margin_weight,
