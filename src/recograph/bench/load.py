@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 import psutil
 
-from recograph.bench.serve import bench_server, cpu_seconds, percentile
+from recograph.bench.serve import JSON_HEADERS, bench_server, cpu_seconds, percentile
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -388,7 +388,6 @@ async def drive(
     n = max(1, min(max_requests, int(rate * seconds)))
     operations = schedule(rng, n)
     bodies = [json.dumps(make_request(rng, ids, op)).encode() for op in operations]
-    headers = {"content-type": "application/json"}
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
     outcomes: list[Outcome] = []
     skipped = 0
@@ -402,7 +401,7 @@ async def drive(
             error: str | None = None
             logged = False
             try:
-                response = await client.post("/graphql", content=bodies[i], headers=headers)
+                response = await client.post("/graphql", content=bodies[i], headers=JSON_HEADERS)
                 if response.status_code != 200:
                     error = f"http {response.status_code}"
                 else:

@@ -81,6 +81,42 @@ class Result:
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
+    @classmethod
+    def from_latencies(
+        cls,
+        endpoint: str,
+        concurrency: int,
+        latencies: list[float],
+        errors: int,
+        seconds: float,
+        target_rate: float | None = None,
+    ) -> Result:
+        """A level's result from its latencies (ms, any order)."""
+        ordered = sorted(latencies)
+        return cls(
+            endpoint,
+            concurrency,
+            len(ordered),
+            errors,
+            seconds,
+            percentile(ordered, 50),
+            percentile(ordered, 95),
+            percentile(ordered, 99),
+            target_rate=target_rate,
+        )
+
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+async def post_ok(client: httpx.AsyncClient, url: str, body: bytes) -> bool:
+    """POST one request; True when it was answered with status 200."""
+    try:
+        response = await client.post(url, content=body, headers=JSON_HEADERS)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -250,7 +286,7 @@ def benchmark_request(
     response = httpx.post(
         f"{base}/graphql",
         content=body,
-        headers={"content-type": "application/json"},
+        headers=JSON_HEADERS,
         timeout=timeout,
     )
     return variables, body, response
@@ -272,7 +308,6 @@ async def httpx_level(
     latencies: list[float] = []
     errors = 0
     issued = 0
-    headers = {"content-type": "application/json"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
         deadline = time.perf_counter() + seconds
@@ -282,34 +317,19 @@ async def httpx_level(
             while issued < max_requests and time.perf_counter() < deadline:
                 issued += 1
                 started = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                ok = await post_ok(client, url, body)
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += not ok
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    return Result(
-        url.rsplit("/", 1)[-1],
-        concurrency,
-        len(latencies),
-        errors,
-        elapsed,
-        percentile(latencies, 50),
-        percentile(latencies, 95),
-        percentile(latencies, 99),
-    )
+    return Result.from_latencies(url.rsplit("/", 1)[-1], concurrency, latencies, errors, elapsed)
 
 
 async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Result:
     """Open-loop load: one request every 1/rate s whatever the server does; latency is taken
     from the scheduled send time, so a stalled server cannot hide its queueing."""
-    headers = {"content-type": "application/json"}
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     latencies: list[float] = []
     errors = 0
@@ -322,29 +342,14 @@ async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Re
             nonlocal errors
             scheduled = start + i / rate
             await asyncio.sleep(max(0.0, scheduled - loop.time()))
-            try:
-                response = await client.post(url, content=body, headers=headers)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
+            ok = await post_ok(client, url, body)
             latencies.append((loop.time() - scheduled) * 1000)
             errors += not ok
 
         began = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    return Result(
-        "paced",
-        0,
-        len(latencies),
-        errors,
-        elapsed,
-        percentile(latencies, 50),
-        percentile(latencies, 95),
-        percentile(latencies, 99),
-        target_rate=rate,
-    )
+    return Result.from_latencies("paced", 0, latencies, errors, elapsed, target_rate=rate)
 
 
 _WRK_SCRIPT = """
