@@ -155,7 +155,7 @@ def also_bought(rules: RuleSet, labels: Sequence[str], antecedent: str) -> pd.Da
     if matches.size != 1:
         raise KeyError(f"{antecedent!r} names {matches.size} positions, expected exactly one")
     position = int(matches[0])
-    ante_len = np.diff(rules.antecedent_indptr)
+    ante_len = rules.antecedent_lengths
     cons_len = np.diff(rules.consequent_indptr)
     one_to_one = np.flatnonzero((ante_len == 1) & (cons_len == 1))
     chosen = [r for r in one_to_one.tolist() if int(rules.antecedent(r)[0]) == position]

@@ -80,10 +80,6 @@ class Catalogue:
                 return position
         return None
 
-    def specs(self, item: int) -> dict[str, str]:
-        parsed: dict[str, str] = json.loads(str(self.specs_json[item]))
-        return parsed
-
     def to_arrays(self, prefix: str = "catalogue.") -> dict[str, npt.NDArray[Any]]:
         return _fields_to_arrays(self, prefix)
 

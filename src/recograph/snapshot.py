@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.catalogue import Catalogue, Histories
+from recograph.evaluation.metrics import popular_head
 from recograph.evaluation.split import SegmentThresholds, segment_of
 from recograph.recommenders.als import ALSModel
 from recograph.recommenders.blend import SEED_WEIGHTS, Segment, Weights
@@ -114,21 +115,22 @@ class ModelSnapshot:
     product_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_share: npt.NDArray[np.float32] = field(init=False, repr=False)
-    head_items: npt.NDArray[np.int64] = field(init=False, repr=False)
-    user_item_counts: npt.NDArray[np.int64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
         setter(self, "product_rule_index", antecedent_index(self.product_rules))
         setter(self, "category_rule_index", antecedent_index(self.category_rules))
         setter(self, "category_share", _category_share(self.catalogue, self.popularity.overall))
-        order = np.lexsort((np.arange(len(self.catalogue)), -self.popularity.revenue))
-        setter(self, "head_items", order[:20].astype(np.int64))
-        setter(self, "user_item_counts", np.diff(self.interactions.indptr).astype(np.int64))
 
     @property
     def n_items(self) -> int:
         return len(self.catalogue)
+
+    @property
+    def head_items(self) -> npt.NDArray[np.int64]:
+        """The best sellers by revenue, for the evaluation's long-tail share; computed when
+        asked (the server never does), not at every load."""
+        return popular_head(self.popularity.revenue)
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
         """Every array of the snapshot, as published in ``arrays.npz``."""

@@ -38,6 +38,7 @@ from recograph.evaluation.metrics import (
     top_k,
 )
 from recograph.evaluation.split import CartCase, SegmentThresholds
+from recograph.evaluation.split import segments as segment_names
 from recograph.recommenders.blend import (
     SEED_WEIGHTS,
     PageType,
@@ -253,6 +254,7 @@ def evaluate_cart_completion(
     carts = _cart_positions(snapshot, cases)
     results: dict[str, EvaluationResult] = {}
     served, segments = _run_carts(snapshot, carts)
+    head = snapshot.head_items
 
     def score(name: str, recommended: npt.NDArray[np.int64]) -> None:
         results[name] = evaluate_rankings(
@@ -260,7 +262,7 @@ def evaluate_cart_completion(
             carts.relevant,
             segments=segments,
             n_items=snapshot.n_items,
-            head_items=snapshot.head_items,
+            head_items=head,
         )
 
     rng = np.random.default_rng(seed)
@@ -332,6 +334,22 @@ def _stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _
         n_hist[row] = profile.items.size
         damping[row] = owned_damping(snapshot, profile, context)
     return _SignalStack(signals, cf, excluded, n_orders, n_hist, damping)
+
+
+def _cf_mix(
+    stack: _SignalStack, cf_models: tuple[tuple[str, float], ...]
+) -> npt.NDArray[np.float32]:
+    """The served CF score of every row: the weighted sum of the normalised CF models, as
+    `engine.cf_scores` computes it per request."""
+    return sum(
+        (np.float32(w) * stack.cf_models[name] for name, w in cf_models),
+        start=np.zeros_like(stack.signals[SignalName.POPULARITY]),
+    )
+
+
+def _row_segments(stack: _SignalStack, config: BlendConfig) -> npt.NDArray[np.str_]:
+    """Each row's segment under ``config``'s thresholds (the rule `BlendConfig.segment` uses)."""
+    return segment_names(stack.n_orders, stack.n_items, config.thresholds)
 
 
 def _ndcg_values(
@@ -434,10 +452,7 @@ def tune_blend(
         pair = 0.5 * stack.cf_models[ranked[0]] + 0.5 * stack.cf_models[ranked[1]]
         if _ndcg(stack, with_history, users.relevant, only_cf, pair) > scores[ranked[0]]:
             cf_models = ((ranked[0], 0.5), (ranked[1], 0.5))
-    cf = sum(
-        (np.float32(w) * stack.cf_models[name] for name, w in cf_models),
-        start=np.zeros_like(stack.signals[SignalName.POPULARITY]),
-    )
+    cf = _cf_mix(stack, cf_models)
     config = replace(base, cf_models=cf_models)
     if not search_weights:
         return config
@@ -449,12 +464,7 @@ def tune_blend(
             regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
         )
         candidate = replace(config, thresholds=thresholds)
-        segs = np.array(
-            [
-                candidate.segment(int(o), int(i))
-                for o, i in zip(stack.n_orders, stack.n_items, strict=True)
-            ]
-        )
+        segs = _row_segments(stack, candidate)
         weights = dict(candidate.weights)
         total = 0.0
         for segment in (Segment.LIGHT, Segment.REGULAR):
@@ -487,13 +497,8 @@ def _tune_context_weights(
         for u, a in zip(carts.users, carts.anchors, strict=True)
     ]
     stack = _stack(snapshot, rows)
-    cf = sum(
-        (np.float32(w) * stack.cf_models[name] for name, w in config.cf_models),
-        start=np.zeros_like(stack.signals[SignalName.POPULARITY]),
-    )
-    segs = np.array(
-        [config.segment(int(o), int(i)) for o, i in zip(stack.n_orders, stack.n_items, strict=True)]
-    )
+    cf = _cf_mix(stack, config.cf_models)
+    segs = _row_segments(stack, config)
     weights = dict(config.context_weights)
     for segment in (Segment.LIGHT, Segment.REGULAR):
         chosen = segs == segment

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -194,11 +195,28 @@ class SegmentThresholds:
 DEFAULT_THRESHOLDS = SegmentThresholds()
 
 
+def _levels(orders: Any, items: Any, thresholds: SegmentThresholds) -> tuple[Any, Any]:
+    """(regular, at least light) for counts given as ints or as arrays: the one place the
+    thresholds are read, for `segment_of` and `segments` alike."""
+    regular = orders >= thresholds.regular_min_orders
+    if thresholds.regular_min_items is not None:
+        regular = regular | (items >= thresholds.regular_min_items)
+    return regular, orders >= thresholds.light_min_orders
+
+
 def segment_of(
     n_orders: int, n_items: int, thresholds: SegmentThresholds = DEFAULT_THRESHOLDS
 ) -> str:
-    """The segment ("new", "light" or "regular") of one customer; see `SegmentThresholds`."""
-    return str(segments(np.array([n_orders]), np.array([n_items]), thresholds)[0])
+    """The segment ("new", "light" or "regular") of one customer; see `SegmentThresholds`.
+
+    Scalar, not a one-element `segments`: the engine asks this on every request."""
+    orders, items = int(n_orders), int(n_items)
+    if orders < 0 or items < 0:
+        raise ValueError("order and item counts must be non-negative")
+    regular, light = _levels(orders, items, thresholds)
+    if regular:
+        return Segment.REGULAR.value
+    return Segment.LIGHT.value if light else Segment.NEW.value
 
 
 def segments(
@@ -213,10 +231,7 @@ def segments(
         raise ValueError(f"n_orders {orders.shape} and n_items {items.shape} differ in shape")
     if (orders < 0).any() or (items < 0).any():
         raise ValueError("order and item counts must be non-negative")
-    regular = orders >= thresholds.regular_min_orders
-    if thresholds.regular_min_items is not None:
-        regular |= items >= thresholds.regular_min_items
-    light = ~regular & (orders >= thresholds.light_min_orders)
+    regular, light = _levels(orders, items, thresholds)
     width = max(len(s) for s in SEGMENT_ORDER)
     out = np.full(orders.shape, Segment.NEW.value, dtype=f"<U{width}")
     out[light] = Segment.LIGHT.value
