@@ -19,10 +19,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recograph.recommenders.sparse import row_entries, sparse_from_arrays, sparse_to_arrays
-
-# Re-exported: user_knn imports it from here.
-from recograph.recommenders.sparse import weighted_row_sum as weighted_row_sum  # noqa: PLC0414
+from recograph.recommenders.sparse import (
+    row_entries,
+    sparse_from_arrays,
+    sparse_to_arrays,
+    weighted_row_sum,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,8 @@ from recograph.recommenders.item_knn import (
     as_history,
     top_positions,
     topk_cosine,
-    weighted_row_sum,
 )
-from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
+from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays, weighted_row_sum
 
 logger = logging.getLogger(__name__)
 
