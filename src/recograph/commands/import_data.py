@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,9 +77,6 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         _error(str(exc))
         return 2
-    if not getattr(args, "verbose", False):
-        # Alembic announces its migration context on every run; keep the output to the summary.
-        logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     url: str = args.database_url or settings.database_url
     data_dir: Path = args.data or settings.data_dir
     try:

@@ -34,6 +34,7 @@ from recograph.schema import SchemaLimits, build_schema
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.events import EventWriter
+from recograph.serving.graphiql import graphiql_html, graphiql_routes
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
@@ -68,6 +69,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     def __init__(self, schema: BaseSchema, services: Services, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.services = services
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its scripts served by this server (`recograph.serving.graphiql`)."""
+        return graphiql_html()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -282,6 +288,8 @@ def create_app(
         Route("/graphql", graphql),
         *extra_routes,
     ]
+    if settings.graphiql:
+        routes.extend(graphiql_routes())
     if playground:
         from recograph.playground import playground_routes
 
