@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,3 +164,17 @@ def headline_table(report: EvaluationReport, title: str) -> Table:
         cells = [metrics.get(key) for _, key in HEADLINE_COLUMNS]
         table.add_row(name, *("-" if v is None or math.isnan(v) else f"{v:.4f}" for v in cells))
     return table
+
+
+def help_description(doc: str | None) -> str | None:
+    """A module docstring as ``--help`` text: its paragraphs after the title line, without
+    reStructuredText markup (argparse prints ````--seconds```` literally)."""
+    if not doc:
+        return None
+    width = max(min(shutil.get_terminal_size().columns - 2, 100), 40)
+    paragraphs = []
+    for paragraph in doc.strip().split("\n\n")[1:]:
+        plain = re.sub(r"``([^`]+)``", r"\1", " ".join(paragraph.split()))
+        plain = re.sub(r"`([^`]+)`", r"\1", plain)
+        paragraphs.append(textwrap.fill(plain, width))
+    return "\n\n".join(paragraphs)

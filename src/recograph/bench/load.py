@@ -39,6 +39,7 @@ import psutil
 
 from recograph.bench.serve import JSON_HEADERS, bench_server, cpu_seconds, percentile
 from recograph.settings import Settings
+from recograph.terminal import help_description
 
 logger = logging.getLogger(__name__)
 
@@ -485,7 +486,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "load",
         help="a storefront traffic mix at a fixed offered rate (throughput, latency, memory)",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=help_description(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--artifacts", type=Path, help="artifact root (default: settings)")
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of the load")

@@ -35,6 +35,7 @@ import httpx
 import psutil
 
 from recograph.settings import Settings
+from recograph.terminal import help_description
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,10 @@ async def post_ok(client: httpx.AsyncClient, url: str, body: bytes) -> bool:
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="GraphQL recommendations vs a plain JSON endpoint (req/s, latency)"
+        "serve",
+        help="GraphQL recommendations vs a plain JSON endpoint (req/s, latency)",
+        description=help_description(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--artifacts", type=Path, help="artifact root (default: settings)")
     parser.add_argument("--concurrency", default="1,16,64", help="levels, comma-separated")

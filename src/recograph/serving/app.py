@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -318,9 +319,11 @@ async def _poll(state: ServingState, seconds: float) -> None:
 def create_app_from_env() -> Starlette:
     """``uvicorn --factory recograph.serving.app:create_app_from_env`` (one app per worker).
 
-    Worker processes do not inherit the CLI's logging setup, so it is repeated here."""
+    Worker processes do not inherit the CLI's logging setup, so it is repeated here (stderr,
+    at the level ``recograph serve`` put in ``RECOGRAPH_LOG_LEVEL``; WARNING by default)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            level=os.environ.get("RECOGRAPH_LOG_LEVEL", "WARNING"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
     return create_app(Settings.from_env(), config=ServingConfig.from_env(), handle_sighup=True)
