@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recograph.recommenders.blend import Segment
 from recograph.settings import Settings
 from recograph.snapshot import CF_MODELS
 
@@ -28,12 +29,22 @@ BUILD_ORDER = (
 )
 
 
+SEGMENT_ORDER = ("all", *(segment.value for segment in Segment))
+
+
+def _ordered(items: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(items.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
 def in_build_order(metrics: dict[str, Any]) -> dict[str, Any]:
-    """``metrics`` with its ``models`` (and the cart's) in `BUILD_ORDER`, unknown rows last."""
-    rank = {name: i for i, name in enumerate(BUILD_ORDER)}
-    models = metrics.get("models", {})
-    ordered = dict(sorted(models.items(), key=lambda kv: rank.get(kv[0], len(rank))))
-    result = {**metrics, "models": ordered}
+    """``metrics`` with its ``models`` (and the cart's) in `BUILD_ORDER` and each model's
+    segments in `SEGMENT_ORDER`, as the build printed them; unknown names last."""
+    models = {
+        name: {**model, "segments": _ordered(model.get("segments", {}), SEGMENT_ORDER)}
+        for name, model in _ordered(metrics.get("models", {}), BUILD_ORDER).items()
+    }
+    result = {**metrics, "models": models}
     if isinstance(metrics.get("cart"), dict):
         result["cart"] = in_build_order(metrics["cart"])
     return result
