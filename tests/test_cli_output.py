@@ -103,7 +103,13 @@ def test_verbose_logs_go_to_stderr_with_alembic(small_build: SmallBuild, tmp_pat
     database = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     quiet = run_cli("import", "--data", str(small_build.store), "--database-url", database)
     assert quiet.status == 0
-    assert quiet.err == ""
+    assert quiet.err.splitlines() == [  # the finished steps, no log record
+        line for line in quiet.err.splitlines() if line.startswith("  ✓ ")
+    ]
+    assert [line.split()[1:3] for line in quiet.err.splitlines()] == [
+        ["reading", "the"],
+        ["writing", "the"],
+    ]
     assert quiet.out.splitlines()[-1].startswith(f"imported into {database} in ")
 
     again = run_cli("-v", "import", "--data", str(small_build.store), "--database-url", database)

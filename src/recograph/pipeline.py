@@ -15,6 +15,7 @@ from recograph import db
 from recograph.build import BuildParams, EngineUnavailable, build_with_engine
 from recograph.dataset import StoreData
 from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport
+from recograph.progress import Progress, no_progress
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -28,13 +29,18 @@ class BuildError(Exception):
         self.exit_status = exit_status
 
 
-def read_input(data_dir: Path | None, database_url: str | None, console: Console) -> StoreData:
+def read_input(
+    data_dir: Path | None,
+    database_url: str | None,
+    console: Console,
+    progress: Progress = no_progress,
+) -> StoreData:
     """The store from an export directory (validated; rejects reported) or from the database."""
     if data_dir is not None:
         from recograph.io.reader import StoreFormatError, read_store
 
         try:
-            result = read_store(data_dir)
+            result = read_store(data_dir, progress)
         except StoreFormatError as exc:
             raise BuildError(str(exc), exit_status=2) from None
         if result.rejects:
@@ -124,8 +130,9 @@ def run_build(
             "default)"
         )
     source = describe_source(data_dir, database_url)
-    with stderr.status(f"reading {source}"):
-        data = read_input(data_dir, database_url, stderr)
+    display = terminal.ProgressDisplay(stderr)
+    with display.live():
+        data = read_input(data_dir, database_url, stderr, display)
     rows = f"{len(data.orders):,} orders, {len(data.order_items):,} lines"
     stderr.print(
         f"read {source}: {len(data.products):,} products, {len(data.customers):,} customers, "
@@ -133,7 +140,6 @@ def run_build(
     )
     if data.order_items.empty:
         raise BuildError("the store has no order lines to learn from", exit_status=2)
-    display = terminal.ProgressDisplay(stderr)
     try:
         with display.live():
             result = build_with_engine(

@@ -104,6 +104,8 @@ class ProgressDisplay:
     started: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, task: str, done: int, total: int) -> None:
+        if total <= 0:  # nothing to wait for
+            return
         now = time.perf_counter()
         self.started.setdefault(task, now)
         if self.bars is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from recograph import terminal
 from recograph.importer import ImportSummary, UnsupportedDatabaseError, import_store
 from recograph.io import StoreFormatError
 from recograph.settings import Settings, SettingsError
@@ -79,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     url: str = args.database_url or settings.database_url
     data_dir: Path = args.data or settings.data_dir
+    display = terminal.ProgressDisplay(terminal.console(sys.stderr))
     try:
-        summary = asyncio.run(import_store(data_dir, url, args.rejects))
+        with display.live():
+            summary = asyncio.run(import_store(data_dir, url, args.rejects, progress=display))
     except StoreFormatError as exc:
         _error(f"{exc}\nnothing was imported; the database is unchanged")
         return 2
