@@ -173,3 +173,37 @@ def run_cli_help(*argv: str) -> str:
     with redirect_stdout(out), pytest.raises(SystemExit):
         main([*argv, "--help"])
     return out.getvalue()
+
+
+def test_the_build_reports_progress_through_its_hook(small_build: SmallBuild) -> None:
+    """Each fit counts its ten steps, tuning its nine threshold pairs and the cart weights,
+    the evaluation every customer of every row; every task ends at its total."""
+    from recograph.build import FIT_STEPS, BuildParams, build_artifacts
+    from recograph.io.reader import read_store
+
+    calls: list[tuple[str, int, int]] = []
+    data = read_store(small_build.store, lambda *call: calls.append(call)).data
+    result = build_artifacts(
+        data, None, BuildParams(), tune=True, progress=lambda *call: calls.append(call)
+    )
+    assert result.report is not None
+    last = {task: (done, total) for task, done, total in calls}
+    fits = len(FIT_STEPS)
+    rows = len(result.report.results) - 1  # every row but random is scored by the engine
+    assert last == {
+        "reading the export": (last["reading the export"][1],) * 2,
+        "fit for validation": (fits, fits),
+        "validation": (last["validation"][1],) * 2,
+        "tuning": (10, 10),
+        "fit for evaluation": (fits, fits),
+        "evaluation": (result.report.users * rows,) * 2,
+        "fit on all orders": (fits, fits),
+    }
+    sizes = sum((small_build.store / f"{name}.json").stat().st_size for name in STORE_NAMES)
+    assert last["reading the export"][1] == sizes
+    for task in last:
+        done = [d for t, d, _ in calls if t == task]
+        assert done == sorted(done), task
+
+
+STORE_NAMES = ("products", "customers", "orders", "order_items", "reviews")
