@@ -4,7 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # `make run` installs the package alone; `make test` adds the dev tools and the Spark extra
-# (pyspark alone is ~490 MB). pip shows what it downloads and installs.
+# (pyspark alone is ~490 MB). pip shows what it downloads and installs (pip is upgraded
+# first: the bundled 23.2 shows no bar while installing, current pip does).
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PIP_INSTALL := $(BIN)/pip install --progress-bar on --disable-pip-version-check
@@ -17,6 +18,7 @@ ARTIFACTS ?= artifacts
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing recograph into $(VENV) (serving and local builds only)"
+	$(PIP_INSTALL) --upgrade pip
 	$(PIP_INSTALL) -e .
 	@touch $(STAMP)
 
