@@ -3,20 +3,33 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run` installs the package alone; `make test` adds the dev tools and the Spark extra
+# (pyspark alone is ~490 MB). pip shows what it downloads and installs (pip is upgraded
+# first: the bundled 23.2 shows no bar while installing, current pip does).
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+PIP_INSTALL := $(BIN)/pip install --progress-bar on --disable-pip-version-check
 DATA := var/demo
 DB_URL ?= sqlite+aiosqlite:///var/recograph.db
 ARTIFACTS ?= artifacts
 
-.PHONY: run test lint typecheck pytest bench notebook data artifacts clean install
+.PHONY: run test lint typecheck pytest bench notebook data artifacts clean install install-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,spark]'
+	@echo "installing recograph into $(VENV) (serving and local builds only)"
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e .
 	@touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	@echo "installing the dev tools and the Spark extra into $(VENV)"
+	$(PIP_INSTALL) -e '.[dev,spark]'
+	@touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 $(DATA)/products.json: | $(STAMP)
 	$(BIN)/recograph demo-data --out $(DATA)
@@ -34,15 +47,15 @@ artifacts: $(ARTIFACTS)/current
 run: $(STAMP) data artifacts
 	$(BIN)/recograph serve --artifacts $(ARTIFACTS) --database-url $(DB_URL)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/ruff check src tests scripts
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 # Browsers, Java (Spark) and a throwaway PostgreSQL are installed/started by the project itself.
-pytest: $(STAMP)
+pytest: $(TEST_STAMP)
 	bash scripts/ensure_chromium.sh
 	@if [ -f scripts/ensure_java.sh ]; then bash scripts/ensure_java.sh; fi
 	bash scripts/test_services.sh $(BIN)/pytest -q
@@ -55,7 +68,7 @@ bench: $(STAMP) artifacts
 	$(BIN)/recograph bench load --seconds 120 --rate 100
 	$(BIN)/recograph bench scale --stores var/bench-stores
 
-notebook: $(STAMP)
+notebook: $(TEST_STAMP)
 	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/pip install -q jupyterlab
 	$(BIN)/jupyter lab notebooks/techheaven.ipynb
 

@@ -31,6 +31,7 @@ from recograph.evaluation.evaluate import (
     evaluate_models,
     tune_blend,
 )
+from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import fit_als
 from recograph.recommenders.content import fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
@@ -46,6 +47,19 @@ from recograph.snapshot import BlendConfig, ModelSnapshot
 logger = logging.getLogger(__name__)
 
 StepCallback = Callable[[str, float], None]
+# The steps of `fit_snapshot`, in order: one fit's progress is how many of them are done.
+FIT_STEPS = (
+    "catalogue",
+    "interactions",
+    "rules",
+    "item_knn",
+    "user_knn",
+    "svd",
+    "als",
+    "ease",
+    "content",
+    "popularity",
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,21 @@ class StepTimer:
         logger.debug("step %s took %.3f s", name, elapsed)
         if self.on_step is not None:
             self.on_step(name, elapsed)
+
+
+def fit_progress(progress: Progress, task: str, then: StepCallback | None = None) -> StepCallback:
+    """An ``on_step`` that reports one fit's `FIT_STEPS` done as ``task`` (other steps, and
+    every step to ``then``, pass through)."""
+    done: set[str] = set()
+
+    def on_step(name: str, seconds: float) -> None:
+        if name in FIT_STEPS:
+            done.add(name)
+            progress(task, len(done), len(FIT_STEPS))
+        if then is not None:
+            then(name, seconds)
+
+    return on_step
 
 
 @dataclass(frozen=True)
@@ -314,6 +343,7 @@ def build_artifacts(
     extra_manifest: Mapping[str, Any] | None = None,
     fit: FitFunction = fit_snapshot,
     timer: StepTimer | None = None,
+    progress: Progress = no_progress,
 ) -> BuildResult:
     """Evaluate on a temporal holdout, fit on everything, publish (when a root is given).
 
@@ -321,9 +351,11 @@ def build_artifacts(
        ``tune``, the blend weights and segment thresholds).
     2. Test split: fit on the orders before the cutoff, score every row on the orders after.
     3. Refit on all data with the chosen blend and publish atomically.
+
+    ``progress`` hears each fit's steps, the evaluation's customers and the tuning's grid.
     """
     params = params or BuildParams()
-    timer = timer or StepTimer(on_step)
+    timer = timer or StepTimer(fit_progress(progress, "fit on all orders", on_step))
     blend = BlendConfig()
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
@@ -334,7 +366,11 @@ def build_artifacts(
         train = restrict_before(data, test_cutoff)
         val_cutoff = splits.choose_cutoff(train.completed_lines(), params.test_fraction)
         with timer.step("validation"):
-            validation_snapshot = fit(restrict_before(train, val_cutoff), params)
+            validation_snapshot = fit(
+                restrict_before(train, val_cutoff),
+                params,
+                timer=StepTimer(fit_progress(progress, "fit for validation")),
+            )
             val_split = splits.temporal_split(train.completed_lines(), val_cutoff)
             blend = tune_blend(
                 validation_snapshot,
@@ -345,15 +381,19 @@ def build_artifacts(
                 carts=splits.cart_cases(val_split, params.seed, params.eval_max_users)
                 if tune
                 else None,
+                progress=progress,
             )
         with timer.step("evaluation"):
-            test_snapshot = fit(train, params, blend)
+            test_snapshot = fit(
+                train, params, blend, timer=StepTimer(fit_progress(progress, "fit for evaluation"))
+            )
             test_split = splits.temporal_split(lines, test_cutoff)
             report = evaluate_models(
                 test_snapshot,
                 splits.test_targets(test_split),
                 params.seed,
                 max_users=params.eval_max_users,
+                progress=progress,
             )
             report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
             cases = splits.cart_cases(test_split, params.seed, params.eval_max_users)
@@ -412,12 +452,19 @@ def build_with_engine(
     evaluate: bool = True,
     tune: bool = False,
     on_step: StepCallback | None = None,
+    progress: Progress = no_progress,
 ) -> BuildResult:
     """`build_artifacts` on the chosen engine; ``"spark"`` fits ALS and the rules on Spark
-    (imported only then: it is an optional extra)."""
+    (imported only then: it is an optional extra; it reports steps, not ``progress``)."""
     if engine != "spark":
         return build_artifacts(
-            data, artifacts_root, params, evaluate=evaluate, tune=tune, on_step=on_step
+            data,
+            artifacts_root,
+            params,
+            evaluate=evaluate,
+            tune=tune,
+            on_step=on_step,
+            progress=progress,
         )
     try:
         spark = importlib.import_module("recograph.spark")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from recograph.settings import SettingsError
+from recograph.terminal import setup_logging
 
 # Subcommand name -> module under recograph.commands; add a line to add a command.
 COMMANDS: dict[str, str] = {
@@ -35,7 +35,16 @@ def _parser(selected: str | None) -> argparse.ArgumentParser:
         prog="recograph",
         description="Product recommendations for online stores, served as a GraphQL API.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more on stderr: -v info (with alembic's), -vv debug (default: warnings)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="count", default=0, help="log only errors on stderr"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         if selected is not None and name != selected:
@@ -51,20 +60,25 @@ def _parser(selected: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+VERBOSITY_FLAGS = frozenset({"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"})
+
+
+def _verbosity_first(args: list[str]) -> list[str]:
+    """``-v``/``-q`` may follow the subcommand (``recograph build -v``): move them in front,
+    where the top-level parser reads them (no subcommand has a flag of those names)."""
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:cut] if a in VERBOSITY_FLAGS]
+    return flags + [a for a in args[:cut] if a not in VERBOSITY_FLAGS] + args[cut:]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for bad input, 1 for failures)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _verbosity_first(list(sys.argv[1:] if argv is None else argv))
     selected = next((a for a in args_list if a in COMMANDS), None)
     parser = _parser(selected)
     args = parser.parse_args(args_list)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:  # one line per plugin set up / per HTTP request at INFO otherwise
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    args.verbosity = args.verbose - args.quiet
+    setup_logging(args.verbosity)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -28,6 +28,7 @@ from recograph.io.reader import STORE_FILES, ValidatedTable, build_frame, scan_s
 from recograph.io.rejects import Reject, write_rejects
 from recograph.io.validate import SPECS
 from recograph.models import STORE_TABLES
+from recograph.progress import Progress, no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +159,18 @@ def _bulk_upsert(dialect: Dialect, name: str) -> _BulkUpsert:
     return _BulkUpsert(str(compiled), order, tuple(processors))
 
 
-async def _upsert(conn: AsyncConnection, table: ValidatedTable, batch_rows: int) -> None:
+async def _upsert(
+    conn: AsyncConnection,
+    table: ValidatedTable,
+    batch_rows: int,
+    tick: Callable[[int], None] = lambda rows: None,
+) -> None:
     bulk = _bulk_upsert(conn.dialect, table.name)
     rows = table.rows
     for start in range(0, len(rows), batch_rows):
         batch = rows[start : start + batch_rows]
         await conn.exec_driver_sql(bulk.sql, bulk.parameters(batch))
+        tick(len(batch))
     logger.info("%s: %d rows upserted", table.name, len(rows))
 
 
@@ -173,22 +180,32 @@ async def import_store(
     rejects_path: Path | None = None,
     *,
     batch_rows: int = BATCH_ROWS,
+    progress: Progress = no_progress,
 ) -> ImportSummary:
     """Validate the export in ``data_dir`` and upsert it into ``database_url``.
 
     Raises `recograph.io.StoreFormatError` (before touching the database) when a file is
     missing or is not readable JSON. Rejected rows are written to ``rejects_path``
-    (default: `default_rejects_path`), replacing the previous import's list.
+    (default: `default_rejects_path`), replacing the previous import's list. ``progress``
+    hears "reading the export" (bytes) and "writing the database" (rows).
     """
     started = time.perf_counter()
     check_database_url(database_url)
-    scanned = await asyncio.to_thread(scan_store, data_dir)
+    scanned = await asyncio.to_thread(scan_store, data_dir, progress)
     await upgrade_schema(database_url)
     engine = create_engine(database_url)
+    total = sum(len(table.rows) for table in scanned.tables.values())
+    written = 0
+
+    def tick(rows: int) -> None:
+        nonlocal written
+        written += rows
+        progress("writing the database", written, total)
+
     try:
         async with engine.begin() as conn:
             for name in STORE_FILES:
-                await _upsert(conn, scanned.tables[name], batch_rows)
+                await _upsert(conn, scanned.tables[name], batch_rows, tick)
     finally:
         await engine.dispose()
     target = rejects_path or default_rejects_path(database_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from rich.console import Console
 from recograph import db
 from recograph.build import BuildParams, EngineUnavailable, build_with_engine
 from recograph.dataset import StoreData
-from recograph.evaluation.evaluate import CART_TITLE
+from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport
+from recograph.progress import Progress, no_progress
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -27,13 +29,18 @@ class BuildError(Exception):
         self.exit_status = exit_status
 
 
-def read_input(data_dir: Path | None, database_url: str | None, console: Console) -> StoreData:
+def read_input(
+    data_dir: Path | None,
+    database_url: str | None,
+    console: Console,
+    progress: Progress = no_progress,
+) -> StoreData:
     """The store from an export directory (validated; rejects reported) or from the database."""
     if data_dir is not None:
         from recograph.io.reader import StoreFormatError, read_store
 
         try:
-            result = read_store(data_dir)
+            result = read_store(data_dir, progress)
         except StoreFormatError as exc:
             raise BuildError(str(exc), exit_status=2) from None
         if result.rejects:
@@ -88,6 +95,13 @@ def _record_target(settings: Settings, source_url: str | None, record_to: str | 
     return None
 
 
+def describe_source(data_dir: Path | None, database_url: str | None) -> str:
+    """Where the build reads the store, as the summary names it."""
+    if data_dir is not None:
+        return f"the export in {data_dir}"
+    return f"the database {db.display_url(database_url or '')}"
+
+
 def run_build(
     settings: Settings,
     *,
@@ -102,54 +116,99 @@ def run_build(
     spark_master: str = "local[2]",
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics)."""
-    console = Console(stderr=True, quiet=quiet)
+    """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics,
+    source, recorded_in). Progress goes to stderr; the evaluation and a one-line summary to
+    stdout (nothing but the caller's JSON when ``quiet``)."""
+    from recograph import terminal
+
+    stderr = terminal.console(sys.stderr, quiet=quiet)
+    stdout = terminal.console(sys.stdout, quiet=quiet)
     if data_dir is None and database_url is None:
         data_dir = settings.data_dir
-    with console.status("reading the store"):
-        data = read_input(data_dir, database_url, console)
-    console.print(
-        f"store: {len(data.products)} products, {len(data.customers)} customers, "
-        f"{len(data.orders)} orders, {len(data.order_items)} lines, {len(data.reviews)} reviews"
+        stderr.print(
+            f"no --data or --database-url given: reading {data_dir} (RECOGRAPH_DATA_DIR or its "
+            "default)"
+        )
+    source = describe_source(data_dir, database_url)
+    display = terminal.ProgressDisplay(stderr)
+    with display.live():
+        data = read_input(data_dir, database_url, stderr, display)
+    rows = f"{len(data.orders):,} orders, {len(data.order_items):,} lines"
+    stderr.print(
+        f"read {source}: {len(data.products):,} products, {len(data.customers):,} customers, "
+        f"{rows}, {len(data.reviews):,} reviews"
     )
     if data.order_items.empty:
         raise BuildError("the store has no order lines to learn from", exit_status=2)
-
-    def on_step(name: str, seconds: float) -> None:
-        console.print(f"  [green]✓[/green] {name:<14} {seconds:8.2f} s")
-
     try:
-        result = build_with_engine(
-            data,
-            artifacts_root,
-            BuildParams(seed=seed),
-            engine=engine,
-            spark_master=spark_master,
-            evaluate=evaluate,
-            tune=tune,
-            on_step=on_step,
-        )
+        with display.live():
+            result = build_with_engine(
+                data,
+                artifacts_root,
+                BuildParams(seed=seed),
+                engine=engine,
+                spark_master=spark_master,
+                evaluate=evaluate,
+                tune=tune,
+                on_step=display.finished if engine == "spark" else None,
+                progress=display,
+            )
     except EngineUnavailable as exc:
         raise BuildError(str(exc), exit_status=2) from None
-    if result.report is not None and not quiet:
-        print(result.report.table())
+    if result.report is not None:
+        stdout.print(terminal.headline_table(result.report, "held-out customers, all segments"))
         if result.cart_report is not None:
-            print(f"\n{CART_TITLE} ({result.cart_report.users} orders):")
-            print(result.cart_report.table())
-    console.print(f"published {result.version} at {result.path}")
+            cart = result.cart_report
+            stdout.print(terminal.headline_table(cart, f"{CART_TITLE} ({cart.users} orders)"))
+        stdout.print(f"every segment and k: recograph evaluate --artifacts {artifacts_root}")
     target = _record_target(settings, database_url, record_to)
-    if target is not None:
+    recorded_in = None
+    if target is None:
+        stderr.print(
+            f"the version is not recorded in a database: no --record-to, and "
+            f"{db.display_url(settings.database_url)} does not exist (run recograph import)"
+        )
+    else:
         try:
             asyncio.run(record_model_version(target, result.version, engine, result.manifest))
+            recorded_in = db.display_url(target)
         except Exception as exc:  # recording is bookkeeping; the artifacts are published
             logger.warning(
                 "could not record the model version in %s: %s", db.display_url(target), exc
             )
+    stdout.print(
+        build_summary(source, rows, result.version, result.path, recorded_in, result.report)
+    )
     return {
         "version": result.version,
         "path": str(result.path) if result.path else None,
+        "source": source,
+        "recorded_in": recorded_in,
         "timings": result.manifest.get("timings", {}),
         "counts": result.manifest.get("counts", {}),
         "blend": result.manifest.get("blend", {}),
         "metrics": result.manifest.get("metrics", {}),
     }
+
+
+SERVED_ROW = "hybrid + business rules"
+
+
+def build_summary(
+    source: str,
+    rows: str,
+    version: str,
+    path: Path | None,
+    recorded_in: str | None,
+    report: EvaluationReport | None,
+) -> str:
+    """The build's last line: what was read, what was published where, the headline metric."""
+    published = f"published {version} to {path}" if path else f"built {version} (not published)"
+    recorded = f"recorded in {recorded_in}" if recorded_in else "not recorded in a database"
+    if report is not None and SERVED_ROW in report.results:
+        metric = f"served NDCG@10 {report.ndcg10(SERVED_ROW):.4f} on {report.users:,} customers"
+        if "popularity" in report.results:
+            metric += f" (popularity {report.ndcg10('popularity'):.4f})"
+    else:
+        metric = "not evaluated"
+    return f"build: read {source} ({rows}); {published}; {recorded}; {metric}"

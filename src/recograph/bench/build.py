@@ -34,6 +34,8 @@ from typing import Any
 
 import psutil
 
+from recograph.terminal import ProgressDisplay, console
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCALES = (1.0, 10.0, 100.0)
@@ -577,9 +579,10 @@ def run(args: argparse.Namespace) -> int:
     stores: list[StoreInfo] = []
     runs: list[BuildRun] = []
     limit = memory_limit_mb()
-    with work_folder(args.stores) as (store_root, scratch):
+    display = ProgressDisplay(console(sys.stderr))
+    with work_folder(args.stores) as (store_root, scratch), display.live():
         store_root.mkdir(parents=True, exist_ok=True)
-        for scale in scales:
+        for done, scale in enumerate(scales, start=1):
             progress(f"scale {scale:g}: generating the store")
             store = ensure_store(store_root, scale, args.seed)
             stores.append(store)
@@ -597,6 +600,7 @@ def run(args: argparse.Namespace) -> int:
                 f"scale {scale:g}: {result.status}, {number_cell(result.total_seconds, 1)} s, "
                 f"peak {number_cell(result.peak_mb, 0)} MB"
             )
+            display("builds (one per scale)", done, len(scales))
     markdown = render_report(stores, runs, evaluate=args.eval, seed=args.seed)
     print(markdown, end="")
     data = {

@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import random
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -38,7 +39,9 @@ import httpx
 import psutil
 
 from recograph.bench.serve import JSON_HEADERS, bench_server, cpu_seconds, percentile
+from recograph.progress import Progress, every, no_progress
 from recograph.settings import Settings
+from recograph.terminal import ProgressDisplay, console, help_description
 
 logger = logging.getLogger(__name__)
 
@@ -382,10 +385,13 @@ async def drive(
     max_requests: int,
     max_in_flight: int,
     seed: int,
+    progress: Progress = no_progress,
 ) -> tuple[list[Outcome], int, int, float]:
-    """Send the open-loop load; returns (outcomes, scheduled, skipped, elapsed seconds)."""
+    """Send the open-loop load; returns (outcomes, scheduled, skipped, elapsed seconds).
+    ``progress`` hears "requests due" once a second of schedule."""
     rng = random.Random(seed)
     n = max(1, min(max_requests, int(rate * seconds)))
+    tick = every(progress, "requests due", n, max(1, int(rate)))
     operations = schedule(rng, n)
     bodies = [json.dumps(make_request(rng, ids, op)).encode() for op in operations]
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
@@ -418,6 +424,7 @@ async def drive(
         for i in range(n):
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - loop.time()))
+            tick(i + 1)
             if in_flight >= max_in_flight:
                 skipped += 1
                 continue
@@ -445,7 +452,11 @@ async def sample_rss(
 
 
 async def measured(
-    base: str, process: psutil.Process, ids: Catalogue, args: argparse.Namespace
+    base: str,
+    process: psutil.Process,
+    ids: Catalogue,
+    args: argparse.Namespace,
+    progress: Progress = no_progress,
 ) -> LoadReport:
     samples: list[tuple[float, float]] = []
     stop = asyncio.Event()
@@ -460,6 +471,7 @@ async def measured(
             max_requests=args.max_requests,
             max_in_flight=args.max_in_flight,
             seed=args.seed,
+            progress=progress,
         )
     finally:
         stop.set()
@@ -485,7 +497,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "load",
         help="a storefront traffic mix at a fixed offered rate (throughput, latency, memory)",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=help_description(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--artifacts", type=Path, help="artifact root (default: settings)")
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of the load")
@@ -529,7 +542,9 @@ def run(args: argparse.Namespace) -> int:
                 f"load mix {', '.join(f'{k} {v:.0%}' for k, v in MIX.items())}; "
                 f"{len(ids.customers)} customers, {len(ids.products)} products"
             )
-            report = asyncio.run(measured(server.base, server.process, ids, args))
+            display = ProgressDisplay(console(sys.stderr))
+            with display.live():
+                report = asyncio.run(measured(server.base, server.process, ids, args, display))
         # the server flushed its log when it stopped (SIGTERM): every accepted row is stored
         report.stored = asyncio.run(count_log_rows(server.database_url))
     print(format_report(report))

@@ -35,6 +35,7 @@ import httpx
 import psutil
 
 from recograph.settings import Settings
+from recograph.terminal import ProgressDisplay, console, help_description
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,10 @@ async def post_ok(client: httpx.AsyncClient, url: str, body: bytes) -> bool:
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="GraphQL recommendations vs a plain JSON endpoint (req/s, latency)"
+        "serve",
+        help="GraphQL recommendations vs a plain JSON endpoint (req/s, latency)",
+        description=help_description(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--artifacts", type=Path, help="artifact root (default: settings)")
     parser.add_argument("--concurrency", default="1,16,64", help="levels, comma-separated")
@@ -490,8 +494,10 @@ def run(args: argparse.Namespace) -> int:
             f"driver {'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
         )
         results: list[Result] = []
-        for concurrency in levels:
-            for endpoint in ("graphql", "plain"):
+        display = ProgressDisplay(console(sys.stderr))
+        runs = [(c, e) for c in levels for e in ("graphql", "plain")]
+        with display.live():
+            for done, (concurrency, endpoint) in enumerate(runs, start=1):
                 url = f"{base}/{endpoint}"
                 cpu_before = cpu_seconds(server.process)
                 if wrk:
@@ -503,6 +509,7 @@ def run(args: argparse.Namespace) -> int:
                 result = result.with_cpu(cpu_seconds(server.process) - cpu_before)
                 results.append(result)
                 logger.info("%s", result)
+                display("levels x endpoints", done, len(runs))
         if args.paced:
             best = max(r.rate for r in results if r.endpoint == "graphql")
             paced = asyncio.run(

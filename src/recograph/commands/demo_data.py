@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from recograph import terminal
 from recograph.demo.catalogue import CONSUMABLES
 from recograph.demo.generator import GenerationSummary, generate_store
 from recograph.demo.summary import StoreSummary, summarize_store
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"recograph demo-data: cannot write {out}: {exc}", file=sys.stderr)
         return 1
     summary = summarize_store(out)
-    print_summary(generated, summary, Console(soft_wrap=False))
+    print_summary(generated, summary, terminal.console(sys.stdout))
     return 0
 
 

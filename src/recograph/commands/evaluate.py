@@ -8,7 +8,46 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recograph.recommenders.blend import Segment
 from recograph.settings import Settings
+from recograph.snapshot import CF_MODELS
+
+# The order `recograph build` scores (and prints) the rows in: `evaluate_models` for history
+# pages, `evaluate_cart_completion` for cart pages. A manifest stores them sorted by name.
+BUILD_ORDER = (
+    "random",
+    "popularity",
+    *CF_MODELS,
+    "collaborative",
+    "content",
+    "rules",
+    "hybrid (context weights)",
+    "hybrid (seed weights)",
+    "hybrid (tuned)",
+    "hybrid (history weights)",
+    "hybrid + business rules",
+)
+
+
+SEGMENT_ORDER = ("all", *(segment.value for segment in Segment))
+
+
+def _ordered(items: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(items.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def in_build_order(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with its ``models`` (and the cart's) in `BUILD_ORDER` and each model's
+    segments in `SEGMENT_ORDER`, as the build printed them; unknown names last."""
+    models = {
+        name: {**model, "segments": _ordered(model.get("segments", {}), SEGMENT_ORDER)}
+        for name, model in _ordered(metrics.get("models", {}), BUILD_ORDER).items()
+    }
+    result = {**metrics, "models": models}
+    if isinstance(metrics.get("cart"), dict):
+        result["cart"] = in_build_order(metrics["cart"])
+    return result
 
 
 def register(subparsers: Any) -> None:
@@ -45,11 +84,16 @@ def run(args: argparse.Namespace) -> int:
         except StoreFormatError as exc:
             print(f"recograph evaluate: {exc}", file=sys.stderr)
             return 2
+        from recograph.terminal import ProgressDisplay, console
+
         params = BuildParams.from_dict(loaded.manifest.get("parameters", {}))
-        result = build_artifacts(data, None, params, evaluate=True)
+        display = ProgressDisplay(console(sys.stderr, quiet=args.json))
+        with display.live():
+            result = build_artifacts(data, None, params, evaluate=True, progress=display)
         metrics = result.manifest["metrics"]
     else:
         metrics = loaded.manifest.get("metrics", {})
+    metrics = in_build_order(metrics)
     if not metrics:
         print(f"recograph evaluate: build {loaded.version} has no evaluation", file=sys.stderr)
         return 1

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from recograph import terminal
 from recograph.importer import ImportSummary, UnsupportedDatabaseError, import_store
 from recograph.io import StoreFormatError
 from recograph.settings import Settings, SettingsError
@@ -78,13 +78,12 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         _error(str(exc))
         return 2
-    if not getattr(args, "verbose", False):
-        # Alembic announces its migration context on every run; keep the output to the summary.
-        logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     url: str = args.database_url or settings.database_url
     data_dir: Path = args.data or settings.data_dir
+    display = terminal.ProgressDisplay(terminal.console(sys.stderr))
     try:
-        summary = asyncio.run(import_store(data_dir, url, args.rejects))
+        with display.live():
+            summary = asyncio.run(import_store(data_dir, url, args.rejects, progress=display))
     except StoreFormatError as exc:
         _error(f"{exc}\nnothing was imported; the database is unchanged")
         return 2

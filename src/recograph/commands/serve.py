@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from recograph.settings import Settings, SettingsError
+from recograph.terminal import log_level
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,18 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
     return {key: value for key, value in overrides.items() if value is not None}
 
 
+def serving_line(settings: Settings) -> str:
+    """What ``serve`` prints once: where to point a browser, and what it serves."""
+    base = f"http://{settings.host}:{settings.port}"
+    pages = f"{base}/ (playground)"
+    if settings.graphiql:
+        pages += f", {base}/graphql (GraphiQL)"
+    return (
+        f"serving the build in {settings.artifacts_dir} at {pages}; health at {base}/healthz; "
+        "Ctrl-C stops"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -74,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
             "%d workers: live purchases and reloads are per worker; SIGHUP restarts them all",
             args.workers,
         )
+    level = log_level(getattr(args, "verbosity", 0))
+    os.environ["RECOGRAPH_LOG_LEVEL"] = logging.getLevelName(level)  # for worker processes
+    print(serving_line(settings), flush=True)
     uvicorn.run(
         "recograph.serving.app:create_app_from_env",
         factory=True,
@@ -82,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         loop="auto",
         http="auto",
-        log_level="info",
+        log_level=level,
         access_log=False,
     )
     return 0

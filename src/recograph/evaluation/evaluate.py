@@ -39,6 +39,7 @@ from recograph.evaluation.metrics import (
 )
 from recograph.evaluation.split import CartCase, SegmentThresholds
 from recograph.evaluation.split import segments as segment_names
+from recograph.progress import Progress, every, no_progress
 from recograph.recommenders.blend import (
     SEED_WEIGHTS,
     PageType,
@@ -111,11 +112,16 @@ def evaluation_users(
 
 
 def _run(
-    snapshot: ModelSnapshot, users: EvaluationUsers, factory: RequestFactory, rules: BusinessRules
+    snapshot: ModelSnapshot,
+    users: EvaluationUsers,
+    factory: RequestFactory,
+    rules: BusinessRules,
+    tick: Callable[[int], None] = lambda done: None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
     recommended = np.full((len(users.positions), K_MAX), -1, dtype=np.int64)
     segments = np.empty(len(users.positions), dtype="<U8")
     for row, user in enumerate(users.positions.tolist()):
+        tick(row + 1)
         result = recommend(snapshot, factory(user), rules)
         chosen = [item.position for item in result.items]
         recommended[row, : len(chosen)] = chosen
@@ -165,13 +171,28 @@ def evaluate_models(
     seed: int,
     *,
     max_users: int = 3000,
+    progress: Progress = no_progress,
 ) -> EvaluationReport:
     """The evaluation table: random, popularity, each signal, the seed hybrid and the served
-    hybrid (when tuning changed it), all on the same held-out customers."""
+    hybrid (when tuning changed it), all on the same held-out customers. ``progress`` hears
+    "evaluation" as customers × rows scored."""
     users = evaluation_users(snapshot, targets, seed, max_users)
     head = snapshot.head_items
     results: dict[str, EvaluationResult] = {}
     segments: npt.NDArray[np.str_] | None = None
+    rows = model_rows(snapshot)
+    tuned = dict(snapshot.blend.weights) != dict(SEED_WEIGHTS)
+    n_users = len(users.positions)
+    total = n_users * (len(rows) + 2 + int(tuned))
+    runs = 0
+
+    def run(
+        served: ModelSnapshot, factory: RequestFactory, rules: BusinessRules
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
+        nonlocal runs
+        offset, runs = runs * n_users, runs + 1
+        report = every(progress, "evaluation", total, 100)
+        return _run(served, users, factory, rules, lambda done: report(offset + done))
 
     def score(name: str, recommended: npt.NDArray[np.int64], segs: npt.NDArray[np.str_]) -> None:
         results[name] = evaluate_rankings(
@@ -179,16 +200,16 @@ def evaluate_models(
         )
 
     seed_snapshot = replace(snapshot, blend=replace(snapshot.blend, weights=dict(SEED_WEIGHTS)))
-    hybrid, segments = _run(seed_snapshot, users, _request(), NO_POLICY)
+    hybrid, segments = run(seed_snapshot, _request(), NO_POLICY)
     score("random", random_rankings(snapshot, users, K_MAX, seed), segments)
-    for name, factory in model_rows(snapshot).items():
-        recommended, _ = _run(snapshot, users, factory, NO_POLICY)
+    for name, factory in rows.items():
+        recommended, _ = run(snapshot, factory, NO_POLICY)
         score(name, recommended, segments)
     score("hybrid (seed weights)", hybrid, segments)
-    if dict(snapshot.blend.weights) != dict(SEED_WEIGHTS):
-        served, _ = _run(snapshot, users, _request(), NO_POLICY)
+    if tuned:
+        served, _ = run(snapshot, _request(), NO_POLICY)
         score("hybrid (tuned)", served, segments)
-    with_policy, _ = _run(snapshot, users, _request(), BusinessRules())
+    with_policy, _ = run(snapshot, _request(), BusinessRules())
     score("hybrid + business rules", with_policy, segments)
     return EvaluationReport(results=results, users=len(users.positions))
 
@@ -308,7 +329,11 @@ class _SignalStack:
     damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
 
 
-def _stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _SignalStack:
+def _stack(
+    snapshot: ModelSnapshot,
+    rows: list[tuple[int | None, Context]],
+    tick: Callable[[int], None] = lambda done: None,
+) -> _SignalStack:
     """Every signal of every (customer, page) row, normalised, with what the filters remove."""
     everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
     n_rows, n_items = len(rows), snapshot.n_items
@@ -320,6 +345,7 @@ def _stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _
     n_hist = np.zeros(n_rows, dtype=np.int64)
     damping = np.ones((n_rows, n_items), dtype=np.float32)
     for row, (user, context) in enumerate(rows):
+        tick(row + 1)
         profile = build_profile(snapshot, user)
         for name in models:
             computed = compute_signals(snapshot, profile, context, Weights(cf=1.0), ((name, 1.0),))
@@ -429,16 +455,23 @@ def tune_blend(
     max_users: int = 3000,
     search_weights: bool = False,
     carts: list[CartCase] | None = None,
+    progress: Progress = no_progress,
 ) -> BlendConfig:
     """Choose the served CF mix on the validation split; with ``search_weights`` also the
     weights of light and regular customers and the segment thresholds (grid search, NDCG@10),
     and, given ``carts`` (`split.cart_cases` of the validation split), their context weights
-    on cart pages."""
+    on cart pages. ``progress`` hears "validation" (customers scored) and "tuning" (the grid's
+    threshold pairs, then the cart weights)."""
     users = evaluation_users(snapshot, targets, seed, max_users)
     base = snapshot.blend
     if len(users.positions) == 0:
         return base
-    stack = _stack(snapshot, [(user, Context()) for user in users.positions.tolist()])
+    n_users = len(users.positions)
+    stack = _stack(
+        snapshot,
+        [(user, Context()) for user in users.positions.tolist()],
+        every(progress, "validation", n_users, 100),
+    )
     with_history = stack.n_items > 0
     only_cf = Weights(cf=1.0)
     scores = {
@@ -446,7 +479,10 @@ def tune_blend(
         for name, matrix in stack.cf_models.items()
     }
     ranked = sorted(scores, key=lambda name: (-scores[name], name))
-    logger.info("validation NDCG@10 per CF model: %s", scores)
+    logger.info(
+        "validation NDCG@10 per CF model: %s",
+        ", ".join(f"{name} {scores[name]:.4f}" for name in ranked),
+    )
     cf_models: tuple[tuple[str, float], ...] = ((ranked[0], 1.0),)
     if len(ranked) > 1:
         pair = 0.5 * stack.cf_models[ranked[0]] + 0.5 * stack.cf_models[ranked[1]]
@@ -459,7 +495,9 @@ def tune_blend(
     best_total = -1.0
     best = config
     grid = _weight_grid()
-    for regular_min_orders, regular_min_items in itertools.product((2, 3, 4), (None, 5, 8)):
+    threshold_grid = list(itertools.product((2, 3, 4), (None, 5, 8)))
+    tuning_steps = len(threshold_grid) + int(bool(carts))
+    for step, (regular_min_orders, regular_min_items) in enumerate(threshold_grid, start=1):
         thresholds = SegmentThresholds(
             regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
         )
@@ -477,8 +515,10 @@ def tune_blend(
             total += float(np.nansum(values[index]))
         if total > best_total + 1e-12:
             best_total, best = total, replace(candidate, weights=weights)
+        progress("tuning", step, tuning_steps)
     if carts:
         best = _tune_context_weights(snapshot, best, carts, grid)
+        progress("tuning", tuning_steps, tuning_steps)
     logger.info("tuned blend: %s", best.to_dict())
     return best
 

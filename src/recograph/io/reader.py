@@ -34,6 +34,7 @@ import pandas as pd
 from recograph.dataset import COLUMNS, StoreData
 from recograph.io.rejects import Reject
 from recograph.io.validate import SPECS, KeyRegistry, TableValidator
+from recograph.progress import Progress, no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -304,14 +305,18 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def scan_store(data_dir: Path) -> ScannedStore:
-    """Read and validate all five files; raises StoreFormatError if any cannot be read."""
+def scan_store(data_dir: Path, progress: Progress = no_progress) -> ScannedStore:
+    """Read and validate all five files; raises StoreFormatError if any cannot be read.
+    ``progress`` hears "reading the export" in bytes, file by file."""
     paths = {name: locate(data_dir, name) for name in STORE_FILES}
     with _collector_paused():
-        return _scan(paths)
+        return _scan(paths, progress)
 
 
-def _scan(paths: dict[str, Path]) -> ScannedStore:
+def _scan(paths: dict[str, Path], progress: Progress = no_progress) -> ScannedStore:
+    total_bytes = sum(path.stat().st_size for path in paths.values())
+    done_bytes = 0
+    progress("reading the export", 0, total_bytes)
     registries: dict[str, KeyRegistry] = {}
     tables: dict[str, ValidatedTable] = {}
     counts: dict[str, FileCount] = {}
@@ -339,6 +344,8 @@ def _scan(paths: dict[str, Path]) -> ScannedStore:
         tables[name] = ValidatedTable(name, path.name, rows)
         counts[name] = FileCount(path.name, read, len(rows), file_rejects)
         logger.info("%s: %d rows read, %d rejected", path.name, read, file_rejects)
+        done_bytes += path.stat().st_size
+        progress("reading the export", done_bytes, total_bytes)
     return ScannedStore(tables, rejects, counts)
 
 
@@ -351,9 +358,9 @@ class ReadResult:
     counts: dict[str, FileCount]
 
 
-def read_store(data_dir: Path) -> ReadResult:
+def read_store(data_dir: Path, progress: Progress = no_progress) -> ReadResult:
     """Read ``data_dir`` into `StoreData`; bad rows are returned in ``rejects``, not raised."""
-    scanned = scan_store(data_dir)
+    scanned = scan_store(data_dir, progress)
     with _collector_paused():
         frames = {name: build_frame(name, table.rows) for name, table in scanned.tables.items()}
     return ReadResult(StoreData(**frames), scanned.rejects, scanned.counts)

@@ -21,12 +21,14 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from recograph.schema.errors import coded, is_unexpected
 from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import DEFAULT_MAX_FIELDS, validation_rules
 from recograph.schema.operation import LabelOperation
+from recograph.schema.scalars import SCALAR_MAP
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,7 @@ def build_schema(limits: SchemaLimits | None = None, *, fast: bool = True) -> Re
         mutation=Mutation,
         extensions=_extensions(limits),
         execution_context_class=execution_context_class() if fast else None,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 
 
@@ -114,7 +117,8 @@ def export_sdl() -> str:
     """The schema's SDL, as kept in ``schema.graphql``."""
     from recograph.schema.query import Mutation, Query
 
-    return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"
+    config = StrawberryConfig(scalar_map=SCALAR_MAP)
+    return strawberry.Schema(query=Query, mutation=Mutation, config=config).as_str() + "\n"
 
 
 def validation_cache_info() -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -34,6 +35,7 @@ from recograph.schema import SchemaLimits, build_schema
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.events import EventWriter
+from recograph.serving.graphiql import graphiql_html, graphiql_routes
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
@@ -68,6 +70,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     def __init__(self, schema: BaseSchema, services: Services, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.services = services
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its scripts served by this server (`recograph.serving.graphiql`)."""
+        return graphiql_html()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -282,6 +289,8 @@ def create_app(
         Route("/graphql", graphql),
         *extra_routes,
     ]
+    if settings.graphiql:
+        routes.extend(graphiql_routes())
     if playground:
         from recograph.playground import playground_routes
 
@@ -310,9 +319,11 @@ async def _poll(state: ServingState, seconds: float) -> None:
 def create_app_from_env() -> Starlette:
     """``uvicorn --factory recograph.serving.app:create_app_from_env`` (one app per worker).
 
-    Worker processes do not inherit the CLI's logging setup, so it is repeated here."""
+    Worker processes do not inherit the CLI's logging setup, so it is repeated here (stderr,
+    at the level ``recograph serve`` put in ``RECOGRAPH_LOG_LEVEL``; WARNING by default)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            level=os.environ.get("RECOGRAPH_LOG_LEVEL", "WARNING"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
     return create_app(Settings.from_env(), config=ServingConfig.from_env(), handle_sighup=True)
