@@ -86,13 +86,17 @@ def test_tuned_history_weights_serve_pages_without_products_and_the_page_keeps_i
     )
     headphones_buyer = user(tuned, 7)
     home = recommend(tuned, Request(user=headphones_buyer), NO_POLICY)
-    assert home.explanation == "light history (1 order, 1 product): collaborative filtering 100%"
+    assert home.explanation == (
+        "light history (1 order, 1 product; light means 1–2 orders and fewer than 8 products): "
+        "collaborative filtering 100%"
+    )
     assert {c.signal for i in home.items for c in i.contributions} == {SignalName.CF}
     cart = Context(cart=(pos(tuned, LAPTOP),), page_type=PageType.CART)
     page = recommend(tuned, Request(user=headphones_buyer, context=cart), NO_POLICY)
     # the light context weights (seed: content 0.5, rules 0.5) shifted for the cart page
     assert page.explanation == (
-        "light history (1 order, 1 product) and the products on the page: "
+        "light history (1 order, 1 product; light means 1–2 orders and fewer than 8 products)"
+        " and the products on the page: "
         "bought-together rules 68%, content 32%"
     )
     assert ids(tuned, [page.items[0].position]) == [MOUSE]

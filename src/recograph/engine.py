@@ -580,11 +580,13 @@ def _select(
     limit: int,
     rules_cfg: BusinessRules,
     relevant: npt.NDArray[np.bool_],
+    total: Scores,
     rank_offset: int = 0,
 ) -> _Selection:
     """Top items under the per-category cap, with the best relevant promoted products in the
     reserved slots (absolute ranks, so a next page keeps them); a slot with no relevant
-    promoted product goes back to the ranking."""
+    promoted product goes back to the ranking. A promoted product that scores its way above
+    its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
@@ -611,9 +613,14 @@ def _select(
     if capped:
         applied.append(f"at most {cap} products per category ({len(capped)} held back)")
     for slot, item in zip(slots, promoted, strict=False):
-        position = min(slot, len(chosen) + 1)
+        by_score = 1 + sum(1 for other in chosen if total[other] >= total[item])
+        position = min(slot, len(chosen) + 1, by_score)
         chosen.insert(position - 1, item)
-        applied.append(f"promoted slot {position + rank_offset}: {snapshot.catalogue.name[item]}")
+        name = snapshot.catalogue.name[item]
+        if position < slot:
+            applied.append(f"promoted {name} ranks {position + rank_offset} by its own score")
+        else:
+            applied.append(f"promoted slot {position + rank_offset}: {name}")
     for slot in slots[len(promoted) :]:
         applied.append(
             f"promoted slot {slot + rank_offset} returned to the ranking: "
@@ -845,7 +852,9 @@ def recommend(
         snapshot, request.context, total, business.promoted_min_score
     )
     ranked = _ranked(total, allowed)
-    selection = _select(snapshot, ranked, request.limit, business, relevant, request.rank_offset)
+    selection = _select(
+        snapshot, ranked, request.limit, business, relevant, total, request.rank_offset
+    )
     chosen = selection.chosen
     dominant = dominant_signals(used, weights, chosen)
     parts = contributions(normalised, weights, chosen)
