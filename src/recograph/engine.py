@@ -691,6 +691,13 @@ def _names(snapshot: ModelSnapshot, positions: Sequence[int]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _shared(label: str) -> str:
+    """A shared feature as said of two products: "both RAM 16 GB", "neither has RGB"."""
+    if label.startswith("no "):
+        return f"neither has {label[3:]}"
+    return f"both {label}"
+
+
 def _buyers(category: str) -> str:
     """ "Laptops" → "Laptop" as in "Laptop buyers"; names with "&" stay as they are."""
     if "&" in category:
@@ -765,7 +772,7 @@ def explain(
         if found is not None:
             seed, similarity, labels = found
             features = tuple(labels)
-            suffix = f": {', '.join(features)}" if features else ""
+            suffix = f": {', '.join(_shared(f) for f in features)}" if features else ""
             return Reason(
                 ReasonKind.SIMILAR_TO,
                 f"Similar to {catalogue.name[seed]}{suffix}",
