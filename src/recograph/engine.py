@@ -596,12 +596,13 @@ def _select(
     chosen: list[int] = []
     capped: list[int] = []
     per_category: dict[int, int] = {}
-    examined = 0
+    examined = promoted_seen = 0
     for item in ranked.tolist():
         if len(chosen) >= limit - len(promoted):
             break
         examined += 1
         if item in promoted:
+            promoted_seen += 1
             continue
         category = int(snapshot.catalogue.category[item])
         if cap is not None and per_category.get(category, 0) >= cap:
@@ -626,8 +627,8 @@ def _select(
             f"promoted slot {slot + rank_offset} returned to the ranking: "
             "no promoted product is relevant to this page"
         )
-    remaining = set(ranked[examined:].tolist()) - set(promoted)
-    return _Selection(chosen[:limit], capped, applied, set(promoted), bool(remaining))
+    remaining = len(ranked) - examined - (len(promoted) - promoted_seen)
+    return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
 
 
 def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[np.int64]:
