@@ -140,6 +140,15 @@ async def mismatches(
             problems.append(f"{where}: similarProducts({evidence[0]}) does not give {value}")
         elif match[0]["sharedFeatures"] != reason["features"]:
             problems.append(f"{where}: features differ from similarProducts")
+        seed = catalogue.index.position(evidence[0])
+        assert seed is not None
+        both = ", ".join(
+            f"neither has {f[3:]}" if f.startswith("no ") else f"both {f}"
+            for f in reason["features"]
+        )
+        said = f"Similar to {catalogue.name[seed]}" + (f": {both}" if both else "")
+        if reason["text"] not in (said, f"Featured: {said}"):
+            problems.append(f"{where}: the text does not say the shared features")
     elif reason["metric"] == "similarity":  # CUSTOMERS_LIKE_YOU: item-kNN neighbour
         seed = catalogue.index.position(evidence[0])
         assert seed is not None
@@ -158,6 +167,20 @@ async def mismatches(
     elif reason["metric"] == "buyers" and value != float(snapshot.popularity.overall[position]):
         problems.append(f"{where}: buyers {value} != popularity")
     return problems
+
+
+def page_categories(snapshot: ModelSnapshot, context: dict[str, Any] | None) -> set[str]:
+    """Categories of the page's products and the browsed category."""
+    context = context or {}
+    ids = [*context.get("cartProductIds", []), context.get("currentProductId")]
+    catalogue = snapshot.catalogue
+    found = {context["currentCategory"]} if context.get("currentCategory") else set()
+    for product_id in ids:
+        if product_id is not None:
+            position = catalogue.index.position(product_id)
+            assert position is not None
+            found.add(str(catalogue.category_names[catalogue.category[position]]))
+    return found
 
 
 def pages(snapshot: ModelSnapshot) -> list[tuple[int | None, dict[str, Any] | None]]:
@@ -267,12 +290,16 @@ async def test_promoted_products_only_where_relevant_and_ranks_say_when_out_of_o
                 continue
             if item["score"] >= 0.1:
                 continue
-            # A weak score: only a page category or a category rule from it makes it relevant.
-            reason = item["reason"]
-            assert reason["ruleLevel"] == "CATEGORY" or reason["text"].startswith("Featured: more")
+            # A weak score: only a page category or a category rule from one makes it relevant.
+            reason, category = item["reason"], item["product"]["category"]
+            on_page = page_categories(snapshot, context)
             if reason["ruleLevel"] == "CATEGORY":
                 rule = category_rules[reason["ruleId"]]
-                assert rule["consequents"] == [item["product"]["category"]]
+                assert rule["consequents"] == [category]
+                assert set(rule["antecedents"]) <= on_page
+            else:
+                assert reason["text"] == f"Featured: more {category} for this page"
+                assert category in on_page
     # The issue's case: a headphone product page shows no laptop sleeve.
     page = await run(services, PAGE, ctx={"currentProductId": headphones, "pageType": "PRODUCT"})
     assert "Laptop Sleeves" not in [
