@@ -429,3 +429,27 @@ async def test_next_pages_run_out_with_has_next_page_false(
             break
         after = page["pageInfo"]["endCursor"]
     assert len(shown) == len(set(shown)) == in_stock
+
+
+async def test_products_held_back_by_the_category_cap_come_on_the_next_page(
+    services: Services, snapshot: ModelSnapshot
+) -> None:
+    # Only laptops allowed, three per page at most (the cap): pages of five still walk them all.
+    query = PAGE.replace("$exclude: [Int!])", "$exclude: [Int!], $f: RecommendationFilters)")
+    query = query.replace("exclude: $exclude)", "exclude: $exclude, filters: $f)")
+    catalogue = snapshot.catalogue
+    laptops = catalogue.category == catalogue.category_position("Laptops")
+    in_stock = int((laptops & (catalogue.stock > 0)).sum())
+    assert in_stock > 3
+    shown: list[int] = []
+    after = None
+    for _ in range(in_stock):
+        page = (await run(services, query, limit=5, after=after, f={"categories": ["Laptops"]}))[
+            "recommendations"
+        ]
+        assert len(page["items"]) <= 3
+        shown += [i["product"]["id"] for i in page["items"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(shown) == len(set(shown)) == in_stock

@@ -627,7 +627,8 @@ def _select(
             f"promoted slot {slot + rank_offset} returned to the ranking: "
             "no promoted product is relevant to this page"
         )
-    remaining = len(ranked) - examined - (len(promoted) - promoted_seen)
+    # Items held back by the cap are allowed too: a next page (its own cap) can show them.
+    remaining = len(ranked) - examined - (len(promoted) - promoted_seen) + len(capped)
     return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
 
 
