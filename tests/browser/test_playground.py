@@ -70,6 +70,10 @@ def test_pick_a_customer_and_a_laptop_in_the_cart_brings_a_wireless_mouse(
     mice = blend.locator('li[data-category="Wireless Mice"]').filter(has_text=because)
     expect(mice.first).to_be_visible()
     expect(mice.first.locator(".badge-bought_together")).to_have_text("bought together")
+    # The promoted laptop sleeve (related to the laptop by a category rule) holds slot 3 with a
+    # lower score than rank 4, and the list says so.
+    expect(blend.get_by_test_id("out-of-order")).to_have_count(1)
+    expect(blend.locator("li.ranked-item").nth(2).get_by_test_id("out-of-order")).to_be_visible()
     assert query_param(page, "cart") == str(product_id(snapshot, laptop))
     columns = page.get_by_test_id("strategies").locator(".strategy")
     expect(columns.locator("h3")).to_have_text(
