@@ -87,8 +87,8 @@ async def test_not_ready_without_a_build(tmp_path: Path) -> None:
         ),
         (
             "{ recommendations(customerId: -5) { requestId } }",
-            "NOT_FOUND",
-            "unknown customer id -5 in customerId",
+            "BAD_INPUT",
+            "customerId must be a positive id, got -5",
         ),
         (
             "{ recommendations(context: {cartProductIds: [1, 987654]}) { requestId } }",

@@ -344,3 +344,15 @@ def test_blockwise_top_k_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> 
             atol=1e-6,
         )
         assert all(len(m.shared_features) >= 1 for m in found)
+
+
+def test_shared_free_text_words_never_explain_a_pair() -> None:
+    # Two cables alike in words only ("braided", "chassis"): the words still make them similar,
+    # but read alone they are tokens, so the explanation names the price band and category.
+    cables = frame(
+        product(1, "Braided chassis cable", category="Cables", description="Braided chassis."),
+        product(2, "Braided chassis lead", category="Cables", description="Braided chassis."),
+    )
+    found = neighbours(fit_content(cables), 0, limit=5)
+    assert [m.position for m in found] == [1]
+    assert found[0].shared_features == ("mid-range", "Cables")

@@ -16,9 +16,10 @@ from recograph.engine import (
     Request,
     Strategy,
     recommend,
+    segment_definitions,
 )
 from recograph.evaluation.evaluate import NO_POLICY, evaluate_cart_completion
-from recograph.evaluation.split import CartCase
+from recograph.evaluation.split import CartCase, SegmentThresholds
 from recograph.recommenders.blend import PageType, Segment, SignalName, Weights
 from recograph.snapshot import BlendConfig, ModelSnapshot, load_snapshot
 from tests.tiny_store import (
@@ -86,13 +87,17 @@ def test_tuned_history_weights_serve_pages_without_products_and_the_page_keeps_i
     )
     headphones_buyer = user(tuned, 7)
     home = recommend(tuned, Request(user=headphones_buyer), NO_POLICY)
-    assert home.explanation == "light history (1 order, 1 product): collaborative filtering 100%"
+    assert home.explanation == (
+        "light history (1 order, 1 product; light means 1–2 orders and fewer than 8 products): "
+        "collaborative filtering 100%"
+    )
     assert {c.signal for i in home.items for c in i.contributions} == {SignalName.CF}
     cart = Context(cart=(pos(tuned, LAPTOP),), page_type=PageType.CART)
     page = recommend(tuned, Request(user=headphones_buyer, context=cart), NO_POLICY)
     # the light context weights (seed: content 0.5, rules 0.5) shifted for the cart page
     assert page.explanation == (
-        "light history (1 order, 1 product) and the products on the page: "
+        "light history (1 order, 1 product; light means 1–2 orders and fewer than 8 products)"
+        " and the products on the page: "
         "bought-together rules 68%, content 32%"
     )
     assert ids(tuned, [page.items[0].position]) == [MOUSE]
@@ -227,3 +232,41 @@ def test_cart_completion_scores_an_order_replayed_as_a_cart(tiny: ModelSnapshot)
         "rules",
         "hybrid (context weights)",
     }
+
+
+def test_excluded_products_never_show_and_the_trace_names_the_rule(tiny: ModelSnapshot) -> None:
+    cart = Context(cart=(pos(tiny, LAPTOP),), page_type=PageType.CART)
+    request = Request(context=cart, strategy=Strategy.RULES, exclude=(pos(tiny, MOUSE),))
+    result = recommend(tiny, dataclasses.replace(request, explain=True), NO_POLICY)
+    assert MOUSE not in ids(tiny, [i.position for i in result.items])
+    assert result.trace is not None
+    removed = {int(tiny.catalogue.item_ids[p]): rule for p, rule in result.trace.filtered}
+    assert removed[MOUSE] is FilterRule.EXCLUDED
+    # A next page: ranks continue after the offset.
+    page = recommend(tiny, dataclasses.replace(request, rank_offset=4, limit=2), NO_POLICY)
+    assert [i.rank for i in page.items] == [5, 6]
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "expected"),
+    [
+        (
+            SegmentThresholds(1, 3, 8),
+            ("no orders", "1–2 orders and fewer than 8 products", "3+ orders or 8+ products"),
+        ),
+        (SegmentThresholds(1, 2, None), ("no orders", "1 order", "2+ orders")),
+        (
+            SegmentThresholds(2, 4, 5),
+            (
+                "fewer than 2 orders and fewer than 5 products",
+                "2–3 orders and fewer than 5 products",
+                "4+ orders or 5+ products",
+            ),
+        ),
+    ],
+)
+def test_segment_definitions_follow_the_thresholds(
+    thresholds: SegmentThresholds, expected: tuple[str, str, str]
+) -> None:
+    words = segment_definitions(thresholds)
+    assert (words[Segment.NEW], words[Segment.LIGHT], words[Segment.REGULAR]) == expected

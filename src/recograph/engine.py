@@ -14,6 +14,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from recograph.evaluation.split import SegmentThresholds
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import item_knn, rules, user_knn
 from recograph.recommenders.als import fold_in_als, score_als
@@ -64,6 +65,8 @@ class FilterRule(StrEnum):
     CURRENT_PRODUCT = "CURRENT_PRODUCT"
     CATEGORY_FILTER = "CATEGORY_FILTER"
     CATEGORY_CAP = "CATEGORY_CAP"
+    EXCLUDED = "EXCLUDED"  # named in the request's exclude list, or shown on an earlier page
+    BELOW_CUTOFF = "BELOW_CUTOFF"  # allowed, but scored below the last shown item
 
 
 STRATEGY_WEIGHTS: dict[Strategy, Weights] = {
@@ -105,6 +108,9 @@ class BusinessRules:
     promoted_positions: tuple[int, ...] = (3,)  # 1-based ranks reserved for promoted products
     margin_weight: float = 0.0  # added × normalised margin (price − cost) / price
     max_per_category: int | None = 3
+    # A promoted product takes its slot only when relevant to the page: a blended score of at
+    # least this, or a category the page's categories are linked to by a category rule.
+    promoted_min_score: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,9 @@ class Request:
     live_purchases: tuple[int, ...] = ()  # purchases recorded since the snapshot was built
     cf_models: tuple[tuple[str, float], ...] | None = None  # overrides the served CF mix
     explain: bool = False  # also return the journey trace
+    exclude: tuple[int, ...] = ()  # positions never to show (the caller's list, earlier pages)
+    rank_offset: int = 0  # ranks start after this (a next page); promoted slots are absolute
+    unknown_customer: bool = False  # a customer id the build has not seen (signed up since)
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,9 @@ class Reason:
     metric: str | None = None
     value: float | None = None
     features: tuple[str, ...] = ()
+    categories: tuple[int, ...] = ()  # a category rule's antecedent categories
+    rule_level: str | None = None  # "PRODUCT" or "CATEGORY": which rule set `rule_id` indexes
+    rule_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,7 @@ class Item:
     rank: int
     reason: Reason
     contributions: tuple[Contribution, ...]
+    out_of_score_order: bool = False  # placed by a business rule above higher-scored items
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,7 @@ class Trace:
     filtered: list[tuple[int, FilterRule]]
     business_rules: list[str]
     neighbours: list[tuple[int, float]]  # similar customers (positions, cosine)
+    details: dict[int, str] = field(default_factory=dict)  # removed item -> the rule in words
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,7 @@ class Recommendation:
     weights: Weights
     profile: Profile
     trace: Trace | None = None
+    has_more: bool = False  # allowed items remain after this page
 
 
 @dataclass
@@ -417,15 +432,41 @@ def choose_weights(
             shifted,
             (f"no purchase history: content and bought-together rules from the page, then {where}"),
         )
-    orders = f"{profile.n_orders} order{'s' if profile.n_orders != 1 else ''}"
-    products = f"{profile.items.size} product{'s' if profile.items.size != 1 else ''}"
-    strength = "light" if profile.segment is Segment.LIGHT else "established"
+    orders = _count(profile.n_orders, "order")
+    products = _count(int(profile.items.size), "product")
+    definition = segment_definitions(snapshot.blend.thresholds)[profile.segment]
     return (
         Strategy.HYBRID,
         shifted,
-        f"{strength} history ({orders}, {products})"
+        f"{profile.segment.value} history ({orders}, {products}; "
+        f"{profile.segment.value} means {definition})"
         f"{' and the products on the page' if on_page else ''}: {describe(shifted)}",
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def segment_definitions(thresholds: SegmentThresholds) -> dict[Segment, str]:
+    """Each segment in words, from the thresholds the build serves: the one definition the
+    explanations, `modelInfo.segments` and the playground all show."""
+    light, regular, items = (
+        thresholds.light_min_orders,
+        thresholds.regular_min_orders,
+        thresholds.regular_min_items,
+    )
+    fewer_items = "" if items is None else f" and fewer than {items} products"
+    new = "no orders" if light == 1 else f"fewer than {light} orders{fewer_items}"
+    if regular - 1 > light:
+        light_orders = f"{light}–{regular - 1} orders"
+    else:
+        light_orders = _count(light, "order")
+    return {
+        Segment.NEW: new,
+        Segment.LIGHT: (light_orders + fewer_items) if regular > light else "never (no range)",
+        Segment.REGULAR: f"{regular}+ orders" + ("" if items is None else f" or {items}+ products"),
+    }
 
 
 SIGNAL_WORDS = {
@@ -524,25 +565,44 @@ def _ranked(scores: Scores, allowed: npt.NDArray[np.bool_]) -> Positions:
     return candidates[order].astype(np.int64)
 
 
+@dataclass(frozen=True)
+class _Selection:
+    chosen: list[int]
+    capped: list[int]  # held back by the per-category cap
+    applied: list[str]  # business rules applied, in words
+    promoted: set[int]  # promoted products placed in their slots
+    has_more: bool  # allowed items left after the page
+
+
 def _select(
     snapshot: ModelSnapshot,
     ranked: Positions,
     limit: int,
     rules_cfg: BusinessRules,
-) -> tuple[list[int], list[int], list[str], set[int]]:
-    """Top items under the per-category cap, with the best promoted products in the reserved
-    slots; returns (chosen, held back by the cap, rules applied, the promoted items placed)."""
-    slots = sorted({p for p in rules_cfg.promoted_positions if 1 <= p <= limit})
-    promoted_flags = snapshot.catalogue.promoted
-    promoted = [int(i) for i in ranked[promoted_flags[ranked]][: len(slots)]]
+    relevant: npt.NDArray[np.bool_],
+    total: Scores,
+    rank_offset: int = 0,
+) -> _Selection:
+    """Top items under the per-category cap, with the best relevant promoted products in the
+    reserved slots (absolute ranks, so a next page keeps them); a slot with no relevant
+    promoted product goes back to the ranking. A promoted product that scores its way above
+    its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
+    slots = sorted(
+        {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
+    )
+    is_promoted = snapshot.catalogue.promoted[ranked] & relevant[ranked]
+    promoted = [int(i) for i in ranked[is_promoted][: len(slots)]]
     cap = rules_cfg.max_per_category
     chosen: list[int] = []
     capped: list[int] = []
     per_category: dict[int, int] = {}
+    examined = promoted_seen = 0
     for item in ranked.tolist():
         if len(chosen) >= limit - len(promoted):
             break
+        examined += 1
         if item in promoted:
+            promoted_seen += 1
             continue
         category = int(snapshot.catalogue.category[item])
         if cap is not None and per_category.get(category, 0) >= cap:
@@ -554,18 +614,129 @@ def _select(
     if capped:
         applied.append(f"at most {cap} products per category ({len(capped)} held back)")
     for slot, item in zip(slots, promoted, strict=False):
-        position = min(slot, len(chosen) + 1)
+        by_score = 1 + sum(1 for other in chosen if total[other] >= total[item])
+        position = min(slot, len(chosen) + 1, by_score)
         chosen.insert(position - 1, item)
-        applied.append(f"promoted slot {position}: {snapshot.catalogue.name[item]}")
-    return chosen[:limit], capped, applied, set(promoted)
+        name = snapshot.catalogue.name[item]
+        if position < slot:
+            applied.append(f"promoted {name} ranks {position + rank_offset} by its own score")
+        else:
+            applied.append(f"promoted slot {position + rank_offset}: {name}")
+    for slot in slots[len(promoted) :]:
+        applied.append(
+            f"promoted slot {slot + rank_offset} returned to the ranking: "
+            "no promoted product is relevant to this page"
+        )
+    # Items held back by the cap are allowed too: a next page (its own cap) can show them.
+    remaining = len(ranked) - examined - (len(promoted) - promoted_seen) + len(capped)
+    return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
+
+
+def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[np.int64]:
+    categories = {int(snapshot.catalogue.category[i]) for i in context.items}
+    if context.category is not None:
+        categories.add(context.category)
+    return np.asarray(sorted(categories), dtype=np.int64)
+
+
+def promoted_relevance(
+    snapshot: ModelSnapshot, context: Context, total: Scores, min_score: float
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Which items may take a promoted slot, and per category the category rule relating it
+    to the page (-1 when none): a promoted product is relevant with a blended score of at
+    least ``min_score``, in one of the page's categories, or in a category the page's
+    categories lead to by a category rule (strongest lift)."""
+    catalogue = snapshot.catalogue
+    page = _page_categories(snapshot, context)
+    related_rule = np.full(catalogue.n_categories, -1, dtype=np.int64)
+    related = np.zeros(catalogue.n_categories, dtype=np.bool_)
+    if page.size:
+        fired = rules.score_rules(
+            snapshot.category_rules, snapshot.category_rule_index, page, metric="lift"
+        )
+        related_rule = fired.best_rule
+        related = related_rule >= 0
+        related[page] = True
+    relevant = (total >= np.float32(min_score)) | related[catalogue.category]
+    return relevant & catalogue.promoted, related_rule
+
+
+def _promoted_reason(
+    snapshot: ModelSnapshot,
+    item: int,
+    score: float,
+    organic: Reason,
+    related_rule: npt.NDArray[np.int64],
+    min_score: float,
+) -> Reason:
+    """Why a promoted product is here: its own evidence when it scores on its own, else the
+    category rule (or the shared category) relating it to the page."""
+    category = int(snapshot.catalogue.category[item])
+    if score >= min_score or related_rule[category] < 0:
+        if score < min_score:
+            name = snapshot.catalogue.category_names[category]
+            return Reason(ReasonKind.PROMOTED, f"Featured: more {name} for this page")
+        return replace(organic, kind=ReasonKind.PROMOTED, text=f"Featured: {organic.text}")
+    return category_rule_reason(snapshot, int(related_rule[category]), ReasonKind.PROMOTED)
 
 
 # ---------------------------------------------------------------------------- reasons
 
 
+RULE_LEVEL_PRODUCT = "PRODUCT"
+RULE_LEVEL_CATEGORY = "CATEGORY"
+CATEGORY_LIFT = "category lift"
+
+
 def _names(snapshot: ModelSnapshot, positions: Sequence[int]) -> str:
     names = [str(snapshot.catalogue.name[p]) for p in positions]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _shared(label: str) -> str:
+    """A shared feature as said of two products: "both RAM 16 GB", "neither has RGB"."""
+    if label.startswith("no "):
+        return f"neither has {label[3:]}"
+    return f"both {label}"
+
+
+def _buyers(category: str) -> str:
+    """ "Laptops" → "Laptop" as in "Laptop buyers"; names with "&" stay as they are."""
+    if "&" in category:
+        return category
+    head, _, last = category.rpartition(" ")
+    if last.endswith("Mice"):
+        last = last[: -len("Mice")] + "Mouse"
+    elif last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith(("ches", "shes", "sses", "xes")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    return f"{head} {last}" if head else last
+
+
+def category_rule_reason(
+    snapshot: ModelSnapshot, rule: int, kind: ReasonKind, seeds: tuple[int, ...] = ()
+) -> Reason:
+    """A category rule worded as one ("Laptop buyers often add Wireless Mice (category lift
+    3.1)"): its figure is the category rule's lift, never a product pair's."""
+    ruleset, names = snapshot.category_rules, snapshot.catalogue.category_names
+    antecedent = tuple(int(c) for c in ruleset.antecedent(rule))
+    consequent = " and ".join(str(names[c]) for c in ruleset.consequent(rule))
+    buyers = " + ".join(_buyers(str(names[c])) for c in antecedent)
+    lift = float(ruleset.lift[rule])
+    prefix = "Featured: " if kind is ReasonKind.PROMOTED else ""
+    return Reason(
+        kind,
+        f"{prefix}{buyers} buyers often add {consequent} ({CATEGORY_LIFT} {lift:.1f})",
+        seeds,
+        CATEGORY_LIFT,
+        lift,
+        categories=antecedent,
+        rule_level=RULE_LEVEL_CATEGORY,
+        rule_id=rule,
+    )
 
 
 def explain(
@@ -578,21 +749,12 @@ def explain(
         evidence = signals.rule_evidence
         if evidence.from_category[item] and evidence.category_best[item] >= 0:
             rule = int(evidence.category_best[item])
-            ruleset = snapshot.category_rules
-            cats = set(ruleset.antecedent(rule).tolist())
-            # Evidence from the page when the page fired the rule, else from purchases.
+            cats = set(snapshot.category_rules.antecedent(rule).tolist())
+            # The products that put the categories in play: the page's, else purchases.
             seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
             if not seeds:
                 seeds = tuple(s for s in evidence.past if int(catalogue.category[s]) in cats)[:2]
-            lift = float(ruleset.lift[rule])
-            cat_names = " + ".join(str(catalogue.category_names[c]) for c in sorted(cats))
-            own = catalogue.category_names[catalogue.category[item]]
-            text = (
-                f"Bought together with {_names(snapshot, seeds)} (lift {lift:.1f})"
-                if seeds
-                else f"{cat_names} buyers also buy {own} (lift {lift:.1f})"
-            )
-            return Reason(ReasonKind.BOUGHT_TOGETHER, text, seeds, "lift", lift)
+            return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
         rule = int(evidence.product_best[item])
         if rule >= 0:
             ruleset = snapshot.product_rules
@@ -604,13 +766,15 @@ def explain(
                 seeds,
                 "lift",
                 lift,
+                rule_level=RULE_LEVEL_PRODUCT,
+                rule_id=rule,
             )
     if signal is SignalName.CONTENT:
         found = signals.content_sources.get(item)
         if found is not None:
             seed, similarity, labels = found
             features = tuple(labels)
-            suffix = f": {', '.join(features)}" if features else ""
+            suffix = f": {', '.join(_shared(f) for f in features)}" if features else ""
             return Reason(
                 ReasonKind.SIMILAR_TO,
                 f"Similar to {catalogue.name[seed]}{suffix}",
@@ -644,11 +808,10 @@ def _gather_sources(
     signals: _Signals,
     chosen: list[int],
     dominant: Sequence[SignalName | None],
-    promoted: set[int],
 ) -> None:
     """The CF and content evidence of the shown items, each gathered in one pass over the
     history's (or the seeds') neighbour rows rather than once per item."""
-    shown = [(p, d) for p, d in zip(chosen, dominant, strict=True) if p not in promoted]
+    shown = list(zip(chosen, dominant, strict=True))
     by_cf = [p for p, d in shown if d is SignalName.CF]
     if by_cf:
         sources = item_knn.explain_item_knn_many(snapshot.item_knn, profile.items, by_cf)
@@ -672,6 +835,8 @@ def recommend(
     business = business or BusinessRules()
     profile = build_profile(snapshot, request.user, request.before, request.live_purchases)
     strategy, weights, why = choose_weights(snapshot, request, profile)
+    if request.unknown_customer:
+        why = f"a customer the current build has not seen yet (new since it was made), {why}"
     cf_models = request.cf_models or snapshot.blend.cf_models
     signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
@@ -687,29 +852,45 @@ def recommend(
     if request.strategy is not Strategy.POPULAR:
         total = total * owned_damping(snapshot, profile, request.context)
     allowed, removed_by = filter_mask(snapshot, request, profile)
+    if request.exclude:
+        excluded = np.zeros(snapshot.n_items, dtype=np.bool_)
+        excluded[np.asarray(request.exclude, dtype=np.int64)] = True
+        removed_by[excluded & allowed] = _FILTER_ORDER.index(FilterRule.EXCLUDED)
+        allowed = allowed & ~excluded
+    relevant, related_rule = promoted_relevance(
+        snapshot, request.context, total, business.promoted_min_score
+    )
     ranked = _ranked(total, allowed)
-    chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)
+    selection = _select(
+        snapshot, ranked, request.limit, business, relevant, total, request.rank_offset
+    )
+    chosen = selection.chosen
     dominant = dominant_signals(used, weights, chosen)
     parts = contributions(normalised, weights, chosen)
-    _gather_sources(snapshot, profile, signals, chosen, dominant, promoted)
+    _gather_sources(snapshot, profile, signals, chosen, dominant)
+    shown_scores = [float(total[p]) for p in chosen]
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
-        if position in promoted:
-            reason = Reason(ReasonKind.PROMOTED, f"Featured: {snapshot.catalogue.name[position]}")
-        else:
-            reason = explain(snapshot, position, dominant[rank - 1], signals)
+        score = shown_scores[rank - 1]
+        reason = explain(snapshot, position, dominant[rank - 1], signals)
+        if position in selection.promoted:
+            reason = _promoted_reason(
+                snapshot, position, score, reason, related_rule, business.promoted_min_score
+            )
         items.append(
             Item(
                 position=position,
-                score=float(total[position]),
-                rank=rank,
+                score=score,
+                rank=request.rank_offset + rank,
                 reason=reason,
                 contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
+                out_of_score_order=any(later > score for later in shown_scores[rank:]),
             )
         )
     trace = None
     if request.explain:
-        trace = _trace(snapshot, request, profile, normalised, total, removed_by, capped, applied)
+        cap = business.max_per_category
+        trace = _trace(snapshot, request, profile, normalised, total, removed_by, selection, cap)
     return Recommendation(
         items=tuple(items),
         strategy=strategy,
@@ -718,7 +899,41 @@ def recommend(
         weights=weights,
         profile=profile,
         trace=trace,
+        has_more=selection.has_more,
     )
+
+
+def _removal_detail(
+    snapshot: ModelSnapshot,
+    item: int,
+    rule: FilterRule,
+    total: Scores,
+    selection: _Selection,
+    cap: int | None,
+) -> str:
+    """The rule that kept one candidate out of the ranking, in words."""
+    catalogue = snapshot.catalogue
+    category = int(catalogue.category[item])
+    name = catalogue.category_names[category]
+    if rule is FilterRule.PURCHASED:
+        repeat = snapshot.repeat
+        return (
+            f"already bought; {name} is not a repeat purchase: {int(repeat.repeaters[category])} "
+            f"of {int(repeat.customers[category])} buyers bought it again "
+            f"({float(repeat.rate[category]):.1%})"
+        )
+    if rule is FilterRule.CATEGORY_CAP:
+        return f"{cap} {name} products are already shown (at most {cap} per category)"
+    if rule is FilterRule.BELOW_CUTOFF:
+        last = min((float(total[p]) for p in selection.chosen), default=0.0)
+        return f"score {float(total[item]):.3f}, below the last shown ({last:.3f})"
+    return {
+        FilterRule.OUT_OF_STOCK: "out of stock",
+        FilterRule.IN_CART: "in the cart",
+        FilterRule.CURRENT_PRODUCT: "the product on this page",
+        FilterRule.CATEGORY_FILTER: "outside the requested categories",
+        FilterRule.EXCLUDED: "excluded by the request (or shown on an earlier page)",
+    }[rule]
 
 
 def _trace(
@@ -728,9 +943,11 @@ def _trace(
     normalised: dict[SignalName, Scores],
     total: Scores,
     removed_by: npt.NDArray[np.int8],
-    capped: list[int],
-    applied: list[str],
+    selection: _Selection,
+    cap: int | None,
 ) -> Trace:
+    """The journey: each signal's top candidates, and every candidate that did not reach the
+    ranking with the rule that kept it out (a filter, the category cap, or its score)."""
     depth = max(10, request.limit)
     candidates = {
         signal: [
@@ -740,9 +957,22 @@ def _trace(
         ]
         for signal, scores in normalised.items()
     }
-    top = np.argsort(-total, kind="stable")[: depth * 3]
-    filtered = [(int(i), _FILTER_ORDER[removed_by[i]]) for i in top if removed_by[i] >= 0]
-    filtered += [(i, FilterRule.CATEGORY_CAP) for i in capped]
+    shown = set(selection.chosen)
+    capped = set(selection.capped)
+    pool = {p for scored in candidates.values() for p, _ in scored} - shown
+    filtered: list[tuple[int, FilterRule]] = []
+    for item in sorted(pool, key=lambda p: (-float(total[p]), p)):
+        if removed_by[item] >= 0:
+            rule = _FILTER_ORDER[removed_by[item]]
+        elif item in capped:
+            rule = FilterRule.CATEGORY_CAP
+        else:
+            rule = FilterRule.BELOW_CUTOFF
+        filtered.append((item, rule))
+    details = {
+        item: _removal_detail(snapshot, item, rule, total, selection, cap)
+        for item, rule in filtered
+    }
     neighbours: list[tuple[int, float]] = []
     if profile.items.size:
         positions, sims = user_knn.neighbours_from_history(
@@ -751,7 +981,7 @@ def _trace(
         neighbours = [
             (int(p), float(s)) for p, s in zip(positions, sims, strict=True) if p != profile.user
         ]
-    return Trace(candidates, filtered, applied, neighbours)
+    return Trace(candidates, filtered, selection.applied, neighbours, details)
 
 
 def with_limit(request: Request, limit: int) -> Request:

@@ -58,7 +58,8 @@ def test_pick_a_customer_and_a_laptop_in_the_cart_brings_a_wireless_mouse(
     expect(page.get_by_test_id("customer")).to_contain_text("0 completed orders")
     blend = page.get_by_test_id("blend")
     expect(blend.locator("li.ranked-item")).to_have_count(10)
-    because = f"Bought together with {LAPTOP_NAME}"
+    # The mice come from the category rule Laptops → Wireless Mice, worded as one (issue 14).
+    because = "Laptop buyers often add Wireless Mice (category lift"
     expect(blend.get_by_text(because)).to_have_count(0)
 
     page.get_by_test_id("cart-add").fill("ThinkPad X1")
@@ -69,6 +70,10 @@ def test_pick_a_customer_and_a_laptop_in_the_cart_brings_a_wireless_mouse(
     mice = blend.locator('li[data-category="Wireless Mice"]').filter(has_text=because)
     expect(mice.first).to_be_visible()
     expect(mice.first.locator(".badge-bought_together")).to_have_text("bought together")
+    # The promoted laptop sleeve (related to the laptop by a category rule) holds slot 3 with a
+    # lower score than rank 4, and the list says so.
+    expect(blend.get_by_test_id("out-of-order")).to_have_count(1)
+    expect(blend.locator("li.ranked-item").nth(2).get_by_test_id("out-of-order")).to_be_visible()
     assert query_param(page, "cart") == str(product_id(snapshot, laptop))
     columns = page.get_by_test_id("strategies").locator(".strategy")
     expect(columns.locator("h3")).to_have_text(
@@ -117,8 +122,13 @@ def test_api_errors_are_shown_as_messages(page: Page) -> None:
     expect(page.get_by_test_id("customer").get_by_test_id("error")).to_have_text(
         "Could not load the customer: unknown customer id 987654 in id (NOT_FOUND)"
     )
+    # A customer the build has not seen still gets recommendations, and the why says so.
+    expect(page.get_by_test_id("explanation")).to_contain_text(
+        "a customer the current build has not seen yet"
+    )
+    page.goto("/?view=playground&customer=-5")
     expect(page.get_by_test_id("blend-box").get_by_test_id("error")).to_have_text(
-        "Could not load recommendations: unknown customer id 987654 in customerId (NOT_FOUND)"
+        "Could not load recommendations: customerId must be a positive id, got -5 (BAD_INPUT)"
     )
     page.goto("/?view=together&product=987654")
     expect(page.get_by_test_id("together").get_by_test_id("error")).to_contain_text(

@@ -35,7 +35,8 @@ class PageType(StrEnum):
 
 
 class Segment(StrEnum):
-    """History strength: no history, light (1–2 orders), regular (3+ orders or many items)."""
+    """History strength (new, light, regular) by the build's `SegmentThresholds`; in words:
+    `engine.segment_definitions`."""
 
     NEW = "new"
     LIGHT = "light"

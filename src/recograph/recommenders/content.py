@@ -17,7 +17,8 @@ products of one category apart; brand matters less than what the product is; fre
 
 For every stored neighbour pair the model keeps the three shared features that explain it best:
 the largest products of both items' weights, one per label (case-insensitive). Specs, brand and
-price band come before free-text words, and the shared category comes last because it is
+price band come first; free-text words still count in the similarity but never explain it
+(alone they read as tokens: "make", "gb", "core"); the shared category comes last because it is
 usually obvious to the shopper: "Similar to Sony WH-1000XM5: over-ear, wireless, ANC" says
 more than "…: Headphones, over-ear, wireless". Spec labels are made to read in such a sentence
 ("anc: yes" → "ANC", "form_factor: over-ear" → "over-ear", "battery_wh: 70" → "battery 70 Wh").
@@ -504,7 +505,9 @@ def _shared_labels(
         products.eliminate_zeros()
         pair = np.repeat(np.arange(stop - start), np.diff(products.indptr))
         feature = products.indices.astype(np.int64)
-        order = np.lexsort((feature, -products.data, tier[feature], pair))
+        shown = tier[feature] >= 0  # free-text words never explain a pair
+        pair, feature, weight = pair[shown], feature[shown], products.data[shown]
+        order = np.lexsort((feature, -weight, tier[feature], pair))
         pair, group = pair[order], label_group[feature[order]]
         _, first = np.unique(pair * n_groups + group, return_index=True)
         first.sort()
@@ -517,9 +520,11 @@ def _shared_labels(
 
 def explain_tier(fields: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
     """Order in which shared features explain a pair: specs, brand and price band first,
-    then words, then the category (usually the same for both and obvious to the shopper)."""
+    then the category (usually the same for both and obvious to the shopper). Free-text
+    words get -1 and never explain: read out of context they are tokens ("make", "gb",
+    "core", "chassis"), not features a shopper recognises."""
     tier = np.zeros(len(fields), dtype=np.int8)
-    tier[fields == Field.WORD] = 1
+    tier[fields == Field.WORD] = -1
     tier[fields == Field.CATEGORY] = 2
     return tier
 

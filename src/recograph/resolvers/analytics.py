@@ -11,7 +11,9 @@ import numpy.typing as npt
 import strawberry
 from strawberry.scalars import JSON
 
+from recograph.engine import segment_definitions
 from recograph.recommenders import content, rules
+from recograph.recommenders.blend import Segment
 from recograph.recommenders.rules import RuleSet
 from recograph.resolvers import convert
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
@@ -224,4 +226,25 @@ async def model_info(info: Info) -> t.ModelInfo:
         customers=len(snapshot.histories),
         product_rules=len(snapshot.product_rules),
         category_rules=len(snapshot.category_rules),
+        segments=segment_views(snapshot),
     )
+
+
+def segment_views(snapshot: ModelSnapshot) -> list[t.SegmentDefinition]:
+    """The served segments, worded by `engine.segment_definitions` like every explanation."""
+    thresholds = snapshot.blend.thresholds
+    words = segment_definitions(thresholds)
+    starts = {
+        Segment.NEW: (0, None),
+        Segment.LIGHT: (thresholds.light_min_orders, None),
+        Segment.REGULAR: (thresholds.regular_min_orders, thresholds.regular_min_items),
+    }
+    return [
+        t.SegmentDefinition(
+            segment=segment,
+            definition=words[segment],
+            min_orders=starts[segment][0],
+            min_products=starts[segment][1],
+        )
+        for segment in Segment
+    ]

@@ -91,6 +91,14 @@ def customer_position(loaded: Loaded, customer_id: int, argument: str) -> int:
     return position
 
 
+def known_customer(loaded: Loaded, customer_id: int, argument: str) -> int | None:
+    """The customer's position, or None for an id the build has not seen (a customer who
+    signed up since: served as a new visitor). Ids are positive."""
+    if customer_id < 1:
+        raise BadInput(f"{argument} must be a positive id, got {customer_id}", argument=argument)
+    return _lookup(loaded, "customer").get(customer_id)
+
+
 def category_position(snapshot: ModelSnapshot, name: str, argument: str) -> int:
     position = snapshot.catalogue.category_position(name)
     if position is None:

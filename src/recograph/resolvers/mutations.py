@@ -51,7 +51,9 @@ async def record_event(info: Info, input: EventInput) -> t.EventReceipt:
             argument="input.customerId",
         )
     if customer is not None:
-        convert.customer_position(loaded, customer, "input.customerId")
+        # An id the build has not seen is a customer who signed up since: their purchases
+        # count at once, like anyone's.
+        convert.known_customer(loaded, customer, "input.customerId")
     convert.product_position(loaded, input.product_id, "input.productId")
     state = ctx.services.state
     if customer is None:

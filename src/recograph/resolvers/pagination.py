@@ -50,3 +50,39 @@ def page_info(edges: Sequence[_Edge], *, start: int, first: int, total: int) -> 
         has_next_page=start + first < total,
         end_cursor=edges[-1].cursor if edges else None,
     )
+
+
+SHOWN_KIND = "shown"
+MAX_SHOWN = 1000  # products a recommendations cursor may carry (infinite scroll depth)
+
+
+def encode_shown(product_ids: Sequence[int]) -> str:
+    """A ``recommendations`` cursor: the ids already shown, so the next page can leave them
+    out (an offset would repeat products when the ranking moves between pages)."""
+    text = f"{SHOWN_KIND}:{','.join(str(i) for i in product_ids)}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_shown(cursor: str | None) -> list[int]:
+    """The product ids a ``recommendations`` cursor carries (none without one); a foreign,
+    garbled or over-long cursor raises."""
+    if cursor is None:
+        return []
+    error = BadInput(f"after: {cursor[:40]!r} is not a recommendations cursor", argument="after")
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise error from None
+    prefix, _, rest = text.partition(":")
+    if prefix != SHOWN_KIND:
+        raise error
+    try:
+        ids = [int(part) for part in rest.split(",") if part]
+    except ValueError:
+        raise error from None
+    if len(ids) > MAX_SHOWN:
+        raise BadInput(
+            f"after: the cursor carries {len(ids)} products; at most {MAX_SHOWN} pages deep",
+            argument="after",
+        )
+    return ids

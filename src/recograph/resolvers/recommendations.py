@@ -18,7 +18,9 @@ from recograph import engine
 from recograph.engine import BusinessRules, Context, Recommendation, Request
 from recograph.recommenders.blend import Weights, shares
 from recograph.resolvers import convert
+from recograph.resolvers.pagination import decode_shown, encode_shown
 from recograph.schema import types as t
+from recograph.schema.enums import RuleLevel
 from recograph.schema.errors import BadInput
 from recograph.schema.inputs import ContextInput, RecommendationFilters, WeightsInput
 from recograph.serving.context import RequestContext
@@ -30,6 +32,7 @@ Info = strawberry.Info[RequestContext, None]
 Limit = Annotated[int, strawberry.argument(description="How many, 1–100.")]
 
 MAX_CONTEXT_ITEMS = 100
+MAX_EXCLUDED = 1000
 MAX_TIMELINE_ORDERS = 50
 
 
@@ -40,6 +43,7 @@ class Parsed:
     request: Request
     customer_id: int | None
     context_log: dict[str, object]
+    shown: tuple[int, ...] = ()  # product ids shown on earlier pages (from the cursor)
 
 
 def parse_context(loaded: Loaded, raw: ContextInput | None) -> Context:
@@ -98,15 +102,28 @@ def parse_request(
     weights: WeightsInput | None,
     filters: RecommendationFilters | None,
     explain: bool = False,
+    exclude: Sequence[int] | None = None,
+    after: str | None = None,
 ) -> Parsed:
-    """Validate the arguments of ``recommendations`` into an engine request."""
+    """Validate the arguments of ``recommendations`` into an engine request. A customer id
+    the build has not seen is a customer who signed up since: served as a new visitor, with
+    their own live purchases only."""
     convert.check_limit(limit, "limit")
     snapshot = loaded.snapshot
     user = (
-        None
-        if customer_id is None
-        else convert.customer_position(loaded, customer_id, "customerId")
+        None if customer_id is None else convert.known_customer(loaded, customer_id, "customerId")
     )
+    unknown = customer_id is not None and user is None
+    exclude = exclude or []
+    if len(exclude) > MAX_EXCLUDED:
+        raise BadInput(
+            f"exclude holds {len(exclude)} products; at most {MAX_EXCLUDED} are allowed",
+            argument="exclude",
+        )
+    excluded = convert.product_positions(loaded, exclude, "exclude")
+    shown = decode_shown(after)
+    # Products of an earlier page that this build no longer has cannot be shown again anyway.
+    excluded += convert.live_positions(loaded, shown)
     filters = filters or RecommendationFilters()
     categories = (
         None
@@ -125,8 +142,13 @@ def parse_request(
         exclude_purchased=filters.exclude_purchased,
         in_stock_only=filters.in_stock_only,
         categories=categories,
-        live_purchases=convert.live_positions(loaded, live_ids) if user is not None else (),
+        live_purchases=(
+            convert.live_positions(loaded, live_ids) if customer_id is not None else ()
+        ),
         explain=explain,
+        exclude=tuple(dict.fromkeys(excluded)),
+        rank_offset=len(shown),
+        unknown_customer=unknown,
     )
     context_log: dict[str, object] = {}
     if context is not None:
@@ -137,7 +159,7 @@ def parse_request(
             "category": context.current_category,
             "viewed": list(context.viewed_product_ids),
         }
-    return Parsed(request, customer_id, context_log)
+    return Parsed(request, customer_id, context_log, tuple(shown))
 
 
 def signal_weights(weights: Weights) -> list[t.SignalWeight]:
@@ -153,6 +175,23 @@ def _positions_of(items: Iterable[engine.Item]) -> list[int]:
     return positions
 
 
+def reason_view(
+    snapshot: ModelSnapshot, reason: engine.Reason, products: Mapping[int, t.Product]
+) -> t.Reason:
+    names = snapshot.catalogue.category_names
+    return t.Reason(
+        kind=reason.kind,
+        text=reason.text,
+        evidence=[products[p] for p in reason.evidence],
+        metric=reason.metric,
+        value=reason.value,
+        features=list(reason.features),
+        evidence_categories=[str(names[c]) for c in reason.categories],
+        rule_level=None if reason.rule_level is None else RuleLevel(reason.rule_level),
+        rule_id=reason.rule_id,
+    )
+
+
 async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[int, t.Product]:
     keys = list(dict.fromkeys(positions))
     found = await ctx.products.load_many(keys)
@@ -160,25 +199,19 @@ async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[in
 
 
 def item_views(
-    items: Iterable[engine.Item], products: Mapping[int, t.Product]
+    snapshot: ModelSnapshot, items: Iterable[engine.Item], products: Mapping[int, t.Product]
 ) -> list[t.RecommendedItem]:
     return [
         t.RecommendedItem(
             product=products[item.position],
             score=item.score,
             rank=item.rank,
-            reason=t.Reason(
-                kind=item.reason.kind,
-                text=item.reason.text,
-                evidence=[products[p] for p in item.reason.evidence],
-                metric=item.reason.metric,
-                value=item.reason.value,
-                features=list(item.reason.features),
-            ),
+            reason=reason_view(snapshot, item.reason, products),
             contributions=[
                 t.Contribution(signal=c.signal, score=c.score, weight=c.weight)
                 for c in item.contributions
             ],
+            out_of_score_order=item.out_of_score_order,
         )
         for item in items
     ]
@@ -230,6 +263,17 @@ async def recommendations(
     weights: WeightsInput | None = None,
     filters: RecommendationFilters | None = None,
     session_id: str | None = None,
+    exclude: Annotated[
+        list[int] | None,
+        strawberry.argument(description="Product ids never to show (at most 1000)."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        strawberry.argument(
+            description="pageInfo.endCursor of the previous page: the next page, with no "
+            "product of the earlier pages repeated (infinite scroll)."
+        ),
+    ] = None,
 ) -> t.Recommendations:
     """Recommendations for a customer (or an anonymous visitor) on a page."""
     ctx = info.context
@@ -244,6 +288,8 @@ async def recommendations(
         strategy=strategy,
         weights=weights,
         filters=filters,
+        exclude=exclude,
+        after=after,
     )
     services = ctx.services
     variant = services.experiment.for_request(
@@ -266,7 +312,13 @@ async def recommendations(
         explanation=result.explanation,
         segment=result.segment,
         weights=signal_weights(result.weights),
-        items=item_views(result.items, products),
+        items=item_views(loaded.snapshot, result.items, products),
+        page_info=t.PageInfo(
+            has_next_page=result.has_more,
+            end_cursor=encode_shown(
+                [*parsed.shown, *(products[i.position].id for i in result.items)]
+            ),
+        ),
     )
 
 
@@ -323,7 +375,7 @@ async def customer_timeline(info: Info, customer_id: int, limit: Limit = 10) -> 
             segment=step.result.segment,
             strategy=step.result.strategy,
             explanation=step.result.explanation,
-            recommendations=item_views(step.result.items, products),
+            recommendations=item_views(loaded.snapshot, step.result.items, products),
             hits=[products[p] for p in step.hits],
             hit_rate=len(step.hits) / step.n_products if step.n_products else 0.0,
         )
@@ -410,7 +462,10 @@ async def recommendation_journey(
             )
             for signal, scored in trace.candidates.items()
         ],
-        filtered=[t.FilteredProduct(product=products[p], rule=rule) for p, rule in trace.filtered],
+        filtered=[
+            t.FilteredProduct(product=products[p], rule=rule, detail=trace.details.get(p, ""))
+            for p, rule in trace.filtered
+        ],
         business_rules=list(trace.business_rules),
-        ranking=item_views(result.items, products),
+        ranking=item_views(snapshot, result.items, products),
     )

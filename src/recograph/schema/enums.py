@@ -14,7 +14,11 @@ ReasonKind = strawberry.enum(engine.ReasonKind, description="Why an item is reco
 FilterRule = strawberry.enum(engine.FilterRule, description="Why a candidate was removed.")
 PageType = strawberry.enum(blend.PageType, description="The kind of page asking.")
 Segment = strawberry.enum(
-    blend.Segment, description="History strength: NEW (none), LIGHT (1–2 orders), REGULAR."
+    blend.Segment,
+    description=(
+        "History strength: NEW, LIGHT or REGULAR, by the served build's thresholds "
+        "(modelInfo.segments says exactly where each starts)."
+    ),
 )
 Signal = strawberry.enum(blend.SignalName, name="Signal", description="A blended signal.")
 

@@ -154,14 +154,34 @@ class CustomerConnection:
     total_count: int
 
 
-@strawberry.type(description="The recommendation's dominant evidence.")
+@strawberry.type(
+    description=(
+        "The recommendation's dominant evidence. value is the figure of the source it names: "
+        "the association rule ruleLevel/ruleId (as associationRules and "
+        "frequentlyBoughtTogether return it), the neighbour's stored similarity, or buyers."
+    )
+)
 class Reason:
     kind: engine.ReasonKind
     text: str
-    evidence: list[Product] = strawberry.field(description="Products that triggered it.")
-    metric: str | None = strawberry.field(description="lift, similarity or buyers.")
+    evidence: list[Product] = strawberry.field(
+        description="Products that triggered it (for a category rule: the page's or "
+        "purchased products in its categories)."
+    )
+    metric: str | None = strawberry.field(
+        description="lift (a product rule), category lift (a category rule), similarity or buyers."
+    )
     value: float | None
     features: list[str] = strawberry.field(description="Shared features (SIMILAR_TO).")
+    evidence_categories: list[str] = strawberry.field(
+        description="A category rule's antecedent categories (empty otherwise)."
+    )
+    rule_level: RuleLevel | None = strawberry.field(
+        description="PRODUCT or CATEGORY when the reason cites an association rule."
+    )
+    rule_id: int | None = strawberry.field(
+        description="The cited rule's id in associationRules(filter: {level: ruleLevel})."
+    )
 
 
 @strawberry.type(description="One signal's part in an item's score.")
@@ -184,6 +204,10 @@ class RecommendedItem:
     rank: int
     reason: Reason
     contributions: list[Contribution]
+    out_of_score_order: bool = strawberry.field(
+        description="True when a business rule (a promoted slot) placed the item above "
+        "items with higher scores."
+    )
 
 
 @strawberry.type
@@ -198,6 +222,10 @@ class Recommendations:
     segment: blend.Segment
     weights: list[SignalWeight]
     items: list[RecommendedItem]
+    page_info: PageInfo = strawberry.field(
+        description="endCursor, passed as after, returns the next page without repeating a "
+        "product shown so far."
+    )
 
 
 @strawberry.type
@@ -276,10 +304,11 @@ class SignalCandidates:
     candidates: list[ScoredProduct]
 
 
-@strawberry.type
+@strawberry.type(description="A candidate that did not reach the ranking, and why.")
 class FilteredProduct:
     product: Product
     rule: engine.FilterRule
+    detail: str = strawberry.field(description="The rule in words.")
 
 
 @strawberry.type
@@ -314,6 +343,16 @@ class RecommendationJourney:
     ranking: list[RecommendedItem]
 
 
+@strawberry.type(description="A segment as the served build's thresholds define it.")
+class SegmentDefinition:
+    segment: blend.Segment
+    definition: str = strawberry.field(description='e.g. "3+ orders or 8+ products".')
+    min_orders: int = strawberry.field(description="Orders from which the segment starts.")
+    min_products: int | None = strawberry.field(
+        description="REGULAR: distinct products that make a regular whatever the orders."
+    )
+
+
 @strawberry.type
 class ModelInfo:
     version: str
@@ -331,6 +370,9 @@ class ModelInfo:
     customers: int
     product_rules: int
     category_rules: int
+    segments: list[SegmentDefinition] = strawberry.field(
+        description="The segments served, from this build's thresholds."
+    )
 
 
 @strawberry.type

@@ -3,12 +3,15 @@
 import { gql, memo, categories, product as productById, PRODUCT_FIELDS } from "./api.js";
 import { h, replace, debounce, badge, errorBox, fmt } from "./dom.js";
 
-// Example rows by segment (the API's Segment: NEW none, LIGHT 1–2 orders, REGULAR more).
-export const SEGMENT_LABELS = {
-  NEW: "New · no orders",
-  LIGHT: "Light · 1–2 orders",
-  REGULAR: "Regular · 3+ orders",
-};
+// Example rows by segment, labelled with the served build's own definitions
+// (modelInfo.segments: the thresholds the explanations use too), never a copy here.
+const SEGMENT_NAMES = { NEW: "New", LIGHT: "Light", REGULAR: "Regular" };
+
+export const segmentLabels = memo(async () => {
+  const data = await gql(`{ modelInfo { segments { segment definition } } }`);
+  return Object.fromEntries(data.modelInfo.segments.map((s) =>
+    [s.segment, `${SEGMENT_NAMES[s.segment] ?? s.segment} · ${s.definition}`]));
+});
 
 export function segmentBadge(segment) {
   return badge(segment.toLowerCase(), segment);
@@ -103,9 +106,9 @@ export function customerSearch({ onPick, testid = "customer-search" }) {
 // Search plus example customers per segment; `anonymous` adds an "anonymous visitor" choice.
 export function customerPicker({ selected, onPick, anonymous = false }) {
   const examples = h("div", { class: "examples", dataset: { testid: "example-customers" } }, h("span", { class: "muted" }, "Loading example customers…"));
-  exampleCustomers().then((found) => {
+  Promise.all([exampleCustomers(), segmentLabels()]).then(([found, labels]) => {
     replace(examples, Object.entries(found).map(([segment, list]) => h("div", { class: "example-row" },
-      h("span", { class: "example-label" }, SEGMENT_LABELS[segment]),
+      h("span", { class: "example-label" }, labels[segment] ?? segment),
       h("span", { class: "example-chips" }, list.map((c) => h("button", {
         type: "button", class: ["chip", c.id === selected && "chip-on"], dataset: { customer: c.id, segment },
         title: `${c.name}, ${c.orderCount} completed orders`, onclick: () => onPick(c.id),

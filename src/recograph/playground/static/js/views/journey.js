@@ -18,6 +18,8 @@ const FILTER_TEXT = {
   CURRENT_PRODUCT: "the product on the page",
   CATEGORY_FILTER: "outside the requested categories",
   CATEGORY_CAP: "category cap: enough items from its category already",
+  EXCLUDED: "excluded by the request",
+  BELOW_CUTOFF: "scored below the last shown item",
 };
 
 const SIGNAL_TEXT = {
@@ -34,7 +36,7 @@ const QUERY = `query Journey($customer: Int, $context: ContextInput, $strategy: 
     similarCustomers { customerId name similarity }
     weights { signal weight }
     candidates { signal weight candidates { score product { id name category } } }
-    filtered { rule product { id name category } }
+    filtered { rule detail product { id name category } }
     ranking { rank score product { id name category price inStock promoted } reason { kind text }
       contributions { signal score weight } } } }`;
 
@@ -99,15 +101,15 @@ export function render(root, { setState }) {
                 h("span", { class: "compact-name" }, ranked.has(c.product.id) ? h("span", { class: "hit-mark" }, "✓ ") : null, c.product.name),
                 h("span", { class: "compact-meta" }, `${fmt.num(c.score, 3)} · ${c.product.category}`))))
               : h("p", { class: "empty" }, "No candidates."))))),
-        step(5, "Filtered out",
+        step(5, "Candidates that did not reach the ranking",
           j.filtered.length
             ? h("div", { class: "table-scroll" }, h("table", { class: "data", dataset: { testid: "filtered" } },
               h("thead", {}, h("tr", {}, h("th", {}, "Product"), h("th", {}, "Rule"), h("th", {}, "Why"))),
               h("tbody", {}, j.filtered.map((f) => h("tr", { dataset: { rule: f.rule } },
                 h("td", {}, f.product.name, h("span", { class: "muted" }, ` · ${f.product.category}`)),
                 h("td", {}, badge(f.rule.replaceAll("_", " ").toLowerCase(), "warn")),
-                h("td", {}, FILTER_TEXT[f.rule] ?? f.rule))))))
-            : h("p", { class: "empty" }, "Nothing was filtered out.")),
+                h("td", {}, f.detail || (FILTER_TEXT[f.rule] ?? f.rule)))))))
+            : h("p", { class: "empty" }, "Every candidate reached the ranking.")),
         step(6, "Business rules",
           j.businessRules.length
             ? h("ul", { class: "rules-applied", dataset: { testid: "business-rules" } }, j.businessRules.map((rule) => h("li", {}, rule)))

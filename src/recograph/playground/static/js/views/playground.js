@@ -22,7 +22,7 @@ const STRATEGIES = [
   ["popular", "POPULAR", "Popular"],
 ];
 
-const ITEM_FIELDS = `rank score
+const ITEM_FIELDS = `rank score outOfScoreOrder
   product { id name category price inStock promoted }
   reason { kind text metric value features evidence { id name } }
   contributions { signal score weight }`;
@@ -83,6 +83,7 @@ function blendList(result, previous, navigate) {
     item.reason.features.length ? h("span", { class: "features" }, item.reason.features.map((f) => h("span", { class: "feature" }, f))) : null,
     h("div", { class: "score-row" },
       h("span", { class: "score", title: "blended score" }, fmt.num(item.score, 3)), meter(item.score, top),
+      item.outOfScoreOrder ? h("span", { class: "muted", dataset: { testid: "out-of-order" }, title: "a promoted slot placed it above items with higher scores" }, "placed by a promoted slot") : null,
       contributionBar(item.contributions),
       h("button", { type: "button", class: "link", onclick: () => navigate({ view: "similarity", product: item.product.id }) }, "similar →"))),
   )));
