@@ -252,7 +252,9 @@ def fit_snapshot(
             now=pd.Timestamp(now).to_pydatetime(),
             half_life_days=params.half_life_days,
         )
-        repeat = fit_repeat(lines, catalogue.category, catalogue.n_categories)
+        repeat = fit_repeat(
+            lines, catalogue.category, catalogue.n_categories, user_ids=histories.user_ids
+        )
     return ModelSnapshot(
         version=version,
         manifest={"version": version},
