@@ -83,7 +83,7 @@ def test_product_buyers_re_buyers_and_propensity(model: RepeatModel) -> None:
     ("min_customers", "min_rate", "expected"),
     [
         (2, 0.5, [False, False, False]),  # every same-product rate is 1/3
-        (2, 0.3, [True, True, True]),  # cables, never bought, take the store's rate
+        (2, 0.3, [True, True, False]),  # cables: nobody re-bought one of their own
         (3, 0.3, [False, False, False]),  # the store has only 2 re-buyers of a product
     ],
 )

@@ -544,23 +544,30 @@ def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
 
 
 def with_buy_again(snapshot: ModelSnapshot, profile: Profile, total: Scores) -> Scores:
-    """Scores with the customer's own products that come back placed among the new ones.
+    """Scores with the customer's own products that come back (`buy_again`) placed among the
+    new ones by the store's learned `repeat_share` (see `mix_buy_again`)."""
+    return mix_buy_again(total, buy_again(snapshot, profile), snapshot.repeat.share)
 
-    The next purchases of a returning customer are re-buys with the store's learned
-    `repeat_share` s, new products otherwise: as a mixture, an owned product gets
-    s × its share of the buy-again scores, a new one (1 − s) × its share of the blended
-    total. Written in the blend's units (new products keep their score), an owned product's
-    score is s / (1 − s) × (its buy-again share) × the new products' total.
+
+def mix_buy_again(
+    total: npt.NDArray[np.float32], again: npt.NDArray[np.float32], share: float
+) -> npt.NDArray[np.float32]:
+    """Blended scores (one row, or one per customer) with the buy-again scores mixed in.
+
+    The next purchases of a returning customer are re-buys with the store's share s, new
+    products otherwise: as a mixture, an owned product gets s × its share of the buy-again
+    scores, a new one (1 − s) × its share of the blended total. In the blend's units (new
+    products keep their score) an owned product scores s / (1 − s) × (its share of the
+    buy-again scores) × the new products' total.
     """
-    again = buy_again(snapshot, profile)
+    share = min(share, MAX_REPEAT_SHARE)
     back = again > 0
-    share = min(snapshot.repeat.share, MAX_REPEAT_SHARE)
-    if not back.any() or share <= 0:
+    if share <= 0 or not back.any():
         return total
-    new_total = float(total[~back].sum())
-    result = total.copy()
-    result[back] = np.float32(share / (1.0 - share) * new_total) * again[back] / again.sum()
-    return result
+    new_total = np.where(back, 0.0, total).sum(axis=-1, keepdims=True)
+    again_total = np.maximum(again.sum(axis=-1, keepdims=True), 1e-30)
+    mixed = np.float32(share / (1.0 - share)) * new_total * again / again_total
+    return np.where(back, mixed, total).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------- filters

@@ -52,8 +52,8 @@ class RepeatModel:
     Per category (indexed by category):
     - ``repeatable``: bool, whether customers re-buy the category's products (the same product
       again) often enough for owned ones to come back: the store has ``min_customers``
-      re-buyers of a product at all, and the category's same-product rate, shrunk toward the
-      store's, is at least ``min_rate``.
+      re-buyers of a product at all, the category at least one, and its same-product rate,
+      shrunk toward the store's, is at least ``min_rate``.
     - ``rate``: float32, fraction of the category's customers who bought it again (any product).
     - ``median_days``: float32, median days between purchases of the category by one customer.
     - ``customers``: int32, distinct customers of the category.
@@ -301,9 +301,14 @@ def fit_repeat(
     store_another = float(another.sum() / max(int(category_returning.sum()), 1))
     another_rate = shrunk_rate(another, category_returning, store_another, prior_strength)
 
-    # The store must show re-buys of the same product at all; then each category's own rate
-    # (its products' re-buyers, shrunk toward the store's) decides.
-    repeatable = (category_same >= min_rate) & (int(item_repeaters.sum()) >= min_customers)
+    # The store must show re-buys of the same product at all, the category at least one of its
+    # own; then the category's rate (shrunk toward the store's) decides. Without a re-buy of
+    # its own a category of durables stays out however few buyers it has.
+    repeatable = (
+        (category_same >= min_rate)
+        & (same_repeaters >= 1)
+        & (int(item_repeaters.sum()) >= min_customers)
+    )
     customer_factor = _customer_factors(ordered, item_again, came_back, propensity, user_ids)
     share = _repeat_share(ordered, item_again)
     logger.info(
