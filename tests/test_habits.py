@@ -206,3 +206,18 @@ def replace_repeat(snapshot: ModelSnapshot, habit: str) -> ModelSnapshot:
     from dataclasses import replace
 
     return replace(snapshot, repeat=snapshot.repeat.without(habit))
+
+
+def test_buy_again_is_mixed_in_by_the_repeat_share() -> None:
+    from recograph.engine import mix_buy_again
+
+    total = np.array([0.5, 0.3, 0.2, 0.1], dtype=np.float32)
+    again = np.array([0.0, 0.0, 0.6, 0.0], dtype=np.float32)
+    # New products' best total (item 2 is a re-buy, not new): 0.5 + 0.3 + 0.1 = 0.9; the only
+    # re-buy holds all the buy-again mass, so it scores s / (1 - s) × 0.9.
+    assert mix_buy_again(total, again, 0.5).tolist() == pytest.approx([0.5, 0.3, 0.9, 0.1])
+    assert mix_buy_again(total, again, 0.2).tolist() == pytest.approx([0.5, 0.3, 0.225, 0.1])
+    assert mix_buy_again(total, again, 0.0).tolist() == pytest.approx(total.tolist())
+    # One row per customer gives the same as one call each.
+    rows = mix_buy_again(np.stack([total, total]), np.stack([again, np.zeros(4)]), 0.5)
+    assert rows.tolist() == pytest.approx([[0.5, 0.3, 0.9, 0.1], total.tolist()])

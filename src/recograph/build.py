@@ -31,6 +31,7 @@ from recograph.evaluation.evaluate import (
     evaluate_models,
     tune_blend,
 )
+from recograph.evaluation.habits import habit_effects
 from recograph.recommenders.als import fit_als
 from recograph.recommenders.content import fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
@@ -329,6 +330,7 @@ def build_artifacts(
     blend = BlendConfig()
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
+    habits: dict[str, Any] | None = None
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
     if can_evaluate:
@@ -348,6 +350,9 @@ def build_artifacts(
                 if tune
                 else None,
             )
+        with timer.step("habits"):
+            served = replace(validation_snapshot, blend=blend)
+            habits = habit_effects(served, val_split, params.seed, params.eval_max_users)
         with timer.step("evaluation"):
             test_snapshot = fit(train, params, blend)
             test_split = splits.temporal_split(lines, test_cutoff)
@@ -375,6 +380,7 @@ def build_artifacts(
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
         "metrics": _metrics(report, cart_report),
+        **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra_manifest or {}),
     }

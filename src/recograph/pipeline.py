@@ -14,6 +14,7 @@ from recograph import db
 from recograph.build import BuildParams, EngineUnavailable, build_with_engine
 from recograph.dataset import StoreData
 from recograph.evaluation.evaluate import CART_TITLE
+from recograph.evaluation.habits import format_habits
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def run_build(
         raise BuildError(str(exc), exit_status=2) from None
     if result.report is not None and not quiet:
         print(result.report.table())
+        if "habits" in result.manifest:
+            print(f"\n{format_habits(result.manifest['habits'])}")
         if result.cart_report is not None:
             print(f"\n{CART_TITLE} ({result.cart_report.users} orders):")
             print(result.cart_report.table())
@@ -152,4 +155,5 @@ def run_build(
         "counts": result.manifest.get("counts", {}),
         "blend": result.manifest.get("blend", {}),
         "metrics": result.manifest.get("metrics", {}),
+        "habits": result.manifest.get("habits", {}),
     }
