@@ -220,4 +220,4 @@ def test_buy_again_is_mixed_in_by_the_repeat_share() -> None:
     assert mix_buy_again(total, again, 0.0).tolist() == pytest.approx(total.tolist())
     # One row per customer gives the same as one call each.
     rows = mix_buy_again(np.stack([total, total]), np.stack([again, np.zeros(4)]), 0.5)
-    assert rows.tolist() == pytest.approx([[0.5, 0.3, 0.9, 0.1], total.tolist()])
+    np.testing.assert_allclose(rows, [[0.5, 0.3, 0.9, 0.1], total], rtol=1e-6)
