@@ -168,14 +168,15 @@ def test_a_durable_bought_once_stays_filtered_and_the_ink_comes_back(
     assert damping[pos(durable, 4)] == 1.0
 
 
-# Re-buy store: one category of 6 coffees; customer 1 buys coffee 1 on 4 days and coffee 2 once;
-# 2-9 each buy their own coffee (2 + c % 5) on days 0 and 7, then coffee 1 on day 14.
+# Re-buy store: one category of 6 coffees; customer 1 buys coffee 1 every week (6 dates) and
+# coffee 2 once; 2-9 each buy their own coffee (2 + c % 5) weekly, then coffee 1 on day 35.
 COFFEES = {i: "coffee" for i in range(1, 7)}
+WEEKS = (0, 7, 14, 21, 28)
 REBUY = (
-    [(1, day, [1]) for day in (0, 7, 14, 21)]
+    [(1, day, [1]) for day in (*WEEKS, 35)]
     + [(1, 3, [2])]
-    + [(c, day, [2 + c % 5]) for c in range(2, 10) for day in (0, 7)]
-    + [(c, 14, [1]) for c in range(2, 10)]
+    + [(c, day, [2 + c % 5]) for c in range(2, 10) for day in WEEKS]
+    + [(c, 35, [1]) for c in range(2, 10)]
 )
 
 
@@ -190,7 +191,7 @@ def test_a_product_the_customer_re_buys_comes_back_first() -> None:
     customer = user(snapshot, 1)
     profile = build_profile(snapshot, customer)
     assert profile.purchase_counts is not None
-    assert profile.purchase_counts[[pos(snapshot, 1), pos(snapshot, 2)]].tolist() == [4.0, 1.0]
+    assert profile.purchase_counts[[pos(snapshot, 1), pos(snapshot, 2)]].tolist() == [6.0, 1.0]
     again = buy_again(snapshot, profile)
     assert again[pos(snapshot, 1)] > again[pos(snapshot, 2)] > 0
     result = recommend(snapshot, Request(user=customer, limit=3), NO_POLICY)
@@ -221,3 +222,21 @@ def test_buy_again_is_mixed_in_by_the_repeat_share() -> None:
     # One row per customer gives the same as one call each.
     rows = mix_buy_again(np.stack([total, total]), np.stack([again, np.zeros(4)]), 0.5)
     np.testing.assert_allclose(rows, [[0.5, 0.3, 0.9, 0.1], total], rtol=1e-6)
+
+
+def test_the_build_reports_each_habit_on_the_validation_split() -> None:
+    from recograph.build import build_artifacts
+
+    manifest = build_artifacts(store(COFFEES, REBUY), None, PARAMS).manifest
+    habits = manifest["habits"]
+    assert list(habits["rows"]) == [
+        "all habits",
+        "without repeat",
+        "without damping",
+        "without customer",
+    ]
+    assert habits["users"] >= 1
+    assert 0 < habits["learned"]["repeat_share"] < 1
+    rows = habits["rows"]
+    # Customers re-buy their own coffee: without the habit it is filtered out of every list.
+    assert rows["all habits"]["ndcg@10 all items"] > rows["without repeat"]["ndcg@10 all items"]
