@@ -31,6 +31,7 @@ from recograph.evaluation.evaluate import (
     evaluate_models,
     tune_blend,
 )
+from recograph.evaluation.habits import habit_effects
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import fit_als
 from recograph.recommenders.content import fit_content
@@ -281,7 +282,9 @@ def fit_snapshot(
             now=pd.Timestamp(now).to_pydatetime(),
             half_life_days=params.half_life_days,
         )
-        repeat = fit_repeat(lines, catalogue.category, catalogue.n_categories)
+        repeat = fit_repeat(
+            lines, catalogue.category, catalogue.n_categories, user_ids=histories.user_ids
+        )
     return ModelSnapshot(
         version=version,
         manifest={"version": version},
@@ -359,6 +362,7 @@ def build_artifacts(
     blend = BlendConfig()
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
+    habits: dict[str, Any] | None = None
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
     if can_evaluate:
@@ -383,6 +387,9 @@ def build_artifacts(
                 else None,
                 progress=progress,
             )
+        with timer.step("habits"):
+            served = replace(validation_snapshot, blend=blend)
+            habits = habit_effects(served, val_split, params.seed, params.eval_max_users)
         with timer.step("evaluation"):
             test_snapshot = fit(
                 train, params, blend, timer=StepTimer(fit_progress(progress, "fit for evaluation"))
@@ -413,6 +420,7 @@ def build_artifacts(
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
         "metrics": _metrics(report, cart_report),
+        **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra_manifest or {}),
     }

@@ -15,6 +15,7 @@ from recograph import db
 from recograph.build import BuildParams, EngineUnavailable, build_with_engine
 from recograph.dataset import StoreData
 from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport
+from recograph.evaluation.habits import format_habits
 from recograph.progress import Progress, no_progress
 from recograph.settings import Settings
 
@@ -157,6 +158,8 @@ def run_build(
         raise BuildError(str(exc), exit_status=2) from None
     if result.report is not None:
         stdout.print(terminal.headline_table(result.report, "held-out customers, all segments"))
+        if "habits" in result.manifest:
+            stdout.print(format_habits(result.manifest["habits"]))
         if result.cart_report is not None:
             cart = result.cart_report
             stdout.print(terminal.headline_table(cart, f"{CART_TITLE} ({cart.users} orders)"))
@@ -188,6 +191,7 @@ def run_build(
         "counts": result.manifest.get("counts", {}),
         "blend": result.manifest.get("blend", {}),
         "metrics": result.manifest.get("metrics", {}),
+        "habits": result.manifest.get("habits", {}),
     }
 
 

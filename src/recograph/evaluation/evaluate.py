@@ -24,8 +24,10 @@ from recograph.engine import (
     Request,
     Strategy,
     build_profile,
+    buy_again,
     compute_signals,
     filter_mask,
+    mix_buy_again,
     owned_damping,
     recommend,
 )
@@ -327,6 +329,8 @@ class _SignalStack:
     n_orders: npt.NDArray[np.int64]
     n_items: npt.NDArray[np.int64]
     damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
+    again: npt.NDArray[np.float32]  # `engine.buy_again` of each row
+    repeat_share: float
 
 
 def _stack(
@@ -344,6 +348,7 @@ def _stack(
     n_orders = np.zeros(n_rows, dtype=np.int64)
     n_hist = np.zeros(n_rows, dtype=np.int64)
     damping = np.ones((n_rows, n_items), dtype=np.float32)
+    again = np.zeros((n_rows, n_items), dtype=np.float32)
     for row, (user, context) in enumerate(rows):
         tick(row + 1)
         profile = build_profile(snapshot, user)
@@ -359,7 +364,10 @@ def _stack(
         n_orders[row] = profile.n_orders
         n_hist[row] = profile.items.size
         damping[row] = owned_damping(snapshot, profile, context)
-    return _SignalStack(signals, cf, excluded, n_orders, n_hist, damping)
+        again[row] = buy_again(snapshot, profile)
+    return _SignalStack(
+        signals, cf, excluded, n_orders, n_hist, damping, again, snapshot.repeat.share
+    )
 
 
 def _cf_mix(
@@ -394,8 +402,10 @@ def _ndcg_values(
     parts[SignalName.CF] = cf[rows]
     used = {s: v for s, v in parts.items() if weights.get(s) > 0}
     total = blend(used, weights) if used else np.zeros_like(parts[SignalName.POPULARITY])
-    # as `engine.recommend` does: popularity breaks ties, owned categories are damped
+    # as `engine.recommend` does: popularity breaks ties, owned categories are damped, owned
+    # products that come back are mixed in by the store's repeat share
     total = (total + FILLER_WEIGHT * parts[SignalName.POPULARITY]) * stack.damping[rows]
+    total = mix_buy_again(total, stack.again[rows], stack.repeat_share)
     recommended = top_k(total, K_MAX, stack.excluded[rows])
     chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]
     return np.asarray(ndcg_at_k(recommended, chosen, K_MAX), dtype=np.float64)
