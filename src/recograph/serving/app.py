@@ -31,8 +31,11 @@ from strawberry.schema.base import BaseSchema
 
 from recograph.online.variants import Experiment
 from recograph.schema import SchemaLimits, build_schema
+from recograph.schema.compiled import KnownDocuments
+from recograph.schema.limits import validation_rules
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services, make_context
+from recograph.serving.documents import DocumentEndpoint
 from recograph.serving.events import EventWriter
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
@@ -63,18 +66,33 @@ def http_error(status: int, message: str) -> Response:
 
 class GraphQLApp(GraphQL[RequestContext, None]):
     """Strawberry's ASGI app with the recograph context and orjson encoding; every response
-    names the model version it was computed with (``x-recograph-model-version``)."""
+    names the model version it was computed with (``x-recograph-model-version``). Known
+    documents are answered by ``documents`` (compiled, `recograph.serving.documents`) when
+    given; everything else by strawberry's general path."""
 
-    def __init__(self, schema: BaseSchema, services: Services, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        services: Services,
+        *,
+        graphiql: bool,
+        documents: DocumentEndpoint | None = None,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.services = services
+        self.documents = documents
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = None
+            if self.documents is not None:
+                response = await self.documents.handle(request)
+            if response is None:
+                response = await self.run(request)
         except HTTPException as exc:
             response = http_error(exc.status_code, exc.reason)
         await response(scope, receive, send)
@@ -208,17 +226,30 @@ def create_app(
         experiment=experiment if experiment is not None else Experiment.from_env(),
         monitoring=monitoring,
     )
-    schema = build_schema(
-        SchemaLimits(
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_fields=settings.max_fields,
-            introspection=settings.introspection,
-            mask_errors=not settings.debug,
-        )
+    limits = SchemaLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_fields=settings.max_fields,
+        introspection=settings.introspection,
+        mask_errors=not settings.debug,
     )
-    graphql = GraphQLApp(schema, services, graphiql=settings.graphiql)
+    schema = build_schema(limits)
+    documents = None
+    if config.compiled_documents:
+        known = KnownDocuments(
+            schema,
+            validation_rules(
+                limits.max_depth,
+                limits.max_aliases,
+                introspection=limits.introspection,
+                max_fields=limits.max_fields,
+            ),
+            max_tokens=limits.max_tokens,
+            mask_errors=limits.mask_errors,
+        )
+        documents = DocumentEndpoint(known, services)
+    graphql = GraphQLApp(schema, services, graphiql=settings.graphiql, documents=documents)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -289,6 +320,7 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.schema = schema
+    app.state.documents = None if documents is None else documents.documents
     return app
 
 
