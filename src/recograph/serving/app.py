@@ -41,7 +41,7 @@ from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.settings import Settings
-from recograph.snapshot import load_snapshot
+from recograph.snapshot import load_mapped_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def readiness(services: Services) -> tuple[int, dict[str, Any]]:
 
 def create_app(
     settings: Settings | None = None,
-    snapshot_loader: SnapshotLoader = load_snapshot,
+    snapshot_loader: SnapshotLoader = load_mapped_snapshot,
     *,
     config: ServingConfig | None = None,
     handle_sighup: bool = False,
