@@ -73,7 +73,7 @@ class LoadedArtifacts:
 def _digest(array: npt.NDArray[Any]) -> str:
     """sha256 of the array's bytes (C order), hashed in place when it is contiguous."""
     if array.flags.c_contiguous and array.ndim > 0 and array.size > 0:
-        return hashlib.sha256(memoryview(array.reshape(-1).view(np.uint8))).hexdigest()
+        return hashlib.sha256(array.reshape(-1).view(np.uint8).data).hexdigest()
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
