@@ -37,6 +37,7 @@ from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.documents import DocumentEndpoint
 from recograph.serving.events import EventWriter
+from recograph.serving.live import LivePurchaseFeed
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
@@ -218,6 +219,9 @@ def create_app(
         shutdown_seconds=config.event_shutdown_seconds,
     )
     monitoring = Monitoring(state, events)
+    feed = None
+    if settings.database_url and config.live_poll_seconds > 0:
+        feed = LivePurchaseFeed(state, settings.database_url)
     services = Services(
         settings=settings,
         config=config,
@@ -265,9 +269,13 @@ def create_app(
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
         background: set[asyncio.Task[Any]] = set()
+        live: asyncio.Task[None] | None = None
         poller = None
         if config.reload_poll_seconds > 0:
             poller = asyncio.create_task(_poll(state, config.reload_poll_seconds))
+        if feed is not None:
+            live = asyncio.create_task(feed.run(config.live_poll_seconds))
+            background.add(live)
         loop = asyncio.get_running_loop()
         sighup = handle_sighup and threading.current_thread() is threading.main_thread()
         if sighup:
@@ -288,8 +296,12 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             for task in list(background):
-                with contextlib.suppress(Exception):
+                if task is live:
+                    task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
+            if feed is not None:
+                await feed.close()
             await events.stop()
 
     middleware = [
@@ -320,6 +332,7 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.schema = schema
+    app.state.live_feed = feed
     app.state.documents = None if documents is None else documents.documents
     return app
 
