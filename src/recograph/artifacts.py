@@ -25,6 +25,7 @@ changed; `prune` removes the copies of the builds it deletes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -262,25 +263,24 @@ def mmap_dir(directory: Path) -> Path:
 
 def _write_mapped(directory: Path, target: Path, expected: dict[str, list[Any]]) -> None:
     """Write every array as an aligned .npy file (checked against the manifest), then rename
-    the directory into place; a concurrent writer that finished first wins."""
+    the directory into place. Workers starting together take a lock: the first writes, the
+    others find the copies complete (a complete copy is never replaced while mapped)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        arrays = _read_arrays(directory, expected, verify=True)
-        for index, name in enumerate(sorted(arrays)):
-            np.save(staging / f"{index}.npy", arrays[name], allow_pickle=False)
-        names = "\n".join(sorted(arrays))
-        (staging / "names").write_text(names + "\n")
-        (staging / MMAP_COMPLETE).write_text(_npz_stamp(directory))
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
+    with (target.parent / f".{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _mapped_complete(directory, target):
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
+            arrays = _read_arrays(directory, expected, verify=True)
+            for index, name in enumerate(sorted(arrays)):
+                np.save(staging / f"{index}.npy", arrays[name], allow_pickle=False)
+            (staging / "names").write_text("\n".join(sorted(arrays)) + "\n")
+            (staging / MMAP_COMPLETE).write_text(_npz_stamp(directory))
+            shutil.rmtree(target, ignore_errors=True)  # a stale copy of another arrays.npz
             staging.rename(target)
-        except OSError:
-            if not _mapped_complete(directory, target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _mapped_complete(directory: Path, target: Path) -> bool:
