@@ -65,3 +65,9 @@ def test_a_short_real_run(
     ]
     assert all(r["errors"] == 0 for r in rows)
     assert all(0 < r["requests"] <= 50 for r in rows[:2])
+    # one worker's memory, and the latency-vs-offered-load plot beside the JSON
+    memory = json.loads(out.with_suffix(".memory.json").read_text())
+    assert list(memory) == ["demo"]
+    assert len(memory["demo"]) == 1
+    assert 0 < memory["demo"][0]["uss_mb"] <= memory["demo"][0]["rss_mb"]
+    assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
+from recograph.bench.serve import free_port, wait_ready
 from recograph.cli import main
-from recograph.commands.serve import _environment
+from recograph.commands.serve import _environment, _workers, cores
+from recograph.snapshot import ModelSnapshot
 
 
 def test_command_line_overrides_become_environment_variables() -> None:
@@ -36,3 +45,49 @@ def test_a_bad_setting_is_a_clear_error_in_every_command(
     err = capsys.readouterr().err
     assert err.startswith(f"recograph {argv[0]}: RECOGRAPH_PORT must be an integer")
     assert "Traceback" not in err
+
+
+def test_workers_auto_is_one_per_core() -> None:
+    assert _workers("auto") == cores() >= 1
+    assert _workers("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match="'auto'"):
+        _workers("many")
+
+
+def test_forked_workers_share_live_purchases(
+    artifacts_root: Path, tmp_path: Path, snapshot: ModelSnapshot
+) -> None:
+    """``serve --workers 2``: two forked workers behind one socket; a purchase recorded
+    through one connection is seen through every later connection, whichever worker
+    accepts it."""
+    port = free_port()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    command = [sys.executable, "-m", "recograph.cli", "serve", "--workers", "2"]
+    command += ["--artifacts", str(artifacts_root), "--database-url", url, "--port", str(port)]
+    env = {**os.environ, "RECOGRAPH_RELOAD_POLL_SECONDS": "0"}
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, server, timeout=120)
+        workers = psutil.Process(server.pid).children()
+        assert len(workers) == 2
+        customer = int(snapshot.histories.user_ids[2])
+        bought = int(snapshot.catalogue.item_ids[4])
+        record = "mutation($i: EventInput!) { recordEvent(input: $i) { accepted } }"
+        event = {"type": "PURCHASE", "customerId": customer, "productId": bought}
+        posted = httpx.post(f"{base}/graphql", json={"query": record, "variables": {"i": event}})
+        assert posted.json()["data"]["recordEvent"]["accepted"] is True
+        time.sleep(1.5)  # the writer's flush (0.5 s) and the feed's poll (0.5 s)
+        live = (
+            "query($c: Int) { recommendationJourney(customerId: $c, limit: 1) "
+            "{ profile { livePurchases { id } } } }"
+        )
+        for _ in range(12):  # a new connection each time: the kernel picks the worker
+            body = {"query": live, "variables": {"c": customer}}
+            answer = httpx.post(f"{base}/graphql", json=body)
+            profile = answer.json()["data"]["recommendationJourney"]["profile"]
+            assert profile["livePurchases"] == [{"id": bought}]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert all(not w.is_running() for w in workers)

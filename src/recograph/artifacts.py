@@ -11,10 +11,21 @@ Layout of ``<root>/<version>/``:
 
 ``<root>/current`` is a one-line text file naming the published version; it is replaced with
 ``os.replace`` so a reader never sees a half-written pointer. A failed build never touches it.
+
+Memory-mapped loading (``load(..., mmap=True)``, what the server uses) lets every worker
+process on a host share one copy of the arrays in the page cache. ``arrays.npz`` is stored
+uncompressed, but a zip member starts wherever the previous one ended, so its data is not
+aligned for its dtype, and numpy copies misaligned arrays before BLAS or sparse kernels use
+them (on every request). The first load therefore writes each member once as an aligned
+``.npy`` file under ``<root>/.mmap/<version>/`` (or, when the root is read-only, under the
+temporary directory), checked against the manifest's checksums, and every load maps those.
+What was published, ``<root>/<version>/`` with ``arrays.npz`` and the manifest, is never
+changed; `prune` removes the copies of the builds it deletes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -36,6 +47,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
+MMAP_DIR = ".mmap"
+MMAP_COMPLETE = "complete"
 CURRENT_FILE = "current"
 
 Arrays = Mapping[str, npt.NDArray[Any]]
@@ -59,6 +72,9 @@ class LoadedArtifacts:
 
 
 def _digest(array: npt.NDArray[Any]) -> str:
+    """sha256 of the array's bytes (C order), hashed in place when it is contiguous."""
+    if array.flags.c_contiguous and array.ndim > 0 and array.size > 0:
+        return hashlib.sha256(array.reshape(-1).view(np.uint8).data).hexdigest()
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
@@ -156,6 +172,7 @@ def prune(root: Path, keep: int) -> None:
     for old in versions[: max(0, len(versions) - keep)]:
         if old != current:
             shutil.rmtree(root / old, ignore_errors=True)
+            shutil.rmtree(root / MMAP_DIR / old, ignore_errors=True)
 
 
 def resolve(path: Path) -> Path:
@@ -168,9 +185,11 @@ def resolve(path: Path) -> Path:
     return path / version
 
 
-def load(path: Path, *, verify: bool = True) -> LoadedArtifacts:
+def load(path: Path, *, verify: bool = True, mmap: bool = False) -> LoadedArtifacts:
     """Load and validate a build: format version, every array present with its dtype, shape
-    and (when ``verify``) checksum. Raises ArtifactError naming what is wrong."""
+    and (when ``verify``) checksum. Raises ArtifactError naming what is wrong. ``mmap`` maps
+    aligned copies of the arrays read-only instead of reading them into this process (see
+    the module docstring)."""
     directory = resolve(path)
     try:
         manifest = json.loads((directory / MANIFEST_FILE).read_text())
@@ -184,27 +203,109 @@ def load(path: Path, *, verify: bool = True) -> LoadedArtifacts:
             f"this server reads format {FORMAT_VERSION}"
         )
     expected: dict[str, list[Any]] = manifest.get("arrays", {})
-    arrays: dict[str, npt.NDArray[Any]] = {}
     try:
-        with (
-            (directory / ARRAYS_FILE).open("rb") as handle,
-            np.load(handle, allow_pickle=False) as npz,
-        ):
-            for name, (dtype, shape, digest) in expected.items():
-                if name not in npz.files:
-                    raise ArtifactError(f"{directory}: array {name!r} missing")
-                array = npz[name]
-                if str(array.dtype) != dtype or list(array.shape) != shape:
-                    raise ArtifactError(
-                        f"{directory}: array {name!r} is {array.dtype}{list(array.shape)}, "
-                        f"manifest says {dtype}{shape}"
-                    )
-                if verify and _digest(array) != digest:
-                    raise ArtifactError(f"{directory}: array {name!r} checksum mismatch")
-                array.setflags(write=False)
-                arrays[name] = array
+        if mmap:
+            arrays = _mapped_arrays(directory, expected, verify)
+        else:
+            arrays = _read_arrays(directory, expected, verify)
     except ArtifactError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{directory / ARRAYS_FILE}: unreadable ({exc})") from None
     return LoadedArtifacts(path=directory, manifest=manifest, arrays=arrays)
+
+
+def _check(
+    directory: Path, name: str, array: npt.NDArray[Any], expected: list[Any], verify: bool
+) -> None:
+    dtype, shape, digest = expected
+    if str(array.dtype) != dtype or list(array.shape) != shape:
+        raise ArtifactError(
+            f"{directory}: array {name!r} is {array.dtype}{list(array.shape)}, "
+            f"manifest says {dtype}{shape}"
+        )
+    if verify and _digest(array) != digest:
+        raise ArtifactError(f"{directory}: array {name!r} checksum mismatch")
+
+
+def _read_arrays(
+    directory: Path, expected: dict[str, list[Any]], verify: bool
+) -> dict[str, npt.NDArray[Any]]:
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    with (
+        (directory / ARRAYS_FILE).open("rb") as handle,
+        np.load(handle, allow_pickle=False) as npz,
+    ):
+        for name, spec in expected.items():
+            if name not in npz.files:
+                raise ArtifactError(f"{directory}: array {name!r} missing")
+            array = npz[name]
+            _check(directory, name, array, spec, verify)
+            array.setflags(write=False)
+            arrays[name] = array
+    return arrays
+
+
+def _npz_stamp(directory: Path) -> str:
+    """What the mapped copies were made from: arrays.npz's size and modification time."""
+    stat = (directory / ARRAYS_FILE).stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}\n"
+
+
+def mmap_dir(directory: Path) -> Path:
+    """Where the aligned copies of a build live: ``<root>/.mmap/<version>``, or in the
+    temporary directory when the root cannot be written."""
+    if os.access(directory.parent, os.W_OK):
+        return directory.parent / MMAP_DIR / directory.name
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "recograph-mmap" / f"{directory.name}-{digest}"
+
+
+def _write_mapped(directory: Path, target: Path, expected: dict[str, list[Any]]) -> None:
+    """Write every array as an aligned .npy file (checked against the manifest), then rename
+    the directory into place. Workers starting together take a lock: the first writes, the
+    others find the copies complete (a complete copy is never replaced while mapped)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f".{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _mapped_complete(directory, target):
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            arrays = _read_arrays(directory, expected, verify=True)
+            for index, name in enumerate(sorted(arrays)):
+                np.save(staging / f"{index}.npy", arrays[name], allow_pickle=False)
+            (staging / "names").write_text("\n".join(sorted(arrays)) + "\n")
+            (staging / MMAP_COMPLETE).write_text(_npz_stamp(directory))
+            shutil.rmtree(target, ignore_errors=True)  # a stale copy of another arrays.npz
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _mapped_complete(directory: Path, target: Path) -> bool:
+    try:
+        return (target / MMAP_COMPLETE).read_text() == _npz_stamp(directory)
+    except FileNotFoundError:
+        return False
+
+
+def _mapped_arrays(
+    directory: Path, expected: dict[str, list[Any]], verify: bool
+) -> dict[str, npt.NDArray[Any]]:
+    target = mmap_dir(directory)
+    if not _mapped_complete(directory, target):
+        _write_mapped(directory, target, expected)
+    files = {
+        name: target / f"{index}.npy"
+        for index, name in enumerate((target / "names").read_text().split())
+    }
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for name, spec in expected.items():
+        if name not in files:
+            raise ArtifactError(f"{directory}: array {name!r} missing")
+        mapped = np.load(files[name], mmap_mode="r", allow_pickle=False)
+        array: npt.NDArray[Any] = np.asarray(mapped)  # a plain read-only view of the map
+        _check(directory, name, array, spec, verify)
+        arrays[name] = array
+    return arrays

@@ -185,13 +185,20 @@ def _category_share(catalogue: Catalogue, overall: npt.NDArray[Any]) -> npt.NDAr
     return (0.3 + 0.7 * overall / denominator).astype(np.float32)
 
 
-def load_snapshot(path: Path, *, verify: bool = True) -> ModelSnapshot:
+def load_snapshot(path: Path, *, verify: bool = True, mmap: bool = False) -> ModelSnapshot:
     """Load, validate and assemble a published build (a root with ``current`` or a build dir).
 
-    Raises ``artifacts.ArtifactError`` for anything missing, corrupt or inconsistent.
+    ``mmap`` maps the arrays read-only from aligned files shared by every process on the host
+    (`artifacts.load`) instead of reading them into this one. Raises
+    ``artifacts.ArtifactError`` for anything missing, corrupt or inconsistent.
     """
-    loaded = artifacts.load(path, verify=verify)
+    loaded = artifacts.load(path, verify=verify, mmap=mmap)
     try:
         return ModelSnapshot.from_arrays(loaded.arrays, loaded.manifest)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise artifacts.ArtifactError(f"{loaded.path}: inconsistent build ({exc!r})") from None
+
+
+def load_mapped_snapshot(path: Path) -> ModelSnapshot:
+    """`load_snapshot` with memory-mapped arrays: what a server worker loads."""
+    return load_snapshot(path, mmap=True)

@@ -1,11 +1,16 @@
 """``recograph bench serve``: GraphQL recommendations against a plain JSON endpoint, same run.
 
-The server runs in a child process (uvicorn, one worker, loopback, a random free port) that
-stops itself after ``--max-seconds``. It serves ``/graphql`` and ``/plain``, a bare Starlette
-endpoint returning the exact bytes of the benchmarked GraphQL response. Each endpoint is driven
+For each store (``--store NAME=ROOT``, repeatable; ``--artifacts ROOT`` is the store "demo")
+the server runs in a child process (uvicorn with ``--workers`` forked workers, as
+``recograph serve`` runs them; loopback, a random free port) that stops itself after a time
+budget. It serves ``/graphql`` and ``/plain``, a bare Starlette endpoint of the same app and
+workers returning the exact bytes of the benchmarked GraphQL response. Each endpoint is driven
 at every concurrency level for at most ``--seconds`` (and, with the httpx driver, at most
-``--requests``), with wrk when it is installed and an async httpx client otherwise; the
-report gives requests/s, p50/p95/p99 latency and the GraphQL/plain throughput ratio.
+``--requests``), with wrk when it is installed and an async httpx client otherwise; then
+GraphQL is driven open-loop at ``--offered`` fractions of its best rate. The report gives
+requests/s, p50/p95/p99 latency, server CPU ms per request (every worker counted), the
+GraphQL/plain throughput ratio, and the RSS and USS (private memory: what a worker adds) of
+each worker; the latency against offered load is plotted next to ``--json`` (or ``--plot``).
 
 The query is ``recommendations`` with limit 10 for a customer with history and a cart of two
 products, each item with product fields, reason and contributions.
@@ -74,6 +79,8 @@ class Result:
     p99_ms: float
     target_rate: float | None = None  # paced runs only
     server_cpu_ms: float | None = None  # server process CPU time per request
+    store: str = "demo"
+    offered_fraction: float | None = None  # paced runs: target rate / best closed-loop rate
 
     def with_cpu(self, cpu_seconds: float) -> Result:
         return replace(self, server_cpu_ms=cpu_seconds * 1000 / max(self.requests, 1))
@@ -127,6 +134,22 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--artifacts", type=Path, help="artifact root (default: settings)")
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="NAME=ROOT",
+        help="a store's artifact root, repeatable (e.g. demo=artifacts x100=var/x100/artifacts)",
+    )
+    parser.add_argument(
+        "--workers", default="1", help="server worker processes: a number or 'auto' (one per core)"
+    )
+    parser.add_argument(
+        "--offered",
+        default="0.5",
+        help="open-loop GraphQL rates as fractions of the best measured rate, comma-separated",
+    )
+    parser.add_argument("--plot", type=Path, help="latency vs offered load (PNG)")
     parser.add_argument("--concurrency", default="1,16,64", help="levels, comma-separated")
     parser.add_argument("--seconds", type=float, default=8.0, help="longest run per level")
     parser.add_argument("--requests", type=int, default=20_000, help="most requests per level")
@@ -137,7 +160,7 @@ def register(subparsers: Any) -> None:
         "--no-paced",
         dest="paced",
         action="store_false",
-        help="skip the open-loop GraphQL run at half the best measured rate",
+        help="skip the open-loop GraphQL runs (--offered)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.set_defaults(handler=run)
@@ -147,8 +170,42 @@ def register(subparsers: Any) -> None:
 
 
 def _child(argv: list[str]) -> int:
-    """The server process: the app plus /plain; exits by itself after --max-seconds."""
+    """The server process: the app plus /plain, with ``--workers`` forked workers as
+    ``recograph serve`` runs them; exits by itself after --max-seconds."""
+    import signal
+
     import uvicorn
+
+    from recograph.commands.serve import serve_forked
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--payload", type=Path, required=True)
+    parser.add_argument("--max-seconds", type=float, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    config = uvicorn.Config(
+        lambda: _bench_app(args.payload),
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
+    if args.workers > 1:
+        signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+        signal.alarm(max(1, round(args.max_seconds)))
+        return serve_forked(config, args.workers)
+    server = uvicorn.Server(config)
+    timer = threading.Timer(args.max_seconds, lambda: setattr(server, "should_exit", True))
+    timer.daemon = True
+    timer.start()
+    server.run()
+    return 0
+
+
+def _bench_app(payload_file: Path) -> Any:
+    """The served app with ``/plain``: the bytes of ``payload_file``, read once."""
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
@@ -156,31 +213,18 @@ def _child(argv: list[str]) -> int:
     from recograph.serving.app import create_app
     from recograph.serving.config import ServingConfig
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--payload", type=Path, required=True)
-    parser.add_argument("--max-seconds", type=float, required=True)
-    args = parser.parse_args(argv)
     payload: list[bytes] = []
 
     async def plain(_: Request) -> Response:
         if not payload:
-            payload.append(args.payload.read_bytes())
+            payload.append(payload_file.read_bytes())
         return Response(payload[0], media_type="application/json")
 
-    app = create_app(
+    return create_app(
         Settings.from_env(),
         config=ServingConfig.from_env(),
         extra_routes=[Route("/plain", plain, methods=["GET", "POST"])],
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
-    )
-    timer = threading.Timer(args.max_seconds, lambda: setattr(server, "should_exit", True))
-    timer.daemon = True
-    timer.start()
-    server.run()
-    return 0
 
 
 def free_port() -> int:
@@ -224,6 +268,7 @@ def bench_server(
     ready_timeout: float = 120.0,
     payload: Path | None = None,
     quiet: bool = False,
+    workers: int = 1,
 ) -> Iterator[BenchServer]:
     """The child server on the build in ``root``, on loopback, with a fresh SQLite database in
     ``work`` for impressions and events; stopped on exit (and by itself after
@@ -249,12 +294,16 @@ def bench_server(
         str(payload or work / "payload.json"),
         "--max-seconds",
         str(max_seconds),
+        "--workers",
+        str(workers),
     ]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL if quiet else None)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process, timeout=ready_timeout)
+        if workers > 1:  # every forked worker answers /readyz only once it has loaded
+            _wait_workers(base, process, workers, ready_timeout)
         yield BenchServer(
             base, psutil.Process(process.pid), time.perf_counter() - started, database_url
         )
@@ -265,6 +314,42 @@ def bench_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _wait_workers(
+    base: str, process: subprocess.Popen[bytes], workers: int, timeout: float
+) -> None:
+    """Wait until ``workers`` worker processes run, then for a ready answer from each new
+    connection (the kernel spreads them over the workers)."""
+    deadline = time.monotonic() + timeout
+    parent = psutil.Process(process.pid)
+    while len(parent.children()) < workers and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ready = 0
+    while ready < 4 * workers and time.monotonic() < deadline:
+        try:
+            ok = httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        ready = ready + 1 if ok else 0
+        time.sleep(0.05)
+
+
+def worker_processes(process: psutil.Process) -> list[psutil.Process]:
+    """The processes answering requests: the forked workers, or the server itself."""
+    children = process.children()
+    return children or [process]
+
+
+def worker_memory(process: psutil.Process) -> list[tuple[float, float]]:
+    """(RSS, USS) in MB of each worker, first started first. USS is the memory only that
+    worker holds: what one more worker costs (shared pages, such as the mapped model and the
+    imports a forked worker shares with its parent, count in RSS but not in USS)."""
+    out: list[tuple[float, float]] = []
+    for worker in sorted(worker_processes(process), key=lambda p: p.create_time()):
+        info = worker.memory_full_info()
+        out.append((info.rss / 2**20, info.uss / 2**20))
+    return out
 
 
 def pick_variables(base: str) -> dict[str, Any]:
@@ -410,10 +495,16 @@ def _wrk_level(wrk: str, url: str, body: bytes, concurrency: int, seconds: float
 
 
 def cpu_seconds(process: psutil.Process) -> float:
-    """User + system CPU time of the server so far: unlike wall-clock rates, it does not
-    depend on what else the machine is running."""
-    times = process.cpu_times()
-    return float(times.user + times.system)
+    """User + system CPU time of the server so far, its worker processes included: unlike
+    wall-clock rates, it does not depend on what else the machine is running."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def report(results: list[Result]) -> str:
@@ -432,8 +523,10 @@ def report(results: list[Result]) -> str:
         )
     for r in results:
         if r.endpoint == "paced":
+            fraction = 0.5 if r.offered_fraction is None else r.offered_fraction
+            share = "half" if fraction == 0.5 else f"{fraction:.0%} of"
             lines.append(
-                f"graphql paced at {r.target_rate or 0:.0f} req/s (half the best rate): "
+                f"graphql paced at {r.target_rate or 0:.0f} req/s ({share} the best rate): "
                 f"p50 {r.p50_ms:.2f} ms, p95 {r.p95_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
                 f"{r.errors} errors"
             )
@@ -453,45 +546,65 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from recograph import artifacts
+def parse_stores(args: argparse.Namespace, default: Path) -> dict[str, Path]:
+    """NAME -> artifact root from ``--store`` and ``--artifacts`` (the store "demo")."""
+    stores: dict[str, Path] = {}
+    if args.artifacts is not None or not args.store:
+        stores["demo"] = args.artifacts or default
+    for spec in args.store:
+        name, sep, root = spec.partition("=")
+        if not sep or not name or not root:
+            raise ValueError(f"--store expects NAME=ROOT, got {spec!r}")
+        stores[name] = Path(root)
+    return stores
 
-    settings = Settings.from_env()
-    root = args.artifacts or settings.artifacts_dir
-    if artifacts.current_version(root) is None:
-        logger.error("no published build in %s: run 'recograph build' first", root)
-        return 1
-    try:
-        levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
-    except ValueError:
-        logger.error("--concurrency must be comma-separated integers")
-        return 2
-    if not levels or min(levels) < 1 or args.seconds <= 0 or args.requests < 1:
-        logger.error("concurrency levels, --seconds and --requests must be positive")
-        return 2
-    wrk = shutil.which("wrk") if args.driver in ("auto", "wrk") else None
-    if args.driver == "wrk" and wrk is None:
-        logger.error("--driver wrk: wrk is not installed")
-        return 1
-    budget = 2 * len(levels) * (args.seconds + 15) + 120
+
+def _fractions(text: str) -> list[float]:
+    values = [float(v) for v in text.split(",") if v.strip()]
+    if any(not 0 < v <= 2 for v in values):
+        raise ValueError("--offered fractions must be in (0, 2]")
+    return values
+
+
+@dataclass(frozen=True)
+class StoreRun:
+    """One store's results and the memory of its workers after the runs."""
+
+    store: str
+    results: list[Result]
+    memory: list[tuple[float, float]]  # (RSS MB, USS MB) per worker
+
+
+def bench_store(
+    name: str,
+    root: Path,
+    args: argparse.Namespace,
+    wrk: str | None,
+    workers: int,
+    fractions: list[float],
+) -> StoreRun | None:
+    levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
+    paced_seconds = min(args.seconds, 10.0)
+    budget = 2 * len(levels) * (args.seconds + 15) + len(fractions) * (paced_seconds + 15) + 120
     with (
         tempfile.TemporaryDirectory(prefix="recograph-bench-") as tmp,
-        bench_server(root, Path(tmp), max_seconds=budget) as server,
+        bench_server(root, Path(tmp), max_seconds=budget, workers=workers) as server,
     ):
         payload_file = Path(tmp) / "payload.json"
         base = server.base
         variables, body, response = benchmark_request(base)
         if response.status_code != 200 or "errors" in response.json():
-            logger.error("benchmark query failed: %s", response.text[:500])
-            return 1
+            logger.error("%s: benchmark query failed: %s", name, response.text[:500])
+            return None
         payload_file.write_bytes(response.content)
         if httpx.post(f"{base}/plain", content=body).content != response.content:
             logger.error("plain endpoint does not return the GraphQL payload")
-            return 1
+            return None
         print(
-            f"recommendations, limit 10, customer {variables['customerId']}, cart "
-            f"{variables['cart']}: {len(response.content)} bytes per response; "
-            f"driver {'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
+            f"store {name} ({root}): recommendations, limit 10, customer "
+            f"{variables['customerId']}, cart {variables['cart']}: {len(response.content)} "
+            f"bytes per response; {workers} worker(s); driver {'wrk' if wrk else 'httpx'}, "
+            f"{args.seconds:g}s per level"
         )
         results: list[Result] = []
         display = ProgressDisplay(console(sys.stderr))
@@ -506,21 +619,102 @@ def run(args: argparse.Namespace) -> int:
                     result = asyncio.run(
                         httpx_level(url, body, concurrency, args.seconds, args.requests)
                     )
+                result = replace(result, store=name)
                 result = result.with_cpu(cpu_seconds(server.process) - cpu_before)
                 results.append(result)
                 logger.info("%s", result)
                 display("levels x endpoints", done, len(runs))
         if args.paced:
             best = max(r.rate for r in results if r.endpoint == "graphql")
-            paced = asyncio.run(
-                _paced_level(f"{base}/graphql", body, best / 2, min(args.seconds, 10.0))
-            )
-            results.append(paced)
-    print(report(results))
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps([{**r.__dict__, "rate": r.rate} for r in results], indent=2) + "\n"
+            for fraction in fractions:
+                cpu_before = cpu_seconds(server.process)
+                paced = asyncio.run(
+                    _paced_level(f"{base}/graphql", body, best * fraction, paced_seconds)
+                )
+                paced = replace(paced, store=name, offered_fraction=fraction)
+                results.append(paced.with_cpu(cpu_seconds(server.process) - cpu_before))
+        memory = worker_memory(server.process)
+    return StoreRun(name, results, memory)
+
+
+def memory_report(memory: list[tuple[float, float]]) -> str:
+    parts = [
+        f"worker {i + 1}: RSS {rss:.0f} MB, USS {uss:.0f} MB" for i, (rss, uss) in enumerate(memory)
+    ]
+    return "memory after the runs: " + "; ".join(parts)
+
+
+def plot(runs: list[StoreRun], path: Path) -> None:
+    """p50 and p99 against offered GraphQL load (open-loop runs), one colour per store."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for index, run in enumerate(runs):
+        paced = sorted(
+            (r for r in run.results if r.endpoint == "paced"), key=lambda r: r.target_rate or 0
         )
+        if not paced:
+            continue
+        colour = f"C{index}"
+        rates = [r.target_rate or 0 for r in paced]
+        axis.plot(rates, [r.p50_ms for r in paced], "o-", color=colour, label=f"{run.store} p50")
+        axis.plot(rates, [r.p99_ms for r in paced], "s--", color=colour, label=f"{run.store} p99")
+    axis.set_xlabel("offered load (GraphQL requests/s, open loop)")
+    axis.set_ylabel("latency (ms)")
+    axis.set_yscale("log")
+    axis.set_title("recograph bench serve: latency against offered load")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recograph import artifacts
+    from recograph.commands.serve import cores
+
+    settings = Settings.from_env()
+    try:
+        stores = parse_stores(args, settings.artifacts_dir)
+        levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
+        fractions = _fractions(args.offered)
+        workers = cores() if args.workers.strip().lower() == "auto" else int(args.workers)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
+    if not levels or min(levels) < 1 or args.seconds <= 0 or args.requests < 1 or workers < 1:
+        logger.error("concurrency levels, --seconds, --requests and --workers must be positive")
+        return 2
+    for name, root in stores.items():
+        if artifacts.current_version(root) is None:
+            logger.error("store %s: no published build in %s: run 'recograph build'", name, root)
+            return 1
+    wrk = shutil.which("wrk") if args.driver in ("auto", "wrk") else None
+    if args.driver == "wrk" and wrk is None:
+        logger.error("--driver wrk: wrk is not installed")
+        return 1
+    runs: list[StoreRun] = []
+    for name, root in stores.items():
+        done = bench_store(name, root, args, wrk, workers, fractions)
+        if done is None:
+            return 1
+        runs.append(done)
+        print(report(done.results))
+        print(memory_report(done.memory))
+    results = [r for done in runs for r in done.results]
+    if args.json is not None:
+        rows = [{**r.__dict__, "rate": r.rate} for r in results]
+        memory = {done.store: [{"rss_mb": a, "uss_mb": b} for a, b in done.memory] for done in runs}
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        args.json.with_suffix(".memory.json").write_text(json.dumps(memory, indent=2) + "\n")
+    plot_path = args.plot or (None if args.json is None else args.json.with_suffix(".png"))
+    if plot_path is not None and args.paced:
+        plot(runs, plot_path)
+        print(f"plot: {plot_path}")
     return 0
 
 

@@ -1,4 +1,14 @@
-"""``recograph serve``: the GraphQL API under uvicorn (GraphiQL at /graphql)."""
+"""``recograph serve``: the GraphQL API under uvicorn (GraphiQL at /graphql).
+
+With several workers (``--workers N`` or ``--workers auto``, one per core) the command binds
+the socket, imports the serving code once and forks the workers, which share the listening
+socket. Forking after the imports shares those pages copy-on-write (uvicorn's own supervisor
+spawns fresh interpreters, each importing numpy, scipy and strawberry again: ≈ 100 MB each);
+the model arrays are memory-mapped (`recograph.artifacts`), so they are shared as well. Live
+purchases reach every worker through the database (`recograph.serving.live`). SIGHUP is
+passed to every worker (each reloads the build), SIGTERM and SIGINT stop them all, and a
+worker that dies on its own is replaced.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +16,9 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
+import socket
+import sys
 from typing import Any
 
 from recograph.settings import Settings, SettingsError
@@ -28,13 +41,35 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--database-url", help="impressions/events database")
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="worker processes: a number, or 'auto' for one per core (default 1)",
+    )
     parser.add_argument(
         "--no-migrate",
         action="store_true",
         help="do not bring the database schema up to date before serving",
     )
     parser.set_defaults(handler=run)
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _workers(raw: str) -> int:
+    if raw.strip().lower() == "auto":
+        return cores()
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {raw!r}") from None
 
 
 def _environment(args: argparse.Namespace) -> dict[str, str]:
@@ -82,23 +117,82 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not args.no_migrate and settings.database_url:
         asyncio.run(db.upgrade_schema(settings.database_url))
-    if args.workers > 1:
-        logger.info(
-            "%d workers: live purchases and reloads are per worker; SIGHUP restarts them all",
-            args.workers,
-        )
     level = log_level(getattr(args, "verbosity", 0))
     os.environ["RECOGRAPH_LOG_LEVEL"] = logging.getLevelName(level)  # for worker processes
     print(serving_line(settings), flush=True)
-    uvicorn.run(
-        "recograph.serving.app:create_app_from_env",
+    config = uvicorn.Config(
+        APP,
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=args.workers,
         loop="auto",
         http="auto",
         log_level=level,
         access_log=False,
     )
+    if args.workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    return serve_forked(config, args.workers)
+
+
+APP = "recograph.serving.app:create_app_from_env"
+
+
+def _worker(config: Any, sock: socket.socket) -> int:
+    """A forked worker: default signal handling, then uvicorn on the shared socket."""
+    import uvicorn
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def serve_forked(config: Any, workers: int) -> int:
+    """Bind, import the app's code once, fork ``workers`` workers and supervise them."""
+    import importlib
+
+    sock = config.bind_socket()
+    importlib.import_module(APP.partition(":")[0])  # shared copy-on-write by every worker
+    logger.info("serving on http://%s:%d with %d forked workers", config.host, config.port, workers)
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = _worker(config, sock)
+            finally:
+                os._exit(code)
+        children.add(pid)
+
+    def forward(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if signum != signal.SIGHUP:
+            stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    for _ in range(workers):
+        spawn()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        if not stopping:
+            logger.warning("worker %d exited (status %d); starting another", pid, status)
+            spawn()
+    sock.close()
     return 0

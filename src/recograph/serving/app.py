@@ -32,15 +32,19 @@ from strawberry.schema.base import BaseSchema
 
 from recograph.online.variants import Experiment
 from recograph.schema import SchemaLimits, build_schema
+from recograph.schema.compiled import KnownDocuments
+from recograph.schema.limits import validation_rules
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services, make_context
+from recograph.serving.documents import DocumentEndpoint
 from recograph.serving.events import EventWriter
 from recograph.serving.graphiql import graphiql_html, graphiql_routes
+from recograph.serving.live import LivePurchaseFeed
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.settings import Settings
-from recograph.snapshot import load_snapshot
+from recograph.snapshot import load_mapped_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +69,21 @@ def http_error(status: int, message: str) -> Response:
 
 class GraphQLApp(GraphQL[RequestContext, None]):
     """Strawberry's ASGI app with the recograph context and orjson encoding; every response
-    names the model version it was computed with (``x-recograph-model-version``)."""
+    names the model version it was computed with (``x-recograph-model-version``). Known
+    documents are answered by ``documents`` (compiled, `recograph.serving.documents`) when
+    given; everything else by strawberry's general path."""
 
-    def __init__(self, schema: BaseSchema, services: Services, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        services: Services,
+        *,
+        graphiql: bool,
+        documents: DocumentEndpoint | None = None,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.services = services
+        self.documents = documents
 
     @property
     def graphql_ide_html(self) -> str:
@@ -80,8 +94,13 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = None
+            if self.documents is not None:
+                response = await self.documents.handle(request)
+            if response is None:
+                response = await self.run(request)
         except HTTPException as exc:
             response = http_error(exc.status_code, exc.reason)
         await response(scope, receive, send)
@@ -181,7 +200,7 @@ def readiness(services: Services) -> tuple[int, dict[str, Any]]:
 
 def create_app(
     settings: Settings | None = None,
-    snapshot_loader: SnapshotLoader = load_snapshot,
+    snapshot_loader: SnapshotLoader = load_mapped_snapshot,
     *,
     config: ServingConfig | None = None,
     handle_sighup: bool = False,
@@ -207,6 +226,9 @@ def create_app(
         shutdown_seconds=config.event_shutdown_seconds,
     )
     monitoring = Monitoring(state, events)
+    feed = None
+    if settings.database_url and config.live_poll_seconds > 0:
+        feed = LivePurchaseFeed(state, settings.database_url)
     services = Services(
         settings=settings,
         config=config,
@@ -215,17 +237,30 @@ def create_app(
         experiment=experiment if experiment is not None else Experiment.from_env(),
         monitoring=monitoring,
     )
-    schema = build_schema(
-        SchemaLimits(
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_fields=settings.max_fields,
-            introspection=settings.introspection,
-            mask_errors=not settings.debug,
-        )
+    limits = SchemaLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_fields=settings.max_fields,
+        introspection=settings.introspection,
+        mask_errors=not settings.debug,
     )
-    graphql = GraphQLApp(schema, services, graphiql=settings.graphiql)
+    schema = build_schema(limits)
+    documents = None
+    if config.compiled_documents:
+        known = KnownDocuments(
+            schema,
+            validation_rules(
+                limits.max_depth,
+                limits.max_aliases,
+                introspection=limits.introspection,
+                max_fields=limits.max_fields,
+            ),
+            max_tokens=limits.max_tokens,
+            mask_errors=limits.mask_errors,
+        )
+        documents = DocumentEndpoint(known, services)
+    graphql = GraphQLApp(schema, services, graphiql=settings.graphiql, documents=documents)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -241,9 +276,13 @@ def create_app(
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
         background: set[asyncio.Task[Any]] = set()
+        live: asyncio.Task[None] | None = None
         poller = None
         if config.reload_poll_seconds > 0:
             poller = asyncio.create_task(_poll(state, config.reload_poll_seconds))
+        if feed is not None:
+            live = asyncio.create_task(feed.run(config.live_poll_seconds))
+            background.add(live)
         loop = asyncio.get_running_loop()
         sighup = handle_sighup and threading.current_thread() is threading.main_thread()
         if sighup:
@@ -264,8 +303,12 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             for task in list(background):
-                with contextlib.suppress(Exception):
+                if task is live:
+                    task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
+            if feed is not None:
+                await feed.close()
             await events.stop()
 
     middleware = [
@@ -298,6 +341,8 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.schema = schema
+    app.state.live_feed = feed
+    app.state.documents = None if documents is None else documents.documents
     return app
 
 

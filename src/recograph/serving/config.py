@@ -14,7 +14,12 @@ Kept apart from `recograph.settings` so the offline commands do not grow serving
 - ``RECOGRAPH_EVENT_SHUTDOWN_SECONDS``: how long shutdown keeps retrying to write buffered rows
   while the database is unavailable (default 10);
 - ``RECOGRAPH_RELOAD_POLL_SECONDS``: how often the ``current`` pointer is checked for a newer
-  build (``0`` turns polling off).
+  build (``0`` turns polling off);
+- ``RECOGRAPH_COMPILED_DOCUMENTS``: answer known documents (and automatic persisted queries)
+  through the compiled path, `recograph.serving.documents` (default ``true``; ``false`` sends
+  every request down strawberry's general path);
+- ``RECOGRAPH_LIVE_POLL_SECONDS``: how often purchases recorded by other workers and server
+  processes are read back from the events table (default ``0.5``; ``0`` turns it off).
 """
 
 from __future__ import annotations
@@ -54,6 +59,18 @@ def _int(environ: Mapping[str, str], key: str, default: int, minimum: int) -> in
     return value
 
 
+def _bool(environ: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = environ.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key} must be true or false, got {raw!r}")
+
+
 def _slots(environ: Mapping[str, str], key: str, default: tuple[int, ...]) -> tuple[int, ...]:
     raw = environ.get(key)
     if raw is None:
@@ -84,6 +101,8 @@ class ServingConfig:
     event_flush_seconds: float = 0.5
     event_shutdown_seconds: float = 10.0
     reload_poll_seconds: float = 5.0
+    compiled_documents: bool = True
+    live_poll_seconds: float = 0.5
 
     @cached_property
     def business_rules(self) -> BusinessRules:
@@ -108,4 +127,6 @@ class ServingConfig:
             event_flush_seconds=_float(env, "RECOGRAPH_EVENT_FLUSH_SECONDS", 0.5),
             event_shutdown_seconds=_float(env, "RECOGRAPH_EVENT_SHUTDOWN_SECONDS", 10.0),
             reload_poll_seconds=_float(env, "RECOGRAPH_RELOAD_POLL_SECONDS", 5.0),
+            compiled_documents=_bool(env, "RECOGRAPH_COMPILED_DOCUMENTS", True),
+            live_poll_seconds=_float(env, "RECOGRAPH_LIVE_POLL_SECONDS", 0.5),
         )

@@ -1,4 +1,5 @@
-"""The typed per-request context: the snapshot taken once, the caller's rights, DataLoaders."""
+"""The typed per-request context: the snapshot taken once, the caller's rights, the product
+loader."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
-from strawberry.dataloader import DataLoader
 
 from recograph.online.variants import Experiment
 from recograph.resolvers import convert
@@ -44,6 +44,29 @@ class Services:
     monitoring: Monitoring | None = None
 
 
+class ProductLoader:
+    """Product views of one snapshot, by position, returned without suspending.
+
+    The views are a dictionary look-up on the in-memory snapshot (`convert.products`), so
+    there is nothing to batch: a strawberry ``DataLoader`` cost every request its futures and
+    one extra turn of the event loop (≈ 1 ms in the profile of a 10-item recommendation) for
+    no gain. The interface is the part of DataLoader the resolvers use."""
+
+    def __init__(self, loaded: Loaded | None) -> None:
+        self.loaded = loaded
+
+    def _require(self) -> Loaded:
+        if self.loaded is None:
+            raise Unavailable("no model is loaded yet")
+        return self.loaded
+
+    async def load(self, position: int) -> t.Product:
+        return convert.products(self._require(), (position,))[0]
+
+    async def load_many(self, positions: Sequence[int]) -> list[t.Product]:
+        return convert.products(self._require(), positions)
+
+
 @dataclass
 class RequestContext:
     """Strawberry's context for one request; the snapshot is fixed at creation."""
@@ -53,17 +76,10 @@ class RequestContext:
     admin: bool = False
     request: Request | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    products: DataLoader[int, t.Product] = field(init=False)
+    products: ProductLoader = field(init=False)
 
     def __post_init__(self) -> None:
-        loaded = self.loaded
-
-        async def load(positions: Sequence[int]) -> list[t.Product]:
-            if loaded is None:
-                raise Unavailable("no model is loaded yet")
-            return convert.products(loaded, positions)
-
-        self.products = DataLoader(load_fn=load)
+        self.products = ProductLoader(self.loaded)
 
     def require(self) -> Loaded:
         """The snapshot of this request, or a clear error before the first build is loaded."""

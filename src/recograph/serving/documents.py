@@ -1,0 +1,149 @@
+"""The HTTP side of known documents: automatic persisted queries and the compiled fast path.
+
+A GraphQL request over GET or POST (JSON) whose document compiles (`recograph.schema.compiled`)
+is answered here without strawberry's HTTP view and extension pipeline; anything else (a batch,
+a multipart upload, a document that does not parse or validate, GraphiQL) is left to the general
+path, which answers exactly as before.
+
+Automatic persisted queries follow Apollo's convention, which clients already send:
+``extensions.persistedQuery = {"version": 1, "sha256Hash": "<hex>"}``. A hash this server does
+not know, sent without the query, is answered with a ``PERSISTED_QUERY_NOT_FOUND`` error; the
+client then sends the hash with the query, which is checked against the hash, compiled and
+remembered (per process, bounded), so later requests may send the hash alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from graphql import OperationType
+from starlette.requests import Request
+from starlette.responses import Response
+
+from recograph.schema.compiled import (
+    PERSISTED_QUERY_NOT_FOUND,
+    PERSISTED_QUERY_NOT_SUPPORTED,
+    CompiledDocument,
+    KnownDocuments,
+    document_hash,
+)
+from recograph.schema.operation import STATE_KEY, OperationLabel
+from recograph.serving.context import Services, make_context
+
+VERSION_HEADER = "x-recograph-model-version"
+JSON = "application/json"
+
+
+def error_response(status: int, message: str, code: str) -> Response:
+    """One GraphQL-shaped error (the format of every refusal of this server)."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status, media_type=JSON)
+
+
+class _NotJSON(Exception):
+    pass
+
+
+def _json_param(raw: str | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _NotJSON from None
+
+
+async def request_payload(request: Request) -> dict[str, Any] | None:
+    """The single operation a GET or JSON POST carries, or None for anything the general path
+    must judge (batches, other content types, malformed JSON, wrong member types)."""
+    try:
+        if request.method == "GET":
+            params = request.query_params
+            payload: Any = {
+                "query": params.get("query"),
+                "operationName": params.get("operationName"),
+                "variables": _json_param(params.get("variables")),
+                "extensions": _json_param(params.get("extensions")),
+            }
+        elif request.method == "POST":
+            if JSON not in request.headers.get("content-type", ""):
+                return None
+            payload = orjson.loads(await request.body())
+        else:
+            return None
+    except (_NotJSON, orjson.JSONDecodeError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    kinds = (
+        ("query", str),
+        ("operationName", str),
+        ("variables", dict),
+        ("extensions", dict),
+    )
+    if any(not isinstance(payload.get(key), kind | None) for key, kind in kinds):
+        return None
+    return payload
+
+
+class DocumentEndpoint:
+    """Answers requests whose document is known (compiled); None means "general path"."""
+
+    def __init__(self, documents: KnownDocuments, services: Services) -> None:
+        self.documents = documents
+        self.services = services
+
+    async def handle(self, request: Request) -> Response | None:
+        payload = await request_payload(request)
+        if payload is None:
+            return None
+        query: str | None = payload.get("query")
+        extensions: dict[str, Any] | None = payload.get("extensions")
+        persisted = None if extensions is None else extensions.get("persistedQuery")
+        sha256: str | None = None
+        if persisted is not None:
+            if not isinstance(persisted, dict) or persisted.get("version") != 1:
+                return error_response(
+                    400, "Unsupported persisted query version", PERSISTED_QUERY_NOT_SUPPORTED
+                )
+            sha256 = persisted.get("sha256Hash")
+            if not isinstance(sha256, str):
+                return error_response(400, "persistedQuery needs a sha256Hash", "BAD_REQUEST")
+            if query is None:
+                query = self.documents.persisted(sha256)
+                if query is None:
+                    return error_response(200, "PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
+            elif document_hash(query) != sha256:
+                return error_response(400, "provided sha does not match query", "BAD_REQUEST")
+        if query is None:
+            return None  # no document: GraphiQL or the general path's "no query" error
+        compiled = self.documents.get(query, payload.get("operationName"))
+        if compiled is None or not _allowed(compiled, request.method):
+            if sha256 is not None and payload.get("query") is None:
+                return error_response(
+                    400, "the persisted document cannot run as this request", "BAD_REQUEST"
+                )
+            return None
+        if sha256 is not None:
+            self.documents.register(sha256, query)
+        return await self.run(request, compiled, payload)
+
+    async def run(
+        self, request: Request, compiled: CompiledDocument, payload: dict[str, Any]
+    ) -> Response:
+        context = make_context(self.services, request)
+        body, errors = await self.documents.execute(
+            compiled, payload.get("variables"), context, payload.get("extensions")
+        )
+        operation, kind = compiled.label
+        setattr(request.state, STATE_KEY, OperationLabel(operation, kind, bool(errors)))
+        response = Response(orjson.dumps(body), 200, media_type=JSON)
+        if context.loaded is not None:
+            response.headers[VERSION_HEADER] = context.loaded.version
+        return response
+
+
+def _allowed(compiled: CompiledDocument, method: str) -> bool:
+    """Mutations only over POST (the general path refuses them over GET with a 400)."""
+    return compiled.operation_type is OperationType.QUERY or method == "POST"

@@ -1,0 +1,336 @@
+"""Compiled known documents and automatic persisted queries, against the general path.
+
+The differential test sends every document the playground (src/recograph/playground/static/js)
+builds, and the storefront documents of ``recograph bench serve`` and issue 13, with variables,
+to two apps over the same build: one with the compiled path, one with
+``compiled_documents=False`` (strawberry's general path only). The answers must be equal, except
+for the values that differ by construction: ``requestId`` (a fresh id per request) and
+``loadedAt`` (when each app loaded the build). The README shows no GraphQL document.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+
+from recograph.bench.serve import QUERY as BENCH_QUERY
+from recograph.schema.compiled import document_hash
+from recograph.serving.app import create_app
+from recograph.serving.config import ServingConfig
+from recograph.settings import Settings
+from recograph.snapshot import ModelSnapshot
+
+PRODUCT_FIELDS = "id name brand category price inStock promoted createdAt"  # api.js
+ITEM_FIELDS = """rank score
+  product { id name category price inStock promoted }
+  reason { kind text metric value features evidence { id name } }
+  contributions { signal score weight }"""
+STRATEGIES = ["HYBRID", "COLLABORATIVE", "CONTENT", "RULES", "POPULAR"]
+
+# views/playground.js QUERY, as its template builds it.
+PLAYGROUND = (
+    "query Playground($customer: Int, $context: ContextInput, $weights: WeightsInput) {\n  "
+    + "\n  ".join(
+        f"{s.lower()}: recommendations(customerId: $customer, context: $context,\n"
+        f'    strategy: {s}, limit: 10, sessionId: "playground"'
+        f"{', weights: $weights' if s == 'HYBRID' else ''}) {{ ...Ranked }}"
+        for s in STRATEGIES
+    )
+    + "\n}\nfragment Ranked on Recommendations { strategy explanation segment "
+    + f"weights {{ signal weight }} items {{ {ITEM_FIELDS} }} }}"
+)
+CUSTOMER = """query($id: Int!) { customer(id: $id) { id name createdAt segment orderCount
+  orders { id date status total lines { quantity product { id name category } } } } }"""
+JOURNEY = """query Journey($customer: Int, $context: ContextInput, $strategy: Strategy!, \
+$weights: WeightsInput) {
+  recommendationJourney(customerId: $customer, context: $context, strategy: $strategy, \
+weights: $weights, limit: 10) {
+    requestId modelVersion strategy explanation businessRules
+    profile { customerId segment orderCount purchasedProducts { id name category } \
+recentProducts { id name category } livePurchases { id name } }
+    similarCustomers { customerId name similarity }
+    weights { signal weight }
+    candidates { signal weight candidates { score product { id name category } } }
+    filtered { rule product { id name category } }
+    ranking { rank score product { id name category price inStock promoted } reason { kind text }
+      contributions { signal score weight } } } }"""
+RULES_PAGE = """query Rules($filter: RuleFilter, $order: RuleOrder!, $first: Int!, $after: String) {
+  associationRules(filter: $filter, orderBy: $order, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id level antecedents consequents support confidence lift leverage \
+conviction count
+      antecedentProducts { id category } consequentProducts { id category } } } } }"""
+RULES_POINTS = """query RulePoints($filter: RuleFilter, $order: RuleOrder!, $first: Int!, \
+$after: String) {
+  associationRules(filter: $filter, orderBy: $order, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id support confidence lift } } } }"""
+SIMILAR = f"""query($id: Int!, $limit: Int!) {{
+  product(id: $id) {{ {PRODUCT_FIELDS} sku description stock specs {{ key value }} }}
+  similarProducts(productId: $id, limit: $limit) {{ similarity sharedFeatures \
+product {{ {PRODUCT_FIELDS} }} }} }}"""
+NEWEST = """query($first: Int!, $after: String) { products(first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } \
+edges { node { id name category createdAt } } } }"""
+CATEGORY_PRODUCTS = (
+    "query($filter: ProductFilter) { products(filter: $filter, first: 16) "
+    "{ totalCount edges { node { id name } } } }"
+)
+TIMELINE = """query Timeline($customer: Int!, $limit: Int!) {
+  customerTimeline(customerId: $customer, limit: $limit) {
+    totalHits
+    customer { id name segment orderCount createdAt }
+    entries { segment strategy explanation hitRate
+      order { id date status total lines { quantity product { id name category } } }
+      hits { id }
+      recommendations { rank score product { id name category } reason { kind text } } } } }"""
+TOGETHER = """query Together($ids: [Int!]!) {
+  frequentlyBoughtTogether(productIds: $ids, limit: 12) {
+    support confidence lift
+    product { id name brand category price inStock promoted }
+    becauseOf { id name } } }"""
+SUGGESTIONS = """{ associationRules(filter: {level: PRODUCT, minConfidence: 0.2}, orderBy: COUNT, \
+first: 12) {
+  edges { node { antecedentProducts { id name } } } } }"""
+CUSTOMER_PAGE = """query($after: String) { customers(first: 100, after: $after) {
+         pageInfo { hasNextPage endCursor } edges { node { id name segment orderCount } } } }"""
+PRODUCT_SEARCH = (
+    f"query($filter: ProductFilter) {{ products(filter: $filter, first: 8) "
+    f"{{ edges {{ node {{ {PRODUCT_FIELDS} }} }} }} }}"
+)
+CUSTOMER_SEARCH = (
+    "query($search: String) { customers(search: $search, first: 8) "
+    "{ edges { node { id name segment orderCount } } } }"
+)
+CATEGORIES = "{ categories { name productCount inStockCount } }"
+PRODUCT = f"query($id: Int!) {{ product(id: $id) {{ {PRODUCT_FIELDS} }} }}"
+MODEL_INFO = """{ modelInfo { version buildTime loadedAt products customers
+      productRules categoryRules metrics } }"""
+STOREFRONT = """query Storefront($customerId: Int, $cart: [Int!]!) {
+  recommendations(customerId: $customerId, limit: 10, context: {cartProductIds: $cart}) {
+    items { product { id name category price brand } score reason { kind text } } } }"""
+
+
+def heat_query(ids: list[int]) -> str:
+    """views/similarity.js heatQuery."""
+    parts = [
+        f"p{i}: similarProducts(productId: {pid}, limit: 20) {{ similarity product {{ id }} }}"
+        for i, pid in enumerate(ids)
+    ]
+    return "{ " + " ".join(parts) + " }"
+
+
+def cases(snapshot: ModelSnapshot) -> list[tuple[str, dict[str, Any]]]:
+    """(document, variables) for every document above, with ids of the demo build."""
+    ids = [int(i) for i in snapshot.catalogue.item_ids[:3]]
+    orders = np.diff(snapshot.histories.user_order_indptr)
+    regular = int(snapshot.histories.user_ids[int(orders.argmax())])
+    category = str(snapshot.catalogue.category_names[0])
+    context = {"cartProductIds": ids[:2], "pageType": "CART"}
+    weights = {"cf": 1.0, "content": 0.5, "rules": 2.0, "popularity": 0.1}
+    return [
+        (PLAYGROUND, {"customer": regular, "context": context, "weights": weights}),
+        (PLAYGROUND, {"customer": None, "context": None, "weights": None}),
+        (CUSTOMER, {"id": regular}),
+        (JOURNEY, {"customer": regular, "context": context, "strategy": "HYBRID"}),
+        (RULES_PAGE, {"filter": {"level": "PRODUCT"}, "order": "LIFT", "first": 20}),
+        (RULES_POINTS, {"filter": None, "order": "CONFIDENCE", "first": 100, "after": None}),
+        (SIMILAR, {"id": ids[0], "limit": 12}),
+        (NEWEST, {"first": 100, "after": None}),
+        (CATEGORY_PRODUCTS, {"filter": {"category": category}}),
+        (heat_query(ids), {}),
+        (TIMELINE, {"customer": regular, "limit": 10}),
+        (TOGETHER, {"ids": ids[:2]}),
+        (SUGGESTIONS, {}),
+        (CUSTOMER_PAGE, {"after": None}),
+        (PRODUCT_SEARCH, {"filter": {"search": "a"}}),
+        (CUSTOMER_SEARCH, {"search": "a"}),
+        (CATEGORIES, {}),
+        (PRODUCT, {"id": ids[1]}),
+        (MODEL_INFO, {}),
+        (BENCH_QUERY, {"customerId": regular, "cart": ids[:2]}),
+        (STOREFRONT, {"customerId": regular, "cart": ids[:2]}),
+        # errors go through the compiled path too: an unknown product, a bad limit
+        (PRODUCT, {"id": -5}),
+        (TIMELINE, {"customer": regular, "limit": 0}),
+        # variables that do not coerce: the same error from both
+        (PRODUCT, {"id": "seven"}),
+    ]
+
+
+def _app_settings(root: Path) -> Settings:
+    return Settings(artifacts_dir=root, database_url="", admin_token="")
+
+
+@pytest.fixture
+async def clients(
+    artifacts_root: Path,
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, Any]]:
+    """(compiled, general) clients over the same build, and the compiled app."""
+    compiled_app = create_app(
+        _app_settings(artifacts_root), config=ServingConfig(reload_poll_seconds=0)
+    )
+    general_app = create_app(
+        _app_settings(artifacts_root),
+        config=ServingConfig(reload_poll_seconds=0, compiled_documents=False),
+    )
+    async with (
+        compiled_app.router.lifespan_context(compiled_app),
+        general_app.router.lifespan_context(general_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=compiled_app), base_url="http://t"
+        ) as compiled,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=general_app), base_url="http://t"
+        ) as general,
+    ):
+        yield compiled, general, compiled_app
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "<varies>" if k in ("requestId", "loadedAt") else _normalised(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_normalised(v) for v in value]
+    return value
+
+
+async def _post(client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
+    return await client.post("/graphql", content=orjson.dumps(body), headers=_JSON)
+
+
+_JSON = {"content-type": "application/json"}
+
+
+async def test_every_playground_and_storefront_document_answers_as_the_general_path(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any], snapshot: ModelSnapshot
+) -> None:
+    compiled, general, app = clients
+    documents = app.state.documents
+    for query, variables in cases(snapshot):
+        body = {"query": query, "variables": variables}
+        fast = await _post(compiled, body)
+        slow = await _post(general, body)
+        assert fast.status_code == slow.status_code == 200, (query, fast.text)
+        assert fast.headers["x-recograph-model-version"] == snapshot.version
+        assert slow.headers["x-recograph-model-version"] == snapshot.version
+        assert _normalised(fast.json()) == _normalised(slow.json()), query
+        # the same document again: answered from the compiled entry
+        again = await _post(compiled, body)
+        assert _normalised(again.json()) == _normalised(fast.json())
+    distinct = {(q, None) for q, _ in cases(snapshot)}
+    assert documents.compilations == len(distinct)
+    assert documents.hits >= len(cases(snapshot))
+
+
+async def test_a_successful_answer_keeps_the_bytes_of_the_general_path(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any], snapshot: ModelSnapshot
+) -> None:
+    """Without per-request values the bytes themselves are equal (orjson, same key order)."""
+    compiled, general, _ = clients
+    body = {"query": PRODUCT, "variables": {"id": int(snapshot.catalogue.item_ids[0])}}
+    assert (await _post(compiled, body)).content == (await _post(general, body)).content
+
+
+async def test_invalid_documents_and_limits_answer_as_before(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any],
+) -> None:
+    compiled, general, app = clients
+    too_many_aliases = "{ " + " ".join(f"a{i}: categories {{ name }}" for i in range(40)) + " }"
+    for query in ("{ nope }", "{ categories ", too_many_aliases, "{ categories { nope } }"):
+        fast = await _post(compiled, {"query": query})
+        slow = await _post(general, {"query": query})
+        assert fast.status_code == slow.status_code
+        assert fast.json() == slow.json()
+        assert fast.json()["errors"][0]["extensions"]["code"] in (
+            "GRAPHQL_VALIDATION_FAILED",
+            "GRAPHQL_PARSE_FAILED",
+        )
+    # a refused document is remembered as such: a second send compiles nothing new
+    before = app.state.documents.compilations
+    await _post(compiled, {"query": "{ nope }"})
+    assert app.state.documents.compilations == before
+
+
+async def test_mutations_over_get_are_still_refused(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any],
+) -> None:
+    compiled, general, _ = clients
+    query = "mutation { reloadArtifacts { version } }"
+    fast = await compiled.get("/graphql", params={"query": query})
+    slow = await general.get("/graphql", params={"query": query})
+    assert fast.status_code == slow.status_code == 400
+    assert fast.json() == slow.json()
+
+
+async def test_automatic_persisted_queries_over_post_and_get(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any], snapshot: ModelSnapshot
+) -> None:
+    compiled, general, _ = clients
+    product_id = int(snapshot.catalogue.item_ids[2])
+    sha = document_hash(PRODUCT)
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+    variables = {"id": product_id}
+    expected = (await _post(general, {"query": PRODUCT, "variables": variables})).json()
+
+    # 1. the hash alone, unknown: the client is asked for the document
+    unknown = await _post(compiled, {"variables": variables, "extensions": extensions})
+    assert unknown.status_code == 200
+    assert unknown.json() == {
+        "errors": [
+            {
+                "message": "PersistedQueryNotFound",
+                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+            }
+        ]
+    }
+    # 2. hash and document: answered and remembered
+    full = await _post(
+        compiled, {"query": PRODUCT, "variables": variables, "extensions": extensions}
+    )
+    assert full.json() == expected
+    # 3. the hash alone now works, over POST and over GET
+    by_hash = await _post(compiled, {"variables": variables, "extensions": extensions})
+    assert by_hash.json() == expected
+    params = {
+        "variables": orjson.dumps(variables).decode(),
+        "extensions": orjson.dumps(extensions).decode(),
+    }
+    by_get = await compiled.get("/graphql?" + urllib.parse.urlencode(params))
+    assert by_get.status_code == 200
+    assert by_get.json() == expected
+    # a document that does not match its hash is refused
+    wrong = await _post(
+        compiled,
+        {"query": CATEGORIES, "extensions": extensions},
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["errors"][0]["message"] == "provided sha does not match query"
+    # an unsupported protocol version
+    other = {"persistedQuery": {"version": 2, "sha256Hash": sha}}
+    refused = await _post(compiled, {"extensions": other})
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_SUPPORTED"
+
+
+async def test_batches_and_graphiql_stay_on_the_general_path(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any],
+) -> None:
+    compiled, general, _ = clients
+    batch = [{"query": CATEGORIES}, {"query": "{ nope }"}]
+    fast = await compiled.post("/graphql", content=orjson.dumps(batch), headers=_JSON)
+    slow = await general.post("/graphql", content=orjson.dumps(batch), headers=_JSON)
+    assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
+    page = await compiled.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
