@@ -415,6 +415,11 @@ def _extend(
         found_sets.append(np.column_stack([sets[rows[keep]], items[keep]]).astype(np.int32))
         found_counts.append(values[keep])
         threshold.add(values[keep])
+        if threshold.cap is not None and sum(map(len, found_counts)) > 2 * threshold.cap:
+            # A raise left earlier chunks' sets below the threshold: drop them now.
+            joined_sets, joined_counts = np.concatenate(found_sets), np.concatenate(found_counts)
+            frequent = joined_counts >= threshold.value
+            found_sets, found_counts = [joined_sets[frequent]], [joined_counts[frequent]]
     if not found_sets:
         return np.zeros((0, parents.shape[1] + 1), np.int32), np.zeros(0, np.int64)
     return np.concatenate(found_sets), np.concatenate(found_counts)
