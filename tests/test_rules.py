@@ -33,12 +33,17 @@ and is kept, as in arules; {}=>{3} (2/5) is not. The order is lift, confidence, 
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from recograph.build import build_artifacts
 from recograph.recommenders.rules import (
     RuleSet,
     antecedent_index,
@@ -46,9 +51,15 @@ from recograph.recommenders.rules import (
     fired_rules,
     frequent_itemsets,
     mine_rules,
+    mine_rules_with_report,
     rules_table,
+    ruleset_from_counts,
     score_rules,
 )
+from tests.tiny_store import TINY_PARAMS, tiny_store
+
+with warnings.catch_warnings():
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
 
 BASKETS = [[0, 1], [0, 1, 2], [0, 2], [1, 3], [0, 1, 2, 3]]
 N_ITEMS = 5
@@ -201,6 +212,251 @@ def test_empty_inputs_give_empty_rulesets() -> None:
     np.testing.assert_array_equal(scored.scores, np.zeros(N_ITEMS, dtype=np.float32))
     np.testing.assert_array_equal(scored.best_rule, np.full(N_ITEMS, -1))
     assert rules_table(nothing_frequent, LABELS).empty
+
+
+# --- bounded mining ------------------------------------------------------------------------
+# The frequent itemsets of the five baskets by count (see the module docstring):
+#   count >= 2: {0} {1} {2} {3} {0,1} {0,2} {1,2} {1,3} {0,1,2}  (9)
+#   count >= 3: {0} {1} {2} {0,1} {0,2}                          (5)
+#   count >= 4: {0} {1}                                          (2)
+#   count >= 5: none
+
+
+def _itemsets(matrix: sp.csr_matrix, **kwargs: float) -> list[tuple[int, ...]]:
+    found = frequent_itemsets(matrix, **kwargs)  # type: ignore[arg-type]
+    return [
+        tuple(found.indices[found.indptr[i] : found.indptr[i + 1]].tolist())
+        for i in range(len(found))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cap", "min_count", "n_itemsets"),
+    [(None, 2, 9), (9, 2, 9), (8, 3, 5), (5, 3, 5), (4, 4, 2), (1, 5, 0)],
+)
+def test_itemset_cap_raises_support_to_the_smallest_count_that_fits(
+    cap: int | None, min_count: int, n_itemsets: int
+) -> None:
+    capped = _itemsets(_matrix(), min_support=0.4, max_itemsets=cap)  # type: ignore[arg-type]
+    assert len(capped) == n_itemsets
+    assert capped == _itemsets(_matrix(), min_support=min_count / 5)
+    rules, report = mine_rules_with_report(
+        _matrix(), min_support=0.4, min_confidence=0.6, max_itemsets=cap
+    )
+    assert (report.requested_min_count, report.min_count) == (2, min_count)
+    assert report.n_itemsets == n_itemsets
+    assert report.raised == (min_count > 2)
+    uncapped = mine_rules(_matrix(), min_support=min_count / 5, min_confidence=0.6)
+    assert _pairs(rules) == _pairs(uncapped)
+    np.testing.assert_array_equal(rules.lift, uncapped.lift)
+
+
+def test_mining_report_says_what_support_was_applied_and_why() -> None:
+    _, report = mine_rules_with_report(
+        _matrix(), min_support=0.4, min_confidence=0.6, max_len=3, max_itemsets=8
+    )
+    assert report.to_dict() == {
+        "n_baskets": 5,
+        "max_len": 3,
+        "max_itemsets": 8,
+        "requested_min_count": 2,
+        "requested_min_support": 0.4,
+        "min_count": 3,
+        "min_support": 0.6,
+        "n_itemsets": 5,
+        "support_raised": True,
+        "seconds": round(report.seconds, 3),
+        "reason": "more than 8 itemsets reach 2 baskets; 3 is the smallest basket count "
+        "that keeps them within the cap",
+    }
+    _, kept = mine_rules_with_report(_matrix(), min_support=0.4, min_confidence=0.6)
+    assert "reason" not in kept.to_dict()
+    assert kept.to_dict()["support_raised"] is False
+
+
+def _reference_rules(
+    matrix: sp.csr_matrix,
+    min_support: float,
+    min_confidence: float,
+    min_lift: float,
+    max_len: int | None,
+    min_len: int,
+    single_consequent: bool,
+) -> list[tuple[float, float, int, tuple[int, ...], tuple[int, ...]]]:
+    """The miner as it was before bounded mining: mlxtend FP-Growth on the dense baskets and
+    association_rules, then the thresholds and the sort in plain Python."""
+    n = matrix.shape[0]
+    min_count = max(1, math.ceil(min_support * n - 1e-9))
+    frame = pd.DataFrame(matrix.toarray().astype(bool))
+    found = fpgrowth(frame, min_support=(min_count - 0.5) / n, max_len=max_len)
+    count_of = {
+        tuple(sorted(int(i) for i in s)): round(float(supp) * n)
+        for supp, s in zip(found["support"], found["itemsets"], strict=True)
+    }
+    candidates = [((), s) for s in count_of if len(s) == 1] if min_len <= 1 else []
+    if any(len(s) >= 2 for s in count_of):
+        split = association_rules(
+            found, num_itemsets=n, metric="confidence", min_threshold=min_confidence - 1e-9
+        )
+        candidates += [
+            (tuple(sorted(int(i) for i in a)), tuple(sorted(int(i) for i in c)))
+            for a, c in zip(split["antecedents"], split["consequents"], strict=True)
+        ]
+    rows = []
+    for ante, cons in candidates:
+        if len(ante) + len(cons) < min_len or (single_consequent and len(cons) != 1):
+            continue
+        n_ac, n_a, n_c = count_of[tuple(sorted(ante + cons))], count_of.get(ante, n), count_of[cons]
+        confidence, lift = n_ac / n_a, (n_ac * n) / (n_a * n_c)
+        if confidence >= min_confidence and lift >= min_lift:
+            rows.append((-lift, -confidence, -n_ac, ante, cons))
+    return sorted(rows)
+
+
+def _as_rows(rules: RuleSet) -> list[tuple[float, float, int, tuple[int, ...], tuple[int, ...]]]:
+    return [
+        (-float(rules.lift[r]), -float(rules.confidence[r]), -int(rules.count[r]), *pair)
+        for r, pair in enumerate(_pairs(rules))
+    ]
+
+
+def _random_baskets(seed: int, n_baskets: int, n_items: int, max_size: int) -> sp.csr_matrix:
+    """Baskets of 1..max_size items with skewed item popularity (a few items in most)."""
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    sizes = rng.integers(1, max_size + 1, n_baskets)
+    items = [rng.choice(n_items, size, replace=False, p=weights / weights.sum()) for size in sizes]
+    ids = np.repeat(np.arange(n_baskets), sizes)
+    return baskets_matrix(ids, np.concatenate(items), n_items)
+
+
+@pytest.mark.parametrize(
+    ("seed", "shape", "settings"),
+    [
+        (0, (60, 12, 6), (0.1, 0.3, 0.0, None, 1, True)),
+        (1, (80, 20, 10), (0.08, 0.5, 1.0, 3, 2, True)),
+        (2, (50, 15, 12), (0.15, 0.2, 0.0, 2, 1, True)),
+        (3, (40, 10, 8), (0.2, 0.6, 0.0, None, 1, False)),
+        (4, (120, 30, 25), (0.15, 0.5, 1.0, 3, 2, True)),
+        (5, (30, 8, 8), (0.05, 0.0001, 0.0, None, 1, True)),
+    ],
+)
+def test_rules_equal_mlxtend_fpgrowth_on_random_baskets(
+    seed: int,
+    shape: tuple[int, int, int],
+    settings: tuple[float, float, float, int | None, int, bool],
+) -> None:
+    matrix = _random_baskets(seed, *shape)
+    support, confidence, lift, max_len, min_len, single = settings
+    rules = mine_rules(
+        matrix,
+        min_support=support,
+        min_confidence=confidence,
+        min_lift=lift,
+        max_len=max_len,
+        min_len=min_len,
+        single_consequent=single,
+    )
+    expected = _reference_rules(matrix, support, confidence, lift, max_len, min_len, single)
+    assert len(expected) > 20  # enough rules for the comparison to mean something
+    assert _as_rows(rules) == expected
+
+
+def test_itemsets_equal_mlxtend_fpgrowth_on_random_baskets() -> None:
+    matrix = _random_baskets(6, 100, 25, 15)
+    n = matrix.shape[0]
+    found = fpgrowth(pd.DataFrame(matrix.toarray()), min_support=4.5 / n)
+    expected = sorted(
+        (len(s), tuple(sorted(int(i) for i in s)), round(float(supp) * n))
+        for supp, s in zip(found["support"], found["itemsets"], strict=True)
+    )
+    itemsets = frequent_itemsets(matrix, min_support=5 / n)
+    mined = [
+        (
+            int(length),
+            tuple(itemsets.indices[itemsets.indptr[i] : itemsets.indptr[i + 1]].tolist()),
+            int(count),
+        )
+        for i, (length, count) in enumerate(zip(itemsets.lengths(), itemsets.count, strict=True))
+    ]
+    assert len(expected) > 200
+    assert mined == expected
+
+
+def test_capped_mining_on_long_baskets_is_exact_at_the_support_it_reports() -> None:
+    # Baskets of up to 150 of 200 items: over a million frequent triples at 3 baskets.
+    matrix = _random_baskets(7, 60, 200, 150)
+    rules, report = mine_rules_with_report(
+        matrix, min_support=3 / 60, min_confidence=0.1, max_len=3, min_len=2, max_itemsets=5000
+    )
+    assert report.raised
+    assert report.n_itemsets <= 5000
+    at_applied = frequent_itemsets(matrix, min_support=report.min_count / 60, max_len=3)
+    assert len(at_applied) == report.n_itemsets
+    one_lower = frequent_itemsets(matrix, min_support=(report.min_count - 1) / 60, max_len=3)
+    assert len(one_lower) > 5000  # the applied count is the smallest that fits the cap
+    uncapped = mine_rules(
+        matrix, min_support=report.min_count / 60, min_confidence=0.1, max_len=3, min_len=2
+    )
+    for key, value in uncapped.to_arrays("").items():
+        np.testing.assert_array_equal(rules.to_arrays("")[key], value)
+
+
+def test_ruleset_from_counts_sorts_and_filters_like_the_miner(rules: RuleSet) -> None:
+    # The final step the Spark miner shares: given the rules in any order (and antecedents
+    # unsorted), it gives the same arrays as mine_rules.
+    order = [7, 3, 11, 0, 5, 9, 1, 10, 2, 8, 6, 4]
+    again = ruleset_from_counts(
+        [tuple(reversed(EXPECTED_RULES[r][0])) for r in order],
+        [EXPECTED_RULES[r][1] for r in order],
+        [EXPECTED_COUNT[r] for r in order],
+        [EXPECTED_ANTECEDENT_COUNT[r] for r in order],
+        [EXPECTED_CONSEQUENT_COUNT[r] for r in order],
+        5,
+        N_ITEMS,
+        min_confidence=0.6,
+    )
+    for key, value in rules.to_arrays("").items():
+        np.testing.assert_array_equal(again.to_arrays("")[key], value)
+    lifted = ruleset_from_counts(
+        [(2,), (0,)], [(0,), (1,)], [3, 3], [3, 4], [4, 4], 5, 5, min_lift=1
+    )
+    assert _pairs(lifted) == [((2,), (0,))]
+
+
+def test_build_records_the_cap_and_the_support_it_applied() -> None:
+    # Tiny store, 8 baskets. Products (at least 2 baskets): laptop 3, mouse 3, headphones 3,
+    # amp 2, {laptop, mouse} 2, {headphones, amp} 2: six itemsets; at 3 baskets, three.
+    # Categories (at least 1 basket): the same five categories' singles (laptops 3, mice 4,
+    # keyboards 1, headphones 3, amps 2) and three pairs: eight; at 2 baskets six; at 3, three.
+    capped = build_artifacts(
+        tiny_store(), None, replace(TINY_PARAMS, rule_max_itemsets=5), evaluate=False
+    )
+    mining = capped.manifest["rule_mining"]
+    assert capped.manifest["parameters"]["rule_max_itemsets"] == 5
+    assert {
+        k: mining["product"][k] for k in ("requested_min_count", "min_count", "n_itemsets")
+    } == {
+        "requested_min_count": 2,
+        "min_count": 3,
+        "n_itemsets": 3,
+    }
+    assert {
+        k: mining["category"][k] for k in ("requested_min_count", "min_count", "n_itemsets")
+    } == {
+        "requested_min_count": 1,
+        "min_count": 3,
+        "n_itemsets": 3,
+    }
+    assert mining["product"]["support_raised"]
+    assert mining["category"]["support_raised"]
+    assert capped.manifest["counts"]["product_rules"] == 0  # no pair reaches 3 baskets
+    default = build_artifacts(tiny_store(), None, TINY_PARAMS, evaluate=False)
+    mining = default.manifest["rule_mining"]
+    assert (mining["product"]["min_count"], mining["product"]["n_itemsets"]) == (2, 6)
+    assert (mining["category"]["min_count"], mining["category"]["n_itemsets"]) == (1, 8)
+    assert not mining["product"]["support_raised"]
+    assert default.manifest["counts"]["product_rules"] == 4
 
 
 def test_invalid_support_is_rejected() -> None:

@@ -40,7 +40,12 @@ from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interact
 from recograph.recommenders.item_knn import fit_item_knn
 from recograph.recommenders.popularity import fit_popularity
 from recograph.recommenders.repeat import fit_repeat
-from recograph.recommenders.rules import RuleSet, baskets_matrix, mine_rules
+from recograph.recommenders.rules import (
+    MiningReport,
+    RuleSet,
+    baskets_matrix,
+    mine_rules_with_report,
+)
 from recograph.recommenders.svd import fit_svd
 from recograph.recommenders.user_knn import fit_user_knn
 from recograph.snapshot import BlendConfig, ModelSnapshot
@@ -87,6 +92,10 @@ class BuildParams:
     category_min_confidence: float = 0.05
     min_lift: float = 1.0
     rule_max_len: int = 3
+    # Orders of hundreds of lines hold millions of frequent itemsets at the supports above;
+    # past this many (per level: products, categories) the support is raised to the smallest
+    # basket count that fits, and the manifest's ``rule_mining`` says so. None: no cap.
+    rule_max_itemsets: int | None = 100_000
     half_life_days: float = 30.0
     test_fraction: float = 0.2
     eval_max_users: int = 3000
@@ -188,16 +197,17 @@ def _mine(
     min_count: int,
     min_confidence: float,
     params: BuildParams,
-) -> RuleSet:
+) -> tuple[RuleSet, MiningReport]:
     baskets = baskets_matrix(order_ids, positions, n)
     support = max(min_support, min_count / max(baskets.shape[0], 1))
-    return mine_rules(
+    return mine_rules_with_report(
         baskets,
         min_support=min(support, 1.0),
         min_confidence=min_confidence,
         min_lift=params.min_lift,
         max_len=params.rule_max_len,
         min_len=2,
+        max_itemsets=params.rule_max_itemsets,
     )
 
 
@@ -223,7 +233,7 @@ def fit_snapshot(
         )
     with timer.step("rules"):
         order_ids = lines["order_id"].to_numpy()
-        product_rules = _mine(
+        product_rules, product_mining = _mine(
             order_ids,
             lines["item"].to_numpy(),
             len(catalogue),
@@ -232,7 +242,7 @@ def fit_snapshot(
             params.product_min_confidence,
             params,
         )
-        category_rules = _mine(
+        category_rules, category_mining = _mine(
             order_ids,
             catalogue.category[lines["item"].to_numpy()],
             catalogue.n_categories,
@@ -287,7 +297,13 @@ def fit_snapshot(
         )
     return ModelSnapshot(
         version=version,
-        manifest={"version": version},
+        manifest={
+            "version": version,
+            "rule_mining": {
+                "product": product_mining.to_dict(),
+                "category": category_mining.to_dict(),
+            },
+        },
         catalogue=catalogue,
         histories=histories,
         interactions=matrix,
@@ -419,6 +435,7 @@ def build_artifacts(
         "counts": _counts(data, snapshot),
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
+        "rule_mining": snapshot.manifest.get("rule_mining", {}),
         "metrics": _metrics(report, cart_report),
         **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -535,7 +535,16 @@ def fit_snapshot_spark(
             alpha=params.als_alpha,
             seed=params.seed,
         )
-    return replace(local, als=als, product_rules=rules["product"], category_rules=rules["category"])
+    # The local fit's rule_mining describes its placeholder (max_len 1) mining, not Spark's,
+    # which applies no itemset cap: drop it rather than publish a wrong account.
+    manifest = {k: v for k, v in local.manifest.items() if k != "rule_mining"}
+    return replace(
+        local,
+        manifest=manifest,
+        als=als,
+        product_rules=rules["product"],
+        category_rules=rules["category"],
+    )
 
 
 # ---------------------------------------------------------------------------- build

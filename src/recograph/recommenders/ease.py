@@ -93,14 +93,28 @@ def fit_ease(X: Any, l2: float = 500.0, max_items: int = DEFAULT_MAX_ITEMS) -> E
         )
     if n_items == 0:
         return EASEModel(weights=np.zeros((0, 0), dtype=np.float32), l2=l2)
-    gram = np.asarray((csr.T @ csr).toarray(), dtype=np.float64, order="C")
-    gram[np.diag_indices(n_items)] += l2
+    # A product nobody bought has a zero column: its row and column of XᵀX + λI are λ on the
+    # diagonal and 0 elsewhere, so its weights are 0 and the rest is the inverse of the
+    # bought products' block alone. Inverting only that block gives the same B in
+    # (bought / n_items)³ of the time (a third on MovieLens latest-small's 9,742 movies
+    # fitted before a validation cutoff, 6,497 of them rated).
+    bought = np.flatnonzero(csr.getnnz(axis=0))
+    if len(bought) == 0:
+        return EASEModel(weights=np.zeros((n_items, n_items), dtype=np.float32), l2=l2)
+    sub = csr[:, bought] if len(bought) < n_items else csr
+    gram = np.asarray((sub.T @ sub).toarray(), dtype=np.float64, order="C")
+    gram[np.diag_indices(len(bought))] += l2
     precision = _spd_inverse_in_place(gram)
     diagonal = np.diag(precision).copy()
     precision /= -diagonal[np.newaxis, :]
-    precision[np.diag_indices(n_items)] = 0.0
-    logger.debug("ease: %d items, l2=%g", n_items, l2)
-    return EASEModel(weights=precision.astype(np.float32), l2=l2)
+    precision[np.diag_indices(len(bought))] = 0.0
+    if len(bought) == n_items:
+        weights = precision.astype(np.float32)
+    else:
+        weights = np.zeros((n_items, n_items), dtype=np.float32)
+        weights[np.ix_(bought, bought)] = precision
+    logger.debug("ease: %d items (%d bought), l2=%g", n_items, len(bought), l2)
+    return EASEModel(weights=weights, l2=l2)
 
 
 def score_ease(model: EASEModel, h: npt.ArrayLike) -> FloatVector:

@@ -1,4 +1,4 @@
-"""Association rules: mined offline with mlxtend, stored as flat arrays, scored per request.
+"""Association rules: mined offline by sparse counting, stored as flat arrays, scored per request.
 
 Positions (``item_idx`` or a category index, 0..n_items-1) are the only item identifiers here;
 converting store ids to positions happens in ``interactions.IdIndex``.
@@ -16,9 +16,15 @@ Semantics follow R arules ``apriori`` so published results can be reproduced exa
   for every item whose support reaches the confidence threshold (their confidence is the item's
   support and their lift is 1). They are reproduced here; they fire for every context.
 
-mlxtend's ``fpgrowth`` finds the frequent itemsets and ``association_rules`` splits them into
-rules; this module only prunes the input (items that cannot be frequent, baskets that cannot
-hold a frequent pair), turns the frames into arrays and recomputes the metrics from counts.
+Frequent itemsets are counted level by level with sparse products (pair counts are
+``XᵀX``; each longer level extends the frequent sets of the one before), on the items that can
+be frequent and the baskets holding two of them, in bounded chunks. The counts are exact, so
+the itemsets are the ones mlxtend's ``fpgrowth`` finds (a test compares them), but orders of
+hundreds of lines, where FP-Growth did not finish in ten minutes, take seconds. Dense stores
+can hold millions of frequent itemsets at a low support; ``max_itemsets`` then raises the
+support to the smallest basket count that leaves at most that many, and `MiningReport` says
+so. Single-consequent rules are split from the itemsets with array operations; multi-item
+consequents go through mlxtend's ``association_rules``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +48,7 @@ from recograph.recommenders.sparse import row_entries
 with warnings.catch_warnings():
     # mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) on import;
     # keep that from changing the whole process's warning filters.
-    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    from mlxtend.frequent_patterns import association_rules
 
 logger = logging.getLogger(__name__)
 
@@ -249,40 +256,211 @@ def _as_bool_csr(baskets: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
     return sp.csr_matrix(matrix.astype(bool))
 
 
-def _mine_itemsets(
-    baskets: sp.csr_matrix, min_count: int, max_len: int | None
-) -> tuple[list[tuple[int, ...]], npt.NDArray[np.int64]]:
-    """All itemsets with count >= min_count (positions ascending) and their counts.
+# A chunk of candidate counts (parents × items) holds at most this many cells, which bounds
+# the memory of one sparse product whatever the basket sizes.
+_CHUNK_CELLS = 4_000_000
 
-    Only items that reach min_count can be in a frequent itemset, and only baskets with two
-    such items can hold a frequent pair, so fpgrowth sees just that sub-matrix (mlxtend
-    densifies its input to count items); singletons come from the full column counts.
+
+@dataclass(frozen=True)
+class MiningReport:
+    """What the miner did, for the build manifest: the basket count an itemset needed
+    (``requested_min_count`` as asked, ``min_count`` as applied after any raise), how many
+    frequent itemsets that left, and the cap that forced a raise."""
+
+    n_baskets: int
+    requested_min_count: int
+    min_count: int
+    n_itemsets: int
+    max_itemsets: int | None
+    max_len: int | None
+    seconds: float
+
+    @property
+    def raised(self) -> bool:
+        return self.min_count > self.requested_min_count
+
+    def to_dict(self) -> dict[str, Any]:
+        n = max(self.n_baskets, 1)
+        out: dict[str, Any] = {
+            "n_baskets": self.n_baskets,
+            "max_len": self.max_len,
+            "max_itemsets": self.max_itemsets,
+            "requested_min_count": self.requested_min_count,
+            "requested_min_support": self.requested_min_count / n,
+            "min_count": self.min_count,
+            "min_support": self.min_count / n,
+            "n_itemsets": self.n_itemsets,
+            "support_raised": self.raised,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.raised:
+            out["reason"] = (
+                f"more than {self.max_itemsets} itemsets reach {self.requested_min_count} "
+                f"baskets; {self.min_count} is the smallest basket count that keeps them "
+                f"within the cap"
+            )
+        return out
+
+
+@dataclass
+class _Threshold:
+    """The basket count an itemset needs, raised (never lowered) so that the frequent
+    itemsets found so far stay within ``cap``.
+
+    Everything found so far is a subset of what the final threshold's itemsets will be, so
+    the smallest count that keeps the found ones within the cap is never above the smallest
+    count that keeps all of them within it: the end result is exactly that count.
     """
-    item_count = np.asarray(baskets.sum(axis=0), dtype=np.int64).ravel()
-    frequent = np.flatnonzero(item_count >= min_count)
-    itemsets: list[tuple[int, ...]] = [(int(i),) for i in frequent]
-    counts: list[int] = [int(item_count[i]) for i in frequent]
-    if (max_len is not None and max_len < 2) or len(frequent) < 2:
-        return itemsets, np.asarray(counts, dtype=np.int64)
-    sub = baskets[:, frequent]
-    sub = sub[np.flatnonzero(sub.getnnz(axis=1) >= 2)]
-    n_kept = sub.shape[0]
-    if n_kept < min_count:
-        return itemsets, np.asarray(counts, dtype=np.int64)
-    # pandas-stubs types the ``sparse`` accessor on the class as ``...``.
-    from_spmatrix = pd.DataFrame.sparse.from_spmatrix  # type: ignore[attr-defined]
-    frame = from_spmatrix(sub, columns=range(len(frequent)))
-    # Half a basket below the integer threshold: fpgrowth's float comparisons then keep
-    # exactly the itemsets with count >= min_count.
-    found = fpgrowth(frame, min_support=(min_count - 0.5) / n_kept, max_len=max_len)
-    for support, local in zip(found["support"].to_numpy(), found["itemsets"], strict=True):
-        if len(local) < 2:
+
+    value: int
+    cap: int | None
+    histogram: npt.NDArray[np.int64]  # itemsets found so far, by basket count
+
+    def add(self, counts: npt.NDArray[np.int64]) -> None:
+        self.histogram += np.bincount(counts, minlength=len(self.histogram))
+        if self.cap is None:
+            return
+        # at_least[t] = itemsets found with count >= t
+        at_least = np.cumsum(self.histogram[::-1])[::-1]
+        if at_least[self.value] > self.cap:
+            fits = np.flatnonzero(at_least[self.value :] <= self.cap)
+            self.value += int(fits[0]) if len(fits) else len(at_least) - 1 - self.value
+
+
+# Below this many cells (baskets × items) the basket-holds-item test is a dense lookup table;
+# above it, a binary search over the sorted cells (slower, but memory stays that of the input).
+_DENSE_LOOKUP_CELLS = 1 << 26
+
+
+@dataclass(frozen=True)
+class _Baskets:
+    """The baskets the miner counts in (only items that can be frequent, only baskets with
+    two of them), by row and by column, with their item counts."""
+
+    by_basket: sp.csr_matrix  # int32 ones, sorted indices
+    by_item: sp.csc_matrix
+    item_count: npt.NDArray[np.int64]
+    dense: npt.NDArray[np.bool_] | None  # baskets × items, when small enough
+    cell_keys: npt.NDArray[np.int64]  # basket * n_items + item, ascending (used without dense)
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix, item_count: npt.NDArray[np.int64]) -> _Baskets:
+        by_basket = sp.csr_matrix(matrix, dtype=np.int32)
+        by_basket.sort_indices()
+        by_item = sp.csc_matrix(by_basket)
+        by_item.sort_indices()
+        n_baskets, n_items = by_basket.shape
+        if n_baskets * n_items <= _DENSE_LOOKUP_CELLS:
+            return cls(
+                by_basket, by_item, item_count, by_basket.toarray() > 0, np.zeros(0, np.int64)
+            )
+        rows = np.repeat(np.arange(n_baskets, dtype=np.int64), np.diff(by_basket.indptr))
+        return cls(by_basket, by_item, item_count, None, rows * n_items + by_basket.indices)
+
+    def hold(
+        self, baskets: npt.NDArray[np.int64], items: npt.NDArray[np.int32]
+    ) -> npt.NDArray[np.bool_]:
+        """Whether basket ``baskets[i]`` holds item ``items[i]``, for every i."""
+        if self.dense is not None:
+            return np.asarray(self.dense[baskets, items])
+        wanted = baskets * self.by_basket.shape[1] + items
+        found = np.minimum(np.searchsorted(self.cell_keys, wanted), len(self.cell_keys) - 1)
+        return np.asarray(self.cell_keys[found] == wanted)
+
+    def indicator(self, sets: npt.NDArray[np.int32]) -> sp.csr_matrix:
+        """Itemsets × baskets CSR (int32 ones): row ``j`` marks the baskets holding every
+        item of ``sets[j]``, found from the baskets of the set's rarest item."""
+        rarest = sets[np.arange(len(sets)), np.argmin(self.item_count[sets], axis=1)]
+        entries, owner = row_entries(self.by_item.indptr, rarest)
+        baskets = self.by_item.indices[entries].astype(np.int64)
+        keep = np.ones(len(baskets), dtype=bool)
+        if sets.shape[1] > 1:
+            for column in sets.T:
+                keep &= self.hold(baskets, column[owner])
+        indptr = np.zeros(len(sets) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=len(sets)), out=indptr[1:])
+        data = np.ones(int(indptr[-1]), dtype=np.int32)
+        return sp.csr_matrix(
+            (data, baskets[keep], indptr), shape=(len(sets), self.by_basket.shape[0])
+        )
+
+
+def _extend(
+    parents: npt.NDArray[np.int32],
+    parent_count: npt.NDArray[np.int64],
+    baskets: _Baskets,
+    threshold: _Threshold,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    """The frequent one-item extensions ``S ∪ {c}`` (``c`` after ``S``'s last item) of the
+    frequent ``parents`` and their exact counts: a sparse product (parent indicator ×
+    baskets) per chunk of parents. Parents go from the most to the least frequent, so once
+    the cap raises the threshold the rest (which cannot reach it) are never counted."""
+    n_items = baskets.by_basket.shape[1]
+    order = np.argsort(-parent_count, kind="stable")
+    chunk = max(1, _CHUNK_CELLS // max(n_items, 1))
+    found_sets: list[npt.NDArray[np.int32]] = []
+    found_counts: list[npt.NDArray[np.int64]] = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[parent_count[part] >= threshold.value]
+        if len(part) == 0:
+            break
+        sets = parents[part]
+        counts = (baskets.indicator(sets) @ baskets.by_basket).tocoo()
+        rows, items = counts.row, counts.col
+        values = counts.data.astype(np.int64)
+        keep = (items > sets[rows, -1]) & (values >= threshold.value)
+        if not keep.any():
             continue
-        count = round(float(support) * n_kept)
-        if count >= min_count:
-            itemsets.append(tuple(sorted(int(frequent[i]) for i in local)))
-            counts.append(count)
-    return itemsets, np.asarray(counts, dtype=np.int64)
+        found_sets.append(np.column_stack([sets[rows[keep]], items[keep]]).astype(np.int32))
+        found_counts.append(values[keep])
+        threshold.add(values[keep])
+        if threshold.cap is not None and sum(map(len, found_counts)) > 2 * threshold.cap:
+            # A raise left earlier chunks' sets below the threshold: drop them now.
+            joined_sets, joined_counts = np.concatenate(found_sets), np.concatenate(found_counts)
+            frequent = joined_counts >= threshold.value
+            found_sets, found_counts = [joined_sets[frequent]], [joined_counts[frequent]]
+    if not found_sets:
+        return np.zeros((0, parents.shape[1] + 1), np.int32), np.zeros(0, np.int64)
+    return np.concatenate(found_sets), np.concatenate(found_counts)
+
+
+def _mine_itemsets(
+    baskets: sp.csr_matrix, min_count: int, max_len: int | None, max_itemsets: int | None = None
+) -> tuple[list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]], int]:
+    """Every itemset found in at least ``min_count`` baskets (raised, if needed, to the
+    smallest count that leaves at most ``max_itemsets`` of them), level by level: one
+    ``(sets, counts)`` per length, ``sets`` of shape (n, length) with ascending positions,
+    rows in lexicographic order. Also returns the count applied.
+
+    Counting is exact (sparse products over the baskets, as Apriori's level-wise search does
+    by scanning), so the result is the same set mlxtend's FP-Growth finds; only items that
+    reach the threshold and baskets that hold two of them take part.
+    """
+    n_baskets = baskets.shape[0]
+    item_count = np.asarray(baskets.sum(axis=0), dtype=np.int64).ravel()
+    threshold = _Threshold(min_count, max_itemsets, np.zeros(n_baskets + 2, dtype=np.int64))
+    threshold.add(item_count[item_count >= min_count])
+    frequent = np.flatnonzero(item_count >= threshold.value)
+    levels = [(frequent.astype(np.int32)[:, None], item_count[frequent])]
+    if (max_len is None or max_len >= 2) and len(frequent) >= 2:
+        local = baskets[:, frequent]
+        local = _Baskets.of(local[np.flatnonzero(local.getnnz(axis=1) >= 2)], item_count[frequent])
+        sets = np.arange(len(frequent), dtype=np.int32)[:, None]
+        counts = local.item_count
+        while max_len is None or sets.shape[1] < max_len:
+            sets, counts = _extend(sets, counts, local, threshold)
+            if len(sets) == 0:
+                break
+            order = np.lexsort(sets.T[::-1])
+            sets, counts = sets[order], counts[order]
+            levels.append((frequent.astype(np.int32)[sets], counts))
+    kept = []
+    for sets, counts in levels:
+        keep = counts >= threshold.value
+        if keep.any():
+            kept.append((sets[keep], counts[keep]))
+    return kept, threshold.value
 
 
 def _csr_from_sets(
@@ -294,22 +472,43 @@ def _csr_from_sets(
     return indptr, indices
 
 
+def _csr_from_rows(
+    rows: npt.NDArray[np.int32],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Equal-length sets (one per row of a 2-d array) as CSR indptr/indices."""
+    indptr = np.arange(len(rows) + 1, dtype=np.int64) * rows.shape[1]
+    return indptr, np.ascontiguousarray(rows, dtype=np.int32).ravel()
+
+
 def frequent_itemsets(
-    baskets: sp.csr_matrix, *, min_support: float, min_len: int = 1, max_len: int | None = None
+    baskets: sp.csr_matrix,
+    *,
+    min_support: float,
+    min_len: int = 1,
+    max_len: int | None = None,
+    max_itemsets: int | None = None,
 ) -> Itemsets:
     """Itemsets found in at least ``ceil(min_support * n_baskets)`` baskets, with
-    ``min_len <= length <= max_len`` (like arules ``apriori(target="frequent itemsets")``)."""
+    ``min_len <= length <= max_len`` (like arules ``apriori(target="frequent itemsets")``).
+
+    With ``max_itemsets`` the basket count is raised, when needed, to the smallest one that
+    leaves at most that many itemsets of any length up to ``max_len``."""
     matrix = _as_bool_csr(baskets)
     n_baskets = matrix.shape[0]
-    if n_baskets == 0:
+    if n_baskets == 0 or (max_len is not None and max_len < 1):
         return Itemsets(
             np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64), n_baskets
         )
-    sets, counts = _mine_itemsets(matrix, _min_count(min_support, n_baskets), max_len)
-    keep = [i for i, s in enumerate(sets) if len(s) >= min_len]
-    order = sorted(keep, key=lambda i: (len(sets[i]), sets[i]))
-    indptr, indices = _csr_from_sets([sets[i] for i in order])
-    return Itemsets(indptr, indices, counts[order], n_baskets)
+    levels, _ = _mine_itemsets(matrix, _min_count(min_support, n_baskets), max_len, max_itemsets)
+    kept = [(sets, counts) for sets, counts in levels if sets.shape[1] >= min_len]
+    lengths = np.concatenate(
+        [np.full(len(s), s.shape[1], np.int64) for s, _ in kept] or [np.zeros(0, np.int64)]
+    )
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = np.concatenate([s.ravel() for s, _ in kept] or [np.zeros(0, np.int32)])
+    counts = np.concatenate([c for _, c in kept] or [np.zeros(0, np.int64)])
+    return Itemsets(indptr, indices.astype(np.int32), counts.astype(np.int64), n_baskets)
 
 
 def _empty_ruleset(n_baskets: int, n_items: int) -> RuleSet:
@@ -333,27 +532,230 @@ def _empty_ruleset(n_baskets: int, n_items: int) -> RuleSet:
     )
 
 
-def _split_rules(
-    sets: list[tuple[int, ...]],
-    counts: npt.NDArray[np.int64],
-    n_baskets: int,
-    min_confidence: float,
-) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
-    """mlxtend's association_rules over the multi-item sets: (antecedents, consequents)."""
-    if not any(len(s) >= 2 for s in sets):
-        return [], []
-    frame = pd.DataFrame({"support": counts / n_baskets, "itemsets": [frozenset(s) for s in sets]})
-    # A hair below the threshold: the exact test on integer counts comes afterwards.
-    found = association_rules(
-        frame,
-        num_itemsets=n_baskets,
-        metric="confidence",
-        min_threshold=min_confidence - 1e-9,
-        return_metrics=["support"],
+@dataclass(frozen=True)
+class _Candidates:
+    """Rules before the thresholds: each side as CSR arrays (ascending positions) and the
+    basket counts of the whole rule, its antecedent and its consequent."""
+
+    antecedent_indptr: npt.NDArray[np.int64]
+    antecedent_indices: npt.NDArray[np.int32]
+    consequent_indptr: npt.NDArray[np.int64]
+    consequent_indices: npt.NDArray[np.int32]
+    count: npt.NDArray[np.int64]
+    antecedent_count: npt.NDArray[np.int64]
+    consequent_count: npt.NDArray[np.int64]
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[_Candidates]) -> _Candidates:
+        def joined(name: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
+            return np.concatenate([getattr(p, name) for p in parts] or [np.zeros(0, dtype)])
+
+        def indptr(name: str) -> npt.NDArray[np.int64]:
+            lengths = [np.diff(getattr(p, name)) for p in parts]
+            out = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.int64)
+            np.cumsum(np.concatenate(lengths or [np.zeros(0, np.int64)]), out=out[1:])
+            return out
+
+        return cls(
+            antecedent_indptr=indptr("antecedent_indptr"),
+            antecedent_indices=joined("antecedent_indices", np.int32).astype(np.int32),
+            consequent_indptr=indptr("consequent_indptr"),
+            consequent_indices=joined("consequent_indices", np.int32).astype(np.int32),
+            count=joined("count", np.int64).astype(np.int64),
+            antecedent_count=joined("antecedent_count", np.int64).astype(np.int64),
+            consequent_count=joined("consequent_count", np.int64).astype(np.int64),
+        )
+
+
+def _lookup_counts(
+    sets: npt.NDArray[np.int32], counts: npt.NDArray[np.int64], wanted: npt.NDArray[np.int32]
+) -> npt.NDArray[np.int64]:
+    """The counts of the itemsets ``wanted`` (rows), each one of the rows of ``sets``."""
+    index = pd.MultiIndex.from_arrays(list(sets.T)) if sets.shape[1] > 1 else pd.Index(sets[:, 0])
+    query = (
+        pd.MultiIndex.from_arrays(list(wanted.T)) if wanted.shape[1] > 1 else pd.Index(wanted[:, 0])
     )
-    antecedents = [tuple(sorted(int(i) for i in a)) for a in found["antecedents"]]
-    consequents = [tuple(sorted(int(i) for i in c)) for c in found["consequents"]]
-    return antecedents, consequents
+    found = index.get_indexer(query)
+    if np.any(found < 0):  # every subset of a frequent itemset is frequent
+        raise AssertionError("an antecedent of a frequent itemset was not counted")
+    return counts[found]
+
+
+def _single_consequent_rules(
+    levels: Sequence[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]],
+    n_baskets: int,
+    n_items: int,
+    min_len: int,
+    min_confidence: float,
+) -> _Candidates:
+    """``S \\ {c} => {c}`` for every frequent itemset ``S`` and item ``c`` in it (what
+    association_rules gives, without multi-item consequents), plus arules' ``{} => {c}`` when
+    ``min_len <= 1``; those below ``min_confidence`` are dropped early (the exact test comes
+    again in `ruleset_from_counts`)."""
+    item_count = np.zeros(n_items, dtype=np.int64)
+    if levels:
+        item_count[levels[0][0][:, 0]] = levels[0][1]
+    by_length = {sets.shape[1]: (sets, counts) for sets, counts in levels}
+    parts: list[_Candidates] = []
+    if min_len <= 1 and 1 in by_length:
+        sets, counts = by_length[1]
+        parts.append(
+            _Candidates(
+                np.zeros(len(sets) + 1, np.int64),
+                np.zeros(0, np.int32),
+                *_csr_from_rows(sets),
+                counts,
+                np.full(len(sets), n_baskets, np.int64),
+                counts,
+            )
+        )
+    for length in sorted(by_length):
+        if length < 2 or length < min_len:
+            continue
+        sets, counts = by_length[length]
+        for dropped in range(length):
+            antecedents = np.delete(sets, dropped, axis=1)
+            consequents = sets[:, dropped : dropped + 1]
+            antecedent_count = _lookup_counts(*by_length[length - 1], antecedents)
+            keep = counts >= min_confidence * antecedent_count - 1e-9 * antecedent_count
+            parts.append(
+                _Candidates(
+                    *_csr_from_rows(antecedents[keep]),
+                    *_csr_from_rows(consequents[keep]),
+                    counts[keep],
+                    antecedent_count[keep],
+                    item_count[consequents[keep, 0]],
+                )
+            )
+    return _Candidates.concatenate(parts)
+
+
+def _multi_consequent_rules(
+    levels: Sequence[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]],
+    n_baskets: int,
+    min_len: int,
+    min_confidence: float,
+) -> _Candidates:
+    """Every split of every frequent itemset into two non-empty sides (mlxtend's
+    association_rules), plus arules' ``{} => {c}`` when ``min_len <= 1``."""
+    sets = [tuple(int(i) for i in row) for rows, _ in levels for row in rows]
+    counts = np.concatenate([c for _, c in levels] or [np.zeros(0, np.int64)])
+    count_of = dict(zip(sets, counts.tolist(), strict=True))
+    antecedents: list[tuple[int, ...]] = []
+    consequents: list[tuple[int, ...]] = []
+    if any(len(s) >= 2 for s in sets):
+        frame = pd.DataFrame(
+            {"support": counts / n_baskets, "itemsets": [frozenset(s) for s in sets]}
+        )
+        # A hair below the threshold: the exact test on integer counts comes afterwards.
+        found = association_rules(
+            frame,
+            num_itemsets=n_baskets,
+            metric="confidence",
+            min_threshold=min_confidence - 1e-9,
+            return_metrics=["support"],
+        )
+        antecedents = [tuple(sorted(int(i) for i in a)) for a in found["antecedents"]]
+        consequents = [tuple(sorted(int(i) for i in c)) for c in found["consequents"]]
+    if min_len <= 1:
+        antecedents += [() for s in sets if len(s) == 1]
+        consequents += [s for s in sets if len(s) == 1]
+    kept = [
+        (a, c) for a, c in zip(antecedents, consequents, strict=True) if len(a) + len(c) >= min_len
+    ]
+    return _candidates_from_sequences(
+        [a for a, _ in kept],
+        [c for _, c in kept],
+        [count_of[tuple(sorted(a + c))] for a, c in kept],
+        [count_of[a] if a else n_baskets for a, _ in kept],
+        [count_of[c] for _, c in kept],
+    )
+
+
+def _candidates_from_sequences(
+    antecedents: Sequence[Sequence[int]],
+    consequents: Sequence[Sequence[int]],
+    counts: Sequence[int],
+    antecedent_counts: Sequence[int],
+    consequent_counts: Sequence[int],
+) -> _Candidates:
+    a_indptr, a_indices = _csr_from_sets([sorted(a) for a in antecedents])
+    c_indptr, c_indices = _csr_from_sets([sorted(c) for c in consequents])
+    return _Candidates(
+        a_indptr,
+        a_indices,
+        c_indptr,
+        c_indices,
+        np.asarray(counts, dtype=np.int64).reshape(-1),
+        np.asarray(antecedent_counts, dtype=np.int64).reshape(-1),
+        np.asarray(consequent_counts, dtype=np.int64).reshape(-1),
+    )
+
+
+def _padded(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+    """CSR sets as rows padded with -1, so that comparing rows compares the sets as tuples."""
+    lengths = np.diff(indptr)
+    width = int(lengths.max()) if len(lengths) else 0
+    out = np.full((len(lengths), width), -1, dtype=np.int64)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    out[owner, np.arange(len(indices)) - indptr[owner]] = indices
+    return out
+
+
+def _subset(
+    indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    entries, _ = row_entries(indptr, rows)
+    out = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(np.diff(indptr)[rows], out=out[1:])
+    return out, indices[entries].astype(np.int32)
+
+
+def _ruleset(
+    found: _Candidates, n_baskets: int, n_items: int, min_confidence: float, min_lift: float
+) -> RuleSet:
+    """The candidates held to the thresholds (on exact integer ratios) and sorted by lift,
+    confidence, count (descending), then antecedent and consequent as position tuples."""
+    n = n_baskets
+    count, n_a, n_c = found.count, found.antecedent_count, found.consequent_count
+    confidence = count / n_a
+    lift = (count * n) / (n_a * n_c)
+    rows = np.flatnonzero((confidence >= min_confidence) & (lift >= min_lift))
+    if len(rows) == 0:
+        return _empty_ruleset(n, n_items)
+    a_indptr, a_indices = _subset(found.antecedent_indptr, found.antecedent_indices, rows)
+    c_indptr, c_indices = _subset(found.consequent_indptr, found.consequent_indices, rows)
+    keys = [
+        *_padded(c_indptr, c_indices).T[::-1],
+        *_padded(a_indptr, a_indices).T[::-1],
+        -count[rows],
+        -confidence[rows],
+        -lift[rows],
+    ]
+    order = np.lexsort(keys)
+    rows = rows[order]
+    a_indptr, a_indices = _subset(a_indptr, a_indices, order)
+    c_indptr, c_indices = _subset(c_indptr, c_indices, order)
+    count, n_a, n_c = count[rows], n_a[rows], n_c[rows]
+    conviction = np.full(len(rows), np.inf)
+    partial = count < n_a
+    conviction[partial] = ((n - n_c) * n_a)[partial] / (n * (n_a - count))[partial]
+    return RuleSet(
+        antecedent_indptr=a_indptr,
+        antecedent_indices=a_indices,
+        consequent_indptr=c_indptr,
+        consequent_indices=c_indices,
+        support=count / n,
+        confidence=count / n_a,
+        lift=(count * n) / (n_a * n_c),
+        leverage=(count * n - n_a * n_c) / (n * n),
+        conviction=conviction,
+        count=count,
+        antecedent_count=n_a,
+        consequent_count=n_c,
+        n_baskets=n,
+        n_items=n_items,
+    )
 
 
 def ruleset_from_counts(
@@ -372,53 +774,65 @@ def ruleset_from_counts(
     rule, of its antecedent, of its consequent), held to the confidence and lift thresholds
     and sorted by lift, confidence, count, then items: the last step of every rule miner
     (`mine_rules` here, FP-Growth on Spark in `recograph.spark`), so both give equal sets."""
-    n = n_baskets
-    rows = []
-    for ante, cons, n_ac, n_a, n_c in zip(
-        antecedents, consequents, counts, antecedent_counts, consequent_counts, strict=True
-    ):
-        confidence = n_ac / n_a
-        lift = (n_ac * n) / (n_a * n_c)
-        if confidence >= min_confidence and lift >= min_lift:
-            rows.append(
-                (
-                    -lift,
-                    -confidence,
-                    -n_ac,
-                    tuple(sorted(ante)),
-                    tuple(sorted(cons)),
-                    n_ac,
-                    n_a,
-                    n_c,
-                )
-            )
-    rows.sort(key=lambda row: row[:5])
-    if not rows:
-        return _empty_ruleset(n, n_items)
-    count = np.array([r[5] for r in rows], dtype=np.int64)
-    n_a_ = np.array([r[6] for r in rows], dtype=np.int64)
-    n_c_ = np.array([r[7] for r in rows], dtype=np.int64)
-    conviction = np.full(len(rows), np.inf)
-    partial = count < n_a_
-    conviction[partial] = ((n - n_c_) * n_a_)[partial] / (n * (n_a_ - count))[partial]
-    a_indptr, a_indices = _csr_from_sets([r[3] for r in rows])
-    c_indptr, c_indices = _csr_from_sets([r[4] for r in rows])
-    return RuleSet(
-        antecedent_indptr=a_indptr,
-        antecedent_indices=a_indices,
-        consequent_indptr=c_indptr,
-        consequent_indices=c_indices,
-        support=count / n,
-        confidence=count / n_a_,
-        lift=(count * n) / (n_a_ * n_c_),
-        leverage=(count * n - n_a_ * n_c_) / (n * n),
-        conviction=conviction,
-        count=count,
-        antecedent_count=n_a_,
-        consequent_count=n_c_,
-        n_baskets=n,
-        n_items=n_items,
+    found = _candidates_from_sequences(
+        antecedents, consequents, counts, antecedent_counts, consequent_counts
     )
+    return _ruleset(found, n_baskets, n_items, min_confidence, min_lift)
+
+
+def mine_rules_with_report(
+    baskets: sp.csr_matrix,
+    *,
+    min_support: float,
+    min_confidence: float,
+    min_lift: float = 0.0,
+    max_len: int | None = None,
+    min_len: int = 1,
+    single_consequent: bool = True,
+    max_itemsets: int | None = None,
+) -> tuple[RuleSet, MiningReport]:
+    """`mine_rules`, and what the mining did (`MiningReport`: the support applied)."""
+    started = time.perf_counter()
+    matrix = _as_bool_csr(baskets)
+    n_baskets, n_items = matrix.shape
+    requested = _min_count(min_support, n_baskets) if n_baskets else 1
+    if n_baskets == 0 or (max_len is not None and max_len < 1):
+        report = MiningReport(n_baskets, requested, requested, 0, max_itemsets, max_len, 0.0)
+        return _empty_ruleset(n_baskets, n_items), report
+    levels, min_count = _mine_itemsets(matrix, requested, max_len, max_itemsets)
+    if single_consequent:
+        found = _single_consequent_rules(levels, n_baskets, n_items, min_len, min_confidence)
+    else:
+        found = _multi_consequent_rules(levels, n_baskets, min_len, min_confidence)
+    rules = _ruleset(found, n_baskets, n_items, min_confidence, min_lift)
+    report = MiningReport(
+        n_baskets=n_baskets,
+        requested_min_count=requested,
+        min_count=min_count,
+        n_itemsets=sum(len(counts) for _, counts in levels),
+        max_itemsets=max_itemsets,
+        max_len=max_len,
+        seconds=time.perf_counter() - started,
+    )
+    if report.raised:
+        logger.warning(
+            "rule mining: more than %d itemsets reach %d of %d baskets; support raised to "
+            "%d baskets (%.6f)",
+            max_itemsets,
+            requested,
+            n_baskets,
+            min_count,
+            min_count / n_baskets,
+        )
+    logger.info(
+        "mined %d rules from %d itemsets over %d baskets × %d items in %.2fs",
+        len(rules),
+        report.n_itemsets,
+        n_baskets,
+        n_items,
+        report.seconds,
+    )
+    return rules, report
 
 
 def mine_rules(
@@ -430,46 +844,23 @@ def mine_rules(
     max_len: int | None = None,
     min_len: int = 1,
     single_consequent: bool = True,
+    max_itemsets: int | None = None,
 ) -> RuleSet:
     """Rules with support, confidence and lift at or above the thresholds (arules semantics,
-    see the module docstring), from a baskets × items matrix (nonzero = in the basket)."""
-    started = time.perf_counter()
-    matrix = _as_bool_csr(baskets)
-    n_baskets, n_items = matrix.shape
-    if n_baskets == 0 or (max_len is not None and max_len < 1):
-        return _empty_ruleset(n_baskets, n_items)
-    min_count = _min_count(min_support, n_baskets)
-    sets, counts = _mine_itemsets(matrix, min_count, max_len)
-    count_of = dict(zip(sets, counts.tolist(), strict=True))
-    antecedents, consequents = _split_rules(sets, counts, n_baskets, min_confidence)
-    if min_len <= 1:
-        # arules' {} => {item} rules: confidence = supp(item), lift = 1.
-        antecedents += [() for s in sets if len(s) == 1]
-        consequents += [s for s in sets if len(s) == 1]
+    see the module docstring), from a baskets × items matrix (nonzero = in the basket).
 
-    kept = [
-        (ante, cons)
-        for ante, cons in zip(antecedents, consequents, strict=True)
-        if len(ante) + len(cons) >= min_len and (not single_consequent or len(cons) == 1)
-    ]
-    rules = ruleset_from_counts(
-        [ante for ante, _ in kept],
-        [cons for _, cons in kept],
-        [count_of[tuple(sorted(ante + cons))] for ante, cons in kept],
-        [count_of[ante] if ante else n_baskets for ante, _ in kept],
-        [count_of[cons] for _, cons in kept],
-        n_baskets,
-        n_items,
+    ``max_itemsets`` bounds time and memory on dense baskets: the support is raised to the
+    smallest basket count that leaves at most that many frequent itemsets (logged; use
+    `mine_rules_with_report` to see it). Without it, or below it, nothing changes."""
+    rules, _ = mine_rules_with_report(
+        baskets,
+        min_support=min_support,
         min_confidence=min_confidence,
         min_lift=min_lift,
-    )
-    logger.info(
-        "mined %d rules from %d itemsets over %d baskets × %d items in %.2fs",
-        len(rules),
-        len(sets),
-        n_baskets,
-        n_items,
-        time.perf_counter() - started,
+        max_len=max_len,
+        min_len=min_len,
+        single_consequent=single_consequent,
+        max_itemsets=max_itemsets,
     )
     return rules
 
@@ -574,6 +965,7 @@ def rules_table(rules: RuleSet, labels: Sequence[str]) -> pd.DataFrame:
 __all__ = [
     "METRICS",
     "Itemsets",
+    "MiningReport",
     "RuleScores",
     "RuleSet",
     "antecedent_index",
@@ -581,6 +973,7 @@ __all__ = [
     "fired_rules",
     "frequent_itemsets",
     "mine_rules",
+    "mine_rules_with_report",
     "rules_table",
     "ruleset_from_counts",
     "score_rules",
