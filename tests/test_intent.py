@@ -37,10 +37,10 @@ A, B, C, M, S, D = range(6)
 ORDERS = [[A, M], [A, M, S], [A, B], [C], [S], [M], [A, D]]
 
 
-def _baskets() -> sp.csr_matrix:
+def _baskets() -> intent.OrderBaskets:
     order_ids = [o for o, items in enumerate(ORDERS) for _ in items]
     items = [i for basket in ORDERS for i in basket]
-    return baskets_matrix(order_ids, items, 6)
+    return intent.OrderBaskets.of(baskets_matrix(order_ids, items, 6))
 
 
 def _similarity() -> sp.csr_matrix:
@@ -51,9 +51,9 @@ def _similarity() -> sp.csr_matrix:
     return sp.csr_matrix((np.array(values, dtype=np.float32), (rows, cols)), shape=(6, 6))
 
 
-def _fixture() -> tuple[Any, sp.csr_matrix, sp.csr_matrix]:
+def _fixture() -> tuple[Any, sp.csr_matrix, intent.OrderBaskets]:
     baskets = _baskets()
-    rules = mine_rules(baskets, min_support=0.1, min_confidence=0.0, max_len=3, min_len=2)
+    rules = mine_rules(baskets.orders, min_support=0.1, min_confidence=0.0, max_len=3, min_len=2)
     return rules, _similarity(), baskets
 
 
@@ -100,8 +100,8 @@ def test_completed_baskets_come_from_completed_orders_only(snapshot: ModelSnapsh
     h = snapshot.histories
     baskets = intent.completed_baskets(h, snapshot.n_items)
     completed = int((h.order_status == "completed").sum())
-    assert baskets.shape == (completed, snapshot.n_items)
-    assert int(baskets.nnz) == sum(
+    assert baskets.orders.shape == (completed, snapshot.n_items)
+    assert int(baskets.items.nnz) == sum(
         len(set(h.order_items(o).tolist()))
         for o in range(len(h.order_ids))
         if h.order_status[o] == "completed"

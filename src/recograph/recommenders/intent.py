@@ -61,24 +61,38 @@ class Related:
     co_purchase_rate: float | None = None
 
 
-def completed_baskets(histories: Histories, n_items: int) -> sp.csr_matrix:
-    """Boolean completed-orders × items matrix from the snapshot's order lines."""
+@dataclass(frozen=True)
+class OrderBaskets:
+    """Completed orders × items (boolean), row-wise and column-wise, so a co-purchase rate
+    reads only the seed's orders (both built once per snapshot by the server)."""
+
+    orders: sp.csr_matrix
+    items: sp.csc_matrix
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> OrderBaskets:
+        orders = sp.csr_matrix(matrix, dtype=np.int64)
+        return cls(orders=orders, items=sp.csc_matrix(orders))
+
+
+def completed_baskets(histories: Histories, n_items: int) -> OrderBaskets:
+    """Completed orders × items from the snapshot's order lines (what the rules are mined on)."""
     line_order = np.repeat(
         np.arange(len(histories.order_ids), dtype=np.int64), np.diff(histories.order_line_indptr)
     )
     done = (histories.order_status == COMPLETED)[line_order]
-    return baskets_matrix(line_order[done], histories.line_item[done], n_items)
+    return OrderBaskets.of(baskets_matrix(line_order[done], histories.line_item[done], n_items))
 
 
 def co_purchase_rates(
-    baskets: sp.csr_matrix, seed: int, items: npt.ArrayLike
+    baskets: OrderBaskets, seed: int, items: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:
     """|orders with seed and item| / |orders with seed or item|, 0 when neither was bought."""
-    columns = sp.csc_matrix(baskets, dtype=np.int64)
+    columns = baskets.items
     wanted = np.asarray(items, dtype=np.int64).ravel()
     with_item = np.diff(columns.indptr)
     seed_orders = columns.indices[columns.indptr[seed] : columns.indptr[seed + 1]]
-    both = np.asarray(sp.csr_matrix(baskets, dtype=np.int64)[seed_orders].sum(axis=0)).ravel()
+    both = np.asarray(baskets.orders[seed_orders].sum(axis=0)).ravel()
     either = with_item[seed] + with_item[wanted] - both[wanted]
     rates: npt.NDArray[np.float64] = np.zeros(len(wanted), dtype=np.float64)
     np.divide(both[wanted], either, out=rates, where=either > 0)
@@ -127,7 +141,7 @@ def complements(
 def substitutes(
     seed: int,
     content_similarity: sp.csr_matrix,
-    baskets: sp.csr_matrix,
+    baskets: OrderBaskets,
     thresholds: IntentThresholds = IntentThresholds(),
 ) -> list[Related]:
     """Content neighbours alike enough and rarely in the seed's orders; most similar first."""
@@ -162,7 +176,7 @@ def related(
     seed: int,
     rules: RuleSet,
     content_similarity: sp.csr_matrix,
-    baskets: sp.csr_matrix,
+    baskets: OrderBaskets,
     intent: Intent,
     limit: int,
     thresholds: IntentThresholds = IntentThresholds(),
@@ -184,7 +198,7 @@ def planted_precision(
     catalogue: Catalogue,
     rules: RuleSet,
     content_similarity: sp.csr_matrix,
-    baskets: sp.csr_matrix,
+    baskets: OrderBaskets,
     planted_pairs: Sequence[tuple[str, str]],
     k: int = 5,
     thresholds: IntentThresholds = IntentThresholds(),

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 import strawberry
 from strawberry.scalars import JSON
 
@@ -49,10 +48,10 @@ async def similar_products(
     ]
 
 
-def completed_baskets(loaded: Loaded) -> sp.csr_matrix:
+def completed_baskets(loaded: Loaded) -> intent.OrderBaskets:
     """Completed orders × products of the served build, built once per snapshot."""
     key = ("baskets",)
-    baskets: sp.csr_matrix | None = loaded.derived.get(key)
+    baskets: intent.OrderBaskets | None = loaded.derived.get(key)
     if baskets is None:
         snapshot = loaded.snapshot
         baskets = intent.completed_baskets(snapshot.histories, snapshot.n_items)
