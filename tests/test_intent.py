@@ -154,6 +154,29 @@ def test_planted_precision_counts_planted_pairs_either_way_round() -> None:
     }
 
 
+def test_precision_is_none_when_no_seed_has_an_item() -> None:
+    """Seeds S and D: S's complement is M (S => M lift 7/6), D's is A (D => A lift 7/4), both
+    outside the planted pair, so precision 0; neither has a look-alike, so no substitute
+    precision at all (None, not 0). The laptops entry is A, B, C whatever the pairs: A's
+    complements D and M are not planted here (0), A and C substitute each other (1)."""
+    rules, similarity, baskets = _fixture()
+    catalogue = _catalogue(["Laptops"] * 3 + ["Wireless Mice", "Laptop Sleeves", "Keyboards"])
+    report = intent.planted_precision(
+        catalogue, rules, similarity, baskets, [("Laptop Sleeves", "Keyboards")]
+    )
+    assert report["all"] == {
+        "seeds": 2,
+        "complement_precision": 0.0,
+        "complement_coverage": 1.0,
+        "substitute_precision": None,
+        "substitute_coverage": 0.0,
+    }
+    assert intent.summary_line({"k": 5, **report}) == (
+        "related products vs planted categories, precision@5: complementary 0.00 "
+        "(laptops 0.00), substitute – (laptops 1.00), 2 seed products"
+    )
+
+
 RELATED = """
 query($p: Int!, $intent: RelatedIntent! = ANY, $limit: Int! = 10) {
   relatedProducts(productId: $p, intent: $intent, limit: $limit) {

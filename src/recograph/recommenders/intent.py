@@ -202,14 +202,14 @@ def planted_precision(
     planted_pairs: Sequence[tuple[str, str]],
     k: int = 5,
     thresholds: IntentThresholds = IntentThresholds(),
-) -> dict[str, Mapping[str, float | int]]:
+) -> dict[str, Mapping[str, float | int | None]]:
     """Precision@k of each intent against planted category structure, averaged over seeds.
 
     A complement is right when its category and the seed's form a planted pair (either way
     round); a substitute is right when it shares the seed's category. Seeds are the products of
     every category in a planted pair; seeds with no item of an intent do not count for it
-    (``coverage`` is the share of seeds that have one). ``laptops`` repeats both for the
-    Laptops category alone."""
+    (``coverage`` is the share of seeds that have one; precision is None when none has). The
+    ``laptops`` entry repeats both for the Laptops category alone."""
     names = {str(n): i for i, n in enumerate(catalogue.category_names)}
     pairs = {(names[a], names[c]) for a, c in planted_pairs if a in names and c in names}
     pairs |= {(c, a) for a, c in pairs}
@@ -217,7 +217,7 @@ def planted_precision(
     seeds = np.flatnonzero(np.isin(catalogue.category, planted))
     laptops = names.get("Laptops", -1)
 
-    def score(chosen: npt.NDArray[np.int64]) -> dict[str, float | int]:
+    def score(chosen: npt.NDArray[np.int64]) -> dict[str, float | int | None]:
         hits: dict[Intent, list[float]] = {Intent.COMPLEMENTARY: [], Intent.SUBSTITUTE: []}
         for seed in chosen:
             own = int(catalogue.category[seed])
@@ -250,8 +250,13 @@ def planted_precision(
     }
 
 
-def _mean(values: Sequence[float]) -> float:
-    return float(np.mean(values)) if values else 0.0
+def _mean(values: Sequence[float]) -> float | None:
+    """The mean, or None (not 0) when no seed had an item: nothing shown is not a miss."""
+    return float(np.mean(values)) if values else None
+
+
+def _shown(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else "–"
 
 
 def planted_metrics(
@@ -279,8 +284,8 @@ def summary_line(intents: Mapping[str, object]) -> str:
     k = intents["k"]
     return (
         f"related products vs planted categories, precision@{k}: "
-        f"complementary {every['complement_precision']:.2f} "
-        f"(laptops {laptops['complement_precision']:.2f}), "
-        f"substitute {every['substitute_precision']:.2f} "
-        f"(laptops {laptops['substitute_precision']:.2f}), {every['seeds']} seed products"
+        f"complementary {_shown(every['complement_precision'])} "
+        f"(laptops {_shown(laptops['complement_precision'])}), "
+        f"substitute {_shown(every['substitute_precision'])} "
+        f"(laptops {_shown(laptops['substitute_precision'])}), {every['seeds']} seed products"
     )
