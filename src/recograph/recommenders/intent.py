@@ -23,7 +23,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.catalogue import Catalogue, Histories
-from recograph.recommenders.rules import RuleSet, baskets_matrix
+from recograph.recommenders.rules import RuleSet, antecedent_index, baskets_matrix
+from recograph.recommenders.sparse import row_entries
 
 COMPLETED = "completed"
 
@@ -92,7 +93,8 @@ def co_purchase_rates(
     wanted = np.asarray(items, dtype=np.int64).ravel()
     with_item = np.diff(columns.indptr)
     seed_orders = columns.indices[columns.indptr[seed] : columns.indptr[seed + 1]]
-    both = np.asarray(baskets.orders[seed_orders].sum(axis=0)).ravel()
+    entries, _ = row_entries(baskets.orders.indptr, seed_orders)
+    both = np.bincount(baskets.orders.indices[entries], minlength=len(with_item))
     either = with_item[seed] + with_item[wanted] - both[wanted]
     rates: npt.NDArray[np.float64] = np.zeros(len(wanted), dtype=np.float64)
     np.divide(both[wanted], either, out=rates, where=either > 0)
@@ -112,13 +114,15 @@ def complements(
     rules: RuleSet,
     content_similarity: sp.csr_matrix,
     thresholds: IntentThresholds = IntentThresholds(),
+    rule_index: sp.csr_matrix | None = None,
 ) -> list[Related]:
     """Rules ``{seed} => {item}`` with lift > 1 whose item is not alike; by lift, confidence,
-    then position."""
-    single = (rules.antecedent_lengths == 1) & (np.diff(rules.consequent_indptr) == 1)
-    ones = np.flatnonzero(single)
-    heads = rules.antecedent_indices[rules.antecedent_indptr[ones]]
-    candidates = ones[(heads == seed) & (rules.lift[ones] > 1.0)]
+    then position. ``rule_index`` is `rules.antecedent_index(rules)` (the snapshot keeps it),
+    so only the seed's own rules are read."""
+    index = antecedent_index(rules) if rule_index is None else rule_index
+    own = index.indices[index.indptr[seed] : index.indptr[seed + 1]].astype(np.int64)
+    single = (rules.antecedent_lengths[own] == 1) & (np.diff(rules.consequent_indptr)[own] == 1)
+    candidates = own[single & (rules.lift[own] > 1.0)]
     alike = _similarity_row(content_similarity, seed)
     found = []
     for rule in candidates:
@@ -180,15 +184,16 @@ def related(
     intent: Intent,
     limit: int,
     thresholds: IntentThresholds = IntentThresholds(),
+    rule_index: sp.csr_matrix | None = None,
 ) -> list[Related]:
     """Up to ``limit`` related products of one intent, or both interleaved (complement first)
     for ANY."""
     if intent is Intent.COMPLEMENTARY:
-        return complements(seed, rules, content_similarity, thresholds)[:limit]
+        return complements(seed, rules, content_similarity, thresholds, rule_index)[:limit]
     if intent is Intent.SUBSTITUTE:
         return substitutes(seed, content_similarity, baskets, thresholds)[:limit]
     return interleave(
-        complements(seed, rules, content_similarity, thresholds),
+        complements(seed, rules, content_similarity, thresholds, rule_index),
         substitutes(seed, content_similarity, baskets, thresholds),
         limit,
     )
@@ -216,13 +221,16 @@ def planted_precision(
     planted = sorted({a for a, _ in pairs})
     seeds = np.flatnonzero(np.isin(catalogue.category, planted))
     laptops = names.get("Laptops", -1)
+    index = antecedent_index(rules)
 
     def score(chosen: npt.NDArray[np.int64]) -> dict[str, float | int | None]:
         hits: dict[Intent, list[float]] = {Intent.COMPLEMENTARY: [], Intent.SUBSTITUTE: []}
         for seed in chosen:
             own = int(catalogue.category[seed])
             found = {
-                Intent.COMPLEMENTARY: complements(int(seed), rules, content_similarity, thresholds),
+                Intent.COMPLEMENTARY: complements(
+                    int(seed), rules, content_similarity, thresholds, index
+                ),
                 Intent.SUBSTITUTE: substitutes(int(seed), content_similarity, baskets, thresholds),
             }
             for intent, items in found.items():

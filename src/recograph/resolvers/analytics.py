@@ -76,6 +76,7 @@ async def related_products(
         completed_baskets(loaded),
         intent,
         limit,
+        rule_index=snapshot.product_rule_index,
     )
     products = await ctx.products.load_many([r.position for r in found])
     return [
