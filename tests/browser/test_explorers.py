@@ -116,7 +116,7 @@ def test_similar_products_of_a_never_ordered_new_arrival(
 
 
 def test_similarity_view_lists_a_laptops_complements_and_substitutes(
-    page: Page, snapshot: ModelSnapshot
+    page: Page, screenshot: Screenshot, snapshot: ModelSnapshot
 ) -> None:
     laptop = product_position(snapshot, LAPTOP_NAME)
     baskets = intent.completed_baskets(snapshot.histories, snapshot.n_items)
@@ -146,6 +146,7 @@ def test_similarity_view_lists_a_laptops_complements_and_substitutes(
     expect(rows.locator("[data-testid=similarity]")).to_have_text(
         [f"{r.similarity:.3f}" for r in substitutes]
     )
+    screenshot(page, "3b-complements-and-substitutes")
 
 
 def test_timeline_marks_what_was_recommended_before_each_order(
