@@ -19,6 +19,7 @@ from recograph import artifacts
 from recograph.cli import main
 from recograph.commands.evaluate import BUILD_ORDER
 from recograph.pipeline import SERVED_ROW
+from recograph.recommenders import intent
 
 # A log record as either handler formats it: "[time ]LEVEL logger.name: message".
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d [\d:,]+ )?(DEBUG|INFO|WARNING|ERROR) [\w.]+: ", re.M)
@@ -74,6 +75,10 @@ def test_build_prints_tables_and_a_one_line_summary_and_no_logs(small_build: Sma
         f"recorded in {small_build.database}; "
         f"served NDCG@10 {served:.4f} on {metrics['users']} customers (popularity {popular:.4f})"
     )
+    # One line for complements vs substitutes, with the figures the manifest stores.
+    intents = metrics["intents"]
+    assert intent.summary_line(intents) in run.out.splitlines()
+    assert intents["all"]["seeds"] == 120
     # The headline table: one row per model, in the order the build scored them.
     rows = [line.split("  ")[0].strip() for line in run.out.splitlines()]
     history_rows = [name for name in rows if name in metrics["models"]]

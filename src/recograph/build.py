@@ -36,6 +36,7 @@ from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import fit_als
 from recograph.recommenders.content import fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
+from recograph.recommenders.intent import planted_metrics
 from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interaction_matrix
 from recograph.recommenders.item_knn import fit_item_knn
 from recograph.recommenders.popularity import fit_popularity
@@ -436,7 +437,7 @@ def build_artifacts(
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
         "rule_mining": snapshot.manifest.get("rule_mining", {}),
-        "metrics": _metrics(report, cart_report),
+        "metrics": _metrics(report, cart_report, snapshot),
         **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra_manifest or {}),
@@ -453,13 +454,24 @@ def build_artifacts(
     )
 
 
-def _metrics(report: EvaluationReport | None, cart: EvaluationReport | None) -> dict[str, Any]:
-    """The manifest's ``metrics``: the history table, and cart pages under ``cart``."""
+def _metrics(
+    report: EvaluationReport | None, cart: EvaluationReport | None, snapshot: ModelSnapshot
+) -> dict[str, Any]:
+    """The manifest's ``metrics``: the history table, cart pages under ``cart``, and related
+    products against the demo store's planted categories under ``intents``."""
     if report is None:
         return {}
     metrics = report.to_dict()
     if cart is not None:
         metrics["cart"] = cart.to_dict()
+    metrics.update(
+        planted_metrics(
+            snapshot.catalogue,
+            snapshot.product_rules,
+            snapshot.content.similarity,
+            snapshot.histories,
+        )
+    )
     return metrics
 
 

@@ -17,6 +17,7 @@ from recograph.dataset import StoreData
 from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport
 from recograph.evaluation.habits import format_habits
 from recograph.progress import Progress, no_progress
+from recograph.recommenders import intent
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ def run_build(
         if result.cart_report is not None:
             cart = result.cart_report
             stdout.print(terminal.headline_table(cart, f"{CART_TITLE} ({cart.users} orders)"))
+        intents = result.manifest.get("metrics", {}).get("intents")
+        if intents:
+            stdout.print(intent.summary_line(intents))
         stdout.print(f"every segment and k: recograph evaluate --artifacts {artifacts_root}")
     target = _record_target(settings, database_url, record_to)
     recorded_in = None

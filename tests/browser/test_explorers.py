@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from recograph import engine
-from recograph.recommenders import content
+from recograph.recommenders import content, intent
 from recograph.resolvers.analytics import bought_together
 from recograph.resolvers.recommendations import timeline_steps
 from recograph.serving.config import ServingConfig
@@ -113,6 +113,40 @@ def test_similar_products_of_a_never_ordered_new_arrival(
     expect(heat.locator(".heat-label-on").first).to_contain_text(str(catalogue.name[newest])[:20])
     expect(heat).to_contain_text(f"products of {category_of(snapshot, newest)}")
     screenshot(page, "3-product-similarity")
+
+
+def test_similarity_view_lists_a_laptops_complements_and_substitutes(
+    page: Page, screenshot: Screenshot, snapshot: ModelSnapshot
+) -> None:
+    laptop = product_position(snapshot, LAPTOP_NAME)
+    baskets = intent.completed_baskets(snapshot.histories, snapshot.n_items)
+    catalogue = snapshot.catalogue
+
+    def expected(kind: intent.Intent) -> list[intent.Related]:
+        return intent.related(
+            laptop, snapshot.product_rules, snapshot.content.similarity, baskets, kind, 8
+        )
+
+    complements, substitutes = (
+        expected(intent.Intent.COMPLEMENTARY),
+        expected(intent.Intent.SUBSTITUTE),
+    )
+    assert complements
+    assert substitutes
+    page.goto(f"/?view=similarity&product={product_id(snapshot, laptop)}")
+    rows = page.get_by_test_id("complements").locator("tbody tr")
+    expect(rows.locator(".product-name")).to_have_text(
+        [str(catalogue.name[r.position]) for r in complements]
+    )
+    expect(rows.locator("[data-testid=lift]")).to_have_text([f"{r.lift:.2f}" for r in complements])
+    rows = page.get_by_test_id("substitutes").locator("tbody tr")
+    expect(rows.locator(".product-name")).to_have_text(
+        [str(catalogue.name[r.position]) for r in substitutes]
+    )
+    expect(rows.locator("[data-testid=similarity]")).to_have_text(
+        [f"{r.similarity:.3f}" for r in substitutes]
+    )
+    screenshot(page, "3b-complements-and-substitutes")
 
 
 def test_timeline_marks_what_was_recommended_before_each_order(

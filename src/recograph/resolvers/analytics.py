@@ -1,5 +1,6 @@
-"""``similarProducts``, ``frequentlyBoughtTogether``, ``associationRules`` and ``modelInfo``:
-precomputed neighbours and rules read straight from the snapshot."""
+"""``similarProducts``, ``frequentlyBoughtTogether``, ``relatedProducts``,
+``associationRules`` and ``modelInfo``: precomputed neighbours and rules read straight from
+the snapshot."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from recograph.engine import segment_definitions
-from recograph.recommenders import content, rules
+from recograph.recommenders import content, intent, rules
 from recograph.recommenders.blend import Segment
+from recograph.recommenders.intent import Intent, related
 from recograph.recommenders.rules import RuleSet
 from recograph.resolvers import convert
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
@@ -45,6 +47,50 @@ async def similar_products(
             product=product, similarity=m.similarity, shared_features=list(m.shared_features)
         )
         for m, product in zip(matches, products, strict=True)
+    ]
+
+
+def completed_baskets(loaded: Loaded) -> intent.OrderBaskets:
+    """Completed orders × products of the served build, built once per snapshot."""
+    key = ("baskets",)
+    baskets: intent.OrderBaskets | None = loaded.derived.get(key)
+    if baskets is None:
+        snapshot = loaded.snapshot
+        baskets = intent.completed_baskets(snapshot.histories, snapshot.n_items)
+        loaded.derived[key] = baskets
+    return baskets
+
+
+async def related_products(
+    info: Info, product_id: int, intent: Intent = Intent.ANY, limit: Limit = 10
+) -> list[t.RelatedProduct]:
+    """Complements (bought together, not alike) and substitutes (alike, rarely bought
+    together) of a product, each with its evidence."""
+    ctx = info.context
+    loaded = ctx.require()
+    convert.check_limit(limit, "limit")
+    position = convert.product_position(loaded, product_id, "productId")
+    snapshot = loaded.snapshot
+    found = related(
+        position,
+        snapshot.product_rules,
+        snapshot.content.similarity,
+        completed_baskets(loaded),
+        intent,
+        limit,
+        rule_index=snapshot.product_rule_index,
+    )
+    products = await ctx.products.load_many([r.position for r in found])
+    return [
+        t.RelatedProduct(
+            product=product,
+            intent=r.intent,
+            lift=r.lift,
+            confidence=r.confidence,
+            similarity=r.similarity,
+            co_purchase_rate=r.co_purchase_rate,
+        )
+        for r, product in zip(found, products, strict=True)
     ]
 
 

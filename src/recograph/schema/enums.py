@@ -8,6 +8,7 @@ import strawberry
 
 from recograph import engine
 from recograph.recommenders import blend
+from recograph.recommenders.intent import Intent
 
 Strategy = strawberry.enum(engine.Strategy, description="How the ranking was produced.")
 ReasonKind = strawberry.enum(engine.ReasonKind, description="Why an item is recommended.")
@@ -42,3 +43,13 @@ class RuleOrder(Enum):
     CONFIDENCE = "confidence"
     SUPPORT = "support"
     COUNT = "count"
+
+
+RelatedIntent = strawberry.enum(
+    Intent,
+    name="RelatedIntent",
+    description=(
+        "COMPLEMENTARY: bought together (a product rule) but not alike; SUBSTITUTE: alike "
+        "(content similarity) but rarely in the same order; ANY: both, alternating."
+    ),
+)

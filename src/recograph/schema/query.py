@@ -33,6 +33,14 @@ class Query:
     frequently_bought_together: list[t.BoughtTogether] = strawberry.field(
         resolver=analytics.frequently_bought_together
     )
+    related_products: list[t.RelatedProduct] = strawberry.field(
+        resolver=analytics.related_products,
+        description=(
+            "A product's complements (bought together but not alike: rule lift and "
+            "confidence) and substitutes (alike but rarely in the same order: similarity and "
+            "co-purchase rate)."
+        ),
+    )
     association_rules: t.AssociationRuleConnection = strawberry.field(
         resolver=analytics.association_rules
     )

@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 
 from recograph import engine
 from recograph.recommenders import blend
+from recograph.recommenders.intent import Intent
 from recograph.schema.enums import EventType, RuleLevel
 
 
@@ -233,6 +234,24 @@ class SimilarProduct:
     product: Product
     similarity: float
     shared_features: list[str]
+
+
+@strawberry.type(description="A related product, its intent and the evidence for it.")
+class RelatedProduct:
+    product: Product
+    intent: Intent = strawberry.field(description="COMPLEMENTARY or SUBSTITUTE.")
+    lift: float | None = strawberry.field(
+        description="Complement: lift of the rule {seed} => {product} (as associationRules)."
+    )
+    confidence: float | None = strawberry.field(description="Complement: confidence of that rule.")
+    similarity: float | None = strawberry.field(
+        description="Substitute: content similarity to the seed (as similarProducts)."
+    )
+    co_purchase_rate: float | None = strawberry.field(
+        description=(
+            "Substitute: completed orders with both products / completed orders with either."
+        )
+    )
 
 
 @strawberry.type

@@ -1,6 +1,7 @@
 // View 3: product similarity. Any product (never-ordered new arrivals included, since content
-// similarity needs no orders): nearest neighbours with scores and shared features, and a heat map
-// of similarities across the product's category.
+// similarity needs no orders): nearest neighbours with scores and shared features, its
+// complements and substitutes (relatedProducts) with their evidence, and a heat map of
+// similarities across the product's category.
 
 import { gql, latest, memo, walk, PRODUCT_FIELDS } from "../api.js";
 import { h, replace, badge, errorBox, loading, fmt, meter } from "../dom.js";
@@ -12,10 +13,23 @@ const NEIGHBOURS = 12;
 const HEAT_MAX = 16; // products in the heat map (one aliased field each; the API allows 30)
 const HEAT_K = 20; // neighbours asked per product: pairs further apart show as blank cells
 const NEWEST = 8;
+const RELATED = 8; // complements and substitutes shown, each
 
 const PRODUCT_QUERY = `query($id: Int!, $limit: Int!) {
   product(id: $id) { ${PRODUCT_FIELDS} sku description stock specs { key value } }
-  similarProducts(productId: $id, limit: $limit) { similarity sharedFeatures product { ${PRODUCT_FIELDS} } } }`;
+  similarProducts(productId: $id, limit: $limit) { similarity sharedFeatures product { ${PRODUCT_FIELDS} } }
+  complements: relatedProducts(productId: $id, intent: COMPLEMENTARY, limit: ${RELATED}) { lift confidence product { ${PRODUCT_FIELDS} } }
+  substitutes: relatedProducts(productId: $id, intent: SUBSTITUTE, limit: ${RELATED}) { similarity coPurchaseRate product { ${PRODUCT_FIELDS} } } }`;
+
+// One intent's list: the products and the evidence the API gives for each (two columns).
+function relatedTable(items, columns, pick, empty, testid) {
+  if (!items.length) return h("p", { class: "empty", dataset: { testid } }, empty);
+  return h("div", { class: "table-scroll" }, h("table", { class: "data", dataset: { testid } },
+    h("thead", {}, h("tr", {}, h("th", {}, "Product"), columns.map(([label]) => h("th", { class: "num" }, label)))),
+    h("tbody", {}, items.map((item) => h("tr", { dataset: { product: item.product.id } },
+      h("td", {}, h("button", { type: "button", class: "link", onclick: () => pick(item.product.id) }, productLine(item.product))),
+      columns.map(([label, show]) => h("td", { class: "num", dataset: { testid: label.toLowerCase().replace(/ /g, "-") } }, show(item))))))));
+}
 
 // The newest listings: the API has no sort by listing date, so read the catalogue's dates once.
 const newestProducts = memo(async () => {
@@ -50,6 +64,7 @@ export function render(root, { setState }) {
   const detailBox = h("div", { dataset: { testid: "product-detail" } });
   const neighboursBox = h("div", { dataset: { testid: "neighbours" } });
   const heatBox = h("div", { class: "chart-box", dataset: { testid: "heat-map" } });
+  const relatedBox = h("div", { dataset: { testid: "related" } });
   const newest = h("div", { class: "examples", dataset: { testid: "newest" } }, h("span", { class: "muted" }, "Loading the newest listings…"));
 
   const pick = (id) => {
@@ -84,10 +99,19 @@ export function render(root, { setState }) {
       replace(detailBox, h("p", { class: "muted" }, "Search for a product, or pick one of the newest listings (never ordered yet: content similarity still finds their neighbours)."));
       replace(neighboursBox);
       replace(heatBox);
+      replace(relatedBox);
       return;
     }
     replace(neighboursBox, loading());
-    request(() => gql(PRODUCT_QUERY, { id: productId, limit: NEIGHBOURS }), ({ product, similarProducts }) => {
+    replace(relatedBox, loading());
+    request(() => gql(PRODUCT_QUERY, { id: productId, limit: NEIGHBOURS }), ({ product, similarProducts, complements, substitutes }) => {
+      replace(relatedBox, h("div", { class: "layout-2" },
+        h("div", {}, h("h3", {}, "Complements"),
+          h("p", { class: "muted" }, "Bought together (rule this product ⇒ it, lift above 1) but not alike."),
+          relatedTable(complements, [["Lift", (c) => fmt.num(c.lift, 2)], ["Confidence", (c) => fmt.pct(c.confidence, 1)]], pick, "No product rule starts from this product alone.", "complements")),
+        h("div", {}, h("h3", {}, "Substitutes"),
+          h("p", { class: "muted" }, "Alike (content similarity ≥ 0.2) but rarely in the same order (co-purchase rate: orders with both ÷ orders with either)."),
+          relatedTable(substitutes, [["Similarity", (s) => fmt.num(s.similarity, 3)], ["Co-purchase rate", (s) => fmt.pct(s.coPurchaseRate, 1)]], pick, "No look-alike that is rarely bought with it.", "substitutes"))));
       replace(detailBox,
         h("div", { class: "product-card" },
           h("h3", { dataset: { testid: "product-name" } }, product.name),
@@ -111,6 +135,7 @@ export function render(root, { setState }) {
       replace(detailBox, errorBox(error, "the product"));
       replace(neighboursBox);
       replace(heatBox);
+      replace(relatedBox);
     });
   };
 
@@ -122,6 +147,7 @@ export function render(root, { setState }) {
       h("section", { class: "panel" }, h("h2", {}, "Product"), detailBox),
       h("div", {},
         h("section", { class: "panel" }, h("h2", {}, "Nearest neighbours"), neighboursBox),
+        h("section", { class: "panel" }, h("h2", {}, "Complements and substitutes"), relatedBox),
         h("section", { class: "panel" }, h("h2", {}, "Similarity across the category"), heatBox))));
   load();
 }
