@@ -254,6 +254,8 @@ async def test_the_true_ctr_of_one_liked_product() -> None:
     assert tally.ctr_standard_error("a") == pytest.approx((0.35 * 0.65 / 4000) ** 0.5)
     assert tally.clicked_by_variant["a"] == len(shop.clicked) == tally.clicks
     assert abs(tally.clicked_ctr("a") - 0.35) <= 4 * tally.ctr_standard_error("a")
+    clicked = tally.clicked_by_variant["a"] / 4000
+    assert f"(a 4,000, true CTR 35.00%, clicked {clicked:.2%} (s.e. 0.75%))" in tally.lines()[0]
 
 
 async def test_the_clicks_drawn_have_the_true_ctr() -> None:

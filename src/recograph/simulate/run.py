@@ -137,8 +137,8 @@ class Tally:
 
     def lines(self) -> list[str]:
         variants = ", ".join(
-            f"{name} {count:,}, true CTR {self.expected_ctr(name):.2%} "
-            f"(clicked {self.clicked_ctr(name):.2%}, s.e. {self.ctr_standard_error(name):.2%})"
+            f"{name} {count:,}, true CTR {self.expected_ctr(name):.2%}, "
+            f"clicked {self.clicked_ctr(name):.2%} (s.e. {self.ctr_standard_error(name):.2%})"
             for name, count in sorted(self.impressions_by_variant.items())
         )
         return [
