@@ -7,7 +7,8 @@ Each session is one visit by one shopper (a store customer with their latent per
 2. each recommended product is clicked with probability
    ``click_scale × affinity^taste_exponent × rank^-position_decay`` (`Shopper.likes`); the
    chance that a response gets at least one click is recorded too (the *true* CTR the report
-   estimates, by variant, in `Tally.expected_ctr`); a clicked product
+   estimates, by variant, in `Tally.expected_ctr`, with the standard error of the run's
+   clicked share around it in `Tally.ctr_standard_error`); a clicked product
    goes to the cart with probability ``cart_probability × affinity × price factor`` (price
    sensitive personas shy away from expensive products); durables the customer owns
    hardly interest them (`Shopper.likes`);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -106,6 +108,11 @@ class Tally:
     click_chance_by_variant: defaultdict[str, float] = field(
         default_factory=lambda: defaultdict(float)
     )
+    # Σ p(1 - p) over the variant's responses, p each one's chance of a click.
+    click_variance_by_variant: defaultdict[str, float] = field(
+        default_factory=lambda: defaultdict(float)
+    )
+    clicked_by_variant: Counter[str] = field(default_factory=Counter)  # responses clicked
     seconds: float = 0.0
 
     def expected_ctr(self, variant: str) -> float:
@@ -114,9 +121,24 @@ class Tally:
         shown = self.impressions_by_variant[variant]
         return self.click_chance_by_variant[variant] / shown if shown else 0.0
 
+    def clicked_ctr(self, variant: str) -> float:
+        """The share of the variant's responses the shoppers clicked at least once: what a
+        report that loses no click measures exactly."""
+        shown = self.impressions_by_variant[variant]
+        return self.clicked_by_variant[variant] / shown if shown else 0.0
+
+    def ctr_standard_error(self, variant: str) -> float:
+        """Standard error of `clicked_ctr` around `expected_ctr`: √Σp(1-p) / n. Each
+        response is clicked with its own chance p given everything before it, so the
+        differences (clicked - p) are uncorrelated even though later pages, and the cart page,
+        depend on earlier clicks: their sum has variance Σp(1-p)."""
+        shown = self.impressions_by_variant[variant]
+        return math.sqrt(self.click_variance_by_variant[variant]) / shown if shown else 0.0
+
     def lines(self) -> list[str]:
         variants = ", ".join(
-            f"{name} {count:,}, true CTR {self.expected_ctr(name):.2%}"
+            f"{name} {count:,}, true CTR {self.expected_ctr(name):.2%}, "
+            f"clicked {self.clicked_ctr(name):.2%} (s.e. {self.ctr_standard_error(name):.2%})"
             for name, count in sorted(self.impressions_by_variant.items())
         )
         return [
@@ -224,7 +246,9 @@ class _Session:
             taste = likes**b.taste_exponent
             chances.append(min(1.0, b.click_scale * taste * item.rank**-b.position_decay))
         no_click = float(np.prod([1 - c for c in chances])) if chances else 1.0
-        self.tally.click_chance_by_variant[served.variant or "(none)"] += 1 - no_click
+        variant = served.variant or "(none)"
+        self.tally.click_chance_by_variant[variant] += 1 - no_click
+        self.tally.click_variance_by_variant[variant] += no_click * (1 - no_click)
         for item, chance in zip(served.items, chances, strict=True):
             product = self.catalogue.by_id.get(item.product_id)
             if product is None or rng.random() >= chance:
@@ -232,6 +256,8 @@ class _Session:
             likes = self.shopper.likes(product)
             await self._event("CLICK", product, served.request_id)
             self.tally.clicks += 1
+            if first is None:
+                self.tally.clicked_by_variant[variant] += 1
             first = first or product
             price_factor = 1 / (
                 1 + self.shopper.price_sensitivity * product.price / self.catalogue.median_price
