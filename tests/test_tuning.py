@@ -3,15 +3,20 @@ beats the default by more than the noise."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from recograph.engine import Context, Request, recommend
+from recograph.build import BuildResult
+from recograph.engine import BusinessRules, Context, Request, recommend
 from recograph.evaluation import evaluate
 from recograph.evaluation.evaluate import NO_POLICY, pick_candidate
 from recograph.evaluation.metrics import ndcg_at_k
-from recograph.recommenders.blend import PageType, SignalName, Weights
-from recograph.snapshot import ModelSnapshot
+from recograph.recommenders.blend import SEED_WEIGHTS, PageType, Segment, SignalName, Weights
+from recograph.settings import Settings
+from recograph.snapshot import BlendConfig, ModelSnapshot
+from tests.serving_helpers import app_client
 
 
 def test_pick_candidate_needs_more_than_one_standard_error() -> None:
@@ -59,16 +64,153 @@ def test_the_tuner_scores_exactly_what_the_engine_serves(snapshot: ModelSnapshot
         start=np.zeros_like(stack.signals[SignalName.POPULARITY]),
     )
     candidates = [Weights(content=1.0), Weights(content=0.5, rules=0.5), Weights(cf=0.9, rules=0.1)]
-    for weights in candidates:
+    # The tuner ranks with the engine's own `final_scores`, margin weight included (its copy
+    # of the formula used to leave the margin out).
+    margin = BusinessRules(promoted_positions=(), margin_weight=0.3, max_per_category=None)
+    for weights, policy in [(w, NO_POLICY) for w in candidates] + [(candidates[2], margin)]:
         for page in (None, PageType.CART):
             chosen = np.array([context.page_type is page for _, context in rows])
-            tuner = evaluate._ndcg_values(stack, chosen, relevant, weights, cf, page)
+            tuner = evaluate._ndcg_values(
+                stack, chosen, relevant, weights, cf, page, policy.margin_weight
+            )
             served = []
             for (user, context), targets in zip(rows, relevant, strict=True):
                 if context.page_type is not page:
                     continue
                 request = Request(user=user, context=context, weights=weights, in_stock_only=False)
-                ranked = [item.position for item in recommend(snapshot, request, NO_POLICY).items]
+                ranked = [item.position for item in recommend(snapshot, request, policy).items]
                 row = np.array([ranked + [-1] * (10 - len(ranked))])
                 served.append(float(ndcg_at_k(row, [targets], 10)[0]))
             assert tuner.tolist() == pytest.approx(served), f"{weights} on {page}"
+
+
+def _hand_stack(
+    snapshot: ModelSnapshot, n_rows: int
+) -> tuple[evaluate._SignalStack, list[set[int]]]:
+    """Light customers (one order, one product) over a 20-product catalogue: CF puts products
+    0-9 first for everyone, content puts each row's one relevant product (10 + row % 10)
+    first, rules and popularity are zero; nothing is filtered or damped."""
+    n_items = 20
+    relevant = [{10 + row % 10} for row in range(n_rows)]
+    cf = np.zeros((n_rows, n_items), dtype=np.float32)
+    cf[:, :10] = 1.0
+    content = np.zeros((n_rows, n_items), dtype=np.float32)
+    for row, (item,) in enumerate(relevant):
+        content[row, item] = 1.0
+    zeros = np.zeros((n_rows, n_items), dtype=np.float32)
+    signals = {
+        SignalName.CF: cf,
+        SignalName.CONTENT: content,
+        SignalName.RULES: zeros,
+        SignalName.POPULARITY: zeros,
+    }
+    stack = evaluate._SignalStack(
+        snapshot=snapshot,
+        signals=signals,
+        cf_models={"item_knn": cf},
+        excluded=np.zeros((n_rows, n_items), dtype=np.bool_),
+        n_orders=np.ones(n_rows, dtype=np.int64),
+        n_items=np.ones(n_rows, dtype=np.int64),
+        damping=np.ones((n_rows, n_items), dtype=np.float32),
+    )
+    return stack, relevant
+
+
+def test_a_blend_below_the_best_single_signal_is_replaced_by_it(snapshot: ModelSnapshot) -> None:
+    stack, relevant = _hand_stack(snapshot, 40)
+    config = BlendConfig()
+    # CF-heavy weights put products 0-9 in the top 10: NDCG@10 0 for all 40 customers; content
+    # alone ranks each one's product first: NDCG@10 1, so the difference is 1 with no spread.
+    cf_heavy = {**SEED_WEIGHTS, Segment.LIGHT: Weights(cf=0.9, content=0.1)}
+    served, choices = evaluate._guarantee(
+        stack, relevant, cf_heavy, stack.signals[SignalName.CF], (Segment.LIGHT,), config, None
+    )
+    assert served[Segment.LIGHT] == Weights(content=1.0)
+    assert served[Segment.REGULAR] == SEED_WEIGHTS[Segment.REGULAR]
+    (choice,) = choices
+    assert (choice.segment, choice.page, choice.outcome) == ("light", "history", "signal")
+    assert choice.best_signal == "content"
+    assert choice.blend_score == evaluate.Estimate(0.0, 0.0, 40)
+    assert choice.best_score == evaluate.Estimate(1.0, 0.0, 40)
+    assert choice.standard_error == 0.0
+    # The seed light weights (content 0.5, rules 0.5) rank as content does: the blend stays.
+    served, (choice,) = evaluate._guarantee(
+        stack, relevant, SEED_WEIGHTS, stack.signals[SignalName.CF], (Segment.LIGHT,), config, None
+    )
+    assert served[Segment.LIGHT] == SEED_WEIGHTS[Segment.LIGHT]
+    assert (choice.outcome, choice.blend_score.mean, choice.best_score.mean) == ("blend", 1.0, 1.0)
+
+
+def test_no_decision_on_too_few_customers(snapshot: ModelSnapshot) -> None:
+    stack, relevant = _hand_stack(snapshot, evaluate.MIN_DECISION_CUSTOMERS - 1)
+    cf_heavy = {**SEED_WEIGHTS, Segment.LIGHT: Weights(cf=0.9, content=0.1)}
+    served, (choice,) = evaluate._guarantee(
+        stack,
+        relevant,
+        cf_heavy,
+        stack.signals[SignalName.CF],
+        (Segment.LIGHT,),
+        BlendConfig(),
+        None,
+    )
+    assert served[Segment.LIGHT] == Weights(cf=0.9, content=0.1)
+    assert choice.outcome == "too few"
+    assert choice.blend_score.users == evaluate.MIN_DECISION_CUSTOMERS - 1
+
+
+def test_the_build_records_the_protocol_and_serves_what_it_chose(demo_build: BuildResult) -> None:
+    validation = demo_build.manifest["validation"]
+    protocol = validation["protocol"]
+    assert protocol["kind"] == "per-customer holdout"
+    assert protocol["held_out_orders"] == protocol["customers"] > 300
+    assert protocol["min_decision_customers"] == evaluate.MIN_DECISION_CUSTOMERS
+    for estimate in validation["cf_models"].values():
+        assert estimate["users"] >= evaluate.MIN_DECISION_CUSTOMERS
+        assert estimate["standard_error"] > 0
+    choices = {(c["segment"], c["page"]): c for c in validation["choices"]}
+    assert set(choices) == {
+        ("light", "history"),
+        ("regular", "history"),
+        ("new", "cart"),
+        ("light", "cart"),
+        ("regular", "cart"),
+    }
+    blend = BlendConfig.from_dict(demo_build.manifest["blend"])
+    for (segment, page), choice in choices.items():
+        weights = blend.weights if page == "history" else blend.context_weights
+        assert Weights.from_dict(choice["served"]) == weights[Segment(segment)]
+        blend_score = choice["blend_ndcg@10"]["ndcg@10"]
+        best = choice["best_signal_ndcg@10"]["ndcg@10"]
+        if choice["outcome"] == "signal":
+            assert best - blend_score > choice["difference_standard_error"]
+            assert (
+                Weights.from_dict(choice["served"])
+                == evaluate.SINGLE_SIGNALS[choice["best_signal"]]
+            )
+        else:
+            assert choice["outcome"] == "blend"
+            assert blend_score >= best - choice["difference_standard_error"]
+
+
+async def test_model_info_says_which_was_served(
+    artifacts_root: Path, snapshot: ModelSnapshot
+) -> None:
+    settings = Settings(artifacts_dir=artifacts_root, database_url="")
+    query = """{ modelInfo { validationProtocol modelChoices { segment page outcome bestSignal
+        blendNdcg bestSignalNdcg differenceStandardError customers served { signal weight } } } }"""
+    async with app_client(settings) as client:
+        response = await client.post("/graphql", json={"query": query})
+    info = response.json()["data"]["modelInfo"]
+    validation = snapshot.manifest["validation"]
+    assert info["validationProtocol"] == validation["protocol"]
+    assert len(info["modelChoices"]) == len(validation["choices"])
+    for shown, recorded in zip(info["modelChoices"], validation["choices"], strict=True):
+        assert shown["outcome"] == recorded["outcome"]
+        assert shown["bestSignal"] == recorded["best_signal"]
+        assert shown["blendNdcg"] == recorded["blend_ndcg@10"]["ndcg@10"]
+        assert shown["bestSignalNdcg"] == recorded["best_signal_ndcg@10"]["ndcg@10"]
+        assert shown["customers"] == recorded["blend_ndcg@10"]["users"]
+        served = {w["signal"].lower(): w["weight"] for w in shown["served"]}
+        total = sum(recorded["served"].values())
+        expected = {k: v / total for k, v in recorded["served"].items() if v > 0}
+        assert served == pytest.approx(expected)

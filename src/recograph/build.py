@@ -26,7 +26,9 @@ from recograph.catalogue import catalogue_from_products, histories_from_store
 from recograph.dataset import StoreData
 from recograph.evaluation import split as splits
 from recograph.evaluation.evaluate import (
+    MIN_DECISION_CUSTOMERS,
     EvaluationReport,
+    TuningResult,
     evaluate_cart_completion,
     evaluate_models,
     tune_blend,
@@ -46,6 +48,7 @@ from recograph.snapshot import BlendConfig, ModelSnapshot
 logger = logging.getLogger(__name__)
 
 StepCallback = Callable[[str, float], None]
+VALIDATION_LAST_ORDERS = 1  # orders held out per returning customer for validation
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,53 @@ def _counts(data: StoreData, snapshot: ModelSnapshot) -> dict[str, int]:
     }
 
 
+def drop_orders(data: StoreData, order_ids: Any) -> StoreData:
+    """The store without the given orders (their lines go too; reviews stay)."""
+    kept = ~data.orders["order_id"].isin(order_ids)
+    orders = data.orders[kept]
+    lines = data.order_items[data.order_items["order_id"].isin(orders["order_id"])]
+    return replace(data, orders=orders, order_items=lines)
+
+
+def _validate(
+    train: StoreData, params: BuildParams, fit: FitFunction, tune: bool
+) -> tuple[TuningResult, dict[str, Any]]:
+    """The validation decisions on a per-customer holdout inside the training period: each
+    returning customer's last order held out, the models fitted on the rest (see
+    `splits.customer_holdout`). Returns the tuning and the manifest's ``validation`` record."""
+    train_lines = train.completed_lines()
+    try:
+        holdout = splits.customer_holdout(train_lines, VALIDATION_LAST_ORDERS)
+    except ValueError as exc:
+        logger.warning("no validation decisions: %s", exc)
+        return TuningResult(BlendConfig()), {"protocol": None, "skipped": str(exc)}
+    snapshot = fit(drop_orders(train, holdout.test["order_id"].unique()), params)
+    targets = splits.test_targets(holdout)
+    tuning = tune_blend(
+        snapshot,
+        targets,
+        params.seed,
+        max_users=params.eval_max_users,
+        search_weights=tune,
+        carts=splits.cart_cases(holdout, params.seed, params.eval_max_users),
+    )
+    protocol = {
+        "kind": "per-customer holdout",
+        "description": (
+            f"the last {VALIDATION_LAST_ORDERS} order(s) of each customer with more orders "
+            "before the test cutoff held out; new products of those orders are the targets; "
+            "cart pages replay each held-out order with one product in the cart"
+        ),
+        "last_orders": VALIDATION_LAST_ORDERS,
+        "held_out_orders": int(holdout.test["order_id"].nunique()),
+        "customers": int(holdout.test["customer_id"].nunique()),
+        "customers_with_new_products": len(targets),
+        "min_decision_customers": MIN_DECISION_CUSTOMERS,
+        "test": "temporal: orders from the test cutoff on (metrics.cutoff)",
+    }
+    return tuning, {"protocol": protocol, **tuning.to_dict()}
+
+
 def build_artifacts(
     data: StoreData,
     artifacts_root: Path | None,
@@ -317,8 +367,10 @@ def build_artifacts(
 ) -> BuildResult:
     """Evaluate on a temporal holdout, fit on everything, publish (when a root is given).
 
-    1. Validation split inside the training period: choose the served CF model (and, with
-       ``tune``, the blend weights and segment thresholds).
+    1. Validation inside the training period, on each returning customer's last order
+       (`splits.customer_holdout`): choose the served CF model (and, with ``tune``, the blend
+       weights and segment thresholds), then serve a single signal wherever the blend scores
+       below it by more than one standard error (the manifest's ``validation``).
     2. Test split: fit on the orders before the cutoff, score every row on the orders after.
     3. Refit on all data with the chosen blend and publish atomically.
     """
@@ -327,25 +379,15 @@ def build_artifacts(
     blend = BlendConfig()
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
+    validation: dict[str, Any] = {}
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
     if can_evaluate:
         test_cutoff = splits.choose_cutoff(lines, params.test_fraction)
         train = restrict_before(data, test_cutoff)
-        val_cutoff = splits.choose_cutoff(train.completed_lines(), params.test_fraction)
         with timer.step("validation"):
-            validation_snapshot = fit(restrict_before(train, val_cutoff), params)
-            val_split = splits.temporal_split(train.completed_lines(), val_cutoff)
-            blend = tune_blend(
-                validation_snapshot,
-                splits.test_targets(val_split),
-                params.seed,
-                max_users=params.eval_max_users,
-                search_weights=tune,
-                carts=splits.cart_cases(val_split, params.seed, params.eval_max_users)
-                if tune
-                else None,
-            )
+            tuning, validation = _validate(train, params, fit, tune)
+            blend = tuning.config
         with timer.step("evaluation"):
             test_snapshot = fit(train, params, blend)
             test_split = splits.temporal_split(lines, test_cutoff)
@@ -355,7 +397,7 @@ def build_artifacts(
                 params.seed,
                 max_users=params.eval_max_users,
             )
-            report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
+            report = replace(report, cutoff=str(test_cutoff))
             cases = splits.cart_cases(test_split, params.seed, params.eval_max_users)
             cart_report = evaluate_cart_completion(test_snapshot, cases, params.seed)
     version = artifacts.new_version()
@@ -373,6 +415,7 @@ def build_artifacts(
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
         "metrics": _metrics(report, cart_report),
+        "validation": validation,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra_manifest or {}),
     }

@@ -660,6 +660,30 @@ def _gather_sources(
         signals.content_sources.update(zip(by_content, matches, strict=True))
 
 
+def final_scores(
+    snapshot: ModelSnapshot,
+    blended: Scores,
+    popularity: Scores,
+    damping: Scores | None,
+    margin_weight: float = 0.0,
+) -> Scores:
+    """The ranking score from the blended signals: plus ``margin_weight`` × normalised margin,
+    plus popularity as the tie-breaking filler, times the owned-category ``damping`` (None:
+    none). One function for `recommend` and the build's tuner, which passes one row per
+    customer (2-D arrays broadcast), so the tuner ranks exactly as the server does."""
+    total = blended
+    if margin_weight > 0:
+        price = snapshot.catalogue.price
+        margin = np.where(
+            price > 0, (price - snapshot.catalogue.cost) / np.where(price > 0, price, 1), 0
+        )
+        total = total + np.float32(margin_weight) * normalise(margin)
+    total = total + FILLER_WEIGHT * popularity
+    if damping is not None:
+        total = total * damping
+    return np.asarray(total, dtype=np.float32)
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
@@ -676,16 +700,15 @@ def recommend(
     signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
-    total = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
-    if business.margin_weight > 0:
-        price = snapshot.catalogue.price
-        margin = np.where(
-            price > 0, (price - snapshot.catalogue.cost) / np.where(price > 0, price, 1), 0
-        )
-        total = total + np.float32(business.margin_weight) * normalise(margin)
-    total = total + FILLER_WEIGHT * normalised[SignalName.POPULARITY]
-    if request.strategy is not Strategy.POPULAR:
-        total = total * owned_damping(snapshot, profile, request.context)
+    blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
+    damping = (
+        None
+        if request.strategy is Strategy.POPULAR
+        else owned_damping(snapshot, profile, request.context)
+    )
+    total = final_scores(
+        snapshot, blended, normalised[SignalName.POPULARITY], damping, business.margin_weight
+    )
     allowed, removed_by = filter_mask(snapshot, request, profile)
     ranked = _ranked(total, allowed)
     chosen, capped, applied, promoted = _select(snapshot, ranked, request.limit, business)
