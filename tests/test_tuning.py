@@ -7,8 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from recograph.build import BuildResult
+from recograph.build import (
+    MIN_EASE_L2,
+    BuildParams,
+    BuildResult,
+    resolve_params,
+    scaled_ease_l2,
+    scaled_knn_k,
+    tune_hyperparameters,
+)
 from recograph.engine import BusinessRules, Context, Request, recommend
 from recograph.evaluation import evaluate
 from recograph.evaluation.evaluate import NO_POLICY, pick_candidate
@@ -214,3 +223,75 @@ async def test_model_info_says_which_was_served(
         total = sum(recorded["served"].values())
         expected = {k: v / total for k, v in recorded["served"].items() if v > 0}
         assert served == pytest.approx(expected)
+
+
+def test_defaults_scale_with_the_data() -> None:
+    # Buyers per product (the Gram diagonal of binary purchases): 3, 1 and 0 (never bought):
+    # the mean over bought products is 2, so λ = 8 × 2 = 16.
+    matrix = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 0, 0]], dtype=np.float32))
+    assert scaled_ease_l2(matrix) == 16.0
+    assert scaled_ease_l2(sp.csr_matrix((2, 3), dtype=np.float32)) == MIN_EASE_L2
+    assert [scaled_knn_k(n) for n in (4, 291, 2269, 100_000)] == [10, 17, 48, 100]
+    resolved = resolve_params(BuildParams(svd_factors=7), matrix)
+    assert (resolved.ease_l2, resolved.item_knn_k, resolved.svd_factors) == (16.0, 10, 7)
+    assert resolved.als_factors == 4  # auto_factors of a 3 × 3 matrix
+    assert resolve_params(BuildParams(ease_l2=50.0, item_knn_k=3), matrix).ease_l2 == 50.0
+
+
+def test_the_search_stops_when_the_budget_is_spent(snapshot: ModelSnapshot) -> None:
+    matrix = snapshot.interactions
+    users = [u for u in range(200) if matrix.indptr[u + 1] > matrix.indptr[u]][:40]
+    customer_ids = snapshot.histories.index.ids[users]
+    targets = {int(c): {int(snapshot.catalogue.index.ids[0])} for c in customer_ids}
+    validation = evaluate.validation_set(snapshot, targets, seed=1)
+    params = resolve_params(BuildParams(), matrix)
+    tuned_snapshot, tuned, trials, stopped = tune_hyperparameters(
+        snapshot, validation, params, budget_seconds=0.0
+    )
+    # Only the first model's default was scored before the budget check stopped the search.
+    assert stopped
+    assert [(t.model, t.parameters, t.adopted) for t in trials] == [
+        ("item_knn", {"item_knn_k": params.item_knn_k}, True)
+    ]
+    assert tuned == params
+    assert tuned_snapshot is snapshot
+
+
+def test_build_output_states_what_is_served(demo_build: BuildResult) -> None:
+    validation = demo_build.manifest["validation"]
+    text = evaluate.validation_summary(validation)
+    protocol = validation["protocol"]
+    assert text.splitlines()[0] == (
+        f"validation: per-customer holdout, {protocol['held_out_orders']} held-out orders of "
+        f"{protocol['customers']} returning customers ({protocol['customers_with_new_products']}"
+        f" with new products); decisions need {evaluate.MIN_DECISION_CUSTOMERS} customers"
+    )
+    for choice in validation["choices"]:
+        served = "blend" if choice["outcome"] != "signal" else f"{choice['best_signal']} alone"
+        line = next(
+            x for x in text.splitlines() if x.split()[:2] == [choice["segment"], choice["page"]]
+        )
+        assert f"serves {served} " in line
+        assert f"[{choice['outcome']}]" in line
+        assert f"blend {choice['blend_ndcg@10']['ndcg@10']:.4f} ± " in line
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--tune", "--tune-budget", "0"], "must be a positive number of seconds"),
+        (["--tune", "--tune-budget", "soon"], "not a number of seconds"),
+        (["--tune-budget", "30"], "--tune-budget needs --tune"),
+    ],
+)
+def test_tune_budget_rejects_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    from recograph.cli import main
+
+    try:
+        status = main(["build", "--data", str(tmp_path), "--artifacts", str(tmp_path), *arguments])
+    except SystemExit as exc:  # argparse refuses a bad value with exit status 2
+        status = int(exc.code or 0)
+    assert status == 2
+    assert message in capsys.readouterr().err

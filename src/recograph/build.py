@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.catalogue import catalogue_from_products, histories_from_store
@@ -27,11 +29,16 @@ from recograph.dataset import StoreData
 from recograph.evaluation import split as splits
 from recograph.evaluation.evaluate import (
     MIN_DECISION_CUSTOMERS,
+    Estimate,
     EvaluationReport,
     TuningResult,
+    ValidationSet,
+    cf_model_values,
     evaluate_cart_completion,
     evaluate_models,
+    pick_candidate,
     tune_blend,
+    validation_set,
 )
 from recograph.recommenders.als import fit_als
 from recograph.recommenders.content import fit_content
@@ -57,14 +64,14 @@ class BuildParams:
 
     seed: int = 42
     signal: Signal = DEFAULT_SIGNAL
-    item_knn_k: int = 50
+    item_knn_k: int | None = None  # None: `scaled_knn_k` of the catalogue
     user_knn_k: int = 30
     svd_factors: int | None = None  # None: `auto_factors` of the data's size
     als_factors: int | None = None
     als_regularization: float = 0.05
     als_iterations: int = 15
     als_alpha: float = 2.0
-    ease_l2: float = 200.0
+    ease_l2: float | None = None  # None: `scaled_ease_l2` of the data
     ease_max_items: int = 20_000
     content_k: int = 20
     # Product rules need a handful of baskets behind them whatever the store's size.
@@ -130,6 +137,42 @@ def auto_factors(n_users: int, n_items: int) -> int:
     orders), so the count grows with the smaller side of the matrix: one factor per 120.
     """
     return int(np.clip(min(n_users, n_items) // 120, 4, 50))
+
+
+# EASE's λ against the mean diagonal of XᵀX (buyers per bought product with binary purchases):
+# the diagonal is what λ competes with, so a fixed λ over-regularises small stores and
+# under-regularises large ones. Measured on validation (see the tuner's trials).
+EASE_L2_PER_BUYER = 8.0
+MIN_EASE_L2 = 10.0
+
+
+def scaled_ease_l2(matrix: Any) -> float:
+    """EASE's λ for a customers × products matrix: `EASE_L2_PER_BUYER` × the mean Gram
+    diagonal over bought products (at least `MIN_EASE_L2`)."""
+    csr = sp.csr_matrix(matrix)
+    diagonal = np.asarray(csr.multiply(csr).sum(axis=0)).ravel()
+    bought = diagonal[diagonal > 0]
+    mean = float(bought.mean()) if bought.size else 0.0
+    return round(max(MIN_EASE_L2, EASE_L2_PER_BUYER * mean), 1)
+
+
+def scaled_knn_k(n_items: int) -> int:
+    """Item-kNN neighbours for a catalogue: about √n_items, between 10 and 100 (a product's
+    useful neighbours grow with the catalogue, far slower than it)."""
+    return int(np.clip(round(np.sqrt(max(n_items, 1))), 10, 100))
+
+
+def resolve_params(params: BuildParams, matrix: Any) -> BuildParams:
+    """``params`` with every data-scaled default (None) replaced by its value for ``matrix``."""
+    n_users, n_items = matrix.shape
+    factors = auto_factors(n_users, n_items)
+    return replace(
+        params,
+        item_knn_k=params.item_knn_k or scaled_knn_k(n_items),
+        ease_l2=params.ease_l2 or scaled_ease_l2(matrix),
+        svd_factors=params.svd_factors or factors,
+        als_factors=params.als_factors or factors,
+    )
 
 
 def restrict_before(data: StoreData, cutoff: pd.Timestamp) -> StoreData:
@@ -214,17 +257,17 @@ def fit_snapshot(
             params.category_min_confidence,
             params,
         )
+    params = resolve_params(params, matrix)
     with timer.step("item_knn"):
-        item_knn = fit_item_knn(matrix, k=params.item_knn_k)
+        item_knn = fit_item_knn(matrix, k=_resolved(params.item_knn_k))
     with timer.step("user_knn"):
         user_knn = fit_user_knn(matrix, k=params.user_knn_k)
-    factors = auto_factors(*matrix.shape)
     with timer.step("svd"):
-        svd = fit_svd(matrix, n_factors=params.svd_factors or factors, seed=params.seed)
+        svd = fit_svd(matrix, n_factors=_resolved(params.svd_factors), seed=params.seed)
     with timer.step("als"):
         als = fit_als(
             matrix,
-            factors=params.als_factors or factors,
+            factors=_resolved(params.als_factors),
             regularization=params.als_regularization,
             iterations=params.als_iterations,
             alpha=params.als_alpha,
@@ -232,7 +275,7 @@ def fit_snapshot(
         )
     with timer.step("ease"):
         try:
-            ease = fit_ease(matrix, l2=params.ease_l2, max_items=params.ease_max_items)
+            ease = fit_ease(matrix, l2=_resolved(params.ease_l2), max_items=params.ease_max_items)
         except TooManyItemsError as exc:
             logger.warning("EASE skipped: %s", exc)
             ease = None
@@ -305,6 +348,132 @@ def _counts(data: StoreData, snapshot: ModelSnapshot) -> dict[str, int]:
     }
 
 
+# Hyperparameter search (issue 12 item 3): cheapest models first, one parameter at a time.
+DEFAULT_TUNE_BUDGET = 60.0
+MIN_FACTORS = 4  # as `auto_factors`: fewer latent factors only reconstruct popularity
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One hyperparameter setting scored on validation (the CF model served alone)."""
+
+    model: str
+    parameters: dict[str, Any]
+    score: Estimate
+    seconds: float
+    adopted: bool  # the default (first trial of a model) or a value that replaced it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "parameters": self.parameters,
+            **self.score.to_dict(),
+            "seconds": round(self.seconds, 3),
+            "adopted": self.adopted,
+        }
+
+
+def _refit(snapshot: ModelSnapshot, params: BuildParams, model: str) -> ModelSnapshot:
+    """``snapshot`` with ``model`` refitted on its own interactions under ``params``."""
+    matrix = snapshot.interactions
+    if model == "item_knn":
+        return replace(snapshot, item_knn=fit_item_knn(matrix, k=_resolved(params.item_knn_k)))
+    if model == "svd":
+        factors = _resolved(params.svd_factors)
+        return replace(snapshot, svd=fit_svd(matrix, n_factors=factors, seed=params.seed))
+    if model == "ease":
+        return replace(snapshot, ease=fit_ease(matrix, l2=_resolved(params.ease_l2)))
+    if model == "als":
+        als = fit_als(
+            matrix,
+            factors=_resolved(params.als_factors),
+            regularization=params.als_regularization,
+            iterations=params.als_iterations,
+            alpha=params.als_alpha,
+            seed=params.seed,
+        )
+        return replace(snapshot, als=als)
+    raise ValueError(f"no hyperparameters to search for {model!r}")
+
+
+def _resolved(value: Any) -> Any:
+    if value is None:
+        raise ValueError("hyperparameters must be resolved (resolve_params) before a search")
+    return value
+
+
+def search_space(params: BuildParams) -> list[tuple[str, str, list[Any]]]:
+    """(model, parameter, values) in the order searched: cheap fits first (item-kNN, SVD),
+    then EASE (a dense inverse), then ALS; values around the data-scaled defaults."""
+    k = _resolved(params.item_knn_k)
+    svd = _resolved(params.svd_factors)
+    l2 = _resolved(params.ease_l2)
+    als = _resolved(params.als_factors)
+    return [
+        ("item_knn", "item_knn_k", sorted({max(5, k // 4), max(5, k // 2), k * 2, k * 4} - {k})),
+        ("svd", "svd_factors", sorted({max(MIN_FACTORS, svd // 2), svd * 2, svd * 4} - {svd})),
+        ("ease", "ease_l2", [l2 / 8, l2 / 4, l2 / 2, l2 * 2, l2 * 4]),
+        ("als", "als_factors", sorted({max(MIN_FACTORS, als // 2), als * 2, als * 4} - {als})),
+        ("als", "als_regularization", [0.01, 0.2, 1.0]),
+        ("als", "als_iterations", [8, 30]),
+    ]
+
+
+def tune_hyperparameters(
+    snapshot: ModelSnapshot,
+    validation: ValidationSet,
+    params: BuildParams,
+    budget_seconds: float,
+) -> tuple[ModelSnapshot, BuildParams, list[Trial], bool]:
+    """Search `search_space` on the validation customers until ``budget_seconds`` are spent.
+
+    A value replaces the current one only when its model, served alone, beats the current
+    setting by more than one standard error of the paired difference (`pick_candidate`).
+    Returns the snapshot with the chosen models, the chosen parameters, every trial, and
+    whether the budget stopped the search before the end."""
+    started = time.perf_counter()
+    trials: list[Trial] = []
+    current: dict[str, npt.NDArray[np.float64]] = {}
+    for model, name, values in search_space(params):
+        if model == "ease" and snapshot.ease is None:
+            continue
+        if model not in current:
+            clock = time.perf_counter()
+            current[model] = cf_model_values(validation, snapshot, model)
+            trials.append(
+                Trial(
+                    model,
+                    {name: getattr(params, name)},
+                    Estimate.of(current[model]),
+                    time.perf_counter() - clock,
+                    True,
+                )
+            )
+        for value in values:
+            if time.perf_counter() - started > budget_seconds:
+                logger.info(
+                    "tuning budget of %.0f s spent after %d trials", budget_seconds, len(trials)
+                )
+                return snapshot, params, trials, True
+            clock = time.perf_counter()
+            candidate_params = replace(params, **{name: value})
+            candidate = _refit(snapshot, candidate_params, model)
+            values_now = cf_model_values(validation, candidate, model)
+            adopted = pick_candidate([current[model], values_now], default=0) == 1
+            trials.append(
+                Trial(
+                    model,
+                    {name: value},
+                    Estimate.of(values_now),
+                    time.perf_counter() - clock,
+                    adopted,
+                )
+            )
+            if adopted:
+                snapshot, params, current[model] = candidate, candidate_params, values_now
+    return snapshot, params, trials, False
+
+
 def drop_orders(data: StoreData, order_ids: Any) -> StoreData:
     """The store without the given orders (their lines go too; reviews stay)."""
     kept = ~data.orders["order_id"].isin(order_ids)
@@ -314,8 +483,12 @@ def drop_orders(data: StoreData, order_ids: Any) -> StoreData:
 
 
 def _validate(
-    train: StoreData, params: BuildParams, fit: FitFunction, tune: bool
-) -> tuple[TuningResult, dict[str, Any]]:
+    train: StoreData,
+    params: BuildParams,
+    fit: FitFunction,
+    tune: bool,
+    tune_budget: float,
+) -> tuple[TuningResult, BuildParams, dict[str, Any]]:
     """The validation decisions on a per-customer holdout inside the training period: each
     returning customer's last order held out, the models fitted on the rest (see
     `splits.customer_holdout`). Returns the tuning and the manifest's ``validation`` record."""
@@ -324,9 +497,36 @@ def _validate(
         holdout = splits.customer_holdout(train_lines, VALIDATION_LAST_ORDERS)
     except ValueError as exc:
         logger.warning("no validation decisions: %s", exc)
-        return TuningResult(BlendConfig()), {"protocol": None, "skipped": str(exc)}
+        return TuningResult(BlendConfig()), params, {"protocol": None, "skipped": str(exc)}
     snapshot = fit(drop_orders(train, holdout.test["order_id"].unique()), params)
     targets = splits.test_targets(holdout)
+    search: dict[str, Any] = {}
+    if tune:
+        validation = validation_set(snapshot, targets, params.seed, params.eval_max_users)
+        if int(validation.rows.sum()) >= MIN_DECISION_CUSTOMERS:
+            resolved = resolve_params(params, snapshot.interactions)
+            snapshot, tuned, trials, stopped = tune_hyperparameters(
+                snapshot, validation, resolved, tune_budget
+            )
+            changed = {
+                name: getattr(tuned, name)
+                for name in (
+                    "item_knn_k",
+                    "svd_factors",
+                    "ease_l2",
+                    "als_factors",
+                    "als_regularization",
+                    "als_iterations",
+                )
+                if getattr(tuned, name) != getattr(resolved, name)
+            }
+            params = replace(params, **changed)
+            search = {
+                "budget_seconds": tune_budget,
+                "stopped_by_budget": stopped,
+                "chosen": changed,
+                "trials": [trial.to_dict() for trial in trials],
+            }
     tuning = tune_blend(
         snapshot,
         targets,
@@ -349,7 +549,7 @@ def _validate(
         "min_decision_customers": MIN_DECISION_CUSTOMERS,
         "test": "temporal: orders from the test cutoff on (metrics.cutoff)",
     }
-    return tuning, {"protocol": protocol, **tuning.to_dict()}
+    return tuning, params, {"protocol": protocol, **tuning.to_dict(), "hyperparameters": search}
 
 
 def build_artifacts(
@@ -359,6 +559,7 @@ def build_artifacts(
     *,
     evaluate: bool = True,
     tune: bool = False,
+    tune_budget: float = DEFAULT_TUNE_BUDGET,
     on_step: StepCallback | None = None,
     engine: str = "local",
     extra_manifest: Mapping[str, Any] | None = None,
@@ -386,7 +587,7 @@ def build_artifacts(
         test_cutoff = splits.choose_cutoff(lines, params.test_fraction)
         train = restrict_before(data, test_cutoff)
         with timer.step("validation"):
-            tuning, validation = _validate(train, params, fit, tune)
+            tuning, params, validation = _validate(train, params, fit, tune, tune_budget)
             blend = tuning.config
         with timer.step("evaluation"):
             test_snapshot = fit(train, params, blend)
@@ -406,7 +607,7 @@ def build_artifacts(
         "engine": engine,
         "seed": params.seed,
         "parameters": {
-            **params.to_dict(),
+            **resolve_params(params, snapshot.interactions).to_dict(),
             "svd_factors": int(snapshot.svd.item_factors.shape[1]),
             "als_factors": int(snapshot.als.item_factors.shape[1]),
         },
@@ -454,13 +655,20 @@ def build_with_engine(
     spark_master: str = "local[2]",
     evaluate: bool = True,
     tune: bool = False,
+    tune_budget: float = DEFAULT_TUNE_BUDGET,
     on_step: StepCallback | None = None,
 ) -> BuildResult:
     """`build_artifacts` on the chosen engine; ``"spark"`` fits ALS and the rules on Spark
-    (imported only then: it is an optional extra)."""
+    (imported only then: it is an optional extra; it searches within the default budget)."""
     if engine != "spark":
         return build_artifacts(
-            data, artifacts_root, params, evaluate=evaluate, tune=tune, on_step=on_step
+            data,
+            artifacts_root,
+            params,
+            evaluate=evaluate,
+            tune=tune,
+            tune_budget=tune_budget,
+            on_step=on_step,
         )
     try:
         spark = importlib.import_module("recograph.spark")

@@ -11,9 +11,14 @@ from typing import Any
 from rich.console import Console
 
 from recograph import db
-from recograph.build import BuildParams, EngineUnavailable, build_with_engine
+from recograph.build import (
+    DEFAULT_TUNE_BUDGET,
+    BuildParams,
+    EngineUnavailable,
+    build_with_engine,
+)
 from recograph.dataset import StoreData
-from recograph.evaluation.evaluate import CART_TITLE
+from recograph.evaluation.evaluate import CART_TITLE, validation_summary
 from recograph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -95,6 +100,7 @@ def run_build(
     database_url: str | None,
     artifacts_root: Path,
     tune: bool = False,
+    tune_budget: float | None = None,
     seed: int = 42,
     evaluate: bool = True,
     record_to: str | None = None,
@@ -127,11 +133,13 @@ def run_build(
             spark_master=spark_master,
             evaluate=evaluate,
             tune=tune,
+            tune_budget=DEFAULT_TUNE_BUDGET if tune_budget is None else tune_budget,
             on_step=on_step,
         )
     except EngineUnavailable as exc:
         raise BuildError(str(exc), exit_status=2) from None
     if result.report is not None and not quiet:
+        print(validation_summary(result.manifest.get("validation") or {}))
         print(result.report.table())
         if result.cart_report is not None:
             print(f"\n{CART_TITLE} ({result.cart_report.users} orders):")

@@ -562,6 +562,40 @@ class TuningResult:
         }
 
 
+@dataclass(frozen=True)
+class ValidationSet:
+    """Validation customers with history, their signals stacked once, for scoring model
+    variants (hyperparameter search) as the engine serves them."""
+
+    stack: _SignalStack
+    relevant: list[set[int]]
+    users: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.bool_]  # customers with history: where CF applies
+
+
+def validation_set(
+    snapshot: ModelSnapshot, targets: Mapping[int, set[int]], seed: int, max_users: int = 3000
+) -> ValidationSet:
+    """The validation customers of ``targets`` on ``snapshot`` (see `evaluation_users`)."""
+    users = evaluation_users(snapshot, targets, seed, max_users)
+    stack = _stack(snapshot, [(user, Context()) for user in users.positions.tolist()])
+    return ValidationSet(stack, users.relevant, users.positions, stack.n_items > 0)
+
+
+def cf_model_values(
+    validation: ValidationSet, snapshot: ModelSnapshot, name: str
+) -> npt.NDArray[np.float64]:
+    """NDCG@10 per validation customer (with history) of CF model ``name`` as ``snapshot``
+    (the validation snapshot with that model refitted) serves it alone."""
+    matrix = np.zeros_like(validation.stack.signals[SignalName.POPULARITY])
+    for row, user in enumerate(validation.users.tolist()):
+        profile = build_profile(snapshot, user)
+        matrix[row] = normalise(cf_scores(snapshot, profile, ((name, 1.0),)))
+    return _ndcg_values(
+        validation.stack, validation.rows, validation.relevant, Weights(cf=1.0), matrix
+    )
+
+
 def _choose_cf_mix(
     stack: _SignalStack, rows: npt.NDArray[np.bool_], relevant: list[set[int]]
 ) -> tuple[tuple[tuple[str, float], ...], dict[str, Estimate], Estimate]:
@@ -726,6 +760,53 @@ def _tune_context_weights(
     segments = (Segment.NEW, Segment.LIGHT, Segment.REGULAR)
     served, choices = _guarantee(stack, relevant, weights, cf, segments, config, page)
     return replace(config, context_weights=served), choices, decisions
+
+
+def validation_summary(validation: Mapping[str, Any]) -> str:
+    """The build output's account of the validation decisions (manifest ``validation``): the
+    protocol, each CF model, the hyperparameters tried, and per segment and page kind whether
+    the blend or its best single signal is served, with n and standard errors."""
+    protocol = validation.get("protocol")
+    if not protocol:
+        return f"validation: none ({validation.get('skipped', 'no evaluation')})"
+    lines = [
+        f"validation: {protocol['kind']}, {protocol['held_out_orders']} held-out orders of "
+        f"{protocol['customers']} returning customers "
+        f"({protocol['customers_with_new_products']} with new products); decisions need "
+        f"{protocol['min_decision_customers']} customers"
+    ]
+
+    def estimate(raw: Mapping[str, Any]) -> str:
+        return f"{raw['ndcg@10']:.4f} ± {raw['standard_error']:.4f} (n={raw['users']})"
+
+    models = validation.get("cf_models", {})
+    if models:
+        lines.append(
+            "  CF models alone, NDCG@10: "
+            + ", ".join(f"{name} {estimate(raw)}" for name, raw in models.items())
+        )
+    search = validation.get("hyperparameters") or {}
+    if search:
+        stopped = "stopped by the budget" if search["stopped_by_budget"] else "all tried"
+        lines.append(
+            f"  hyperparameters: {len(search['trials'])} settings in "
+            f"{search['budget_seconds']:.0f} s ({stopped}); "
+            f"chosen: {search['chosen'] or 'the defaults'}"
+        )
+        for trial in search["trials"]:
+            lines.append(
+                f"    {trial['model']:<8} {trial['parameters']}  {trial['ndcg@10']:.4f} ± "
+                f"{trial['standard_error']:.4f}{'  adopted' if trial['adopted'] else ''}"
+            )
+    for choice in validation.get("choices", []):
+        served = "blend" if choice["outcome"] != "signal" else f"{choice['best_signal']} alone"
+        lines.append(
+            f"  {choice['segment']:<7} {choice['page']:<7} serves {served:<16} blend "
+            f"{estimate(choice['blend_ndcg@10'])}, best signal {choice['best_signal']} "
+            f"{estimate(choice['best_signal_ndcg@10'])}, difference SE "
+            f"{choice['difference_standard_error']:.4f} [{choice['outcome']}]"
+        )
+    return "\n".join(lines)
 
 
 def report_from_dict(raw: Mapping[str, Any]) -> EvaluationReport:
