@@ -231,7 +231,7 @@ def test_defaults_scale_with_the_data() -> None:
     matrix = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 0, 0]], dtype=np.float32))
     assert scaled_ease_l2(matrix) == 16.0
     assert scaled_ease_l2(sp.csr_matrix((2, 3), dtype=np.float32)) == MIN_EASE_L2
-    assert [scaled_knn_k(n) for n in (4, 291, 2269, 100_000)] == [10, 17, 48, 100]
+    assert [scaled_knn_k(n) for n in (4, 120, 291, 100_000)] == [10, 24, 50, 50]
     resolved = resolve_params(BuildParams(svd_factors=7), matrix)
     assert (resolved.ease_l2, resolved.item_knn_k, resolved.svd_factors) == (16.0, 10, 7)
     assert resolved.als_factors == 4  # auto_factors of a 3 × 3 matrix

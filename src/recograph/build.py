@@ -141,7 +141,9 @@ def auto_factors(n_users: int, n_items: int) -> int:
 
 # EASE's λ against the mean diagonal of XᵀX (buyers per bought product with binary purchases):
 # the diagonal is what λ competes with, so a fixed λ over-regularises small stores and
-# under-regularises large ones. Measured on validation (see the tuner's trials).
+# under-regularises large ones. Measured: on the demo store (mean diagonal 27) validation
+# NDCG@10 was 0.173 / 0.191 / 0.195 / 0.195 / 0.194 at 1 / 4 / 8 / 16 / 32 × the diagonal; on
+# a 2,269-movie ratings store (mean 27) the best of λ 50-2000 on held-out ratings was 200.
 EASE_L2_PER_BUYER = 8.0
 MIN_EASE_L2 = 10.0
 
@@ -157,9 +159,13 @@ def scaled_ease_l2(matrix: Any) -> float:
 
 
 def scaled_knn_k(n_items: int) -> int:
-    """Item-kNN neighbours for a catalogue: about √n_items, between 10 and 100 (a product's
-    useful neighbours grow with the catalogue, far slower than it)."""
-    return int(np.clip(round(np.sqrt(max(n_items, 1))), 10, 100))
+    """Item-kNN neighbours for a catalogue: a fifth of it, between 10 and 50.
+
+    On validation the best k did not grow with the catalogue: 34-68 on the demo store (291
+    products: NDCG@10 0.200-0.204, against 0.193 at 17), 48 on a 2,269-movie ratings store
+    (0.037, against 0.030 at 96 and 0.029 at 192); so 50 from 250 products on, and a fifth of
+    a smaller catalogue, where 50 neighbours would be nearly all of it."""
+    return int(np.clip(n_items // 5, 10, 50))
 
 
 def resolve_params(params: BuildParams, matrix: Any) -> BuildParams:
