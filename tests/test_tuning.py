@@ -13,16 +13,20 @@ from recograph.build import (
     MIN_EASE_L2,
     BuildParams,
     BuildResult,
+    content_field_weights,
     resolve_params,
     scaled_ease_l2,
     scaled_knn_k,
+    sorted_products,
     tune_hyperparameters,
 )
+from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Context, Request, recommend
 from recograph.evaluation import evaluate
 from recograph.evaluation.evaluate import NO_POLICY, pick_candidate
 from recograph.evaluation.metrics import ndcg_at_k
 from recograph.recommenders.blend import SEED_WEIGHTS, PageType, Segment, SignalName, Weights
+from recograph.recommenders.content import FIELD_WEIGHTS, Field
 from recograph.settings import Settings
 from recograph.snapshot import BlendConfig, ModelSnapshot
 from tests.serving_helpers import app_client
@@ -238,7 +242,9 @@ def test_defaults_scale_with_the_data() -> None:
     assert resolve_params(BuildParams(ease_l2=50.0, item_knn_k=3), matrix).ease_l2 == 50.0
 
 
-def test_the_search_stops_when_the_budget_is_spent(snapshot: ModelSnapshot) -> None:
+def test_the_search_stops_when_the_budget_is_spent(
+    snapshot: ModelSnapshot, demo_store: StoreData
+) -> None:
     matrix = snapshot.interactions
     users = [u for u in range(200) if matrix.indptr[u + 1] > matrix.indptr[u]][:40]
     customer_ids = snapshot.histories.index.ids[users]
@@ -246,7 +252,7 @@ def test_the_search_stops_when_the_budget_is_spent(snapshot: ModelSnapshot) -> N
     validation = evaluate.validation_set(snapshot, targets, seed=1)
     params = resolve_params(BuildParams(), matrix)
     tuned_snapshot, tuned, trials, stopped = tune_hyperparameters(
-        snapshot, validation, params, budget_seconds=0.0
+        snapshot, validation, params, budget_seconds=0.0, products=sorted_products(demo_store)
     )
     # Only the first model's default was scored before the budget check stopped the search.
     assert stopped
@@ -295,3 +301,21 @@ def test_tune_budget_rejects_bad_input(
         status = int(exc.code or 0)
     assert status == 2
     assert message in capsys.readouterr().err
+
+
+def test_searched_content_field_weights_reach_the_model(demo_store: StoreData) -> None:
+    # Category weight near 0: products of one category share almost nothing through it, so
+    # the similarities of a product to its neighbours change; the default build is unchanged.
+    from recograph.recommenders.content import fit_content
+
+    products = sorted_products(demo_store)
+    default = fit_content(products, k=5)
+    assert content_field_weights(BuildParams()) == {
+        Field.CATEGORY: FIELD_WEIGHTS[Field.CATEGORY],
+        Field.SPEC: FIELD_WEIGHTS[Field.SPEC],
+    }
+    same = fit_content(products, k=5, field_weights=content_field_weights(BuildParams()))
+    assert (same.similarity != default.similarity).nnz == 0
+    weights = content_field_weights(BuildParams(content_category_weight=1e-6))
+    changed = fit_content(products, k=5, field_weights=weights)
+    assert (changed.similarity != default.similarity).nnz > 0

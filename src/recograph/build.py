@@ -33,15 +33,15 @@ from recograph.evaluation.evaluate import (
     EvaluationReport,
     TuningResult,
     ValidationSet,
-    cf_model_values,
     evaluate_cart_completion,
     evaluate_models,
     pick_candidate,
+    signal_values,
     tune_blend,
     validation_set,
 )
 from recograph.recommenders.als import fit_als
-from recograph.recommenders.content import fit_content
+from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
 from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interaction_matrix
 from recograph.recommenders.item_knn import fit_item_knn
@@ -74,6 +74,9 @@ class BuildParams:
     ease_l2: float | None = None  # None: `scaled_ease_l2` of the data
     ease_max_items: int = 20_000
     content_k: int = 20
+    # Content field weights (`content.FIELD_WEIGHTS` for the others): what `--tune` searches.
+    content_category_weight: float = FIELD_WEIGHTS[Field.CATEGORY]
+    content_spec_weight: float = FIELD_WEIGHTS[Field.SPEC]
     # Product rules need a handful of baskets behind them whatever the store's size.
     product_min_support: float = 0.0005
     product_min_count: int = 5
@@ -179,6 +182,18 @@ def resolve_params(params: BuildParams, matrix: Any) -> BuildParams:
         svd_factors=params.svd_factors or factors,
         als_factors=params.als_factors or factors,
     )
+
+
+def sorted_products(data: StoreData) -> pd.DataFrame:
+    """Products in position order (ascending id), as the content model indexes them."""
+    return data.products.sort_values("product_id", kind="stable").reset_index(drop=True)
+
+
+def content_field_weights(params: BuildParams) -> dict[Field, float]:
+    return {
+        Field.CATEGORY: params.content_category_weight,
+        Field.SPEC: params.content_spec_weight,
+    }
 
 
 def restrict_before(data: StoreData, cutoff: pd.Timestamp) -> StoreData:
@@ -287,8 +302,9 @@ def fit_snapshot(
             ease = None
     with timer.step("content"):
         content = fit_content(
-            data.products.sort_values("product_id", kind="stable").reset_index(drop=True),
+            sorted_products(data),
             k=params.content_k,
+            field_weights=content_field_weights(params),
         )
     with timer.step("popularity"):
         now = (
@@ -379,8 +395,11 @@ class Trial:
         }
 
 
-def _refit(snapshot: ModelSnapshot, params: BuildParams, model: str) -> ModelSnapshot:
-    """``snapshot`` with ``model`` refitted on its own interactions under ``params``."""
+def _refit(
+    snapshot: ModelSnapshot, params: BuildParams, model: str, products: pd.DataFrame
+) -> ModelSnapshot:
+    """``snapshot`` with ``model`` refitted on its own interactions (content: on
+    ``products``, in position order) under ``params``."""
     matrix = snapshot.interactions
     if model == "item_knn":
         return replace(snapshot, item_knn=fit_item_knn(matrix, k=_resolved(params.item_knn_k)))
@@ -399,6 +418,11 @@ def _refit(snapshot: ModelSnapshot, params: BuildParams, model: str) -> ModelSna
             seed=params.seed,
         )
         return replace(snapshot, als=als)
+    if model == "content":
+        content = fit_content(
+            products, k=params.content_k, field_weights=content_field_weights(params)
+        )
+        return replace(snapshot, content=content)
     raise ValueError(f"no hyperparameters to search for {model!r}")
 
 
@@ -422,6 +446,8 @@ def search_space(params: BuildParams) -> list[tuple[str, str, list[Any]]]:
         ("als", "als_factors", sorted({max(MIN_FACTORS, als // 2), als * 2, als * 4} - {als})),
         ("als", "als_regularization", [0.01, 0.2, 1.0]),
         ("als", "als_iterations", [8, 30]),
+        ("content", "content_category_weight", [1.0, 6.0]),
+        ("content", "content_spec_weight", [1.0, 4.0]),
     ]
 
 
@@ -430,6 +456,7 @@ def tune_hyperparameters(
     validation: ValidationSet,
     params: BuildParams,
     budget_seconds: float,
+    products: pd.DataFrame,
 ) -> tuple[ModelSnapshot, BuildParams, list[Trial], bool]:
     """Search `search_space` on the validation customers until ``budget_seconds`` are spent.
 
@@ -445,7 +472,7 @@ def tune_hyperparameters(
             continue
         if model not in current:
             clock = time.perf_counter()
-            current[model] = cf_model_values(validation, snapshot, model)
+            current[model] = signal_values(validation, snapshot, model)
             trials.append(
                 Trial(
                     model,
@@ -463,8 +490,8 @@ def tune_hyperparameters(
                 return snapshot, params, trials, True
             clock = time.perf_counter()
             candidate_params = replace(params, **{name: value})
-            candidate = _refit(snapshot, candidate_params, model)
-            values_now = cf_model_values(validation, candidate, model)
+            candidate = _refit(snapshot, candidate_params, model, products)
+            values_now = signal_values(validation, candidate, model)
             adopted = pick_candidate([current[model], values_now], default=0) == 1
             trials.append(
                 Trial(
@@ -512,18 +539,11 @@ def _validate(
         if int(validation.rows.sum()) >= MIN_DECISION_CUSTOMERS:
             resolved = resolve_params(params, snapshot.interactions)
             snapshot, tuned, trials, stopped = tune_hyperparameters(
-                snapshot, validation, resolved, tune_budget
+                snapshot, validation, resolved, tune_budget, sorted_products(train)
             )
             changed = {
                 name: getattr(tuned, name)
-                for name in (
-                    "item_knn_k",
-                    "svd_factors",
-                    "ease_l2",
-                    "als_factors",
-                    "als_regularization",
-                    "als_iterations",
-                )
+                for _, name, _ in search_space(resolved)
                 if getattr(tuned, name) != getattr(resolved, name)
             }
             params = replace(params, **changed)

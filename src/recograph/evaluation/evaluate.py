@@ -582,18 +582,24 @@ def validation_set(
     return ValidationSet(stack, users.relevant, users.positions, stack.n_items > 0)
 
 
-def cf_model_values(
-    validation: ValidationSet, snapshot: ModelSnapshot, name: str
+def signal_values(
+    validation: ValidationSet, snapshot: ModelSnapshot, model: str
 ) -> npt.NDArray[np.float64]:
-    """NDCG@10 per validation customer (with history) of CF model ``name`` as ``snapshot``
-    (the validation snapshot with that model refitted) serves it alone."""
+    """NDCG@10 per validation customer (with history) of ``model`` (a CF model, or
+    "content") served alone by ``snapshot``, the validation snapshot with that model refitted."""
+    signal = SignalName.CONTENT if model == "content" else SignalName.CF
     matrix = np.zeros_like(validation.stack.signals[SignalName.POPULARITY])
     for row, user in enumerate(validation.users.tolist()):
         profile = build_profile(snapshot, user)
-        matrix[row] = normalise(cf_scores(snapshot, profile, ((name, 1.0),)))
-    return _ndcg_values(
-        validation.stack, validation.rows, validation.relevant, Weights(cf=1.0), matrix
-    )
+        if signal is SignalName.CF:
+            matrix[row] = normalise(cf_scores(snapshot, profile, ((model, 1.0),)))
+        else:
+            only = Weights(content=1.0)
+            computed = compute_signals(snapshot, profile, Context(), only, ())
+            matrix[row] = normalise(computed.raw[SignalName.CONTENT])
+    stack = replace(validation.stack, signals={**validation.stack.signals, signal: matrix})
+    weights = Weights(content=1.0) if signal is SignalName.CONTENT else Weights(cf=1.0)
+    return _ndcg_values(stack, validation.rows, validation.relevant, weights, matrix)
 
 
 def _choose_cf_mix(
