@@ -319,3 +319,22 @@ def test_searched_content_field_weights_reach_the_model(demo_store: StoreData) -
     weights = content_field_weights(BuildParams(content_category_weight=1e-6))
     changed = fit_content(products, k=5, field_weights=weights)
     assert (changed.similarity != default.similarity).nnz > 0
+
+
+def test_thresholds_change_only_on_evidence(snapshot: ModelSnapshot) -> None:
+    # Every customer has one order of one product: light under every candidate threshold, so
+    # all candidates score the same and the configured thresholds stay (the first candidate,
+    # regular from 2 orders, used to win such ties).
+    stack, relevant = _hand_stack(snapshot, 40)
+    config = BlendConfig()
+    grid = evaluate._weight_grid()
+    tuned, decisions = evaluate._search_weights(
+        stack, relevant, config, stack.signals[SignalName.CF], grid
+    )
+    assert tuned.thresholds == config.thresholds
+    # Light weights: content alone finds each customer's product (NDCG@10 1 for all 40); the
+    # seed (content 0.5, rules 0.5) already does, so it stays; regular has no customers.
+    assert tuned.weights[Segment.LIGHT] == SEED_WEIGHTS[Segment.LIGHT]
+    light, regular = decisions
+    assert light["ndcg@10"] == {"ndcg@10": 1.0, "standard_error": 0.0, "users": 40}
+    assert regular["too_few_customers"] is True

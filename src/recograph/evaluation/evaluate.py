@@ -678,17 +678,22 @@ def _search_weights(
     grid: list[Weights],
 ) -> tuple[BlendConfig, list[dict[str, Any]]]:
     """Segment thresholds and light/regular weights by grid search; a segment with fewer than
-    `MIN_DECISION_CUSTOMERS` customers keeps its weights."""
-    best_total = -1.0
-    best, best_decisions = config, []
+    `MIN_DECISION_CUSTOMERS` customers keeps its weights. Thresholds other than ``config``'s
+    are adopted only when, with their best weights, they beat ``config``'s thresholds (with
+    theirs) by more than one standard error per customer, as weights are (`pick_candidate`)."""
+    candidates: list[tuple[BlendConfig, list[dict[str, Any]]]] = []
+    per_customer: list[npt.NDArray[np.float64]] = []
+    default_index = 0
     for regular_min_orders, regular_min_items in itertools.product((2, 3, 4), (None, 5, 8)):
         thresholds = SegmentThresholds(
             regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
         )
+        if thresholds == config.thresholds:
+            default_index = len(candidates)
         candidate = replace(config, thresholds=thresholds)
         segs = _row_segments(stack, candidate)
         weights = dict(candidate.weights)
-        total = 0.0
+        scores = np.full(len(relevant), np.nan)
         decisions = []
         for segment in (Segment.LIGHT, Segment.REGULAR):
             rows = segs == segment
@@ -701,7 +706,7 @@ def _search_weights(
                 index, kept = pick_candidate(values, default), False
             chosen = values[0 if kept else index]
             weights[segment] = grid[index]
-            total += float(np.nansum(chosen))
+            scores[rows] = chosen
             decisions.append(
                 {
                     "segment": segment.value,
@@ -714,10 +719,9 @@ def _search_weights(
                     "too_few_customers": kept,
                 }
             )
-        if total > best_total + 1e-12:
-            best_total, best = total, replace(candidate, weights=weights)
-            best_decisions = decisions
-    return best, best_decisions
+        candidates.append((replace(candidate, weights=weights), decisions))
+        per_customer.append(scores)
+    return candidates[pick_candidate(per_customer, default_index)]
 
 
 def _tune_context_weights(
