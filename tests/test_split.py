@@ -11,6 +11,7 @@ from recograph.evaluation.split import (
     SegmentThresholds,
     cart_cases,
     choose_cutoff,
+    customer_holdout,
     history_counts,
     segment_of,
     segments,
@@ -208,3 +209,24 @@ def test_cart_cases_replay_held_out_orders_as_carts() -> None:
         assert 11 in {c.order_id for c in cases}
         assert len(cart_cases(split, seed, max_cases=1)) == 1
     assert seen == {7, 8, 11}
+
+
+def test_customer_holdout_keeps_back_each_returning_customers_last_orders() -> None:
+    # Customers 10 (orders 1, 2, 7), 20 (3, 5, 8) and 30 (4, 10) return; 40 and 50 ordered once.
+    split = customer_holdout(_lines())
+    assert _order_ids(split.test) == {7, 8, 10}
+    assert _order_ids(split.train) == {1, 2, 3, 4, 5, 6, 9}
+    assert split.cutoff == pd.Timestamp("2024-02-01")
+    # New items only: 101 and 100 are repeats, customer 30 only re-bought 105.
+    assert test_targets(split) == {10: {103}, 20: {103}}
+    # Two orders back: customer 30 (two orders) would have no history left, so keeps them.
+    two = customer_holdout(_lines(), last_orders=2)
+    assert _order_ids(two.test) == {2, 5, 7, 8}
+    assert set(two.train["customer_id"]) == {10, 20, 30, 40, 50}
+
+
+def test_customer_holdout_needs_a_returning_customer() -> None:
+    with pytest.raises(ValueError, match="more than one order"):
+        customer_holdout(_lines(ORDERS[:1]))
+    with pytest.raises(ValueError, match="at least 1"):
+        customer_holdout(_lines(), last_orders=0)

@@ -19,22 +19,31 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.catalogue import catalogue_from_products, histories_from_store
 from recograph.dataset import StoreData
 from recograph.evaluation import split as splits
 from recograph.evaluation.evaluate import (
+    MIN_DECISION_CUSTOMERS,
+    Estimate,
     EvaluationReport,
+    TuningResult,
+    ValidationSet,
     evaluate_cart_completion,
     evaluate_models,
+    pick_candidate,
+    signal_values,
     tune_blend,
+    validation_set,
 )
 from recograph.evaluation.habits import habit_effects
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import fit_als
-from recograph.recommenders.content import fit_content
+from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
 from recograph.recommenders.intent import planted_metrics
 from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interaction_matrix
@@ -67,6 +76,7 @@ FIT_STEPS = (
     "content",
     "popularity",
 )
+VALIDATION_LAST_ORDERS = 1  # orders held out per returning customer for validation
 
 
 @dataclass(frozen=True)
@@ -75,16 +85,19 @@ class BuildParams:
 
     seed: int = 42
     signal: Signal = DEFAULT_SIGNAL
-    item_knn_k: int = 50
+    item_knn_k: int | None = None  # None: `scaled_knn_k` of the catalogue
     user_knn_k: int = 30
     svd_factors: int | None = None  # None: `auto_factors` of the data's size
     als_factors: int | None = None
     als_regularization: float = 0.05
     als_iterations: int = 15
     als_alpha: float = 2.0
-    ease_l2: float = 200.0
+    ease_l2: float | None = None  # None: `scaled_ease_l2` of the data
     ease_max_items: int = 20_000
     content_k: int = 20
+    # Content field weights (`content.FIELD_WEIGHTS` for the others): what `--tune` searches.
+    content_category_weight: float = FIELD_WEIGHTS[Field.CATEGORY]
+    content_spec_weight: float = FIELD_WEIGHTS[Field.SPEC]
     # Product rules need a handful of baskets behind them whatever the store's size.
     product_min_support: float = 0.0005
     product_min_count: int = 5
@@ -167,6 +180,60 @@ def auto_factors(n_users: int, n_items: int) -> int:
     orders), so the count grows with the smaller side of the matrix: one factor per 120.
     """
     return int(np.clip(min(n_users, n_items) // 120, 4, 50))
+
+
+# EASE's λ against the mean diagonal of XᵀX (buyers per bought product with binary purchases):
+# the diagonal is what λ competes with, so a fixed λ over-regularises small stores and
+# under-regularises large ones. Measured: on the demo store (mean diagonal 27) validation
+# NDCG@10 was 0.173 / 0.191 / 0.195 / 0.195 / 0.194 at 1 / 4 / 8 / 16 / 32 × the diagonal; on
+# a 2,269-movie ratings store (mean 27) the best of λ 50-2000 on held-out ratings was 200.
+EASE_L2_PER_BUYER = 8.0
+MIN_EASE_L2 = 10.0
+
+
+def scaled_ease_l2(matrix: Any) -> float:
+    """EASE's λ for a customers × products matrix: `EASE_L2_PER_BUYER` × the mean Gram
+    diagonal over bought products (at least `MIN_EASE_L2`)."""
+    csr = sp.csr_matrix(matrix)
+    diagonal = np.asarray(csr.multiply(csr).sum(axis=0)).ravel()
+    bought = diagonal[diagonal > 0]
+    mean = float(bought.mean()) if bought.size else 0.0
+    return round(max(MIN_EASE_L2, EASE_L2_PER_BUYER * mean), 1)
+
+
+def scaled_knn_k(n_items: int) -> int:
+    """Item-kNN neighbours for a catalogue: a fifth of it, between 10 and 50.
+
+    On validation the best k did not grow with the catalogue: 34-68 on the demo store (291
+    products: NDCG@10 0.200-0.204, against 0.193 at 17), 48 on a 2,269-movie ratings store
+    (0.037, against 0.030 at 96 and 0.029 at 192); so 50 from 250 products on, and a fifth of
+    a smaller catalogue, where 50 neighbours would be nearly all of it."""
+    return int(np.clip(n_items // 5, 10, 50))
+
+
+def resolve_params(params: BuildParams, matrix: Any) -> BuildParams:
+    """``params`` with every data-scaled default (None) replaced by its value for ``matrix``."""
+    n_users, n_items = matrix.shape
+    factors = auto_factors(n_users, n_items)
+    return replace(
+        params,
+        item_knn_k=params.item_knn_k or scaled_knn_k(n_items),
+        ease_l2=params.ease_l2 or scaled_ease_l2(matrix),
+        svd_factors=params.svd_factors or factors,
+        als_factors=params.als_factors or factors,
+    )
+
+
+def sorted_products(data: StoreData) -> pd.DataFrame:
+    """Products in position order (ascending id), as the content model indexes them."""
+    return data.products.sort_values("product_id", kind="stable").reset_index(drop=True)
+
+
+def content_field_weights(params: BuildParams) -> dict[Field, float]:
+    return {
+        Field.CATEGORY: params.content_category_weight,
+        Field.SPEC: params.content_spec_weight,
+    }
 
 
 def restrict_before(data: StoreData, cutoff: pd.Timestamp) -> StoreData:
@@ -252,17 +319,17 @@ def fit_snapshot(
             params.category_min_confidence,
             params,
         )
+    params = resolve_params(params, matrix)
     with timer.step("item_knn"):
-        item_knn = fit_item_knn(matrix, k=params.item_knn_k)
+        item_knn = fit_item_knn(matrix, k=_resolved(params.item_knn_k))
     with timer.step("user_knn"):
         user_knn = fit_user_knn(matrix, k=params.user_knn_k)
-    factors = auto_factors(*matrix.shape)
     with timer.step("svd"):
-        svd = fit_svd(matrix, n_factors=params.svd_factors or factors, seed=params.seed)
+        svd = fit_svd(matrix, n_factors=_resolved(params.svd_factors), seed=params.seed)
     with timer.step("als"):
         als = fit_als(
             matrix,
-            factors=params.als_factors or factors,
+            factors=_resolved(params.als_factors),
             regularization=params.als_regularization,
             iterations=params.als_iterations,
             alpha=params.als_alpha,
@@ -270,14 +337,15 @@ def fit_snapshot(
         )
     with timer.step("ease"):
         try:
-            ease = fit_ease(matrix, l2=params.ease_l2, max_items=params.ease_max_items)
+            ease = fit_ease(matrix, l2=_resolved(params.ease_l2), max_items=params.ease_max_items)
         except TooManyItemsError as exc:
             logger.warning("EASE skipped: %s", exc)
             ease = None
     with timer.step("content"):
         content = fit_content(
-            data.products.sort_values("product_id", kind="stable").reset_index(drop=True),
+            sorted_products(data),
             k=params.content_k,
+            field_weights=content_field_weights(params),
         )
     with timer.step("popularity"):
         now = (
@@ -351,6 +419,224 @@ def _counts(data: StoreData, snapshot: ModelSnapshot) -> dict[str, int]:
     }
 
 
+# Hyperparameter search (issue 12 item 3): cheapest models first, one parameter at a time.
+DEFAULT_TUNE_BUDGET = 60.0
+MIN_FACTORS = 4  # as `auto_factors`: fewer latent factors only reconstruct popularity
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One hyperparameter setting scored on validation (the CF model served alone)."""
+
+    model: str
+    parameters: dict[str, Any]
+    score: Estimate
+    seconds: float
+    adopted: bool  # the default (first trial of a model) or a value that replaced it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "parameters": self.parameters,
+            **self.score.to_dict(),
+            "seconds": round(self.seconds, 3),
+            "adopted": self.adopted,
+        }
+
+
+def _refit(
+    snapshot: ModelSnapshot, params: BuildParams, model: str, products: pd.DataFrame
+) -> ModelSnapshot:
+    """``snapshot`` with ``model`` refitted on its own interactions (content: on
+    ``products``, in position order) under ``params``."""
+    matrix = snapshot.interactions
+    if model == "item_knn":
+        return replace(snapshot, item_knn=fit_item_knn(matrix, k=_resolved(params.item_knn_k)))
+    if model == "svd":
+        factors = _resolved(params.svd_factors)
+        return replace(snapshot, svd=fit_svd(matrix, n_factors=factors, seed=params.seed))
+    if model == "ease":
+        return replace(snapshot, ease=fit_ease(matrix, l2=_resolved(params.ease_l2)))
+    if model == "als":
+        als = fit_als(
+            matrix,
+            factors=_resolved(params.als_factors),
+            regularization=params.als_regularization,
+            iterations=params.als_iterations,
+            alpha=params.als_alpha,
+            seed=params.seed,
+        )
+        return replace(snapshot, als=als)
+    if model == "content":
+        content = fit_content(
+            products, k=params.content_k, field_weights=content_field_weights(params)
+        )
+        return replace(snapshot, content=content)
+    raise ValueError(f"no hyperparameters to search for {model!r}")
+
+
+def _resolved(value: Any) -> Any:
+    if value is None:
+        raise ValueError("hyperparameters must be resolved (resolve_params) before a search")
+    return value
+
+
+def search_space(params: BuildParams) -> list[tuple[str, str, list[Any]]]:
+    """(model, parameter, values) in the order searched: cheap fits first (item-kNN, SVD),
+    then EASE (a dense inverse), then ALS; values around the data-scaled defaults."""
+    k = _resolved(params.item_knn_k)
+    svd = _resolved(params.svd_factors)
+    l2 = _resolved(params.ease_l2)
+    als = _resolved(params.als_factors)
+    return [
+        ("item_knn", "item_knn_k", sorted({max(5, k // 4), max(5, k // 2), k * 2, k * 4} - {k})),
+        ("svd", "svd_factors", sorted({max(MIN_FACTORS, svd // 2), svd * 2, svd * 4} - {svd})),
+        ("ease", "ease_l2", [l2 / 8, l2 / 4, l2 / 2, l2 * 2, l2 * 4]),
+        ("als", "als_factors", sorted({max(MIN_FACTORS, als // 2), als * 2, als * 4} - {als})),
+        ("als", "als_regularization", [0.01, 0.2, 1.0]),
+        ("als", "als_iterations", [8, 30]),
+        ("content", "content_category_weight", [1.0, 6.0]),
+        ("content", "content_spec_weight", [1.0, 4.0]),
+    ]
+
+
+def tune_hyperparameters(
+    snapshot: ModelSnapshot,
+    validation: ValidationSet,
+    params: BuildParams,
+    budget_seconds: float,
+    products: pd.DataFrame,
+) -> tuple[ModelSnapshot, BuildParams, list[Trial], bool]:
+    """Search `search_space` on the validation customers until ``budget_seconds`` are spent.
+
+    A value replaces the current one only when its model, served alone, beats the current
+    setting by more than one standard error of the paired difference (`pick_candidate`).
+    Returns the snapshot with the chosen models, the chosen parameters, every trial, and
+    whether the budget stopped the search before the end."""
+    started = time.perf_counter()
+    trials: list[Trial] = []
+    current: dict[str, npt.NDArray[np.float64]] = {}
+    for model, name, values in search_space(params):
+        if model == "ease" and snapshot.ease is None:
+            continue
+        if model not in current:
+            clock = time.perf_counter()
+            current[model] = signal_values(validation, snapshot, model)
+            trials.append(
+                Trial(
+                    model,
+                    {name: getattr(params, name)},
+                    Estimate.of(current[model]),
+                    time.perf_counter() - clock,
+                    True,
+                )
+            )
+        for value in values:
+            if time.perf_counter() - started > budget_seconds:
+                logger.info(
+                    "tuning budget of %.0f s spent after %d trials", budget_seconds, len(trials)
+                )
+                return snapshot, params, trials, True
+            clock = time.perf_counter()
+            candidate_params = replace(params, **{name: value})
+            candidate = _refit(snapshot, candidate_params, model, products)
+            values_now = signal_values(validation, candidate, model)
+            adopted = pick_candidate([current[model], values_now], default=0) == 1
+            trials.append(
+                Trial(
+                    model,
+                    {name: value},
+                    Estimate.of(values_now),
+                    time.perf_counter() - clock,
+                    adopted,
+                )
+            )
+            if adopted:
+                snapshot, params, current[model] = candidate, candidate_params, values_now
+    return snapshot, params, trials, False
+
+
+def drop_orders(data: StoreData, order_ids: Any) -> StoreData:
+    """The store without the given orders (their lines go too; reviews stay)."""
+    kept = ~data.orders["order_id"].isin(order_ids)
+    orders = data.orders[kept]
+    lines = data.order_items[data.order_items["order_id"].isin(orders["order_id"])]
+    return replace(data, orders=orders, order_items=lines)
+
+
+def _validate(
+    train: StoreData,
+    params: BuildParams,
+    fit: FitFunction,
+    tune: bool,
+    tune_budget: float,
+    progress: Progress = no_progress,
+) -> tuple[TuningResult, BuildParams, dict[str, Any], dict[str, Any] | None]:
+    """The validation decisions on a per-customer holdout inside the training period: each
+    returning customer's last order held out, the models fitted on the rest (see
+    `splits.customer_holdout`). Returns the tuning, the parameters, the manifest's
+    ``validation`` record and the store habits' effects on that holdout (`habit_effects`)."""
+    train_lines = train.completed_lines()
+    try:
+        holdout = splits.customer_holdout(train_lines, VALIDATION_LAST_ORDERS)
+    except ValueError as exc:
+        logger.warning("no validation decisions: %s", exc)
+        return TuningResult(BlendConfig()), params, {"protocol": None, "skipped": str(exc)}, None
+    snapshot = fit(
+        drop_orders(train, holdout.test["order_id"].unique()),
+        params,
+        timer=StepTimer(fit_progress(progress, "fit for validation")),
+    )
+    targets = splits.test_targets(holdout)
+    search: dict[str, Any] = {}
+    if tune:
+        validation = validation_set(snapshot, targets, params.seed, params.eval_max_users)
+        if int(validation.rows.sum()) >= MIN_DECISION_CUSTOMERS:
+            resolved = resolve_params(params, snapshot.interactions)
+            snapshot, tuned, trials, stopped = tune_hyperparameters(
+                snapshot, validation, resolved, tune_budget, sorted_products(train)
+            )
+            changed = {
+                name: getattr(tuned, name)
+                for _, name, _ in search_space(resolved)
+                if getattr(tuned, name) != getattr(resolved, name)
+            }
+            params = replace(params, **changed)
+            search = {
+                "budget_seconds": tune_budget,
+                "stopped_by_budget": stopped,
+                "chosen": changed,
+                "trials": [trial.to_dict() for trial in trials],
+            }
+    tuning = tune_blend(
+        snapshot,
+        targets,
+        params.seed,
+        max_users=params.eval_max_users,
+        search_weights=tune,
+        carts=splits.cart_cases(holdout, params.seed, params.eval_max_users),
+        progress=progress,
+    )
+    served = replace(snapshot, blend=tuning.config)
+    habits = habit_effects(served, holdout, params.seed, params.eval_max_users)
+    protocol = {
+        "kind": "per-customer holdout",
+        "description": (
+            f"the last {VALIDATION_LAST_ORDERS} order(s) of each customer with more orders "
+            "before the test cutoff held out; new products of those orders are the targets; "
+            "cart pages replay each held-out order with one product in the cart"
+        ),
+        "last_orders": VALIDATION_LAST_ORDERS,
+        "held_out_orders": int(holdout.test["order_id"].nunique()),
+        "customers": int(holdout.test["customer_id"].nunique()),
+        "customers_with_new_products": len(targets),
+        "min_decision_customers": MIN_DECISION_CUSTOMERS,
+        "test": "temporal: orders from the test cutoff on (metrics.cutoff)",
+    }
+    record = {"protocol": protocol, **tuning.to_dict(), "hyperparameters": search}
+    return tuning, params, record, habits
+
+
 def build_artifacts(
     data: StoreData,
     artifacts_root: Path | None,
@@ -358,6 +644,7 @@ def build_artifacts(
     *,
     evaluate: bool = True,
     tune: bool = False,
+    tune_budget: float = DEFAULT_TUNE_BUDGET,
     on_step: StepCallback | None = None,
     engine: str = "local",
     extra_manifest: Mapping[str, Any] | None = None,
@@ -367,8 +654,10 @@ def build_artifacts(
 ) -> BuildResult:
     """Evaluate on a temporal holdout, fit on everything, publish (when a root is given).
 
-    1. Validation split inside the training period: choose the served CF model (and, with
-       ``tune``, the blend weights and segment thresholds).
+    1. Validation inside the training period, on each returning customer's last order
+       (`splits.customer_holdout`): choose the served CF model (and, with ``tune``, the blend
+       weights and segment thresholds), then serve a single signal wherever the blend scores
+       below it by more than one standard error (the manifest's ``validation``).
     2. Test split: fit on the orders before the cutoff, score every row on the orders after.
     3. Refit on all data with the chosen blend and publish atomically.
 
@@ -380,33 +669,17 @@ def build_artifacts(
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
     habits: dict[str, Any] | None = None
+    validation: dict[str, Any] = {}
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
     if can_evaluate:
         test_cutoff = splits.choose_cutoff(lines, params.test_fraction)
         train = restrict_before(data, test_cutoff)
-        val_cutoff = splits.choose_cutoff(train.completed_lines(), params.test_fraction)
         with timer.step("validation"):
-            validation_snapshot = fit(
-                restrict_before(train, val_cutoff),
-                params,
-                timer=StepTimer(fit_progress(progress, "fit for validation")),
+            tuning, params, validation, habits = _validate(
+                train, params, fit, tune, tune_budget, progress
             )
-            val_split = splits.temporal_split(train.completed_lines(), val_cutoff)
-            blend = tune_blend(
-                validation_snapshot,
-                splits.test_targets(val_split),
-                params.seed,
-                max_users=params.eval_max_users,
-                search_weights=tune,
-                carts=splits.cart_cases(val_split, params.seed, params.eval_max_users)
-                if tune
-                else None,
-                progress=progress,
-            )
-        with timer.step("habits"):
-            served = replace(validation_snapshot, blend=blend)
-            habits = habit_effects(served, val_split, params.seed, params.eval_max_users)
+            blend = tuning.config
         with timer.step("evaluation"):
             test_snapshot = fit(
                 train, params, blend, timer=StepTimer(fit_progress(progress, "fit for evaluation"))
@@ -419,7 +692,7 @@ def build_artifacts(
                 max_users=params.eval_max_users,
                 progress=progress,
             )
-            report = replace(report, cutoff=str(test_cutoff), validation_cutoff=str(val_cutoff))
+            report = replace(report, cutoff=str(test_cutoff))
             cases = splits.cart_cases(test_split, params.seed, params.eval_max_users)
             cart_report = evaluate_cart_completion(test_snapshot, cases, params.seed)
     version = artifacts.new_version()
@@ -428,7 +701,7 @@ def build_artifacts(
         "engine": engine,
         "seed": params.seed,
         "parameters": {
-            **params.to_dict(),
+            **resolve_params(params, snapshot.interactions).to_dict(),
             "svd_factors": int(snapshot.svd.item_factors.shape[1]),
             "als_factors": int(snapshot.als.item_factors.shape[1]),
         },
@@ -438,6 +711,7 @@ def build_artifacts(
         "blend": blend.to_dict(),
         "rule_mining": snapshot.manifest.get("rule_mining", {}),
         "metrics": _metrics(report, cart_report, snapshot),
+        "validation": validation,
         **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra_manifest or {}),
@@ -488,11 +762,13 @@ def build_with_engine(
     spark_master: str = "local[2]",
     evaluate: bool = True,
     tune: bool = False,
+    tune_budget: float = DEFAULT_TUNE_BUDGET,
     on_step: StepCallback | None = None,
     progress: Progress = no_progress,
 ) -> BuildResult:
     """`build_artifacts` on the chosen engine; ``"spark"`` fits ALS and the rules on Spark
-    (imported only then: it is an optional extra; it reports steps, not ``progress``)."""
+    (imported only then: it is an optional extra; it reports steps, not ``progress``, and
+    searches within the default budget)."""
     if engine != "spark":
         return build_artifacts(
             data,
@@ -500,6 +776,7 @@ def build_with_engine(
             params,
             evaluate=evaluate,
             tune=tune,
+            tune_budget=tune_budget,
             on_step=on_step,
             progress=progress,
         )

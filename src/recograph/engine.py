@@ -585,12 +585,6 @@ def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
     return scores
 
 
-def with_buy_again(snapshot: ModelSnapshot, profile: Profile, total: Scores) -> Scores:
-    """Scores with the customer's own products that come back (`buy_again`) placed among the
-    new ones by the store's learned `repeat_share` (see `mix_buy_again`)."""
-    return mix_buy_again(total, buy_again(snapshot, profile), snapshot.repeat.share)
-
-
 def mix_buy_again(
     total: npt.NDArray[np.float32], again: npt.NDArray[np.float32], share: float
 ) -> npt.NDArray[np.float32]:
@@ -921,6 +915,37 @@ def _gather_sources(
         signals.content_sources.update(zip(by_content, matches, strict=True))
 
 
+def final_scores(
+    snapshot: ModelSnapshot,
+    blended: Scores,
+    popularity: Scores,
+    damping: Scores | None,
+    margin_weight: float = 0.0,
+    again: Scores | None = None,
+    repeat_share: float = 0.0,
+) -> Scores:
+    """The ranking score from the blended signals: plus ``margin_weight`` × normalised margin,
+    plus popularity as the tie-breaking filler, times the owned-category ``damping`` (None:
+    none), with the customer's products that come back (``again``, `buy_again`) mixed in by
+    the store's ``repeat_share`` (`mix_buy_again`). One function for `recommend` and the
+    build's tuner, which passes one row per customer (2-D arrays broadcast), so the tuner
+    ranks exactly as the server does."""
+    total = blended
+    if margin_weight > 0:
+        price = snapshot.catalogue.price
+        margin = np.where(
+            price > 0, (price - snapshot.catalogue.cost) / np.where(price > 0, price, 1), 0
+        )
+        total = total + np.float32(margin_weight) * normalise(margin)
+    total = total + FILLER_WEIGHT * popularity
+    if damping is not None:
+        total = total * damping
+    total = np.asarray(total, dtype=np.float32)
+    if again is not None:
+        total = mix_buy_again(total, again, repeat_share)
+    return total
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
@@ -939,17 +964,20 @@ def recommend(
     signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
-    total = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
-    if business.margin_weight > 0:
-        price = snapshot.catalogue.price
-        margin = np.where(
-            price > 0, (price - snapshot.catalogue.cost) / np.where(price > 0, price, 1), 0
-        )
-        total = total + np.float32(business.margin_weight) * normalise(margin)
-    total = total + FILLER_WEIGHT * normalised[SignalName.POPULARITY]
+    blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
+    damping, again = None, None
     if request.strategy is not Strategy.POPULAR:
-        total = total * owned_damping(snapshot, profile, request.context)
-        total = with_buy_again(snapshot, profile, total)
+        damping = owned_damping(snapshot, profile, request.context)
+        again = buy_again(snapshot, profile)
+    total = final_scores(
+        snapshot,
+        blended,
+        normalised[SignalName.POPULARITY],
+        damping,
+        business.margin_weight,
+        again,
+        snapshot.repeat.share,
+    )
     allowed, removed_by = filter_mask(snapshot, request, profile)
     if request.exclude:
         excluded = np.zeros(snapshot.n_items, dtype=np.bool_)

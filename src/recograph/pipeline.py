@@ -12,9 +12,14 @@ from typing import Any
 from rich.console import Console
 
 from recograph import db
-from recograph.build import BuildParams, EngineUnavailable, build_with_engine
+from recograph.build import (
+    DEFAULT_TUNE_BUDGET,
+    BuildParams,
+    EngineUnavailable,
+    build_with_engine,
+)
 from recograph.dataset import StoreData
-from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport
+from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport, validation_summary
 from recograph.evaluation.habits import format_habits
 from recograph.progress import Progress, no_progress
 from recograph.recommenders import intent
@@ -111,6 +116,7 @@ def run_build(
     database_url: str | None,
     artifacts_root: Path,
     tune: bool = False,
+    tune_budget: float | None = None,
     seed: int = 42,
     evaluate: bool = True,
     record_to: str | None = None,
@@ -152,12 +158,14 @@ def run_build(
                 spark_master=spark_master,
                 evaluate=evaluate,
                 tune=tune,
+                tune_budget=DEFAULT_TUNE_BUDGET if tune_budget is None else tune_budget,
                 on_step=display.finished if engine == "spark" else None,
                 progress=display,
             )
     except EngineUnavailable as exc:
         raise BuildError(str(exc), exit_status=2) from None
     if result.report is not None:
+        stdout.print(validation_summary(result.manifest.get("validation") or {}))
         stdout.print(terminal.headline_table(result.report, "held-out customers, all segments"))
         if "habits" in result.manifest:
             stdout.print(format_habits(result.manifest["habits"]))

@@ -31,6 +31,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tune", action="store_true", help="search blend weights and segment thresholds"
     )
+    parser.add_argument(
+        "--tune-budget",
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --tune: seconds for the hyperparameter search (EASE λ, item-kNN k, SVD rank, "
+        "ALS factors/regularisation/iterations), cheapest first (default 60)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     parser.add_argument(
@@ -48,9 +55,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from recograph.pipeline import BuildError, run_build
 
+    if args.tune_budget is not None and not args.tune:
+        print("recograph build: --tune-budget needs --tune", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     try:
         result = run_build(
@@ -59,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             database_url=args.database_url,
             artifacts_root=args.artifacts or settings.artifacts_dir,
             tune=args.tune,
+            tune_budget=args.tune_budget,
             seed=args.seed,
             evaluate=not args.no_eval,
             record_to=args.record_to,

@@ -11,23 +11,23 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from recograph.engine import (
-    FILLER_WEIGHT,
     BusinessRules,
     Context,
     Request,
     Strategy,
     build_profile,
     buy_again,
+    cf_scores,
     compute_signals,
     filter_mask,
-    mix_buy_again,
+    final_scores,
     owned_damping,
     recommend,
 )
@@ -323,6 +323,7 @@ def evaluate_cart_completion(
 class _SignalStack:
     """Normalised signals of every validation user, (n_users, n_items) each."""
 
+    snapshot: ModelSnapshot
     signals: dict[SignalName, npt.NDArray[np.float32]]
     cf_models: dict[str, npt.NDArray[np.float32]]
     excluded: npt.NDArray[np.bool_]
@@ -330,7 +331,6 @@ class _SignalStack:
     n_items: npt.NDArray[np.int64]
     damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
     again: npt.NDArray[np.float32]  # `engine.buy_again` of each row
-    repeat_share: float
 
 
 def _stack(
@@ -353,8 +353,7 @@ def _stack(
         tick(row + 1)
         profile = build_profile(snapshot, user)
         for name in models:
-            computed = compute_signals(snapshot, profile, context, Weights(cf=1.0), ((name, 1.0),))
-            cf[name][row] = normalise(computed.raw[SignalName.CF])
+            cf[name][row] = normalise(cf_scores(snapshot, profile, ((name, 1.0),)))
         computed = compute_signals(snapshot, profile, context, everything, (("item_knn", 1.0),))
         for signal, raw in computed.raw.items():
             signals[signal][row] = normalise(raw)
@@ -365,9 +364,7 @@ def _stack(
         n_hist[row] = profile.items.size
         damping[row] = owned_damping(snapshot, profile, context)
         again[row] = buy_again(snapshot, profile)
-    return _SignalStack(
-        signals, cf, excluded, n_orders, n_hist, damping, again, snapshot.repeat.share
-    )
+    return _SignalStack(snapshot, signals, cf, excluded, n_orders, n_hist, damping, again)
 
 
 def _cf_mix(
@@ -393,33 +390,62 @@ def _ndcg_values(
     weights: Weights,
     cf: npt.NDArray[np.float32],
     page: PageType | None = None,
+    margin_weight: float = NO_POLICY.margin_weight,
 ) -> npt.NDArray[np.float64]:
-    """NDCG@10 of each chosen row under ``weights`` (shifted for ``page`` as the engine does)."""
+    """NDCG@10 of each chosen row under ``weights`` (shifted for ``page`` as the engine does),
+    ranked by `engine.final_scores`, the server's own final step."""
     if not rows.any():
         return np.zeros(0, dtype=np.float64)
     weights = shift_for_page(weights, page)
     parts = {s: m[rows] for s, m in stack.signals.items()}
     parts[SignalName.CF] = cf[rows]
     used = {s: v for s, v in parts.items() if weights.get(s) > 0}
-    total = blend(used, weights) if used else np.zeros_like(parts[SignalName.POPULARITY])
-    # as `engine.recommend` does: popularity breaks ties, owned categories are damped, owned
-    # products that come back are mixed in by the store's repeat share
-    total = (total + FILLER_WEIGHT * parts[SignalName.POPULARITY]) * stack.damping[rows]
-    total = mix_buy_again(total, stack.again[rows], stack.repeat_share)
+    blended = blend(used, weights) if used else np.zeros_like(parts[SignalName.POPULARITY])
+    total = final_scores(
+        stack.snapshot,
+        blended,
+        parts[SignalName.POPULARITY],
+        stack.damping[rows],
+        margin_weight,
+        stack.again[rows],
+        stack.snapshot.repeat.share,
+    )
     recommended = top_k(total, K_MAX, stack.excluded[rows])
     chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]
     return np.asarray(ndcg_at_k(recommended, chosen, K_MAX), dtype=np.float64)
 
 
-def _ndcg(
-    stack: _SignalStack,
-    rows: npt.NDArray[np.bool_],
-    relevant: list[set[int]],
-    weights: Weights,
-    cf: npt.NDArray[np.float32],
-) -> float:
-    values = _ndcg_values(stack, rows, relevant, weights, cf)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+@dataclass(frozen=True)
+class Estimate:
+    """A validation NDCG@10: its mean over ``users`` customers and the standard error."""
+
+    mean: float
+    standard_error: float
+    users: int
+
+    @classmethod
+    def of(cls, values: npt.NDArray[np.float64]) -> Estimate:
+        finite = values[np.isfinite(values)]  # NaN: a customer with nothing to find
+        if finite.size == 0:
+            return cls(0.0, 0.0, 0)
+        error = float(finite.std(ddof=1) / np.sqrt(finite.size)) if finite.size > 1 else 0.0
+        return cls(float(finite.mean()), error, int(finite.size))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ndcg@10": round(self.mean, 4),
+            "standard_error": round(self.standard_error, 4),
+            "users": self.users,
+        }
+
+
+def _paired_error(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    """Standard error of the mean of the paired difference ``a - b`` (same customers)."""
+    difference = a - b
+    difference = difference[np.isfinite(difference)]
+    if difference.size < 2:
+        return 0.0
+    return float(difference.std(ddof=1) / np.sqrt(difference.size))
 
 
 def pick_candidate(values: list[npt.NDArray[np.float64]], default: int) -> int:
@@ -457,6 +483,184 @@ def _weight_grid(step: float = 0.1) -> list[Weights]:
     return grid
 
 
+# Fewer validation customers than this in a segment and page kind: no decision is taken there
+# (the seed weights stay); with 30 customers a standard error of NDCG@10 is already ~0.05.
+MIN_DECISION_CUSTOMERS = 30
+
+# The single signals the served blend must match (item 2 of issue 12); "cf" is the served mix,
+# itself the best single CF model unless a pair beat it.
+SINGLE_SIGNALS: dict[str, Weights] = {
+    "cf": Weights(cf=1.0),
+    "content": Weights(content=1.0),
+    "rules": Weights(rules=1.0),
+    "popularity": Weights(popularity=1.0),
+}
+
+HISTORY_PAGE, CART_PAGE = "history", "cart"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The guarantee for one segment and page kind: the served weights against the best single
+    signal on validation. ``outcome``: "blend" (served within one standard error of the best
+    signal, or above it), "signal" (it was not: that signal is served instead) or "too few"
+    (fewer than `MIN_DECISION_CUSTOMERS` customers: the weights stay, nothing is claimed)."""
+
+    segment: str
+    page: str
+    blend: Weights
+    blend_score: Estimate
+    best_signal: str
+    best_score: Estimate
+    standard_error: float  # of the paired difference best signal - blend
+    outcome: str
+    served: Weights
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segment": self.segment,
+            "page": self.page,
+            "blend": self.blend.as_dict(),
+            "blend_ndcg@10": self.blend_score.to_dict(),
+            "best_signal": self.best_signal,
+            "best_signal_ndcg@10": self.best_score.to_dict(),
+            "difference_standard_error": round(self.standard_error, 4),
+            "outcome": self.outcome,
+            "served": self.served.as_dict(),
+        }
+
+
+def _guarantee(
+    stack: _SignalStack,
+    relevant: list[set[int]],
+    weights: Mapping[Segment, Weights],
+    cf: npt.NDArray[np.float32],
+    segments: tuple[Segment, ...],
+    config: BlendConfig,
+    page: PageType | None,
+) -> tuple[dict[Segment, Weights], list[Choice]]:
+    """Per segment, serve the blend only where it scores at least the best single signal
+    within one standard error of their paired difference; else serve that signal."""
+    page_name = HISTORY_PAGE if page is None else CART_PAGE
+    segs = _row_segments(stack, config)
+    served = dict(weights)
+    choices = []
+    for segment in segments:
+        rows = segs == segment
+        blend_values = _ndcg_values(stack, rows, relevant, served[segment], cf, page)
+        singles = {
+            name: _ndcg_values(stack, rows, relevant, w, cf, page)
+            for name, w in SINGLE_SIGNALS.items()
+        }
+        estimates = {name: Estimate.of(values) for name, values in singles.items()}
+        best = max(estimates, key=lambda name: (estimates[name].mean, name == "cf"))
+        blend_score = Estimate.of(blend_values)
+        error = _paired_error(singles[best], blend_values)
+        if blend_score.users < MIN_DECISION_CUSTOMERS:
+            outcome = "too few"
+        elif estimates[best].mean - blend_score.mean > error:
+            outcome = "signal"
+            served[segment] = SINGLE_SIGNALS[best]
+        else:
+            outcome = "blend"
+        choice = Choice(
+            segment=segment.value,
+            page=page_name,
+            blend=weights[segment],
+            blend_score=blend_score,
+            best_signal=best,
+            best_score=estimates[best],
+            standard_error=error,
+            outcome=outcome,
+            served=served[segment],
+        )
+        logger.info("model choice: %s", choice.to_dict())
+        choices.append(choice)
+    return served, choices
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """The served blend and the validation evidence behind it (recorded in the manifest)."""
+
+    config: BlendConfig
+    cf_models: Mapping[str, Estimate] = field(default_factory=dict)
+    cf_mix: Estimate | None = None
+    weight_decisions: tuple[dict[str, Any], ...] = ()
+    choices: tuple[Choice, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cf_models": {name: e.to_dict() for name, e in self.cf_models.items()},
+            "cf_mix": None if self.cf_mix is None else self.cf_mix.to_dict(),
+            "weight_decisions": list(self.weight_decisions),
+            "choices": [choice.to_dict() for choice in self.choices],
+        }
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Validation customers with history, their signals stacked once, for scoring model
+    variants (hyperparameter search) as the engine serves them."""
+
+    stack: _SignalStack
+    relevant: list[set[int]]
+    users: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.bool_]  # customers with history: where CF applies
+
+
+def validation_set(
+    snapshot: ModelSnapshot, targets: Mapping[int, set[int]], seed: int, max_users: int = 3000
+) -> ValidationSet:
+    """The validation customers of ``targets`` on ``snapshot`` (see `evaluation_users`)."""
+    users = evaluation_users(snapshot, targets, seed, max_users)
+    stack = _stack(snapshot, [(user, Context()) for user in users.positions.tolist()])
+    return ValidationSet(stack, users.relevant, users.positions, stack.n_items > 0)
+
+
+def signal_values(
+    validation: ValidationSet, snapshot: ModelSnapshot, model: str
+) -> npt.NDArray[np.float64]:
+    """NDCG@10 per validation customer (with history) of ``model`` (a CF model, or
+    "content") served alone by ``snapshot``, the validation snapshot with that model refitted."""
+    signal = SignalName.CONTENT if model == "content" else SignalName.CF
+    matrix = np.zeros_like(validation.stack.signals[SignalName.POPULARITY])
+    for row, user in enumerate(validation.users.tolist()):
+        profile = build_profile(snapshot, user)
+        if signal is SignalName.CF:
+            matrix[row] = normalise(cf_scores(snapshot, profile, ((model, 1.0),)))
+        else:
+            only = Weights(content=1.0)
+            computed = compute_signals(snapshot, profile, Context(), only, ())
+            matrix[row] = normalise(computed.raw[SignalName.CONTENT])
+    stack = replace(validation.stack, signals={**validation.stack.signals, signal: matrix})
+    weights = Weights(content=1.0) if signal is SignalName.CONTENT else Weights(cf=1.0)
+    return _ndcg_values(stack, validation.rows, validation.relevant, weights, matrix)
+
+
+def _choose_cf_mix(
+    stack: _SignalStack, rows: npt.NDArray[np.bool_], relevant: list[set[int]]
+) -> tuple[tuple[tuple[str, float], ...], dict[str, Estimate], Estimate]:
+    """The best single CF model on validation, or the pair of the two best when it beats that
+    model by more than one standard error."""
+    only_cf = Weights(cf=1.0)
+    values = {
+        name: _ndcg_values(stack, rows, relevant, only_cf, matrix)
+        for name, matrix in stack.cf_models.items()
+    }
+    estimates = {name: Estimate.of(v) for name, v in values.items()}
+    ranked = sorted(estimates, key=lambda name: (-estimates[name].mean, name))
+    logger.info("validation NDCG@10 per CF model: %s", {n: e.mean for n, e in estimates.items()})
+    mix: tuple[tuple[str, float], ...] = ((ranked[0], 1.0),)
+    chosen = values[ranked[0]]
+    if len(ranked) > 1:
+        pair_models = ((ranked[0], 0.5), (ranked[1], 0.5))
+        pair = _ndcg_values(stack, rows, relevant, only_cf, _cf_mix(stack, pair_models))
+        if pick_candidate([chosen, pair], default=0) == 1:
+            mix, chosen = pair_models, pair
+    return mix, estimates, Estimate.of(chosen)
+
+
 def tune_blend(
     snapshot: ModelSnapshot,
     targets: Mapping[int, set[int]],
@@ -466,16 +670,18 @@ def tune_blend(
     search_weights: bool = False,
     carts: list[CartCase] | None = None,
     progress: Progress = no_progress,
-) -> BlendConfig:
+) -> TuningResult:
     """Choose the served CF mix on the validation split; with ``search_weights`` also the
     weights of light and regular customers and the segment thresholds (grid search, NDCG@10),
     and, given ``carts`` (`split.cart_cases` of the validation split), their context weights
-    on cart pages. ``progress`` hears "validation" (customers scored) and "tuning" (the grid's
-    threshold pairs, then the cart weights)."""
+    on cart pages. Then, always, the guarantee: per segment and page kind the served weights
+    score at least the best single signal within one standard error, else that signal is
+    served (`Choice`). A decision needs `MIN_DECISION_CUSTOMERS` customers. ``progress``
+    hears "validation" (customers scored) and "tuning" (grid search, guarantee, cart pages)."""
     users = evaluation_users(snapshot, targets, seed, max_users)
     base = snapshot.blend
     if len(users.positions) == 0:
-        return base
+        return TuningResult(base)
     n_users = len(users.positions)
     stack = _stack(
         snapshot,
@@ -483,80 +689,181 @@ def tune_blend(
         every(progress, "validation", n_users, 100),
     )
     with_history = stack.n_items > 0
-    only_cf = Weights(cf=1.0)
-    scores = {
-        name: _ndcg(stack, with_history, users.relevant, only_cf, matrix)
-        for name, matrix in stack.cf_models.items()
-    }
-    ranked = sorted(scores, key=lambda name: (-scores[name], name))
-    logger.info(
-        "validation NDCG@10 per CF model: %s",
-        ", ".join(f"{name} {scores[name]:.4f}" for name in ranked),
-    )
-    cf_models: tuple[tuple[str, float], ...] = ((ranked[0], 1.0),)
-    if len(ranked) > 1:
-        pair = 0.5 * stack.cf_models[ranked[0]] + 0.5 * stack.cf_models[ranked[1]]
-        if _ndcg(stack, with_history, users.relevant, only_cf, pair) > scores[ranked[0]]:
-            cf_models = ((ranked[0], 0.5), (ranked[1], 0.5))
+    if int(with_history.sum()) < MIN_DECISION_CUSTOMERS:
+        return TuningResult(base)
+    cf_models, cf_estimates, cf_mix_score = _choose_cf_mix(stack, with_history, users.relevant)
     cf = _cf_mix(stack, cf_models)
     config = replace(base, cf_models=cf_models)
-    if not search_weights:
-        return config
-    best_total = -1.0
-    best = config
+    decisions: list[dict[str, Any]] = []
     grid = _weight_grid()
-    threshold_grid = list(itertools.product((2, 3, 4), (None, 5, 8)))
-    tuning_steps = len(threshold_grid) + int(bool(carts))
-    for step, (regular_min_orders, regular_min_items) in enumerate(threshold_grid, start=1):
+    tuning_steps = 2 + int(bool(carts))
+    if search_weights:
+        config, decisions = _search_weights(stack, users.relevant, config, cf, grid)
+    progress("tuning", 1, tuning_steps)
+    history_segments = (Segment.LIGHT, Segment.REGULAR)
+    weights, choices = _guarantee(
+        stack, users.relevant, config.weights, cf, history_segments, config, None
+    )
+    config = replace(config, weights=weights)
+    progress("tuning", 2, tuning_steps)
+    if carts:
+        config, cart_choices, cart_decisions = _tune_context_weights(
+            snapshot, config, carts, grid, search_weights
+        )
+        choices += cart_choices
+        decisions += cart_decisions
+        progress("tuning", tuning_steps, tuning_steps)
+    logger.info("tuned blend: %s", config.to_dict())
+    return TuningResult(config, cf_estimates, cf_mix_score, tuple(decisions), tuple(choices))
+
+
+def _search_weights(
+    stack: _SignalStack,
+    relevant: list[set[int]],
+    config: BlendConfig,
+    cf: npt.NDArray[np.float32],
+    grid: list[Weights],
+) -> tuple[BlendConfig, list[dict[str, Any]]]:
+    """Segment thresholds and light/regular weights by grid search; a segment with fewer than
+    `MIN_DECISION_CUSTOMERS` customers keeps its weights. Thresholds other than ``config``'s
+    are adopted only when, with their best weights, they beat ``config``'s thresholds (with
+    theirs) by more than one standard error per customer, as weights are (`pick_candidate`)."""
+    candidates: list[tuple[BlendConfig, list[dict[str, Any]]]] = []
+    per_customer: list[npt.NDArray[np.float64]] = []
+    default_index = 0
+    for regular_min_orders, regular_min_items in itertools.product((2, 3, 4), (None, 5, 8)):
         thresholds = SegmentThresholds(
             regular_min_orders=regular_min_orders, regular_min_items=regular_min_items
         )
+        if thresholds == config.thresholds:
+            default_index = len(candidates)
         candidate = replace(config, thresholds=thresholds)
         segs = _row_segments(stack, candidate)
         weights = dict(candidate.weights)
-        total = 0.0
+        scores = np.full(len(relevant), np.nan)
+        decisions = []
         for segment in (Segment.LIGHT, Segment.REGULAR):
             rows = segs == segment
-            if not rows.any():
-                continue
-            values = [_ndcg_values(stack, rows, users.relevant, w, cf) for w in grid]
-            index = pick_candidate(values, grid.index(SEED_WEIGHTS[segment]))
+            default = grid.index(SEED_WEIGHTS[segment])
+            if int(rows.sum()) < MIN_DECISION_CUSTOMERS:
+                values = [_ndcg_values(stack, rows, relevant, grid[default], cf)]
+                index, kept = default, True
+            else:
+                values = [_ndcg_values(stack, rows, relevant, w, cf) for w in grid]
+                index, kept = pick_candidate(values, default), False
+            chosen = values[0 if kept else index]
             weights[segment] = grid[index]
-            total += float(np.nansum(values[index]))
-        if total > best_total + 1e-12:
-            best_total, best = total, replace(candidate, weights=weights)
-        progress("tuning", step, tuning_steps)
-    if carts:
-        best = _tune_context_weights(snapshot, best, carts, grid)
-        progress("tuning", tuning_steps, tuning_steps)
-    logger.info("tuned blend: %s", best.to_dict())
-    return best
+            scores[rows] = chosen
+            decisions.append(
+                {
+                    "segment": segment.value,
+                    "page": HISTORY_PAGE,
+                    "weights": grid[index].as_dict(),
+                    "ndcg@10": Estimate.of(chosen).to_dict(),
+                    "standard_error_vs_seed": round(
+                        0.0 if kept else _paired_error(chosen, values[default]), 4
+                    ),
+                    "too_few_customers": kept,
+                }
+            )
+        candidates.append((replace(candidate, weights=weights), decisions))
+        per_customer.append(scores)
+    return candidates[pick_candidate(per_customer, default_index)]
 
 
 def _tune_context_weights(
-    snapshot: ModelSnapshot, config: BlendConfig, cases: list[CartCase], grid: list[Weights]
-) -> BlendConfig:
-    """Light and regular customers' weights on cart pages, by NDCG@10 of the cart protocol
-    (new customers keep theirs: they have no history for the grid's CF share)."""
+    snapshot: ModelSnapshot,
+    config: BlendConfig,
+    cases: list[CartCase],
+    grid: list[Weights],
+    search_weights: bool,
+) -> tuple[BlendConfig, list[Choice], list[dict[str, Any]]]:
+    """Cart pages: with ``search_weights`` the light and regular customers' context weights by
+    NDCG@10 of the cart protocol; then the guarantee per segment. Each held-out order is also
+    replayed anonymously, which is what a new customer's cart page is."""
     carts = _cart_positions(snapshot, cases)
     if not carts.users:
-        return config
+        return config, [], []
     page = PageType.CART
     rows = [
         (u, Context(cart=(a,), page_type=page))
         for u, a in zip(carts.users, carts.anchors, strict=True)
     ]
+    rows += [(None, context) for _, context in rows]
+    relevant = carts.relevant + carts.relevant
     stack = _stack(snapshot, rows)
     cf = _cf_mix(stack, config.cf_models)
     segs = _row_segments(stack, config)
     weights = dict(config.context_weights)
-    for segment in (Segment.LIGHT, Segment.REGULAR):
+    decisions: list[dict[str, Any]] = []
+    for segment in (Segment.LIGHT, Segment.REGULAR) if search_weights else ():
         chosen = segs == segment
-        if not chosen.any():
+        if int(chosen.sum()) < MIN_DECISION_CUSTOMERS:
             continue
-        values = [_ndcg_values(stack, chosen, carts.relevant, w, cf, page) for w in grid]
-        weights[segment] = grid[pick_candidate(values, grid.index(weights[segment]))]
-    return replace(config, context_weights=weights)
+        values = [_ndcg_values(stack, chosen, relevant, w, cf, page) for w in grid]
+        default = grid.index(weights[segment])
+        index = pick_candidate(values, default)
+        weights[segment] = grid[index]
+        decisions.append(
+            {
+                "segment": segment.value,
+                "page": CART_PAGE,
+                "weights": grid[index].as_dict(),
+                "ndcg@10": Estimate.of(values[index]).to_dict(),
+                "standard_error_vs_seed": round(_paired_error(values[index], values[default]), 4),
+                "too_few_customers": False,
+            }
+        )
+    segments = (Segment.NEW, Segment.LIGHT, Segment.REGULAR)
+    served, choices = _guarantee(stack, relevant, weights, cf, segments, config, page)
+    return replace(config, context_weights=served), choices, decisions
+
+
+def validation_summary(validation: Mapping[str, Any]) -> str:
+    """The build output's account of the validation decisions (manifest ``validation``): the
+    protocol, each CF model, the hyperparameters tried, and per segment and page kind whether
+    the blend or its best single signal is served, with n and standard errors."""
+    protocol = validation.get("protocol")
+    if not protocol:
+        return f"validation: none ({validation.get('skipped', 'no evaluation')})"
+    lines = [
+        f"validation: {protocol['kind']}, {protocol['held_out_orders']} held-out orders of "
+        f"{protocol['customers']} returning customers "
+        f"({protocol['customers_with_new_products']} with new products); decisions need "
+        f"{protocol['min_decision_customers']} customers"
+    ]
+
+    def estimate(raw: Mapping[str, Any]) -> str:
+        return f"{raw['ndcg@10']:.4f} ± {raw['standard_error']:.4f} (n={raw['users']})"
+
+    models = validation.get("cf_models", {})
+    if models:
+        lines.append(
+            "  CF models alone, NDCG@10: "
+            + ", ".join(f"{name} {estimate(raw)}" for name, raw in models.items())
+        )
+    search = validation.get("hyperparameters") or {}
+    if search:
+        stopped = "stopped by the budget" if search["stopped_by_budget"] else "all tried"
+        lines.append(
+            f"  hyperparameters: {len(search['trials'])} settings in "
+            f"{search['budget_seconds']:.0f} s ({stopped}); "
+            f"chosen: {search['chosen'] or 'the defaults'}"
+        )
+        for trial in search["trials"]:
+            lines.append(
+                f"    {trial['model']:<8} {trial['parameters']}  {trial['ndcg@10']:.4f} ± "
+                f"{trial['standard_error']:.4f}{'  adopted' if trial['adopted'] else ''}"
+            )
+    for choice in validation.get("choices", []):
+        served = "blend" if choice["outcome"] != "signal" else f"{choice['best_signal']} alone"
+        lines.append(
+            f"  {choice['segment']:<7} {choice['page']:<7} serves {served:<16} blend "
+            f"{estimate(choice['blend_ndcg@10'])}, best signal {choice['best_signal']} "
+            f"{estimate(choice['best_signal_ndcg@10'])}, difference SE "
+            f"{choice['difference_standard_error']:.4f} [{choice['outcome']}]"
+        )
+    return "\n".join(lines)
 
 
 def report_from_dict(raw: Mapping[str, Any]) -> EvaluationReport:

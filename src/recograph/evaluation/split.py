@@ -78,6 +78,33 @@ def validation_split(train_lines: pd.DataFrame, fraction: float = DEFAULT_TEST_F
     return temporal_split(train_lines, choose_cutoff(train_lines, fraction))
 
 
+def customer_holdout(lines: pd.DataFrame, last_orders: int = 1) -> Split:
+    """Each returning customer's last ``last_orders`` orders held out, everything else kept.
+
+    This is what serving faces: a customer with history asks what comes next. A temporal
+    cutoff instead fills the held-out period with customers new at that time (on a ratings
+    store 191 of 295), leaving the returning ones too few to decide on. Only customers with
+    more than ``last_orders`` orders count as returning, so every held-out customer keeps at
+    least one order of history. Orders are ordered by date, ties by order id; ``cutoff`` is
+    the earliest held-out order's date (held-out orders are not all after it)."""
+    if last_orders < 1:
+        raise ValueError(f"last_orders must be at least 1, got {last_orders}")
+    orders = lines[["order_id", "customer_id", "order_date"]].drop_duplicates("order_id")
+    orders = orders.sort_values(["customer_id", "order_date", "order_id"], kind="stable")
+    from_end = orders.groupby("customer_id").cumcount(ascending=False)
+    per_customer = orders.groupby("customer_id")["order_id"].transform("size")
+    held = orders.loc[(from_end < last_orders) & (per_customer > last_orders)]
+    if held.empty:
+        raise ValueError("a per-customer holdout needs a customer with more than one order")
+    is_held = lines["order_id"].isin(held["order_id"]).to_numpy()
+    train = lines.loc[~is_held].reset_index(drop=True)
+    test = lines.loc[is_held].reset_index(drop=True)
+    logger.debug(
+        "per-customer holdout: %d orders of %d customers", len(held), held["customer_id"].nunique()
+    )
+    return Split(train=train, test=test, cutoff=pd.Timestamp(held["order_date"].min()))
+
+
 def test_targets(split: Split, include_repeats: bool = False) -> dict[int, set[int]]:  # noqa: PT028
     """Per customer, the products bought in the test period: what a model should predict.
 

@@ -385,10 +385,11 @@ def _identity(doc: list[str]) -> list[str]:
 
 
 def feature_matrix(
-    products: pd.DataFrame,
+    products: pd.DataFrame, field_weights: Mapping[Field, float] | None = None
 ) -> tuple[sp.csr_matrix, npt.NDArray[np.int8], list[str]]:
     """Weighted, L2-normalised TF-IDF (n_items × n_features, float32 CSR), each feature's
-    `Field` and label."""
+    `Field` and label; ``field_weights`` override `FIELD_WEIGHTS` (the build's tuner)."""
+    by_field = {**FIELD_WEIGHTS, **(field_weights or {})}
     docs, features = product_tokens(products)
     if not docs:
         empty = sp.csr_matrix((len(docs), 0), dtype=np.float32)
@@ -399,7 +400,7 @@ def feature_matrix(
     tfidf = sp.csr_matrix(vectorizer.fit_transform(docs))
     vocabulary: list[str] = [str(t) for t in vectorizer.get_feature_names_out()]
     fields = np.array([features[t][0] for t in vocabulary], dtype=np.int8)
-    weights = np.array([FIELD_WEIGHTS[Field(f)] for f in fields], dtype=np.float64)
+    weights = np.array([by_field[Field(f)] for f in fields], dtype=np.float64)
     weighted = sp.csr_matrix(tfidf @ sp.diags(weights))
     matrix = sp.csr_matrix(normalize(weighted, norm="l2", axis=1), dtype=np.float32)
     matrix.sort_indices()
@@ -541,7 +542,9 @@ def label_groups(
     return group, [labels[i] for i in order[starts]]
 
 
-def fit_content(products: pd.DataFrame, k: int = 20) -> ContentModel:
+def fit_content(
+    products: pd.DataFrame, k: int = 20, field_weights: Mapping[Field, float] | None = None
+) -> ContentModel:
     """Item-item content similarity over ``products`` (items are its rows, in order).
 
     Keeps the ``k`` most similar items per item (cosine > 0; ties go to the lower position)
@@ -549,7 +552,7 @@ def fit_content(products: pd.DataFrame, k: int = 20) -> ContentModel:
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    matrix, fields, labels = feature_matrix(products)
+    matrix, fields, labels = feature_matrix(products, field_weights)
     similarity = _neighbours(matrix, k)
     group, display = label_groups(labels, fields)
     shared = _shared_labels(matrix, similarity, explain_tier(fields), group)

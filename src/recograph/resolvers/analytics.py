@@ -19,6 +19,7 @@ from recograph.recommenders.intent import Intent, related
 from recograph.recommenders.rules import RuleSet
 from recograph.resolvers import convert
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
+from recograph.resolvers.recommendations import signal_weights
 from recograph.schema import types as t
 from recograph.schema.enums import RuleLevel, RuleOrder
 from recograph.schema.errors import BadInput
@@ -249,6 +250,34 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def model_choices(snapshot: ModelSnapshot) -> list[t.ModelChoice]:
+    """The build's validation guarantee (manifest ``validation.choices``); the served weights
+    are read from the snapshot's blend, the one the engine uses."""
+    validation = snapshot.manifest.get("validation") or {}
+    choices = []
+    for raw in validation.get("choices", []):
+        segment = Segment(raw["segment"])
+        blend = snapshot.blend
+        served = (blend.weights if raw["page"] == "history" else blend.context_weights)[segment]
+        blend_score, best_score = raw["blend_ndcg@10"], raw["best_signal_ndcg@10"]
+        choices.append(
+            t.ModelChoice(
+                segment=segment.value,
+                page=str(raw["page"]),
+                outcome=str(raw["outcome"]),
+                served=signal_weights(served),
+                blend_ndcg=float(blend_score["ndcg@10"]),
+                blend_standard_error=float(blend_score["standard_error"]),
+                best_signal=str(raw["best_signal"]),
+                best_signal_ndcg=float(best_score["ndcg@10"]),
+                best_signal_standard_error=float(best_score["standard_error"]),
+                difference_standard_error=float(raw["difference_standard_error"]),
+                customers=int(blend_score["users"]),
+            )
+        )
+    return choices
+
+
 async def model_info(info: Info) -> t.ModelInfo:
     """The served build: version, build time, parameters and evaluation metrics."""
     loaded = info.context.require()
@@ -273,6 +302,8 @@ async def model_info(info: Info) -> t.ModelInfo:
         product_rules=len(snapshot.product_rules),
         category_rules=len(snapshot.category_rules),
         segments=segment_views(snapshot),
+        validation_protocol=JSON((manifest.get("validation") or {}).get("protocol")),
+        model_choices=model_choices(snapshot),
     )
 
 

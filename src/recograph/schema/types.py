@@ -372,6 +372,38 @@ class SegmentDefinition:
     )
 
 
+@strawberry.type(
+    description=(
+        "The served-model guarantee for one customer segment and page kind, from validation: "
+        "the blend must score at least the best single signal within one standard error, "
+        "else that signal is served."
+    )
+)
+class ModelChoice:
+    segment: str = strawberry.field(description="new, light or regular.")
+    page: str = strawberry.field(
+        description="history (pages without products) or cart (a cart or a current product)."
+    )
+    outcome: str = strawberry.field(
+        description=(
+            "blend: the blend is served; signal: the best single signal is served instead; "
+            "too few: fewer validation customers than a decision needs, the blend is served."
+        )
+    )
+    served: list[SignalWeight] = strawberry.field(description="The weights served.")
+    blend_ndcg: float = strawberry.field(description="Validation NDCG@10 of the blend.")
+    blend_standard_error: float
+    best_signal: str = strawberry.field(description="cf, content, rules or popularity.")
+    best_signal_ndcg: float = strawberry.field(
+        description="Validation NDCG@10 of the best single signal."
+    )
+    best_signal_standard_error: float
+    difference_standard_error: float = strawberry.field(
+        description="Standard error of the paired difference (best signal minus blend)."
+    )
+    customers: int = strawberry.field(description="Validation customers behind the decision.")
+
+
 @strawberry.type
 class ModelInfo:
     version: str
@@ -391,6 +423,12 @@ class ModelInfo:
     category_rules: int
     segments: list[SegmentDefinition] = strawberry.field(
         description="The segments served, from this build's thresholds."
+    )
+    validation_protocol: JSON = strawberry.field(
+        description="How the validation decisions were taken (manifest validation.protocol)."
+    )
+    model_choices: list[ModelChoice] = strawberry.field(
+        description="Per segment and page kind: blend or best single signal, and why."
     )
 
 
