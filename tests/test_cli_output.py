@@ -199,7 +199,7 @@ def test_the_build_reports_progress_through_its_hook(small_build: SmallBuild) ->
         "reading the export": (last["reading the export"][1],) * 2,
         "fit for validation": (fits, fits),
         "validation": (last["validation"][1],) * 2,
-        "tuning": (10, 10),
+        "tuning": (3, 3),
         "fit for evaluation": (fits, fits),
         "evaluation": (result.report.users * rows,) * 2,
         "fit on all orders": (fits, fits),

@@ -125,6 +125,7 @@ def _hand_stack(
         n_orders=np.ones(n_rows, dtype=np.int64),
         n_items=np.ones(n_rows, dtype=np.int64),
         damping=np.ones((n_rows, n_items), dtype=np.float32),
+        again=np.zeros((n_rows, n_items), dtype=np.float32),
     )
     return stack, relevant
 
