@@ -309,6 +309,22 @@ def test_stratified_split_holds_out_a_quarter_of_each_customers_products() -> No
     assert split_store(data, STRATIFIED, seed=3).targets == split.targets
 
 
+def test_seen_removed_rows_never_show_a_training_purchase() -> None:
+    report = run_quality(
+        _store(REPEAT_STORE),
+        dataset="t",
+        source="t",
+        protocol=STRATIFIED,
+        params=TINY_PARAMS,
+        lambdas=(100.0,),
+    ).to_dict()
+    strict = {r["row"]: r for r in report["rows"] if r["row"].endswith("| seen removed")}
+    assert set(strict) >= {"item_knn | seen removed", "hybrid (served default) | seen removed"}
+    assert {r["seen@10"] for r in strict.values()} == {0.0}
+    # the stratified split holds out no repeat purchase: one kind of target per row
+    assert {r["targets"] for r in report["rows"]} == {"all"}
+
+
 def test_a_store_without_returning_customers_cannot_be_measured() -> None:
     data = _store([(1, 1, [LAPTOP], "2026-01-01"), (2, 2, [MOUSE], "2026-02-01")])
     with pytest.raises(QualityError, match="no customer with a target"):

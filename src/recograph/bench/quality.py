@@ -14,7 +14,9 @@ Protocols (each report states its own):
   what to predict. Their lines are removed from the store the build sees. The held-out items
   were never bought in training, so "seen items removed" is the protocol: rows computed here
   leave the customer's training products out, engine rows use the engine's own filter, and the
-  ``seen@10`` column counts the already-bought products an engine row still shows.
+  ``seen@10`` column counts the already-bought products an engine row still shows. Rows marked
+  ``| seen removed`` are the same engine rankings with those products removed by the harness
+  (the models' and the hybrid's ranking under the strict protocol); EASE's λ is chosen so.
 - ``temporal``: the "next period". Orders from the build's own cutoff on (the latest ~20% of
   orders) are held out; customers with a completed order before it are scored on every product
   they bought after it, repeat purchases included, and no row removes seen items. Targets are
@@ -62,7 +64,7 @@ from recograph.evaluation.metrics import (
     top_k,
 )
 from recograph.recommenders.ease import fit_ease
-from recograph.snapshot import ModelSnapshot, load_snapshot
+from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -274,12 +276,23 @@ def engine_rankings(
     users: Users,
     request: Callable[[int], Request],
     business: BusinessRules = NO_POLICY,
+    *,
+    drop_seen: bool = False,
 ) -> Rankings:
-    """Each customer's top 10 from `engine.recommend`, as item positions (-1: empty slot)."""
+    """Each customer's top 10 from `engine.recommend`, as item positions (-1: empty slot).
+
+    With ``drop_seen`` the engine is asked for 10 + (products bought in training) items and
+    the harness removes those products: the engine's ranking under the protocol's "seen items
+    removed", whatever the engine's own filter lets through."""
     out = np.full((len(users.positions), K), EMPTY, dtype=np.int64)
     for row, user in enumerate(users.positions.tolist()):
-        chosen = [item.position for item in recommend(snapshot, request(user), business).items]
-        out[row, : len(chosen[:K])] = chosen[:K]
+        asked = request(user)
+        seen = users.history[row] if drop_seen else set()
+        if seen:
+            asked = replace(asked, limit=K + len(seen))
+        items = recommend(snapshot, asked, business).items
+        chosen = [item.position for item in items if item.position not in seen][:K]
+        out[row, : len(chosen)] = chosen
     return out
 
 
@@ -526,7 +539,9 @@ def choose_ease_lambda(
     scores: dict[str, float | None] = {}
     best: tuple[float, float] | None = None
     for l2 in lambdas:
-        recommended = engine_rankings(_with_ease(snapshot, l2), users, _single_model("ease"))
+        recommended = engine_rankings(
+            _with_ease(snapshot, l2), users, _single_model("ease"), drop_seen=users.remove_seen
+        )
         value = mean_and_error(
             np.asarray(ndcg_at_k(recommended, users.targets, K), dtype=np.float64)
         ).mean
@@ -607,6 +622,21 @@ def run_quality(
         "hybrid + stock + business rules",
         engine_rankings(snapshot, users, as_served, BusinessRules()),
     )
+    if users.remove_seen:
+        strict = {name: _single_model(name) for name in model_rows(snapshot) if name in CF_MODELS}
+        for name, request in strict.items():
+            add(f"{name} | seen removed", engine_rankings(snapshot, users, request, drop_seen=True))
+        if best is not None:
+            add(
+                f"ease (λ={best:g}) | seen removed",
+                engine_rankings(
+                    _with_ease(snapshot, best), users, _single_model("ease"), drop_seen=True
+                ),
+            )
+        add(
+            "hybrid (served default) | seen removed",
+            engine_rankings(snapshot, users, hybrid, drop_seen=True),
+        )
     return QualityReport(
         dataset=dataset,
         source=source,
