@@ -296,19 +296,25 @@ def engine_rankings(
     return out
 
 
-def _seen_mask(users: Users, n_items: int) -> npt.NDArray[np.bool_]:
-    mask = np.zeros((len(users.positions), n_items), dtype=np.bool_)
-    for row, items in enumerate(users.history):
-        mask[row, sorted(items)] = True
+def _seen_vector(users: Users, row: int, n_items: int) -> npt.NDArray[np.bool_] | None:
+    """The products to leave out of row ``row``: its training purchases when the protocol
+    removes seen items, else None."""
+    if not users.remove_seen:
+        return None
+    mask = np.zeros(n_items, dtype=np.bool_)
+    mask[sorted(users.history[row])] = True
     return mask
 
 
 def random_rankings(snapshot: ModelSnapshot, users: Users, seed: int) -> Rankings:
     """Products in a seeded random order per customer (seen ones left out when the protocol
-    removes them)."""
-    scores = np.random.default_rng(seed).random((len(users.positions), snapshot.n_items))
-    exclude = _seen_mask(users, snapshot.n_items) if users.remove_seen else None
-    return top_k(scores, K, exclude)
+    removes them); one customer at a time, so memory stays one catalogue vector."""
+    rng = np.random.default_rng(seed)
+    out = np.full((len(users.positions), K), EMPTY, dtype=np.int64)
+    for row in range(len(users.positions)):
+        scores = rng.random(snapshot.n_items)
+        out[row] = top_k(scores, K, _seen_vector(users, row, snapshot.n_items))
+    return out
 
 
 def personal_top_frequency(snapshot: ModelSnapshot, users: Users) -> Rankings:
@@ -317,21 +323,14 @@ def personal_top_frequency(snapshot: ModelSnapshot, users: Users) -> Rankings:
     did not buy: the "P-TopFreq" baseline of next-basket research."""
     buyers = np.asarray(snapshot.popularity.overall, dtype=np.float64)
     tie_break = buyers / (buyers.max() + 1.0) if buyers.size else buyers
-    counts = order_counts(snapshot, users)
-    scores = np.tile(tie_break, (len(users.positions), 1))
-    scores += counts
-    exclude = _seen_mask(users, snapshot.n_items) if users.remove_seen else None
-    return top_k(scores, K, exclude)
-
-
-def order_counts(snapshot: ModelSnapshot, users: Users) -> npt.NDArray[np.float64]:
-    """(users, items): in how many of the customer's completed training orders each item is."""
-    counts = np.zeros((len(users.positions), snapshot.n_items), dtype=np.float64)
     histories = snapshot.histories
+    out = np.full((len(users.positions), K), EMPTY, dtype=np.int64)
     for row, user in enumerate(users.positions.tolist()):
+        scores = tie_break.copy()
         for order in histories.completed_orders(user):
-            counts[row, np.unique(histories.order_items(order))] += 1.0
-    return counts
+            scores[np.unique(histories.order_items(order))] += 1.0
+        out[row] = top_k(scores, K, _seen_vector(users, row, snapshot.n_items))
+    return out
 
 
 # ---------------------------------------------------------------------------- metrics
