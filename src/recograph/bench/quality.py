@@ -662,9 +662,7 @@ class Store:
     data: StoreData
 
 
-def load_store(
-    dataset: str, datasets_dir: Path, work: Path, seed: int, progress: Progress
-) -> Store:
+def load_store(dataset: str, datasets_dir: Path, work: Path, progress: Progress) -> Store:
     """``dataset`` as a validated store: a public data set converted into ``work``, the demo
     store generated into ``work``, or an export directory read as is."""
     from recograph.io.reader import read_store
@@ -772,7 +770,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="recograph-datasets-") as tmp:
             work = args.export or Path(tmp)
-            store = load_store(args.dataset, args.datasets_dir, work, args.seed, progress)
+            store = load_store(args.dataset, args.datasets_dir, work, progress)
             report = run_quality(
                 store.data,
                 dataset=store.name,
