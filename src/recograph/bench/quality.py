@@ -593,8 +593,13 @@ def run_quality(
 
     def add(name: str, recommended: Rankings) -> None:
         rows.extend(score_rows(name, recommended, users, kinds))
-        ndcg = rows[-len(kinds)].metrics["ndcg"].mean
-        note(f"{name}: NDCG@10 {ndcg:.4f} ({len(users.positions)} users)")
+        # every figure of the row on all targets, so a run stopped early still reports it
+        m = rows[-len(kinds)].metrics
+        note(
+            f"{name}: NDCG@10 {m['ndcg'].mean:.4f} ±{m['ndcg'].standard_error:.4f}, "
+            f"P {m['precision'].mean:.4f}, R {m['recall'].mean:.4f}, MAP {m['map'].mean:.4f} "
+            f"({len(users.positions)} users)"
+        )
 
     add("random", random_rankings(snapshot, users, params.seed))
     add("personal top-frequency", personal_top_frequency(snapshot, users))
