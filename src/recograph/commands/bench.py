@@ -17,12 +17,13 @@ BENCHMARKS: dict[str, str] = {
     "serve": "serve",
     "scale": "scale",
     "load": "load",
+    "quality": "quality",
 }
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "bench", help="run a benchmark (build, serve, scale, load)"
+        "bench", help="run a benchmark (build, serve, scale, load, quality)"
     )
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for module_name in BENCHMARKS.values():
