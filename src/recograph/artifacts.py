@@ -44,7 +44,9 @@ import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: the repeat model's per-product, per-customer and store habits (builds of format 1 lack
+# them and are refused with this number rather than as inconsistent arrays).
+FORMAT_VERSION = 2
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MMAP_DIR = ".mmap"
