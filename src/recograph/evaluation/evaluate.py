@@ -819,6 +819,11 @@ def _tune_context_weights(
     return replace(config, context_weights=served), choices, decisions
 
 
+def _settings(values: Mapping[str, Any]) -> str:
+    """Hyperparameters as people read them: "ease_lambda 200, item_knn_k 50"."""
+    return ", ".join(f"{name} {value}" for name, value in values.items())
+
+
 def validation_summary(validation: Mapping[str, Any]) -> str:
     """The build output's account of the validation decisions (manifest ``validation``): the
     protocol, each CF model, the hyperparameters tried, and per segment and page kind whether
@@ -848,11 +853,12 @@ def validation_summary(validation: Mapping[str, Any]) -> str:
         lines.append(
             f"  hyperparameters: {len(search['trials'])} settings in "
             f"{search['budget_seconds']:.0f} s ({stopped}); "
-            f"chosen: {search['chosen'] or 'the defaults'}"
+            "chosen: " + (_settings(search["chosen"]) or "the defaults")
         )
         for trial in search["trials"]:
             lines.append(
-                f"    {trial['model']:<8} {trial['parameters']}  {trial['ndcg@10']:.4f} ± "
+                f"    {trial['model']:<8} {_settings(trial['parameters']):<36} "
+                f"{trial['ndcg@10']:.4f} ± "
                 f"{trial['standard_error']:.4f}{'  adopted' if trial['adopted'] else ''}"
             )
     for choice in validation.get("choices", []):
