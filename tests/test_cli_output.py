@@ -18,6 +18,7 @@ import pytest
 from recograph import artifacts
 from recograph.cli import main
 from recograph.commands.evaluate import BUILD_ORDER
+from recograph.evaluation import evaluate
 from recograph.pipeline import SERVED_ROW
 from recograph.recommenders import intent
 
@@ -75,6 +76,15 @@ def test_build_prints_tables_and_a_one_line_summary_and_no_logs(small_build: Sma
         f"recorded in {small_build.database}; "
         f"served NDCG@10 {served:.4f} on {metrics['users']} customers (popularity {popular:.4f})"
     )
+    # The validation account is printed as written, brackets included (no console markup).
+    manifest = json.loads((small_build.root / version / "manifest.json").read_text())
+    decisions = [
+        line
+        for line in evaluate.validation_summary(manifest["validation"]).splitlines()
+        if " serves " in line
+    ]
+    assert decisions
+    assert all(line.endswith("]") and line in run.out.splitlines() for line in decisions)
     # One line for complements vs substitutes, with the figures the manifest stores.
     intents = metrics["intents"]
     assert intent.summary_line(intents) in run.out.splitlines()

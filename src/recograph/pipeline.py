@@ -53,7 +53,7 @@ def read_input(
         if result.rejects:
             console.print(f"[yellow]{len(result.rejects)} rows rejected; first ones:[/yellow]")
             for reject in result.rejects[:10]:
-                console.print(f"  {reject}")
+                console.print(f"  {reject}", markup=False)
         return result.data
     if database_url is None:
         raise BuildError("give --data DIR or --database-url URL", exit_status=2)
@@ -165,16 +165,16 @@ def run_build(
     except EngineUnavailable as exc:
         raise BuildError(str(exc), exit_status=2) from None
     if result.report is not None:
-        stdout.print(validation_summary(result.manifest.get("validation") or {}))
+        stdout.print(validation_summary(result.manifest.get("validation") or {}), markup=False)
         stdout.print(terminal.headline_table(result.report, "held-out customers, all segments"))
         if "habits" in result.manifest:
-            stdout.print(format_habits(result.manifest["habits"]))
+            stdout.print(format_habits(result.manifest["habits"]), markup=False)
         if result.cart_report is not None:
             cart = result.cart_report
             stdout.print(terminal.headline_table(cart, f"{CART_TITLE} ({cart.users} orders)"))
         intents = result.manifest.get("metrics", {}).get("intents")
         if intents:
-            stdout.print(intent.summary_line(intents))
+            stdout.print(intent.summary_line(intents), markup=False)
         stdout.print(f"every segment and k: recograph evaluate --artifacts {artifacts_root}")
     target = _record_target(settings, database_url, record_to)
     recorded_in = None
