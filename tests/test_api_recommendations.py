@@ -269,13 +269,12 @@ async def test_purchase_event_changes_the_next_response(
     after = (await run(services, RECOMMEND, customerId=newcomer))["recommendations"]
     assert after["segment"] == "LIGHT"
     assert laptop not in [i["product"]["id"] for i in after["items"]]
-    fired = [
-        i
-        for i in after["items"]
-        if i["reason"]["kind"] == "BOUGHT_TOGETHER"
-        and laptop in [e["id"] for e in i["reason"]["evidence"]]
-    ]
+    # The live purchase is the evidence of the new list (bought together with it, or customers
+    # like you often bought with it: which signal depends on what validation serves light
+    # customers).
+    fired = [i for i in after["items"] if laptop in [e["id"] for e in i["reason"]["evidence"]]]
     assert fired
+    assert before["items"] != after["items"]
     customer = await run(
         services,
         "query($id: Int!) { customer(id: $id) { orderCount purchasedProducts { id } } }",

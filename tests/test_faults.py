@@ -217,7 +217,11 @@ CORRUPTIONS = [
     ),
     pytest.param(edit_manifest(wrong_checksum), "checksum mismatch", id="manifest-checksum"),
     pytest.param(edit_manifest(wrong_shape), "manifest says", id="manifest-shape"),
-    pytest.param(edit_manifest(wrong_format), "artifact format 2", id="format-version"),
+    pytest.param(
+        edit_manifest(wrong_format),
+        f"artifact format {artifacts.FORMAT_VERSION + 1}",
+        id="format-version",
+    ),
     pytest.param(
         lambda build: (build / artifacts.MANIFEST_FILE).write_text("{"),
         "not valid JSON",
@@ -519,7 +523,14 @@ async def test_sigterm_under_load_finishes_requests_and_stores_every_accepted_ev
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "recograph.cli", "serve", "--no-migrate"],
+            [
+                sys.executable,
+                "-m",
+                "recograph.cli",
+                "-v",
+                "serve",
+                "--no-migrate",
+            ],  # info: the writer's tally
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
