@@ -42,7 +42,7 @@ from recograph.evaluation.evaluate import (
 )
 from recograph.evaluation.habits import habit_effects
 from recograph.progress import Progress, no_progress
-from recograph.recommenders.als import fit_als
+from recograph.recommenders.als import ALSModel, fit_als
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
 from recograph.recommenders.intent import planted_metrics
@@ -279,6 +279,18 @@ def _mine(
     )
 
 
+def _fit_als(matrix: sp.csr_matrix, params: BuildParams) -> ALSModel:
+    """ALS with the build's parameters (one call for the build and the hyperparameter search)."""
+    return fit_als(
+        matrix,
+        factors=_resolved(params.als_factors),
+        regularization=params.als_regularization,
+        iterations=params.als_iterations,
+        alpha=params.als_alpha,
+        seed=params.seed,
+    )
+
+
 def fit_snapshot(
     data: StoreData,
     params: BuildParams,
@@ -327,14 +339,7 @@ def fit_snapshot(
     with timer.step("svd"):
         svd = fit_svd(matrix, n_factors=_resolved(params.svd_factors), seed=params.seed)
     with timer.step("als"):
-        als = fit_als(
-            matrix,
-            factors=_resolved(params.als_factors),
-            regularization=params.als_regularization,
-            iterations=params.als_iterations,
-            alpha=params.als_alpha,
-            seed=params.seed,
-        )
+        als = _fit_als(matrix, params)
     with timer.step("ease"):
         try:
             ease = fit_ease(matrix, l2=_resolved(params.ease_l2), max_items=params.ease_max_items)
@@ -458,14 +463,7 @@ def _refit(
     if model == "ease":
         return replace(snapshot, ease=fit_ease(matrix, l2=_resolved(params.ease_l2)))
     if model == "als":
-        als = fit_als(
-            matrix,
-            factors=_resolved(params.als_factors),
-            regularization=params.als_regularization,
-            iterations=params.als_iterations,
-            alpha=params.als_alpha,
-            seed=params.seed,
-        )
+        als = _fit_als(matrix, params)
         return replace(snapshot, als=als)
     if model == "content":
         content = fit_content(
