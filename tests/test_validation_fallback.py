@@ -40,7 +40,14 @@ def one_basket_store() -> StoreData:
     )
     lines = pd.DataFrame(
         [
-            (b[0], p, product.loc[p, "name"], 1, product.loc[p, "price"], product.loc[p, "category"])
+            (
+                b[0],
+                p,
+                product.loc[p, "name"],
+                1,
+                product.loc[p, "price"],
+                product.loc[p, "category"],
+            )
             for b in baskets
             for p in b[2]
         ],
