@@ -13,6 +13,7 @@ from recograph.evaluation.split import (
     choose_cutoff,
     customer_holdout,
     history_counts,
+    item_holdout,
     segment_of,
     segments,
     temporal_split,
@@ -223,6 +224,39 @@ def test_customer_holdout_keeps_back_each_returning_customers_last_orders() -> N
     two = customer_holdout(_lines(), last_orders=2)
     assert _order_ids(two.test) == {2, 5, 7, 8}
     assert set(two.train["customer_id"]) == {10, 20, 30, 40, 50}
+
+
+def test_item_holdout_keeps_three_quarters_of_each_customers_products() -> None:
+    lines = _lines()
+    # Distinct products: customer 10 has 4 (keeps 3), 20 has 3 (keeps round(2.25) = 2), 30, 40
+    # and 50 have one each and keep it. A held-out product takes all its lines (101 of 10 and
+    # 100 of 20 were bought twice).
+    for seed in range(5):
+        split = item_holdout(lines, seed)
+        assert split.test.equals(item_holdout(lines, seed).test)  # seeded
+        held = split.test.groupby("customer_id")["product_id"].unique()
+        assert set(held.index) == {10, 20}
+        assert [len(held[10]), len(held[20])] == [1, 1]
+        kept = split.train.groupby("customer_id")["product_id"].nunique()
+        assert kept.to_dict() == {10: 3, 20: 2, 30: 1, 40: 1, 50: 1}
+        assert len(split.train) + len(split.test) == len(lines)
+        bought = lines.groupby(["customer_id", "product_id"]).size()
+        for customer in (10, 20):
+            product = int(held[customer][0])
+            assert (split.test["product_id"] == product).sum() == bought[customer, product]
+        assert test_targets(split) == {10: {int(held[10][0])}, 20: {int(held[20][0])}}
+        assert split.cutoff == split.test["order_date"].min()
+    # Seeds differ in what they hold out.
+    choices = {tuple(item_holdout(lines, s).test["product_id"].unique()) for s in range(10)}
+    assert len(choices) > 1
+
+
+def test_item_holdout_needs_a_customer_with_two_products() -> None:
+    one_each = [(1, 10, "2024-01-01", [100]), (2, 20, "2024-01-02", [101])]
+    with pytest.raises(ValueError, match="at least two distinct products"):
+        item_holdout(_lines(one_each), seed=1)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        item_holdout(_lines(), seed=1, keep_fraction=1.0)
 
 
 def test_customer_holdout_needs_a_returning_customer() -> None:

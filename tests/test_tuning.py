@@ -176,6 +176,7 @@ def test_the_build_records_the_protocol_and_serves_what_it_chose(demo_build: Bui
     validation = demo_build.manifest["validation"]
     protocol = validation["protocol"]
     assert protocol["kind"] == "per-customer holdout"
+    assert "fallback_from" not in protocol  # the demo has returning customers: no item holdout
     assert protocol["held_out_orders"] == protocol["customers"] > 300
     assert protocol["min_decision_customers"] == evaluate.MIN_DECISION_CUSTOMERS
     for estimate in validation["cf_models"].values():

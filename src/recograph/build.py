@@ -562,6 +562,106 @@ def drop_orders(data: StoreData, order_ids: Any) -> StoreData:
     return replace(data, orders=orders, order_items=lines)
 
 
+def drop_lines(data: StoreData, held: pd.DataFrame) -> StoreData:
+    """The store without the order lines in ``held`` (matched on order_id and product_id); an
+    order left with no line goes too (reviews stay)."""
+    keys = held[["order_id", "product_id"]].drop_duplicates().assign(held=True)
+    marked = data.order_items[["order_id", "product_id"]].merge(
+        keys, on=["order_id", "product_id"], how="left"
+    )
+    kept_lines = ~marked["held"].fillna(False).to_numpy(dtype=bool)
+    lines = data.order_items.loc[kept_lines]
+    emptied = set(held["order_id"].tolist()) - set(lines["order_id"].tolist())
+    orders = data.orders[~data.orders["order_id"].isin(emptied)]
+    return replace(data, orders=orders, order_items=lines)
+
+
+@dataclass(frozen=True)
+class ValidationHoldout:
+    """The split validation decides on, the store its models are fitted on, and the manifest's
+    description of the protocol."""
+
+    split: splits.Split
+    targets: dict[int, set[int]]
+    fit_on: StoreData
+    protocol: dict[str, Any]
+
+
+def validation_holdout(train: StoreData, seed: int) -> ValidationHoldout:
+    """Each returning customer's last order held out (`splits.customer_holdout`), what serving
+    faces; where that leaves fewer than `MIN_DECISION_CUSTOMERS` customers with new products
+    (a store of one basket per customer), a seeded per-customer item holdout instead
+    (`splits.item_holdout`), so the decisions and the guarantee still run. Raises ValueError
+    when neither holdout is possible."""
+    lines = train.completed_lines()
+    last_order: splits.Split | None = None
+    try:
+        last_order = splits.customer_holdout(lines, VALIDATION_LAST_ORDERS)
+        last_targets = splits.test_targets(last_order)
+        shortfall = f"{len(last_targets)} returning customers with new products in their last order"
+    except ValueError as exc:
+        last_targets, shortfall = {}, str(exc)
+    if last_order is not None and len(last_targets) >= MIN_DECISION_CUSTOMERS:
+        return _last_order_validation_holdout(train, last_order, last_targets)
+    try:
+        by_item = splits.item_holdout(lines, seed, splits.DEFAULT_KEEP_FRACTION)
+    except ValueError:
+        if last_order is None:
+            raise
+        return _last_order_validation_holdout(train, last_order, last_targets)
+    return _item_validation_holdout(train, by_item, shortfall)
+
+
+def _last_order_validation_holdout(
+    train: StoreData, last_order: splits.Split, targets: dict[int, set[int]]
+) -> ValidationHoldout:
+    """`validation_holdout`'s first choice: the per-customer holdout and its protocol record."""
+    protocol = {
+        "kind": "per-customer holdout",
+        "description": (
+            f"the last {VALIDATION_LAST_ORDERS} order(s) of each customer with more orders "
+            "before the test cutoff held out; new products of those orders are the targets; "
+            "cart pages replay each held-out order with one product in the cart"
+        ),
+        "last_orders": VALIDATION_LAST_ORDERS,
+        "held_out_orders": int(last_order.test["order_id"].nunique()),
+        "customers": int(last_order.test["customer_id"].nunique()),
+        "customers_with_new_products": len(targets),
+        "min_decision_customers": MIN_DECISION_CUSTOMERS,
+        "test": "temporal: orders from the test cutoff on (metrics.cutoff)",
+    }
+    fit_on = drop_orders(train, last_order.test["order_id"].unique())
+    return ValidationHoldout(last_order, targets, fit_on, protocol)
+
+
+def _item_validation_holdout(
+    train: StoreData, holdout: splits.Split, shortfall: str
+) -> ValidationHoldout:
+    """`validation_holdout`'s fallback: the per-customer item holdout and its protocol record."""
+    targets = splits.test_targets(holdout)
+    keep = splits.DEFAULT_KEEP_FRACTION
+    protocol = {
+        "kind": "per-customer item holdout",
+        "description": (
+            f"fallback, as the per-customer holdout gave too few customers ({shortfall}; "
+            f"decisions need {MIN_DECISION_CUSTOMERS}): each customer with at least 2 distinct "
+            f"products before the test cutoff keeps a seeded {keep:.0%} of them and the lines "
+            "of the rest are held out (the Recommenders stratified protocol); the held-out "
+            "products are the targets; cart pages replay each order's held-out products with "
+            "one of them in the cart"
+        ),
+        "keep_fraction": keep,
+        "held_out_lines": len(holdout.test),
+        "held_out_orders": int(holdout.test["order_id"].nunique()),
+        "customers": int(holdout.test["customer_id"].nunique()),
+        "customers_with_new_products": len(targets),
+        "min_decision_customers": MIN_DECISION_CUSTOMERS,
+        "fallback_from": {"kind": "per-customer holdout", "reason": shortfall},
+        "test": "temporal: orders from the test cutoff on (metrics.cutoff)",
+    }
+    return ValidationHoldout(holdout, targets, drop_lines(train, holdout.test), protocol)
+
+
 def _validate(
     train: StoreData,
     params: BuildParams,
@@ -570,22 +670,25 @@ def _validate(
     tune_budget: float,
     progress: Progress = no_progress,
 ) -> tuple[TuningResult, BuildParams, dict[str, Any], dict[str, Any] | None]:
-    """The validation decisions on a per-customer holdout inside the training period: each
-    returning customer's last order held out, the models fitted on the rest (see
-    `splits.customer_holdout`). Returns the tuning, the parameters, the manifest's
+    """The validation decisions on a holdout inside the training period (`validation_holdout`:
+    each returning customer's last order, or per-customer items where too few return), the
+    models fitted on the rest. Returns the tuning, the parameters, the manifest's
     ``validation`` record and the store habits' effects on that holdout (`habit_effects`)."""
-    train_lines = train.completed_lines()
     try:
-        holdout = splits.customer_holdout(train_lines, VALIDATION_LAST_ORDERS)
+        chosen = validation_holdout(train, params.seed)
     except ValueError as exc:
         logger.warning("no validation decisions: %s", exc)
         return TuningResult(BlendConfig()), params, {"protocol": None, "skipped": str(exc)}, None
+    holdout, targets = chosen.split, chosen.targets
+    if chosen.protocol["kind"] != "per-customer holdout":
+        logger.info(
+            "validation on a %s: %s", chosen.protocol["kind"], chosen.protocol["description"]
+        )
     snapshot = fit(
-        drop_orders(train, holdout.test["order_id"].unique()),
+        chosen.fit_on,
         params,
         timer=StepTimer(fit_progress(progress, "fit for validation")),
     )
-    targets = splits.test_targets(holdout)
     search: dict[str, Any] = {}
     if tune:
         validation = validation_set(snapshot, targets, params.seed, params.eval_max_users)
@@ -617,21 +720,7 @@ def _validate(
     )
     served = replace(snapshot, blend=tuning.config)
     habits = habit_effects(served, holdout, params.seed, params.eval_max_users)
-    protocol = {
-        "kind": "per-customer holdout",
-        "description": (
-            f"the last {VALIDATION_LAST_ORDERS} order(s) of each customer with more orders "
-            "before the test cutoff held out; new products of those orders are the targets; "
-            "cart pages replay each held-out order with one product in the cart"
-        ),
-        "last_orders": VALIDATION_LAST_ORDERS,
-        "held_out_orders": int(holdout.test["order_id"].nunique()),
-        "customers": int(holdout.test["customer_id"].nunique()),
-        "customers_with_new_products": len(targets),
-        "min_decision_customers": MIN_DECISION_CUSTOMERS,
-        "test": "temporal: orders from the test cutoff on (metrics.cutoff)",
-    }
-    record = {"protocol": protocol, **tuning.to_dict(), "hyperparameters": search}
+    record = {"protocol": chosen.protocol, **tuning.to_dict(), "hyperparameters": search}
     return tuning, params, record, habits
 
 

@@ -831,9 +831,14 @@ def validation_summary(validation: Mapping[str, Any]) -> str:
     protocol = validation.get("protocol")
     if not protocol:
         return f"validation: none ({validation.get('skipped', 'no evaluation')})"
+    held_out = (
+        f"{protocol['held_out_lines']} held-out lines of {protocol['customers']} customers"
+        if "held_out_lines" in protocol
+        else f"{protocol['held_out_orders']} held-out orders of "
+        f"{protocol['customers']} returning customers"
+    )
     lines = [
-        f"validation: {protocol['kind']}, {protocol['held_out_orders']} held-out orders of "
-        f"{protocol['customers']} returning customers "
+        f"validation: {protocol['kind']}, {held_out} "
         f"({protocol['customers_with_new_products']} with new products); decisions need "
         f"{protocol['min_decision_customers']} customers"
     ]

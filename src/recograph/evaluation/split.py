@@ -105,6 +105,46 @@ def customer_holdout(lines: pd.DataFrame, last_orders: int = 1) -> Split:
     return Split(train=train, test=test, cutoff=pd.Timestamp(held["order_date"].min()))
 
 
+DEFAULT_KEEP_FRACTION = 0.75
+
+
+def item_holdout(
+    lines: pd.DataFrame, seed: int, keep_fraction: float = DEFAULT_KEEP_FRACTION
+) -> Split:
+    """Per customer, a seeded ``keep_fraction`` of their distinct products kept, every line of
+    the others held out (the Recommenders stratified protocol).
+
+    The fallback where few customers return: a store of one basket per customer (Groceries)
+    has no last order to hold out, yet each basket still says what goes with what. Only
+    customers with at least two distinct products take part, and each keeps at least one and
+    holds out at least one (``round(n * keep_fraction)`` kept, within 1..n-1), so every
+    held-out customer has history. ``cutoff`` is the earliest held-out line's order date."""
+    _check_fraction(keep_fraction)
+    pairs = lines[["customer_id", "product_id"]].drop_duplicates()
+    pairs = pairs.sort_values(["customer_id", "product_id"], kind="stable").reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    pairs["draw"] = rng.random(len(pairs))
+    pairs = pairs.sort_values(["customer_id", "draw"], kind="stable")
+    rank = pairs.groupby("customer_id").cumcount().to_numpy()
+    n_products = pairs.groupby("customer_id")["product_id"].transform("size").to_numpy()
+    n_kept = np.clip(np.floor(n_products * keep_fraction + 0.5), 1, n_products - 1)
+    held = pairs.loc[(n_products >= 2) & (rank >= n_kept), ["customer_id", "product_id"]]
+    if held.empty:
+        raise ValueError("an item holdout needs a customer with at least two distinct products")
+    marked = lines[["customer_id", "product_id"]].merge(
+        held.assign(held=True), on=["customer_id", "product_id"], how="left"
+    )
+    is_held = marked["held"].fillna(False).to_numpy(dtype=bool)
+    train = lines.loc[~is_held].reset_index(drop=True)
+    test = lines.loc[is_held].reset_index(drop=True)
+    logger.debug(
+        "per-customer item holdout: %d lines of %d customers",
+        len(test),
+        held["customer_id"].nunique(),
+    )
+    return Split(train=train, test=test, cutoff=pd.Timestamp(test["order_date"].min()))
+
+
 def test_targets(split: Split, include_repeats: bool = False) -> dict[int, set[int]]:  # noqa: PT028
     """Per customer, the products bought in the test period: what a model should predict.
 

@@ -1,0 +1,103 @@
+"""Validation decisions on a store where no customer returns: the per-customer item holdout."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recograph.build import BuildResult, build_artifacts
+from recograph.dataset import StoreData
+from recograph.evaluation import evaluate
+from tests.tiny_store import (
+    AMP,
+    CABLE,
+    HEADPHONES,
+    KEYBOARD,
+    LAPTOP,
+    MOUSE,
+    TINY_PARAMS,
+    tiny_store,
+)
+
+# Three-product baskets, one per customer, as on Groceries: nobody has a last order to hold out.
+KINDS = [[LAPTOP, MOUSE, KEYBOARD], [HEADPHONES, AMP, CABLE], [LAPTOP, MOUSE, CABLE]]
+N_CUSTOMERS = 80
+
+
+def one_basket_store() -> StoreData:
+    """80 customers with one completed order each, a day apart, cycling through `KINDS`."""
+    base = tiny_store()
+    product = base.products.set_index("product_id")
+    baskets = [(c, c, KINDS[c % len(KINDS)]) for c in range(1, N_CUSTOMERS + 1)]
+    orders = pd.DataFrame(
+        {
+            "order_id": [b[0] for b in baskets],
+            "customer_id": [b[1] for b in baskets],
+            "status": "completed",
+            "grand_total": [float(product.loc[b[2], "price"].sum()) for b in baskets],
+            "order_date": pd.Timestamp("2026-01-01") + pd.to_timedelta(range(N_CUSTOMERS), "D"),
+        }
+    )
+    lines = pd.DataFrame(
+        [
+            (
+                b[0],
+                p,
+                product.loc[p, "name"],
+                1,
+                product.loc[p, "price"],
+                product.loc[p, "category"],
+            )
+            for b in baskets
+            for p in b[2]
+        ],
+        columns=["order_id", "product_id", "product_name", "qty", "price", "category"],
+    )
+    ids = range(1, N_CUSTOMERS + 1)
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="int64"),
+            "name": [f"Customer {i}" for i in ids],
+            "email": [f"c{i}@example.com" for i in ids],
+            "created_at": pd.to_datetime(["2025-06-01"] * N_CUSTOMERS),
+        }
+    )
+    return StoreData(base.products, customers, orders, lines, base.reviews.iloc[0:0])
+
+
+@pytest.fixture(scope="module")
+def one_basket_build() -> BuildResult:
+    return build_artifacts(one_basket_store(), None, TINY_PARAMS)
+
+
+def test_one_basket_store_takes_validation_decisions_on_held_out_items(
+    one_basket_build: BuildResult,
+) -> None:
+    validation = one_basket_build.manifest["validation"]
+    protocol = validation["protocol"]
+    assert protocol["kind"] == "per-customer item holdout"
+    assert "more than one order" in protocol["fallback_from"]["reason"]
+    # 80 orders, 20% (16) after the test cutoff: 64 training customers with three products
+    # each keep round(3 × 0.75) = 2 and hold out 1 line.
+    assert protocol["keep_fraction"] == 0.75
+    assert protocol["held_out_lines"] == 64
+    assert protocol["held_out_orders"] == 64
+    assert protocol["customers"] == 64
+    assert protocol["customers_with_new_products"] == 64
+    # The decisions ran: a CF mix was scored and the guarantee decided every segment and page.
+    assert validation["cf_models"]
+    choices = validation["choices"]
+    by_segment = {(c["segment"], c["page"]): c for c in choices}
+    # Every held-out customer has one order of two kept products: all 64 are light, and the
+    # guarantee decides on all of them; no regular customer, so that segment keeps its weights.
+    light = by_segment["light", "history"]
+    assert light["outcome"] in {"blend", "signal"}
+    assert light["blend_ndcg@10"]["users"] == light["best_signal_ndcg@10"]["users"] == 64
+    assert by_segment["regular", "history"]["outcome"] == "too few"
+    # One held-out line per order: no order replays as a cart, so no cart-page decision.
+    assert set(by_segment) == {("light", "history"), ("regular", "history")}
+    summary = evaluate.validation_summary(validation).splitlines()[0]
+    assert summary == (
+        "validation: per-customer item holdout, 64 held-out lines of 64 customers "
+        f"(64 with new products); decisions need {evaluate.MIN_DECISION_CUSTOMERS} customers"
+    )
