@@ -719,9 +719,31 @@ def _validate(
         progress=progress,
     )
     served = replace(snapshot, blend=tuning.config)
-    habits = habit_effects(served, holdout, params.seed, params.eval_max_users)
+    habits = _habits(train, params, fit, served, chosen)
     record = {"protocol": chosen.protocol, **tuning.to_dict(), "hyperparameters": search}
     return tuning, params, record, habits
+
+
+def _habits(
+    train: StoreData,
+    params: BuildParams,
+    fit: FitFunction,
+    served: ModelSnapshot,
+    chosen: ValidationHoldout,
+) -> dict[str, Any] | None:
+    """The habits' effects (`habit_effects`) on each returning customer's last order. An item
+    holdout cannot show them (its targets are never re-buys, and it cuts the histories the
+    habits are learned from), so after that fallback the last-order split, when the store has
+    one at all, is fitted on its own; with no returning customer there is nothing to report."""
+    if chosen.protocol["kind"] == "per-customer holdout":
+        return habit_effects(served, chosen.split, params.seed, params.eval_max_users)
+    try:
+        last_order = splits.customer_holdout(train.completed_lines(), VALIDATION_LAST_ORDERS)
+    except ValueError:
+        return None
+    snapshot = fit(drop_orders(train, last_order.test["order_id"].unique()), params)
+    snapshot = replace(snapshot, blend=served.blend)
+    return habit_effects(snapshot, last_order, params.seed, params.eval_max_users)
 
 
 def build_artifacts(
