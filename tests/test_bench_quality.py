@@ -48,6 +48,7 @@ from tests.tiny_store import (
     LAPTOP,
     MOUSE,
     TINY_PARAMS,
+    basket_frames,
     tiny_store,
 )
 
@@ -213,30 +214,10 @@ def test_cli_names_a_bad_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def _store(baskets: list[tuple[int, int, list[int], str]]) -> StoreData:
     """The tiny store's catalogue with these (order, customer, products, date) orders."""
     base = tiny_store()
-    product = base.products.set_index("product_id")
-    orders = pd.DataFrame(
-        {
-            "order_id": [b[0] for b in baskets],
-            "customer_id": [b[1] for b in baskets],
-            "status": "completed",
-            "grand_total": [float(product.loc[b[2], "price"].sum()) for b in baskets],
-            "order_date": pd.to_datetime([b[3] for b in baskets]),
-        }
-    )
-    lines = pd.DataFrame(
-        [
-            (
-                b[0],
-                p,
-                product.loc[p, "name"],
-                1,
-                product.loc[p, "price"],
-                product.loc[p, "category"],
-            )
-            for b in baskets
-            for p in b[2]
-        ],
-        columns=["order_id", "product_id", "product_name", "qty", "price", "category"],
+    orders, lines = basket_frames(
+        base.products,
+        [(b[0], b[1], b[2]) for b in baskets],
+        pd.to_datetime([b[3] for b in baskets]),
     )
     customers = base.customers[base.customers["customer_id"] <= 5]
     empty_reviews = base.reviews.iloc[0:0]

@@ -16,6 +16,7 @@ from tests.tiny_store import (
     LAPTOP,
     MOUSE,
     TINY_PARAMS,
+    basket_frames,
     tiny_store,
 )
 
@@ -27,32 +28,9 @@ N_CUSTOMERS = 80
 def one_basket_store() -> StoreData:
     """80 customers with one completed order each, a day apart, cycling through `KINDS`."""
     base = tiny_store()
-    product = base.products.set_index("product_id")
     baskets = [(c, c, KINDS[c % len(KINDS)]) for c in range(1, N_CUSTOMERS + 1)]
-    orders = pd.DataFrame(
-        {
-            "order_id": [b[0] for b in baskets],
-            "customer_id": [b[1] for b in baskets],
-            "status": "completed",
-            "grand_total": [float(product.loc[b[2], "price"].sum()) for b in baskets],
-            "order_date": pd.Timestamp("2026-01-01") + pd.to_timedelta(range(N_CUSTOMERS), "D"),
-        }
-    )
-    lines = pd.DataFrame(
-        [
-            (
-                b[0],
-                p,
-                product.loc[p, "name"],
-                1,
-                product.loc[p, "price"],
-                product.loc[p, "category"],
-            )
-            for b in baskets
-            for p in b[2]
-        ],
-        columns=["order_id", "product_id", "product_name", "qty", "price", "category"],
-    )
+    dates = pd.Timestamp("2026-01-01") + pd.to_timedelta(range(N_CUSTOMERS), "D")
+    orders, lines = basket_frames(base.products, baskets, pd.DatetimeIndex(dates))
     ids = range(1, N_CUSTOMERS + 1)
     customers = pd.DataFrame(
         {

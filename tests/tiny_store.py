@@ -179,3 +179,36 @@ def tiny_store() -> StoreData:
         ),
         reviews=reviews,
     )
+
+
+def basket_frames(
+    products: pd.DataFrame, baskets: list[tuple[int, int, list[int]]], dates: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Completed orders and their lines (one unit of each product) for (order, customer,
+    products) baskets dated ``dates``, priced from ``products``."""
+    product = products.set_index("product_id")
+    orders = pd.DataFrame(
+        {
+            "order_id": [b[0] for b in baskets],
+            "customer_id": [b[1] for b in baskets],
+            "status": "completed",
+            "grand_total": [float(product.loc[b[2], "price"].sum()) for b in baskets],
+            "order_date": dates,
+        }
+    )
+    lines = pd.DataFrame(
+        [
+            (
+                b[0],
+                p,
+                product.loc[p, "name"],
+                1,
+                product.loc[p, "price"],
+                product.loc[p, "category"],
+            )
+            for b in baskets
+            for p in b[2]
+        ],
+        columns=["order_id", "product_id", "product_name", "qty", "price", "category"],
+    )
+    return orders, lines
