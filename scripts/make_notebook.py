@@ -64,10 +64,10 @@ import pandas as pd
 from IPython.display import display
 from matplotlib.ticker import NullFormatter
 
-from recograph import analysis
+from recograph_lab import analysis
 from recograph.build import BuildParams, build_artifacts
-from recograph.demo.generator import generate_store
-from recograph.demo.summary import measure_follow_up, measure_patterns, summarize_store
+from recograph_lab.demo.generator import generate_store
+from recograph_lab.demo.summary import measure_follow_up, measure_patterns, summarize_store
 from recograph.engine import Context, Request, Strategy, recommend
 from recograph.evaluation.evaluate import NO_POLICY
 from recograph.io.reader import read_store
@@ -232,7 +232,7 @@ for label, category in anchors.items():
         "md",
         """
 The same category pairs measured straight from the export files by
-`recograph.demo.summary` (an independent computation) agree with the mined rules:
+`recograph_lab.demo.summary` (an independent computation) agree with the mined rules:
 """,
     ),
     (

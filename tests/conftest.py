@@ -21,7 +21,7 @@ SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The TechHeaven demo store at scale 1, seed 42 (the exact counts of the issue)."""
-    from recograph.demo.generator import generate_store
+    from recograph_lab.demo.generator import generate_store
 
     out = tmp_path_factory.mktemp("techheaven")
     generate_store(out, seed=42, scale=1.0)

@@ -1,4 +1,4 @@
-"""Notebook helpers (recograph.analysis) on the hand-made tiny store and hand-made arrays."""
+"""Notebook helpers (recograph_lab.analysis) on the hand-made tiny store and hand-made arrays."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recograph import analysis
 from recograph.build import BuildResult, build_artifacts, fit_snapshot
 from recograph.catalogue import to_epoch_seconds
 from recograph.dataset import StoreData
@@ -25,6 +24,7 @@ from recograph.recommenders.blend import SEED_WEIGHTS, PageType
 from recograph.recommenders.content import neighbours
 from recograph.recommenders.rules import baskets_matrix, mine_rules
 from recograph.snapshot import ModelSnapshot
+from recograph_lab import analysis
 from tests.tiny_store import (
     AMP,
     CABLE,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recograph.bench.build import (
+from recograph.cli import main
+from recograph_lab.bench.build import (
     BuildRun,
     StepCost,
     cost_table,
@@ -16,7 +17,6 @@ from recograph.bench.build import (
     measure_build,
     parse_scales,
 )
-from recograph.cli import main
 
 FIT_STEPS = [
     "catalogue",

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from recograph.bench.load import (
+from recograph.cli import main
+from recograph_lab.bench.load import (
     MIX,
     Catalogue,
     LoadReport,
@@ -22,7 +23,6 @@ from recograph.bench.load import (
     schedule,
     was_logged,
 )
-from recograph.cli import main
 
 IDS = Catalogue(customers=(10, 11), products=(1, 2, 3), rule_products=(2, 3))
 

@@ -12,24 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recograph.bench.datasets import (
-    DatasetError,
-    ExportFrames,
-    export_public,
-    groceries_export,
-    movielens_export,
-    online_retail_export,
-    write_export,
-)
-from recograph.bench.quality import (
-    LAST_ORDER,
-    STRATIFIED,
-    TEMPORAL,
-    QualityError,
-    mean_and_error,
-    run_quality,
-    split_store,
-)
 from recograph.cli import main
 from recograph.dataset import StoreData
 from recograph.evaluation.metrics import (
@@ -39,6 +21,24 @@ from recograph.evaluation.metrics import (
     recall_at_k,
 )
 from recograph.io.reader import read_store
+from recograph_lab.bench.datasets import (
+    DatasetError,
+    ExportFrames,
+    export_public,
+    groceries_export,
+    movielens_export,
+    online_retail_export,
+    write_export,
+)
+from recograph_lab.bench.quality import (
+    LAST_ORDER,
+    STRATIFIED,
+    TEMPORAL,
+    QualityError,
+    mean_and_error,
+    run_quality,
+    split_store,
+)
 from tests.conftest import SHARED_DATASETS
 from tests.tiny_store import (
     AMP,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from recograph.bench import scale
-from recograph.bench.build import BuildRun, StepCost
-from recograph.bench.scale import Plan, predict, skip_reason
 from recograph.cli import main
+from recograph_lab.bench import scale
+from recograph_lab.bench.build import BuildRun, StepCost
+from recograph_lab.bench.scale import Plan, predict, skip_reason
 from tests.test_bench_build import FIT_STEPS, _number, _tables
 
 LOCAL_STEPS = ["read", *FIT_STEPS, "publish"]

@@ -20,12 +20,12 @@ import numpy as np
 import orjson
 import pytest
 
-from recograph.bench.serve import QUERY as BENCH_QUERY
 from recograph.schema.compiled import document_hash
 from recograph.serving.app import create_app
 from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from recograph_lab.bench.serve import QUERY as BENCH_QUERY
 
 PRODUCT_FIELDS = "id name brand category price inStock promoted createdAt"  # api.js
 ITEM_FIELDS = """rank score

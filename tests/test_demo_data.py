@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from recograph.cli import main
-from recograph.demo.generator import GenerationSummary, StoreSize, generate_store
-from recograph.demo.summary import (
+from recograph_lab.demo.generator import GenerationSummary, StoreSize, generate_store
+from recograph_lab.demo.summary import (
     basket_patterns,
     category_rebuy_rates,
     follow_up_gaps,

@@ -20,8 +20,8 @@ from nbclient import NotebookClient
 from traitlets.config import Config
 
 from recograph.build import BuildResult
-from recograph.demo import catalogue as cat
-from recograph.demo.summary import summarize_store
+from recograph_lab.demo import catalogue as cat
+from recograph_lab.demo.summary import summarize_store
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "techheaven.ipynb"

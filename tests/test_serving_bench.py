@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recograph.bench.serve import Result, report
 from recograph.cli import main
+from recograph_lab.bench.serve import Result, report
 
 
 def test_report_prints_rates_percentiles_and_ratios() -> None:

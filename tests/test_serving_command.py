@@ -13,10 +13,10 @@ import httpx
 import psutil
 import pytest
 
-from recograph.bench.serve import free_port, wait_ready
 from recograph.cli import main
 from recograph.commands.serve import _environment, _workers, cores
 from recograph.snapshot import ModelSnapshot
+from recograph_lab.bench.serve import free_port, wait_ready
 
 
 def test_command_line_overrides_become_environment_variables() -> None:

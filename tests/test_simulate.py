@@ -21,15 +21,15 @@ from recograph.online.variants import Experiment, Variant
 from recograph.serving.app import create_app
 from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
-from recograph.simulate.client import (
+from recograph_lab.simulate.client import (
     GraphQLShop,
     Served,
     ShownItem,
     in_process_client,
     is_loopback,
 )
-from recograph.simulate.run import Behaviour, Plan, Tally, simulate
-from recograph.simulate.shoppers import (
+from recograph_lab.simulate.run import Behaviour, Plan, Tally, simulate
+from recograph_lab.simulate.shoppers import (
     BASE_AFFINITY,
     FAVOURED_AFFINITY,
     Population,

@@ -120,8 +120,8 @@ def ensure_store(root: Path, scale: float, seed: int) -> StoreInfo:
     A store counts as complete when its summary file (written last) exists, so an
     interrupted generation is redone rather than measured.
     """
-    from recograph.demo.generator import generate_store
     from recograph.io.reader import STORE_FILES
+    from recograph_lab.demo.generator import generate_store
 
     path = root / f"store-{scale:g}-seed{seed}"
     summary_file = root / f"store-{scale:g}-seed{seed}.json"
@@ -200,7 +200,7 @@ class RssSampler:
 
 def _child(argv: list[str]) -> int:
     """The measured process: read the store, build, write one JSON line per finished step."""
-    parser = argparse.ArgumentParser(prog="recograph.bench.build")
+    parser = argparse.ArgumentParser(prog="recograph_lab.bench.build")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--artifacts", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
@@ -309,7 +309,7 @@ def measure_build(
     command = [
         sys.executable,
         "-m",
-        "recograph.bench.build",
+        "recograph_lab.bench.build",
         "--data",
         str(store.path),
         "--artifacts",

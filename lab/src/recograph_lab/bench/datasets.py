@@ -1,6 +1,6 @@
 """Public data sets nobody here wrote, converted into store exports (docs/data-format.md).
 
-The quality harness (`recograph.bench.quality`) measures the engine on these exports exactly
+The quality harness (`recograph_lab.bench.quality`) measures the engine on these exports exactly
 as on any store: each converter reads the raw files from ``../shared/datasets``, writes the
 five export files as JSON Lines, and the harness reads them back through the validating reader.
 
@@ -359,7 +359,7 @@ class PublicDataset:
     name: str
     source: str
     conversion: str
-    protocol: str  # "stratified", "temporal" or "last-order" (see recograph.bench.quality)
+    protocol: str  # "stratified", "temporal" or "last-order" (see recograph_lab.bench.quality)
     read: Callable[[Path], ExportFrames]
 
 

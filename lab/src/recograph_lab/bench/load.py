@@ -38,10 +38,10 @@ from typing import Any
 import httpx
 import psutil
 
-from recograph.bench.serve import JSON_HEADERS, bench_server, cpu_seconds, percentile
 from recograph.progress import Progress, every, no_progress
 from recograph.settings import Settings
 from recograph.terminal import ProgressDisplay, console, help_description
+from recograph_lab.bench.serve import JSON_HEADERS, bench_server, cpu_seconds, percentile
 
 logger = logging.getLogger(__name__)
 

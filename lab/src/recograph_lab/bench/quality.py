@@ -1,6 +1,6 @@
 """``recograph bench quality``: recommendation quality on public data, through the served engine.
 
-A store (a public data set converted by `recograph.bench.datasets`, the demo store, or any
+A store (a public data set converted by `recograph_lab.bench.datasets`, the demo store, or any
 export directory) is split under a stated protocol; the training part is built by
 `recograph.build.build_artifacts` and loaded with `recograph.snapshot.load_snapshot`, exactly
 as the server does; every row but the two that have no engine strategy (random, personal
@@ -49,7 +49,6 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from recograph.bench.datasets import PUBLIC, DatasetError, export_public
 from recograph.build import BuildParams, build_artifacts, fit_snapshot, restrict_before
 from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Request, Strategy, recommend
@@ -65,6 +64,7 @@ from recograph.evaluation.metrics import (
 )
 from recograph.recommenders.ease import fit_ease
 from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
+from recograph_lab.bench.datasets import PUBLIC, DatasetError, export_public
 
 logger = logging.getLogger(__name__)
 
@@ -678,7 +678,7 @@ def load_store(dataset: str, datasets_dir: Path, work: Path, progress: Progress)
         folder = export_public(dataset, datasets_dir, work / dataset)
         name, source, protocol = dataset, f"{info.source}; {info.conversion}", info.protocol
     elif dataset == DEMO:
-        from recograph.demo.generator import generate_store
+        from recograph_lab.demo.generator import generate_store
 
         folder = work / DEMO
         progress("generating the TechHeaven demo store (seed 42, scale 1)")

@@ -2,7 +2,7 @@
 
 For each scale (1×, 10× and 100× the demo store by default, and 1,000× for the Spark engine)
 the store is generated once, then each engine builds it in a child process measured like
-``recograph bench build`` (`recograph.bench.build.measure_build`: time and peak RSS per step,
+``recograph bench build`` (`recograph_lab.bench.build.measure_build`: time and peak RSS per step,
 the whole process tree, so Spark's JVM counts), and the server answers the ``bench serve``
 recommendations query on each build's artifacts, one request at a time, for p50/p95/p99
 latency and server CPU per request.
@@ -36,8 +36,8 @@ from typing import Any
 import httpx
 import psutil
 
-from recograph.bench import serve
-from recograph.bench.build import (
+from recograph_lab.bench import serve
+from recograph_lab.bench.build import (
     MB,
     BuildRun,
     StoreInfo,

@@ -287,7 +287,7 @@ def bench_server(
     command = [
         sys.executable,
         "-m",
-        "recograph.bench.serve",
+        "recograph_lab.bench.serve",
         "--port",
         str(port),
         "--payload",

@@ -1,4 +1,4 @@
-"""``recograph bench NAME``: benchmarks, one module per benchmark under ``recograph.bench``.
+"""``recograph bench NAME``: benchmarks, one module per benchmark under ``recograph_lab.bench``.
 
 Each benchmark module exposes ``register(subparsers)`` like a command module. Benchmarks are
 bounded in time and requests, use loopback only, and print ratios against a baseline measured
@@ -11,7 +11,7 @@ import argparse
 import importlib
 from typing import Any
 
-# Benchmark name -> module under recograph.bench.
+# Benchmark name -> module under recograph_lab.bench.
 BENCHMARKS: dict[str, str] = {
     "build": "build",
     "serve": "serve",
@@ -28,9 +28,9 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for module_name in BENCHMARKS.values():
         try:
-            module = importlib.import_module(f"recograph.bench.{module_name}")
+            module = importlib.import_module(f"recograph_lab.bench.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"recograph.bench.{module_name}":
+            if exc.name != f"recograph_lab.bench.{module_name}":
                 raise
             continue
         module.register(sub)

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from recograph import terminal
-from recograph.demo.catalogue import CONSUMABLES
-from recograph.demo.generator import GenerationSummary, generate_store
-from recograph.demo.summary import StoreSummary, summarize_store
 from recograph.settings import Settings, SettingsError
+from recograph_lab.demo.catalogue import CONSUMABLES
+from recograph_lab.demo.generator import GenerationSummary, generate_store
+from recograph_lab.demo.summary import StoreSummary, summarize_store
 
 logger = logging.getLogger(__name__)
 

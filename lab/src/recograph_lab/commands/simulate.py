@@ -20,8 +20,8 @@ from recograph.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from recograph.online.variants import Experiment
-    from recograph.simulate.run import Behaviour, Plan, Tally
-    from recograph.simulate.shoppers import Population
+    from recograph_lab.simulate.run import Behaviour, Plan, Tally
+    from recograph_lab.simulate.shoppers import Population
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ def _fail(message: str, status: int = 2) -> int:
 def run(args: argparse.Namespace) -> int:
     from recograph.models import utcnow
     from recograph.online.variants import Experiment, load_experiment, parse_experiment
-    from recograph.simulate.client import ShopError, is_loopback
-    from recograph.simulate.run import Behaviour, Plan
-    from recograph.simulate.shoppers import GroundTruthError, load_population
+    from recograph_lab.simulate.client import ShopError, is_loopback
+    from recograph_lab.simulate.run import Behaviour, Plan
+    from recograph_lab.simulate.shoppers import GroundTruthError, load_population
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
     settings = Settings.from_env()
@@ -154,8 +154,8 @@ async def _in_process(
     from recograph import db
     from recograph.serving.app import create_app
     from recograph.serving.config import ServingConfig
-    from recograph.simulate.client import GraphQLShop, ShopError, in_process_client
-    from recograph.simulate.run import simulate
+    from recograph_lab.simulate.client import GraphQLShop, ShopError, in_process_client
+    from recograph_lab.simulate.run import simulate
 
     if database_url:
         await db.upgrade_schema(database_url)
@@ -175,8 +175,8 @@ async def _in_process(
 
 
 async def _over_http(url: str, population: Population, plan: Plan, behaviour: Behaviour) -> Tally:
-    from recograph.simulate.client import GraphQLShop, loopback_client
-    from recograph.simulate.run import simulate
+    from recograph_lab.simulate.client import GraphQLShop, loopback_client
+    from recograph_lab.simulate.run import simulate
 
     client, path = loopback_client(url)
     async with client:

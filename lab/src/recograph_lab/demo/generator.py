@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from recograph.demo import catalogue as cat
+from recograph_lab.demo import catalogue as cat
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import orjson
 import pandas as pd
 
 from recograph.dataset import COMPLETED
-from recograph.demo import catalogue as cat
 from recograph.io.reader import STORE_FILES
+from recograph_lab.demo import catalogue as cat
 
 # "Three to six months" in days, for the follow-up measure.
 FOLLOW_UP_WINDOW_DAYS: tuple[float, float] = (90.0, 183.0)

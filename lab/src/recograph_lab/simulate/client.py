@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from recograph.simulate.shoppers import Product
+from recograph_lab.simulate.shoppers import Product
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 PAGE_SIZE = 100

@@ -38,8 +38,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from recograph.simulate.client import Served
-from recograph.simulate.shoppers import Population, Product, Shopper, shopper_of
+from recograph_lab.simulate.client import Served
+from recograph_lab.simulate.shoppers import Population, Product, Shopper, shopper_of
 
 logger = logging.getLogger(__name__)
 
