@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# `make run` installs the package alone; `make test` adds the dev tools and the Spark extra
+# `make run` installs the package and the lab (lab/: demo data, benchmarks, simulator; the
+# product never imports it); `make test` adds the dev tools and the Spark extra
 # (pyspark alone is ~490 MB). pip shows what it downloads and installs (pip is upgraded
 # first: the bundled 23.2 shows no bar while installing, current pip does).
 STAMP := $(VENV)/.installed
@@ -15,16 +16,16 @@ ARTIFACTS ?= artifacts
 
 .PHONY: run test lint typecheck pytest bench notebook data artifacts clean install install-test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml lab/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing recograph into $(VENV) (serving and local builds only)"
+	@echo "installing recograph and its lab into $(VENV) (serving, local builds, demo data)"
 	$(PIP_INSTALL) --upgrade pip
-	$(PIP_INSTALL) -e .
+	$(PIP_INSTALL) -e . -e lab
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
 	@echo "installing the dev tools and the Spark extra into $(VENV)"
-	$(PIP_INSTALL) -e '.[dev,spark]'
+	$(PIP_INSTALL) -e '.[dev,spark]' -e lab
 	@touch $(TEST_STAMP)
 
 install: $(STAMP)
@@ -48,8 +49,8 @@ run: $(STAMP) data artifacts
 	$(BIN)/recograph serve --artifacts $(ARTIFACTS) --database-url $(DB_URL)
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff format --check src tests scripts
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src lab tests scripts notebooks
+	$(BIN)/ruff check src lab tests scripts notebooks
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy

@@ -1,8 +1,12 @@
-"""The ``recograph`` command line: one subcommand per module in ``recograph.commands``.
+"""The ``recograph`` command line: one subcommand per module in ``recograph.commands``, plus
+the commands other distributions register under the ``recograph.commands`` entry-point group.
 
 Each command module exposes ``register(subparsers)``, which adds its parser and sets
 ``handler`` (a callable taking the parsed namespace and returning an exit status). Modules
-are imported lazily only for the command that runs, so ``recograph --help`` stays fast.
+are imported lazily only for the command that runs, so ``recograph --help`` stays fast. The
+lab (``lab/``, distribution recograph-lab: demo data, benchmarks, the simulator) registers its
+commands through the entry points, so the product never imports it; without the lab those
+commands say which package they need.
 """
 
 from __future__ import annotations
@@ -11,26 +15,67 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
 
 from recograph.settings import SettingsError
 from recograph.terminal import setup_logging
 
-# Subcommand name -> module under recograph.commands; add a line to add a command.
+# Subcommand name -> module under recograph.commands, or LAB for a command another
+# distribution registers in the COMMANDS_GROUP entry points; add a line to add a command.
+LAB = ""
 COMMANDS: dict[str, str] = {
-    "demo-data": "demo_data",
+    "demo-data": LAB,
     "import": "import_data",
     "build": "build",
     "evaluate": "evaluate",
     "serve": "serve",
-    "bench": "bench",
+    "bench": LAB,
     "report": "report",
-    "simulate": "simulate",
+    "simulate": LAB,
 }
+COMMANDS_GROUP = "recograph.commands"
+LAB_PACKAGE = "recograph-lab"
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _parser(selected: str | None) -> argparse.ArgumentParser:
+def _plugins() -> dict[str, EntryPoint]:
+    """Installed command modules by name (entry point value: the module with ``register``)."""
+    return {entry.name: entry for entry in entry_points(group=COMMANDS_GROUP)}
+
+
+def _command_names(plugins: dict[str, EntryPoint]) -> list[str]:
+    """Every command in help order: the product's table, then other registered commands."""
+    return list(COMMANDS) + sorted(set(plugins) - set(COMMANDS))
+
+
+def _lab_missing(name: str) -> str:
+    """What a lab command says when the lab is not installed."""
+    return (
+        f"recograph {name}: this command needs the {LAB_PACKAGE} package, which is not "
+        f"installed (from the repository: pip install -e lab)"
+    )
+
+
+def _command_module(name: str, plugins: dict[str, EntryPoint]) -> ModuleType | None:
+    """The module registering ``name``, or None when no installed package provides it."""
+    if name in plugins:
+        loaded = plugins[name].load()
+        assert isinstance(loaded, ModuleType), f"{COMMANDS_GROUP} {name}: not a module"
+        return loaded
+    module_name = COMMANDS.get(name, LAB)
+    if module_name == LAB:
+        return None
+    try:
+        return importlib.import_module(f"recograph.commands.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"recograph.commands.{module_name}":
+            raise
+        return None
+
+
+def _parser(selected: str | None, plugins: dict[str, EntryPoint]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recograph",
         description="Product recommendations for online stores, served as a GraphQL API.",
@@ -46,17 +91,15 @@ def _parser(selected: str | None) -> argparse.ArgumentParser:
         "-q", "--quiet", action="count", default=0, help="log only errors on stderr"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for name in _command_names(plugins):
         if selected is not None and name != selected:
             sub.add_parser(name, help=f"(run 'recograph {name} --help')")
             continue
-        try:
-            module = importlib.import_module(f"recograph.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"recograph.commands.{module_name}":
-                raise
-            continue
-        module.register(sub)
+        module = _command_module(name, plugins)
+        if module is not None:
+            module.register(sub)
+        elif COMMANDS.get(name) == LAB:
+            sub.add_parser(name, help=f"(needs the {LAB_PACKAGE} package)")
     return parser
 
 
@@ -74,8 +117,13 @@ def _verbosity_first(args: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for bad input, 1 for failures)."""
     args_list = _verbosity_first(list(sys.argv[1:] if argv is None else argv))
-    selected = next((a for a in args_list if a in COMMANDS), None)
-    parser = _parser(selected)
+    plugins = _plugins()
+    names = _command_names(plugins)
+    selected = next((a for a in args_list if a in names), None)
+    if selected is not None and COMMANDS.get(selected) == LAB and selected not in plugins:
+        print(_lab_missing(selected), file=sys.stderr)
+        return 2
+    parser = _parser(selected, plugins)
     args = parser.parse_args(args_list)
     args.verbosity = args.verbose - args.quiet
     setup_logging(args.verbosity)

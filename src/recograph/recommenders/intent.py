@@ -14,9 +14,10 @@ lines the snapshot already holds (the same completed orders the rules were mined
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from importlib.metadata import entry_points
 
 import numpy as np
 import numpy.typing as npt
@@ -267,14 +268,27 @@ def _shown(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, float) else "–"
 
 
+PLANTED_PATTERNS_GROUP = "recograph.planted_patterns"
+
+
+def planted_patterns() -> tuple[tuple[str, str], ...]:
+    """(antecedent, consequent) category pairs planted by synthetic stores, read from the
+    ``recograph.planted_patterns`` entry points (each a callable returning pairs) so the
+    product knows the demo store's ground truth without importing the lab that makes it."""
+    pairs: list[tuple[str, str]] = []
+    for entry in sorted(entry_points(group=PLANTED_PATTERNS_GROUP), key=lambda e: e.name):
+        source: Callable[[], Iterable[tuple[str, str]]] = entry.load()
+        pairs.extend((str(a), str(c)) for a, c in source())
+    return tuple(dict.fromkeys(pairs))
+
+
 def planted_metrics(
     catalogue: Catalogue, rules: RuleSet, content_similarity: sp.csr_matrix, histories: Histories
 ) -> dict[str, object]:
     """The build report's ``intents`` entry: precision@5 of each intent against the demo
-    store's planted bundle categories; empty for a store without those categories."""
-    from recograph.demo.catalogue import category_patterns
-
-    patterns = category_patterns()
+    store's planted bundle categories; empty for a store without those categories (or when
+    no installed package, such as recograph-lab, registers planted patterns)."""
+    patterns = planted_patterns()
     known = {str(n) for n in catalogue.category_names}
     if not any(a in known and c in known for a, c in patterns):
         return {}

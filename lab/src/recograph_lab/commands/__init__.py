@@ -1,0 +1,1 @@
+"""The lab's ``recograph`` commands, registered as ``recograph.commands`` entry points."""
