@@ -68,9 +68,7 @@ def test_lab_commands_keep_their_names_and_flags(argv: tuple[str, ...], flags: l
 
 
 def test_the_lab_registers_its_commands_as_entry_points() -> None:
-    registered = {
-        entry.name: entry.value for entry in cli.entry_points(group=cli.COMMANDS_GROUP)
-    }
+    registered = {entry.name: entry.value for entry in cli.entry_points(group=cli.COMMANDS_GROUP)}
     assert registered == {
         "bench": "recograph_lab.commands.bench",
         "demo-data": "recograph_lab.commands.demo_data",
