@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
@@ -43,8 +43,19 @@ from recograph.serving.live import LivePurchaseFeed
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
+from recograph.serving.stores import (
+    StoreAccess,
+    StoreCollector,
+    StoreEndpoint,
+    StoreRegistry,
+    StoreRoute,
+    read_store_access,
+    store_settings,
+    stores_listing,
+)
 from recograph.settings import Settings
 from recograph.snapshot import load_mapped_snapshot
+from recograph.stores import DEFAULT_STORE
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +183,33 @@ def _too_large(max_bytes: int) -> Response:
     return http_error(413, f"request body larger than {max_bytes} bytes")
 
 
+STORES_PREFIX = "/stores/"
+
+
+class DefaultStoreCORS(CORSMiddleware):
+    """The default store's CORS allow-list, applied everywhere but ``/stores/...``, where
+    each store answers with its own (an origin allowed on one store is not on another)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(STORES_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def store_cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
+    """``app`` behind a CORS allow-list (none: no CORS headers at all)."""
+    if not origins:
+        return app
+    return CORSMiddleware(
+        app,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type"],
+        expose_headers=[VERSION_HEADER],
+    )
+
+
 def readiness(services: Services) -> tuple[int, dict[str, Any]]:
     """/readyz: 200 once a snapshot is loaded; the last refused build is reported either way."""
     state = services.state
@@ -261,6 +299,46 @@ def create_app(
         )
         documents = DocumentEndpoint(known, services)
     graphql = GraphQLApp(schema, services, graphiql=settings.graphiql, documents=documents)
+    access = read_store_access(settings.stores_file, production=settings.production)
+
+    def store_endpoint(name: str, store_services: Services, app: ASGIApp) -> StoreEndpoint:
+        store_monitoring = store_services.monitoring
+        assert store_monitoring is not None
+        return StoreEndpoint(
+            name=name,
+            services=store_services,
+            graphql=store_cors(
+                MetricsMiddleware(app, monitoring=store_monitoring, every_path=True),
+                store_services.settings.cors_origins,
+            ),
+            metrics=request_response(store_monitoring.endpoint),
+        )
+
+    def named_store(name: str) -> StoreEndpoint:
+        """A named store's own state, settings, metrics and GraphQL app (nothing shared with
+        another store but the schema, the compiled documents and the log writer)."""
+        own_settings = store_settings(settings, name, access.get(name, StoreAccess()))
+        own_state = ServingState(Path(own_settings.artifacts_dir), snapshot_loader)
+        own = Services(
+            settings=own_settings,
+            config=config,
+            state=own_state,
+            events=events,
+            experiment=services.experiment,
+            monitoring=Monitoring(own_state, events),
+            store=name,
+        )
+        own_documents = None if documents is None else DocumentEndpoint(documents.documents, own)
+        app = GraphQLApp(schema, own, graphiql=settings.graphiql, documents=own_documents)
+        return store_endpoint(name, own, app)
+
+    stores = StoreRegistry(
+        Path(settings.artifacts_dir),
+        store_endpoint(DEFAULT_STORE, services, graphql),
+        named_store,
+        settings.store_memory_mb * 2**20,
+    )
+    monitoring.registry.register(StoreCollector(stores))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -279,7 +357,7 @@ def create_app(
         live: asyncio.Task[None] | None = None
         poller = None
         if config.reload_poll_seconds > 0:
-            poller = asyncio.create_task(_poll(state, config.reload_poll_seconds))
+            poller = asyncio.create_task(_poll(state, stores, config.reload_poll_seconds))
         if feed is not None:
             live = asyncio.create_task(feed.run(config.live_poll_seconds))
             background.add(live)
@@ -318,7 +396,7 @@ def create_app(
     if settings.cors_origins:
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                DefaultStoreCORS,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
@@ -330,6 +408,9 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", monitoring.endpoint, methods=["GET"]),
         Route("/graphql", graphql),
+        Route("/stores", stores_listing, methods=["GET"]),
+        Route("/stores/{store}/graphql", StoreRoute(stores, "graphql")),
+        Route("/stores/{store}/metrics", StoreRoute(stores, "metrics")),
         *extra_routes,
     ]
     if settings.graphiql:
@@ -340,6 +421,7 @@ def create_app(
         routes.extend(playground_routes())
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
+    app.state.stores = stores
     app.state.schema = schema
     app.state.live_feed = feed
     app.state.documents = None if documents is None else documents.documents
@@ -351,14 +433,16 @@ async def _reload_quietly(state: ServingState, reason: str) -> None:
         await state.reload(reason=reason)
 
 
-async def _poll(state: ServingState, seconds: float) -> None:
-    """Reload whenever ``current`` names a newer build; never dies on a bad one."""
+async def _poll(state: ServingState, stores: StoreRegistry, seconds: float) -> None:
+    """Reload whenever ``current`` names a newer build (the default store's and each loaded
+    named store's); never dies on a bad one."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await state.poll_once()
         except Exception:
             logger.exception("polling %s for a new build failed", state.artifacts_dir)
+        await stores.poll_once()
 
 
 def create_app_from_env() -> Starlette:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from recograph import db
 from recograph.models import Event
 from recograph.serving.state import ServingState
+from recograph.stores import DEFAULT_STORE
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ def _build_time(state: ServingState) -> datetime | None:
 class LivePurchaseFeed:
     """Polls the events table for purchases made through any process."""
 
-    def __init__(self, state: ServingState, database_url: str) -> None:
+    def __init__(self, state: ServingState, database_url: str, store: str = DEFAULT_STORE) -> None:
         self.state = state
         self.database_url = database_url
+        self.store = store  # only this store's purchases: another store's ids mean nothing
         self.last_id: int | None = None
         self.applied = 0
         self._engine: AsyncEngine | None = None
@@ -80,6 +82,7 @@ class LivePurchaseFeed:
             select(table.c.id, table.c.customer_id, table.c.product_id)
             .where(
                 table.c.id > self.last_id,
+                table.c.store == self.store,
                 table.c.type == "PURCHASE",
                 table.c.customer_id.is_not(None),
             )
