@@ -119,7 +119,7 @@ async def test_migrations_build_the_schema_and_a_second_upgrade_changes_nothing(
                 "products",
                 "reviews",
             ]
-            assert revision.all() == [("0001",)]
+            assert revision.all() == [("0002",)]
             assert json_columns.all() == [
                 ("impressions", "context", "jsonb"),
                 ("impressions", "items", "jsonb"),

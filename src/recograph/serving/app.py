@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
@@ -55,7 +55,7 @@ from recograph.serving.stores import (
 )
 from recograph.settings import Settings
 from recograph.snapshot import load_mapped_snapshot
-from recograph.stores import DEFAULT_STORE
+from recograph.stores import DEFAULT_STORE, list_stores
 
 logger = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
         await events.start()
-        if state.current is None:
+        if state.current is None and not _only_named_stores(state.artifacts_dir):
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
         background: set[asyncio.Task[Any]] = set()
@@ -419,6 +419,8 @@ def create_app(
         from recograph.playground import playground_routes
 
         routes.extend(playground_routes())
+        # each store's playground: its relative "graphql" is /stores/<store>/graphql
+        routes.append(Mount("/stores/{store}", routes=playground_routes()))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.stores = stores
@@ -426,6 +428,13 @@ def create_app(
     app.state.live_feed = feed
     app.state.documents = None if documents is None else documents.documents
     return app
+
+
+def _only_named_stores(root: Path) -> bool:
+    """A root holding named stores but no default one: nothing to load (or complain about)
+    at startup; ``/graphql`` answers that no model is loaded until one is published."""
+    stores = list_stores(root)
+    return bool(stores) and DEFAULT_STORE not in stores
 
 
 async def _reload_quietly(state: ServingState, reason: str) -> None:

@@ -141,17 +141,17 @@ def _upgrade_catalogue_sqlite() -> None:
         op.rename_table(table, f"_old_{table}")
     for table in CATALOGUE:
         columns = _catalogue_columns(table)
-        names = ", ".join(column.name for column in columns)
-        op.create_table(
+        names = [column.name for column in columns]
+        created = op.create_table(
             table,
             _store(),
             *columns,
             *_fks(table),
             sa.PrimaryKeyConstraint("store", *KEYS[table], name=op.f(f"pk_{table}")),
         )
-        op.execute(
-            f"INSERT INTO {table} (store, {names}) SELECT '{DEFAULT}', {names} FROM _old_{table}"
-        )
+        old = sa.table(f"_old_{table}", *(sa.column(name) for name in names))
+        copy = sa.select(sa.literal(DEFAULT), *(old.c[name] for name in names))
+        op.execute(sa.insert(created).from_select(["store", *names], copy))
         for name, index_columns in OLD_INDEXES.get(table, []):
             op.create_index(name, table, index_columns)
     for table in reversed(CATALOGUE):
