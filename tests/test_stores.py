@@ -72,7 +72,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
         json.dumps(
             {
                 "shop-a": {"admin_token": TOKENS["shop-a"]},
-                "shop-b": {"admin_token": TOKENS["shop-b"], "cors_origins": [ORIGINS["shop-b"]]},
+                "shop-b": {
+                    "admin_token": TOKENS["shop-b"],
+                    "cors_origins": [ORIGINS["shop-b"]],
+                    "variants": [{"name": "b-popular", "share": 1.0, "strategy": "POPULAR"}],
+                },
             }
         )
     )
@@ -368,3 +372,38 @@ def test_demo_data_writes_several_stores_with_consecutive_seeds(tmp_path: Path) 
     assert written == ["shop-001", "shop-002"]
     truth = [json.loads((tmp_path / n / "ground_truth.json").read_text()) for n in written]
     assert [t.get("seed") for t in truth] == [7, 8]
+
+
+async def test_variants_and_metrics_are_per_store(deployment: Deployment) -> None:
+    query = "{ recommendations(customerId: 3, limit: 3) { variant strategy } }"
+    async with serve(deployment) as client:
+        answers = {store: await data(client, store, query) for store in STORES}
+        metrics = {store: (await client.get(f"/stores/{store}/metrics")).text for store in STORES}
+    assert answers["shop-a"]["recommendations"]["variant"] is None
+    assert answers["shop-b"]["recommendations"] == {"variant": "b-popular", "strategy": "POPULAR"}
+
+    def recommendations(text: str) -> dict[tuple[str, str], float]:
+        return {
+            (sample.labels["strategy"], sample.labels["variant"]): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "recograph_recommendations_total"
+        }
+
+    assert recommendations(metrics["shop-b"]) == {("POPULAR", "b-popular"): 1.0}
+    assert list(recommendations(metrics["shop-a"]).values()) == [1.0]
+    assert ("POPULAR", "b-popular") not in recommendations(metrics["shop-a"])
+
+
+async def test_each_store_has_its_playground_and_the_listing_names_every_store(
+    deployment: Deployment,
+) -> None:
+    async with serve(deployment) as client:
+        page = await client.get("/stores/shop-b/")
+        script = await client.get("/stores/shop-b/static/js/header.js")
+        listing = (await client.get("/stores")).json()
+    assert page.status_code == 200
+    assert 'id="store-picker"' in page.text
+    assert "renderStorePicker" in script.text
+    assert [row["store"] for row in listing["stores"]] == ["shop-a", "shop-b"]
+    assert [row["loaded"] for row in listing["stores"]] == [False, False]  # loaded on first use

@@ -25,6 +25,7 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,10 @@ class StoresResult:
     errors: int
     p50_ms: float
     p99_ms: float
+    single_store_p50_ms: float  # baseline: the same mix on the default store alone
+    single_store_p99_ms: float
+    p50_ratio: float  # many stores / one store
+    p99_ratio: float
     loaded_at_end: int
     evictions: int
 
@@ -100,6 +105,32 @@ def _percentile(values: list[float], q: float) -> float:
     return serve.percentile(sorted(values), q)
 
 
+def _mix(
+    client: httpx.Client,
+    base: str,
+    names: Sequence[str | None],
+    rng: random.Random,
+    requests: int,
+    seconds: float,
+) -> tuple[list[float], int]:
+    """The request mix, one request at a time over uniformly random stores (None: the
+    default store's ``/graphql``); latencies in ms and the count of failed answers."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    while len(latencies) < requests and time.perf_counter() < deadline:
+        name = rng.choice(names)
+        query = MIX[rng.randrange(len(MIX))]
+        variables = {"c": rng.randint(1, 40), "p": rng.randint(1, 291)}
+        used = {k: v for k, v in variables.items() if f"${k}" in query}
+        path = "/graphql" if name is None else f"/stores/{name}/graphql"
+        began = time.perf_counter()
+        answer = client.post(f"{base}{path}", json={"query": query, "variables": used})
+        latencies.append((time.perf_counter() - began) * 1000)
+        errors += answer.status_code != 200 or "errors" in answer.json()
+    return latencies, errors
+
+
 def measure(
     root: Path, work: Path, count: int, *, requests: int, seconds: float, seed: int
 ) -> dict[str, Any]:
@@ -124,21 +155,9 @@ def measure(
             rss_loaded = process.memory_info().rss / MB
             listing = client.get(f"{base}/stores").json()["stores"]
             model_bytes = [row["memoryBytes"] for row in listing if row["store"] in names]
-            latencies: list[float] = []
-            errors = 0
-            deadline = time.perf_counter() + seconds
-            while len(latencies) < requests and time.perf_counter() < deadline:
-                name = rng.choice(names)
-                kind = rng.randrange(len(MIX))
-                variables = {"c": rng.randint(1, 40), "p": rng.randint(1, 291)}
-                query = MIX[kind]
-                used = {k: v for k, v in variables.items() if f"${k}" in query}
-                began = time.perf_counter()
-                answer = client.post(
-                    f"{base}/stores/{name}/graphql", json={"query": query, "variables": used}
-                )
-                latencies.append((time.perf_counter() - began) * 1000)
-                errors += answer.status_code != 200 or "errors" in answer.json()
+            latencies, errors = _mix(client, base, names, rng, requests, seconds)
+            # the baseline: the same mix on one store only (the default store, /graphql)
+            single, single_errors = _mix(client, base, [None], rng, requests, seconds)
             metrics = client.get(f"{base}/metrics").text
             loaded_at_end = sum(
                 1 for row in client.get(f"{base}/stores").json()["stores"] if row["loaded"]
@@ -159,6 +178,8 @@ def measure(
         "model_bytes": [b for b in model_bytes if b is not None],
         "latencies": latencies,
         "errors": errors,
+        "single": single,
+        "single_errors": single_errors,
         "loaded_at_end": loaded_at_end,
         "evictions": int(evictions),
     }
@@ -196,9 +217,13 @@ def run_stores(
         load_max_ms=round(max(raw["loads"]), 1),
         load_total_seconds=round(raw["load_total"], 2),
         requests=len(raw["latencies"]),
-        errors=raw["errors"],
+        errors=raw["errors"] + raw["single_errors"],
         p50_ms=round(_percentile(raw["latencies"], 50), 2),
         p99_ms=round(_percentile(raw["latencies"], 99), 2),
+        single_store_p50_ms=round(_percentile(raw["single"], 50), 2),
+        single_store_p99_ms=round(_percentile(raw["single"], 99), 2),
+        p50_ratio=round(_percentile(raw["latencies"], 50) / _percentile(raw["single"], 50), 2),
+        p99_ratio=round(_percentile(raw["latencies"], 99) / _percentile(raw["single"], 99), 2),
         loaded_at_end=raw["loaded_at_end"],
         evictions=raw["evictions"],
     )

@@ -317,14 +317,15 @@ def create_app(
     def named_store(name: str) -> StoreEndpoint:
         """A named store's own state, settings, metrics and GraphQL app (nothing shared with
         another store but the schema, the compiled documents and the log writer)."""
-        own_settings = store_settings(settings, name, access.get(name, StoreAccess()))
+        own_access = access.get(name, StoreAccess())
+        own_settings = store_settings(settings, name, own_access)
         own_state = ServingState(Path(own_settings.artifacts_dir), snapshot_loader)
         own = Services(
             settings=own_settings,
             config=config,
             state=own_state,
             events=events,
-            experiment=services.experiment,
+            experiment=own_access.experiment or services.experiment,
             monitoring=Monitoring(own_state, events),
             store=name,
         )

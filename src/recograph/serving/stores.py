@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recograph import artifacts
+from recograph.online.variants import Experiment, parse_experiment
 from recograph.serving.context import Services
 from recograph.serving.security import admin_token_problem
 from recograph.serving.state import ReloadRefused
@@ -51,13 +52,16 @@ class StoreAccess:
 
     admin_token: str = ""
     cors_origins: tuple[str, ...] = ()
+    experiment: Experiment | None = None  # None: the deployment's RECOGRAPH_VARIANTS
 
 
 def read_store_access(path: Path | None, *, production: bool) -> dict[str, StoreAccess]:
     """``RECOGRAPH_STORES_FILE``: ``{"<store>": {"admin_token": "...", "cors_origins":
-    ["https://..."]}}``. The default store keeps ``RECOGRAPH_ADMIN_TOKEN`` and
-    ``RECOGRAPH_CORS_ORIGINS``; a store the file does not name has no admin token and no
-    CORS. Raises `SettingsError` naming the variable for anything it cannot use."""
+    ["https://..."], "variants": {...}}}``. ``variants`` is the store's own A/B experiment, in
+    the form of ``RECOGRAPH_VARIANTS`` (`recograph.online.variants`). The default store keeps
+    ``RECOGRAPH_ADMIN_TOKEN``, ``RECOGRAPH_CORS_ORIGINS`` and ``RECOGRAPH_VARIANTS``; a store
+    the file does not name has no admin token, no CORS and the deployment's variants. Raises
+    `SettingsError` naming the variable for anything it cannot use."""
     if path is None:
         return {}
     try:
@@ -77,10 +81,10 @@ def read_store_access(path: Path | None, *, production: bool) -> dict[str, Store
                 f"{STORES_FILE_VARIABLE}: the default store is configured by "
                 "RECOGRAPH_ADMIN_TOKEN and RECOGRAPH_CORS_ORIGINS"
             )
-        if not isinstance(entry, dict) or set(entry) - {"admin_token", "cors_origins"}:
+        if not isinstance(entry, dict) or set(entry) - {"admin_token", "cors_origins", "variants"}:
             raise SettingsError(
                 f"{STORES_FILE_VARIABLE}: store {name!r} must be an object with "
-                "'admin_token' and/or 'cors_origins'"
+                "'admin_token', 'cors_origins' and/or 'variants'"
             )
         token = entry.get("admin_token", "")
         origins = entry.get("cors_origins", [])
@@ -98,7 +102,11 @@ def read_store_access(path: Path | None, *, production: bool) -> dict[str, Store
                 f"{STORES_FILE_VARIABLE}: store {name!r}: cors_origins must list the allowed "
                 "origins in production, not '*'"
             )
-        access[name] = StoreAccess(token, tuple(origins))
+        experiment = None
+        if "variants" in entry:
+            source = f"{STORES_FILE_VARIABLE}: store {name!r}: variants"
+            experiment = parse_experiment(entry["variants"], source)
+        access[name] = StoreAccess(token, tuple(origins), experiment)
     return access
 
 
