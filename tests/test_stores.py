@@ -9,6 +9,7 @@ refused while the others serve, and loaded stores stay under the memory budget.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
@@ -91,7 +92,10 @@ def private_copy(deployment: Deployment, destination: Path) -> Path:
 
 @contextlib.asynccontextmanager
 async def serve(
-    deployment: Deployment, root: Path | None = None, **overrides: Any
+    deployment: Deployment,
+    root: Path | None = None,
+    config: ServingConfig | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     values: dict[str, Any] = {
         "artifacts_dir": root or deployment.root,
@@ -100,7 +104,8 @@ async def serve(
         "stores_file": deployment.stores_file,
     }
     settings = Settings(**(values | overrides))
-    app = create_app(settings, config=ServingConfig(reload_poll_seconds=0, live_poll_seconds=0))
+    config = config or ServingConfig(reload_poll_seconds=0, live_poll_seconds=0)
+    app = create_app(settings, config=config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -407,3 +412,43 @@ async def test_each_store_has_its_playground_and_the_listing_names_every_store(
     assert "renderStorePicker" in script.text
     assert [row["store"] for row in listing["stores"]] == ["shop-a", "shop-b"]
     assert [row["loaded"] for row in listing["stores"]] == [False, False]  # loaded on first use
+
+
+async def test_a_named_stores_purchases_reach_other_processes_of_that_store_only(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    await db.upgrade_schema(url)
+    fast = ServingConfig(reload_poll_seconds=0, live_poll_seconds=0.05, event_flush_seconds=0.05)
+    purchase = (
+        "mutation { recordEvent(input: {type: PURCHASE, customerId: 7, productId: 11}) "
+        "{ livePurchases } }"
+    )
+    click = (
+        "mutation { recordEvent(input: {type: CLICK, customerId: 7, productId: 12}) "
+        "{ livePurchases } }"
+    )
+
+    async def live_count(client: httpx.AsyncClient, store: str) -> int:
+        count: int = (await data(client, store, click))["recordEvent"]["livePurchases"]
+        return count
+
+    async with (
+        serve(deployment, database_url=url, config=fast) as first,
+        serve(deployment, database_url=url, config=fast) as second,
+    ):
+        before = {store: await live_count(second, store) for store in STORES}  # both loaded
+        await data(first, "shop-b", purchase)
+        seen = 0
+        for _ in range(100):  # up to ~5 s: written after 0.05 s, read back every 0.05 s
+            seen = await live_count(second, "shop-b")
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        other = await live_count(second, "shop-a")
+    async with serve(deployment, database_url=url, config=fast) as third:
+        caught_up = {store: await live_count(third, store) for store in STORES}
+    assert before == {"shop-a": 0, "shop-b": 0}
+    assert seen == 1
+    assert other == 0
+    assert caught_up == {"shop-a": 0, "shop-b": 1}

@@ -39,7 +39,7 @@ from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.documents import DocumentEndpoint
 from recograph.serving.events import EventWriter
 from recograph.serving.graphiql import graphiql_html, graphiql_routes
-from recograph.serving.live import LivePurchaseFeed
+from recograph.serving.live import LivePurchaseFeed, NamedStoresFeed
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
@@ -338,7 +338,9 @@ def create_app(
         store_endpoint(DEFAULT_STORE, services, graphql),
         named_store,
         settings.store_memory_mb * 2**20,
+        live_database_url=settings.database_url if feed is not None else None,
     )
+    named_feed = None if feed is None else NamedStoresFeed(stores.state_of, settings.database_url)
     monitoring.registry.register(StoreCollector(stores))
 
     async def healthz(_: Request) -> Response:
@@ -359,9 +361,13 @@ def create_app(
         poller = None
         if config.reload_poll_seconds > 0:
             poller = asyncio.create_task(_poll(state, stores, config.reload_poll_seconds))
+        named_live: asyncio.Task[None] | None = None
         if feed is not None:
             live = asyncio.create_task(feed.run(config.live_poll_seconds))
             background.add(live)
+        if named_feed is not None:
+            named_live = asyncio.create_task(named_feed.run(config.live_poll_seconds))
+            background.add(named_live)
         loop = asyncio.get_running_loop()
         sighup = handle_sighup and threading.current_thread() is threading.main_thread()
         if sighup:
@@ -382,12 +388,14 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             for task in list(background):
-                if task is live:
+                if task is live or task is named_live:
                     task.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
             if feed is not None:
                 await feed.close()
+            if named_feed is not None:
+                await named_feed.close()
             await events.stop()
 
     middleware = [

@@ -35,8 +35,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from recograph import artifacts
 from recograph.online.variants import Experiment, parse_experiment
 from recograph.serving.context import Services
+from recograph.serving.live import LivePurchaseFeed
 from recograph.serving.security import admin_token_problem
-from recograph.serving.state import ReloadRefused
+from recograph.serving.state import ReloadRefused, ServingState
 from recograph.settings import Settings, SettingsError
 from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name, store_dir
 
@@ -177,9 +178,16 @@ class StoreRegistry:
     unloaded least recently used first beyond ``budget_bytes``."""
 
     def __init__(
-        self, root: Path, default: StoreEndpoint, factory: EndpointFactory, budget_bytes: int
+        self,
+        root: Path,
+        default: StoreEndpoint,
+        factory: EndpointFactory,
+        budget_bytes: int,
+        *,
+        live_database_url: str | None = None,
     ) -> None:
         self.root = root
+        self.live_database_url = live_database_url  # where a loaded store's purchases are read
         self.default = default
         self._factory = factory
         self.budget_bytes = budget_bytes
@@ -193,6 +201,11 @@ class StoreRegistry:
     @property
     def loaded(self) -> dict[str, StoreEndpoint]:
         return dict(self._loaded)
+
+    def state_of(self, name: str) -> ServingState | None:
+        """A loaded named store's state (None when it is not loaded), for the live feed."""
+        endpoint = self._loaded.get(name)
+        return None if endpoint is None else endpoint.services.state
 
     def loaded_bytes(self) -> int:
         return sum(endpoint.nbytes for endpoint in self._loaded.values())
@@ -236,6 +249,12 @@ class StoreRegistry:
             self.refusals += 1
             raise StoreUnavailable(message) from None
         self._refused.pop(name, None)
+        if self.live_database_url:
+            feed = LivePurchaseFeed(endpoint.services.state, self.live_database_url, name)
+            try:
+                await feed.catch_up()
+            except Exception as exc:  # the store serves without them; logged like the feed
+                logger.warning("reading live purchases of store %s failed: %s", name, exc)
         endpoint.loaded_seconds = time.perf_counter() - started
         self._measure(endpoint)
         self._loaded[name] = endpoint
