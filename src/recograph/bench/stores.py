@@ -10,7 +10,8 @@ process (loopback, `recograph.bench.serve.bench_server`) then serves them all:
   difference over N), and the bytes of model arrays each store reports on ``/stores``;
 - latency: a request mix spread over the stores (uniformly random store, customer and kind:
   recommendations for a customer, a product page, a customer look-up) at concurrency 1,
-  p50/p99 over every request.
+  p50/p99 over every request, against the baseline of the same mix on the default store
+  alone, the two interleaved request by request.
 
 ``--distinct-builds K`` (default N) builds only K stores and publishes each build under
 ceil(N / K) store names (separate copies, so each store still loads its own arrays): the
@@ -108,27 +109,28 @@ def _percentile(values: list[float], q: float) -> float:
 def _mix(
     client: httpx.Client,
     base: str,
-    names: Sequence[str | None],
+    names: Sequence[str],
     rng: random.Random,
     requests: int,
     seconds: float,
-) -> tuple[list[float], int]:
-    """The request mix, one request at a time over uniformly random stores (None: the
-    default store's ``/graphql``); latencies in ms and the count of failed answers."""
-    latencies: list[float] = []
-    errors = 0
+) -> tuple[list[float], int, list[float], int]:
+    """The request mix, one request at a time, alternating between a uniformly random named
+    store and the baseline, the default store alone (``/graphql``), so that both see the same
+    machine; latencies in ms and failed answers of each."""
+    spread: list[float] = []
+    alone: list[float] = []
+    failed = [0, 0]
     deadline = time.perf_counter() + seconds
-    while len(latencies) < requests and time.perf_counter() < deadline:
-        name = rng.choice(names)
-        query = MIX[rng.randrange(len(MIX))]
-        variables = {"c": rng.randint(1, 40), "p": rng.randint(1, 291)}
-        used = {k: v for k, v in variables.items() if f"${k}" in query}
-        path = "/graphql" if name is None else f"/stores/{name}/graphql"
-        began = time.perf_counter()
-        answer = client.post(f"{base}{path}", json={"query": query, "variables": used})
-        latencies.append((time.perf_counter() - began) * 1000)
-        errors += answer.status_code != 200 or "errors" in answer.json()
-    return latencies, errors
+    while len(spread) < requests and time.perf_counter() < deadline:
+        for group, path in enumerate((f"/stores/{rng.choice(names)}/graphql", "/graphql")):
+            query = MIX[rng.randrange(len(MIX))]
+            variables = {"c": rng.randint(1, 40), "p": rng.randint(1, 291)}
+            used = {k: v for k, v in variables.items() if f"${k}" in query}
+            began = time.perf_counter()
+            answer = client.post(f"{base}{path}", json={"query": query, "variables": used})
+            (spread if group == 0 else alone).append((time.perf_counter() - began) * 1000)
+            failed[group] += answer.status_code != 200 or "errors" in answer.json()
+    return spread, failed[0], alone, failed[1]
 
 
 def measure(
@@ -155,9 +157,9 @@ def measure(
             rss_loaded = process.memory_info().rss / MB
             listing = client.get(f"{base}/stores").json()["stores"]
             model_bytes = [row["memoryBytes"] for row in listing if row["store"] in names]
-            latencies, errors = _mix(client, base, names, rng, requests, seconds)
-            # the baseline: the same mix on one store only (the default store, /graphql)
-            single, single_errors = _mix(client, base, [None], rng, requests, seconds)
+            latencies, errors, single, single_errors = _mix(
+                client, base, names, rng, requests, seconds
+            )
             metrics = client.get(f"{base}/metrics").text
             loaded_at_end = sum(
                 1 for row in client.get(f"{base}/stores").json()["stores"] if row["loaded"]
