@@ -102,3 +102,26 @@ def test_an_engine_skips_sizes_that_would_not_fit() -> None:
     assert skip_reason(stopped, 100, plan) == "skipped: the 10× build did not finish"
     skipped = [_run(1, 2.0, 100.0), BuildRun("local", 10, "skipped: predicted 99 min")]
     assert skip_reason(skipped, 100, plan) == "skipped: the 10× build was skipped"
+
+
+def test_stores_takes_a_count_or_keeps_its_folder_meaning() -> None:
+    assert scale._stores("20") == 20
+    assert scale._stores("var/bench-stores") == Path("var/bench-stores")
+    assert scale._stores("./20") == Path("20")
+
+
+def test_several_stores_are_built_and_served_from_one_process(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    argv = ["bench", "scale", "--stores", "2", "--distinct-builds", "1", "--store-scale", "0.05"]
+    assert main([*argv, "--requests", "20", "--seconds", "20", "--reports", str(reports)]) == 0
+    result = json.loads((reports / "bench-stores-2.json").read_text())
+    assert (result["stores"], result["distinct_builds"]) == (2, 1)
+    assert result["requests"] == 20
+    assert result["errors"] == 0
+    assert result["loaded_at_end"] == 3  # both named stores and the default one
+    assert result["evictions"] == 0
+    assert result["model_bytes_per_store"] > 0
+    assert result["p50_ms"] <= result["p99_ms"]
+    expected_ratio = result["p50_ms"] / result["single_store_p50_ms"]  # of rounded figures
+    assert result["p50_ratio"] == pytest.approx(expected_ratio, abs=0.011)
+    assert "| stores | 2 |" in (reports / "bench-stores-2.md").read_text()

@@ -119,7 +119,7 @@ async def test_migrations_build_the_schema_and_a_second_upgrade_changes_nothing(
                 "products",
                 "reviews",
             ]
-            assert revision.all() == [("0001",)]
+            assert revision.all() == [("0002",)]
             assert json_columns.all() == [
                 ("impressions", "context", "jsonb"),
                 ("impressions", "items", "jsonb"),
@@ -450,3 +450,35 @@ async def test_the_server_logs_impressions_and_events_to_postgres(
         (e.type, e.customer_id, e.product_id, e.request_id, e.quantity, e.price) for e in events
     ] == [("ADD_TO_CART", customer, event["productId"], reply["requestId"], 2, 9.5)]
     assert store_rows == DEMO_COUNTS
+
+
+async def test_single_store_rows_move_to_the_default_store(pg_url: str) -> None:
+    """Migration 0002 on a database created at 0001 with rows in every table (in place on
+    PostgreSQL: keys and foreign keys re-created with the store)."""
+    await upgrade_schema(pg_url, "0001")
+    rows = [
+        "INSERT INTO customers VALUES (1, 'Ada', 'ada@x', '2024-01-01 00:00:00')",
+        "INSERT INTO products VALUES (5, 's5', 'Mouse', 'B', 'Mice', 9.5, 'd', '{}', 3, false,"
+        " 4.0, '2024-01-01 00:00:00')",
+        "INSERT INTO orders VALUES (9, 1, 'completed', 9.5, '2024-01-02 00:00:00')",
+        "INSERT INTO order_items VALUES (9, 5, 'Mouse', 1, 9.5, 'Mice')",
+        "INSERT INTO reviews VALUES (3, 5, 1, 4, '2024-01-03 00:00:00')",
+        "INSERT INTO model_versions VALUES ('v1', '2024-01-01 00:00:00', 'local', '{}', '{}')",
+    ]
+    engine = create_engine(pg_url)
+    try:
+        async with engine.begin() as connection:
+            for row in rows:
+                await connection.execute(text(row))
+        await upgrade_schema(pg_url)
+        async with engine.connect() as connection:
+            tables = ("customers", "products", "orders", "order_items", "reviews")
+            stores = {
+                table: (await connection.execute(text(f"SELECT store FROM {table}"))).all()
+                for table in (*tables, "model_versions")
+            }
+            differences = await connection.run_sync(_schema_differences)
+    finally:
+        await engine.dispose()
+    assert stores == {table: [("default",)] for table in stores}
+    assert differences == []

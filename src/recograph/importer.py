@@ -29,6 +29,7 @@ from recograph.io.rejects import Reject, write_rejects
 from recograph.io.validate import SPECS
 from recograph.models import STORE_TABLES
 from recograph.progress import Progress, no_progress
+from recograph.stores import DEFAULT_STORE, check_store_name
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class ImportSummary:
     rejects_path: Path
     database: str
     seconds: float
+    store: str = DEFAULT_STORE
 
     @property
     def read(self) -> int:
@@ -134,19 +136,21 @@ class _BulkUpsert:
     sql: str
     order: tuple[int, ...]  # for each statement parameter, its position in a row tuple
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (parameter, converter)
+    store: str = DEFAULT_STORE  # bound as the last column of every row
 
     def parameters(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         columns = list(zip(*rows, strict=True))
+        columns.append((self.store,) * len(rows))
         columns = [columns[i] for i in self.order]
         for index, process in self.processors:
             columns[index] = tuple(map(process, columns[index]))
         return list(zip(*columns, strict=True))
 
 
-def _bulk_upsert(dialect: Dialect, name: str) -> _BulkUpsert:
+def _bulk_upsert(dialect: Dialect, name: str, store: str = DEFAULT_STORE) -> _BulkUpsert:
     table = _table(name)
     compiled = _upsert_statement(dialect.name, table).compile(dialect=dialect)
-    names = _column_names(name)
+    names = [*_column_names(name), "store"]
     parameters = list(compiled.positiontup or ())
     if sorted(parameters) != sorted(names):
         raise RuntimeError(f"{name}: compiled upsert binds {parameters}, expected {names}")
@@ -156,7 +160,7 @@ def _bulk_upsert(dialect: Dialect, name: str) -> _BulkUpsert:
         if process is not None:
             processors.append((index, process))
     order = tuple(names.index(column) for column in parameters)
-    return _BulkUpsert(str(compiled), order, tuple(processors))
+    return _BulkUpsert(str(compiled), order, tuple(processors), store)
 
 
 async def _upsert(
@@ -164,8 +168,9 @@ async def _upsert(
     table: ValidatedTable,
     batch_rows: int,
     tick: Callable[[int], None] = lambda rows: None,
+    store: str = DEFAULT_STORE,
 ) -> None:
-    bulk = _bulk_upsert(conn.dialect, table.name)
+    bulk = _bulk_upsert(conn.dialect, table.name, store)
     rows = table.rows
     for start in range(0, len(rows), batch_rows):
         batch = rows[start : start + batch_rows]
@@ -181,15 +186,18 @@ async def import_store(
     *,
     batch_rows: int = BATCH_ROWS,
     progress: Progress = no_progress,
+    store: str = DEFAULT_STORE,
 ) -> ImportSummary:
     """Validate the export in ``data_dir`` and upsert it into ``database_url``.
 
     Raises `recograph.io.StoreFormatError` (before touching the database) when a file is
     missing or is not readable JSON. Rejected rows are written to ``rejects_path``
     (default: `default_rejects_path`), replacing the previous import's list. ``progress``
-    hears "reading the export" (bytes) and "writing the database" (rows).
+    hears "reading the export" (bytes) and "writing the database" (rows). Rows are written
+    as ``store``'s (`recograph.stores`); other stores' rows are never touched.
     """
     started = time.perf_counter()
+    check_store_name(store)
     check_database_url(database_url)
     scanned = await asyncio.to_thread(scan_store, data_dir, progress)
     await upgrade_schema(database_url)
@@ -205,7 +213,7 @@ async def import_store(
     try:
         async with engine.begin() as conn:
             for name in STORE_FILES:
-                await _upsert(conn, scanned.tables[name], batch_rows, tick)
+                await _upsert(conn, scanned.tables[name], batch_rows, tick, store)
     finally:
         await engine.dispose()
     target = rejects_path or default_rejects_path(database_url)
@@ -220,14 +228,16 @@ async def import_store(
         rejects_path=target,
         database=display_url(database_url),
         seconds=time.perf_counter() - started,
+        store=store,
     )
 
 
-async def load_store(database_url: str) -> StoreData:
-    """The imported store as `StoreData`, each frame ordered by its key.
+async def load_store(database_url: str, store: str = DEFAULT_STORE) -> StoreData:
+    """The imported ``store`` as `StoreData`, each frame ordered by its key.
 
     Frames have the same columns and dtypes as `recograph.io.read_store` gives for the file.
     """
+    check_store_name(store)
     engine = create_engine(database_url)
     frames = {}
     try:
@@ -235,7 +245,11 @@ async def load_store(database_url: str) -> StoreData:
             for name in STORE_FILES:
                 table = _table(name)
                 columns = [table.c[column] for column in _column_names(name)]
-                query = select(*columns).order_by(*table.primary_key.columns)
+                query = (
+                    select(*columns)
+                    .where(table.c.store == store)
+                    .order_by(*table.primary_key.columns)
+                )
                 rows: Sequence[Sequence[Any]] = (await conn.execute(query)).all()
                 frames[name] = build_frame(name, rows)
     finally:

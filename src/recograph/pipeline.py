@@ -24,6 +24,7 @@ from recograph.evaluation.habits import format_habits
 from recograph.progress import Progress, no_progress
 from recograph.recommenders import intent
 from recograph.settings import Settings
+from recograph.stores import DEFAULT_STORE
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ def read_input(
     database_url: str | None,
     console: Console,
     progress: Progress = no_progress,
+    store: str = DEFAULT_STORE,
 ) -> StoreData:
-    """The store from an export directory (validated; rejects reported) or from the database."""
+    """The store from an export directory (validated; rejects reported) or ``store``'s rows of
+    the database."""
     if data_dir is not None:
         from recograph.io.reader import StoreFormatError, read_store
 
@@ -60,7 +63,7 @@ def read_input(
     from recograph.importer import load_store
 
     try:
-        data: StoreData = asyncio.run(load_store(database_url))
+        data: StoreData = asyncio.run(load_store(database_url, store))
         return data
     except Exception as exc:  # a database that is unreachable or was never imported into
         raise BuildError(
@@ -69,9 +72,9 @@ def read_input(
 
 
 async def record_model_version(
-    url: str, version: str, engine: str, manifest: dict[str, Any]
+    url: str, version: str, engine: str, manifest: dict[str, Any], store: str = DEFAULT_STORE
 ) -> None:
-    """Upsert the build into ``model_versions`` (schema upgraded first)."""
+    """Upsert ``store``'s build into ``model_versions`` (schema upgraded first)."""
     from recograph.models.tables import ModelVersion, utcnow
 
     await db.upgrade_schema(url)
@@ -80,6 +83,7 @@ async def record_model_version(
         async with db.session_factory(engine_)() as session, session.begin():
             await session.merge(
                 ModelVersion(
+                    store=store,
                     version=version,
                     created_at=utcnow(),
                     engine=engine,
@@ -123,9 +127,12 @@ def run_build(
     engine: str = "local",
     spark_master: str = "local[2]",
     quiet: bool = False,
+    store: str = DEFAULT_STORE,
 ) -> dict[str, Any]:
     """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics,
-    source, recorded_in). Progress goes to stderr; the evaluation and a one-line summary to
+    source, recorded_in). ``artifacts_root`` is the store's own directory
+    (`recograph.stores.store_dir`); ``store`` names the rows read from and recorded in the
+    database. Progress goes to stderr; the evaluation and a one-line summary to
     stdout (nothing but the caller's JSON when ``quiet``)."""
     from recograph import terminal
 
@@ -138,9 +145,11 @@ def run_build(
             "default)"
         )
     source = describe_source(data_dir, database_url)
+    if store != DEFAULT_STORE:
+        source += f" (store {store})"
     display = terminal.ProgressDisplay(stderr)
     with display.live():
-        data = read_input(data_dir, database_url, stderr, display)
+        data = read_input(data_dir, database_url, stderr, display, store)
     rows = f"{len(data.orders):,} orders, {len(data.order_items):,} lines"
     stderr.print(
         f"read {source}: {len(data.products):,} products, {len(data.customers):,} customers, "
@@ -185,7 +194,9 @@ def run_build(
         )
     else:
         try:
-            asyncio.run(record_model_version(target, result.version, engine, result.manifest))
+            asyncio.run(
+                record_model_version(target, result.version, engine, result.manifest, store)
+            )
             recorded_in = db.display_url(target)
         except Exception as exc:  # recording is bookkeeping; the artifacts are published
             logger.warning(

@@ -64,6 +64,11 @@ class Settings:
     max_tokens: int = 2000
     max_fields: int = 300
     max_body_bytes: int = 65536
+    # Several stores (`recograph.stores`): per-store admin tokens and CORS origins (a JSON
+    # file), and the memory the loaded named stores may take before the least recently used
+    # is unloaded.
+    stores_file: Path | None = None
+    store_memory_mb: int = 2048
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,4 +93,8 @@ class Settings:
             max_tokens=_int(env, "RECOGRAPH_MAX_TOKENS", 2000),
             max_fields=_int(env, "RECOGRAPH_MAX_FIELDS", 300),
             max_body_bytes=_int(env, "RECOGRAPH_MAX_BODY_BYTES", 65536),
+            stores_file=Path(env["RECOGRAPH_STORES_FILE"])
+            if env.get("RECOGRAPH_STORES_FILE")
+            else None,
+            store_memory_mb=_int(env, "RECOGRAPH_STORE_MEMORY_MB", 2048),
         )

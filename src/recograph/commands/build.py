@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from recograph.settings import Settings
+from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name, store_dir
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +53,13 @@ def register(subparsers: Any) -> None:
         help="where the heavy steps run (spark needs the 'spark' extra and Java 17+)",
     )
     parser.add_argument("--spark-master", default="local[2]", help="Spark master URL")
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        metavar="NAME",
+        help="build this store: its rows of the database, published to <artifacts>/NAME/ "
+        "(default: 'default', published to the artifact root itself)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -71,13 +79,20 @@ def run(args: argparse.Namespace) -> int:
     if args.tune_budget is not None and not args.tune:
         print("recograph build: --tune-budget needs --tune", file=sys.stderr)
         return 2
+    try:
+        store = check_store_name(args.store)
+    except InvalidStoreName as exc:
+        print(f"recograph build: {exc}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
+    root: Path = args.artifacts or settings.artifacts_dir
     try:
         result = run_build(
             settings,
             data_dir=args.data,
             database_url=args.database_url,
-            artifacts_root=args.artifacts or settings.artifacts_dir,
+            artifacts_root=store_dir(root, store),
+            store=store,
             tune=args.tune,
             tune_budget=args.tune_budget,
             seed=args.seed,

@@ -14,6 +14,7 @@ from recograph import terminal
 from recograph.importer import ImportSummary, UnsupportedDatabaseError, import_store
 from recograph.io import StoreFormatError
 from recograph.settings import Settings, SettingsError
+from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name
 
 SHOWN_REJECTS = 10
 
@@ -48,6 +49,13 @@ def register(subparsers: Any) -> None:
         help="where to write rejected rows as JSON Lines (default: rejects.jsonl beside a "
         "SQLite database, var/rejects.jsonl otherwise)",
     )
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        metavar="NAME",
+        help="the store the rows belong to (default: 'default'); other stores' rows are "
+        "never touched",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -63,7 +71,10 @@ def format_summary(summary: ImportSummary) -> str:
     width = max(len(str(row[0])) for row in [header, *rows])
     lines = [f"{header[0]:<{width}}  {header[1]:>10}  {header[2]:>10}  {header[3]:>10}"]
     lines += [f"{a:<{width}}  {b:>10}  {c:>10}  {d:>10}" for a, b, c, d in rows]
-    lines.append(f"imported into {summary.database} in {summary.seconds:.2f} s")
+    where = summary.database
+    if summary.store != DEFAULT_STORE:
+        where += f" as store {summary.store}"
+    lines.append(f"imported into {where} in {summary.seconds:.2f} s")
     if summary.rejects:
         lines.append(f"{summary.rejected} rejected rows listed in {summary.rejects_path}:")
         lines += [f"  {reject}" for reject in summary.rejects[:SHOWN_REJECTS]]
@@ -78,12 +89,19 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         _error(str(exc))
         return 2
+    try:
+        store = check_store_name(args.store)
+    except InvalidStoreName as exc:
+        _error(str(exc))
+        return 2
     url: str = args.database_url or settings.database_url
     data_dir: Path = args.data or settings.data_dir
     display = terminal.ProgressDisplay(terminal.console(sys.stderr))
     try:
         with display.live():
-            summary = asyncio.run(import_store(data_dir, url, args.rejects, progress=display))
+            summary = asyncio.run(
+                import_store(data_dir, url, args.rejects, progress=display, store=store)
+            )
     except StoreFormatError as exc:
         _error(f"{exc}\nnothing was imported; the database is unchanged")
         return 2

@@ -49,6 +49,9 @@ def register(subparsers: Any) -> None:
     online.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     online.add_argument("--database-url", help="log database (default: RECOGRAPH_DATABASE_URL)")
     online.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    online.add_argument(
+        "--store", default="default", metavar="NAME", help="the store's logs (default: default)"
+    )
     online.set_defaults(handler=run)
 
 
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     window = timedelta(hours=args.window_hours)
     try:
         impressions, events = asyncio.run(
-            read_logs_from(url, since=since, until=until, window=window)
+            read_logs_from(url, since=since, until=until, window=window, store=args.store)
         )
     except SQLAlchemyError as exc:
         print(

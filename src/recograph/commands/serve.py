@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from recograph.settings import Settings, SettingsError
@@ -89,9 +90,18 @@ def serving_line(settings: Settings) -> str:
     pages = f"{base}/ (playground)"
     if settings.graphiql:
         pages += f", {base}/graphql (GraphiQL)"
+    from recograph.stores import DEFAULT_STORE, list_stores
+
+    named = [store for store in list_stores(Path(settings.artifacts_dir)) if store != DEFAULT_STORE]
+    stores = ""
+    if named:
+        stores = (
+            f"; {len(named)} named store{'s' if len(named) > 1 else ''} at "
+            f"{base}/stores/<store>/graphql (listed at {base}/stores)"
+        )
     return (
-        f"serving the build in {settings.artifacts_dir} at {pages}; health at {base}/healthz; "
-        "Ctrl-C stops"
+        f"serving the build in {settings.artifacts_dir} at {pages}{stores}; health at "
+        f"{base}/healthz; Ctrl-C stops"
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Float,
-    ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     String,
@@ -33,6 +33,20 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 EVENT_TYPES = ("CLICK", "ADD_TO_CART", "PURCHASE")
+DEFAULT_STORE = "default"  # recograph.stores.DEFAULT_STORE (kept here: models import nothing)
+STORE_LENGTH = 64
+
+
+def store_column(*, primary_key: bool = False) -> Mapped[str]:
+    """The store a row belongs to (every row of every table carries it)."""
+    return mapped_column(
+        String(STORE_LENGTH),
+        primary_key=primary_key,
+        default=DEFAULT_STORE,
+        server_default=DEFAULT_STORE,
+        index=not primary_key,
+    )
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,6 +69,7 @@ class Base(DeclarativeBase):
 class Product(Base):
     __tablename__ = "products"
 
+    store: Mapped[str] = store_column(primary_key=True)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
     sku: Mapped[str] = mapped_column(String)
     name: Mapped[str] = mapped_column(String)
@@ -72,6 +87,7 @@ class Product(Base):
 class Customer(Base):
     __tablename__ = "customers"
 
+    store: Mapped[str] = store_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String)
     email: Mapped[str] = mapped_column(String)
@@ -80,11 +96,15 @@ class Customer(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-
-    order_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
-    customer_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("customers.customer_id"), index=True
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["store", "customer_id"], ["customers.store", "customers.customer_id"]
+        ),
     )
+
+    store: Mapped[str] = store_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(16))
     grand_total: Mapped[float] = mapped_column(Float)
     order_date: Mapped[datetime] = mapped_column(DateTime)
@@ -92,12 +112,15 @@ class Order(Base):
 
 class OrderItem(Base):
     __tablename__ = "order_items"
-
-    order_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("orders.order_id"), primary_key=True, autoincrement=False
+    __table_args__ = (
+        ForeignKeyConstraint(["store", "order_id"], ["orders.store", "orders.order_id"]),
+        ForeignKeyConstraint(["store", "product_id"], ["products.store", "products.id"]),
     )
+
+    store: Mapped[str] = store_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     product_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("products.id"), primary_key=True, autoincrement=False, index=True
+        BigInteger, primary_key=True, autoincrement=False, index=True
     )
     product_name: Mapped[str] = mapped_column(String)
     qty: Mapped[int] = mapped_column(Integer)
@@ -107,10 +130,17 @@ class OrderItem(Base):
 
 class Review(Base):
     __tablename__ = "reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(["store", "product_id"], ["products.store", "products.id"]),
+        ForeignKeyConstraint(
+            ["store", "customer_id"], ["customers.store", "customers.customer_id"]
+        ),
+    )
 
+    store: Mapped[str] = store_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
-    product_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("products.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customers.customer_id"))
+    product_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
     rating: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -124,6 +154,7 @@ class Impression(Base):
     __tablename__ = "impressions"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    store: Mapped[str] = store_column()
     request_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     customer_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -143,6 +174,7 @@ class Event(Base):
     __table_args__ = (CheckConstraint("type IN ('CLICK', 'ADD_TO_CART', 'PURCHASE')", name="type"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    store: Mapped[str] = store_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     type: Mapped[str] = mapped_column(String(16))
     customer_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -158,6 +190,7 @@ class ModelVersion(Base):
 
     __tablename__ = "model_versions"
 
+    store: Mapped[str] = store_column(primary_key=True)
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     engine: Mapped[str] = mapped_column(String(32))

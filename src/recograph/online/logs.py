@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recograph import db
 from recograph.models import Event, Impression
+from recograph.models.tables import DEFAULT_STORE
 from recograph.online.attribution import EventLog, ImpressionLog, ShownItem
 
 IMPRESSIONS = Impression.__table__
@@ -29,10 +30,18 @@ async def read_logs(
     since: datetime | None = None,
     until: datetime | None = None,
     window: timedelta = timedelta(hours=24),
+    store: str = DEFAULT_STORE,
 ) -> tuple[list[ImpressionLog], list[EventLog]]:
-    """Impressions of the period and the events that may be attributed to them, by time."""
-    impressions = select(IMPRESSIONS).order_by(IMPRESSIONS.c.created_at, IMPRESSIONS.c.id)
-    events = select(EVENTS).order_by(EVENTS.c.created_at, EVENTS.c.id)
+    """``store``'s impressions of the period and the events that may be attributed to them,
+    by time (another store's rows never mix in: its ids name other products)."""
+    impressions = (
+        select(IMPRESSIONS)
+        .where(IMPRESSIONS.c.store == store)
+        .order_by(IMPRESSIONS.c.created_at, IMPRESSIONS.c.id)
+    )
+    events = (
+        select(EVENTS).where(EVENTS.c.store == store).order_by(EVENTS.c.created_at, EVENTS.c.id)
+    )
     impressions = _between(impressions, IMPRESSIONS.c.created_at, since, until)
     events = _between(events, EVENTS.c.created_at, since, None if until is None else until + window)
     async with engine.connect() as connection:
@@ -47,11 +56,12 @@ async def read_logs_from(
     since: datetime | None = None,
     until: datetime | None = None,
     window: timedelta = timedelta(hours=24),
+    store: str = DEFAULT_STORE,
 ) -> tuple[list[ImpressionLog], list[EventLog]]:
     """`read_logs` with an engine of its own for ``url`` (disposed afterwards)."""
     engine = db.create_engine(url)
     try:
-        return await read_logs(engine, since=since, until=until, window=window)
+        return await read_logs(engine, since=since, until=until, window=window, store=store)
     finally:
         await engine.dispose()
 

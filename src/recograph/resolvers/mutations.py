@@ -65,6 +65,7 @@ async def record_event(info: Info, input: EventInput) -> t.EventReceipt:
     accepted = ctx.services.events.submit(
         "events",
         {
+            "store": ctx.services.store,
             "type": input.type.value,
             "customer_id": input.customer_id,
             "session_id": input.session_id,

@@ -72,7 +72,11 @@ async def online_metrics_resolver(
     window = timedelta(hours=window_hours)
     try:
         impressions, events = await read_logs_from(
-            settings.database_url, since=start, until=end, window=window
+            settings.database_url,
+            since=start,
+            until=end,
+            window=window,
+            store=info.context.services.store,
         )
     except SQLAlchemyError as exc:
         logger.error("onlineMetrics: cannot read the logs: %s", exc)

@@ -250,7 +250,7 @@ def _log_impression(
                 for item in result.items
             ],
         )
-        | {"variant": variant},
+        | {"variant": variant, "store": ctx.services.store},
     )
 
 

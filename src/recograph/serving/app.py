@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
@@ -39,12 +39,23 @@ from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.documents import DocumentEndpoint
 from recograph.serving.events import EventWriter
 from recograph.serving.graphiql import graphiql_html, graphiql_routes
-from recograph.serving.live import LivePurchaseFeed
+from recograph.serving.live import LivePurchaseFeed, NamedStoresFeed
 from recograph.serving.monitoring import MetricsMiddleware, Monitoring
 from recograph.serving.security import check_settings
 from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
+from recograph.serving.stores import (
+    StoreAccess,
+    StoreCollector,
+    StoreEndpoint,
+    StoreRegistry,
+    StoreRoute,
+    read_store_access,
+    store_settings,
+    stores_listing,
+)
 from recograph.settings import Settings
 from recograph.snapshot import load_mapped_snapshot
+from recograph.stores import DEFAULT_STORE, list_stores
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +183,33 @@ def _too_large(max_bytes: int) -> Response:
     return http_error(413, f"request body larger than {max_bytes} bytes")
 
 
+STORES_PREFIX = "/stores/"
+
+
+class DefaultStoreCORS(CORSMiddleware):
+    """The default store's CORS allow-list, applied everywhere but ``/stores/...``, where
+    each store answers with its own (an origin allowed on one store is not on another)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(STORES_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def store_cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
+    """``app`` behind a CORS allow-list (none: no CORS headers at all)."""
+    if not origins:
+        return app
+    return CORSMiddleware(
+        app,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type"],
+        expose_headers=[VERSION_HEADER],
+    )
+
+
 def readiness(services: Services) -> tuple[int, dict[str, Any]]:
     """/readyz: 200 once a snapshot is loaded; the last refused build is reported either way."""
     state = services.state
@@ -261,6 +299,49 @@ def create_app(
         )
         documents = DocumentEndpoint(known, services)
     graphql = GraphQLApp(schema, services, graphiql=settings.graphiql, documents=documents)
+    access = read_store_access(settings.stores_file, production=settings.production)
+
+    def store_endpoint(name: str, store_services: Services, app: ASGIApp) -> StoreEndpoint:
+        store_monitoring = store_services.monitoring
+        assert store_monitoring is not None
+        return StoreEndpoint(
+            name=name,
+            services=store_services,
+            graphql=store_cors(
+                MetricsMiddleware(app, monitoring=store_monitoring, every_path=True),
+                store_services.settings.cors_origins,
+            ),
+            metrics=request_response(store_monitoring.endpoint),
+        )
+
+    def named_store(name: str) -> StoreEndpoint:
+        """A named store's own state, settings, metrics and GraphQL app (nothing shared with
+        another store but the schema, the compiled documents and the log writer)."""
+        own_access = access.get(name, StoreAccess())
+        own_settings = store_settings(settings, name, own_access)
+        own_state = ServingState(Path(own_settings.artifacts_dir), snapshot_loader)
+        own = Services(
+            settings=own_settings,
+            config=config,
+            state=own_state,
+            events=events,
+            experiment=own_access.experiment or services.experiment,
+            monitoring=Monitoring(own_state, events),
+            store=name,
+        )
+        own_documents = None if documents is None else DocumentEndpoint(documents.documents, own)
+        app = GraphQLApp(schema, own, graphiql=settings.graphiql, documents=own_documents)
+        return store_endpoint(name, own, app)
+
+    stores = StoreRegistry(
+        Path(settings.artifacts_dir),
+        store_endpoint(DEFAULT_STORE, services, graphql),
+        named_store,
+        settings.store_memory_mb * 2**20,
+        live_database_url=settings.database_url if feed is not None else None,
+    )
+    named_feed = None if feed is None else NamedStoresFeed(stores.state_of, settings.database_url)
+    monitoring.registry.register(StoreCollector(stores))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -272,17 +353,21 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
         await events.start()
-        if state.current is None:
+        if state.current is None and not _only_named_stores(state.artifacts_dir):
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
         background: set[asyncio.Task[Any]] = set()
         live: asyncio.Task[None] | None = None
         poller = None
         if config.reload_poll_seconds > 0:
-            poller = asyncio.create_task(_poll(state, config.reload_poll_seconds))
+            poller = asyncio.create_task(_poll(state, stores, config.reload_poll_seconds))
+        named_live: asyncio.Task[None] | None = None
         if feed is not None:
             live = asyncio.create_task(feed.run(config.live_poll_seconds))
             background.add(live)
+        if named_feed is not None:
+            named_live = asyncio.create_task(named_feed.run(config.live_poll_seconds))
+            background.add(named_live)
         loop = asyncio.get_running_loop()
         sighup = handle_sighup and threading.current_thread() is threading.main_thread()
         if sighup:
@@ -303,12 +388,14 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             for task in list(background):
-                if task is live:
+                if task is live or task is named_live:
                     task.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
             if feed is not None:
                 await feed.close()
+            if named_feed is not None:
+                await named_feed.close()
             await events.stop()
 
     middleware = [
@@ -318,7 +405,7 @@ def create_app(
     if settings.cors_origins:
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                DefaultStoreCORS,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
@@ -330,6 +417,9 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", monitoring.endpoint, methods=["GET"]),
         Route("/graphql", graphql),
+        Route("/stores", stores_listing, methods=["GET"]),
+        Route("/stores/{store}/graphql", StoreRoute(stores, "graphql")),
+        Route("/stores/{store}/metrics", StoreRoute(stores, "metrics")),
         *extra_routes,
     ]
     if settings.graphiql:
@@ -338,12 +428,22 @@ def create_app(
         from recograph.playground import playground_routes
 
         routes.extend(playground_routes())
+        # each store's playground: its relative "graphql" is /stores/<store>/graphql
+        routes.append(Mount("/stores/{store}", routes=playground_routes()))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
+    app.state.stores = stores
     app.state.schema = schema
     app.state.live_feed = feed
     app.state.documents = None if documents is None else documents.documents
     return app
+
+
+def _only_named_stores(root: Path) -> bool:
+    """A root holding named stores but no default one: nothing to load (or complain about)
+    at startup; ``/graphql`` answers that no model is loaded until one is published."""
+    stores = list_stores(root)
+    return bool(stores) and DEFAULT_STORE not in stores
 
 
 async def _reload_quietly(state: ServingState, reason: str) -> None:
@@ -351,14 +451,16 @@ async def _reload_quietly(state: ServingState, reason: str) -> None:
         await state.reload(reason=reason)
 
 
-async def _poll(state: ServingState, seconds: float) -> None:
-    """Reload whenever ``current`` names a newer build; never dies on a bad one."""
+async def _poll(state: ServingState, stores: StoreRegistry, seconds: float) -> None:
+    """Reload whenever ``current`` names a newer build (the default store's and each loaded
+    named store's); never dies on a bad one."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await state.poll_once()
         except Exception:
             logger.exception("polling %s for a new build failed", state.artifacts_dir)
+        await stores.poll_once()
 
 
 def create_app_from_env() -> Starlette:

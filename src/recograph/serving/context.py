@@ -19,6 +19,7 @@ from recograph.serving.events import EventWriter
 from recograph.serving.monitoring import Monitoring
 from recograph.serving.state import Loaded, ServingState
 from recograph.settings import Settings
+from recograph.stores import DEFAULT_STORE
 
 
 def is_admin(authorization: str | None, admin_token: str) -> bool:
@@ -42,6 +43,7 @@ class Services:
     events: EventWriter
     experiment: Experiment = field(default_factory=Experiment)
     monitoring: Monitoring | None = None
+    store: str = DEFAULT_STORE  # the name every logged row carries (`recograph.stores`)
 
 
 class ProductLoader:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from recograph import db
 from recograph.models import Event
 from recograph.serving.state import ServingState
+from recograph.stores import DEFAULT_STORE
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +48,10 @@ def _build_time(state: ServingState) -> datetime | None:
 class LivePurchaseFeed:
     """Polls the events table for purchases made through any process."""
 
-    def __init__(self, state: ServingState, database_url: str) -> None:
+    def __init__(self, state: ServingState, database_url: str, store: str = DEFAULT_STORE) -> None:
         self.state = state
         self.database_url = database_url
+        self.store = store  # only this store's purchases: another store's ids mean nothing
         self.last_id: int | None = None
         self.applied = 0
         self._engine: AsyncEngine | None = None
@@ -80,6 +83,7 @@ class LivePurchaseFeed:
             select(table.c.id, table.c.customer_id, table.c.product_id)
             .where(
                 table.c.id > self.last_id,
+                table.c.store == self.store,
                 table.c.type == "PURCHASE",
                 table.c.customer_id.is_not(None),
             )
@@ -94,6 +98,16 @@ class LivePurchaseFeed:
         self.applied += len(rows)
         return len(rows)
 
+    async def catch_up(self) -> int:
+        """Read every purchase since the build at once (a store loaded on first use); the
+        engine is closed afterwards. Returns how many were applied."""
+        try:
+            while await self.poll_once() == BATCH:
+                pass
+        finally:
+            await self.close()
+        return self.applied
+
     async def run(self, seconds: float) -> None:
         """Poll forever; a failed poll (database away) is logged and retried."""
         while True:
@@ -102,6 +116,69 @@ class LivePurchaseFeed:
                     pass
             except Exception as error:  # the feed must never take the server down
                 logger.warning("reading live purchases failed: %s", error)
+            await asyncio.sleep(seconds)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+
+class NamedStoresFeed:
+    """Purchases of every loaded named store, in one query per poll whatever their number.
+
+    A store loaded later first catches up on its own purchases since its build
+    (`LivePurchaseFeed.catch_up`); from then on this feed, started with the process, passes
+    it each new purchase of that store (``states(store)`` gives its state, None when it is not
+    loaded: the purchase is read again from the table if it is loaded later)."""
+
+    def __init__(self, states: Callable[[str], ServingState | None], database_url: str) -> None:
+        self.states = states
+        self.database_url = database_url
+        self.last_id: int | None = None
+        self.applied = 0
+        self._engine: AsyncEngine | None = None
+
+    def _connect(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = db.create_engine(self.database_url)
+        return self._engine
+
+    async def poll_once(self) -> int:
+        """Pass on every named store's purchase logged since the last poll; returns how many
+        rows were read."""
+        table = Event.__table__
+        async with self._connect().connect() as connection:
+            if self.last_id is None:
+                self.last_id = int(await connection.scalar(select(func.max(table.c.id))) or 0)
+            query = (
+                select(table.c.id, table.c.store, table.c.customer_id, table.c.product_id)
+                .where(
+                    table.c.id > self.last_id,
+                    table.c.store != DEFAULT_STORE,
+                    table.c.type == "PURCHASE",
+                    table.c.customer_id.is_not(None),
+                )
+                .order_by(table.c.id)
+                .limit(BATCH)
+            )
+            rows = (await connection.execute(query)).all()
+        for row_id, store, customer_id, product_id in rows:
+            state = self.states(str(store))
+            if state is not None:
+                state.record_purchase(int(customer_id), int(product_id))
+                self.applied += 1
+            self.last_id = int(row_id)
+        return len(rows)
+
+    async def run(self, seconds: float) -> None:
+        """Poll forever; a failed poll (database away) is logged and retried."""
+        while True:
+            try:
+                while await self.poll_once() == BATCH:
+                    pass
+            except Exception as error:  # the feed must never take the server down
+                logger.warning("reading live purchases of the named stores failed: %s", error)
             await asyncio.sleep(seconds)
 
     async def close(self) -> None:

@@ -193,14 +193,16 @@ def build_timestamp(created_at: object) -> float | None:
 
 
 class MetricsMiddleware:
-    """Times and counts requests to ``/graphql`` with the label `LabelOperation` left."""
+    """Times and counts requests to ``/graphql`` with the label `LabelOperation` left
+    (``every_path``: every request, for a store's own GraphQL app)."""
 
-    def __init__(self, app: ASGIApp, monitoring: Monitoring) -> None:
+    def __init__(self, app: ASGIApp, monitoring: Monitoring, *, every_path: bool = False) -> None:
         self.app = app
         self.monitoring = monitoring
+        self.every_path = every_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") != GRAPHQL_PATH:
+        if scope["type"] != "http" or (not self.every_path and scope.get("path") != GRAPHQL_PATH):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -436,11 +436,64 @@ def register(subparsers: Any) -> None:
         default=60.0,
         help="start nothing new after this long (the run in progress finishes)",
     )
-    parser.add_argument("--stores", type=Path, help="keep and reuse generated stores here")
+    parser.add_argument(
+        "--stores",
+        type=_stores,
+        metavar="N|DIR",
+        help="a number N: serve N small stores with different seeds from one process (load "
+        "time, memory per store, p50/p99 over a request mix; see recograph_lab.bench.stores); a "
+        "folder: keep and reuse the generated catalogue-scale stores there",
+    )
+    parser.add_argument(
+        "--store-scale",
+        type=float,
+        default=0.05,
+        help="with --stores N: each store's size, a fraction of the demo store (default 0.05)",
+    )
+    parser.add_argument(
+        "--distinct-builds",
+        type=int,
+        metavar="K",
+        help="with --stores N: build only K stores, each published under N/K names (separate "
+        "copies; default: N builds)",
+    )
     parser.add_argument(
         "--reports", type=Path, default=Path("reports"), help="folder for bench-scale.*"
     )
     parser.set_defaults(handler=run)
+
+
+def _stores(text: str) -> int | Path:
+    """``--stores``: a whole number is a store count, anything else a folder (``./20`` for a
+    folder named 20)."""
+    if text.isdigit():
+        count = int(text)
+        if count < 1:
+            raise argparse.ArgumentTypeError("--stores takes at least 1 store")
+        return count
+    return Path(text)
+
+
+def run_several_stores(args: argparse.Namespace) -> int:
+    """``--stores N``: the multi-store benchmark, printed as its report."""
+    from recograph_lab.bench.stores import render, run_stores
+
+    if args.distinct_builds is not None and args.distinct_builds < 1:
+        logger.error("--distinct-builds must be at least 1")
+        return 2
+    with work_folder(None) as (_, scratch):
+        result = run_stores(
+            args.stores,
+            builds=args.distinct_builds,
+            scale=args.store_scale,
+            seed=args.seed,
+            requests=args.requests,
+            seconds=args.seconds,
+            work=scratch,
+            reports=args.reports,
+        )
+    print(render(result))
+    return 0
 
 
 def _engine_scales(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
@@ -453,6 +506,8 @@ def _engine_scales(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if isinstance(args.stores, int):
+        return run_several_stores(args)
     try:
         plan_scales = _engine_scales(args)
     except ValueError as exc:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from recograph import terminal
 from recograph.settings import Settings, SettingsError
+from recograph.stores import InvalidStoreName, check_store_name
 from recograph_lab.demo.catalogue import CONSUMABLES
 from recograph_lab.demo.generator import GenerationSummary, generate_store
 from recograph_lab.demo.summary import StoreSummary, summarize_store
@@ -36,7 +37,13 @@ customer x product matrix (completed orders), the top-20 products' share of reve
 re-buy rates of the consumable categories (share of a category's customers who bought it
 again in a later completed order) against the highest durable one, and the support /
 confidence / lift of every planted category pattern (completed-order baskets).
+
+Several stores (for one deployment serving many, see `recograph serve`): --store NAME writes
+the store to OUT/NAME (OUT defaults to var/stores); --stores N writes N stores named
+shop-001 .. shop-N to OUT/<name> with seeds N, N+1, ... (from --seed) and prints one line each.
 """
+
+DEFAULT_STORES_DIR = Path("var/stores")
 
 
 def _scale(text: str) -> float:
@@ -73,12 +80,69 @@ def register(subparsers: Any) -> None:
         metavar="F",
         help="size multiplier, e.g. 0.1, 1, 10, 100 (default: 1)",
     )
+    several = parser.add_mutually_exclusive_group()
+    several.add_argument(
+        "--store",
+        metavar="NAME",
+        help="write the store to OUT/NAME (OUT defaults to var/stores), to import with "
+        "`recograph import --store NAME`",
+    )
+    several.add_argument(
+        "--stores",
+        type=_count,
+        metavar="N",
+        help="write N stores, shop-001 .. shop-N, to OUT/<name>, seeds --seed, --seed+1, ...",
+    )
     parser.set_defaults(handler=run)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 9999:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 9999, got {text!r}")
+    return value
+
+
+def store_names(count: int) -> list[str]:
+    """The names ``--stores N`` gives: shop-001 .. (zero-padded to at least three digits)."""
+    width = max(3, len(str(count)))
+    return [f"shop-{i:0{width}d}" for i in range(1, count + 1)]
+
+
+def _run_several(args: argparse.Namespace) -> int:
+    """``--stores N``: one line per generated store."""
+    root: Path = args.out or DEFAULT_STORES_DIR
+    for offset, name in enumerate(store_names(args.stores)):
+        try:
+            generated = generate_store(root / name, seed=args.seed + offset, scale=args.scale)
+        except ValueError as exc:
+            print(f"recograph demo-data: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"recograph demo-data: cannot write {root / name}: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"{name}: {generated.out_dir} (seed {generated.seed}, scale {generated.scale:g}) "
+            f"in {generated.seconds:.1f} s"
+        )
+    print(f"wrote {args.stores} demo stores to {root}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate, measure from the written files and print; 2 for bad settings, 1 on failure."""
+    if args.stores is not None:
+        return _run_several(args)
     out: Path | None = args.out
+    if args.store is not None:
+        try:
+            out = (out or DEFAULT_STORES_DIR) / check_store_name(args.store)
+        except InvalidStoreName as exc:
+            print(f"recograph demo-data: {exc}", file=sys.stderr)
+            return 2
     if out is None:
         try:
             out = Settings.from_env().data_dir

@@ -56,3 +56,36 @@ export async function renderHeader() {
     replace(chart);
   }
 }
+
+// Several stores in one deployment: the playground of a named store is served at
+// /stores/<name>/ (its queries go to /stores/<name>/graphql), the default store's at /.
+export function storeOfPath(pathname) {
+  const match = /^(.*?)\/stores\/([a-z0-9][a-z0-9_-]*)\/?/.exec(pathname);
+  if (!match) return { root: pathname.replace(/[^/]*$/, ""), store: "default" };
+  return { root: `${match[1]}/`, store: match[2] };
+}
+
+export function storePage(root, store) {
+  return store === "default" ? root : `${root}stores/${store}/`;
+}
+
+// The store picker: shown when the server has more than one store; choosing one opens its
+// playground.
+export async function renderStorePicker() {
+  const label = document.getElementById("store-picker-label");
+  const select = document.getElementById("store-picker");
+  const { root, store } = storeOfPath(window.location.pathname);
+  let stores = [];
+  try {
+    const response = await fetch(new URL(`${root}stores`, window.location.origin));
+    if (!response.ok) return;
+    stores = (await response.json()).stores.map((row) => row.store);
+  } catch {
+    return;
+  }
+  if (!stores.includes(store)) stores.unshift(store);
+  if (stores.length < 2) return;
+  replace(select, ...stores.map((name) => h("option", { value: name, selected: name === store }, name)));
+  select.addEventListener("change", () => { window.location.href = storePage(root, select.value); });
+  label.hidden = false;
+}

@@ -2,7 +2,7 @@
 
 import { h, replace, errorBox } from "./dom.js";
 import * as url from "./url.js";
-import { renderHeader } from "./header.js";
+import { renderHeader, renderStorePicker } from "./header.js";
 import * as playground from "./views/playground.js";
 import * as rules from "./views/rules.js";
 import * as similarity from "./views/similarity.js";
@@ -74,4 +74,5 @@ function route() {
 
 window.addEventListener("popstate", route);
 renderHeader();
+renderStorePicker();
 route();
