@@ -53,7 +53,7 @@ def _plain(value: Any) -> Any:
 
 def _requests(snapshot: Any) -> list[Any]:
     from recograph import engine
-    from recograph.recommenders.blend import PageType
+    from recograph.core.vocabulary import PageType
 
     n_users = int(snapshot.interactions.shape[0])
     n_items = snapshot.n_items

@@ -43,8 +43,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from recograph.engine import BusinessRules, Request, Strategy
-from recograph.recommenders.blend import SignalName, Weights
+from recograph.core.vocabulary import SignalName, Strategy, Weights
+from recograph.engine import BusinessRules, Request
 from recograph.settings import SettingsError
 
 BUCKETS = 10_000

@@ -12,9 +12,9 @@ import numpy.typing as npt
 import strawberry
 from strawberry.scalars import JSON
 
+from recograph.core.vocabulary import Segment
 from recograph.engine import segment_definitions
 from recograph.recommenders import content, intent, rules
-from recograph.recommenders.blend import Segment
 from recograph.recommenders.intent import Intent, related
 from recograph.recommenders.rules import RuleSet
 from recograph.resolvers import convert

@@ -15,8 +15,9 @@ from typing import Annotated
 import strawberry
 
 from recograph import engine
+from recograph.core.vocabulary import Weights
 from recograph.engine import BusinessRules, Context, Recommendation, Request
-from recograph.recommenders.blend import Weights, shares
+from recograph.recommenders.blend import shares
 from recograph.resolvers import convert
 from recograph.resolvers.pagination import decode_shown, encode_shown
 from recograph.schema import types as t
