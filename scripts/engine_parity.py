@@ -8,7 +8,8 @@ a fixed request set on each (every 7th customer and anonymous visitors × five p
 strategy, with the journey trace) and writes:
 
 - ``artifacts``: the sha256 of ``arrays.npz`` and every array's checksum from the manifest,
-  and the manifest without what differs on every run (version, created_at, timings);
+  and the manifest without what differs on every run (version, created_at, timings, and
+  every ``seconds`` field when comparing);
 - ``answers``: each request and the engine's full answer (floats as ``repr``, exact).
 
 ``python scripts/engine_parity.py --compare BEFORE.json AFTER.json`` prints the differences
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 VOLATILE = {"version", "created_at", "timings"}
+WALL_CLOCK = "seconds"  # rule mining's and each tuning trial's duration, in the manifest
 
 
 def _plain(value: Any) -> Any:
@@ -123,7 +125,7 @@ def _paths(a: Any, b: Any, path: str = "") -> list[str]:
     """Where two JSON values differ (the first few paths)."""
     if isinstance(a, dict) and isinstance(b, dict):
         found = []
-        for key in sorted(set(a) | set(b)):
+        for key in sorted((set(a) | set(b)) - {WALL_CLOCK}):
             found += _paths(a.get(key), b.get(key), f"{path}.{key}")
         return found
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
