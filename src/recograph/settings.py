@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recograph.core.errors import RecographError
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/recograph.db"
 DEFAULT_DATA_DIR = Path("var/demo")
 DEFAULT_ARTIFACTS_DIR = Path("artifacts")
 
 
-class SettingsError(ValueError):
+class SettingsError(RecographError, ValueError):
     """A RECOGRAPH_* variable has a value that cannot be used; the message names it."""
 
 
