@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from recograph.core.errors import RecographError
+
+N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/recograph.db"
 DEFAULT_DATA_DIR = Path("var/demo")
@@ -51,26 +54,22 @@ class Environment:
         raise SettingsError(f"{key} must be a boolean (true/false), got {raw!r}")
 
     def integer(self, key: str, default: int, minimum: int | None = None) -> int:
-        raw = self.raw(key)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{key} must be an integer, got {raw!r}") from None
-        if minimum is not None and value < minimum:
-            raise SettingsError(f"{key} must be at least {minimum}, got {raw!r}")
-        return value
+        return self._parsed(key, default, int, "an integer", minimum)
 
     def number(self, key: str, default: float, minimum: float = 0.0) -> float:
+        return self._parsed(key, default, float, "a number", minimum)
+
+    def _parsed(
+        self, key: str, default: N, parse: Callable[[str], N], kind: str, minimum: N | None
+    ) -> N:
         raw = self.raw(key)
         if raw is None:
             return default
         try:
-            value = float(raw)
+            value = parse(raw)
         except ValueError:
-            raise SettingsError(f"{key} must be a number, got {raw!r}") from None
-        if not value >= minimum:
+            raise SettingsError(f"{key} must be {kind}, got {raw!r}") from None
+        if minimum is not None and not value >= minimum:  # NaN is below every minimum
             raise SettingsError(f"{key} must be at least {minimum}, got {raw!r}")
         return value
 
