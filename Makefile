@@ -14,7 +14,7 @@ DATA := var/demo
 DB_URL ?= sqlite+aiosqlite:///var/recograph.db
 ARTIFACTS ?= artifacts
 
-.PHONY: run test lint typecheck pytest bench notebook data artifacts clean install install-test
+.PHONY: run test lint imports typecheck pytest bench notebook data artifacts clean install install-test
 
 $(STAMP): pyproject.toml lab/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,13 +55,17 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
+# Imports run one way, without cycles: the contracts are in pyproject.toml ([tool.importlinter]).
+imports: $(TEST_STAMP)
+	$(BIN)/lint-imports
+
 # Browsers, Java (Spark) and a throwaway PostgreSQL are installed/started by the project itself.
 pytest: $(TEST_STAMP)
 	bash scripts/ensure_chromium.sh
 	@if [ -f scripts/ensure_java.sh ]; then bash scripts/ensure_java.sh; fi
 	bash scripts/test_services.sh $(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint imports typecheck pytest
 
 bench: $(STAMP) artifacts
 	$(BIN)/recograph bench build --scales 1,10,100 --stores var/bench-stores

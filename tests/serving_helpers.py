@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import numpy.typing as npt
+from starlette.applications import Starlette
 
 from recograph import artifacts
 from recograph.serving.app import create_app
@@ -22,15 +23,27 @@ STRONG_TOKEN = "a-long-random-admin-token-0123456789"
 
 
 @contextlib.asynccontextmanager
+async def client_of(
+    app: Starlette, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client driving ``app`` in process, its lifespan (startup, shutdown) included:
+    the one app -> lifespan -> ASGITransport -> client chain of the suite."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
+            yield client
+
+
+@contextlib.asynccontextmanager
 async def app_client(
     settings: Settings, config: ServingConfig | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client driving ``create_app(settings)`` in process, lifespan included."""
     app = create_app(settings, config=config or ServingConfig(reload_poll_seconds=0))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+    async with client_of(app) as client:
+        yield client
 
 
 def private_root(artifacts_root: Path, destination: Path) -> Path:

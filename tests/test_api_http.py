@@ -14,6 +14,7 @@ from recograph.serving.app import create_app
 from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import client_of
 
 TOKEN = "s3cret-token"
 
@@ -28,10 +29,8 @@ def app_for(artifacts_root: Path, **overrides: Any) -> Starlette:
 @pytest.fixture
 async def client(artifacts_root: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = app_for(artifacts_root)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async with client_of(app) as c:
+        yield c
 
 
 async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
@@ -60,16 +59,14 @@ async def test_health_and_readiness(client: httpx.AsyncClient, snapshot: ModelSn
 
 async def test_not_ready_without_a_build(tmp_path: Path) -> None:
     app = app_for(tmp_path / "nothing")
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503
-            assert "no published build" in ready.json()["lastReloadError"]["message"]
-            body = await gql(client, "{ modelInfo { version } }")
-            error = error_of(body)
-            assert error["extensions"]["code"] == "UNAVAILABLE"
-            assert "no model is loaded yet" in error["message"]
+    async with client_of(app) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert "no published build" in ready.json()["lastReloadError"]["message"]
+        body = await gql(client, "{ modelInfo { version } }")
+        error = error_of(body)
+        assert error["extensions"]["code"] == "UNAVAILABLE"
+        assert "no model is loaded yet" in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -190,13 +187,11 @@ async def test_admin_reload_with_token(client: httpx.AsyncClient, snapshot: Mode
 async def test_graphiql_and_introspection_switch_off(artifacts_root: Path) -> None:
     for enabled in (True, False):
         app = app_for(artifacts_root, graphiql=enabled, introspection=enabled)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                page = await client.get("/graphql", headers={"accept": "text/html"})
-                assert (page.status_code == 200 and "graphiql" in page.text.lower()) is enabled
-                body = await gql(client, "{ __schema { queryType { name } } }")
-                assert ("errors" not in body) is enabled
+        async with client_of(app) as client:
+            page = await client.get("/graphql", headers={"accept": "text/html"})
+            assert (page.status_code == 200 and "graphiql" in page.text.lower()) is enabled
+            body = await gql(client, "{ __schema { queryType { name } } }")
+            assert ("errors" not in body) is enabled
 
 
 async def test_request_body_limit(artifacts_root: Path) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from recograph.api import build_schema
+from recograph.core.vocabulary import PageType
 from recograph.engine import BusinessRules, Context, Request, Trace, recommend
-from recograph.recommenders.blend import PageType
-from recograph.schema import build_schema
 from recograph.serving.config import ServingConfig
 from recograph.serving.context import RequestContext, Services
 from recograph.serving.events import EventWriter

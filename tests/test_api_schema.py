@@ -8,13 +8,8 @@ from typing import cast
 import strawberry
 from graphql import GraphQLError
 
-from recograph.schema import (
-    SDL_FILE,
-    SchemaLimits,
-    build_schema,
-    export_sdl,
-    validation_cache_info,
-)
+from recograph.api import build_schema, export_sdl
+from recograph.schema import SDL_FILE, SchemaLimits, validation_cache_info
 from recograph.schema.enums import RuleLevel
 from recograph.schema.errors import MASKED_MESSAGE, NotFound, coded
 from recograph.schema.execution import execution_context_class

@@ -26,6 +26,7 @@ from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from recograph_lab.bench.serve import QUERY as BENCH_QUERY
+from tests.serving_helpers import client_of
 
 PRODUCT_FIELDS = "id name brand category price inStock promoted createdAt"  # api.js
 ITEM_FIELDS = """rank score
@@ -182,14 +183,8 @@ async def clients(
         config=ServingConfig(reload_poll_seconds=0, compiled_documents=False),
     )
     async with (
-        compiled_app.router.lifespan_context(compiled_app),
-        general_app.router.lifespan_context(general_app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=compiled_app), base_url="http://t"
-        ) as compiled,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=general_app), base_url="http://t"
-        ) as general,
+        client_of(compiled_app) as compiled,
+        client_of(general_app) as general,
     ):
         yield compiled, general, compiled_app
 

@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 
 from recograph.build import build_artifacts
-from recograph.engine import (
-    BusinessRules,
-    Context,
+from recograph.core.segments import SegmentThresholds
+from recograph.core.vocabulary import (
     FilterRule,
+    PageType,
     ReasonKind,
-    Request,
+    Segment,
+    SignalName,
     Strategy,
-    recommend,
-    segment_definitions,
+    Weights,
 )
+from recograph.engine import BusinessRules, Context, Request, recommend, segment_definitions
 from recograph.evaluation.evaluate import NO_POLICY, evaluate_cart_completion
-from recograph.evaluation.split import CartCase, SegmentThresholds
-from recograph.recommenders.blend import PageType, Segment, SignalName, Weights
+from recograph.evaluation.split import CartCase
 from recograph.snapshot import BlendConfig, ModelSnapshot, load_snapshot
 from tests.tiny_store import (
     AMP,

@@ -1,9 +1,11 @@
-"""import_store and `recograph import`: validated upserts into SQLite, rejects, failure safety."""
+"""import_store and `recograph import`: validated upserts, rejects, failure safety; the import
+tests taking ``database_url`` run on SQLite and on PostgreSQL (when `make test` provides one)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from recograph.db import create_engine, upgrade_schema
 from recograph.importer import import_store, load_store
 from recograph.io import read_store
 from recograph.models import STORE_TABLES, Base, Order, Product
+from tests.pg import fresh_database, requires_postgres
 
 Store = dict[str, list[dict[str, Any]]]
 
@@ -116,6 +119,17 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, requires_postgres])]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of this test's own, on each backend the importer supports."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "store.db")
+    else:
+        yield from fresh_database()
+
+
 async def table_contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every store table, ordered by key, straight from the database (the
     export's columns: the ``store`` column every row carries is left out)."""
@@ -172,7 +186,7 @@ async def test_import_round_trips_counts_and_values(tmp_path: Path) -> None:
 
 
 async def test_bad_rows_go_to_the_rejects_file_and_good_rows_are_imported(
-    tmp_path: Path,
+    database_url: str, tmp_path: Path
 ) -> None:
     store = small_store()
     store["products"][2]["price"] = "5.50"
@@ -180,7 +194,7 @@ async def test_bad_rows_go_to_the_rejects_file_and_good_rows_are_imported(
     store["order_items"].append(line(103, 1))
     store["reviews"][1]["rating"] = 0
     data = write_store(tmp_path / "export", store)
-    url = sqlite_url(tmp_path / "store.db")
+    url = database_url
     rejects_path = tmp_path / "out" / "bad.jsonl"
 
     summary = await import_store(data, url, rejects_path)
@@ -232,6 +246,7 @@ async def test_bad_rows_go_to_the_rejects_file_and_good_rows_are_imported(
     ]
     contents = await table_contents(url)
     assert [row[0] for row in contents["products"]] == [1, 2]
+    assert [row[0] for row in contents["orders"]] == [100, 101, 102]
     assert [row[:2] for row in contents["order_items"]] == [(100, 1), (100, 2), (101, 2)]
     assert [row[0] for row in contents["reviews"]] == [1000]
 
@@ -328,13 +343,16 @@ def test_cli_rejects_a_url_it_cannot_write_to(
     )
 
 
-async def test_reimport_is_idempotent_and_a_newer_export_updates_rows(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "store.db")
+async def test_reimport_is_idempotent_and_a_newer_export_updates_rows(
+    database_url: str, tmp_path: Path
+) -> None:
+    url = database_url
     store = small_store()
-    await import_store(write_store(tmp_path / "v1", store), url)
+    rejects = tmp_path / "rejects.jsonl"
+    await import_store(write_store(tmp_path / "v1", store), url, rejects)
     first = await table_contents(url)
 
-    await import_store(write_store(tmp_path / "v1", store), url)
+    await import_store(write_store(tmp_path / "v1", store), url, rejects)
     assert await table_contents(url) == first
 
     store["products"][1]["price"] = 18.0
@@ -342,9 +360,16 @@ async def test_reimport_is_idempotent_and_a_newer_export_updates_rows(tmp_path: 
     store["orders"][1]["status"] = "closed"
     store["order_items"][2]["qty"] = 3
     store["reviews"].append(review(1002, 3, 10, 1))
-    await import_store(write_store(tmp_path / "v2", store), url)
+    await import_store(write_store(tmp_path / "v2", store), url, rejects)
 
     second = await table_contents(url)
+    assert {name: len(rows) for name, rows in second.items()} == {
+        "products": 3,
+        "customers": 2,
+        "orders": 3,
+        "order_items": 4,
+        "reviews": 3,
+    }
     assert second["products"][1][5] == 18.0
     assert second["products"][1][7] == {"colour": "blue"}
     assert second["orders"][1][2] == "closed"

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recograph.api import build_schema
 from recograph.build import BuildResult
 from recograph.catalogue import Catalogue
 from recograph.recommenders import intent
 from recograph.recommenders.intent import Intent, Related
 from recograph.recommenders.rules import baskets_matrix, mine_rules
-from recograph.schema import build_schema
 from recograph.serving.context import RequestContext
 from recograph.snapshot import ModelSnapshot
 from tests.test_api_recommendations import first_in, services_for

@@ -15,6 +15,7 @@ from recograph.serving.config import ServingConfig
 from recograph.serving.live import LivePurchaseFeed
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import client_of
 
 RECORD = (
     """mutation($input: EventInput!) { recordEvent(input: $input) { accepted livePurchases } }"""
@@ -43,10 +44,8 @@ async def test_a_purchase_recorded_by_one_server_counts_in_another(
     customer = int(snapshot.histories.user_ids[3])
     bought = int(snapshot.catalogue.item_ids[np.argmax(snapshot.catalogue.stock)])
     async with (
-        first.router.lifespan_context(first),
-        second.router.lifespan_context(second),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a") as a,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b") as b,
+        client_of(first) as a,
+        client_of(second) as b,
     ):
         feed = LivePurchaseFeed(second.state.services.state, url)
         assert await feed.poll_once() == 0  # nothing bought since the build
@@ -80,9 +79,8 @@ async def test_the_background_feed_delivers_within_about_a_second(
     customer = int(snapshot.histories.user_ids[5])
     bought = int(snapshot.catalogue.item_ids[7])
     async with (
-        first.router.lifespan_context(first),
+        client_of(first) as a,
         second.router.lifespan_context(second),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a") as a,
     ):
         event = {"type": "PURCHASE", "customerId": customer, "productId": bought}
         await _post(a, RECORD, input=event)

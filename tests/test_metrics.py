@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recograph.evaluation import metrics
+from recograph.core import ranking
 from recograph.evaluation.metrics import (
     average_precision_at_k,
     catalogue_coverage,
@@ -255,7 +255,7 @@ def test_top_k_in_row_blocks_gives_the_same_answer(monkeypatch: pytest.MonkeyPat
     scores = rng.integers(0, 3, size=(7, 5)).astype(np.float32)
     exclude = sp.random(7, 5, density=0.3, random_state=1, format="csr")
     whole = top_k(scores, 3, exclude=exclude)
-    monkeypatch.setattr(metrics, "_BLOCK_ELEMENTS", 10)  # two rows per block
+    monkeypatch.setattr(ranking, "_BLOCK_ELEMENTS", 10)  # two rows per block
     assert np.array_equal(top_k(scores, 3, exclude=exclude), whole)
 
 

@@ -20,6 +20,7 @@ from recograph.serving.config import ServingConfig
 from recograph.serving.monitoring import build_timestamp
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import client_of
 
 REPO = Path(__file__).resolve().parents[1]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -39,10 +40,8 @@ def app_for(artifacts_root: Path) -> Starlette:
 @pytest.fixture
 async def client(artifacts_root: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = app_for(artifacts_root)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async with client_of(app) as c:
+        yield c
 
 
 async def scrape(client: httpx.AsyncClient) -> Samples:
@@ -123,16 +122,11 @@ async def test_metrics_after_some_traffic(
 
 async def test_each_app_has_its_own_registry(artifacts_root: Path, tmp_path: Path) -> None:
     first, second = app_for(artifacts_root), app_for(tmp_path / "no-build")
-    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
-        t1, t2 = httpx.ASGITransport(app=first), httpx.ASGITransport(app=second)
-        async with (
-            httpx.AsyncClient(transport=t1, base_url="http://a") as a,
-            httpx.AsyncClient(transport=t2, base_url="http://b") as b,
-        ):
-            await a.post("/graphql", json={"query": "{ modelInfo { version } }"})
-            await a.post("/graphql", json={"query": "{ modelInfo { version } }"})
-            await b.post("/graphql", json={"query": "{ modelInfo { version } }"})
-            one, two = await scrape(a), await scrape(b)
+    async with client_of(first) as a, client_of(second) as b:
+        await a.post("/graphql", json={"query": "{ modelInfo { version } }"})
+        await a.post("/graphql", json={"query": "{ modelInfo { version } }"})
+        await b.post("/graphql", json={"query": "{ modelInfo { version } }"})
+        one, two = await scrape(a), await scrape(b)
     requests = "recograph_graphql_requests_total"
     assert value(one, requests, operation="modelInfo", type="query", status="ok") == 2
     # The second app has no build: not ready, a failed reload, an error answer.

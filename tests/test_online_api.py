@@ -16,6 +16,7 @@ from recograph.serving.app import create_app
 from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import client_of
 
 TOKEN = "a-long-random-admin-token"
 EXPERIMENT = Experiment(
@@ -52,28 +53,26 @@ async def logged(artifacts_root: Path, tmp_path: Path, snapshot: ModelSnapshot) 
         experiment=EXPERIMENT,
         playground=False,
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            for customer in snapshot.histories.user_ids[:24].tolist():
-                body = await post(client, RECOMMEND, c=customer, s=f"s-{customer}")
-                served = body["data"]["recommendations"]
-                expected = EXPERIMENT.assign(customer, None)
-                assert expected is not None
-                assert served["variant"] == expected.name
-                kinds = [item["reason"]["kind"] for item in served["items"]]
-                if served["variant"] == "control":
-                    assert "PROMOTED" not in kinds  # the variant reserves no promoted slot
-                    continue
-                first = served["items"][0]["product"]
-                event = {
-                    "type": "CLICK",
-                    "customerId": customer,
-                    "productId": first["id"],
-                    "requestId": served["requestId"],
-                    "sessionId": f"s-{customer}",
-                }
-                assert (await post(client, RECORD, input=event))["data"]["recordEvent"]["accepted"]
+    async with client_of(app) as client:
+        for customer in snapshot.histories.user_ids[:24].tolist():
+            body = await post(client, RECOMMEND, c=customer, s=f"s-{customer}")
+            served = body["data"]["recommendations"]
+            expected = EXPERIMENT.assign(customer, None)
+            assert expected is not None
+            assert served["variant"] == expected.name
+            kinds = [item["reason"]["kind"] for item in served["items"]]
+            if served["variant"] == "control":
+                assert "PROMOTED" not in kinds  # the variant reserves no promoted slot
+                continue
+            first = served["items"][0]["product"]
+            event = {
+                "type": "CLICK",
+                "customerId": customer,
+                "productId": first["id"],
+                "requestId": served["requestId"],
+                "sessionId": f"s-{customer}",
+            }
+            assert (await post(client, RECORD, input=event))["data"]["recordEvent"]["accepted"]
     return url
 
 
@@ -99,39 +98,37 @@ async def test_variants_are_logged_and_reported(
         experiment=EXPERIMENT,
         playground=False,
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            body = await post(client, METRICS, g="VARIANT", w=24.0)
-            report = body["data"]["onlineMetrics"]
-            assert report["groupBy"] == "VARIANT"
-            assert report["baseline"] == "control"
-            groups = {g["key"]: g for g in report["groups"]}
-            assert groups["hybrid"]["impressions"] == hybrid
-            assert groups["hybrid"]["ctr"]["successes"] == hybrid
-            assert groups["control"]["impressions"] == 24 - hybrid
-            assert groups["control"]["ctr"]["successes"] == 0
-            ctr = next(c for c in report["comparisons"] if c["metric"] == "CTR")
-            assert (ctr["group"], ctr["value"], ctr["baselineValue"]) == ("hybrid", 1.0, 0.0)
-            assert ctr["significant"] is True
-            assert ctr["test"] == "two-proportion z-test"
-            clicks = next(e for e in report["events"] if e["type"] == "CLICK")
-            assert clicks == {
-                "type": "CLICK",
-                "total": hybrid,
-                "byRequest": hybrid,
-                "byVisitor": 0,
-                "attributed": hybrid,
-            }
-            by_reason = (await post(client, METRICS, g="REASON", w=1.0))["data"]["onlineMetrics"]
-            assert sum(g["impressions"] for g in by_reason["groups"]) == sum(
-                len(row.items) for row in rows
-            )
-            assert by_reason["comparisons"] == []
-            bad = await post(client, METRICS, g="VARIANT", w=0.0)
-            assert bad["errors"][0]["extensions"]["code"] == "BAD_INPUT"
-            bad = await post(client, METRICS, g="VARIANT", w=24.0, b="nope")
-            assert "baseline 'nope' is not one of the variants" in bad["errors"][0]["message"]
+    async with client_of(app) as client:
+        body = await post(client, METRICS, g="VARIANT", w=24.0)
+        report = body["data"]["onlineMetrics"]
+        assert report["groupBy"] == "VARIANT"
+        assert report["baseline"] == "control"
+        groups = {g["key"]: g for g in report["groups"]}
+        assert groups["hybrid"]["impressions"] == hybrid
+        assert groups["hybrid"]["ctr"]["successes"] == hybrid
+        assert groups["control"]["impressions"] == 24 - hybrid
+        assert groups["control"]["ctr"]["successes"] == 0
+        ctr = next(c for c in report["comparisons"] if c["metric"] == "CTR")
+        assert (ctr["group"], ctr["value"], ctr["baselineValue"]) == ("hybrid", 1.0, 0.0)
+        assert ctr["significant"] is True
+        assert ctr["test"] == "two-proportion z-test"
+        clicks = next(e for e in report["events"] if e["type"] == "CLICK")
+        assert clicks == {
+            "type": "CLICK",
+            "total": hybrid,
+            "byRequest": hybrid,
+            "byVisitor": 0,
+            "attributed": hybrid,
+        }
+        by_reason = (await post(client, METRICS, g="REASON", w=1.0))["data"]["onlineMetrics"]
+        assert sum(g["impressions"] for g in by_reason["groups"]) == sum(
+            len(row.items) for row in rows
+        )
+        assert by_reason["comparisons"] == []
+        bad = await post(client, METRICS, g="VARIANT", w=0.0)
+        assert bad["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        bad = await post(client, METRICS, g="VARIANT", w=24.0, b="nope")
+        assert "baseline 'nope' is not one of the variants" in bad["errors"][0]["message"]
 
 
 async def test_anonymous_events_need_a_session(
@@ -144,21 +141,19 @@ async def test_anonymous_events_need_a_session(
         playground=False,
     )
     product = int(snapshot.catalogue.item_ids[0])
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            served = await post(client, RECOMMEND, c=None, s="visitor-1")
-            expected = EXPERIMENT.assign(None, "visitor-1")
-            assert expected is not None
-            assert served["data"]["recommendations"]["variant"] == expected.name
-            receipt = """mutation($input: EventInput!) {
-              recordEvent(input: $input) { customerId livePurchases } }"""
-            event = {"type": "PURCHASE", "productId": product, "sessionId": "visitor-1"}
-            body = await post(client, receipt, input=event)
-            assert body["data"]["recordEvent"] == {"customerId": None, "livePurchases": 0}
-            body = await post(client, receipt, input={"type": "CLICK", "productId": product})
-            assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
-            assert "input.sessionId is required" in body["errors"][0]["message"]
+    async with client_of(app) as client:
+        served = await post(client, RECOMMEND, c=None, s="visitor-1")
+        expected = EXPERIMENT.assign(None, "visitor-1")
+        assert expected is not None
+        assert served["data"]["recommendations"]["variant"] == expected.name
+        receipt = """mutation($input: EventInput!) {
+          recordEvent(input: $input) { customerId livePurchases } }"""
+        event = {"type": "PURCHASE", "productId": product, "sessionId": "visitor-1"}
+        body = await post(client, receipt, input=event)
+        assert body["data"]["recordEvent"] == {"customerId": None, "livePurchases": 0}
+        body = await post(client, receipt, input={"type": "CLICK", "productId": product})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        assert "input.sessionId is required" in body["errors"][0]["message"]
 
 
 async def test_online_metrics_access(artifacts_root: Path, logged: str) -> None:
@@ -172,12 +167,8 @@ async def test_online_metrics_access(artifacts_root: Path, logged: str) -> None:
         (without_db, {}, "UNAVAILABLE"),
     ):
         app = create_app(settings, config=ServingConfig(reload_poll_seconds=0), playground=False)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://t", headers=headers
-            ) as client:
-                body = await post(client, "{ onlineMetrics { groups { key } } }")
+        async with client_of(app, headers) as client:
+            body = await post(client, "{ onlineMetrics { groups { key } } }")
         if code is None:
             assert {g["key"] for g in body["data"]["onlineMetrics"]["groups"]} == {
                 "control",

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recograph.engine import BusinessRules, Request, Strategy
+from recograph.core.vocabulary import Strategy, Weights
+from recograph.engine import BusinessRules, Request
 from recograph.online.variants import (
     BUCKETS,
     Experiment,
@@ -17,7 +18,6 @@ from recograph.online.variants import (
     load_experiment,
     parse_experiment,
 )
-from recograph.recommenders.blend import Weights
 from recograph.settings import SettingsError
 
 CUSTOMERS = range(1, 20_001)

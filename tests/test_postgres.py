@@ -1,5 +1,6 @@
 """Everything that uses the database, on PostgreSQL: migrations, import, build input, model
-versions, impressions and events. Skipped only when no server is given (see `tests.pg`)."""
+versions, impressions and events. Skipped only when no server is given (see `tests.pg`). The
+import tests run on both backends through `tests.test_import.database_url`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -31,7 +31,8 @@ from recograph.serving.config import ServingConfig
 from recograph.serving.events import EventWriter, impression_row
 from recograph.settings import Settings
 from tests.pg import fresh_database, requires_postgres, run_sync
-from tests.test_import import line, order, review, small_store, table_contents, write_store
+from tests.serving_helpers import client_of
+from tests.test_import import small_store, table_contents, write_store
 
 pytestmark = [pytest.mark.postgres, requires_postgres]
 
@@ -154,77 +155,6 @@ async def test_load_store_gives_read_stores_frames(
     for name in COLUMNS:
         pd.testing.assert_frame_equal(getattr(loaded, name), getattr(demo_store, name))
     assert data_fingerprint(loaded) == data_fingerprint(demo_store)
-
-
-async def test_reimport_is_idempotent_and_a_newer_export_updates_rows(
-    pg_url: str, tmp_path: Path
-) -> None:
-    store = small_store()
-    rejects = tmp_path / "rejects.jsonl"
-    await import_store(write_store(tmp_path / "v1", store), pg_url, rejects)
-    first = await table_contents(pg_url)
-
-    await import_store(write_store(tmp_path / "v1", store), pg_url, rejects)
-    assert await table_contents(pg_url) == first
-
-    store["products"][1]["price"] = 18.0
-    store["products"][1]["specs"] = {"colour": "blue"}
-    store["orders"][1]["status"] = "closed"
-    store["order_items"][2]["qty"] = 3
-    store["reviews"].append(review(1002, 3, 10, 1))
-    await import_store(write_store(tmp_path / "v2", store), pg_url, rejects)
-
-    second = await table_contents(pg_url)
-    assert {name: len(rows) for name, rows in second.items()} == {
-        "products": 3,
-        "customers": 2,
-        "orders": 3,
-        "order_items": 4,
-        "reviews": 3,
-    }
-    assert second["products"][1][5] == 18.0
-    assert second["products"][1][7] == {"colour": "blue"}
-    assert second["orders"][1][2] == "closed"
-    assert second["order_items"][2][3] == 3
-    assert [row[0] for row in second["reviews"]] == [1000, 1001, 1002]
-    assert second["customers"] == first["customers"]
-    assert [second[name] for name in ("products", "orders", "order_items")] != [
-        first[name] for name in ("products", "orders", "order_items")
-    ]
-
-
-async def test_rejected_rows_are_listed_and_the_valid_ones_imported(
-    pg_url: str, tmp_path: Path
-) -> None:
-    store = small_store()
-    store["products"][2]["price"] = "5.50"
-    store["orders"].append(order(103, 99))
-    store["order_items"].append(line(103, 1))
-    store["reviews"][1]["rating"] = 0
-    rejects = tmp_path / "out" / "bad.jsonl"
-
-    summary = await import_store(write_store(tmp_path / "export", store), pg_url, rejects)
-
-    written = [json.loads(row) for row in rejects.read_text().splitlines()]
-    assert [(r["file"], r["row"], r["field"]) for r in written] == [
-        ("products.json", 3, "price"),
-        ("orders.json", 4, "customer_id"),
-        ("order_items.json", 4, "product_id"),
-        ("order_items.json", 5, "order_id"),
-        ("reviews.json", 2, "rating"),
-    ]
-    assert [(f.read, f.imported, f.rejected) for f in summary.files.values()] == [
-        (3, 2, 1),
-        (2, 2, 0),
-        (4, 3, 1),
-        (5, 3, 2),
-        (2, 1, 1),
-    ]
-    contents = await table_contents(pg_url)
-    assert [row[0] for row in contents["products"]] == [1, 2]
-    assert [row[0] for row in contents["orders"]] == [100, 101, 102]
-    assert [row[:2] for row in contents["order_items"]] == [(100, 1), (100, 2), (101, 2)]
-    assert [row[0] for row in contents["reviews"]] == [1000]
 
 
 def test_a_broken_export_leaves_the_database_untouched(
@@ -409,23 +339,21 @@ async def test_the_server_logs_impressions_and_events_to_postgres(
     config = ServingConfig(reload_poll_seconds=0, event_flush_seconds=60, event_batch_size=1000)
     app = create_app(settings, config=config)
     customer = int(demo_store.orders["customer_id"].iloc[0])
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            body = {"query": RECOMMEND, "variables": {"c": customer}}
-            reply = (await client.post("/graphql", json=body)).json()["data"]["recommendations"]
-            event = {
-                "type": "ADD_TO_CART",
-                "customerId": customer,
-                "productId": reply["items"][0]["product"]["id"],
-                "requestId": reply["requestId"],
-                "quantity": 2,
-                "price": 9.5,
-            }
-            recorded = await client.post(
-                "/graphql", json={"query": RECORD, "variables": {"input": event}}
-            )
-            assert recorded.json() == {"data": {"recordEvent": {"accepted": True}}}
+    async with client_of(app) as client:
+        body = {"query": RECOMMEND, "variables": {"c": customer}}
+        reply = (await client.post("/graphql", json=body)).json()["data"]["recommendations"]
+        event = {
+            "type": "ADD_TO_CART",
+            "customerId": customer,
+            "productId": reply["items"][0]["product"]["id"],
+            "requestId": reply["requestId"],
+            "quantity": 2,
+            "price": 9.5,
+        }
+        recorded = await client.post(
+            "/graphql", json={"query": RECORD, "variables": {"input": event}}
+        )
+        assert recorded.json() == {"data": {"recordEvent": {"accepted": True}}}
     engine = create_engine(demo_db.url)
     try:
         async with engine.connect() as connection:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from graphql import GraphQLNonNull, GraphQLObjectType
 
+from recograph.api import build_schema
 from recograph.cli import main
-from recograph.schema import build_schema
 from recograph.serving import context
 from recograph.serving.app import VERSION_HEADER, create_app
 from recograph.serving.security import MIN_ADMIN_TOKEN_LENGTH, check_settings

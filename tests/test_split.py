@@ -6,16 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recograph.core.segments import SegmentThresholds, segment_of, segments
 from recograph.evaluation.split import (
     CartCase,
-    SegmentThresholds,
     cart_cases,
     choose_cutoff,
     customer_holdout,
     history_counts,
     item_holdout,
-    segment_of,
-    segments,
     temporal_split,
     test_targets,
     validation_split,
@@ -149,9 +147,11 @@ def test_history_counts_distinct_orders_and_items() -> None:
 
 
 def test_segment_of_default_thresholds() -> None:
+    # The one default is the served one: 3 orders, or 8 distinct products in fewer.
     assert segment_of(0, 0) == "new"
     assert segment_of(1, 1) == "light"
-    assert segment_of(2, 30) == "light"
+    assert segment_of(2, 7) == "light"
+    assert segment_of(2, 8) == "regular"
     assert segment_of(3, 3) == "regular"
 
 

@@ -20,12 +20,13 @@ from recograph.build import (
     sorted_products,
     tune_hyperparameters,
 )
+from recograph.core.vocabulary import PageType, Segment, SignalName, Weights
 from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Context, Request, recommend
 from recograph.evaluation import evaluate
 from recograph.evaluation.evaluate import NO_POLICY, pick_candidate
 from recograph.evaluation.metrics import ndcg_at_k
-from recograph.recommenders.blend import SEED_WEIGHTS, PageType, Segment, SignalName, Weights
+from recograph.recommenders.blend import SEED_WEIGHTS
 from recograph.recommenders.content import FIELD_WEIGHTS, Field
 from recograph.settings import Settings
 from recograph.snapshot import BlendConfig, ModelSnapshot

@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recograph.core.errors import RecographError
+
 logger = logging.getLogger(__name__)
 
 # 2: the repeat model's per-product, per-customer and store habits (builds of format 1 lack
@@ -56,7 +58,7 @@ CURRENT_FILE = "current"
 Arrays = Mapping[str, npt.NDArray[Any]]
 
 
-class ArtifactError(Exception):
+class ArtifactError(RecographError):
     """An artifact directory is missing, incomplete, corrupt or of another format version."""
 
 

@@ -8,7 +8,6 @@ a snapshot fitted before a temporal cutoff) describe what the server does.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -856,50 +855,3 @@ def _metrics(
         )
     )
     return metrics
-
-
-class EngineUnavailable(RuntimeError):
-    """The Spark engine was asked for but pyspark (the ``spark`` extra) or Java is missing."""
-
-
-def build_with_engine(
-    data: StoreData,
-    artifacts_root: Path | None,
-    params: BuildParams,
-    *,
-    engine: str = "local",
-    spark_master: str = "local[2]",
-    evaluate: bool = True,
-    tune: bool = False,
-    tune_budget: float = DEFAULT_TUNE_BUDGET,
-    on_step: StepCallback | None = None,
-    progress: Progress = no_progress,
-) -> BuildResult:
-    """`build_artifacts` on the chosen engine; ``"spark"`` fits ALS and the rules on Spark
-    (imported only then: it is an optional extra; it reports steps, not ``progress``, and
-    searches within the default budget)."""
-    if engine != "spark":
-        return build_artifacts(
-            data,
-            artifacts_root,
-            params,
-            evaluate=evaluate,
-            tune=tune,
-            tune_budget=tune_budget,
-            on_step=on_step,
-            progress=progress,
-        )
-    try:
-        spark = importlib.import_module("recograph.spark")
-    except ImportError as exc:
-        raise EngineUnavailable(f"the Spark engine is unavailable: {exc}") from None
-    result: BuildResult = spark.build_artifacts_spark(
-        data,
-        artifacts_root,
-        params,
-        evaluate=evaluate,
-        tune=tune,
-        on_step=on_step,
-        master=spark_master,
-    )
-    return result

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from recograph.core.ids import IdIndex
 from recograph.dataset import COMPLETED, StoreData
-from recograph.recommenders.interactions import IdIndex
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

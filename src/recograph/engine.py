@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from recograph.evaluation.split import SegmentThresholds
+from recograph.core.segments import SegmentThresholds
+
+# Re-exported: these lived here before `recograph.core`.
+from recograph.core.vocabulary import FilterRule as FilterRule  # noqa: PLC0414 (re-export)
+from recograph.core.vocabulary import PageType, Segment, SignalName, Weights
+from recograph.core.vocabulary import ReasonKind as ReasonKind  # noqa: PLC0414 (re-export)
+from recograph.core.vocabulary import Strategy as Strategy  # noqa: PLC0414 (re-export)
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import item_knn, rules, user_knn
 from recograph.recommenders.als import fold_in_als, score_als
 from recograph.recommenders.blend import (
-    PageType,
     Scores,
-    Segment,
-    SignalName,
-    Weights,
     blend,
     contributions,
     dominant_signals,
@@ -37,36 +38,6 @@ from recograph.recommenders.svd import score_svd
 from recograph.snapshot import CF_MODELS, ModelSnapshot
 
 Positions = npt.NDArray[np.int64]
-
-
-class Strategy(StrEnum):
-    HYBRID = "HYBRID"
-    COLLABORATIVE = "COLLABORATIVE"
-    CONTENT = "CONTENT"
-    RULES = "RULES"
-    POPULAR = "POPULAR"
-
-
-class ReasonKind(StrEnum):
-    BOUGHT_TOGETHER = "BOUGHT_TOGETHER"
-    SIMILAR_TO = "SIMILAR_TO"
-    CUSTOMERS_LIKE_YOU = "CUSTOMERS_LIKE_YOU"
-    POPULAR = "POPULAR"
-    TRENDING = "TRENDING"
-    PROMOTED = "PROMOTED"
-
-
-class FilterRule(StrEnum):
-    """Why a candidate was removed after blending."""
-
-    OUT_OF_STOCK = "OUT_OF_STOCK"
-    PURCHASED = "PURCHASED"
-    IN_CART = "IN_CART"
-    CURRENT_PRODUCT = "CURRENT_PRODUCT"
-    CATEGORY_FILTER = "CATEGORY_FILTER"
-    CATEGORY_CAP = "CATEGORY_CAP"
-    EXCLUDED = "EXCLUDED"  # named in the request's exclude list, or shown on an earlier page
-    BELOW_CUTOFF = "BELOW_CUTOFF"  # allowed, but scored below the last shown item
 
 
 STRATEGY_WEIGHTS: dict[Strategy, Weights] = {

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from recograph.core.errors import RecographError
 from recograph.dataset import StoreData
 from recograph.db import create_engine, display_url, sqlite_path, upgrade_schema
 from recograph.io.reader import STORE_FILES, ValidatedTable, build_frame, scan_store
@@ -37,7 +38,7 @@ BATCH_ROWS = 5000
 DEFAULT_REJECTS_PATH = Path("var/rejects.jsonl")
 
 
-class UnsupportedDatabaseError(ValueError):
+class UnsupportedDatabaseError(RecographError, ValueError):
     """The URL names a database without the upsert support the importer relies on."""
 
 

@@ -12,13 +12,10 @@ from typing import Any
 from rich.console import Console
 
 from recograph import db
-from recograph.build import (
-    DEFAULT_TUNE_BUDGET,
-    BuildParams,
-    EngineUnavailable,
-    build_with_engine,
-)
+from recograph.build import DEFAULT_TUNE_BUDGET, BuildParams
+from recograph.core.errors import BuildError
 from recograph.dataset import StoreData
+from recograph.engines import EngineUnavailable, build_with_engine
 from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport, validation_summary
 from recograph.evaluation.habits import format_habits
 from recograph.progress import Progress, no_progress
@@ -27,14 +24,6 @@ from recograph.settings import Settings
 from recograph.stores import DEFAULT_STORE
 
 logger = logging.getLogger(__name__)
-
-
-class BuildError(Exception):
-    """The build could not run; the message says why, ``exit_status`` is 2 for bad input."""
-
-    def __init__(self, message: str, exit_status: int = 1) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
 
 
 def read_input(

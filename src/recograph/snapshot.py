@@ -19,10 +19,11 @@ import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.catalogue import Catalogue, Histories
-from recograph.evaluation.metrics import popular_head
-from recograph.evaluation.split import SegmentThresholds, segment_of
+from recograph.core.ranking import popular_head
+from recograph.core.segments import DEFAULT_THRESHOLDS, SegmentThresholds, segment_of
+from recograph.core.vocabulary import Segment, Weights
 from recograph.recommenders.als import ALSModel
-from recograph.recommenders.blend import SEED_WEIGHTS, Segment, Weights
+from recograph.recommenders.blend import SEED_WEIGHTS
 from recograph.recommenders.content import ContentModel
 from recograph.recommenders.ease import EASEModel
 from recograph.recommenders.item_knn import ItemKNN
@@ -34,9 +35,6 @@ from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
 
 CF_MODELS = ("item_knn", "user_knn", "svd", "als", "ease")
-
-
-DEFAULT_THRESHOLDS = SegmentThresholds(regular_min_items=8)
 
 
 @dataclass(frozen=True)

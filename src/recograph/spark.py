@@ -52,8 +52,8 @@ from recograph.build import (
     build_artifacts,
     fit_snapshot,
 )
+from recograph.core.errors import BuildError
 from recograph.dataset import StoreData
-from recograph.pipeline import BuildError
 from recograph.recommenders.als import ALSModel, confidence_matrix, fold_in_users
 from recograph.recommenders.rules import RuleSet, ruleset_from_counts
 from recograph.snapshot import BlendConfig, ModelSnapshot

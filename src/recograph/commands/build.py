@@ -74,7 +74,8 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recograph.pipeline import BuildError, run_build
+    from recograph.core.errors import BuildError
+    from recograph.pipeline import run_build
 
     if args.tune_budget is not None and not args.tune:
         print("recograph build: --tune-budget needs --tune", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recograph.recommenders.blend import Segment
+from recograph.core.vocabulary import Segment
 from recograph.settings import Settings
 from recograph.snapshot import CF_MODELS
 

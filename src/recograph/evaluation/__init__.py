@@ -5,6 +5,8 @@ segment; `metrics` turns ranked recommendations into precision, recall, NDCG, MA
 coverage and long-tail share. Both are pure functions over numpy/pandas, called by the build.
 """
 
+from recograph.core.segments import SegmentThresholds, segment_of, segments
+from recograph.core.vocabulary import Segment
 from recograph.evaluation.metrics import (
     EvaluationResult,
     SegmentResult,
@@ -22,19 +24,15 @@ from recograph.evaluation.metrics import (
     top_k,
 )
 from recograph.evaluation.split import (
-    SegmentThresholds,
     Split,
     choose_cutoff,
     customer_holdout,
     history_counts,
     item_holdout,
-    segment_of,
-    segments,
     temporal_split,
     test_targets,
     validation_split,
 )
-from recograph.recommenders.blend import Segment
 
 __all__ = [
     "EvaluationResult",

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recograph.core.segments import SegmentThresholds
+from recograph.core.segments import segments as segment_names
+from recograph.core.vocabulary import PageType, Segment, SignalName, Strategy, Weights
 from recograph.engine import (
     BusinessRules,
     Context,
     Request,
-    Strategy,
     build_profile,
     buy_again,
     cf_scores,
@@ -39,19 +41,9 @@ from recograph.evaluation.metrics import (
     ndcg_at_k,
     top_k,
 )
-from recograph.evaluation.split import CartCase, SegmentThresholds
-from recograph.evaluation.split import segments as segment_names
+from recograph.evaluation.split import CartCase
 from recograph.progress import Progress, every, no_progress
-from recograph.recommenders.blend import (
-    SEED_WEIGHTS,
-    PageType,
-    Segment,
-    SignalName,
-    Weights,
-    blend,
-    normalise,
-    shift_for_page,
-)
+from recograph.recommenders.blend import SEED_WEIGHTS, blend, normalise, shift_for_page
 from recograph.snapshot import CF_MODELS, BlendConfig, ModelSnapshot
 
 logger = logging.getLogger(__name__)

@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from recograph.core.errors import RecographError
 from recograph.dataset import COLUMNS, StoreData
 from recograph.io.rejects import Reject
 from recograph.io.validate import SPECS, KeyRegistry, TableValidator
@@ -48,7 +49,7 @@ _VALUE_ERRORS = ("integer overflow", "numeric (floating point) overflow", "inval
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-class StoreFormatError(Exception):
+class StoreFormatError(RecographError):
     """The export cannot be read at all (missing file, broken JSON array, unreadable file)."""
 
 

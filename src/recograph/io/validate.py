@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from recograph.core.errors import RecographError
 from recograph.io.rejects import Reject
 
 INT64_MIN = -(2**63)
@@ -144,7 +145,7 @@ SPECS: dict[str, TableSpec] = {
 }
 
 
-class FieldError(Exception):
+class FieldError(RecographError):
     """A field's value breaks a rule; carries the field name and the reported reason."""
 
     def __init__(self, field: str | None, reason: str) -> None:

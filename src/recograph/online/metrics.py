@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recograph.core.errors import RecographError
 from recograph.models import EVENT_TYPES
 from recograph.online import stats
 from recograph.online.attribution import EventLog, ImpressionLog, Via, attribute
@@ -178,7 +179,7 @@ class OnlineReport:
         }
 
 
-class UnknownBaseline(ValueError):
+class UnknownBaseline(RecographError, ValueError):
     """The requested baseline is not one of the compared groups."""
 
 

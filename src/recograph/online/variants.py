@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,9 +42,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from recograph.engine import BusinessRules, Request, Strategy
-from recograph.recommenders.blend import SignalName, Weights
-from recograph.settings import SettingsError
+from recograph.core.vocabulary import SignalName, Strategy, Weights
+from recograph.engine import BusinessRules, Request
+from recograph.settings import Environment, SettingsError
 
 BUCKETS = 10_000
 DEFAULT_SALT = "recograph"
@@ -153,8 +152,7 @@ class Experiment:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Experiment:
         """``RECOGRAPH_VARIANTS`` (JSON text or a file path); no experiment when unset."""
-        env = os.environ if environ is None else environ
-        raw = (env.get(ENV_VARIABLE) or "").strip()
+        raw = (Environment.of(environ).raw(ENV_VARIABLE) or "").strip()
         if not raw:
             return cls()
         if raw[0] in "[{":

@@ -7,64 +7,19 @@ batch (``(n_users, n_items)``) alike; the build's tuning relies on that.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+# Re-exported: the vocabulary lived here before `recograph.core`.
+from recograph.core.vocabulary import PageType as PageType  # noqa: PLC0414 (re-export)
+from recograph.core.vocabulary import Segment as Segment  # noqa: PLC0414 (re-export)
+from recograph.core.vocabulary import SignalName as SignalName  # noqa: PLC0414 (re-export)
+from recograph.core.vocabulary import Weights as Weights  # noqa: PLC0414 (re-export)
+
 Scores = npt.NDArray[np.float32]
-
-
-class SignalName(StrEnum):
-    """The four blended signals (CF is itself a choice or mix of CF models)."""
-
-    CF = "cf"
-    CONTENT = "content"
-    RULES = "rules"
-    POPULARITY = "popularity"
-
-
-class PageType(StrEnum):
-    HOME = "HOME"
-    PRODUCT = "PRODUCT"
-    CATEGORY = "CATEGORY"
-    CART = "CART"
-    CHECKOUT = "CHECKOUT"
-
-
-class Segment(StrEnum):
-    """History strength (new, light, regular) by the build's `SegmentThresholds`; in words:
-    `engine.segment_definitions`."""
-
-    NEW = "new"
-    LIGHT = "light"
-    REGULAR = "regular"
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Blend weights per signal; they need not sum to one (the blend divides by the sum)."""
-
-    cf: float = 0.0
-    content: float = 0.0
-    rules: float = 0.0
-    popularity: float = 0.0
-
-    def get(self, signal: SignalName) -> float:
-        value: float = getattr(self, signal.value)
-        return value
-
-    def as_dict(self) -> dict[str, float]:
-        return {signal.value: self.get(signal) for signal in SignalName}
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Weights:
-        return cls(**{s.value: float(raw.get(s.value, 0.0)) for s in SignalName})
-
-    def total(self) -> float:
-        return sum(max(0.0, self.get(s)) for s in SignalName)
 
 
 # The seed playbook's weights: full hybrid for regulars, content + rules for light histories,

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from recograph.core.errors import RecographError
 from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ DEFAULT_MAX_ITEMS = 20_000
 _SYMMETRISE_ROWS = 1024
 
 
-class TooManyItemsError(ValueError):
+class TooManyItemsError(RecographError, ValueError):
     """The catalogue is too large for a dense item-item model; skip EASE or raise max_items."""
 
 

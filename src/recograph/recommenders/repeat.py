@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recograph.recommenders.interactions import IdIndex
+from recograph.core.ids import IdIndex
 
 logger = logging.getLogger(__name__)
 

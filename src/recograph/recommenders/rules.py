@@ -1,7 +1,7 @@
 """Association rules: mined offline by sparse counting, stored as flat arrays, scored per request.
 
 Positions (``item_idx`` or a category index, 0..n_items-1) are the only item identifiers here;
-converting store ids to positions happens in ``interactions.IdIndex``.
+converting store ids to positions happens in ``recograph.core.ids.IdIndex``.
 
 Semantics follow R arules ``apriori`` so published results can be reproduced exactly:
 

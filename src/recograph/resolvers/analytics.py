@@ -12,14 +12,14 @@ import numpy.typing as npt
 import strawberry
 from strawberry.scalars import JSON
 
+from recograph.core.vocabulary import Segment
 from recograph.engine import segment_definitions
 from recograph.recommenders import content, intent, rules
-from recograph.recommenders.blend import Segment
 from recograph.recommenders.intent import Intent, related
 from recograph.recommenders.rules import RuleSet
-from recograph.resolvers import convert
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
 from recograph.resolvers.recommendations import signal_weights
+from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.enums import RuleLevel, RuleOrder
 from recograph.schema.errors import BadInput

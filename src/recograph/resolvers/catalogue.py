@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import strawberry
 
-from recograph.resolvers import convert
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
+from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.inputs import ProductFilter
 from recograph.serving.context import RequestContext

@@ -7,7 +7,7 @@ import math
 
 import strawberry
 
-from recograph.resolvers import convert
+from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.enums import EventType
 from recograph.schema.errors import BadInput, Forbidden, Unavailable

@@ -15,10 +15,11 @@ from typing import Annotated
 import strawberry
 
 from recograph import engine
+from recograph.core.vocabulary import Weights
 from recograph.engine import BusinessRules, Context, Recommendation, Request
-from recograph.recommenders.blend import Weights, shares
-from recograph.resolvers import convert
+from recograph.recommenders.blend import shares
 from recograph.resolvers.pagination import decode_shown, encode_shown
+from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.enums import RuleLevel
 from recograph.schema.errors import BadInput

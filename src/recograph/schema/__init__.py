@@ -1,7 +1,8 @@
 """The GraphQL schema: types, inputs and enums, assembled with its limits and caches.
 
-`build_schema` makes the served schema; `export_sdl` prints its SDL, which is kept in
-``schema.graphql`` at the repository root (regenerate with ``python -m recograph.schema``).
+The root types and the served schema built from them are one layer up, in `recograph.api`
+(they attach the resolvers, which import these types); ``schema.graphql`` at the repository
+root is its SDL (regenerate with ``python -m recograph.schema``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import strawberry
@@ -21,14 +21,11 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from recograph.schema.errors import coded, is_unexpected
-from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import DEFAULT_MAX_FIELDS, validation_rules
 from recograph.schema.operation import LabelOperation
-from recograph.schema.scalars import SCALAR_MAP
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +75,7 @@ class RecographSchema(strawberry.Schema):
                 logger.debug("client error: %s", error.message)
 
 
-def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
+def extensions_for(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
     rules = list(
         validation_rules(
             limits.max_depth,
@@ -97,41 +94,8 @@ def _extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
     return extensions
 
 
-def build_schema(limits: SchemaLimits | None = None, *, fast: bool = True) -> RecographSchema:
-    """The served schema with its limits, caches and error masking; ``fast`` completes
-    plain-object subtrees without graphql-core's per-field calls (`execution`)."""
-    from recograph.schema.query import Mutation, Query  # resolvers import this package
-
-    limits = limits or SchemaLimits()
-    return RecographSchema(
-        mask_errors=limits.mask_errors,
-        query=Query,
-        mutation=Mutation,
-        extensions=_extensions(limits),
-        execution_context_class=execution_context_class() if fast else None,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
-    )
-
-
-def export_sdl() -> str:
-    """The schema's SDL, as kept in ``schema.graphql``."""
-    from recograph.schema.query import Mutation, Query
-
-    config = StrawberryConfig(scalar_map=SCALAR_MAP)
-    return strawberry.Schema(query=Query, mutation=Mutation, config=config).as_str() + "\n"
-
-
 def validation_cache_info() -> Any:
     """Hits and misses of the shared validation cache (``functools`` cache_info)."""
     from strawberry.extensions.validation_cache import _get_validate_cache
 
     return _get_validate_cache(CACHE_SIZE).cache_info()  # type: ignore[attr-defined]
-
-
-def write_sdl(path: Path) -> bool:
-    """Write the SDL to ``path``; True when the file changed."""
-    sdl = export_sdl()
-    if path.is_file() and path.read_text() == sdl:
-        return False
-    path.write_text(sdl)
-    return True

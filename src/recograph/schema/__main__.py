@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from recograph.schema import SDL_FILE, write_sdl
+from recograph.api import write_sdl
+from recograph.schema import SDL_FILE
 
 
 def main(argv: list[str]) -> int:

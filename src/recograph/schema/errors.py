@@ -21,8 +21,10 @@ from typing import Any, ClassVar
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
+from recograph.core.errors import RecographError
 
-class ApiError(Exception):
+
+class ApiError(RecographError):
     """An error whose message is meant for the client."""
 
     code: ClassVar[str] = "INTERNAL"

@@ -30,8 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
 
+from recograph.api import build_schema
 from recograph.online.variants import Experiment
-from recograph.schema import SchemaLimits, build_schema
+from recograph.schema import SchemaLimits
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.limits import validation_rules
 from recograph.serving.config import ServingConfig

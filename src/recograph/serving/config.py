@@ -24,55 +24,16 @@ Kept apart from `recograph.settings` so the offline commands do not grow serving
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from recograph.engine import BusinessRules
-from recograph.settings import SettingsError
+from recograph.settings import Environment, SettingsError
 
 
-def _float(environ: Mapping[str, str], key: str, default: float, minimum: float = 0.0) -> float:
-    raw = environ.get(key)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{key} must be a number, got {raw!r}") from None
-    if not value >= minimum:
-        raise SettingsError(f"{key} must be at least {minimum}, got {raw!r}")
-    return value
-
-
-def _int(environ: Mapping[str, str], key: str, default: int, minimum: int) -> int:
-    raw = environ.get(key)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{key} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{key} must be at least {minimum}, got {raw!r}")
-    return value
-
-
-def _bool(environ: Mapping[str, str], key: str, default: bool) -> bool:
-    raw = environ.get(key)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{key} must be true or false, got {raw!r}")
-
-
-def _slots(environ: Mapping[str, str], key: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = environ.get(key)
+def _slots(env: Environment, key: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.values.get(key)
     if raw is None:
         return default
     slots: list[int] = []
@@ -116,17 +77,17 @@ class ServingConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingConfig:
         """Read the serving variables (``os.environ`` by default); errors name the variable."""
-        env = os.environ if environ is None else environ
-        cap = _int(env, "RECOGRAPH_CATEGORY_CAP", 3, minimum=0)
+        env = Environment.of(environ)
+        cap = env.integer("RECOGRAPH_CATEGORY_CAP", 3, minimum=0)
         return cls(
             promoted_slots=_slots(env, "RECOGRAPH_PROMOTED_SLOTS", (3,)),
-            margin_weight=_float(env, "RECOGRAPH_MARGIN_WEIGHT", 0.0),
+            margin_weight=env.number("RECOGRAPH_MARGIN_WEIGHT", 0.0),
             category_cap=cap or None,
-            event_queue_size=_int(env, "RECOGRAPH_EVENT_QUEUE_SIZE", 10_000, minimum=1),
-            event_batch_size=_int(env, "RECOGRAPH_EVENT_BATCH_SIZE", 200, minimum=1),
-            event_flush_seconds=_float(env, "RECOGRAPH_EVENT_FLUSH_SECONDS", 0.5),
-            event_shutdown_seconds=_float(env, "RECOGRAPH_EVENT_SHUTDOWN_SECONDS", 10.0),
-            reload_poll_seconds=_float(env, "RECOGRAPH_RELOAD_POLL_SECONDS", 5.0),
-            compiled_documents=_bool(env, "RECOGRAPH_COMPILED_DOCUMENTS", True),
-            live_poll_seconds=_float(env, "RECOGRAPH_LIVE_POLL_SECONDS", 0.5),
+            event_queue_size=env.integer("RECOGRAPH_EVENT_QUEUE_SIZE", 10_000, minimum=1),
+            event_batch_size=env.integer("RECOGRAPH_EVENT_BATCH_SIZE", 200, minimum=1),
+            event_flush_seconds=env.number("RECOGRAPH_EVENT_FLUSH_SECONDS", 0.5),
+            event_shutdown_seconds=env.number("RECOGRAPH_EVENT_SHUTDOWN_SECONDS", 10.0),
+            reload_poll_seconds=env.number("RECOGRAPH_RELOAD_POLL_SECONDS", 5.0),
+            compiled_documents=env.flag("RECOGRAPH_COMPILED_DOCUMENTS", True),
+            live_poll_seconds=env.number("RECOGRAPH_LIVE_POLL_SECONDS", 0.5),
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from recograph.online.variants import Experiment
-from recograph.resolvers import convert
+from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.errors import Unavailable
 from recograph.serving.config import ServingConfig

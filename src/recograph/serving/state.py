@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from recograph import artifacts
+from recograph.core.errors import RecographError
 from recograph.engine import Request, recommend
 from recograph.snapshot import ModelSnapshot, load_snapshot
 
@@ -68,7 +69,7 @@ class ReloadOutcome:
     loaded_at: float
 
 
-class ReloadRefused(Exception):
+class ReloadRefused(RecographError):
     """A build could not be loaded or validated; the previous snapshot still serves."""
 
 

@@ -211,7 +211,8 @@ def _child(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
-    from recograph.build import BuildParams, build_with_engine
+    from recograph.build import BuildParams
+    from recograph.engines import build_with_engine
     from recograph.io.reader import read_store
 
     with args.report.open("a", encoding="utf-8") as report, RssSampler(psutil.Process()) as rss:

@@ -1,13 +1,23 @@
-"""The root types: every field is one async resolver from `recograph.resolvers`."""
+"""The served GraphQL API: the root types, every field one async resolver from
+`recograph.resolvers`, and the schema built from them with its limits and caches
+(`build_schema`); `export_sdl` prints its SDL, kept in ``schema.graphql``.
+
+Above the resolvers, which are above the types of `recograph.schema`: imports run one way."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from recograph.resolvers import analytics, catalogue, mutations, online
 from recograph.resolvers import recommendations as ranking
+from recograph.schema import RecographSchema, SchemaLimits, extensions_for
 from recograph.schema import types as t
+from recograph.schema.execution import execution_context_class
 from recograph.schema.online import OnlineMetrics
+from recograph.schema.scalars import SCALAR_MAP
 
 
 @strawberry.type
@@ -65,3 +75,32 @@ class Mutation:
         resolver=mutations.reload_artifacts,
         description="Serve the build 'current' points at (admin bearer token required).",
     )
+
+
+def build_schema(limits: SchemaLimits | None = None, *, fast: bool = True) -> RecographSchema:
+    """The served schema with its limits, caches and error masking; ``fast`` completes
+    plain-object subtrees without graphql-core's per-field calls (`execution`)."""
+    limits = limits or SchemaLimits()
+    return RecographSchema(
+        mask_errors=limits.mask_errors,
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions_for(limits),
+        execution_context_class=execution_context_class() if fast else None,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
+
+
+def export_sdl() -> str:
+    """The schema's SDL, as kept in ``schema.graphql``."""
+    config = StrawberryConfig(scalar_map=SCALAR_MAP)
+    return strawberry.Schema(query=Query, mutation=Mutation, config=config).as_str() + "\n"
+
+
+def write_sdl(path: Path) -> bool:
+    """Write the SDL to ``path``; True when the file changed."""
+    sdl = export_sdl()
+    if path.is_file() and path.read_text() == sdl:
+        return False
+    path.write_text(sdl)
+    return True

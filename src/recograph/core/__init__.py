@@ -1,0 +1,1 @@
+"""The bottom layer: vocabulary and segment rules shared by every other layer."""
