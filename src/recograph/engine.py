@@ -198,6 +198,9 @@ class Recommendation:
     profile: Profile
     trace: Trace | None = None
     has_more: bool = False  # allowed items remain after this page
+    # How the list was ranked, and how many products were scored for it.
+    ranking: stage.Ranking = stage.Ranking.FULL
+    scored: int = 0
 
 
 @dataclass
@@ -1012,7 +1015,9 @@ def recommend(
         total,
         request.rank_offset,
     )
-    if scored.positions is not None and not selection.has_more:
+    if scored.positions is not None and (
+        not selection.has_more or len(selection.chosen) < request.limit
+    ):
         # The candidates ran out (a deep page, a narrow filter): the catalogue decides.
         scored = _score_all(snapshot, request, profile, weights, cf_models, business)
         total, signals, related_rule = scored.total, scored.signals, scored.related_rule
@@ -1064,6 +1069,8 @@ def recommend(
         profile=profile,
         trace=trace,
         has_more=selection.has_more,
+        ranking=stage.Ranking.FULL if scored.positions is None else stage.Ranking.TWO_STAGE,
+        scored=snapshot.n_items if scored.positions is None else len(scored.positions),
     )
 
 

@@ -170,11 +170,12 @@ def fit_candidates(
     np.maximum.at(by_category_trending, cats, trending)
     # Promoted products rank by buyers, but never-bought ones are listed too (after them).
     promoted_order = np.where(promoted, overall + np.float32(1e-3), np.float32(0))
+    promoted_recent = np.where(promoted, trending + np.float32(1e-3), np.float32(0))
     return CandidateLists(
         popular=_best_first(overall, everything, size).astype(np.int32),
         trending=_best_first(trending, everything, size).astype(np.int32),
-        promoted_popular=_best_first(overall, promoted, size).astype(np.int32),
-        promoted_trending=_best_first(trending, promoted, size).astype(np.int32),
+        promoted_popular=_best_first(promoted_order, promoted, size).astype(np.int32),
+        promoted_trending=_best_first(promoted_recent, promoted, size).astype(np.int32),
         category_popular=_per_category(overall, category, n_categories, size),
         category_trending=_per_category(trending, category, n_categories, size),
         category_promoted=_per_category(
