@@ -184,3 +184,18 @@ def test_a_build_without_candidate_lists_is_refused_by_its_format(
         artifacts.ArtifactError, match="artifact format 2, this server reads format 3"
     ):
         load_snapshot(old, verify=False)
+
+
+def test_full_scoring_is_a_build_and_a_serving_choice(tmp_path: Path) -> None:
+    from recograph.serving.config import ServingConfig
+    from recograph.settings import SettingsError
+
+    result = build_artifacts(
+        tiny_store(), tmp_path, dataclasses.replace(TINY_PARAMS, ranking="full"), evaluate=False
+    )
+    assert result.manifest["ranking"] == "full"
+    assert load_snapshot(tmp_path).ranking is stage.Ranking.FULL
+    assert ServingConfig.from_env({"RECOGRAPH_RANKING": "Full"}).ranking == "full"
+    assert ServingConfig.from_env({}).ranking is None
+    with pytest.raises(SettingsError, match="RECOGRAPH_RANKING must be one of two-stage, full"):
+        ServingConfig.from_env({"RECOGRAPH_RANKING": "fast"})

@@ -123,6 +123,7 @@ def run_build(
     engine: str = "local",
     spark_master: str = "local[2]",
     quiet: bool = False,
+    ranking: str = "two-stage",
 ) -> dict[str, Any]:
     """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics,
     source, recorded_in). Progress goes to stderr; the evaluation and a one-line summary to
@@ -153,7 +154,7 @@ def run_build(
             result = build_with_engine(
                 data,
                 artifacts_root,
-                BuildParams(seed=seed),
+                BuildParams(seed=seed, ranking=ranking),
                 engine=engine,
                 spark_master=spark_master,
                 evaluate=evaluate,
