@@ -1249,7 +1249,7 @@ def _score_candidates(
         damping = np.ones(len(positions), dtype=np.float32)
         if owned.size:
             damping = _owned_category_factor(snapshot, owned)[catalogue.category[positions]]
-            damping[np.isin(positions, back)] = 1.0
+            damping[stage.member(back, positions)] = 1.0
         again = stage.values_at(back, again_values, positions).astype(np.float32)
     total = final_scores(
         snapshot,
@@ -1372,17 +1372,19 @@ def _filter_on(
     if context.current is not None:
         ban(positions == context.current, FilterRule.CURRENT_PRODUCT)
     if context.cart:
-        ban(np.isin(positions, np.asarray(context.cart, dtype=np.int64)), FilterRule.IN_CART)
+        cart = np.unique(np.asarray(context.cart, dtype=np.int64))
+        ban(stage.member(cart, positions), FilterRule.IN_CART)
     if request.exclude_purchased and profile.items.size:
-        gone = profile.items[~comes_back(snapshot, profile)]
-        ban(np.isin(positions, gone), FilterRule.PURCHASED)
+        gone = profile.items[~comes_back(snapshot, profile)]  # ascending, as profile.items
+        ban(stage.member(gone, positions), FilterRule.PURCHASED)
     if request.in_stock_only:
         ban(snapshot.catalogue.stock[positions] <= 0, FilterRule.OUT_OF_STOCK)
     if request.categories is not None:
         inside = np.isin(snapshot.catalogue.category[positions], np.asarray(request.categories))
         ban(~inside, FilterRule.CATEGORY_FILTER)
     if request.exclude:
-        ban(np.isin(positions, np.asarray(request.exclude, dtype=np.int64)), FilterRule.EXCLUDED)
+        excluded = np.unique(np.asarray(request.exclude, dtype=np.int64))
+        ban(stage.member(excluded, positions), FilterRule.EXCLUDED)
     return rule_of
 
 

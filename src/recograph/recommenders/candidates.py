@@ -233,6 +233,15 @@ def values_at(support: Positions, values: npt.NDArray[Any], positions: Positions
     return result
 
 
+def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
+    """Whether each of ``positions`` is in the ascending ``support`` (`np.isin` without its
+    sort, for the small sorted arrays of a request)."""
+    if len(support) == 0:
+        return np.zeros(len(positions), dtype=np.bool_)
+    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
+    return np.asarray(support[slot] == positions, dtype=np.bool_)
+
+
 def row_sum(matrix: sp.csr_matrix, rows: npt.ArrayLike, weights: npt.ArrayLike) -> Sparse:
     """``Σ_r weights[r] · matrix[rows[r]]`` on its support: `sparse.weighted_row_sum` without
     the dense vector (the same float64 additions in the same order, so the same values)."""
@@ -272,7 +281,9 @@ def rule_hits(
     entries, _ = row_entries(index.indptr, context)
     touched, present = np.unique(index.indices[entries], return_counts=True)
     lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
-    fired = np.union1d(touched[present == lengths], always).astype(np.int64)
+    fired = touched[present == lengths].astype(np.int64)
+    if always.size:
+        fired = np.union1d(fired, always)
     if fired.size == 0:
         return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
     if rules.single_consequent:
@@ -285,7 +296,7 @@ def rule_hits(
     items, rule_ids, values = items[order], rule_ids[order], values[order]
     first = np.ones(len(items), dtype=np.bool_)
     first[1:] = items[1:] != items[:-1]
-    keep = first & ~np.isin(items, context)
+    keep = first & ~member(context, items)
     return RuleHits(items[keep], values[keep], rule_ids[keep])
 
 
