@@ -199,3 +199,12 @@ def test_full_scoring_is_a_build_and_a_serving_choice(tmp_path: Path) -> None:
     assert ServingConfig.from_env({}).ranking is None
     with pytest.raises(SettingsError, match="RECOGRAPH_RANKING must be one of two-stage, full"):
         ServingConfig.from_env({"RECOGRAPH_RANKING": "fast"})
+
+
+def test_top_overlap_is_the_mean_share_of_full_scorings_items_kept() -> None:
+    from recograph.bench.quality import top_overlap
+
+    two_stage = np.array([[1, 2, -1], [3, 4, 5]])
+    full = np.array([[2, 1, 7], [3, 9, -1]])
+    # Row 1 keeps 2 of full scoring's {2, 1, 7}; row 2 keeps 1 of {3, 9}: (2/3 + 1/2) / 2.
+    assert top_overlap(two_stage, full) == pytest.approx((2 / 3 + 1 / 2) / 2)
