@@ -1191,6 +1191,7 @@ def _score_candidates(
             )
             parts.append(content.best(limit))
     rule_sources: list[tuple[stage.RuleHits, rules.RuleScores, np.float32]] = []
+    category_strength = np.zeros(catalogue.n_categories, dtype=np.float32)
     if weights.rules > 0:
         ctx = np.asarray(context.items, dtype=np.int64)
         for seeds, discount in ((profile.items, HISTORY_RULE_DISCOUNT), (ctx, np.float32(1.0))):
@@ -1208,10 +1209,20 @@ def _score_candidates(
             )
             rule_sources.append((hits, by_category, discount))
             parts.append(stage.Sparse(hits.positions, hits.values).best(limit))
-            recommended = np.flatnonzero(by_category.scores > 0)
-            strongest = recommended[np.argsort(-by_category.scores[recommended], kind="stable")]
+            category_strength = np.maximum(category_strength, by_category.scores * discount)
+    recommended = np.flatnonzero(category_strength > 0)
+    if recommended.size:
+        # The strongest categories the rules recommend bring their best sellers (within a
+        # category a category rule ranks by popularity) ...
+        order = np.argsort(-category_strength[recommended], kind="stable")
+        wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
+        parts.append(stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD))
+        # ... and a product of one that CF or content also scores can beat its best sellers
+        # on the sum: those of the two supports, best first.
+        for support in (cf, content):
+            inside = stage.member(wanted, catalogue.category[support.positions].astype(np.int64))
             parts.append(
-                stage.rows_of(lists.category_popular, strongest[: stage.MAX_RULE_CATEGORIES])
+                stage.Sparse(support.positions[inside], support.values[inside]).best(limit)
             )
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0

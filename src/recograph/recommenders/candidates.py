@@ -45,9 +45,13 @@ Values = npt.NDArray[np.float64]
 Arrays = Mapping[str, npt.NDArray[Any]]
 
 LIST_SIZE = 50  # items per stored list (overall, per category, promoted per category)
-SIGNAL_LIMIT = 150  # best items a neighbour or rule signal contributes
-MAX_RULE_CATEGORIES = 8  # categories recommended by category rules that bring their lists
+SIGNAL_LIMIT = 100  # best items a neighbour or rule signal contributes
+MAX_RULE_CATEGORIES = 12  # categories recommended by category rules that bring their heads
+RULE_CATEGORY_HEAD = 20  # best sellers each of those brings
 PROMOTED_PER_CATEGORY = 10  # promoted products listed per category (one takes a slot)
+# The store-wide lists also hold each category's best few: the per-category cap (3 by default)
+# sends a popularity page past a crowded category's best sellers.
+HEAD_PER_CATEGORY = 5  # the default per-category cap (3), with room for filtered ones
 
 
 class Ranking(StrEnum):
@@ -61,7 +65,8 @@ class Ranking(StrEnum):
 class CandidateLists:
     """Lists built offline from popularity and the catalogue (best first, ties by position).
 
-    - ``popular`` / ``trending``: the ``LIST_SIZE`` best by buyers / by recency-weighted sales;
+    - ``popular`` / ``trending``: the ``LIST_SIZE`` best by buyers / by recency-weighted sales,
+      and the ``HEAD_PER_CATEGORY`` best of every category;
     - ``promoted_popular`` / ``promoted_trending``: the same among promoted products;
     - ``category_popular`` / ``category_trending``: CSR rows (one per category), the same
       within each category;
@@ -134,6 +139,14 @@ def _best_first(values: npt.NDArray[Any], keep: npt.NDArray[np.bool_], size: int
     return positions[order][:size].astype(np.int64)
 
 
+def _with_heads(values: npt.NDArray[Any], heads: sp.csr_matrix, size: int) -> Positions:
+    """The ``size`` best positions and every row of ``heads``, best first (ties: position)."""
+    everything = np.ones(len(values), dtype=np.bool_)
+    chosen = np.union1d(_best_first(values, everything, size), heads.indices)
+    order = np.lexsort((chosen, -values[chosen]))
+    return chosen[order].astype(np.int64)
+
+
 def _per_category(
     values: npt.NDArray[Any], category: npt.NDArray[Any], n_categories: int, size: int
 ) -> sp.csr_matrix:
@@ -162,7 +175,6 @@ def fit_candidates(
     """The stored lists, from the fitted popularity and the catalogue."""
     overall = np.asarray(popularity.overall, dtype=np.float32)
     trending = np.asarray(popularity.trending, dtype=np.float32)
-    everything = np.ones(len(overall), dtype=np.bool_)
     by_category_overall = np.zeros(n_categories, dtype=np.float32)
     by_category_trending = np.zeros(n_categories, dtype=np.float32)
     cats = np.asarray(popularity.item_category, dtype=np.int64)
@@ -172,8 +184,12 @@ def fit_candidates(
     promoted_order = np.where(promoted, overall + np.float32(1e-3), np.float32(0))
     promoted_recent = np.where(promoted, trending + np.float32(1e-3), np.float32(0))
     return CandidateLists(
-        popular=_best_first(overall, everything, size).astype(np.int32),
-        trending=_best_first(trending, everything, size).astype(np.int32),
+        popular=_with_heads(
+            overall, _per_category(overall, category, n_categories, HEAD_PER_CATEGORY), size
+        ).astype(np.int32),
+        trending=_with_heads(
+            trending, _per_category(trending, category, n_categories, HEAD_PER_CATEGORY), size
+        ).astype(np.int32),
         promoted_popular=_best_first(promoted_order, promoted, size).astype(np.int32),
         promoted_trending=_best_first(promoted_recent, promoted, size).astype(np.int32),
         category_popular=_per_category(overall, category, n_categories, size),
@@ -188,12 +204,15 @@ def fit_candidates(
     )
 
 
-def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike) -> Positions:
-    """The positions listed in the CSR ``rows`` of ``matrix`` (a list per row), concatenated."""
+def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None) -> Positions:
+    """The positions listed in the CSR ``rows`` of ``matrix`` (a list per row, best first),
+    concatenated; with ``head``, only each row's first ``head``."""
     wanted = np.asarray(rows, dtype=np.int64).ravel()
     if wanted.size == 0:
         return np.zeros(0, dtype=np.int64)
-    entries, _ = row_entries(matrix.indptr, wanted)
+    entries, owner = row_entries(matrix.indptr, wanted)
+    if head is not None:
+        entries = entries[entries - matrix.indptr[wanted][owner] < head]
     return np.asarray(matrix.indices[entries], dtype=np.int64)
 
 
