@@ -372,6 +372,9 @@ def test_every_row_is_reported_on_every_kind_of_target(
         "ease (λ=100, validation)",
         "hybrid (served default)",
         "hybrid + stock + business rules",
+        # the same build ranked by full scoring, side by side with two-stage ranking
+        "hybrid (served default) | full scoring",
+        "hybrid + stock + business rules | full scoring",
     }
     assert set(repeat_report) == expected
     for name, kinds in repeat_report.items():

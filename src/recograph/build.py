@@ -42,6 +42,7 @@ from recograph.evaluation.evaluate import (
 from recograph.evaluation.habits import habit_effects
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import ALSModel, fit_als
+from recograph.recommenders.candidates import Ranking
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
 from recograph.recommenders.intent import planted_metrics
@@ -113,6 +114,8 @@ class BuildParams:
     test_fraction: float = 0.2
     eval_max_users: int = 3000
     keep: int = 5
+    # "two-stage" (candidates from stored lists, then the blend on them) or "full" scoring.
+    ranking: str = Ranking.TWO_STAGE.value
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -391,6 +394,7 @@ def fit_snapshot(
         product_rules=product_rules,
         category_rules=category_rules,
         blend=blend or BlendConfig(),
+        ranking=Ranking(params.ranking),
     )
 
 
@@ -817,6 +821,7 @@ def build_artifacts(
         "counts": _counts(data, snapshot),
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
+        "ranking": snapshot.ranking.value,
         "rule_mining": snapshot.manifest.get("rule_mining", {}),
         "metrics": _metrics(report, cart_report, snapshot),
         "validation": validation,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,7 @@ from recograph.core.vocabulary import FilterRule as FilterRule  # noqa: PLC0414 
 from recograph.core.vocabulary import PageType, Segment, SignalName, Weights
 from recograph.core.vocabulary import ReasonKind as ReasonKind  # noqa: PLC0414 (re-export)
 from recograph.core.vocabulary import Strategy as Strategy  # noqa: PLC0414 (re-export)
+from recograph.recommenders import candidates as stage
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import item_knn, rules, user_knn
 from recograph.recommenders.als import fold_in_als, score_als
@@ -167,6 +169,9 @@ class Recommendation:
     profile: Profile
     trace: Trace | None = None
     has_more: bool = False  # allowed items remain after this page
+    # How the list was ranked, and how many products were scored for it.
+    ranking: stage.Ranking = stage.Ranking.FULL
+    scored: int = 0
 
 
 @dataclass
@@ -178,6 +183,13 @@ class _RuleEvidence:
     from_category: npt.NDArray[np.bool_]
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
+    positions: Positions | None = None  # the arrays are on these candidates (None: every item)
+
+    def slot(self, item: int) -> int:
+        """Where ``item``'s evidence is in the arrays."""
+        if self.positions is None:
+            return item
+        return int(np.searchsorted(self.positions, item))
 
 
 @dataclass
@@ -513,12 +525,17 @@ def owned_category_damping(snapshot: ModelSnapshot, owned_items: Positions) -> S
     `MIN_OWNED_FACTOR`); a category re-consumed by half its customers or more is not damped,
     other categories keep their score.
     """
+    return _owned_category_factor(snapshot, owned_items)[snapshot.catalogue.category]
+
+
+def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> Scores:
+    """`owned_category_damping` per category (1 for categories not owned)."""
     catalogue = snapshot.catalogue
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
     owned = np.unique(catalogue.category[owned_items])
     rate = np.asarray(snapshot.repeat.another_rate, dtype=np.float32)[owned]
     factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
-    return factor[catalogue.category]
+    return factor
 
 
 def comes_back(snapshot: ModelSnapshot, profile: Profile) -> npt.NDArray[np.bool_]:
@@ -544,16 +561,25 @@ def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
     (on Online Retail's held-out invoices it lifted nDCG@10 of the served list from 0.095 to
     0.129; personal top-frequency scores 0.137 ± 0.031)."""
     scores = np.zeros(snapshot.n_items, dtype=np.float32)
+    back, values = _buy_again_values(snapshot, profile, float(snapshot.popularity.overall.max()))
+    scores[back] = values
+    return scores
+
+
+def _buy_again_values(
+    snapshot: ModelSnapshot, profile: Profile, best_seller: float
+) -> tuple[Positions, Scores]:
+    """`buy_again` on its support: the products that come back (ascending) and their scores
+    (``best_seller``: the store's largest buyer count)."""
     back = profile.items[comes_back(snapshot, profile)]
     if back.size == 0:
-        return scores
+        return back, np.zeros(0, dtype=np.float32)
     chance = repeat_chance(snapshot.repeat, profile.user, back).astype(np.float64)
     counts = profile.purchase_counts
     times = np.ones(back.size) if counts is None else np.maximum(counts[back], 1.0)
-    overall = snapshot.popularity.overall.astype(np.float64)
-    reach = 0.5 + overall[back] / max(float(overall.max()), 1e-12)
-    scores[back] = ((1.0 - (1.0 - chance) ** times) * reach).astype(np.float32)
-    return scores
+    overall = snapshot.popularity.overall[back].astype(np.float64)
+    reach = 0.5 + overall / max(best_seller, 1e-12)
+    return back, ((1.0 - (1.0 - chance) ** times) * reach).astype(np.float32)
 
 
 def mix_buy_again(
@@ -710,9 +736,20 @@ def promoted_relevance(
     least ``min_score``, in one of the page's categories, or in a category the page's
     categories lead to by a category rule (strongest lift)."""
     catalogue = snapshot.catalogue
+    related, related_rule = _related_categories(snapshot, context)
+    relevant = (total >= np.float32(min_score)) | related[catalogue.category]
+    return relevant & catalogue.promoted, related_rule
+
+
+def _related_categories(
+    snapshot: ModelSnapshot, context: Context
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Per category, whether it is the page's or one its category rules lead to, and that
+    rule (strongest lift; -1 when none)."""
+    n_categories = snapshot.catalogue.n_categories
     page = _page_categories(snapshot, context)
-    related_rule = np.full(catalogue.n_categories, -1, dtype=np.int64)
-    related = np.zeros(catalogue.n_categories, dtype=np.bool_)
+    related_rule = np.full(n_categories, -1, dtype=np.int64)
+    related = np.zeros(n_categories, dtype=np.bool_)
     if page.size:
         fired = rules.score_rules(
             snapshot.category_rules, snapshot.category_rule_index, page, metric="lift"
@@ -720,8 +757,7 @@ def promoted_relevance(
         related_rule = fired.best_rule
         related = related_rule >= 0
         related[page] = True
-    relevant = (total >= np.float32(min_score)) | related[catalogue.category]
-    return relevant & catalogue.promoted, related_rule
+    return related, related_rule
 
 
 def _promoted_reason(
@@ -810,15 +846,16 @@ def explain(
     catalogue = snapshot.catalogue
     if signal is SignalName.RULES and signals.rule_evidence is not None:
         evidence = signals.rule_evidence
-        if evidence.from_category[item] and evidence.category_best[item] >= 0:
-            rule = int(evidence.category_best[item])
+        at = evidence.slot(item)
+        if evidence.from_category[at] and evidence.category_best[at] >= 0:
+            rule = int(evidence.category_best[at])
             cats = set(snapshot.category_rules.antecedent(rule).tolist())
             # The products that put the categories in play: the page's, else purchases.
             seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
             if not seeds:
                 seeds = tuple(s for s in evidence.past if int(catalogue.category[s]) in cats)[:2]
             return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
-        rule = int(evidence.product_best[item])
+        rule = int(evidence.product_best[at])
         if rule >= 0:
             ruleset = snapshot.product_rules
             seeds = tuple(int(s) for s in ruleset.antecedent(rule))
@@ -894,19 +931,21 @@ def final_scores(
     margin_weight: float = 0.0,
     again: Scores | None = None,
     repeat_share: float = 0.0,
+    positions: Positions | None = None,
 ) -> Scores:
     """The ranking score from the blended signals: plus ``margin_weight`` × normalised margin,
     plus popularity as the tie-breaking filler, times the owned-category ``damping`` (None:
     none), with the customer's products that come back (``again``, `buy_again`) mixed in by
     the store's ``repeat_share`` (`mix_buy_again`). One function for `recommend` and the
     build's tuner, which passes one row per customer (2-D arrays broadcast), so the tuner
-    ranks exactly as the server does."""
+    ranks exactly as the server does. ``positions``: the arrays hold these items only (the
+    candidate stage), not the whole catalogue."""
     total = blended
     if margin_weight > 0:
-        price = snapshot.catalogue.price
-        margin = np.where(
-            price > 0, (price - snapshot.catalogue.cost) / np.where(price > 0, price, 1), 0
-        )
+        price, cost = snapshot.catalogue.price, snapshot.catalogue.cost
+        if positions is not None:
+            price, cost = price[positions], cost[positions]
+        margin = np.where(price > 0, (price - cost) / np.where(price > 0, price, 1), 0)
         total = total + np.float32(margin_weight) * normalise(margin)
     total = total + FILLER_WEIGHT * popularity
     if damping is not None:
@@ -932,6 +971,122 @@ def recommend(
     if request.unknown_customer:
         why = f"a customer the current build has not seen yet (new since it was made), {why}"
     cf_models = request.cf_models or snapshot.blend.cf_models
+    scored = None
+    if snapshot.ranking is stage.Ranking.TWO_STAGE:
+        scored = _score_candidates(snapshot, request, profile, weights, cf_models, business)
+    if scored is None:
+        scored = _score_all(snapshot, request, profile, weights, cf_models, business)
+    total, signals, related_rule = scored.total, scored.signals, scored.related_rule
+    selection = _select(
+        snapshot,
+        scored.ranked,
+        request.limit,
+        business,
+        scored.relevant,
+        total,
+        request.rank_offset,
+    )
+    if scored.positions is not None and (
+        not selection.has_more or len(selection.chosen) < request.limit
+    ):
+        # The candidates ran out (a deep page, a narrow filter): the catalogue decides.
+        scored = _score_all(snapshot, request, profile, weights, cf_models, business)
+        total, signals, related_rule = scored.total, scored.signals, scored.related_rule
+        selection = _select(
+            snapshot,
+            scored.ranked,
+            request.limit,
+            business,
+            scored.relevant,
+            total,
+            request.rank_offset,
+        )
+    chosen = selection.chosen
+    at = scored.local(chosen)
+    dominant = dominant_signals(scored.used, weights, at)
+    parts = contributions(scored.normalised, weights, at)
+    _gather_sources(snapshot, profile, signals, chosen, dominant)
+    shown_scores = [float(total[p]) for p in chosen]
+    items: list[Item] = []
+    for rank, position in enumerate(chosen, start=1):
+        score = shown_scores[rank - 1]
+        reason = explain(snapshot, position, dominant[rank - 1], signals)
+        if position in selection.promoted:
+            reason = _promoted_reason(
+                snapshot, position, score, reason, related_rule, business.promoted_min_score
+            )
+        items.append(
+            Item(
+                position=position,
+                score=score,
+                rank=request.rank_offset + rank,
+                reason=reason,
+                contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
+                out_of_score_order=any(later > score for later in shown_scores[rank:]),
+            )
+        )
+    trace = None
+    if request.explain:
+        cap = business.max_per_category
+        normalised = {s: scored.dense(v) for s, v in scored.normalised.items()}
+        removed_by = scored.dense(scored.removed_by, fill=-1)
+        trace = _trace(snapshot, request, profile, normalised, total, removed_by, selection, cap)
+    return Recommendation(
+        items=tuple(items),
+        strategy=strategy,
+        explanation=why,
+        segment=profile.segment,
+        weights=weights,
+        profile=profile,
+        trace=trace,
+        has_more=selection.has_more,
+        ranking=stage.Ranking.FULL if scored.positions is None else stage.Ranking.TWO_STAGE,
+        scored=snapshot.n_items if scored.positions is None else len(scored.positions),
+    )
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A request's scores before selection: by full scoring (every item), or on the
+    candidates (``positions``, ascending) of the two-stage path. ``total`` and ``relevant``
+    are always per catalogue position (`_select` reads them so); the rest are on
+    ``positions`` when given."""
+
+    signals: _Signals
+    normalised: dict[SignalName, Scores]
+    used: dict[SignalName, Scores]
+    total: Scores
+    relevant: npt.NDArray[np.bool_]
+    related_rule: npt.NDArray[np.int64]
+    removed_by: npt.NDArray[np.int8]
+    ranked: Positions
+    n_items: int
+    positions: Positions | None = None
+
+    def local(self, items: list[int]) -> list[int]:
+        """Where ``items`` are in the per-candidate arrays."""
+        if self.positions is None:
+            return items
+        return [int(i) for i in np.searchsorted(self.positions, items)]
+
+    def dense(self, values: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
+        """Per-candidate ``values`` spread over the catalogue (``fill`` elsewhere)."""
+        if self.positions is None:
+            return values
+        spread = np.full(self.n_items, fill, dtype=values.dtype)
+        spread[self.positions] = values
+        return spread
+
+
+def _score_all(
+    snapshot: ModelSnapshot,
+    request: Request,
+    profile: Profile,
+    weights: Weights,
+    cf_models: Sequence[tuple[str, float]],
+    business: BusinessRules,
+) -> _Scored:
+    """Full scoring: every signal, filter and business rule on the whole catalogue."""
     signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
@@ -959,46 +1114,260 @@ def recommend(
         snapshot, request.context, total, business.promoted_min_score
     )
     ranked = _ranked(total, allowed)
-    selection = _select(
-        snapshot, ranked, request.limit, business, relevant, total, request.rank_offset
+    return _Scored(
+        signals,
+        normalised,
+        used,
+        total,
+        relevant,
+        related_rule,
+        removed_by,
+        ranked,
+        snapshot.n_items,
     )
-    chosen = selection.chosen
-    dominant = dominant_signals(used, weights, chosen)
-    parts = contributions(normalised, weights, chosen)
-    _gather_sources(snapshot, profile, signals, chosen, dominant)
-    shown_scores = [float(total[p]) for p in chosen]
-    items: list[Item] = []
-    for rank, position in enumerate(chosen, start=1):
-        score = shown_scores[rank - 1]
-        reason = explain(snapshot, position, dominant[rank - 1], signals)
-        if position in selection.promoted:
-            reason = _promoted_reason(
-                snapshot, position, score, reason, related_rule, business.promoted_min_score
+
+
+# ---------------------------------------------------------------------------- two-stage
+
+
+def _score_candidates(
+    snapshot: ModelSnapshot,
+    request: Request,
+    profile: Profile,
+    weights: Weights,
+    cf_models: Sequence[tuple[str, float]],
+    business: BusinessRules,
+) -> _Scored:
+    """Two-stage ranking (`recommenders.candidates`): the candidates from each signal's
+    support and the stored lists, then `_score_all`'s steps on them only. Every signal's
+    value at a candidate is its full-scoring value, so is each normalisation (each signal's
+    best item is a candidate), and so is a candidate's score."""
+    lists = snapshot.lists
+    catalogue = snapshot.catalogue
+    context = request.context
+    signals = _Signals()
+    limit = stage.SIGNAL_LIMIT
+    parts: list[npt.NDArray[Any]] = []
+    cf = content = stage.Sparse.empty()
+    if weights.cf > 0:
+        cf = _cf_on_support(snapshot, profile, cf_models)
+        parts.append(cf.best(limit))
+    if weights.content > 0:
+        seeds, seed_weights = _content_seeds(profile, context)
+        signals.content_seeds = (seeds, seed_weights)
+        if seeds.size:
+            valid = seeds >= 0
+            content = stage.row_sum(
+                snapshot.content.similarity, seeds[valid], seed_weights[valid].astype(np.float64)
             )
-        items.append(
-            Item(
-                position=position,
-                score=score,
-                rank=request.rank_offset + rank,
-                reason=reason,
-                contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
-                out_of_score_order=any(later > score for later in shown_scores[rank:]),
+            parts.append(content.best(limit))
+    rule_sources: list[tuple[stage.RuleHits, rules.RuleScores, np.float32]] = []
+    category_strength = np.zeros(catalogue.n_categories, dtype=np.float32)
+    if weights.rules > 0:
+        ctx = np.asarray(context.items, dtype=np.int64)
+        for seeds, discount in ((profile.items, HISTORY_RULE_DISCOUNT), (ctx, np.float32(1.0))):
+            if seeds.size == 0:
+                continue
+            hits = stage.rule_hits(
+                snapshot.product_rules,
+                snapshot.product_rule_index,
+                snapshot.product_rules_always,
+                seeds,
             )
-        )
-    trace = None
-    if request.explain:
-        cap = business.max_per_category
-        trace = _trace(snapshot, request, profile, normalised, total, removed_by, selection, cap)
-    return Recommendation(
-        items=tuple(items),
-        strategy=strategy,
-        explanation=why,
-        segment=profile.segment,
-        weights=weights,
-        profile=profile,
-        trace=trace,
-        has_more=selection.has_more,
+            categories = np.unique(catalogue.category[seeds]).astype(np.int64)
+            by_category = rules.score_rules(
+                snapshot.category_rules, snapshot.category_rule_index, categories
+            )
+            rule_sources.append((hits, by_category, discount))
+            parts.append(stage.Sparse(hits.positions, hits.values).best(limit))
+            category_strength = np.maximum(category_strength, by_category.scores * discount)
+    recommended = np.flatnonzero(category_strength > 0)
+    if recommended.size:
+        # The strongest categories the rules recommend bring their best sellers (within a
+        # category a category rule ranks by popularity) ...
+        order = np.argsort(-category_strength[recommended], kind="stable")
+        wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
+        parts.append(stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD))
+        # ... and a product of one that CF or content also scores can beat its best sellers
+        # on the sum: those of the two supports, best first.
+        for support in (cf, content):
+            inside = stage.member(wanted, catalogue.category[support.positions].astype(np.int64))
+            parts.append(
+                stage.Sparse(support.positions[inside], support.values[inside]).best(limit)
+            )
+    category = _popularity_category(snapshot, context)
+    signals.trending = category is None and profile.items.size == 0
+    if category is not None:
+        parts.append(stage.rows_of(lists.category_popular, [category]))
+    else:
+        parts.append(lists.trending if signals.trending else lists.popular)
+    if request.categories is not None:
+        parts.append(stage.rows_of(lists.category_popular, request.categories))
+    related, related_rule = _related_categories(snapshot, context)
+    parts.append(stage.rows_of(lists.category_promoted, np.flatnonzero(related)))
+    parts.extend((lists.promoted_popular, lists.promoted_trending))
+    back, again_values = _buy_again_values(snapshot, profile, lists.overall_max)
+    parts.append(back)
+    positions = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
+
+    if weights.cf > 0:
+        signals.raw[SignalName.CF] = cf.at(positions).astype(np.float32)
+    if weights.content > 0:
+        signals.raw[SignalName.CONTENT] = content.at(positions).astype(np.float32)
+    if weights.rules > 0:
+        score, evidence = _rule_scores_on(snapshot, profile, context, positions, rule_sources)
+        signals.raw[SignalName.RULES] = score
+        signals.rule_evidence = evidence
+    signals.raw[SignalName.POPULARITY] = _popularity_on(
+        snapshot, category, signals.trending, positions
     )
+
+    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
+    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
+    blended = blend(used, weights) if used else np.zeros(len(positions), dtype=np.float32)
+    damping, again = None, None
+    if request.strategy is not Strategy.POPULAR:
+        owned = _owned_items(profile, context)
+        damping = np.ones(len(positions), dtype=np.float32)
+        if owned.size:
+            damping = _owned_category_factor(snapshot, owned)[catalogue.category[positions]]
+            damping[stage.member(back, positions)] = 1.0
+        again = stage.values_at(back, again_values, positions).astype(np.float32)
+    total = final_scores(
+        snapshot,
+        blended,
+        normalised[SignalName.POPULARITY],
+        damping,
+        business.margin_weight,
+        again,
+        snapshot.repeat.share,
+        positions=positions,
+    )
+    removed_by = _filter_on(snapshot, request, profile, positions)
+    allowed = removed_by < 0
+    promoted = catalogue.promoted[positions]
+    relevant = (total >= np.float32(business.promoted_min_score)) | related[
+        catalogue.category[positions]
+    ]
+    order = np.lexsort((positions, -total))
+    ranked = positions[order][allowed[order]]
+    scored = _Scored(
+        signals,
+        normalised,
+        used,
+        total,
+        relevant & promoted,
+        related_rule,
+        removed_by,
+        ranked,
+        snapshot.n_items,
+        positions,
+    )
+    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+
+
+def _cf_on_support(
+    snapshot: ModelSnapshot, profile: Profile, models: Sequence[tuple[str, float]]
+) -> stage.Sparse:
+    """`cf_scores` where it is positive. Item-kNN (EASE's stand-in when it was not fitted)
+    sums the history's stored neighbour rows; other models score the catalogue (their
+    candidates would need a per-customer list or an inner-product index: not built yet)."""
+    if profile.items.size == 0:
+        return stage.Sparse.empty()
+    knn_only = all(
+        name == "item_knn" or (name == "ease" and snapshot.ease is None) for name, _ in models
+    )
+    if not knn_only:
+        dense = cf_scores(snapshot, profile, models)
+        support = np.flatnonzero(dense > 0)
+        return stage.Sparse(support, dense[support].astype(np.float64))
+    knn = stage.row_sum(snapshot.item_knn.similarity, profile.items, profile.history[profile.items])
+    one = normalise(knn.values.astype(np.float32))
+    total = np.zeros(len(knn.positions), dtype=np.float32)
+    for _, weight in models:
+        total += np.float32(weight) * one
+    keep = total > 0
+    return stage.Sparse(knn.positions[keep], total[keep].astype(np.float64))
+
+
+def _rule_scores_on(
+    snapshot: ModelSnapshot,
+    profile: Profile,
+    context: Context,
+    positions: Positions,
+    sources: list[tuple[stage.RuleHits, rules.RuleScores, np.float32]],
+) -> tuple[Scores, _RuleEvidence]:
+    """`_rule_scores` at ``positions``, from each seed set's fired rules (``sources``)."""
+    size = len(positions)
+    best_product = np.full(size, -1, dtype=np.int64)
+    best_category = np.full(size, -1, dtype=np.int64)
+    score = np.zeros(size, dtype=np.float32)
+    from_category = np.zeros(size, dtype=np.bool_)
+    category_of = snapshot.catalogue.category[positions]
+    share = snapshot.category_share[positions]
+    for hits, by_category, discount in sources:
+        product = stage.values_at(hits.positions, hits.values, positions).astype(np.float32)
+        product_rule = stage.values_at(hits.positions, hits.rule + 1, positions).astype(np.int64)
+        better = product * discount > score
+        score = np.where(better, product * discount, score)
+        best_product = np.where(better, product_rule - 1, best_product)
+        from_category &= ~better
+        item_scores = by_category.scores[category_of] * share * CATEGORY_RULE_DISCOUNT
+        item_scores = item_scores * discount
+        better = item_scores > score
+        score = np.where(better, item_scores, score)
+        best_category = np.where(better, by_category.best_rule[category_of], best_category)
+        from_category |= better
+    ctx = tuple(int(p) for p in context.items)
+    purchased = tuple(p for p in profile.items.tolist() if p not in ctx)
+    evidence = _RuleEvidence(best_product, best_category, from_category, ctx, purchased, positions)
+    return score.astype(np.float32), evidence
+
+
+def _popularity_on(
+    snapshot: ModelSnapshot, category: int | None, trending: bool, positions: Positions
+) -> Scores:
+    """`score_popularity` at ``positions`` (its maxima are stored with the lists)."""
+    lists, pop = snapshot.lists, snapshot.popularity
+    values = (pop.trending if trending else pop.overall)[positions]
+    top = lists.trending_max if trending else lists.overall_max
+    if category is not None:
+        values = np.where(pop.item_category[positions] == category, values, np.float32(0.0))
+        top = float(lists.category_overall_max[category])
+    if top <= 0.0:
+        return np.zeros(len(positions), dtype=np.float32)
+    return (values / np.float32(top)).astype(np.float32)
+
+
+def _filter_on(
+    snapshot: ModelSnapshot, request: Request, profile: Profile, positions: Positions
+) -> npt.NDArray[np.int8]:
+    """`filter_mask` (with the request's ``exclude``) at ``positions``: per candidate the
+    first rule that removed it, as an index into `FilterRule`, -1 when allowed."""
+    rule_of = np.full(len(positions), -1, dtype=np.int8)
+    order = _FILTER_ORDER
+
+    def ban(selected: npt.NDArray[np.bool_], rule: FilterRule) -> None:
+        rule_of[selected & (rule_of < 0)] = order.index(rule)
+
+    context = request.context
+    if context.current is not None:
+        ban(positions == context.current, FilterRule.CURRENT_PRODUCT)
+    if context.cart:
+        cart = np.unique(np.asarray(context.cart, dtype=np.int64))
+        ban(stage.member(cart, positions), FilterRule.IN_CART)
+    if request.exclude_purchased and profile.items.size:
+        gone = profile.items[~comes_back(snapshot, profile)]  # ascending, as profile.items
+        ban(stage.member(gone, positions), FilterRule.PURCHASED)
+    if request.in_stock_only:
+        ban(snapshot.catalogue.stock[positions] <= 0, FilterRule.OUT_OF_STOCK)
+    if request.categories is not None:
+        inside = np.isin(snapshot.catalogue.category[positions], np.asarray(request.categories))
+        ban(~inside, FilterRule.CATEGORY_FILTER)
+    if request.exclude:
+        excluded = np.unique(np.asarray(request.exclude, dtype=np.int64))
+        ban(stage.member(excluded, positions), FilterRule.EXCLUDED)
+    return rule_of
 
 
 def _removal_detail(

@@ -117,6 +117,7 @@ def run_build(
     spark_master: str = "local[2]",
     quiet: bool = False,
     store: str = DEFAULT_STORE,
+    ranking: str = "two-stage",
 ) -> dict[str, Any]:
     """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics,
     source, recorded_in). ``artifacts_root`` is the store's own directory
@@ -151,7 +152,7 @@ def run_build(
             result = build_with_engine(
                 data,
                 artifacts_root,
-                BuildParams(seed=seed),
+                BuildParams(seed=seed, ranking=ranking),
                 engine=engine,
                 spark_master=spark_master,
                 evaluate=evaluate,

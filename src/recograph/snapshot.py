@@ -24,6 +24,12 @@ from recograph.core.segments import DEFAULT_THRESHOLDS, SegmentThresholds, segme
 from recograph.core.vocabulary import Segment, Weights
 from recograph.recommenders.als import ALSModel
 from recograph.recommenders.blend import SEED_WEIGHTS
+from recograph.recommenders.candidates import (
+    CandidateLists,
+    Ranking,
+    empty_antecedents,
+    fit_candidates,
+)
 from recograph.recommenders.content import ContentModel
 from recograph.recommenders.ease import EASEModel
 from recograph.recommenders.item_knn import ItemKNN
@@ -109,16 +115,36 @@ class ModelSnapshot:
     category_rules: RuleSet
     blend: BlendConfig
     loaded_at: float = field(default_factory=time.time)
+    # The candidate stage's lists (`recommenders.candidates`); None: built from popularity.
+    candidates: CandidateLists | None = None
+    # Two-stage (candidates, then the blend on them) or full scoring of the whole catalogue.
+    ranking: Ranking = Ranking.TWO_STAGE
     # Derived once at load, never per request:
     product_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_share: npt.NDArray[np.float32] = field(init=False, repr=False)
+    product_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
+    category_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
         setter(self, "product_rule_index", antecedent_index(self.product_rules))
         setter(self, "category_rule_index", antecedent_index(self.category_rules))
         setter(self, "category_share", _category_share(self.catalogue, self.popularity.overall))
+        setter(self, "product_rules_always", empty_antecedents(self.product_rules))
+        setter(self, "category_rules_always", empty_antecedents(self.category_rules))
+        if self.candidates is None:
+            catalogue = self.catalogue
+            lists = fit_candidates(
+                self.popularity, catalogue.category, catalogue.n_categories, catalogue.promoted
+            )
+            setter(self, "candidates", lists)
+
+    @property
+    def lists(self) -> CandidateLists:
+        """The candidate lists (always present after construction)."""
+        assert self.candidates is not None
+        return self.candidates
 
     @property
     def n_items(self) -> int:
@@ -147,6 +173,7 @@ class ModelSnapshot:
         arrays.update(self.repeat.to_arrays("repeat."))
         arrays.update(self.product_rules.to_arrays("rules.product."))
         arrays.update(self.category_rules.to_arrays("rules.category."))
+        arrays.update(self.lists.to_arrays("candidates."))
         return arrays
 
     @classmethod
@@ -171,6 +198,8 @@ class ModelSnapshot:
             product_rules=RuleSet.from_arrays(arrays, "rules.product."),
             category_rules=RuleSet.from_arrays(arrays, "rules.category."),
             blend=BlendConfig.from_dict(manifest.get("blend", {})),
+            candidates=CandidateLists.from_arrays(arrays, "candidates."),
+            ranking=Ranking(manifest.get("ranking", Ranking.TWO_STAGE.value)),
         )
 
 

@@ -42,6 +42,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     parser.add_argument(
+        "--ranking",
+        choices=("two-stage", "full"),
+        default="two-stage",
+        help="two-stage: score candidates from lists stored with the build (cost flat in the "
+        "catalogue's size); full: score every product (default two-stage; the evaluation "
+        "uses the same; RECOGRAPH_RANKING overrides it when serving)",
+    )
+    parser.add_argument(
         "--record-to",
         help="database URL to record the model version in (default: the --database-url source, "
         "else RECOGRAPH_DATABASE_URL when that database exists)",
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             engine=args.engine,
             spark_master=args.spark_master,
             quiet=args.json,
+            ranking=args.ranking,
         )
     except BuildError as exc:
         print(f"recograph build: {exc}", file=sys.stderr)

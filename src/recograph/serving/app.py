@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -32,6 +33,7 @@ from strawberry.schema.base import BaseSchema
 
 from recograph.api import build_schema
 from recograph.online.variants import Experiment
+from recograph.recommenders.candidates import Ranking
 from recograph.schema import SchemaLimits
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.limits import validation_rules
@@ -55,7 +57,7 @@ from recograph.serving.stores import (
     stores_listing,
 )
 from recograph.settings import Settings
-from recograph.snapshot import load_mapped_snapshot
+from recograph.snapshot import ModelSnapshot, load_mapped_snapshot
 from recograph.stores import DEFAULT_STORE, list_stores
 
 logger = logging.getLogger(__name__)
@@ -256,6 +258,8 @@ def create_app(
     settings = settings or Settings.from_env()
     check_settings(settings)
     config = config or ServingConfig.from_env()
+    if config.ranking is not None:
+        snapshot_loader = with_ranking(snapshot_loader, Ranking(config.ranking))
     state = ServingState(Path(settings.artifacts_dir), snapshot_loader)
     events = EventWriter(
         settings.database_url or None,
@@ -462,6 +466,16 @@ async def _poll(state: ServingState, stores: StoreRegistry, seconds: float) -> N
         except Exception:
             logger.exception("polling %s for a new build failed", state.artifacts_dir)
         await stores.poll_once()
+
+
+def with_ranking(loader: SnapshotLoader, ranking: Ranking) -> SnapshotLoader:
+    """``loader`` whose snapshots rank as ``ranking`` (`RECOGRAPH_RANKING`), whatever the
+    build chose: full scoring and two-stage ranking side by side on one build."""
+
+    def load(path: Path) -> ModelSnapshot:
+        return dataclasses.replace(loader(path), ranking=ranking)
+
+    return load
 
 
 def create_app_from_env() -> Starlette:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from recograph.engine import BusinessRules
+from recograph.recommenders.candidates import Ranking
 from recograph.settings import Environment, SettingsError
 
 
@@ -64,6 +65,8 @@ class ServingConfig:
     reload_poll_seconds: float = 5.0
     compiled_documents: bool = True
     live_poll_seconds: float = 0.5
+    # Overrides the build's ranking ("two-stage" or "full"); None: the build's own.
+    ranking: str | None = None
 
     @cached_property
     def business_rules(self) -> BusinessRules:
@@ -90,4 +93,16 @@ class ServingConfig:
             reload_poll_seconds=env.number("RECOGRAPH_RELOAD_POLL_SECONDS", 5.0),
             compiled_documents=env.flag("RECOGRAPH_COMPILED_DOCUMENTS", True),
             live_poll_seconds=env.number("RECOGRAPH_LIVE_POLL_SECONDS", 0.5),
+            ranking=_ranking(env, "RECOGRAPH_RANKING"),
         )
+
+
+def _ranking(env: Environment, key: str) -> str | None:
+    """``two-stage`` or ``full`` (how `engine.recommend` ranks), unset: the build's choice."""
+    raw = (env.raw(key) or "").strip().lower()
+    if not raw:
+        return None
+    choices = [r.value for r in Ranking]
+    if raw not in choices:
+        raise SettingsError(f"{key} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw

@@ -62,6 +62,7 @@ from recograph.evaluation.metrics import (
     recall_at_k,
     top_k,
 )
+from recograph.recommenders.candidates import Ranking
 from recograph.recommenders.ease import fit_ease
 from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
 from recograph_lab.bench.datasets import PUBLIC, DatasetError, export_public
@@ -428,6 +429,9 @@ class QualityReport:
     seconds: float
     cpu_seconds: float  # this process, all threads: comparable on a shared machine
     timings: Mapping[str, float] = field(default_factory=dict)
+    # Per hybrid row: the mean share of a customer's top 10 that two-stage ranking and full
+    # scoring of the same build have in common (the "| full scoring" rows are the latter).
+    full_scoring_overlap: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -443,6 +447,9 @@ class QualityReport:
             "cpu_seconds": round(self.cpu_seconds, 1),
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
             "rows": [row.to_dict() for row in self.rows],
+            "full_scoring_top10_overlap": {
+                k: round(v, 4) for k, v in self.full_scoring_overlap.items()
+            },
         }
 
     def table(self) -> str:
@@ -492,6 +499,9 @@ class QualityReport:
             "  ".join("-" * w for w in widths),
             *(render(line) for line in body),
         ]
+        if self.full_scoring_overlap:
+            shared = ", ".join(f"{k} {v:.3f}" for k, v in self.full_scoring_overlap.items())
+            lines += ["", f"top-{K} overlap of two-stage ranking with full scoring: {shared}"]
         return "\n".join(lines) + "\n"
 
 
@@ -617,15 +627,25 @@ def run_quality(
     def hybrid(user: int) -> Request:
         return Request(user=user, limit=K, in_stock_only=False)
 
-    add("hybrid (served default)", engine_rankings(snapshot, users, hybrid))
+    hybrid_ranked = engine_rankings(snapshot, users, hybrid)
+    add("hybrid (served default)", hybrid_ranked)
 
     def as_served(user: int) -> Request:
         return Request(user=user, limit=K)
 
-    add(
-        "hybrid + stock + business rules",
-        engine_rankings(snapshot, users, as_served, BusinessRules()),
-    )
+    served = engine_rankings(snapshot, users, as_served, BusinessRules())
+    add("hybrid + stock + business rules", served)
+    overlap: dict[str, float] = {}
+    if snapshot.ranking is Ranking.TWO_STAGE:
+        # The same build scored over the whole catalogue, side by side (`--ranking full`).
+        full = replace(snapshot, ranking=Ranking.FULL)
+        for name, request, policy, mine in (
+            ("hybrid (served default)", hybrid, NO_POLICY, hybrid_ranked),
+            ("hybrid + stock + business rules", as_served, BusinessRules(), served),
+        ):
+            ranked = engine_rankings(full, users, request, policy)
+            add(f"{name} | full scoring", ranked)
+            overlap[name] = top_overlap(mine, ranked)
     if users.remove_seen:
         strict = {name: _single_model(name) for name in model_rows(snapshot) if name in CF_MODELS}
         for name, request in strict.items():
@@ -653,7 +673,18 @@ def run_quality(
         seconds=time.perf_counter() - started,
         cpu_seconds=time.process_time() - cpu_started,
         timings=timings,
+        full_scoring_overlap=overlap,
     )
+
+
+def top_overlap(first: Rankings, second: Rankings) -> float:
+    """The mean share of a row's items (empty slots aside) that both rankings hold."""
+    shares = []
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        kept = {p for p in b if p != EMPTY}
+        if kept:
+            shares.append(len({p for p in a if p != EMPTY} & kept) / len(kept))
+    return float(np.mean(shares)) if shares else float("nan")
 
 
 # ---------------------------------------------------------------------------- command

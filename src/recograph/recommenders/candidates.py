@@ -1,0 +1,324 @@
+"""The first stage of two-stage ranking: a few hundred candidates per request, from lists.
+
+Full scoring gives every product a score from every signal, so a request costs more as the
+catalogue grows. Every signal is sparse or has a known top, though: item-kNN and content
+scores are sums of the history's (or the page's) stored neighbour rows, a rule scores only
+the consequents of the rules the page fires, a category rule's items rank within their
+category by popularity, and popularity's best are a list. So the candidates are the union of
+
+- the item-kNN neighbours of the history and the content neighbours of the page and the
+  history (the stored top-k rows), cut to each signal's best ``signal_limit``;
+- the consequents of the fired product rules, and each category a fired category rule
+  recommends through its ``list_size`` best sellers (`CandidateLists.category_popular`);
+- the popular or trending list (overall, or of the page's category and requested ones);
+- the promoted products of the page's categories and of those its category rules lead to,
+  and the best-selling and trending promoted products (a slot takes any that scores well);
+- the customer's products that may come back (buy-again);
+
+built offline where they are lists (`fit_candidates`, stored in the artifacts), and each
+signal is scored exactly on them. Because every signal's best item is a candidate, the
+per-signal normalisation (by the maximum) is the full catalogue's, and a candidate's blended
+score equals its full-scoring score; what can differ is only a product outside every list
+that full scoring would have ranked in the top.
+
+Everything per request here costs in the size of the history, the page and the lists, not
+the catalogue (`engine.recommend` keeps ``Ranking.FULL`` selectable to compare both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recograph.recommenders.popularity import Popularity
+from recograph.recommenders.rules import RuleSet
+from recograph.recommenders.sparse import row_entries
+
+Positions = npt.NDArray[np.int64]
+Values = npt.NDArray[np.float64]
+Arrays = Mapping[str, npt.NDArray[Any]]
+
+LIST_SIZE = 50  # items per stored list (overall, per category, promoted per category)
+SIGNAL_LIMIT = 100  # best items a neighbour or rule signal contributes
+MAX_RULE_CATEGORIES = 12  # categories recommended by category rules that bring their heads
+RULE_CATEGORY_HEAD = 20  # best sellers each of those brings
+PROMOTED_PER_CATEGORY = 10  # promoted products listed per category (one takes a slot)
+# The store-wide lists also hold each category's best few: the per-category cap (3 by default)
+# sends a popularity page past a crowded category's best sellers.
+HEAD_PER_CATEGORY = 5  # the default per-category cap (3), with room for filtered ones
+
+
+class Ranking(StrEnum):
+    """How a request is ranked: candidates first (the default), or the whole catalogue."""
+
+    TWO_STAGE = "two-stage"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class CandidateLists:
+    """Lists built offline from popularity and the catalogue (best first, ties by position).
+
+    - ``popular`` / ``trending``: the ``LIST_SIZE`` best by buyers / by recency-weighted sales,
+      and the ``HEAD_PER_CATEGORY`` best of every category;
+    - ``promoted_popular`` / ``promoted_trending``: the same among promoted products;
+    - ``category_popular`` / ``category_trending``: CSR rows (one per category), the same
+      within each category;
+    - ``category_promoted``: CSR rows, each category's promoted products by buyers;
+    - ``category_overall_max`` / ``category_trending_max``: the maxima score_popularity
+      divides by for a category page, so the candidate stage needs no pass over the catalogue;
+      ``overall_max`` / ``trending_max`` likewise for the whole store.
+    """
+
+    popular: npt.NDArray[np.int32]
+    trending: npt.NDArray[np.int32]
+    promoted_popular: npt.NDArray[np.int32]
+    promoted_trending: npt.NDArray[np.int32]
+    category_popular: sp.csr_matrix
+    category_trending: sp.csr_matrix
+    category_promoted: sp.csr_matrix
+    category_overall_max: npt.NDArray[np.float32]
+    category_trending_max: npt.NDArray[np.float32]
+    overall_max: float
+    trending_max: float
+
+    def to_arrays(self, prefix: str = "candidates.") -> dict[str, npt.NDArray[Any]]:
+        arrays: dict[str, npt.NDArray[Any]] = {
+            f"{prefix}popular": self.popular,
+            f"{prefix}trending": self.trending,
+            f"{prefix}promoted_popular": self.promoted_popular,
+            f"{prefix}promoted_trending": self.promoted_trending,
+            f"{prefix}category_overall_max": self.category_overall_max,
+            f"{prefix}category_trending_max": self.category_trending_max,
+            f"{prefix}overall_max": np.array(self.overall_max, dtype=np.float64),
+            f"{prefix}trending_max": np.array(self.trending_max, dtype=np.float64),
+        }
+        for name in ("category_popular", "category_trending", "category_promoted"):
+            matrix: sp.csr_matrix = getattr(self, name)
+            arrays[f"{prefix}{name}.indptr"] = np.asarray(matrix.indptr, dtype=np.int64)
+            arrays[f"{prefix}{name}.indices"] = np.asarray(matrix.indices, dtype=np.int32)
+            arrays[f"{prefix}{name}.shape"] = np.asarray(matrix.shape, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, prefix: str = "candidates.") -> CandidateLists:
+        def rows(name: str) -> sp.csr_matrix:
+            indices = np.asarray(arrays[f"{prefix}{name}.indices"])
+            shape = tuple(int(n) for n in arrays[f"{prefix}{name}.shape"])
+            data = np.ones(len(indices), dtype=np.int8)
+            indptr = np.asarray(arrays[f"{prefix}{name}.indptr"])
+            if len(indptr) != shape[0] + 1:
+                raise ValueError(f"{prefix}{name}: {len(indptr)} row pointers for {shape[0]} rows")
+            return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+
+        return cls(
+            popular=np.asarray(arrays[f"{prefix}popular"], dtype=np.int32),
+            trending=np.asarray(arrays[f"{prefix}trending"], dtype=np.int32),
+            promoted_popular=np.asarray(arrays[f"{prefix}promoted_popular"], dtype=np.int32),
+            promoted_trending=np.asarray(arrays[f"{prefix}promoted_trending"], dtype=np.int32),
+            category_popular=rows("category_popular"),
+            category_trending=rows("category_trending"),
+            category_promoted=rows("category_promoted"),
+            category_overall_max=np.asarray(arrays[f"{prefix}category_overall_max"], np.float32),
+            category_trending_max=np.asarray(arrays[f"{prefix}category_trending_max"], np.float32),
+            overall_max=float(arrays[f"{prefix}overall_max"]),
+            trending_max=float(arrays[f"{prefix}trending_max"]),
+        )
+
+
+def _best_first(values: npt.NDArray[Any], keep: npt.NDArray[np.bool_], size: int) -> Positions:
+    """Positions where ``keep`` with a positive value, best first (ties: lower position)."""
+    positions = np.flatnonzero(keep & (values > 0))
+    order = np.lexsort((positions, -values[positions]))
+    return positions[order][:size].astype(np.int64)
+
+
+def _with_heads(values: npt.NDArray[Any], heads: sp.csr_matrix, size: int) -> Positions:
+    """The ``size`` best positions and every row of ``heads``, best first (ties: position)."""
+    everything = np.ones(len(values), dtype=np.bool_)
+    chosen = np.union1d(_best_first(values, everything, size), heads.indices)
+    order = np.lexsort((chosen, -values[chosen]))
+    return chosen[order].astype(np.int64)
+
+
+def _per_category(
+    values: npt.NDArray[Any], category: npt.NDArray[Any], n_categories: int, size: int
+) -> sp.csr_matrix:
+    """One row per category: its ``size`` best positions by ``values`` (ties: lower position)."""
+    positions = np.flatnonzero(values > 0)
+    order = np.lexsort((positions, -values[positions], category[positions]))
+    ranked = positions[order]
+    cats = category[ranked].astype(np.int64)
+    starts = np.searchsorted(cats, np.arange(n_categories), side="left")
+    rank_in_category = np.arange(len(ranked)) - starts[cats]
+    kept = rank_in_category < size
+    counts = np.bincount(cats[kept], minlength=n_categories)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = ranked[kept].astype(np.int32)
+    data = np.ones(len(indices), dtype=np.int8)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_categories, len(values)))
+
+
+def fit_candidates(
+    popularity: Popularity,
+    category: npt.NDArray[Any],
+    n_categories: int,
+    promoted: npt.NDArray[np.bool_],
+    size: int = LIST_SIZE,
+) -> CandidateLists:
+    """The stored lists, from the fitted popularity and the catalogue."""
+    overall = np.asarray(popularity.overall, dtype=np.float32)
+    trending = np.asarray(popularity.trending, dtype=np.float32)
+    by_category_overall = np.zeros(n_categories, dtype=np.float32)
+    by_category_trending = np.zeros(n_categories, dtype=np.float32)
+    cats = np.asarray(popularity.item_category, dtype=np.int64)
+    np.maximum.at(by_category_overall, cats, overall)
+    np.maximum.at(by_category_trending, cats, trending)
+    # Promoted products rank by buyers, but never-bought ones are listed too (after them).
+    promoted_order = np.where(promoted, overall + np.float32(1e-3), np.float32(0))
+    promoted_recent = np.where(promoted, trending + np.float32(1e-3), np.float32(0))
+    return CandidateLists(
+        popular=_with_heads(
+            overall, _per_category(overall, category, n_categories, HEAD_PER_CATEGORY), size
+        ).astype(np.int32),
+        trending=_with_heads(
+            trending, _per_category(trending, category, n_categories, HEAD_PER_CATEGORY), size
+        ).astype(np.int32),
+        promoted_popular=_best_first(promoted_order, promoted, size).astype(np.int32),
+        promoted_trending=_best_first(promoted_recent, promoted, size).astype(np.int32),
+        category_popular=_per_category(overall, category, n_categories, size),
+        category_trending=_per_category(trending, category, n_categories, size),
+        category_promoted=_per_category(
+            promoted_order, category, n_categories, min(size, PROMOTED_PER_CATEGORY)
+        ),
+        category_overall_max=by_category_overall,
+        category_trending_max=by_category_trending,
+        overall_max=float(overall.max()) if len(overall) else 0.0,
+        trending_max=float(trending.max()) if len(trending) else 0.0,
+    )
+
+
+def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None) -> Positions:
+    """The positions listed in the CSR ``rows`` of ``matrix`` (a list per row, best first),
+    concatenated; with ``head``, only each row's first ``head``."""
+    wanted = np.asarray(rows, dtype=np.int64).ravel()
+    if wanted.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    entries, owner = row_entries(matrix.indptr, wanted)
+    if head is not None:
+        entries = entries[entries - matrix.indptr[wanted][owner] < head]
+    return np.asarray(matrix.indices[entries], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------- per request
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """A signal on its support: ascending positions and their (positive) values."""
+
+    positions: Positions
+    values: Values
+
+    @classmethod
+    def empty(cls) -> Sparse:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+    def best(self, limit: int) -> Positions:
+        """The ``limit`` best positions (unordered): every candidate a signal brings."""
+        if len(self.positions) <= limit:
+            return self.positions
+        return self.positions[np.argpartition(-self.values, limit - 1)[:limit]]
+
+    def at(self, positions: Positions) -> Values:
+        """The values at ``positions`` (0 off the support)."""
+        return values_at(self.positions, self.values, positions)
+
+
+def values_at(support: Positions, values: npt.NDArray[Any], positions: Positions) -> Values:
+    """``values`` (given on the ascending ``support``) at ``positions``, 0 elsewhere."""
+    result = np.zeros(len(positions), dtype=np.float64)
+    if len(support) == 0:
+        return result
+    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
+    hit = support[slot] == positions
+    result[hit] = values[slot[hit]]
+    return result
+
+
+def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
+    """Whether each of ``positions`` is in the ascending ``support`` (`np.isin` without its
+    sort, for the small sorted arrays of a request)."""
+    if len(support) == 0:
+        return np.zeros(len(positions), dtype=np.bool_)
+    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
+    return np.asarray(support[slot] == positions, dtype=np.bool_)
+
+
+def row_sum(matrix: sp.csr_matrix, rows: npt.ArrayLike, weights: npt.ArrayLike) -> Sparse:
+    """``Σ_r weights[r] · matrix[rows[r]]`` on its support: `sparse.weighted_row_sum` without
+    the dense vector (the same float64 additions in the same order, so the same values)."""
+    wanted = np.asarray(rows, dtype=np.int64).ravel()
+    if wanted.size == 0:
+        return Sparse.empty()
+    entries, owner = row_entries(matrix.indptr, wanted)
+    if entries.size == 0:
+        return Sparse.empty()
+    values = matrix.data[entries] * np.asarray(weights, dtype=np.float64)[owner]
+    support, inverse = np.unique(matrix.indices[entries], return_inverse=True)
+    sums = np.asarray(np.bincount(inverse, weights=values, minlength=len(support)), np.float64)
+    keep = sums > 0
+    return Sparse(support[keep].astype(np.int64), sums[keep])
+
+
+@dataclass(frozen=True)
+class RuleHits:
+    """`rules.score_rules` on its support: per consequent item of a fired rule (outside the
+    context) the best confidence and the rule giving it (ties: the lower rule id)."""
+
+    positions: Positions
+    values: Values
+    rule: npt.NDArray[np.int64]
+
+
+def rule_hits(
+    rules: RuleSet,
+    index: sp.csr_matrix,
+    always: npt.NDArray[np.int64],
+    seeds: Positions,
+    metric: str = "confidence",
+) -> RuleHits:
+    """The rules fired by ``seeds`` (``index`` is `rules.antecedent_index`, ``always`` the
+    rules with an empty antecedent), counted only over the rules the seeds touch."""
+    context = np.unique(seeds[(seeds >= 0) & (seeds < rules.n_items)])
+    entries, _ = row_entries(index.indptr, context)
+    touched, present = np.unique(index.indices[entries], return_counts=True)
+    lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
+    fired = touched[present == lengths].astype(np.int64)
+    if always.size:
+        fired = np.union1d(fired, always)
+    if fired.size == 0:
+        return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
+    if rules.single_consequent:
+        items, rule_ids = rules.consequent_indices[fired].astype(np.int64), fired
+    else:
+        found, owner = row_entries(rules.consequent_indptr, fired)
+        items, rule_ids = rules.consequent_indices[found].astype(np.int64), fired[owner]
+    values = np.asarray(getattr(rules, metric), dtype=np.float64)[rule_ids]
+    order = np.lexsort((rule_ids, -values, items))
+    items, rule_ids, values = items[order], rule_ids[order], values[order]
+    first = np.ones(len(items), dtype=np.bool_)
+    first[1:] = items[1:] != items[:-1]
+    keep = first & ~member(context, items)
+    return RuleHits(items[keep], values[keep], rule_ids[keep])
+
+
+def empty_antecedents(rules: RuleSet) -> npt.NDArray[np.int64]:
+    """Rules whose antecedent is empty: they fire for every context (as in arules)."""
+    return np.flatnonzero(np.diff(rules.antecedent_indptr) == 0).astype(np.int64)

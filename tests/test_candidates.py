@@ -1,0 +1,210 @@
+"""Two-stage ranking (recommenders/candidates.py) on the hand-made tiny store: the stored lists
+are what the orders say, every signal on its support equals full scoring, and where the
+candidates cover the catalogue the answers are full scoring's to the last reason."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recograph import artifacts
+from recograph.build import build_artifacts
+from recograph.engine import BusinessRules, Context, Request, Strategy, recommend
+from recograph.recommenders import candidates as stage
+from recograph.recommenders.blend import PageType
+from recograph.recommenders.sparse import weighted_row_sum
+from recograph.snapshot import ModelSnapshot, load_snapshot
+from tests.tiny_store import (
+    AMP,
+    CABLE,
+    HEADPHONES,
+    KEYBOARD,
+    LAPTOP,
+    MOUSE,
+    SPARE_MOUSE,
+    TINY_PARAMS,
+    tiny_store,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny-two-stage")
+    build_artifacts(tiny_store(), root, TINY_PARAMS, evaluate=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_root: Path) -> ModelSnapshot:
+    return load_snapshot(tiny_root)
+
+
+def pos(snapshot: ModelSnapshot, product_id: int) -> int:
+    position = snapshot.catalogue.index.position(product_id)
+    assert position is not None
+    return position
+
+
+def ids(snapshot: ModelSnapshot, positions: object) -> list[int]:
+    return [int(snapshot.catalogue.item_ids[p]) for p in np.asarray(positions).tolist()]
+
+
+def test_stored_lists_rank_by_buyers_ties_by_position(tiny: ModelSnapshot) -> None:
+    lists = tiny.lists
+    # Distinct buyers: laptop, mouse, headphones 3 each; amp 2; keyboard and spare mouse 1
+    # (c1's keyboard order was canceled); the cable none, so it is in no popularity list.
+    assert ids(tiny, lists.popular) == [LAPTOP, MOUSE, HEADPHONES, AMP, KEYBOARD, SPARE_MOUSE]
+    mice = tiny.catalogue.category_position("Wireless Mice")
+    assert mice is not None
+    assert ids(tiny, stage.rows_of(lists.category_popular, [mice])) == [MOUSE, SPARE_MOUSE]
+    assert lists.overall_max == 3.0
+    assert lists.category_overall_max[mice] == 3.0
+    # The never-bought promoted cable is still listed where promoted products are.
+    cables = tiny.catalogue.category_position("DACs & Balanced Cables")
+    assert ids(tiny, lists.promoted_popular) == [CABLE]
+    assert ids(tiny, stage.rows_of(lists.category_promoted, [cables])) == [CABLE]
+
+
+def test_fired_rules_give_their_consequents_and_confidences(tiny: ModelSnapshot) -> None:
+    # Laptop in the cart: laptop → mouse (2 of 3 laptop baskets), laptop → keyboard (1 of 3,
+    # below the minimum count of 2, so no rule): only the mouse, with confidence 2/3.
+    laptop = np.array([pos(tiny, LAPTOP)], dtype=np.int64)
+    hits = stage.rule_hits(
+        tiny.product_rules, tiny.product_rule_index, tiny.product_rules_always, laptop
+    )
+    assert ids(tiny, hits.positions) == [MOUSE]
+    assert hits.values.tolist() == pytest.approx([2 / 3])
+    rule = int(hits.rule[0])
+    assert ids(tiny, tiny.product_rules.antecedent(rule)) == [LAPTOP]
+    # The seeds themselves are never their own candidates (amp → headphones, headphones → amp).
+    both = np.array([pos(tiny, HEADPHONES), pos(tiny, AMP)], dtype=np.int64)
+    hits = stage.rule_hits(
+        tiny.product_rules, tiny.product_rule_index, tiny.product_rules_always, both
+    )
+    assert hits.positions.size == 0
+
+
+def test_neighbour_rows_on_their_support_equal_the_dense_sum(tiny: ModelSnapshot) -> None:
+    rows = np.array([pos(tiny, LAPTOP), pos(tiny, AMP)], dtype=np.int64)
+    weights = np.array([1.0, 0.5])
+    for matrix in (tiny.item_knn.similarity, tiny.content.similarity):
+        dense = weighted_row_sum(matrix, rows, weights)
+        sparse = stage.row_sum(matrix, rows, weights)
+        assert sparse.positions.tolist() == np.flatnonzero(dense > 0).tolist()
+        assert sparse.values.tolist() == dense[dense > 0].tolist()  # the same additions
+        everything = np.arange(tiny.n_items, dtype=np.int64)
+        assert sparse.at(everything).tolist() == np.where(dense > 0, dense, 0).tolist()
+
+
+def _requests(snapshot: ModelSnapshot) -> list[Request]:
+    laptop, amp, mouse = pos(snapshot, LAPTOP), pos(snapshot, AMP), pos(snapshot, MOUSE)
+    mice = snapshot.catalogue.category_position("Wireless Mice")
+    assert mice is not None
+    requests = [Request(user=u, limit=2) for u in range(snapshot.interactions.shape[0])]
+    requests += [
+        Request(limit=3),
+        Request(context=Context(cart=(laptop,), page_type=PageType.CART), limit=2),
+        Request(user=2, context=Context(cart=(amp,), page_type=PageType.CART), limit=2),
+        Request(user=0, context=Context(current=laptop, page_type=PageType.PRODUCT), limit=2),
+        Request(context=Context(category=mice, page_type=PageType.CATEGORY), limit=1),
+        Request(user=5, exclude=(laptop,), limit=3),
+        Request(user=1, limit=2, rank_offset=2, exclude=(mouse,)),
+        Request(user=3, strategy=Strategy.CONTENT, in_stock_only=False, limit=3),
+        Request(user=0, categories=(mice,), in_stock_only=False, explain=True, limit=1),
+        Request(user=6, live_purchases=(laptop,), explain=True, limit=2),
+        Request(user=4, limit=10),  # more than the store holds: full scoring decides
+    ]
+    return requests
+
+
+def test_where_the_candidates_cover_the_catalogue_answers_equal_full_scoring(
+    tiny: ModelSnapshot,
+) -> None:
+    full = dataclasses.replace(tiny, ranking=stage.Ranking.FULL)
+    assert tiny.ranking is stage.Ranking.TWO_STAGE
+    business = BusinessRules(promoted_positions=(2,), margin_weight=0.2)
+    used: list[stage.Ranking] = []
+    for request in _requests(tiny):
+        two, one = recommend(tiny, request, business), recommend(full, request, business)
+        used.append(two.ranking)
+        assert two.items == one.items, request
+        assert (two.explanation, two.has_more, two.trace) == (
+            one.explanation,
+            one.has_more,
+            one.trace,
+        ), request
+        assert two.items  # a real list was compared, not two empty ones
+        assert one.ranking is stage.Ranking.FULL
+        assert one.scored == tiny.n_items
+    # Short pages are ranked on the candidates; a page longer than they are falls back.
+    assert used[-1] is stage.Ranking.FULL
+    assert used.count(stage.Ranking.TWO_STAGE) >= len(used) - 3, used
+
+
+def test_candidates_hold_what_full_scoring_ranks_top(tiny: ModelSnapshot) -> None:
+    # A laptop in the cart of an anonymous visitor: full scoring ranks the mouse first (the
+    # only fired rule), and the mouse is the rule signal's candidate, at full-scoring value.
+    full = dataclasses.replace(tiny, ranking=stage.Ranking.FULL)
+    request = Request(
+        context=Context(cart=(pos(tiny, LAPTOP),), page_type=PageType.CART),
+        strategy=Strategy.RULES,
+    )
+    top = recommend(full, request).items[0]
+    assert ids(tiny, [top.position]) == [MOUSE]
+    assert recommend(tiny, request).items[0] == top
+
+
+def test_lists_round_trip_and_ranking_is_recorded(tiny: ModelSnapshot, tmp_path: Path) -> None:
+    published = artifacts.publish(
+        tiny.to_arrays(), {**tiny.manifest, "ranking": "full"}, tmp_path, version="v1"
+    )
+    again = load_snapshot(published)
+    assert again.ranking is stage.Ranking.FULL
+    for name, array in tiny.lists.to_arrays().items():
+        assert again.to_arrays()[name].tolist() == array.tolist(), name
+
+
+def test_a_build_without_candidate_lists_is_refused_by_its_format(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    old = artifacts.publish(
+        {k: v for k, v in load_snapshot(tiny_root).to_arrays().items() if "candidates." not in k},
+        {"version": "v-old"},
+        tmp_path,
+        version="v-old",
+    )
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        artifacts.ArtifactError, match="artifact format 2, this server reads format 3"
+    ):
+        load_snapshot(old, verify=False)
+
+
+def test_full_scoring_is_a_build_and_a_serving_choice(tmp_path: Path) -> None:
+    from recograph.serving.config import ServingConfig
+    from recograph.settings import SettingsError
+
+    result = build_artifacts(
+        tiny_store(), tmp_path, dataclasses.replace(TINY_PARAMS, ranking="full"), evaluate=False
+    )
+    assert result.manifest["ranking"] == "full"
+    assert load_snapshot(tmp_path).ranking is stage.Ranking.FULL
+    assert ServingConfig.from_env({"RECOGRAPH_RANKING": "Full"}).ranking == "full"
+    assert ServingConfig.from_env({}).ranking is None
+    with pytest.raises(SettingsError, match="RECOGRAPH_RANKING must be one of two-stage, full"):
+        ServingConfig.from_env({"RECOGRAPH_RANKING": "fast"})
+
+
+def test_top_overlap_is_the_mean_share_of_full_scorings_items_kept() -> None:
+    from recograph.bench.quality import top_overlap
+
+    two_stage = np.array([[1, 2, -1], [3, 4, 5]])
+    full = np.array([[2, 1, 7], [3, 9, -1]])
+    # Row 1 keeps 2 of full scoring's {2, 1, 7}; row 2 keeps 1 of {3, 9}: (2/3 + 1/2) / 2.
+    assert top_overlap(two_stage, full) == pytest.approx((2 / 3 + 1 / 2) / 2)
