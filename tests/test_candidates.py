@@ -202,7 +202,7 @@ def test_full_scoring_is_a_build_and_a_serving_choice(tmp_path: Path) -> None:
 
 
 def test_top_overlap_is_the_mean_share_of_full_scorings_items_kept() -> None:
-    from recograph.bench.quality import top_overlap
+    from recograph_lab.bench.quality import top_overlap
 
     two_stage = np.array([[1, 2, -1], [3, 4, 5]])
     full = np.array([[2, 1, 7], [3, 9, -1]])
