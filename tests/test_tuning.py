@@ -163,17 +163,14 @@ def test_a_blend_below_the_best_single_signal_is_replaced_by_it(snapshot: ModelS
 
 def test_the_simplest_configuration_within_one_standard_error_is_served() -> None:
     base = np.array([0.2, 0.4, 0.1, 0.3])
-    # Paired differences 0.3, -0.2, 0.25, -0.15: mean 0.05, standard deviation 0.2677, standard
-    # error 0.134 (as in the pick_candidate test).
-    noisy = base + np.array([0.3, -0.2, 0.25, -0.15])
+    noisy = base + np.array([0.3, -0.2, 0.25, -0.15])  # 0.5, 0.2, 0.35, 0.15: mean 0.3
     zeros = np.zeros(4)
-    # The blend beats every single signal by 0.1 for every customer (no spread): it is served.
+    # The blend (0.3, 0.5, 0.2, 0.4: mean 0.35, std 0.1291, standard error 0.0645) beats CF
+    # and popularity (0.25) by 0.1, more than its standard error: the blend is served.
     values = {"blend": base + 0.1, "cf": base, "content": zeros, "rules": zeros, "popularity": base}
     assert evaluate.simplest_within_one_se(values) == ("blend", "blend", ["blend"])
-    # The blend is best (0.30) but CF alone (0.25) is within the 0.134 standard error: CF is
-    # served. Popularity at 0.15 is 0.15 below the blend, more than one standard error (the
-    # differences 0.4, -0.1, 0.35, -0.05 have standard error 0.134 too): not a candidate.
-    # Content and rules score 0: the blend's 0.3 is 3.8 standard errors (0.079) above them.
+    # The blend is best (0.30, std 0.1581, standard error 0.0791) but CF alone (0.25) is within
+    # it: CF is served. Popularity at 0.15 and content and rules at 0 are not.
     values = {
         "blend": noisy,
         "cf": base,
@@ -182,7 +179,7 @@ def test_the_simplest_configuration_within_one_standard_error_is_served() -> Non
         "popularity": base - 0.1,
     }
     assert evaluate.simplest_within_one_se(values) == ("cf", "blend", ["blend", "cf"])
-    # Popularity 0.01 below CF is within one standard error of the blend too, and simplest.
+    # Popularity at 0.24 is within one standard error of the blend too, and simplest.
     values["popularity"] = base - 0.01
     assert evaluate.simplest_within_one_se(values) == (
         "popularity",
@@ -192,7 +189,7 @@ def test_the_simplest_configuration_within_one_standard_error_is_served() -> Non
     # Equally simple candidates: the better mean wins (CF 0.25 against content 0.24).
     values = {"blend": noisy, "cf": base, "content": base - 0.01, "popularity": zeros}
     assert evaluate.simplest_within_one_se(values)[0] == "cf"
-    # Customers with nothing to find (NaN) take no part.
+    # Customers with nothing to find (NaN) take no part (the blend's standard error stays 0.0645).
     values = {"blend": np.append(base + 0.1, np.nan), "cf": np.append(base, np.nan)}
     assert evaluate.simplest_within_one_se(values) == ("blend", "blend", ["blend"])
 

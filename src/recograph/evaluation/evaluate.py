@@ -505,26 +505,24 @@ SIMPLICITY: dict[str, int] = {"popularity": 0, "cf": 1, "content": 1, "rules": 1
 ONE_SE_RULE = (
     "one-standard-error rule: of the blend and the single signals, the simplest (popularity, "
     "then a single signal, then the blend; the better score among equals) whose validation "
-    "NDCG@10 is within one standard error of the paired difference from the best is served"
+    "NDCG@10 is within one standard error of the best configuration's NDCG@10 is served"
 )
 
 
 def simplest_within_one_se(
     values: Mapping[str, npt.NDArray[np.float64]],
 ) -> tuple[str, str, list[str]]:
-    """The one-standard-error rule over candidate configurations (per-customer NDCG@10 on the
-    same customers): the best by mean, the candidates whose mean is within one standard error
-    of the paired difference from the best, and the simplest of those (`SIMPLICITY`, then the
-    higher mean, then the name). A more complex configuration must earn its place by more than
-    the noise: on a small or tied validation split the best is often the one that fitted noise.
-    Returns (chosen, best, within)."""
+    """The one-standard-error rule (Hastie, Tibshirani and Friedman, The Elements of
+    Statistical Learning, 7.10) over candidate configurations scored per customer (NDCG@10,
+    the same customers): the best by mean, the candidates whose mean is within one standard
+    error of the best's mean (its per-customer std / √n), and the simplest of those
+    (`SIMPLICITY`, then the higher mean, then the name). A more complex configuration must
+    beat the simpler ones by more than the best's own uncertainty: on a tied validation split
+    the best is often the one that fitted noise. Returns (chosen, best, within)."""
     means = {name: _mean(v) for name, v in values.items()}
     best = max(values, key=lambda name: (means[name], -SIMPLICITY[name], name == "cf"))
-    within = [
-        name
-        for name in values
-        if means[best] - means[name] <= _paired_error(values[best], values[name])
-    ]
+    error = Estimate.of(values[best]).standard_error
+    within = [name for name in values if means[best] - means[name] <= error]
     chosen = min(within, key=lambda name: (SIMPLICITY[name], -means[name], name))
     return chosen, best, within
 
