@@ -160,7 +160,9 @@ def test_no_lines_repeats_nothing_without_nan() -> None:
     assert found.repeatable.tolist() == [False] * 3
     assert found.rate.tolist() == [0.0] * 3
     assert found.median_days.tolist() == [0.0] * 3
-    assert found.another_rate.tolist() == [0.0] * 3
+    # No customer ordered again: no evidence for damping owned categories (was 0, which
+    # damped them all; changed deliberately for stores of one basket per customer).
+    assert found.another_rate.tolist() == [1.0] * 3
     assert found.propensity.tolist() == [0.0] * 4
     assert found.share == 0.0
 

@@ -148,12 +148,51 @@ def test_a_blend_below_the_best_single_signal_is_replaced_by_it(snapshot: ModelS
     assert choice.blend_score == evaluate.Estimate(0.0, 0.0, 40)
     assert choice.best_score == evaluate.Estimate(1.0, 0.0, 40)
     assert choice.standard_error == 0.0
-    # The seed light weights (content 0.5, rules 0.5) rank as content does: the blend stays.
+    assert choice.served_signal == "content"
+    assert (choice.best, choice.within_one_se) == ("content", ("content",))
+    # The seed light weights (content 0.5, rules 0.5) rank as content does. Before the
+    # one-standard-error rule the blend stayed; now content alone, as good and simpler, is
+    # served (a deliberate change: a blend must beat its simpler parts by more than the noise).
     served, (choice,) = evaluate._guarantee(
         stack, relevant, SEED_WEIGHTS, stack.signals[SignalName.CF], (Segment.LIGHT,), config, None
     )
-    assert served[Segment.LIGHT] == SEED_WEIGHTS[Segment.LIGHT]
-    assert (choice.outcome, choice.blend_score.mean, choice.best_score.mean) == ("blend", 1.0, 1.0)
+    assert served[Segment.LIGHT] == Weights(content=1.0)
+    assert (choice.outcome, choice.blend_score.mean, choice.best_score.mean) == ("signal", 1.0, 1.0)
+    assert (choice.best, choice.within_one_se) == ("content", ("blend", "content"))
+    assert choice.to_dict()["rule"] == evaluate.ONE_SE_RULE
+
+
+def test_the_simplest_configuration_within_one_standard_error_is_served() -> None:
+    base = np.array([0.2, 0.4, 0.1, 0.3])
+    noisy = base + np.array([0.3, -0.2, 0.25, -0.15])  # 0.5, 0.2, 0.35, 0.15: mean 0.3
+    zeros = np.zeros(4)
+    # The blend (0.3, 0.5, 0.2, 0.4: mean 0.35, std 0.1291, standard error 0.0645) beats CF
+    # and popularity (0.25) by 0.1, more than its standard error: the blend is served.
+    values = {"blend": base + 0.1, "cf": base, "content": zeros, "rules": zeros, "popularity": base}
+    assert evaluate.simplest_within_one_se(values) == ("blend", "blend", ["blend"])
+    # The blend is best (0.30, std 0.1581, standard error 0.0791) but CF alone (0.25) is within
+    # it: CF is served. Popularity at 0.15 and content and rules at 0 are not.
+    values = {
+        "blend": noisy,
+        "cf": base,
+        "content": zeros,
+        "rules": zeros,
+        "popularity": base - 0.1,
+    }
+    assert evaluate.simplest_within_one_se(values) == ("cf", "blend", ["blend", "cf"])
+    # Popularity at 0.24 is within one standard error of the blend too, and simplest.
+    values["popularity"] = base - 0.01
+    assert evaluate.simplest_within_one_se(values) == (
+        "popularity",
+        "blend",
+        ["blend", "cf", "popularity"],
+    )
+    # Equally simple candidates: the better mean wins (CF 0.25 against content 0.24).
+    values = {"blend": noisy, "cf": base, "content": base - 0.01, "popularity": zeros}
+    assert evaluate.simplest_within_one_se(values)[0] == "cf"
+    # Customers with nothing to find (NaN) take no part (the blend's standard error stays 0.0645).
+    values = {"blend": np.append(base + 0.1, np.nan), "cf": np.append(base, np.nan)}
+    assert evaluate.simplest_within_one_se(values) == ("blend", "blend", ["blend"])
 
 
 def test_no_decision_on_too_few_customers(snapshot: ModelSnapshot) -> None:
@@ -197,14 +236,18 @@ def test_the_build_records_the_protocol_and_serves_what_it_chose(demo_build: Bui
         assert Weights.from_dict(choice["served"]) == weights[Segment(segment)]
         blend_score = choice["blend_ndcg@10"]["ndcg@10"]
         best = choice["best_signal_ndcg@10"]["ndcg@10"]
+        # One-standard-error rule: the simplest configuration within one SE of the best is
+        # served; the blend only when nothing simpler is.
+        assert choice["best"] in choice["within_one_se"]
         if choice["outcome"] == "signal":
-            assert best - blend_score > choice["difference_standard_error"]
+            assert choice["served_signal"] in choice["within_one_se"]
             assert (
                 Weights.from_dict(choice["served"])
-                == evaluate.SINGLE_SIGNALS[choice["best_signal"]]
+                == evaluate.SINGLE_SIGNALS[choice["served_signal"]]
             )
         else:
             assert choice["outcome"] == "blend"
+            assert choice["within_one_se"] == ["blend"]
             assert blend_score >= best - choice["difference_standard_error"]
 
 
@@ -213,7 +256,8 @@ async def test_model_info_says_which_was_served(
 ) -> None:
     settings = Settings(artifacts_dir=artifacts_root, database_url="")
     query = """{ modelInfo { validationProtocol modelChoices { segment page outcome bestSignal
-        blendNdcg bestSignalNdcg differenceStandardError customers served { signal weight } } } }"""
+        blendNdcg bestSignalNdcg differenceStandardError customers served { signal weight }
+        servedSignal best withinOneStandardError rule } } }"""
     async with app_client(settings) as client:
         response = await client.post("/graphql", json={"query": query})
     info = response.json()["data"]["modelInfo"]
@@ -226,6 +270,10 @@ async def test_model_info_says_which_was_served(
         assert shown["blendNdcg"] == recorded["blend_ndcg@10"]["ndcg@10"]
         assert shown["bestSignalNdcg"] == recorded["best_signal_ndcg@10"]["ndcg@10"]
         assert shown["customers"] == recorded["blend_ndcg@10"]["users"]
+        assert shown["servedSignal"] == recorded["served_signal"]
+        assert shown["best"] == recorded["best"]
+        assert shown["withinOneStandardError"] == recorded["within_one_se"]
+        assert shown["rule"] == recorded["rule"] == evaluate.ONE_SE_RULE
         served = {w["signal"].lower(): w["weight"] for w in shown["served"]}
         total = sum(recorded["served"].values())
         expected = {k: v / total for k, v in recorded["served"].items() if v > 0}
@@ -276,7 +324,7 @@ def test_build_output_states_what_is_served(demo_build: BuildResult) -> None:
         f" with new products); decisions need {evaluate.MIN_DECISION_CUSTOMERS} customers"
     )
     for choice in validation["choices"]:
-        served = "blend" if choice["outcome"] != "signal" else f"{choice['best_signal']} alone"
+        served = "blend" if choice["outcome"] != "signal" else f"{choice['served_signal']} alone"
         line = next(
             x for x in text.splitlines() if x.split()[:2] == [choice["segment"], choice["page"]]
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from recograph.build import BuildResult, build_artifacts
+from recograph.build import MIN_RETURNING_SHARE, BuildResult, build_artifacts, validation_holdout
 from recograph.dataset import StoreData
 from recograph.evaluation import evaluate
 from tests.tiny_store import (
@@ -79,3 +79,58 @@ def test_one_basket_store_takes_validation_decisions_on_held_out_items(
         "validation: per-customer item holdout, 64 held-out lines of 64 customers "
         f"(64 with new products); decisions need {evaluate.MIN_DECISION_CUSTOMERS} customers"
     )
+
+
+def returning_and_one_off_store(returning: int, one_off: int) -> StoreData:
+    """``returning`` customers with two orders (laptop + mouse, then a keyboard: one new
+    product in the last order) and ``one_off`` customers with one three-product basket."""
+    base = tiny_store()
+    baskets: list[tuple[int, int, list[int]]] = []
+    for customer in range(1, returning + 1):
+        baskets += [
+            (2 * customer - 1, customer, [LAPTOP, MOUSE]),
+            (2 * customer, customer, [KEYBOARD]),
+        ]
+    for customer in range(returning + 1, returning + one_off + 1):
+        baskets.append((returning + customer, customer, [HEADPHONES, AMP, CABLE]))
+    dates = pd.Timestamp("2026-01-01") + pd.to_timedelta(range(len(baskets)), "h")
+    orders, lines = basket_frames(base.products, baskets, pd.DatetimeIndex(dates))
+    ids = range(1, returning + one_off + 1)
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="int64"),
+            "name": [f"Customer {i}" for i in ids],
+            "email": [f"c{i}@example.com" for i in ids],
+            "created_at": pd.to_datetime(["2025-06-01"] * len(ids)),
+        }
+    )
+    return StoreData(base.products, customers, orders, lines, base.reviews.iloc[0:0])
+
+
+def test_mostly_one_off_customers_validate_on_held_out_items() -> None:
+    # 40 returning customers (each with a new product in the last order, 40 >= 30 decide) but
+    # 60 one-off: returning are 40% of the 100 buyers, under the 50% majority, so the
+    # last-order holdout would decide for the minority: the item holdout decides.
+    chosen = validation_holdout(returning_and_one_off_store(40, 60), seed=7)
+    protocol = chosen.protocol
+    assert protocol["kind"] == "per-customer item holdout"
+    assert (protocol["returning_customers"], protocol["buying_customers"]) == (40, 100)
+    assert protocol["min_returning_share"] == MIN_RETURNING_SHARE == 0.5
+    assert protocol["fallback_from"]["reason"].startswith(
+        "40 of 100 buying customers returned (40%, under 50%)"
+    )
+    # Every customer has 3 distinct products: keeps round(3 × 0.75) = 2, holds out 1.
+    assert protocol["customers"] == protocol["held_out_lines"] == 100
+    summary = evaluate.validation_summary({"protocol": protocol}).splitlines()
+    assert summary[1] == f"  not the per-customer holdout: {protocol['fallback_from']['reason']}"
+
+
+def test_mostly_returning_customers_validate_on_their_last_order() -> None:
+    # 60 of 100 buyers return (60% >= 50%): each one's last order (the keyboard) is held out.
+    chosen = validation_holdout(returning_and_one_off_store(60, 40), seed=7)
+    protocol = chosen.protocol
+    assert protocol["kind"] == "per-customer holdout"
+    assert "fallback_from" not in protocol
+    assert (protocol["customers"], protocol["buying_customers"]) == (60, 100)
+    assert protocol["held_out_orders"] == protocol["customers_with_new_products"] == 60
+    assert chosen.targets == {customer: {KEYBOARD} for customer in range(1, 61)}

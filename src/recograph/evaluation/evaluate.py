@@ -490,12 +490,46 @@ SINGLE_SIGNALS: dict[str, Weights] = {
 
 HISTORY_PAGE, CART_PAGE = "history", "cart"
 
+# How simple each served configuration is, for the one-standard-error rule: popularity needs no
+# customer signal, a single signal one model, the blend several.
+BLEND = "blend"
+SIMPLICITY: dict[str, int] = {"popularity": 0, "cf": 1, "content": 1, "rules": 1, BLEND: 2}
+ONE_SE_RULE = (
+    "one-standard-error rule: of the blend and the single signals, the simplest (popularity, "
+    "then a single signal, then the blend; the better score among equals) whose validation "
+    "NDCG@10 is within one standard error of the best configuration's NDCG@10 is served"
+)
+
+
+def simplest_within_one_se(
+    values: Mapping[str, npt.NDArray[np.float64]],
+) -> tuple[str, str, list[str]]:
+    """The one-standard-error rule (Hastie, Tibshirani and Friedman, The Elements of
+    Statistical Learning, 7.10) over candidate configurations scored per customer (NDCG@10,
+    the same customers): the best by mean, the candidates whose mean is within one standard
+    error of the best's mean (its per-customer std / √n), and the simplest of those
+    (`SIMPLICITY`, then the higher mean, then the name). A more complex configuration must
+    beat the simpler ones by more than the best's own uncertainty: on a tied validation split
+    the best is often the one that fitted noise. Returns (chosen, best, within)."""
+    means = {name: _mean(v) for name, v in values.items()}
+    best = max(values, key=lambda name: (means[name], -SIMPLICITY[name], name == "cf"))
+    error = Estimate.of(values[best]).standard_error
+    within = [name for name in values if means[best] - means[name] <= error]
+    chosen = min(within, key=lambda name: (SIMPLICITY[name], -means[name], name))
+    return chosen, best, within
+
+
+def _mean(values: npt.NDArray[np.float64]) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else 0.0
+
 
 @dataclass(frozen=True)
 class Choice:
     """The guarantee for one segment and page kind: the served weights against the best single
-    signal on validation. ``outcome``: "blend" (served within one standard error of the best
-    signal, or above it), "signal" (it was not: that signal is served instead) or "too few"
+    signal on validation, by the one-standard-error rule (`simplest_within_one_se`).
+    ``outcome``: "blend" (the blend is the simplest configuration within one standard error of
+    the best), "signal" (a single signal is: ``served_signal`` is served instead) or "too few"
     (fewer than `MIN_DECISION_CUSTOMERS` customers: the weights stay, nothing is claimed)."""
 
     segment: str
@@ -507,6 +541,9 @@ class Choice:
     standard_error: float  # of the paired difference best signal - blend
     outcome: str
     served: Weights
+    served_signal: str | None = None  # the single signal served ("signal" outcomes)
+    best: str = BLEND  # the best configuration on validation: "blend" or a signal
+    within_one_se: tuple[str, ...] = ()  # configurations within one SE of the best
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -519,6 +556,10 @@ class Choice:
             "difference_standard_error": round(self.standard_error, 4),
             "outcome": self.outcome,
             "served": self.served.as_dict(),
+            "served_signal": self.served_signal,
+            "best": self.best,
+            "within_one_se": list(self.within_one_se),
+            "rule": ONE_SE_RULE,
         }
 
 
@@ -531,8 +572,10 @@ def _guarantee(
     config: BlendConfig,
     page: PageType | None,
 ) -> tuple[dict[Segment, Weights], list[Choice]]:
-    """Per segment, serve the blend only where it scores at least the best single signal
-    within one standard error of their paired difference; else serve that signal."""
+    """Per segment, the blend or a single signal by the one-standard-error rule
+    (`simplest_within_one_se`): the blend is served only where no simpler configuration
+    (popularity, or one signal) scores within one standard error of the best; so the served
+    configuration always scores at least the best single signal within one standard error."""
     page_name = HISTORY_PAGE if page is None else CART_PAGE
     segs = _row_segments(stack, config)
     served = dict(weights)
@@ -545,26 +588,31 @@ def _guarantee(
             for name, w in SINGLE_SIGNALS.items()
         }
         estimates = {name: Estimate.of(values) for name, values in singles.items()}
-        best = max(estimates, key=lambda name: (estimates[name].mean, name == "cf"))
+        best_signal = max(estimates, key=lambda name: (estimates[name].mean, name == "cf"))
         blend_score = Estimate.of(blend_values)
-        error = _paired_error(singles[best], blend_values)
+        error = _paired_error(singles[best_signal], blend_values)
+        chosen, best, within = simplest_within_one_se({BLEND: blend_values, **singles})
+        served_signal = None
         if blend_score.users < MIN_DECISION_CUSTOMERS:
             outcome = "too few"
-        elif estimates[best].mean - blend_score.mean > error:
-            outcome = "signal"
-            served[segment] = SINGLE_SIGNALS[best]
-        else:
+        elif chosen == BLEND:
             outcome = "blend"
+        else:
+            outcome, served_signal = "signal", chosen
+            served[segment] = SINGLE_SIGNALS[chosen]
         choice = Choice(
             segment=segment.value,
             page=page_name,
             blend=weights[segment],
             blend_score=blend_score,
-            best_signal=best,
-            best_score=estimates[best],
+            best_signal=best_signal,
+            best_score=estimates[best_signal],
             standard_error=error,
             outcome=outcome,
             served=served[segment],
+            served_signal=served_signal,
+            best=best,
+            within_one_se=tuple(within),
         )
         logger.info("model choice: %s", choice.to_dict())
         choices.append(choice)
@@ -858,15 +906,34 @@ def validation_summary(validation: Mapping[str, Any]) -> str:
                 f"{trial['ndcg@10']:.4f} ± "
                 f"{trial['standard_error']:.4f}{'  adopted' if trial['adopted'] else ''}"
             )
-    for choice in validation.get("choices", []):
-        served = "blend" if choice["outcome"] != "signal" else f"{choice['best_signal']} alone"
+    fallback = protocol.get("fallback_from")
+    if fallback:
+        lines.append(f"  not the {fallback['kind']}: {fallback['reason']}")
+    choices = validation.get("choices", [])
+    if choices and "rule" in choices[0]:
+        lines.append(f"  model choice by the {choices[0]['rule']}")
+    for choice in choices:
+        served = "blend" if choice["outcome"] != "signal" else f"{served_signal(choice)} alone"
         lines.append(
             f"  {choice['segment']:<7} {choice['page']:<7} serves {served:<16} blend "
             f"{estimate(choice['blend_ndcg@10'])}, best signal {choice['best_signal']} "
             f"{estimate(choice['best_signal_ndcg@10'])}, difference SE "
-            f"{choice['difference_standard_error']:.4f} [{choice['outcome']}]"
+            f"{choice['difference_standard_error']:.4f} [{choice['outcome']}]" + _within(choice)
         )
     return "\n".join(lines)
+
+
+def _within(choice: Mapping[str, Any]) -> str:
+    """ ", best blend; within 1 SE: blend, cf" for a choice that records the rule's candidates."""
+    if not choice.get("within_one_se") or choice["outcome"] == "too few":
+        return ""
+    return f"; best {choice['best']}, within 1 SE: {', '.join(choice['within_one_se'])}"
+
+
+def served_signal(choice: Mapping[str, Any]) -> str:
+    """The single signal a "signal" choice serves (builds before the one-standard-error rule
+    recorded only the best signal, which was then the one served)."""
+    return str(choice.get("served_signal") or choice["best_signal"])
 
 
 def report_from_dict(raw: Mapping[str, Any]) -> EvaluationReport:

@@ -298,7 +298,12 @@ def fit_repeat(
         category[~again & (last_date.reindex(customer).to_numpy(dtype="datetime64[ns]") > dates)],
         minlength=n_categories,
     )
-    store_another = float(another.sum() / max(int(category_returning.sum()), 1))
+    # No customer ordered again after buying a category (a store of one basket per customer):
+    # nothing says owned categories are not bought again, so the prior is 1, no damping (a
+    # prior of 0 damped every owned category on Groceries, where the next basket is mostly
+    # from categories the customer already buys).
+    returning_total = int(category_returning.sum())
+    store_another = float(another.sum() / returning_total) if returning_total else 1.0
     another_rate = shrunk_rate(another, category_returning, store_another, prior_strength)
 
     # The store must show re-buys of the same product at all, the category at least one of its

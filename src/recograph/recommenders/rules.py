@@ -933,13 +933,17 @@ def score_rules(
         entries, owner = row_entries(rules.consequent_indptr, fired)
         items, rule_ids = rules.consequent_indices[entries], fired[owner]
     values = getattr(rules, metric)[rule_ids]
-    # Per item, highest value first, then lowest rule id: keep the first row of each item.
-    order = np.lexsort((rule_ids, -values, items))
-    items, rule_ids, values = items[order], rule_ids[order], values[order]
-    first = np.ones(len(items), dtype=bool)
-    first[1:] = items[1:] != items[:-1]
-    scores[items[first]] = values[first]
-    best_rule[items[first]] = rule_ids[first]
+    # Per item, the highest value, then the lowest rule id reaching it: two unbuffered
+    # reductions, linear in the fired rules (a lexsort of them took most of a request's rule
+    # time for a customer whose history fires 100k rules).
+    best = np.full(rules.n_items, -np.inf, dtype=values.dtype)
+    np.maximum.at(best, items, values)
+    top = values == best[items]
+    lowest = np.full(rules.n_items, len(rules), dtype=np.int64)
+    np.minimum.at(lowest, items[top], rule_ids[top])
+    reached = np.flatnonzero(lowest < len(rules))
+    scores[reached] = best[reached]
+    best_rule[reached] = lowest[reached]
     scores[context] = 0.0
     best_rule[context] = -1
     return RuleScores(scores, best_rule)

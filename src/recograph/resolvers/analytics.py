@@ -273,6 +273,15 @@ def model_choices(snapshot: ModelSnapshot) -> list[t.ModelChoice]:
                 best_signal_standard_error=float(best_score["standard_error"]),
                 difference_standard_error=float(raw["difference_standard_error"]),
                 customers=int(blend_score["users"]),
+                # builds before the one-standard-error rule served the best signal
+                served_signal=(
+                    str(raw.get("served_signal") or raw["best_signal"])
+                    if raw["outcome"] == "signal"
+                    else None
+                ),
+                best=None if raw.get("best") is None else str(raw["best"]),
+                within_one_standard_error=[str(x) for x in raw.get("within_one_se", [])],
+                rule=None if raw.get("rule") is None else str(raw["rule"]),
             )
         )
     return choices

@@ -375,8 +375,9 @@ class SegmentDefinition:
 @strawberry.type(
     description=(
         "The served-model guarantee for one customer segment and page kind, from validation: "
-        "the blend must score at least the best single signal within one standard error, "
-        "else that signal is served."
+        "of the blend and the single signals, the simplest (popularity, then one signal, then "
+        "the blend) within one standard error of the best is served, so the served weights "
+        "score at least the best single signal within one standard error."
     )
 )
 class ModelChoice:
@@ -386,7 +387,8 @@ class ModelChoice:
     )
     outcome: str = strawberry.field(
         description=(
-            "blend: the blend is served; signal: the best single signal is served instead; "
+            "blend: the blend is served; signal: a single signal (servedSignal) is served "
+            "instead; "
             "too few: fewer validation customers than a decision needs, the blend is served."
         )
     )
@@ -402,6 +404,22 @@ class ModelChoice:
         description="Standard error of the paired difference (best signal minus blend)."
     )
     customers: int = strawberry.field(description="Validation customers behind the decision.")
+    served_signal: str | None = strawberry.field(
+        default=None,
+        description="outcome signal: the single signal served (the simplest within one "
+        "standard error of the best, not always the best single signal).",
+    )
+    best: str | None = strawberry.field(
+        default=None, description="The best configuration on validation: blend or a signal."
+    )
+    within_one_standard_error: list[str] = strawberry.field(
+        default_factory=list,
+        description="The configurations (blend, cf, content, rules, popularity) whose "
+        "validation NDCG@10 is within one standard error of the best.",
+    )
+    rule: str | None = strawberry.field(
+        default=None, description="The decision rule (one-standard-error rule), in words."
+    )
 
 
 @strawberry.type
