@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 
 # 2: the repeat model's per-product, per-customer and store habits (builds of format 1 lack
 # them and are refused with this number rather than as inconsistent arrays).
-FORMAT_VERSION = 2
+# 3: the repeat model's re-buy interval quantiles per category (due dates, buy-again reasons).
+FORMAT_VERSION = 3
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MMAP_DIR = ".mmap"

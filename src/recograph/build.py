@@ -41,6 +41,7 @@ from recograph.evaluation.evaluate import (
     validation_set,
 )
 from recograph.evaluation.habits import habit_effects
+from recograph.evaluation.next_basket import next_basket_table
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import ALSModel, fit_als
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
@@ -778,6 +779,7 @@ def build_artifacts(
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
     habits: dict[str, Any] | None = None
+    next_basket: dict[str, Any] | None = None
     validation: dict[str, Any] = {}
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
@@ -804,6 +806,9 @@ def build_artifacts(
             report = replace(report, cutoff=str(test_cutoff))
             cases = splits.cart_cases(test_split, params.seed, params.eval_max_users)
             cart_report = evaluate_cart_completion(test_snapshot, cases, params.seed)
+            next_basket = next_basket_table(
+                test_snapshot, test_split, params.seed, params.eval_max_users
+            )
     version = artifacts.new_version()
     snapshot = fit(data, params, blend, version=version, timer=timer)
     manifest: dict[str, Any] = {
@@ -819,7 +824,7 @@ def build_artifacts(
         "timings": {name: round(value, 4) for name, value in timer.timings.items()},
         "blend": blend.to_dict(),
         "rule_mining": snapshot.manifest.get("rule_mining", {}),
-        "metrics": _metrics(report, cart_report, snapshot),
+        "metrics": _metrics(report, cart_report, snapshot, next_basket),
         "validation": validation,
         **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -838,15 +843,21 @@ def build_artifacts(
 
 
 def _metrics(
-    report: EvaluationReport | None, cart: EvaluationReport | None, snapshot: ModelSnapshot
+    report: EvaluationReport | None,
+    cart: EvaluationReport | None,
+    snapshot: ModelSnapshot,
+    next_basket: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest's ``metrics``: the history table, cart pages under ``cart``, and related
-    products against the demo store's planted categories under ``intents``."""
+    """The manifest's ``metrics``: the history table, cart pages under ``cart``, repeat and
+    explore items under ``next_basket``, and related products against the demo store's
+    planted categories under ``intents``."""
     if report is None:
         return {}
     metrics = report.to_dict()
     if cart is not None:
         metrics["cart"] = cart.to_dict()
+    if next_basket is not None:
+        metrics["next_basket"] = next_basket
     metrics.update(
         planted_metrics(
             snapshot.catalogue,

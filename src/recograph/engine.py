@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from recograph.evaluation.split import SegmentThresholds
 from recograph.recommenders import content as content_signal
+from recograph.recommenders import due as due_dates
 from recograph.recommenders import item_knn, rules, user_knn
 from recograph.recommenders.als import fold_in_als, score_als
 from recograph.recommenders.blend import (
@@ -54,6 +55,7 @@ class ReasonKind(StrEnum):
     POPULAR = "POPULAR"
     TRENDING = "TRENDING"
     PROMOTED = "PROMOTED"
+    BUY_AGAIN = "BUY_AGAIN"
 
 
 class FilterRule(StrEnum):
@@ -85,6 +87,10 @@ OWNED_RATE_SCALE = np.float32(2.0)
 MAX_REPEAT_SHARE = 0.95  # the buy-again share of a list never quite crowds out new products
 NEW_SLOTS = 10  # the new products a re-buy competes with: a list's worth
 MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
+# Pages that bring owned products back to be bought again (no page: an account or e-mail).
+BUY_AGAIN_PAGES = (None, PageType.HOME, PageType.ACCOUNT)
+# A product this likely to be re-bought within `due.HORIZON_DAYS` ranks with the best new one.
+DUE_PAR = 0.1
 
 
 @dataclass(frozen=True)
@@ -273,19 +279,25 @@ def build_profile(
 def _purchase_counts(snapshot: ModelSnapshot, orders: Sequence[int]) -> Scores:
     """Per item, the number of distinct order dates it was bought on (orders placed at the
     same moment are one purchase, as the repeat model counts them)."""
-    histories = snapshot.histories
     counts = np.zeros(snapshot.n_items, dtype=np.float32)
+    items, _ = purchase_pairs(snapshot, orders)
+    np.add.at(counts, items, 1.0)
+    return counts
+
+
+def purchase_pairs(snapshot: ModelSnapshot, orders: Sequence[int]) -> tuple[Positions, Positions]:
+    """The distinct (item, order date) purchases of ``orders``, as two arrays."""
+    histories = snapshot.histories
     if not orders:
-        return counts
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     order_positions = np.asarray(orders, dtype=np.int64)
     starts = histories.order_line_indptr[order_positions]
     sizes = histories.order_line_indptr[order_positions + 1] - starts
     lines = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
     items = histories.line_item[lines].astype(np.int64)
-    dates = np.repeat(histories.order_date[order_positions], sizes)
+    dates = np.repeat(histories.order_date[order_positions], sizes).astype(np.int64)
     pairs = np.unique(np.stack([items, dates]), axis=1)
-    np.add.at(counts, pairs[0], 1.0)
-    return counts
+    return pairs[0], pairs[1]
 
 
 # ---------------------------------------------------------------------------- signals
@@ -583,6 +595,65 @@ def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
     reach = 0.5 + overall[back] / max(float(overall.max()), 1e-12)
     scores[back] = ((1.0 - (1.0 - chance) ** times) * reach).astype(np.float32)
     return scores
+
+
+def as_of(snapshot: ModelSnapshot, before: int | None = None) -> int:
+    """The moment due dates are measured at: ``before`` when given, else the latest order the
+    build holds (epoch seconds)."""
+    if before is not None:
+        return int(before)
+    dates = snapshot.histories.order_date
+    return int(dates.max()) if dates.size else 0
+
+
+def due_items(
+    snapshot: ModelSnapshot,
+    profile: Profile,
+    before: int | None = None,
+    live_purchases: Sequence[int] = (),
+) -> list[due_dates.DueItem]:
+    """The due dates of the customer's products that come back (`comes_back`; never a
+    durable), as of `as_of`; live purchases count as bought at that moment."""
+    if profile.user is None and not live_purchases:
+        return []
+    back = profile.items[comes_back(snapshot, profile)]
+    if back.size == 0:
+        return []
+    moment = as_of(snapshot, before)
+    orders = (
+        () if profile.user is None else snapshot.histories.completed_orders(profile.user, before)
+    )
+    items, dates = purchase_pairs(snapshot, orders)
+    if live_purchases:
+        live = np.unique(np.asarray(live_purchases, dtype=np.int64))
+        items = np.concatenate([items, live])
+        dates = np.concatenate([dates, np.full(live.size, moment, dtype=np.int64)])
+    return due_dates.due_items(
+        snapshot.repeat, snapshot.catalogue.category, profile.user, back, items, dates, moment
+    )
+
+
+def due_scores(n_items: int, due: Sequence[due_dates.DueItem]) -> Scores:
+    """Per item, its chance of being bought again soon (`DueItem.chance_soon`), 0 elsewhere."""
+    scores = np.zeros(n_items, dtype=np.float32)
+    for item in due:
+        scores[item.position] = item.chance_soon
+    return scores
+
+
+def mix_due(
+    total: npt.NDArray[np.float32], due: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """Scores (one row, or one per customer) with the products that are due (``due``: their
+    chance of being re-bought soon) lifted to that chance ÷ `DUE_PAR` × the best new product's
+    score: at `DUE_PAR` a product ranks with the best new one, at half of it with a new one
+    of half its score. Never lowers a score."""
+    back = due > 0
+    if not back.any():
+        return total
+    best_new = np.where(back, 0.0, total).max(axis=-1, keepdims=True)
+    lifted = due / np.float32(DUE_PAR) * best_new
+    return np.where(back, np.maximum(total, lifted), total).astype(np.float32)
 
 
 def mix_buy_again(
@@ -894,6 +965,29 @@ def explain(
     return Reason(ReasonKind.POPULAR, f"Popular in {category}", (), "buyers", buyers)
 
 
+def buy_again_reason(
+    snapshot: ModelSnapshot, item: int, due: due_dates.DueItem | None, before: int | None
+) -> Reason:
+    """Why an owned product is back: when the customer bought it and how long the category
+    usually lasts (its learned 25–75 % interval quantiles), e.g. "You bought Sony Ear Pads 5
+    months ago; they are usually replaced after 3–6 months". The figure is the days since
+    that purchase."""
+    name = snapshot.catalogue.name[item]
+    if due is None:
+        return Reason(ReasonKind.BUY_AGAIN, f"You bought {name} before; buy it again", (item,))
+    elapsed = (as_of(snapshot, before) - due.last_bought) / due_dates.DAY_SECONDS
+    low, high = due_dates.usual_interval(snapshot.repeat, int(snapshot.catalogue.category[item]))
+    when = "today" if elapsed < 1 else f"{due_dates.span_words(elapsed)} ago"
+    return Reason(
+        ReasonKind.BUY_AGAIN,
+        f"You bought {name} {when}; they are usually replaced after "
+        f"{due_dates.interval_words(low, high)}",
+        (item,),
+        "days since bought",
+        round(elapsed, 1),
+    )
+
+
 def _gather_sources(
     snapshot: ModelSnapshot,
     profile: Profile,
@@ -923,11 +1017,13 @@ def final_scores(
     margin_weight: float = 0.0,
     again: Scores | None = None,
     repeat_share: float = 0.0,
+    due: Scores | None = None,
 ) -> Scores:
     """The ranking score from the blended signals: plus ``margin_weight`` × normalised margin,
     plus popularity as the tie-breaking filler, times the owned-category ``damping`` (None:
     none), with the customer's products that come back (``again``, `buy_again`) mixed in by
-    the store's ``repeat_share`` (`mix_buy_again`). One function for `recommend` and the
+    the store's ``repeat_share`` (`mix_buy_again`) and those that are ``due`` lifted by how
+    ready they are (`mix_due`). One function for `recommend` and the
     build's tuner, which passes one row per customer (2-D arrays broadcast), so the tuner
     ranks exactly as the server does."""
     total = blended
@@ -943,6 +1039,8 @@ def final_scores(
     total = np.asarray(total, dtype=np.float32)
     if again is not None:
         total = mix_buy_again(total, again, repeat_share)
+    if due is not None:
+        total = mix_due(total, due)
     return total
 
 
@@ -965,10 +1063,15 @@ def recommend(
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
     blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
-    damping, again = None, None
+    damping, again, due = None, None, None
+    dues: dict[int, due_dates.DueItem] = {}
     if request.strategy is not Strategy.POPULAR:
         damping = owned_damping(snapshot, profile, request.context)
-        again = buy_again(snapshot, profile)
+        if request.context.page_type in BUY_AGAIN_PAGES:
+            again = buy_again(snapshot, profile)
+            found = due_items(snapshot, profile, request.before, request.live_purchases)
+            dues = {d.position: d for d in found}
+            due = due_scores(snapshot.n_items, found)
     total = final_scores(
         snapshot,
         blended,
@@ -977,6 +1080,7 @@ def recommend(
         business.margin_weight,
         again,
         snapshot.repeat.share,
+        due,
     )
     allowed, removed_by = filter_mask(snapshot, request, profile)
     if request.exclude:
@@ -1000,6 +1104,8 @@ def recommend(
     for rank, position in enumerate(chosen, start=1):
         score = shown_scores[rank - 1]
         reason = explain(snapshot, position, dominant[rank - 1], signals)
+        if (again is not None and again[position] > 0) or position in dues:
+            reason = buy_again_reason(snapshot, position, dues.get(position), request.before)
         if position in selection.promoted:
             reason = _promoted_reason(
                 snapshot, position, score, reason, related_rule, business.promoted_min_score

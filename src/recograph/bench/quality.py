@@ -55,6 +55,7 @@ from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Request, Strategy, recommend
 from recograph.evaluation import split as splits
 from recograph.evaluation.evaluate import NO_POLICY, model_rows
+from recograph.evaluation.next_basket import due_rankings
 from recograph.evaluation.metrics import (
     EMPTY,
     average_precision_at_k,
@@ -603,6 +604,7 @@ def run_quality(
 
     add("random", random_rankings(snapshot, users, params.seed))
     add("personal top-frequency", personal_top_frequency(snapshot, users))
+    add("buy again when due", due_rankings(snapshot, users.positions))
     for name, request in model_rows(snapshot).items():
         add(name, engine_rankings(snapshot, users, request))
     mark = time.perf_counter()

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recograph.engine import (
+    BUY_AGAIN_PAGES,
     BusinessRules,
     Context,
     Request,
@@ -26,6 +27,8 @@ from recograph.engine import (
     buy_again,
     cf_scores,
     compute_signals,
+    due_items,
+    due_scores,
     filter_mask,
     final_scores,
     owned_damping,
@@ -330,7 +333,8 @@ class _SignalStack:
     n_orders: npt.NDArray[np.int64]
     n_items: npt.NDArray[np.int64]
     damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
-    again: npt.NDArray[np.float32]  # `engine.buy_again` of each row
+    again: npt.NDArray[np.float32]  # `engine.buy_again` of each row (0 off buy-again pages)
+    due: npt.NDArray[np.float32]  # `engine.due_scores` of each row (0 off buy-again pages)
 
 
 def _stack(
@@ -349,6 +353,7 @@ def _stack(
     n_hist = np.zeros(n_rows, dtype=np.int64)
     damping = np.ones((n_rows, n_items), dtype=np.float32)
     again = np.zeros((n_rows, n_items), dtype=np.float32)
+    due = np.zeros((n_rows, n_items), dtype=np.float32)
     for row, (user, context) in enumerate(rows):
         tick(row + 1)
         profile = build_profile(snapshot, user)
@@ -363,8 +368,10 @@ def _stack(
         n_orders[row] = profile.n_orders
         n_hist[row] = profile.items.size
         damping[row] = owned_damping(snapshot, profile, context)
-        again[row] = buy_again(snapshot, profile)
-    return _SignalStack(snapshot, signals, cf, excluded, n_orders, n_hist, damping, again)
+        if context.page_type in BUY_AGAIN_PAGES:
+            again[row] = buy_again(snapshot, profile)
+            due[row] = due_scores(n_items, due_items(snapshot, profile))
+    return _SignalStack(snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due)
 
 
 def _cf_mix(
@@ -409,6 +416,7 @@ def _ndcg_values(
         margin_weight,
         stack.again[rows],
         stack.snapshot.repeat.share,
+        stack.due[rows],
     )
     recommended = top_k(total, K_MAX, stack.excluded[rows])
     chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]
