@@ -55,7 +55,6 @@ from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Request, Strategy, recommend
 from recograph.evaluation import split as splits
 from recograph.evaluation.evaluate import NO_POLICY, model_rows
-from recograph.evaluation.next_basket import due_rankings
 from recograph.evaluation.metrics import (
     EMPTY,
     average_precision_at_k,
@@ -64,6 +63,7 @@ from recograph.evaluation.metrics import (
     recall_at_k,
     top_k,
 )
+from recograph.evaluation.next_basket import due_rankings
 from recograph.recommenders.ease import fit_ease
 from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
 

@@ -11,7 +11,8 @@ so one early re-buy moves a due date a little and five move it most of the way.
   (`repeat.repeat_chance`: the product's re-buy propensity × the customer's factor).
 - **Chance soon** = the chance they buy it in the next `HORIZON_DAYS`, given they have not
   since their last purchase: c × (F(t + h) − F(t)) ÷ (1 − c × F(t)), where F is the
-  category's interval distribution (piecewise linear through the learned quantiles) and t,
+  category's interval distribution (piecewise linear through the learned quantiles, an
+  exponential tail after the last) and t,
   h are the elapsed time and the horizon in the customer's pace (× category median ÷ their
   interval). It is low just after a purchase, peaks around the due date and fades when a
   product is long overdue (the customer has likely stopped needing it): this, not the due
@@ -63,14 +64,16 @@ def expected_interval(own_gaps: npt.ArrayLike, category_median: float) -> float:
 
 def interval_cdf(days: float, quantiles: npt.ArrayLike) -> float:
     """F(days): the share of the category's intervals at most ``days``, linear between the
-    learned quantiles (0 at 0 days) and continued at the last segment's slope up to 1."""
+    learned quantiles (0 at 0 days), then an exponential tail with the median as its scale
+    (a long-overdue product keeps a fading chance instead of none)."""
     q = np.maximum.accumulate(np.asarray(quantiles, dtype=np.float64))
     levels = np.asarray(GAP_LEVELS, dtype=np.float64)
-    slope_days = (q[-1] - q[-2]) / (levels[-1] - levels[-2]) if q[-1] > q[-2] else q[-1]
-    end = q[-1] + (1.0 - levels[-1]) * max(slope_days, 1.0)
-    xp = np.concatenate([[0.0], q, [end]])
-    fp = np.concatenate([[0.0], levels, [1.0]])
-    return float(np.interp(max(days, 0.0), xp, fp))
+    if days <= q[-1]:
+        xp = np.concatenate([[0.0], q])
+        fp = np.concatenate([[0.0], levels])
+        return float(np.interp(max(days, 0.0), xp, fp))
+    scale = max(float(q[_MEDIAN]), 1.0)
+    return float(1.0 - (1.0 - levels[-1]) * np.exp(-(days - q[-1]) / scale))
 
 
 def chance_soon(
@@ -133,6 +136,13 @@ def due_items(
             )
         )
     return out
+
+
+def due_soon(items: list[DueItem], as_of: int, within_days: float = DUE_SOON_DAYS) -> list[DueItem]:
+    """The products due by ``as_of`` + ``within_days`` (overdue ones included), soonest first
+    (ties by position)."""
+    horizon = as_of + within_days * DAY_SECONDS
+    return sorted((d for d in items if d.due <= horizon), key=lambda d: (d.due, d.position))
 
 
 def months(days: float) -> int:
