@@ -17,7 +17,7 @@ import numpy.typing as npt
 from recograph.evaluation.split import SegmentThresholds
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import due as due_dates
-from recograph.recommenders import item_knn, rules, user_knn
+from recograph.recommenders import intent, item_knn, rules, user_knn
 from recograph.recommenders.als import fold_in_als, score_als
 from recograph.recommenders.blend import (
     PageType,
@@ -89,6 +89,9 @@ NEW_SLOTS = 10  # the new products a re-buy competes with: a list's worth
 MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
 # Pages that bring owned products back to be bought again (no page: an account or e-mail).
 BUY_AGAIN_PAGES = (None, PageType.HOME, PageType.ACCOUNT)
+# How many of a page's related products lead its list: a product page's substitutes (alike,
+# rarely bought together), a cart page's complements (bought together, not alike).
+PAGE_INTENT_SLOTS = 5
 # A product this likely to be re-bought within `due.HORIZON_DAYS` ranks with the best new one.
 DUE_PAR = 0.1
 
@@ -965,6 +968,81 @@ def explain(
     return Reason(ReasonKind.POPULAR, f"Popular in {category}", (), "buyers", buyers)
 
 
+def page_intents(snapshot: ModelSnapshot, context: Context) -> dict[int, intent.Related]:
+    """The related products a page leads with (`intent`): on a product page the current
+    product's substitutes, before the customer decides; on a cart or checkout page the cart's
+    complements (each item's best rule by lift), what goes with it. At most
+    `PAGE_INTENT_SLOTS`, in the intent's own order; none on other pages."""
+    found: list[intent.Related] = []
+    if context.page_type is PageType.PRODUCT and context.current is not None:
+        found = intent.substitutes(
+            context.current, snapshot.content.similarity, snapshot.order_baskets
+        )
+    elif context.page_type in (PageType.CART, PageType.CHECKOUT) and context.cart:
+        best: dict[int, intent.Related] = {}
+        for seed in context.cart:
+            for related in intent.complements(
+                seed,
+                snapshot.product_rules,
+                snapshot.content.similarity,
+                rule_index=snapshot.product_rule_index,
+            ):
+                known = best.get(related.position)
+                if known is None or (related.lift or 0.0) > (known.lift or 0.0):
+                    best[related.position] = related
+        found = sorted(best.values(), key=lambda r: (-(r.lift or 0.0), r.position))
+    page = set(context.items)
+    chosen = [r for r in found if r.position not in page][:PAGE_INTENT_SLOTS]
+    return {r.position: r for r in chosen}
+
+
+def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:
+    """The page's related products (`page_intents`) as a mask over the catalogue."""
+    mask = np.zeros(n_items, dtype=np.bool_)
+    mask[np.fromiter(related, dtype=np.int64, count=len(related))] = True
+    return mask
+
+
+def lead_with(total: Scores, lead: npt.NDArray[np.bool_]) -> Scores:
+    """Scores (one row, or one per row of ``lead``) with the ``lead`` products placed above
+    every other product, in the blend's order among themselves (filters still apply)."""
+    if not lead.any():
+        return total
+    top = total.max(axis=-1, keepdims=True) + np.float32(1.0)
+    return np.where(lead, total + top, total).astype(np.float32)
+
+
+def intent_reason(snapshot: ModelSnapshot, related: intent.Related, context: Context) -> Reason:
+    """A page's related product worded with its intent's evidence, the figures
+    `relatedProducts` gives: a substitute's similarity and co-purchase rate with the page's
+    product, a complement's rule lift."""
+    catalogue = snapshot.catalogue
+    if related.intent is intent.Intent.SUBSTITUTE and context.current is not None:
+        seed = context.current
+        similarity = float(related.similarity or 0.0)
+        rate = float(related.co_purchase_rate or 0.0)
+        return Reason(
+            ReasonKind.SIMILAR_TO,
+            f"An alternative to {catalogue.name[seed]} (similarity {similarity:.2f}, "
+            f"bought together in {rate:.1%} of their orders)",
+            (int(seed),),
+            "similarity",
+            similarity,
+        )
+    rule = int(related.rule if related.rule is not None else -1)
+    seeds = tuple(int(s) for s in snapshot.product_rules.antecedent(rule))
+    lift = float(related.lift or 0.0)
+    return Reason(
+        ReasonKind.BOUGHT_TOGETHER,
+        f"Goes with {_names(snapshot, seeds)} (lift {lift:.1f})",
+        seeds,
+        "lift",
+        lift,
+        rule_level=RULE_LEVEL_PRODUCT,
+        rule_id=rule,
+    )
+
+
 def buy_again_reason(
     snapshot: ModelSnapshot, item: int, due: due_dates.DueItem | None, before: int | None
 ) -> Reason:
@@ -1018,14 +1096,15 @@ def final_scores(
     again: Scores | None = None,
     repeat_share: float = 0.0,
     due: Scores | None = None,
+    lead: npt.NDArray[np.bool_] | None = None,
 ) -> Scores:
     """The ranking score from the blended signals: plus ``margin_weight`` × normalised margin,
     plus popularity as the tie-breaking filler, times the owned-category ``damping`` (None:
     none), with the customer's products that come back (``again``, `buy_again`) mixed in by
     the store's ``repeat_share`` (`mix_buy_again`) and those that are ``due`` lifted by how
-    ready they are (`mix_due`). One function for `recommend` and the
-    build's tuner, which passes one row per customer (2-D arrays broadcast), so the tuner
-    ranks exactly as the server does."""
+    ready they are (`mix_due`), and the page's ``lead`` products first (`lead_with`). One
+    function for `recommend` and the build's tuner, which passes one row per customer (2-D
+    arrays broadcast), so the tuner ranks exactly as the server does."""
     total = blended
     if margin_weight > 0:
         price = snapshot.catalogue.price
@@ -1041,6 +1120,8 @@ def final_scores(
         total = mix_buy_again(total, again, repeat_share)
     if due is not None:
         total = mix_due(total, due)
+    if lead is not None:
+        total = lead_with(total, lead)
     return total
 
 
@@ -1063,6 +1144,8 @@ def recommend(
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
     blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
+    hybrid = request.strategy is Strategy.HYBRID
+    page_related = page_intents(snapshot, request.context) if hybrid else {}
     damping, again, due = None, None, None
     dues: dict[int, due_dates.DueItem] = {}
     if request.strategy is not Strategy.POPULAR:
@@ -1081,6 +1164,7 @@ def recommend(
         again,
         snapshot.repeat.share,
         due,
+        intent_mask(snapshot.n_items, page_related) if page_related else None,
     )
     allowed, removed_by = filter_mask(snapshot, request, profile)
     if request.exclude:
@@ -1104,6 +1188,8 @@ def recommend(
     for rank, position in enumerate(chosen, start=1):
         score = shown_scores[rank - 1]
         reason = explain(snapshot, position, dominant[rank - 1], signals)
+        if position in page_related:
+            reason = intent_reason(snapshot, page_related[position], request.context)
         if (again is not None and again[position] > 0) or position in dues:
             reason = buy_again_reason(snapshot, position, dues.get(position), request.before)
         if position in selection.promoted:

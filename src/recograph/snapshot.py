@@ -25,6 +25,7 @@ from recograph.recommenders.als import ALSModel
 from recograph.recommenders.blend import SEED_WEIGHTS, Segment, Weights
 from recograph.recommenders.content import ContentModel
 from recograph.recommenders.ease import EASEModel
+from recograph.recommenders.intent import OrderBaskets, completed_baskets
 from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.repeat import RepeatModel
@@ -115,12 +116,14 @@ class ModelSnapshot:
     product_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_share: npt.NDArray[np.float32] = field(init=False, repr=False)
+    order_baskets: OrderBaskets = field(init=False, repr=False)  # co-purchase rates
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
         setter(self, "product_rule_index", antecedent_index(self.product_rules))
         setter(self, "category_rule_index", antecedent_index(self.category_rules))
         setter(self, "category_share", _category_share(self.catalogue, self.popularity.overall))
+        setter(self, "order_baskets", completed_baskets(self.histories, len(self.catalogue)))
 
     @property
     def n_items(self) -> int:

@@ -31,7 +31,9 @@ from recograph.engine import (
     due_scores,
     filter_mask,
     final_scores,
+    intent_mask,
     owned_damping,
+    page_intents,
     recommend,
 )
 from recograph.evaluation.metrics import (
@@ -335,6 +337,7 @@ class _SignalStack:
     damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
     again: npt.NDArray[np.float32]  # `engine.buy_again` of each row (0 off buy-again pages)
     due: npt.NDArray[np.float32]  # `engine.due_scores` of each row (0 off buy-again pages)
+    lead: npt.NDArray[np.bool_]  # `engine.page_intents` of each row's page, as a mask
 
 
 def _stack(
@@ -354,6 +357,7 @@ def _stack(
     damping = np.ones((n_rows, n_items), dtype=np.float32)
     again = np.zeros((n_rows, n_items), dtype=np.float32)
     due = np.zeros((n_rows, n_items), dtype=np.float32)
+    lead = np.zeros((n_rows, n_items), dtype=np.bool_)
     for row, (user, context) in enumerate(rows):
         tick(row + 1)
         profile = build_profile(snapshot, user)
@@ -371,7 +375,10 @@ def _stack(
         if context.page_type in BUY_AGAIN_PAGES:
             again[row] = buy_again(snapshot, profile)
             due[row] = due_scores(n_items, due_items(snapshot, profile))
-    return _SignalStack(snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due)
+        lead[row] = intent_mask(n_items, page_intents(snapshot, context))
+    return _SignalStack(
+        snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due, lead
+    )
 
 
 def _cf_mix(
@@ -417,6 +424,7 @@ def _ndcg_values(
         stack.again[rows],
         stack.snapshot.repeat.share,
         stack.due[rows],
+        stack.lead[rows],
     )
     recommended = top_k(total, K_MAX, stack.excluded[rows])
     chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]

@@ -87,7 +87,7 @@ def chance_soon(
         return 0.0
     pace = median / interval_days
     now = interval_cdf(elapsed_days * pace, q)
-    later = interval_cdf((elapsed_days + HORIZON_DAYS) * pace, q)
+    later = interval_cdf((elapsed_days + min(HORIZON_DAYS, median)) * pace, q)
     c = min(confidence, 1.0)
     remaining = 1.0 - c * now
     return 0.0 if remaining <= 0 else float(c * (later - now) / remaining)
