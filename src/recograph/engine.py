@@ -971,8 +971,8 @@ def explain(
 def page_intents(snapshot: ModelSnapshot, context: Context) -> dict[int, intent.Related]:
     """The related products a page leads with (`intent`): on a product page the current
     product's substitutes, before the customer decides; on a cart or checkout page the cart's
-    complements (each item's best rule by lift), what goes with it. At most
-    `PAGE_INTENT_SLOTS`, in the intent's own order; none on other pages."""
+    complements (each item's best rule by lift), what goes with it, highest lift first (as
+    `relatedProducts` orders them). At most `PAGE_INTENT_SLOTS`; none on other pages."""
     found: list[intent.Related] = []
     if context.page_type is PageType.PRODUCT and context.current is not None:
         found = intent.substitutes(
@@ -1014,20 +1014,23 @@ def lead_with(total: Scores, lead: npt.NDArray[np.bool_]) -> Scores:
 
 def intent_reason(snapshot: ModelSnapshot, related: intent.Related, context: Context) -> Reason:
     """A page's related product worded with its intent's evidence, the figures
-    `relatedProducts` gives: a substitute's similarity and co-purchase rate with the page's
-    product, a complement's rule lift."""
+    `relatedProducts` gives: a substitute's similarity to the page's product with the features
+    they share (as `similarProducts` shows them), a complement's product rule and lift."""
     catalogue = snapshot.catalogue
     if related.intent is intent.Intent.SUBSTITUTE and context.current is not None:
         seed = context.current
-        similarity = float(related.similarity or 0.0)
-        rate = float(related.co_purchase_rate or 0.0)
+        (match,) = content_signal.explain_content_many(
+            snapshot.content, np.array([seed], dtype=np.int64), [related.position]
+        )
+        features = () if match is None else tuple(match[2])
+        suffix = f": {', '.join(_shared(f) for f in features)}" if features else ""
         return Reason(
             ReasonKind.SIMILAR_TO,
-            f"An alternative to {catalogue.name[seed]} (similarity {similarity:.2f}, "
-            f"bought together in {rate:.1%} of their orders)",
+            f"Similar to {catalogue.name[seed]}{suffix}",
             (int(seed),),
             "similarity",
-            similarity,
+            float(related.similarity or 0.0),
+            features,
         )
     rule = int(related.rule if related.rule is not None else -1)
     seeds = tuple(int(s) for s in snapshot.product_rules.antecedent(rule))
