@@ -42,6 +42,7 @@ from recograph.evaluation.evaluate import (
 )
 from recograph.evaluation.habits import habit_effects
 from recograph.evaluation.next_basket import next_basket_table
+from recograph.evaluation.page_mix import page_precision
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import ALSModel, fit_als
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
@@ -858,14 +859,18 @@ def _metrics(
         metrics["cart"] = cart.to_dict()
     if next_basket is not None:
         metrics["next_basket"] = next_basket
-    metrics.update(
-        planted_metrics(
-            snapshot.catalogue,
-            snapshot.product_rules,
-            snapshot.content.similarity,
-            snapshot.histories,
-        )
+    planted = planted_metrics(
+        snapshot.catalogue,
+        snapshot.product_rules,
+        snapshot.content.similarity,
+        snapshot.histories,
     )
+    intents = planted.get("intents")
+    if isinstance(intents, dict):
+        from recograph.demo.catalogue import category_patterns
+
+        intents["pages"] = page_precision(snapshot, category_patterns(), int(intents["k"]))
+    metrics.update(planted)
     return metrics
 
 
