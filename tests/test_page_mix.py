@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from recograph import engine
+from recograph.recommenders.blend import PageType
 from recograph.snapshot import ModelSnapshot
 from tests.test_api_recommendations import first_in, run, services_for
 
@@ -52,7 +56,11 @@ async def _lead(snapshot: ModelSnapshot, intent: str, context: dict[str, Any], s
             )
 
 
-async def test_a_product_page_leads_with_its_substitutes(snapshot: ModelSnapshot) -> None:
+async def test_a_product_page_leads_with_its_substitutes_when_enabled(
+    snapshot: ModelSnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Off by default (engine.PAGE_MIX_PAGES: it lowered the simulated click-through).
+    monkeypatch.setattr(engine, "PAGE_MIX_PAGES", (*engine.PAGE_MIX_PAGES, PageType.PRODUCT))
     laptop = first_in(snapshot, "Laptops")
     context = {"pageType": "PRODUCT", "currentProductId": laptop}
     await _lead(snapshot, "SUBSTITUTE", context, laptop)

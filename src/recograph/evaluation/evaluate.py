@@ -375,7 +375,7 @@ def _stack(
         if context.page_type in BUY_AGAIN_PAGES:
             again[row] = buy_again(snapshot, profile)
             due[row] = due_scores(n_items, due_items(snapshot, profile))
-        lead[row] = intent_mask(n_items, page_intents(snapshot, context))
+        lead[row] = intent_mask(n_items, page_intents(snapshot, context, damping[row]))
     return _SignalStack(
         snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due, lead
     )
