@@ -361,6 +361,7 @@ def test_every_row_is_reported_on_every_kind_of_target(
     expected = {
         "random",
         "personal top-frequency",
+        "buy again when due",
         "popularity",
         "item_knn",
         "user_knn",

@@ -48,6 +48,7 @@ PLAYGROUND = (
     + f"weights {{ signal weight }} items {{ {ITEM_FIELDS} }} }}"
 )
 CUSTOMER = """query($id: Int!) { customer(id: $id) { id name createdAt segment orderCount
+  dueSoon { product { id name category price } lastBought dueDate confidence }
   orders { id date status total lines { quantity product { id name category } } } } }"""
 JOURNEY = """query Journey($customer: Int, $context: ContextInput, $strategy: Strategy!, \
 $weights: WeightsInput) {

@@ -127,6 +127,8 @@ def _hand_stack(
         n_items=np.ones(n_rows, dtype=np.int64),
         damping=np.ones((n_rows, n_items), dtype=np.float32),
         again=np.zeros((n_rows, n_items), dtype=np.float32),
+        due=np.zeros((n_rows, n_items), dtype=np.float32),
+        lead=np.zeros((n_rows, n_items), dtype=np.bool_),
     )
     return stack, relevant
 

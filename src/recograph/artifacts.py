@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 # 2: the repeat model's per-product, per-customer and store habits (builds of format 1 lack
 # them and are refused with this number rather than as inconsistent arrays).
 # 3: the candidate lists of two-stage ranking (``candidates.*``, `recommenders.candidates`).
-FORMAT_VERSION = 3
+# 4: the repeat model's re-buy interval quantiles per category (due dates, buy-again reasons).
+FORMAT_VERSION = 4
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MMAP_DIR = ".mmap"

@@ -40,12 +40,14 @@ from recograph.evaluation.evaluate import (
     validation_set,
 )
 from recograph.evaluation.habits import habit_effects
+from recograph.evaluation.next_basket import next_basket_table
+from recograph.evaluation.page_mix import page_precision
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import ALSModel, fit_als
 from recograph.recommenders.candidates import Ranking
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
-from recograph.recommenders.intent import planted_metrics
+from recograph.recommenders.intent import planted_metrics, planted_patterns
 from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interaction_matrix
 from recograph.recommenders.item_knn import fit_item_knn
 from recograph.recommenders.popularity import fit_popularity
@@ -811,6 +813,7 @@ def build_artifacts(
     report: EvaluationReport | None = None
     cart_report: EvaluationReport | None = None
     habits: dict[str, Any] | None = None
+    next_basket: dict[str, Any] | None = None
     validation: dict[str, Any] = {}
     lines = data.completed_lines()
     can_evaluate = evaluate and lines["order_date"].nunique() >= 4
@@ -837,6 +840,9 @@ def build_artifacts(
             report = replace(report, cutoff=str(test_cutoff))
             cases = splits.cart_cases(test_split, params.seed, cart_case_cap(params))
             cart_report = evaluate_cart_completion(test_snapshot, cases, params.seed)
+            next_basket = next_basket_table(
+                test_snapshot, test_split, params.seed, params.eval_max_users
+            )
     version = artifacts.new_version()
     snapshot = fit(data, params, blend, version=version, timer=timer)
     manifest: dict[str, Any] = {
@@ -853,7 +859,7 @@ def build_artifacts(
         "blend": blend.to_dict(),
         "ranking": snapshot.ranking.value,
         "rule_mining": snapshot.manifest.get("rule_mining", {}),
-        "metrics": _metrics(report, cart_report, snapshot),
+        "metrics": _metrics(report, cart_report, snapshot, next_basket),
         "validation": validation,
         **({"habits": habits} if habits is not None else {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -872,21 +878,29 @@ def build_artifacts(
 
 
 def _metrics(
-    report: EvaluationReport | None, cart: EvaluationReport | None, snapshot: ModelSnapshot
+    report: EvaluationReport | None,
+    cart: EvaluationReport | None,
+    snapshot: ModelSnapshot,
+    next_basket: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest's ``metrics``: the history table, cart pages under ``cart``, and related
-    products against the demo store's planted categories under ``intents``."""
+    """The manifest's ``metrics``: the history table, cart pages under ``cart``, repeat and
+    explore items under ``next_basket``, and related products against the demo store's
+    planted categories under ``intents``."""
     if report is None:
         return {}
     metrics = report.to_dict()
     if cart is not None:
         metrics["cart"] = cart.to_dict()
-    metrics.update(
-        planted_metrics(
-            snapshot.catalogue,
-            snapshot.product_rules,
-            snapshot.content.similarity,
-            snapshot.histories,
-        )
+    if next_basket is not None:
+        metrics["next_basket"] = next_basket
+    planted = planted_metrics(
+        snapshot.catalogue,
+        snapshot.product_rules,
+        snapshot.content.similarity,
+        snapshot.histories,
     )
+    intents = planted.get("intents")
+    if isinstance(intents, dict):
+        intents["pages"] = page_precision(snapshot, planted_patterns(), int(intents["k"]))
+    metrics.update(planted)
     return metrics

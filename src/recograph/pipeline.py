@@ -18,6 +18,7 @@ from recograph.dataset import StoreData
 from recograph.engines import EngineUnavailable, build_with_engine
 from recograph.evaluation.evaluate import CART_TITLE, EvaluationReport, validation_summary
 from recograph.evaluation.habits import format_habits
+from recograph.evaluation.next_basket import format_next_basket
 from recograph.progress import Progress, no_progress
 from recograph.recommenders import intent
 from recograph.settings import Settings
@@ -171,6 +172,9 @@ def run_build(
         if result.cart_report is not None:
             cart = result.cart_report
             stdout.print(terminal.headline_table(cart, f"{CART_TITLE} ({cart.users} orders)"))
+        next_basket = result.manifest.get("metrics", {}).get("next_basket")
+        if next_basket:
+            stdout.print(format_next_basket(next_basket), markup=False)
         intents = result.manifest.get("metrics", {}).get("intents")
         if intents:
             stdout.print(intent.summary_line(intents), markup=False)

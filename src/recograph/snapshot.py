@@ -32,6 +32,7 @@ from recograph.recommenders.candidates import (
 )
 from recograph.recommenders.content import ContentModel
 from recograph.recommenders.ease import EASEModel
+from recograph.recommenders.intent import OrderBaskets, completed_baskets
 from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.repeat import RepeatModel
@@ -125,6 +126,7 @@ class ModelSnapshot:
     category_share: npt.NDArray[np.float32] = field(init=False, repr=False)
     product_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     category_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
+    order_baskets: OrderBaskets = field(init=False, repr=False)  # co-purchase rates
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -133,6 +135,7 @@ class ModelSnapshot:
         setter(self, "category_share", _category_share(self.catalogue, self.popularity.overall))
         setter(self, "product_rules_always", empty_antecedents(self.product_rules))
         setter(self, "category_rules_always", empty_antecedents(self.category_rules))
+        setter(self, "order_baskets", completed_baskets(self.histories, len(self.catalogue)))
         if self.candidates is None:
             catalogue = self.catalogue
             lists = fit_candidates(

@@ -25,6 +25,7 @@ class PageType(StrEnum):
     CATEGORY = "CATEGORY"
     CART = "CART"
     CHECKOUT = "CHECKOUT"
+    ACCOUNT = "ACCOUNT"
 
 
 class Segment(StrEnum):
@@ -75,6 +76,7 @@ class ReasonKind(StrEnum):
     POPULAR = "POPULAR"
     TRENDING = "TRENDING"
     PROMOTED = "PROMOTED"
+    BUY_AGAIN = "BUY_AGAIN"
 
 
 class FilterRule(StrEnum):

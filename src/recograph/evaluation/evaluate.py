@@ -21,6 +21,7 @@ from recograph.core.segments import SegmentThresholds
 from recograph.core.segments import segments as segment_names
 from recograph.core.vocabulary import PageType, Segment, SignalName, Strategy, Weights
 from recograph.engine import (
+    BUY_AGAIN_PAGES,
     BusinessRules,
     Context,
     Request,
@@ -28,9 +29,13 @@ from recograph.engine import (
     buy_again,
     cf_scores,
     compute_signals,
+    due_items,
+    due_scores,
     filter_mask,
     final_scores,
+    intent_mask,
     owned_damping,
+    page_intents,
     recommend,
 )
 from recograph.evaluation.metrics import (
@@ -322,7 +327,9 @@ class _SignalStack:
     n_orders: npt.NDArray[np.int64]
     n_items: npt.NDArray[np.int64]
     damping: npt.NDArray[np.float32]  # `engine.owned_damping` of each row
-    again: npt.NDArray[np.float32]  # `engine.buy_again` of each row
+    again: npt.NDArray[np.float32]  # `engine.buy_again` of each row (0 off buy-again pages)
+    due: npt.NDArray[np.float32]  # `engine.due_scores` of each row (0 off buy-again pages)
+    lead: npt.NDArray[np.bool_]  # `engine.page_intents` of each row's page, as a mask
 
 
 def _stack(
@@ -341,6 +348,8 @@ def _stack(
     n_hist = np.zeros(n_rows, dtype=np.int64)
     damping = np.ones((n_rows, n_items), dtype=np.float32)
     again = np.zeros((n_rows, n_items), dtype=np.float32)
+    due = np.zeros((n_rows, n_items), dtype=np.float32)
+    lead = np.zeros((n_rows, n_items), dtype=np.bool_)
     for row, (user, context) in enumerate(rows):
         tick(row + 1)
         profile = build_profile(snapshot, user)
@@ -355,8 +364,13 @@ def _stack(
         n_orders[row] = profile.n_orders
         n_hist[row] = profile.items.size
         damping[row] = owned_damping(snapshot, profile, context)
-        again[row] = buy_again(snapshot, profile)
-    return _SignalStack(snapshot, signals, cf, excluded, n_orders, n_hist, damping, again)
+        if context.page_type in BUY_AGAIN_PAGES:
+            again[row] = buy_again(snapshot, profile)
+            due[row] = due_scores(n_items, due_items(snapshot, profile))
+        lead[row] = intent_mask(n_items, page_intents(snapshot, context, damping[row]))
+    return _SignalStack(
+        snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due, lead
+    )
 
 
 def _cf_mix(
@@ -401,6 +415,8 @@ def _ndcg_values(
         margin_weight,
         stack.again[rows],
         stack.snapshot.repeat.share,
+        stack.due[rows],
+        stack.lead[rows],
     )
     recommended = top_k(total, K_MAX, stack.excluded[rows])
     chosen = [r for r, keep in zip(relevant, rows, strict=True) if keep]

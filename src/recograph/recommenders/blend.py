@@ -37,6 +37,7 @@ PAGE_SHIFTS: dict[PageType, Weights] = {
     PageType.CATEGORY: Weights(1.0, 1.0, 1.0, 1.5),
     PageType.CART: Weights(1.0, 0.7, 1.5, 1.0),
     PageType.CHECKOUT: Weights(1.0, 0.5, 1.8, 1.0),
+    PageType.ACCOUNT: Weights(1.0, 1.0, 1.0, 1.0),
 }
 
 

@@ -310,4 +310,15 @@ def summary_line(intents: Mapping[str, object]) -> str:
         f"(laptops {_shown(laptops['complement_precision'])}), "
         f"substitute {_shown(every['substitute_precision'])} "
         f"(laptops {_shown(laptops['substitute_precision'])}), {every['seeds']} seed products"
+        + _pages_text(intents.get("pages"))
+    )
+
+
+def _pages_text(pages: object) -> str:
+    """The served pages' precision (`evaluation.page_mix`), when the build measured it."""
+    if not isinstance(pages, Mapping):
+        return ""
+    return (
+        f"; served product pages {_shown(pages.get('product_page_precision'))}, "
+        f"cart pages {_shown(pages.get('cart_page_precision'))}"
     )

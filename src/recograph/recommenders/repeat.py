@@ -43,6 +43,7 @@ FloatArray = npt.NDArray[np.float32]
 PRIOR_STRENGTH = 10.0  # pseudo-customers behind every shrunk rate
 CUSTOMER_PRIOR = 5.0  # pseudo re-buys behind a customer's own factor (shrinks toward 1)
 MIN_RATE = 0.1  # an owned product comes back from this chance of being bought again
+GAP_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)  # the interval quantiles kept per category
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class RepeatModel:
       shrunk toward the store's, is at least ``min_rate``.
     - ``rate``: float32, fraction of the category's customers who bought it again (any product).
     - ``median_days``: float32, median days between purchases of the category by one customer.
+    - ``gap_quantiles``: float32 (n_categories, 5), the 10/25/50/75/90 % quantiles of those
+      days (0 where the category has no gap): the learned replacement interval.
+    - ``gaps``: int32, how many such gaps the quantiles rest on.
     - ``customers``: int32, distinct customers of the category.
     - ``repeaters``: int32, customers who bought it in at least two purchases.
     - ``another_rate``: float32, of its customers who ordered again after their first
@@ -79,6 +83,8 @@ class RepeatModel:
     repeatable: npt.NDArray[np.bool_]
     rate: FloatArray
     median_days: FloatArray
+    gap_quantiles: FloatArray
+    gaps: npt.NDArray[np.int32]
     customers: npt.NDArray[np.int32]
     repeaters: npt.NDArray[np.int32]
     another_rate: FloatArray
@@ -110,7 +116,9 @@ class RepeatModel:
             "scalar": 1,
         }
         for name, (_, axis) in _FIELDS.items():
-            expected = (lengths[axis],)
+            expected: tuple[int, ...] = (lengths[axis],)
+            if name == "gap_quantiles":
+                expected = (lengths[axis], len(GAP_LEVELS))
             if values[name].shape != expected:
                 raise ValueError(f"{prefix}{name} has shape {values[name].shape}, not {expected}")
         return cls(**values)
@@ -143,6 +151,8 @@ _FIELDS: dict[str, tuple[type[np.generic], str]] = {
     "repeatable": (np.bool_, "category"),
     "rate": (np.float32, "category"),
     "median_days": (np.float32, "category"),
+    "gap_quantiles": (np.float32, "category"),
+    "gaps": (np.int32, "category"),
     "customers": (np.int32, "category"),
     "repeaters": (np.int32, "category"),
     "another_rate": (np.float32, "category"),
@@ -245,10 +255,17 @@ def fit_repeat(
     )
     gap_rows = np.flatnonzero(again)
     median_days = np.zeros(n_categories, dtype=np.float32)
+    gap_quantiles = np.zeros((n_categories, len(GAP_LEVELS)), dtype=np.float32)
+    gap_counts = np.bincount(category[gap_rows], minlength=n_categories).astype(np.int32)
     if len(gap_rows):
         gaps = (dates[gap_rows] - dates[gap_rows - 1]) / np.timedelta64(1, "D")
-        medians = pd.Series(np.asarray(gaps, dtype=np.float64)).groupby(category[gap_rows]).median()
+        grouped = pd.Series(np.asarray(gaps, dtype=np.float64)).groupby(category[gap_rows])
+        medians = grouped.median()
         median_days[medians.index.to_numpy(dtype=np.int64)] = medians.to_numpy(dtype=np.float32)
+        quantiles = grouped.quantile(np.asarray(GAP_LEVELS)).unstack()
+        gap_quantiles[quantiles.index.to_numpy(dtype=np.int64)] = quantiles.to_numpy(
+            dtype=np.float32
+        )
 
     # Product level: a run per (item, customer); a row after the run's first is a re-buy.
     ordered = purchases.sort_values(["item", "customer", "date"], kind="stable")
@@ -329,6 +346,8 @@ def fit_repeat(
         repeatable=repeatable,
         rate=rate,
         median_days=median_days,
+        gap_quantiles=gap_quantiles,
+        gaps=gap_counts,
         customers=customers,
         repeaters=repeaters,
         another_rate=another_rate.astype(np.float32),

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from recograph.engine import build_profile
+from recograph.engine import as_of, build_profile, due_items
+from recograph.recommenders import due as due_dates
 from recograph.schema import types as t
 from recograph.schema.errors import BadInput, NotFound
 from recograph.serving.state import Loaded
@@ -160,6 +161,22 @@ class SnapshotCustomer:
             positions.update(dict.fromkeys(int(i) for i in h.order_items(order)))
         positions.update(dict.fromkeys(self.live))
         return products(self.loaded, positions)
+
+    def due_soon(self) -> list[t.DueProduct]:
+        snapshot = self.loaded.snapshot
+        profile = build_profile(snapshot, self.position, live_purchases=self.live)
+        found = due_items(snapshot, profile, live_purchases=self.live)
+        soon = due_dates.due_soon(found, as_of(snapshot))
+        views = products(self.loaded, (d.position for d in soon))
+        return [
+            t.DueProduct(
+                product=view,
+                last_bought=timestamp(d.last_bought),
+                due_date=timestamp(d.due),
+                confidence=round(d.confidence, 4),
+            )
+            for d, view in zip(soon, views, strict=True)
+        ]
 
 
 def order_view(loaded: Loaded, order: int) -> t.Order:

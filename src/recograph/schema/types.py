@@ -108,12 +108,35 @@ class CustomerSource(Protocol):
 
     def purchased_products(self) -> list[Product]: ...
 
+    def due_soon(self) -> list[DueProduct]: ...
+
+
+@strawberry.type(
+    description=(
+        "An owned product the customer re-buys, with its due date: the last purchase + the "
+        "customer's expected interval (their own gaps between purchases of the category "
+        "shrunk toward the category's median gap, learned by the build). Never a durable."
+    )
+)
+class DueProduct:
+    product: Product
+    last_bought: datetime
+    due_date: datetime
+    confidence: float = strawberry.field(
+        description=(
+            "Chance the customer buys it again at all: the product's re-buy propensity × the "
+            "customer's re-buy factor, compounded over the dates they bought it."
+        )
+    )
+
 
 @strawberry.type(
     description=(
         "A customer. email is null unless the request carries the admin bearer token; "
         "orders holds every order (all statuses) oldest first; purchasedProducts the "
-        "distinct products of completed orders and live purchases."
+        "distinct products of completed orders and live purchases; dueSoon the products "
+        "it re-buys that are due within 60 days of the build's latest order (overdue ones "
+        "included), soonest first."
     )
 )
 class Customer:
@@ -140,6 +163,10 @@ class Customer:
     @strawberry.field
     def purchased_products(self) -> list[Product]:
         return self.source.purchased_products()
+
+    @strawberry.field
+    def due_soon(self) -> list[DueProduct]:
+        return self.source.due_soon()
 
 
 @strawberry.type

@@ -62,6 +62,7 @@ from recograph.evaluation.metrics import (
     recall_at_k,
     top_k,
 )
+from recograph.evaluation.next_basket import due_rankings
 from recograph.recommenders.candidates import Ranking
 from recograph.recommenders.ease import fit_ease
 from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
@@ -613,6 +614,7 @@ def run_quality(
 
     add("random", random_rankings(snapshot, users, params.seed))
     add("personal top-frequency", personal_top_frequency(snapshot, users))
+    add("buy again when due", due_rankings(snapshot, users.positions))
     for name, request in model_rows(snapshot).items():
         add(name, engine_rankings(snapshot, users, request))
     mark = time.perf_counter()

@@ -120,7 +120,7 @@ export function customerPicker({ selected, onPick, anonymous = false }) {
   return h("div", { class: "picker" }, customerSearch({ onPick: (c) => onPick(c.id) }), examples);
 }
 
-export const PAGE_TYPES = ["HOME", "PRODUCT", "CATEGORY", "CART", "CHECKOUT"];
+export const PAGE_TYPES = ["HOME", "PRODUCT", "CATEGORY", "CART", "CHECKOUT", "ACCOUNT"];
 
 function productChip(p, onRemove, testid) {
   return h("li", { class: "cart-item", dataset: { testid, product: p.id } },

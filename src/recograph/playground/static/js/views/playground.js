@@ -34,6 +34,7 @@ const QUERY = `query Playground($customer: Int, $context: ContextInput, $weights
 fragment Ranked on Recommendations { strategy explanation segment weights { signal weight } items { ${ITEM_FIELDS} } }`;
 
 const CUSTOMER_QUERY = `query($id: Int!) { customer(id: $id) { id name createdAt segment orderCount
+  dueSoon { product { id name category price } lastBought dueDate confidence }
   orders { id date status total lines { quantity product { id name category } } } } }`;
 
 export function parseWeights(text) {
@@ -106,6 +107,15 @@ function weightBar(weights) {
     class: "weight-part", style: { flexGrow: String(w.weight), background: SIGNAL_COLOURS[w.signal] },
     title: `${w.signal}: ${fmt.pct(w.weight)}`,
   }, `${w.signal.toLowerCase()} ${fmt.pct(w.weight)}`)));
+}
+
+// Products the customer re-buys that are due within 60 days (overdue first): due date = last
+// purchase + their interval (own gaps shrunk toward the category's); confidence = re-buy chance.
+function dueList(customer) {
+  if (!customer.dueSoon.length) return h("p", { class: "empty", dataset: { testid: "due-soon" } }, "Nothing due to buy again.");
+  return h("ul", { class: "due-soon", dataset: { testid: "due-soon" } }, customer.dueSoon.map((d) =>
+    h("li", {}, productLine(d.product), " ",
+      h("span", { class: "muted" }, `bought ${fmt.date(d.lastBought)} · due ${fmt.date(d.dueDate)} · confidence ${fmt.pct(d.confidence)}`))));
 }
 
 function historyList(customer) {
@@ -205,6 +215,7 @@ export function render(root, { navigate, setState }) {
           segmentBadge(customer.segment)),
         h("p", { class: "muted" }, `${customer.orderCount} completed orders · customer since ${fmt.date(customer.createdAt)} · `,
           h("a", { href: url.href({ view: "timeline", customer: customer.id }) }, "timeline →")),
+        h("h3", {}, "Due to buy again"), dueList(customer),
         h("h3", {}, "Purchase history"), historyList(customer));
     } catch (error) {
       replace(customerBox, errorBox(error, "the customer"));
