@@ -34,7 +34,8 @@ from tests.tiny_store import (
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny-two-stage")
-    build_artifacts(tiny_store(), root, TINY_PARAMS, evaluate=False)
+    params = dataclasses.replace(TINY_PARAMS, ranking="two-stage")  # auto: full at this size
+    build_artifacts(tiny_store(), root, params, evaluate=False)
     return root
 
 
@@ -158,6 +159,15 @@ def test_candidates_hold_what_full_scoring_ranks_top(tiny: ModelSnapshot) -> Non
     assert recommend(tiny, request).items[0] == top
 
 
+def test_auto_ranking_is_two_stage_only_above_the_crossover_size() -> None:
+    assert stage.resolve_ranking("auto", stage.TWO_STAGE_MIN_PRODUCTS) is stage.Ranking.FULL
+    assert stage.resolve_ranking("auto", stage.TWO_STAGE_MIN_PRODUCTS + 1) is (
+        stage.Ranking.TWO_STAGE
+    )
+    assert stage.resolve_ranking("full", 10**6) is stage.Ranking.FULL
+    assert stage.resolve_ranking("two-stage", 3) is stage.Ranking.TWO_STAGE
+
+
 def test_lists_round_trip_and_ranking_is_recorded(tiny: ModelSnapshot, tmp_path: Path) -> None:
     published = artifacts.publish(
         tiny.to_arrays(), {**tiny.manifest, "ranking": "full"}, tmp_path, version="v1"
@@ -181,7 +191,7 @@ def test_a_build_without_candidate_lists_is_refused_by_its_format(
     manifest["format_version"] = 2
     (old / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
-        artifacts.ArtifactError, match="artifact format 2, this server reads format 3"
+        artifacts.ArtifactError, match="artifact format 2, this server reads format 4"
     ):
         load_snapshot(old, verify=False)
 

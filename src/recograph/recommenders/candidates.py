@@ -61,6 +61,22 @@ class Ranking(StrEnum):
     FULL = "full"
 
 
+AUTO = "auto"
+# `--ranking auto` (the default) ranks in two stages above this many products and scores the
+# whole catalogue below it, where full scoring is exact and cheaper: measured per request
+# (engine CPU), 291 products 1.7 ms full vs 2.6 ms two-stage, 29,100 products 7.8 vs 2.8 ms;
+# the costs cross near 4,500 products.
+TWO_STAGE_MIN_PRODUCTS = 5000
+
+
+def resolve_ranking(choice: str, n_items: int) -> Ranking:
+    """The ranking a build serves: ``two-stage`` or ``full`` as asked, ``auto`` by catalogue
+    size (`TWO_STAGE_MIN_PRODUCTS`)."""
+    if choice == AUTO:
+        return Ranking.TWO_STAGE if n_items > TWO_STAGE_MIN_PRODUCTS else Ranking.FULL
+    return Ranking(choice)
+
+
 @dataclass(frozen=True)
 class CandidateLists:
     """Lists built offline from popularity and the catalogue (best first, ties by position).
