@@ -2,7 +2,7 @@
 
 The build assembles the same snapshot from its freshly fitted arrays to evaluate, so offline
 evaluation and online serving share one code path. Arrays are read-only; a reload builds a
-complete new snapshot and the server swaps the reference (see ``serving.state``).
+complete new snapshot and the server swaps the reference (see ``online.state``).
 """
 
 from __future__ import annotations
