@@ -97,6 +97,8 @@ def decode(cls: type[Any], arrays: Arrays, prefix: str) -> dict[str, Any]:
         elif isinstance(encoding, Scalar):
             kind = float if np.issubdtype(encoding.dtype, np.floating) else int
             values[name] = kind(arrays[key])
+        elif encoding.dtype is np.str_:
+            values[name] = np.asarray(arrays[key])  # as stored, for the model's kind check
         else:
             values[name] = np.asarray(arrays[key], dtype=encoding.dtype)
     return values
