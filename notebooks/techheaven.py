@@ -509,8 +509,8 @@ from typing import Any
 
 import httpx
 
+from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 
 QUERY = """

@@ -15,8 +15,8 @@ import numpy.typing as npt
 from starlette.applications import Starlette
 
 from recograph import artifacts
+from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 
 STRONG_TOKEN = "a-long-random-admin-token-0123456789"

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import client_of

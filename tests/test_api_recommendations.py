@@ -11,10 +11,10 @@ import pytest
 from recograph.api import build_schema
 from recograph.core.vocabulary import PageType
 from recograph.engine import BusinessRules, Context, Request, Trace, recommend
-from recograph.serving.config import ServingConfig
-from recograph.serving.context import RequestContext, Services
-from recograph.serving.events import EventWriter
-from recograph.serving.state import ServingState
+from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter
+from recograph.online.state import ServingState
+from recograph.resolvers.context import RequestContext, Services
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 

@@ -9,15 +9,15 @@ import strawberry
 from graphql import GraphQLError
 
 from recograph.api import build_schema, export_sdl
+from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter
+from recograph.online.state import Loaded, ServingState
+from recograph.resolvers.context import RequestContext, Services
 from recograph.schema import SDL_FILE, SchemaLimits, validation_cache_info
 from recograph.schema.enums import RuleLevel
 from recograph.schema.errors import MASKED_MESSAGE, NotFound, coded
 from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import alias_rule, depth_rule
-from recograph.serving.config import ServingConfig
-from recograph.serving.context import RequestContext, Services
-from recograph.serving.events import EventWriter
-from recograph.serving.state import Loaded, ServingState
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 

@@ -197,7 +197,7 @@ def test_a_build_without_candidate_lists_is_refused_by_its_format(
 
 
 def test_full_scoring_is_a_build_and_a_serving_choice(tmp_path: Path) -> None:
-    from recograph.serving.config import ServingConfig
+    from recograph.online.config import ServingConfig
     from recograph.settings import SettingsError
 
     result = build_artifacts(

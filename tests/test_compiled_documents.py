@@ -20,9 +20,9 @@ import numpy as np
 import orjson
 import pytest
 
+from recograph.online.config import ServingConfig
 from recograph.schema.compiled import document_hash
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from recograph_lab.bench.serve import QUERY as BENCH_QUERY

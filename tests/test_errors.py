@@ -12,9 +12,9 @@ from recograph.importer import UnsupportedDatabaseError
 from recograph.io.reader import StoreFormatError
 from recograph.io.validate import FieldError
 from recograph.online.metrics import UnknownBaseline
+from recograph.online.state import ReloadRefused
 from recograph.recommenders.ease import TooManyItemsError
 from recograph.schema.errors import ApiError, BadInput, Forbidden, NotFound, Unavailable
-from recograph.serving.state import ReloadRefused
 from recograph.settings import SettingsError
 
 

@@ -29,9 +29,9 @@ from sqlalchemy import func, select, text
 
 from recograph import artifacts, db
 from recograph.models import Event, Impression
+from recograph.online.config import ServingConfig
+from recograph.online.events import WRITER_CACHE_KIB, EventWriter, writer_engine
 from recograph.serving.app import VERSION_HEADER
-from recograph.serving.config import ServingConfig
-from recograph.serving.events import WRITER_CACHE_KIB, EventWriter, writer_engine
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import STRONG_TOKEN, app_client, private_root, publish_variant
@@ -248,7 +248,7 @@ async def test_a_corrupt_build_is_refused_reported_and_the_previous_one_keeps_se
         Settings(artifacts_dir=root, database_url="", admin_token=STRONG_TOKEN)
     ) as client:
         artifacts.set_current(root, "v-corrupt")
-        with caplog.at_level(logging.ERROR, logger="recograph.serving.state"):
+        with caplog.at_level(logging.ERROR, logger="recograph.online.state"):
             refused = await client.post(
                 "/graphql",
                 json={"query": RELOAD},
@@ -273,7 +273,7 @@ async def test_a_corrupt_build_is_refused_reported_and_the_previous_one_keeps_se
     logged = [
         r.getMessage()
         for r in caplog.records
-        if r.levelno == logging.ERROR and r.name == "recograph.serving.state"
+        if r.levelno == logging.ERROR and r.name == "recograph.online.state"
     ]
     assert len(logged) == 1
     assert logged[0].startswith(f"reload (reloadArtifacts) refused, keeping {old}: ")
@@ -412,7 +412,7 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(
 
 WRITER_SCRIPT = """
 import asyncio, sys
-from recograph.serving.events import EventWriter
+from recograph.online.events import EventWriter
 
 async def main(url, name, n):
     writer = EventWriter(url, batch_size=25, flush_seconds=0.01)

@@ -44,9 +44,9 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from recograph.online.config import ServingConfig
 from recograph.schema import SchemaLimits
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 

@@ -29,7 +29,7 @@ from recograph.catalogue import Catalogue
 from recograph.recommenders import intent
 from recograph.recommenders.intent import Intent, Related
 from recograph.recommenders.rules import baskets_matrix, mine_rules
-from recograph.serving.context import RequestContext
+from recograph.resolvers.context import RequestContext
 from recograph.snapshot import ModelSnapshot
 from tests.test_api_recommendations import first_in, services_for
 

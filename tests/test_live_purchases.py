@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 
 from recograph import db
+from recograph.online.config import ServingConfig
+from recograph.online.live import LivePurchaseFeed
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
-from recograph.serving.live import LivePurchaseFeed
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import client_of

@@ -13,11 +13,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
+from recograph.online.config import ServingConfig
 from recograph.online.variants import Experiment, Variant
+from recograph.resolvers.monitoring import build_timestamp
 from recograph.schema.operation import label_of
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
-from recograph.serving.monitoring import build_timestamp
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import client_of

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from recograph import db
 from recograph.models import Impression
+from recograph.online.config import ServingConfig
 from recograph.online.variants import Experiment, Variant
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import client_of

@@ -25,10 +25,10 @@ from recograph.dataset import COLUMNS, StoreData
 from recograph.db import create_engine, upgrade_schema
 from recograph.importer import ImportSummary, import_store, load_store
 from recograph.models import STORE_TABLES, Base, Event, Impression, ModelVersion
+from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter, impression_row
 from recograph.pipeline import record_model_version
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
-from recograph.serving.events import EventWriter, impression_row
 from recograph.settings import Settings
 from tests.pg import fresh_database, requires_postgres, run_sync
 from tests.serving_helpers import client_of

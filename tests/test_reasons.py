@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from recograph.api import build_schema
-from recograph.serving.context import RequestContext, Services
+from recograph.resolvers.context import RequestContext, Services
 from recograph.snapshot import ModelSnapshot
 from tests.test_api_recommendations import customers_with, first_in, run, services_for
 

@@ -18,9 +18,9 @@ from graphql import GraphQLNonNull, GraphQLObjectType
 
 from recograph.api import build_schema
 from recograph.cli import main
-from recograph.serving import context
+from recograph.online.security import MIN_ADMIN_TOKEN_LENGTH, check_settings
+from recograph.resolvers import context
 from recograph.serving.app import VERSION_HEADER, create_app
-from recograph.serving.security import MIN_ADMIN_TOKEN_LENGTH, check_settings
 from recograph.settings import Settings, SettingsError
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import STRONG_TOKEN, app_client, graphql

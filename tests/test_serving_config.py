@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from recograph.engine import BusinessRules
-from recograph.serving.config import ServingConfig
-from recograph.serving.context import is_admin
+from recograph.online.config import ServingConfig
+from recograph.resolvers.context import is_admin
 from recograph.settings import SettingsError
 
 

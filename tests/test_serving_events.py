@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from recograph import db
 from recograph.models import Event, Impression
+from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
-from recograph.serving.events import EventWriter
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from recograph import artifacts
-from recograph.serving.state import ReloadRefused, ServingState
+from recograph.online.state import ReloadRefused, ServingState
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import app_client, graphql, private_root, publish_variant

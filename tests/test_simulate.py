@@ -15,11 +15,11 @@ from recograph import db
 from recograph.cli import main
 from recograph.engine import Strategy
 from recograph.models import utcnow
+from recograph.online.config import ServingConfig
 from recograph.online.logs import read_logs_from
 from recograph.online.metrics import Metric, OnlineReport, online_metrics
 from recograph.online.variants import Experiment, Variant
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph_lab.simulate.client import (
     GraphQLShop,

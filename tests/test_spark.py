@@ -19,9 +19,9 @@ import scipy.sparse as sp
 from recograph import artifacts
 from recograph.cli import main
 from recograph.engine import Context, Request, recommend
+from recograph.online.state import ServingState
 from recograph.recommenders.als import ALSModel, fit_als, fold_in_als
 from recograph.recommenders.rules import METRICS, RuleSet
-from recograph.serving.state import ServingState
 from recograph.snapshot import ModelSnapshot, load_snapshot
 from tests.tiny_store import AMP, HEADPHONES, LAPTOP, MOUSE, TINY_PARAMS, tiny_store
 

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Connection
 from recograph import artifacts, db
 from recograph.cli import main
 from recograph.models import Base
+from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 from recograph.stores import list_stores, store_dir
 

@@ -25,7 +25,6 @@ from recograph.recommenders import candidates as stage
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import due as due_dates
 from recograph.recommenders import intent, item_knn, rules, user_knn
-from recograph.recommenders.als import fold_in_als, score_als
 from recograph.recommenders.blend import (
     Scores,
     blend,
@@ -34,11 +33,10 @@ from recograph.recommenders.blend import (
     normalise,
     shift_for_page,
 )
-from recograph.recommenders.ease import score_ease
 from recograph.recommenders.popularity import score_popularity
+from recograph.recommenders.protocol import CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
-from recograph.recommenders.svd import score_svd
-from recograph.snapshot import CF_MODELS, ModelSnapshot
+from recograph.snapshot import ModelSnapshot
 
 Positions = npt.NDArray[np.int64]
 
@@ -307,28 +305,16 @@ def cf_scores(
 
 
 def _one_cf_model(snapshot: ModelSnapshot, profile: Profile, name: str) -> Scores:
-    h = profile.history
-    if name == "item_knn":
-        return item_knn.score_item_knn(snapshot.item_knn, h)
-    if name == "user_knn":
-        if profile.exact and profile.user is not None:
-            return user_knn.score_user_knn(snapshot.user_knn, snapshot.interactions, profile.user)
-        positions, sims = user_knn.neighbours_from_history(
-            snapshot.user_knn, snapshot.interactions, h, snapshot.user_knn.k, exclude=profile.user
+    """One registered CF model's raw scores (its stand-in's when it was not fitted)."""
+    _, model = snapshot.served_cf_model(name)
+    return model.score(
+        CFRequest(
+            history=profile.history,
+            user=profile.user,
+            exact=profile.exact,
+            interactions=snapshot.interactions,
         )
-        return user_knn.score_from_neighbours(snapshot.interactions, positions, sims)
-    if name == "svd":
-        return score_svd(snapshot.svd, h)
-    if name == "als":
-        if profile.exact and profile.user is not None:
-            return score_als(snapshot.als, profile.user)
-        vector = fold_in_als(snapshot.als, h)
-        return np.asarray(snapshot.als.item_factors @ vector, dtype=np.float32)
-    if name == "ease":
-        if snapshot.ease is None:
-            return item_knn.score_item_knn(snapshot.item_knn, h)
-        return score_ease(snapshot.ease, h)
-    raise ValueError(f"unknown CF model {name!r}; expected one of {', '.join(CF_MODELS)}")
+    )
 
 
 def _content_seeds(profile: Profile, context: Context) -> tuple[Positions, npt.NDArray[np.float32]]:
@@ -1516,9 +1502,7 @@ def _cf_on_support(
     candidates would need a per-customer list or an inner-product index: not built yet)."""
     if profile.items.size == 0:
         return stage.Sparse.empty()
-    knn_only = all(
-        name == "item_knn" or (name == "ease" and snapshot.ease is None) for name, _ in models
-    )
+    knn_only = all(snapshot.served_cf_model(name)[0] == "item_knn" for name, _ in models)
     if not knn_only:
         dense = cf_scores(snapshot, profile, models)
         support = np.flatnonzero(dense > 0)

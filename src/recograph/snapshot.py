@@ -2,7 +2,7 @@
 
 The build assembles the same snapshot from its freshly fitted arrays to evaluate, so offline
 evaluation and online serving share one code path. Arrays are read-only; a reload builds a
-complete new snapshot and the server swaps the reference (see ``serving.state``).
+complete new snapshot and the server swaps the reference (see ``online.state``).
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ from recograph.recommenders.ease import EASEModel
 from recograph.recommenders.intent import OrderBaskets, completed_baskets
 from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import Popularity
+from recograph.recommenders.protocol import CFModel
+from recograph.recommenders.registry import CF_MODELS as CF_MODELS  # noqa: PLC0414 (re-export)
+from recograph.recommenders.registry import CF_REGISTRY, cf_entry
 from recograph.recommenders.repeat import RepeatModel
 from recograph.recommenders.rules import RuleSet, antecedent_index
 from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
 from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
-
-CF_MODELS = ("item_knn", "user_knn", "svd", "als", "ease")
 
 
 @dataclass(frozen=True)
@@ -159,18 +160,31 @@ class ModelSnapshot:
         asked (the server never does), not at every load."""
         return popular_head(self.popularity.revenue)
 
+    def cf_model(self, name: str) -> CFModel | None:
+        """The fitted CF model registered as ``name`` (None: optional and not fitted)."""
+        model: CFModel | None = getattr(self, cf_entry(name).name)
+        return model
+
+    def served_cf_model(self, name: str) -> tuple[str, CFModel]:
+        """The model that answers for ``name``: itself, or its stand-in when not fitted."""
+        model = self.cf_model(name)
+        if model is not None:
+            return name, model
+        stand_in = cf_entry(name).stand_in
+        if stand_in is None:
+            raise ValueError(f"CF model {name!r} was not fitted and has no stand-in")
+        return self.served_cf_model(stand_in)
+
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
         """Every array of the snapshot, as published in ``arrays.npz``."""
         arrays: dict[str, npt.NDArray[Any]] = {}
         arrays.update(self.catalogue.to_arrays("catalogue."))
         arrays.update(self.histories.to_arrays("histories."))
         arrays.update(sparse_to_arrays(self.interactions, "interactions."))
-        arrays.update(self.item_knn.to_arrays("item_knn."))
-        arrays.update(self.user_knn.to_arrays("user_knn."))
-        arrays.update(self.svd.to_arrays("svd."))
-        arrays.update(self.als.to_arrays("als."))
-        if self.ease is not None:
-            arrays.update(self.ease.to_arrays("ease."))
+        for entry in CF_REGISTRY:
+            model = self.cf_model(entry.name)
+            if model is not None:
+                arrays.update(model.to_arrays(entry.prefix))
         arrays.update(self.content.to_arrays("content."))
         arrays.update(self.popularity.to_arrays("popularity."))
         arrays.update(self.repeat.to_arrays("repeat."))
@@ -183,18 +197,19 @@ class ModelSnapshot:
     def from_arrays(
         cls, arrays: Mapping[str, npt.NDArray[Any]], manifest: Mapping[str, Any]
     ) -> ModelSnapshot:
-        has_ease = any(name.startswith("ease.") for name in arrays)
+        cf_models: dict[str, Any] = {
+            entry.name: entry.model.from_arrays(arrays, entry.prefix)
+            if not entry.optional or any(name.startswith(entry.prefix) for name in arrays)
+            else None
+            for entry in CF_REGISTRY
+        }
         return cls(
             version=str(manifest.get("version", "unpublished")),
             manifest=manifest,
             catalogue=Catalogue.from_arrays(arrays, "catalogue."),
             histories=Histories.from_arrays(arrays, "histories."),
             interactions=sparse_from_arrays(arrays, "interactions."),
-            item_knn=ItemKNN.from_arrays(arrays, "item_knn."),
-            user_knn=UserKNN.from_arrays(arrays, "user_knn."),
-            svd=SVDModel.from_arrays(arrays, "svd."),
-            als=ALSModel.from_arrays(arrays, "als."),
-            ease=EASEModel.from_arrays(arrays, "ease.") if has_ease else None,
+            **cf_models,
             content=ContentModel.from_arrays(arrays, "content."),
             popularity=Popularity.from_arrays(arrays, "popularity."),
             repeat=RepeatModel.from_arrays(arrays, "repeat."),

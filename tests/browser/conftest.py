@@ -32,8 +32,8 @@ from playwright.sync_api import (
 )
 
 from recograph.db import upgrade_schema
+from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
-from recograph.serving.config import ServingConfig
 from recograph.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

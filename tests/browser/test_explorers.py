@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from recograph import engine
+from recograph.online.config import ServingConfig
 from recograph.recommenders import content, intent
 from recograph.resolvers.analytics import bought_together
 from recograph.resolvers.recommendations import timeline_steps
-from recograph.serving.config import ServingConfig
 from recograph.snapshot import ModelSnapshot
 from tests.browser.helpers import (
     LAPTOP_NAME,

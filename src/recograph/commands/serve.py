@@ -5,7 +5,7 @@ the socket, imports the serving code once and forks the workers, which share the
 socket. Forking after the imports shares those pages copy-on-write (uvicorn's own supervisor
 spawns fresh interpreters, each importing numpy, scipy and strawberry again: ≈ 100 MB each);
 the model arrays are memory-mapped (`recograph.artifacts`), so they are shared as well. Live
-purchases reach every worker through the database (`recograph.serving.live`). SIGHUP is
+purchases reach every worker through the database (`recograph.online.live`). SIGHUP is
 passed to every worker (each reloads the build), SIGTERM and SIGINT stop them all, and a
 worker that dies on its own is replaced.
 """
@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from recograph import db
+    from recograph.online.config import ServingConfig
+    from recograph.online.security import check_settings
     from recograph.online.variants import Experiment
-    from recograph.serving.config import ServingConfig
-    from recograph.serving.security import check_settings
 
     if args.workers < 1:
         logger.error("--workers must be at least 1")

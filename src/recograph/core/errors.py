@@ -13,7 +13,7 @@ still catch it. The private control-flow exceptions of the fast path are not par
     ├── BuildError                            the build could not run (``exit_status``)
     │   └── SparkStartError                   spark: the Spark session did not start
     ├── EngineUnavailable (RuntimeError)      engines: the Spark extra or Java is missing
-    ├── ReloadRefused                         serving.state: a new build was not swapped in
+    ├── ReloadRefused                         online.state: a new build was not swapped in
     └── ApiError                              schema.errors: coded, shown to the API client
         ├── BadInput     BAD_INPUT
         ├── NotFound     NOT_FOUND

@@ -11,8 +11,9 @@ fold-in of their row: a customer scores the same by position or by history.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,13 +21,15 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
+from recograph.recommenders.codec import ArrayCoded, dense, scalar
+from recograph.recommenders.item_knn import FloatVector, as_history
+from recograph.recommenders.protocol import CFRequest
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ALSModel:
+class ALSModel(ArrayCoded):
     """Latent factors.
 
     ``user_factors``: float32 (n_users × f); ``item_factors``: float32 (n_items × f); the
@@ -34,10 +37,12 @@ class ALSModel:
     ``regularization`` and ``alpha`` are the fit's, needed to fold a new history in.
     """
 
-    user_factors: npt.NDArray[np.float32]
-    item_factors: npt.NDArray[np.float32]
-    regularization: float
-    alpha: float
+    ARRAY_PREFIX: ClassVar[str] = "als."
+
+    user_factors: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
+    item_factors: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
+    regularization: float = field(metadata=scalar(np.float64))
+    alpha: float = field(metadata=scalar(np.float64))
     gram: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,28 +57,21 @@ class ALSModel:
     def n_factors(self) -> int:
         return int(self.item_factors.shape[1])
 
-    def to_arrays(self, prefix: str = "als.") -> dict[str, npt.NDArray[Any]]:
-        return {
-            f"{prefix}user_factors": np.ascontiguousarray(self.user_factors, np.float32),
-            f"{prefix}item_factors": np.ascontiguousarray(self.item_factors, np.float32),
-            f"{prefix}regularization": np.array(self.regularization, dtype=np.float64),
-            f"{prefix}alpha": np.array(self.alpha, dtype=np.float64),
-        }
-
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "als.") -> ALSModel:
-        users = arrays[f"{prefix}user_factors"]
-        items = arrays[f"{prefix}item_factors"]
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        users, items = values["user_factors"], values["item_factors"]
         if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1]:
             raise ValueError(
                 f"{prefix}: user factors {users.shape} and item factors {items.shape} disagree"
             )
-        return cls(
-            user_factors=users,
-            item_factors=items,
-            regularization=float(arrays[f"{prefix}regularization"]),
-            alpha=float(arrays[f"{prefix}alpha"]),
-        )
+
+    def score(self, request: CFRequest) -> FloatVector:
+        """ALS's `CFModel` score: the stored factors of an unchanged training customer,
+        else the history folded in."""
+        if request.exact and request.user is not None:
+            return score_als(self, request.user)
+        vector = fold_in_als(self, request.history)
+        return np.asarray(self.item_factors @ vector, dtype=np.float32)
 
 
 def confidence_matrix(X: Any, alpha: float) -> sp.csr_matrix:

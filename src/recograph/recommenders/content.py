@@ -28,13 +28,14 @@ Similarity needs no purchases, so products nobody has bought get neighbours too.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -43,10 +44,9 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from recograph.recommenders.codec import ArrayCoded, dense, sparse
 from recograph.recommenders.sparse import (
     row_entries,
-    sparse_from_arrays,
-    sparse_to_arrays,
     weighted_row_sum,
 )
 
@@ -167,7 +167,7 @@ class ContentMatch(NamedTuple):
 
 
 @dataclass(frozen=True)
-class ContentModel:
+class ContentModel(ArrayCoded):
     """Top-k content neighbours of every item, with the features each pair shares.
 
     - ``similarity``: CSR (n_items × n_items) float32 with int32 indices and sorted column
@@ -178,32 +178,27 @@ class ContentModel:
     - ``feature_labels``: str (n_features,), human-readable labels ("over-ear", "ANC", "Sony").
     """
 
-    similarity: sp.csr_matrix
-    shared_features: npt.NDArray[np.int32]
-    feature_labels: npt.NDArray[np.str_]
+    ARRAY_PREFIX: ClassVar[str] = "content."
+
+    similarity: sp.csr_matrix = dataclasses.field(metadata=sparse())
+    shared_features: npt.NDArray[np.int32] = dataclasses.field(metadata=dense(np.int32))
+    feature_labels: npt.NDArray[np.str_] = dataclasses.field(
+        metadata=dense(np.str_, contiguous=False)
+    )
 
     @property
     def n_items(self) -> int:
         return int(self.similarity.shape[0])
 
-    def to_arrays(self, prefix: str = "content.") -> dict[str, npt.NDArray[Any]]:
-        """Plain arrays for ``np.savez`` (keys start with ``prefix``); no pickling needed."""
-        return {
-            **sparse_to_arrays(self.similarity, f"{prefix}similarity."),
-            f"{prefix}shared_features": np.ascontiguousarray(self.shared_features, np.int32),
-            f"{prefix}feature_labels": np.asarray(self.feature_labels, dtype=np.str_),
-        }
-
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "content.") -> ContentModel:
-        """Rebuild from `to_arrays` output (a dict or an ``np.load`` result); checks shapes."""
-        similarity = sparse_from_arrays(arrays, f"{prefix}similarity.")
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        """Square CSR with in-range indices, three shared features per stored pair, labels."""
+        similarity = values["similarity"]
         shape = similarity.shape
         if shape[0] != shape[1]:
             raise ValueError(f"{prefix}similarity.shape {shape} is not square")
         data, indices = similarity.data, similarity.indices
-        shared = np.asarray(arrays[f"{prefix}shared_features"], dtype=np.int32)
-        labels = np.asarray(arrays[f"{prefix}feature_labels"])
+        shared, labels = values["shared_features"], values["feature_labels"]
         if labels.dtype.kind != "U" or labels.ndim != 1:
             raise ValueError(f"{prefix}feature_labels must be a 1-d str array")
         if len(indices) != len(data) or similarity.indptr[-1] != len(data):
@@ -214,7 +209,6 @@ class ContentModel:
             raise ValueError(f"{prefix}shared_features has shape {shared.shape}, not (nnz, 3)")
         if shared.size and int(shared.max()) >= len(labels):
             raise ValueError(f"{prefix}shared_features refer past feature_labels")
-        return cls(similarity, shared, labels)
 
 
 # --- tokens -----------------------------------------------------------------------------

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,9 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from recograph.core.errors import RecographError
-from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
+from recograph.recommenders.codec import ArrayCoded, dense, scalar
+from recograph.recommenders.item_knn import FloatVector, as_history
+from recograph.recommenders.protocol import CFRequest
 
 logger = logging.getLogger(__name__)
 
@@ -30,28 +33,27 @@ class TooManyItemsError(RecographError, ValueError):
 
 
 @dataclass(frozen=True)
-class EASEModel:
+class EASEModel(ArrayCoded):
     """``weights``: float32 (n_items × n_items), zero diagonal; score = ``h @ weights``."""
 
-    weights: npt.NDArray[np.float32]
-    l2: float
+    ARRAY_PREFIX: ClassVar[str] = "ease."
+
+    weights: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
+    l2: float = field(metadata=scalar(np.float64))
 
     @property
     def n_items(self) -> int:
         return int(self.weights.shape[0])
 
-    def to_arrays(self, prefix: str = "ease.") -> dict[str, npt.NDArray[Any]]:
-        return {
-            f"{prefix}weights": np.ascontiguousarray(self.weights, dtype=np.float32),
-            f"{prefix}l2": np.array(self.l2, dtype=np.float64),
-        }
-
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "ease.") -> EASEModel:
-        weights = arrays[f"{prefix}weights"]
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        weights = values["weights"]
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
             raise ValueError(f"{prefix}weights must be square, got shape {weights.shape}")
-        return cls(weights=weights, l2=float(arrays[f"{prefix}l2"]))
+
+    def score(self, request: CFRequest) -> FloatVector:
+        """EASE's `CFModel` score: each product reconstructed from the history."""
+        return score_ease(self, request.history)
 
 
 def _spd_inverse_in_place(gram: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from recograph.recommenders.codec import ArrayCoded, scalar, sparse
+from recograph.recommenders.protocol import CFRequest
 from recograph.recommenders.sparse import (
     row_entries,
-    sparse_from_arrays,
-    sparse_to_arrays,
     weighted_row_sum,
 )
 
@@ -143,31 +143,31 @@ def topk_cosine(matrix: Any, k: int, block_nnz: int = DEFAULT_BLOCK_NNZ) -> sp.c
 
 
 @dataclass(frozen=True)
-class ItemKNN:
+class ItemKNN(ArrayCoded):
     """Item-item neighbours.
 
     ``similarity``: float32 CSR (n_items × n_items); row i holds the cosine similarity of
     product i to its ``k`` most similar products (zero diagonal, only positive values).
     """
 
-    similarity: sp.csr_matrix
-    k: int
+    ARRAY_PREFIX: ClassVar[str] = "item_knn."
+
+    similarity: sp.csr_matrix = field(metadata=sparse())
+    k: int = field(metadata=scalar(np.int64))
 
     @property
     def n_items(self) -> int:
         return int(self.similarity.shape[0])
 
-    def to_arrays(self, prefix: str = "item_knn.") -> dict[str, npt.NDArray[Any]]:
-        arrays = sparse_to_arrays(self.similarity, f"{prefix}similarity.")
-        arrays[f"{prefix}k"] = np.array(self.k, dtype=np.int64)
-        return arrays
-
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "item_knn.") -> ItemKNN:
-        similarity = sparse_from_arrays(arrays, f"{prefix}similarity.")
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        similarity = values["similarity"]
         if similarity.shape[0] != similarity.shape[1]:
             raise ValueError(f"{prefix}similarity must be square, got {similarity.shape}")
-        return cls(similarity=similarity, k=int(arrays[f"{prefix}k"]))
+
+    def score(self, request: CFRequest) -> FloatVector:
+        """Item-kNN's `CFModel` score: the history's neighbour rows, summed."""
+        return score_item_knn(self, request.history)
 
 
 def fit_item_knn(X: Any, k: int = 50, block_nnz: int = DEFAULT_BLOCK_NNZ) -> ItemKNN:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from recograph.core.ids import IdIndex
+from recograph.recommenders.codec import ArrayCoded, dense
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,11 @@ Arrays = Mapping[str, npt.NDArray[Any]]
 _SECONDS_PER_DAY = 86_400.0
 
 
+PER_ITEM = ("overall", "revenue", "trending", "item_category", "category_rank")
+
+
 @dataclass(frozen=True)
-class Popularity:
+class Popularity(ArrayCoded):
     """Per-item popularity; every array is indexed by item position.
 
     - ``overall``: float32 (n_items,), number of distinct customers who bought the item.
@@ -43,44 +47,26 @@ class Popularity:
     - ``category_customers``: float32 (n_categories,), distinct customers per category.
     """
 
-    overall: npt.NDArray[np.float32]
-    revenue: npt.NDArray[np.float32]
-    trending: npt.NDArray[np.float32]
-    item_category: npt.NDArray[np.int32]
-    category_rank: npt.NDArray[np.int32]
-    category_customers: npt.NDArray[np.float32]
+    ARRAY_PREFIX: ClassVar[str] = "popularity."
 
-    def to_arrays(self, prefix: str = "popularity.") -> dict[str, npt.NDArray[Any]]:
-        """Plain arrays for ``np.savez`` (keys start with ``prefix``); no pickling needed."""
-        return {
-            f"{prefix}{field}": np.asarray(getattr(self, field), dtype=dtype)
-            for field, dtype in _FIELDS.items()
-        }
+    overall: npt.NDArray[np.float32] = field(metadata=dense(np.float32, contiguous=False))
+    revenue: npt.NDArray[np.float32] = field(metadata=dense(np.float32, contiguous=False))
+    trending: npt.NDArray[np.float32] = field(metadata=dense(np.float32, contiguous=False))
+    item_category: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    category_rank: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    category_customers: npt.NDArray[np.float32] = field(
+        metadata=dense(np.float32, contiguous=False)
+    )
 
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "popularity.") -> Popularity:
-        """Rebuild from `to_arrays` output (a dict or an ``np.load`` result); checks shapes."""
-        values = {
-            name: np.asarray(arrays[f"{prefix}{name}"], dtype=dtype)
-            for name, dtype in _FIELDS.items()
-        }
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        """Every per-item array has one entry per item."""
         n_items = len(values["overall"])
-        for name in _FIELDS:
-            if name != "category_customers" and values[name].shape != (n_items,):
+        for name in PER_ITEM:
+            if values[name].shape != (n_items,):
                 raise ValueError(f"{prefix}{name} has shape {values[name].shape}, not ({n_items},)")
         if values["category_customers"].ndim != 1:
             raise ValueError(f"{prefix}category_customers must be one-dimensional")
-        return cls(**values)
-
-
-_FIELDS: dict[str, type[np.generic]] = {
-    "overall": np.float32,
-    "revenue": np.float32,
-    "trending": np.float32,
-    "item_category": np.int32,
-    "category_rank": np.int32,
-    "category_customers": np.float32,
-}
 
 
 def _naive_utc(moment: datetime) -> pd.Timestamp:

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any, overload
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from recograph.core.ids import IdIndex
+from recograph.recommenders.codec import ArrayCoded, dense
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ GAP_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)  # the interval quantiles kept per cate
 
 
 @dataclass(frozen=True)
-class RepeatModel:
+class RepeatModel(ArrayCoded):
     """Re-buy statistics per category, per product and per customer.
 
     Per category (indexed by category):
@@ -80,48 +81,38 @@ class RepeatModel:
     their first date) that were a product they had bought before.
     """
 
-    repeatable: npt.NDArray[np.bool_]
-    rate: FloatArray
-    median_days: FloatArray
-    gap_quantiles: FloatArray
-    gaps: npt.NDArray[np.int32]
-    customers: npt.NDArray[np.int32]
-    repeaters: npt.NDArray[np.int32]
-    another_rate: FloatArray
-    same_repeaters: npt.NDArray[np.int32]
-    item_buyers: npt.NDArray[np.int32]
-    item_repeaters: npt.NDArray[np.int32]
-    propensity: FloatArray
-    customer_factor: FloatArray
-    repeat_share: FloatArray
+    ARRAY_PREFIX: ClassVar[str] = "repeat."
 
-    def to_arrays(self, prefix: str = "repeat.") -> dict[str, npt.NDArray[Any]]:
-        """Plain arrays for ``np.savez`` (keys start with ``prefix``); no pickling needed."""
-        return {
-            f"{prefix}{name}": np.asarray(getattr(self, name), dtype=dtype)
-            for name, (dtype, _) in _FIELDS.items()
-        }
+    repeatable: npt.NDArray[np.bool_] = field(metadata=dense(np.bool_, contiguous=False))
+    rate: FloatArray = field(metadata=dense(np.float32, contiguous=False))
+    median_days: FloatArray = field(metadata=dense(np.float32, contiguous=False))
+    gap_quantiles: FloatArray = field(metadata=dense(np.float32, contiguous=False))
+    gaps: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    customers: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    repeaters: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    another_rate: FloatArray = field(metadata=dense(np.float32, contiguous=False))
+    same_repeaters: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    item_buyers: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    item_repeaters: npt.NDArray[np.int32] = field(metadata=dense(np.int32, contiguous=False))
+    propensity: FloatArray = field(metadata=dense(np.float32, contiguous=False))
+    customer_factor: FloatArray = field(metadata=dense(np.float32, contiguous=False))
+    repeat_share: FloatArray = field(metadata=dense(np.float32, contiguous=False))
 
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "repeat.") -> RepeatModel:
-        """Rebuild from `to_arrays` output (a dict or an ``np.load`` result); checks shapes."""
-        values = {
-            name: np.asarray(arrays[f"{prefix}{name}"], dtype=dtype)
-            for name, (dtype, _) in _FIELDS.items()
-        }
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        """Each array has one entry per category, item or customer (`_AXES`)."""
         lengths = {
             "category": len(values["repeatable"]),
             "item": len(values["propensity"]),
             "customer": len(values["customer_factor"]),
             "scalar": 1,
         }
-        for name, (_, axis) in _FIELDS.items():
+        for name, axis in _AXES.items():
             expected: tuple[int, ...] = (lengths[axis],)
             if name == "gap_quantiles":
                 expected = (lengths[axis], len(GAP_LEVELS))
             if values[name].shape != expected:
                 raise ValueError(f"{prefix}{name} has shape {values[name].shape}, not {expected}")
-        return cls(**values)
 
     @property
     def share(self) -> float:
@@ -147,21 +138,21 @@ class RepeatModel:
 
 
 # name -> (dtype, what the array is indexed by)
-_FIELDS: dict[str, tuple[type[np.generic], str]] = {
-    "repeatable": (np.bool_, "category"),
-    "rate": (np.float32, "category"),
-    "median_days": (np.float32, "category"),
-    "gap_quantiles": (np.float32, "category"),
-    "gaps": (np.int32, "category"),
-    "customers": (np.int32, "category"),
-    "repeaters": (np.int32, "category"),
-    "another_rate": (np.float32, "category"),
-    "same_repeaters": (np.int32, "category"),
-    "item_buyers": (np.int32, "item"),
-    "item_repeaters": (np.int32, "item"),
-    "propensity": (np.float32, "item"),
-    "customer_factor": (np.float32, "customer"),
-    "repeat_share": (np.float32, "scalar"),
+_AXES: dict[str, str] = {
+    "repeatable": "category",
+    "rate": "category",
+    "median_days": "category",
+    "gap_quantiles": "category",
+    "gaps": "category",
+    "customers": "category",
+    "repeaters": "category",
+    "another_rate": "category",
+    "same_repeaters": "category",
+    "item_buyers": "item",
+    "item_repeaters": "item",
+    "propensity": "item",
+    "customer_factor": "customer",
+    "repeat_share": "scalar",
 }
 
 

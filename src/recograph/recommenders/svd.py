@@ -8,38 +8,43 @@ needed online.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 
-from recograph.recommenders.item_knn import Arrays, FloatVector, as_history
+from recograph.recommenders.codec import ArrayCoded, dense
+from recograph.recommenders.item_knn import FloatVector, as_history
+from recograph.recommenders.protocol import CFRequest
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SVDModel:
+class SVDModel(ArrayCoded):
     """``item_factors``: float32 (n_items × f), orthonormal columns (the right singular vectors)."""
 
-    item_factors: npt.NDArray[np.float32]
+    ARRAY_PREFIX: ClassVar[str] = "svd."
+
+    item_factors: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
 
     @property
     def n_items(self) -> int:
         return int(self.item_factors.shape[0])
 
-    def to_arrays(self, prefix: str = "svd.") -> dict[str, npt.NDArray[Any]]:
-        return {f"{prefix}item_factors": np.ascontiguousarray(self.item_factors, np.float32)}
-
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "svd.") -> SVDModel:
-        factors = arrays[f"{prefix}item_factors"]
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        factors = values["item_factors"]
         if factors.ndim != 2:
             raise ValueError(f"{prefix}item_factors must be 2-D, got shape {factors.shape}")
-        return cls(item_factors=factors)
+
+    def score(self, request: CFRequest) -> FloatVector:
+        """SVD's `CFModel` score: the history projected on the kept directions."""
+        return score_svd(self, request.history)
 
 
 def fit_svd(X: Any, n_factors: int = 50, seed: int = 0, n_iter: int = 5) -> SVDModel:

@@ -11,29 +11,31 @@ are the evidence shown to the user.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from recograph.recommenders.codec import ArrayCoded, dense, scalar, sparse
 from recograph.recommenders.item_knn import (
     DEFAULT_BLOCK_NNZ,
-    Arrays,
     FloatVector,
     IndexVector,
     as_history,
     top_positions,
     topk_cosine,
 )
-from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays, weighted_row_sum
+from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.sparse import weighted_row_sum
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class UserKNN:
+class UserKNN(ArrayCoded):
     """User-user neighbours of the training customers.
 
     ``neighbours``: float32 CSR (n_users × n_users); row u holds the cosine similarity of
@@ -42,39 +44,37 @@ class UserKNN:
     ``item_users``: float32 CSR (n_items × n_users), X transposed: who bought each product.
     """
 
-    neighbours: sp.csr_matrix
-    user_norms: FloatVector
-    item_users: sp.csr_matrix
-    k: int
+    ARRAY_PREFIX: ClassVar[str] = "user_knn."
+
+    neighbours: sp.csr_matrix = field(metadata=sparse())
+    item_users: sp.csr_matrix = field(metadata=sparse())
+    user_norms: FloatVector = field(metadata=dense(np.float32))
+    k: int = field(metadata=scalar(np.int64))
 
     @property
     def n_users(self) -> int:
         return int(self.neighbours.shape[0])
 
-    def to_arrays(self, prefix: str = "user_knn.") -> dict[str, npt.NDArray[Any]]:
-        arrays = sparse_to_arrays(self.neighbours, f"{prefix}neighbours.")
-        arrays.update(sparse_to_arrays(self.item_users, f"{prefix}item_users."))
-        arrays[f"{prefix}user_norms"] = np.ascontiguousarray(self.user_norms, dtype=np.float32)
-        arrays[f"{prefix}k"] = np.array(self.k, dtype=np.int64)
-        return arrays
-
     @classmethod
-    def from_arrays(cls, arrays: Arrays, prefix: str = "user_knn.") -> UserKNN:
-        neighbours = sparse_from_arrays(arrays, f"{prefix}neighbours.")
-        item_users = sparse_from_arrays(arrays, f"{prefix}item_users.")
-        norms = arrays[f"{prefix}user_norms"]
-        n_users = len(norms)
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        neighbours, item_users = values["neighbours"], values["item_users"]
+        n_users = len(values["user_norms"])
         if neighbours.shape != (n_users, n_users) or item_users.shape[1] != n_users:
             raise ValueError(
                 f"{prefix}: neighbours {neighbours.shape} and item_users {item_users.shape} "
                 f"disagree with {n_users} user norms"
             )
-        return cls(
-            neighbours=neighbours,
-            user_norms=norms,
-            item_users=item_users,
-            k=int(arrays[f"{prefix}k"]),
+
+    def score(self, request: CFRequest) -> FloatVector:
+        """User-kNN's `CFModel` score: the stored neighbours of an unchanged training
+        customer, else the history's nearest customers (never the customer themselves)."""
+        X = request.interactions
+        if request.exact and request.user is not None:
+            return score_user_knn(self, X, request.user)
+        positions, sims = neighbours_from_history(
+            self, X, request.history, self.k, exclude=request.user
         )
+        return score_from_neighbours(X, positions, sims)
 
 
 def fit_user_knn(X: Any, k: int = 30, block_nnz: int = DEFAULT_BLOCK_NNZ) -> UserKNN:

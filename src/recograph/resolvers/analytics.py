@@ -14,9 +14,11 @@ from strawberry.scalars import JSON
 
 from recograph.core.vocabulary import Segment
 from recograph.engine import segment_definitions
+from recograph.online.state import Loaded
 from recograph.recommenders import content, intent, rules
 from recograph.recommenders.intent import Intent, related
 from recograph.recommenders.rules import RuleSet
+from recograph.resolvers.context import RequestContext
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
 from recograph.resolvers.recommendations import signal_weights
 from recograph.schema import convert
@@ -24,8 +26,6 @@ from recograph.schema import types as t
 from recograph.schema.enums import RuleLevel, RuleOrder
 from recograph.schema.errors import BadInput
 from recograph.schema.inputs import RuleFilter
-from recograph.serving.context import RequestContext
-from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]

@@ -9,12 +9,12 @@ import numpy as np
 import numpy.typing as npt
 import strawberry
 
+from recograph.online.state import Loaded
+from recograph.resolvers.context import RequestContext
 from recograph.resolvers.pagination import check_first, decode_cursor, encode_cursor, page_info
 from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.inputs import ProductFilter
-from recograph.serving.context import RequestContext
-from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]

@@ -7,13 +7,13 @@ import math
 
 import strawberry
 
+from recograph.online.state import ReloadRefused
+from recograph.resolvers.context import RequestContext
 from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.enums import EventType
 from recograph.schema.errors import BadInput, Forbidden, Unavailable
 from recograph.schema.inputs import EventInput
-from recograph.serving.context import RequestContext
-from recograph.serving.state import ReloadRefused
 
 logger = logging.getLogger(__name__)
 

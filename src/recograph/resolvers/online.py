@@ -18,9 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from recograph.online.logs import read_logs_from
 from recograph.online.metrics import GroupBy, UnknownBaseline, online_metrics
+from recograph.resolvers.context import RequestContext
 from recograph.schema.errors import BadInput, Forbidden, Unavailable
 from recograph.schema.online import OnlineMetrics, online_metrics_view
-from recograph.serving.context import RequestContext
 
 logger = logging.getLogger(__name__)
 

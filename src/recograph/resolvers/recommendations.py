@@ -17,16 +17,16 @@ import strawberry
 from recograph import engine
 from recograph.core.vocabulary import Weights
 from recograph.engine import BusinessRules, Context, Recommendation, Request
+from recograph.online.events import impression_row
+from recograph.online.state import Loaded
 from recograph.recommenders.blend import shares
+from recograph.resolvers.context import RequestContext
 from recograph.resolvers.pagination import decode_shown, encode_shown
 from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.enums import RuleLevel
 from recograph.schema.errors import BadInput
 from recograph.schema.inputs import ContextInput, RecommendationFilters, WeightsInput
-from recograph.serving.context import RequestContext
-from recograph.serving.events import impression_row
-from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 Info = strawberry.Info[RequestContext, None]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from recograph.engine import as_of, build_profile, due_items
+from recograph.online.state import Loaded
 from recograph.recommenders import due as due_dates
 from recograph.schema import types as t
 from recograph.schema.errors import BadInput, NotFound
-from recograph.serving.state import Loaded
 from recograph.snapshot import ModelSnapshot
 
 _PRODUCTS = "products"  # key of the product view cache in Loaded.derived

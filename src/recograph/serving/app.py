@@ -32,20 +32,20 @@ from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
 
 from recograph.api import build_schema
+from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter
+from recograph.online.live import LivePurchaseFeed, NamedStoresFeed
+from recograph.online.security import check_settings
+from recograph.online.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.online.variants import Experiment
 from recograph.recommenders.candidates import Ranking
+from recograph.resolvers.context import RequestContext, Services, make_context
+from recograph.resolvers.monitoring import MetricsMiddleware, Monitoring
 from recograph.schema import SchemaLimits
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.limits import validation_rules
-from recograph.serving.config import ServingConfig
-from recograph.serving.context import RequestContext, Services, make_context
 from recograph.serving.documents import DocumentEndpoint
-from recograph.serving.events import EventWriter
 from recograph.serving.graphiql import graphiql_html, graphiql_routes
-from recograph.serving.live import LivePurchaseFeed, NamedStoresFeed
-from recograph.serving.monitoring import MetricsMiddleware, Monitoring
-from recograph.serving.security import check_settings
-from recograph.serving.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.serving.stores import (
     StoreAccess,
     StoreCollector,
@@ -254,7 +254,7 @@ def create_app(
     the web UI at ``/`` (it talks to ``/graphql`` like any other client). ``experiment``
     (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
     are at ``/metrics``. Settings a server must not run with raise ``SettingsError``
-    (`recograph.serving.security.check_settings`)."""
+    (`recograph.online.security.check_settings`)."""
     settings = settings or Settings.from_env()
     check_settings(settings)
     config = config or ServingConfig.from_env()

@@ -21,6 +21,7 @@ from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
+from recograph.resolvers.context import Services, make_context
 from recograph.schema.compiled import (
     PERSISTED_QUERY_NOT_FOUND,
     PERSISTED_QUERY_NOT_SUPPORTED,
@@ -29,7 +30,6 @@ from recograph.schema.compiled import (
     document_hash,
 )
 from recograph.schema.operation import STATE_KEY, OperationLabel
-from recograph.serving.context import Services, make_context
 
 VERSION_HEADER = "x-recograph-model-version"
 JSON = "application/json"

@@ -33,11 +33,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recograph import artifacts
+from recograph.online.live import LivePurchaseFeed
+from recograph.online.security import admin_token_problem
+from recograph.online.state import ReloadRefused, ServingState
 from recograph.online.variants import Experiment, parse_experiment
-from recograph.serving.context import Services
-from recograph.serving.live import LivePurchaseFeed
-from recograph.serving.security import admin_token_problem
-from recograph.serving.state import ReloadRefused, ServingState
+from recograph.resolvers.context import Services
 from recograph.settings import Settings, SettingsError
 from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name, store_dir
 

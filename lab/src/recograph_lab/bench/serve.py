@@ -210,8 +210,8 @@ def _bench_app(payload_file: Path) -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from recograph.online.config import ServingConfig
     from recograph.serving.app import create_app
-    from recograph.serving.config import ServingConfig
 
     payload: list[bytes] = []
 

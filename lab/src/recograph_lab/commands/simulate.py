@@ -152,8 +152,8 @@ async def _in_process(
     from dataclasses import replace
 
     from recograph import db
+    from recograph.online.config import ServingConfig
     from recograph.serving.app import create_app
-    from recograph.serving.config import ServingConfig
     from recograph_lab.simulate.client import GraphQLShop, ShopError, in_process_client
     from recograph_lab.simulate.run import simulate
 

@@ -37,9 +37,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recograph.online.events import EventWriter
+from recograph.online.state import ServingState
 from recograph.schema.operation import STATE_KEY, OperationLabel
-from recograph.serving.events import EventWriter
-from recograph.serving.state import ServingState
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 GRAPHQL_PATH = "/graphql"

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter
+from recograph.online.state import Loaded, ServingState
 from recograph.online.variants import Experiment
+from recograph.resolvers.monitoring import Monitoring
 from recograph.schema import convert
 from recograph.schema import types as t
 from recograph.schema.errors import Unavailable
-from recograph.serving.config import ServingConfig
-from recograph.serving.events import EventWriter
-from recograph.serving.monitoring import Monitoring
-from recograph.serving.state import Loaded, ServingState
 from recograph.settings import Settings
 from recograph.stores import DEFAULT_STORE
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recograph import db
 from recograph.models import Event
-from recograph.serving.state import ServingState
+from recograph.online.state import ServingState
 from recograph.stores import DEFAULT_STORE
 
 logger = logging.getLogger(__name__)
