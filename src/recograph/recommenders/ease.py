@@ -124,9 +124,17 @@ def fit_ease(X: Any, l2: float = 500.0, max_items: int = DEFAULT_MAX_ITEMS) -> E
 
 
 def score_ease(model: EASEModel, h: npt.ArrayLike) -> FloatVector:
-    """``h @ B``: each product reconstructed from the history."""
+    """``h @ B``: each product reconstructed from the history.
+
+    The history is a one-row sparse matrix, so scipy sums the owned products' weight rows in
+    place; gathering those rows first (``B[present]``) copied 39 MB per scoring for a
+    1,000-product history on a 9,742-product catalogue (3x the time; same sums up to float32
+    rounding)."""
     history = as_history(h, model.n_items)
     present = np.flatnonzero(history)
     if present.size == 0:
         return np.zeros(model.n_items, dtype=np.float32)
-    return np.asarray(history[present] @ model.weights[present], dtype=np.float32)
+    row = sp.csr_matrix(
+        (history[present], present, np.array([0, present.size])), shape=(1, model.n_items)
+    )
+    return np.asarray(row @ model.weights, dtype=np.float32).ravel()
