@@ -45,7 +45,39 @@ def _build_time(state: ServingState) -> datetime | None:
     return moment.replace(tzinfo=None)  # the table stores naive UTC
 
 
-class LivePurchaseFeed:
+class _PolledFeed:
+    """What both feeds share: one lazily created database engine, polled until told to stop;
+    a subclass reads one batch in `poll_once` (how many rows it read)."""
+
+    database_url: str
+    what = "live purchases"
+    _engine: AsyncEngine | None = None
+
+    def _connect(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = db.create_engine(self.database_url)
+        return self._engine
+
+    async def poll_once(self) -> int:
+        raise NotImplementedError
+
+    async def run(self, seconds: float) -> None:
+        """Poll forever; a failed poll (database away) is logged and retried."""
+        while True:
+            try:
+                while await self.poll_once() == BATCH:
+                    pass
+            except Exception as error:  # the feed must never take the server down
+                logger.warning("reading %s failed: %s", self.what, error)
+            await asyncio.sleep(seconds)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+
+class LivePurchaseFeed(_PolledFeed):
     """Polls the events table for purchases made through any process."""
 
     def __init__(self, state: ServingState, database_url: str, store: str = DEFAULT_STORE) -> None:
@@ -55,11 +87,6 @@ class LivePurchaseFeed:
         self.last_id: int | None = None
         self.applied = 0
         self._engine: AsyncEngine | None = None
-
-    def _connect(self) -> AsyncEngine:
-        if self._engine is None:
-            self._engine = db.create_engine(self.database_url)
-        return self._engine
 
     async def _start_id(self) -> int:
         """The id after which purchases are new to this process."""
@@ -108,23 +135,8 @@ class LivePurchaseFeed:
             await self.close()
         return self.applied
 
-    async def run(self, seconds: float) -> None:
-        """Poll forever; a failed poll (database away) is logged and retried."""
-        while True:
-            try:
-                while await self.poll_once() == BATCH:
-                    pass
-            except Exception as error:  # the feed must never take the server down
-                logger.warning("reading live purchases failed: %s", error)
-            await asyncio.sleep(seconds)
 
-    async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
-
-
-class NamedStoresFeed:
+class NamedStoresFeed(_PolledFeed):
     """Purchases of every loaded named store, in one query per poll whatever their number.
 
     A store loaded later first catches up on its own purchases since its build
@@ -132,17 +144,14 @@ class NamedStoresFeed:
     it each new purchase of that store (``states(store)`` gives its state, None when it is not
     loaded: the purchase is read again from the table if it is loaded later)."""
 
+    what = "live purchases of the named stores"
+
     def __init__(self, states: Callable[[str], ServingState | None], database_url: str) -> None:
         self.states = states
         self.database_url = database_url
         self.last_id: int | None = None
         self.applied = 0
         self._engine: AsyncEngine | None = None
-
-    def _connect(self) -> AsyncEngine:
-        if self._engine is None:
-            self._engine = db.create_engine(self.database_url)
-        return self._engine
 
     async def poll_once(self) -> int:
         """Pass on every named store's purchase logged since the last poll; returns how many
@@ -170,18 +179,3 @@ class NamedStoresFeed:
                 self.applied += 1
             self.last_id = int(row_id)
         return len(rows)
-
-    async def run(self, seconds: float) -> None:
-        """Poll forever; a failed poll (database away) is logged and retried."""
-        while True:
-            try:
-                while await self.poll_once() == BATCH:
-                    pass
-            except Exception as error:  # the feed must never take the server down
-                logger.warning("reading live purchases of the named stores failed: %s", error)
-            await asyncio.sleep(seconds)
-
-    async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
