@@ -7,7 +7,7 @@ the server does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -968,7 +968,9 @@ def explain(
 
 
 def page_intents(
-    snapshot: ModelSnapshot, context: Context, damping: Scores | None = None
+    snapshot: ModelSnapshot,
+    context: Context,
+    damping: Scores | Callable[[Positions], Scores] | None = None,
 ) -> dict[int, intent.Related]:
     """The related products a page leads with (`intent`): on a product page the current
     product's substitutes, before the customer decides; on a cart or checkout page the cart's
@@ -997,12 +999,13 @@ def page_intents(
                     best[related.position] = related
         found = sorted(best.values(), key=lambda r: (-(r.lift or 0.0), r.position))
     page = set(context.items)
-    chosen = [
-        r
-        for r in found
-        if r.position not in page and (damping is None or damping[r.position] >= 1.0)
-    ][:PAGE_INTENT_SLOTS]
-    return {r.position: r for r in chosen}
+    found = [r for r in found if r.position not in page]
+    if damping is not None and found:
+        # per catalogue position, or (the candidate stage) a function giving it at positions
+        at = np.fromiter((r.position for r in found), dtype=np.int64, count=len(found))
+        values = damping(at) if callable(damping) else damping[at]
+        found = [r for r, value in zip(found, values.tolist(), strict=True) if value >= 1.0]
+    return {r.position: r for r in found[:PAGE_INTENT_SLOTS]}
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:
@@ -1421,8 +1424,18 @@ def _score_candidates(
     due_positions = np.asarray(sorted(d.position for d in found), dtype=np.int64)
     parts.append(due_positions)
     page_related: dict[int, intent.Related] = {}
+    owned = _owned_items(profile, context)
+
+    def damping_at(items: Positions) -> Scores:
+        """`owned_damping` at ``items`` only (no pass over the catalogue)."""
+        factor = np.ones(len(items), dtype=np.float32)
+        if owned.size:
+            factor = _owned_category_factor(snapshot, owned)[catalogue.category[items]]
+            factor[stage.member(back, items)] = 1.0
+        return factor
+
     if request.strategy is Strategy.HYBRID and context.page_type in PAGE_MIX_PAGES:
-        page_related = page_intents(snapshot, context, owned_damping(snapshot, profile, context))
+        page_related = page_intents(snapshot, context, damping_at)
     related_positions = np.asarray(sorted(page_related), dtype=np.int64)
     parts.append(related_positions)
     positions = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
@@ -1444,11 +1457,7 @@ def _score_candidates(
     blended = blend(used, weights) if used else np.zeros(len(positions), dtype=np.float32)
     damping, again, due, lead = None, None, None, None
     if request.strategy is not Strategy.POPULAR:
-        owned = _owned_items(profile, context)
-        damping = np.ones(len(positions), dtype=np.float32)
-        if owned.size:
-            damping = _owned_category_factor(snapshot, owned)[catalogue.category[positions]]
-            damping[stage.member(back, positions)] = 1.0
+        damping = damping_at(positions)
         if buy_again_page:
             again = stage.values_at(back, again_values, positions).astype(np.float32)
             chance = {d.position: d.chance_soon for d in found}
