@@ -17,7 +17,8 @@ from recograph.engine import BusinessRules, Context, Request, Strategy, recommen
 from recograph.recommenders import candidates as stage
 from recograph.recommenders.blend import PageType
 from recograph.recommenders.sparse import weighted_row_sum
-from recograph.snapshot import ModelSnapshot, load_snapshot
+from recograph.recommenders.protocol import CFRequest
+from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
 from tests.tiny_store import (
     AMP,
     CABLE,
@@ -117,14 +118,28 @@ def _requests(snapshot: ModelSnapshot) -> list[Request]:
         Request(user=3, strategy=Strategy.CONTENT, in_stock_only=False, limit=3),
         Request(user=0, categories=(mice,), in_stock_only=False, explain=True, limit=1),
         Request(user=6, live_purchases=(laptop,), explain=True, limit=2),
-        Request(user=4, limit=10),  # more than the store holds: full scoring decides
     ]
+    # Every CF model alone and a mix of a dense and a sparse one, for customers as trained
+    # and with a live purchase (the history changed since the build).
+    for name in CF_MODELS + ("svd+user_knn",):
+        mix = tuple((part, 0.5 if "+" in name else 1.0) for part in name.split("+"))
+        for user in range(snapshot.interactions.shape[0]):
+            requests.append(
+                Request(user=user, strategy=Strategy.COLLABORATIVE, cf_models=mix, limit=2)
+            )
+        requests.append(Request(user=2, cf_models=mix, live_purchases=(laptop,), limit=3))
+    requests.append(Request(user=4, limit=10))  # more than the store holds: full scoring decides
     return requests
 
 
+@pytest.mark.parametrize("list_size", [stage.CF_LIST_SIZE, 1])
 def test_where_the_candidates_cover_the_catalogue_answers_equal_full_scoring(
-    tiny: ModelSnapshot,
+    tiny: ModelSnapshot, list_size: int
 ) -> None:
+    # With lists of one product the dense CF models bring only each customer's best new
+    # product (and their own above it); the popularity lists still hold every product, so
+    # every answer must still be full scoring's, normalisation included.
+    tiny = _with_cf_lists(tiny, list_size)
     full = dataclasses.replace(tiny, ranking=stage.Ranking.FULL)
     assert tiny.ranking is stage.Ranking.TWO_STAGE
     business = BusinessRules(promoted_positions=(2,), margin_weight=0.2)
@@ -144,6 +159,69 @@ def test_where_the_candidates_cover_the_catalogue_answers_equal_full_scoring(
     # Short pages are ranked on the candidates; a page longer than they are falls back.
     assert used[-1] is stage.Ranking.FULL
     assert used.count(stage.Ranking.TWO_STAGE) >= len(used) - 3, used
+
+
+def _with_cf_lists(snapshot: ModelSnapshot, size: int) -> ModelSnapshot:
+    models = stage.dense_cf_models({name: snapshot.cf_model(name) for name in CF_MODELS})
+    lists = stage.fit_cf_lists(models, snapshot.interactions, size=size)
+    return dataclasses.replace(snapshot, cf_lists=lists)
+
+
+def _dense_scores(snapshot: ModelSnapshot, name: str, user: int) -> np.ndarray:
+    matrix = snapshot.interactions
+    history = np.zeros(snapshot.n_items, dtype=np.float32)
+    span = slice(matrix.indptr[user], matrix.indptr[user + 1])
+    history[matrix.indices[span]] = matrix.data[span]
+    model = snapshot.cf_model(name)
+    assert model is not None
+    return model.score(CFRequest(history=history, user=user, exact=True, interactions=matrix))
+
+
+def test_stored_cf_lists_hold_each_customers_best_new_products_and_what_beats_them(
+    tiny: ModelSnapshot,
+) -> None:
+    # SVD, ALS and EASE score every product, so their candidates are stored per customer:
+    # the `size` best positive products the customer did not buy, then every product
+    # scoring at least the last of them (their own included), best first. Checked against
+    # each model's full scoring of the customer's training row.
+    assert sorted(tiny.customer_lists.rows) == ["als", "ease", "svd"]
+    matrix = tiny.interactions
+    listed = 0
+    for size in (1, 2, stage.CF_LIST_SIZE):
+        lists = _with_cf_lists(tiny, size).customer_lists
+        for name, rows in lists.rows.items():
+            for user in range(matrix.shape[0]):
+                scores = _dense_scores(tiny, name, user)
+                owned = set(matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]])
+                new = sorted(
+                    (p for p in range(tiny.n_items) if p not in owned), key=lambda p: -scores[p]
+                )
+                new = [p for p in new if scores[p] > 0][:size]
+                last = scores[new[-1]] if len(new) == size else 0.0
+                expected = [p for p in range(tiny.n_items) if scores[p] > 0 and scores[p] >= last]
+                expected.sort(key=lambda p: (-scores[p], p))
+                got = stage.rows_of(rows, [user]).tolist()
+                assert got == expected, (name, size, user)
+                listed += len(got)
+    assert listed > 0
+
+
+def test_dense_models_score_candidates_as_they_score_the_catalogue(tiny: ModelSnapshot) -> None:
+    # Bit for bit: a candidate's score is its full-scoring score whichever products are asked.
+    from recograph.recommenders.protocol import CFProfile
+
+    matrix = tiny.interactions
+    for name in CF_MODELS:
+        model = tiny.cf_model(name)
+        assert model is not None
+        for user in range(matrix.shape[0]):
+            span = slice(matrix.indptr[user], matrix.indptr[user + 1])
+            items = np.asarray(matrix.indices[span], dtype=np.int64)
+            profile = CFProfile(items, matrix.data[span], user, True, matrix)
+            full = _dense_scores(tiny, name, user)
+            for positions in ([0], [6, 1], list(range(tiny.n_items))):
+                asked = np.asarray(positions, dtype=np.int64)
+                assert model.score_at(profile, asked).tolist() == full[asked].tolist(), name
 
 
 def test_candidates_hold_what_full_scoring_ranks_top(tiny: ModelSnapshot) -> None:
@@ -174,24 +252,28 @@ def test_lists_round_trip_and_ranking_is_recorded(tiny: ModelSnapshot, tmp_path:
     )
     again = load_snapshot(published)
     assert again.ranking is stage.Ranking.FULL
-    for name, array in tiny.lists.to_arrays().items():
+    stored = {**tiny.lists.to_arrays(), **tiny.customer_lists.to_arrays()}
+    assert any(name.startswith("candidates.cf.svd.") for name in stored)
+    for name, array in stored.items():
         assert again.to_arrays()[name].tolist() == array.tolist(), name
 
 
+@pytest.mark.parametrize(("old_format", "missing"), [(2, "candidates."), (4, "candidates.cf.")])
 def test_a_build_without_candidate_lists_is_refused_by_its_format(
-    tiny_root: Path, tmp_path: Path
+    tiny_root: Path, tmp_path: Path, old_format: int, missing: str
 ) -> None:
+    # Format 3 added the candidate lists, format 5 the per-customer CF lists.
     old = artifacts.publish(
-        {k: v for k, v in load_snapshot(tiny_root).to_arrays().items() if "candidates." not in k},
+        {k: v for k, v in load_snapshot(tiny_root).to_arrays().items() if missing not in k},
         {"version": "v-old"},
         tmp_path,
         version="v-old",
     )
     manifest = json.loads((old / "manifest.json").read_text())
-    manifest["format_version"] = 2
+    manifest["format_version"] = old_format
     (old / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
-        artifacts.ArtifactError, match="artifact format 2, this server reads format 4"
+        artifacts.ArtifactError, match=f"artifact format {old_format}, this server reads format 5"
     ):
         load_snapshot(old, verify=False)
 

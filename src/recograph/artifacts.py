@@ -50,7 +50,9 @@ logger = logging.getLogger(__name__)
 # them and are refused with this number rather than as inconsistent arrays).
 # 3: the candidate lists of two-stage ranking (``candidates.*``, `recommenders.candidates`).
 # 4: the repeat model's re-buy interval quantiles per category (due dates, buy-again reasons).
-FORMAT_VERSION = 4
+# 5: each customer's best products per dense CF model (``candidates.cf.*``: SVD, ALS, EASE),
+#    so two-stage ranking needs no pass over the catalogue for them.
+FORMAT_VERSION = 5
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MMAP_DIR = ".mmap"

@@ -34,7 +34,7 @@ from recograph.recommenders.blend import (
     shift_for_page,
 )
 from recograph.recommenders.popularity import score_popularity
-from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.protocol import CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
 from recograph.snapshot import ModelSnapshot
 
@@ -1356,9 +1356,11 @@ def _score_candidates(
     limit = stage.SIGNAL_LIMIT
     parts: list[npt.NDArray[Any]] = []
     cf = content = stage.Sparse.empty()
+    cf_mix: _CFMix | None = None
     if weights.cf > 0:
-        cf = _cf_on_support(snapshot, profile, cf_models)
-        parts.append(cf.best(limit))
+        cf_mix = _cf_on_candidates(snapshot, profile, cf_models)
+        cf = cf_mix.support
+        parts.append(cf_mix.brings)
     if weights.content > 0:
         seeds, seed_weights = _content_seeds(profile, context)
         signals.content_seeds = (seeds, seed_weights)
@@ -1440,8 +1442,8 @@ def _score_candidates(
     parts.append(related_positions)
     positions = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
 
-    if weights.cf > 0:
-        signals.raw[SignalName.CF] = cf.at(positions).astype(np.float32)
+    if cf_mix is not None:
+        signals.raw[SignalName.CF] = cf_mix.at(positions).astype(np.float32)
     if weights.content > 0:
         signals.raw[SignalName.CONTENT] = content.at(positions).astype(np.float32)
     if weights.rules > 0:
@@ -1503,26 +1505,102 @@ def _score_candidates(
     return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
 
 
-def _cf_on_support(
+@dataclass(frozen=True)
+class _CFMix:
+    """`cf_scores` on candidates: each served model's raw scores at any products, divided by
+    its maximum over the catalogue, weighted and summed. ``support``: the mix where the
+    models were scored to find their candidates; ``brings``: the candidates it adds."""
+
+    parts: tuple[tuple[Callable[[Positions], Scores], np.float32, np.float32], ...]
+    support: stage.Sparse
+    brings: Positions
+
+    def at(self, positions: Positions) -> npt.NDArray[np.float64]:
+        """The mix at ``positions``, as `cf_scores` (the same float32 steps)."""
+        total = np.zeros(len(positions), dtype=np.float32)
+        for score_at, peak, weight in self.parts:
+            total += weight * _divided(score_at(positions), peak)
+        return total.astype(np.float64)
+
+
+def _divided(raw: Scores, peak: np.float32) -> Scores:
+    """`normalise` with a known maximum: negatives and non-finite values 0, the rest ÷ peak."""
+    clean = np.where(np.isfinite(raw) & (raw > 0), raw, 0).astype(np.float32)
+    return np.asarray(clean / (peak if peak > 0 else np.float32(1)), dtype=np.float32)
+
+
+def _cf_on_candidates(
     snapshot: ModelSnapshot, profile: Profile, models: Sequence[tuple[str, float]]
-) -> stage.Sparse:
-    """`cf_scores` where it is positive. Item-kNN (EASE's stand-in when it was not fitted)
-    sums the history's stored neighbour rows; other models score the catalogue (their
-    candidates would need a per-customer list or an inner-product index: not built yet)."""
+) -> _CFMix:
+    """The served CF mix for the candidate stage, without a pass over the catalogue.
+
+    A sparse model (item-kNN, user-kNN) is scored on its support (the history's neighbour
+    rows, the neighbours' purchases): its best ``SIGNAL_LIMIT`` are candidates, its maximum
+    is exact. A dense model (SVD, ALS, EASE) brings the customer's stored list
+    (`candidates.CFLists`), scored exactly with the live profile: when the profile is the
+    customer's training row (``profile.exact``) the list holds the model's best product, so
+    its maximum is exact too and every product left out scores at most the list's last.
+    When the history changed since the build (a live purchase, a timeline's ``before``, a
+    customer without a training row) the list is the training row's and the history's
+    item-kNN neighbours are added; the maximum is then the candidates', which differs from
+    the catalogue's when the live history's best product is outside them.
+    A mix of two models is normalised again by its maximum over the candidates, exact when
+    that product is a candidate (each model's maximum is; a product outside both lists
+    scores at most the sum of the lists' last, weighted)."""
     if profile.items.size == 0:
-        return stage.Sparse.empty()
-    knn_only = all(snapshot.served_cf_model(name)[0] == "item_knn" for name, _ in models)
-    if not knn_only:
-        dense = cf_scores(snapshot, profile, models)
-        support = np.flatnonzero(dense > 0)
-        return stage.Sparse(support, dense[support].astype(np.float64))
-    knn = stage.row_sum(snapshot.item_knn.similarity, profile.items, profile.history[profile.items])
-    one = normalise(knn.values.astype(np.float32))
-    total = np.zeros(len(knn.positions), dtype=np.float32)
-    for _, weight in models:
-        total += np.float32(weight) * one
-    keep = total > 0
-    return stage.Sparse(knn.positions[keep], total[keep].astype(np.float64))
+        return _CFMix((), stage.Sparse.empty(), np.zeros(0, dtype=np.int64))
+    values = profile.history[profile.items]
+    request = CFProfile(profile.items, values, profile.user, profile.exact, snapshot.interactions)
+    lists = snapshot.customer_lists.rows
+    limit = stage.SIGNAL_LIMIT
+    found: dict[str, tuple[CFModel, tuple[Positions, npt.NDArray[np.float64]] | None]] = {}
+    brings: list[Positions] = []
+    for name, _ in models:
+        served, model = snapshot.served_cf_model(name)
+        if served in found:
+            continue
+        support = model.support(request)
+        found[served] = (model, support)
+        if support is not None:
+            brings.append(stage.Sparse(*support).best(limit))
+            continue
+        user = profile.user
+        if user is not None and user < lists[served].shape[0]:
+            brings.append(stage.rows_of(lists[served], [user]))
+        if not profile.exact:
+            knn = snapshot.item_knn.support(request)
+            brings.append(stage.Sparse(*knn).best(limit))
+    scored = np.unique(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
+    for _, support in found.values():
+        if support is not None:
+            scored = np.union1d(scored, support[0])
+    parts = []
+    for name, weight in models:
+        served, model = snapshot.served_cf_model(name)
+        support = found[served][1]
+        if support is None:
+            raw = model.score_at(request, scored)
+            peak = raw.max() if raw.size else np.float32(0)
+            score_at = _score_at(model, request)
+        else:
+            peak = np.float32(support[1].astype(np.float32).max()) if support[1].size else 0
+            score_at = _values_at(support)
+        parts.append((score_at, np.float32(max(peak, 0)), np.float32(weight)))
+    mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64))
+    values_scored = mix.at(scored)
+    keep = values_scored > 0
+    brought = np.unique(np.concatenate(brings)) if brings else scored[:0]
+    return replace(mix, support=stage.Sparse(scored[keep], values_scored[keep]), brings=brought)
+
+
+def _score_at(model: CFModel, request: CFProfile) -> Callable[[Positions], Scores]:
+    return lambda positions: model.score_at(request, positions)
+
+
+def _values_at(
+    support: tuple[Positions, npt.NDArray[np.float64]],
+) -> Callable[[Positions], Scores]:
+    return lambda positions: stage.values_at(support[0], support[1], positions).astype(np.float32)
 
 
 def _rule_scores_on(

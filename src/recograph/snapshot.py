@@ -26,9 +26,12 @@ from recograph.recommenders.als import ALSModel
 from recograph.recommenders.blend import SEED_WEIGHTS
 from recograph.recommenders.candidates import (
     CandidateLists,
+    CFLists,
     Ranking,
+    dense_cf_models,
     empty_antecedents,
     fit_candidates,
+    fit_cf_lists,
 )
 from recograph.recommenders.content import ContentModel
 from recograph.recommenders.ease import EASEModel
@@ -121,6 +124,9 @@ class ModelSnapshot:
     candidates: CandidateLists | None = None
     # Two-stage (candidates, then the blend on them) or full scoring of the whole catalogue.
     ranking: Ranking = Ranking.TWO_STAGE
+    # Each customer's best products per dense CF model; None (or lists of other models, as
+    # after a refit replaced one): built from the models at construction.
+    cf_lists: CFLists | None = None
     # Derived once at load, never per request:
     product_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_rule_index: sp.csr_matrix = field(init=False, repr=False)
@@ -143,6 +149,15 @@ class ModelSnapshot:
                 self.popularity, catalogue.category, catalogue.n_categories, catalogue.promoted
             )
             setter(self, "candidates", lists)
+        dense = dense_cf_models({entry.name: self.cf_model(entry.name) for entry in CF_REGISTRY})
+        if self.cf_lists is None or not self.cf_lists.matches(dense):
+            setter(self, "cf_lists", fit_cf_lists(dense, self.interactions, known=self.cf_lists))
+
+    @property
+    def customer_lists(self) -> CFLists:
+        """The dense CF models' per-customer lists (always present after construction)."""
+        assert self.cf_lists is not None
+        return self.cf_lists
 
     @property
     def lists(self) -> CandidateLists:
@@ -191,6 +206,7 @@ class ModelSnapshot:
         arrays.update(self.product_rules.to_arrays("rules.product."))
         arrays.update(self.category_rules.to_arrays("rules.category."))
         arrays.update(self.lists.to_arrays("candidates."))
+        arrays.update(self.customer_lists.to_arrays("candidates.cf."))
         return arrays
 
     @classmethod
@@ -218,6 +234,7 @@ class ModelSnapshot:
             blend=BlendConfig.from_dict(manifest.get("blend", {})),
             candidates=CandidateLists.from_arrays(arrays, "candidates."),
             ranking=Ranking(manifest.get("ranking", Ranking.TWO_STAGE.value)),
+            cf_lists=CFLists.from_arrays(arrays, dense_cf_models(cf_models), "candidates.cf."),
         )
 
 

@@ -23,7 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from recograph.recommenders.codec import ArrayCoded, dense, scalar
 from recograph.recommenders.item_knn import FloatVector, as_history
-from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.sparse import row_dots
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class ALSModel(ArrayCoded):
     """
 
     ARRAY_PREFIX: ClassVar[str] = "als."
+    STORED_LISTS: ClassVar[bool] = True
 
     user_factors: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
     item_factors: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
@@ -71,7 +73,23 @@ class ALSModel(ArrayCoded):
         if request.exact and request.user is not None:
             return score_als(self, request.user)
         vector = fold_in_als(self, request.history)
-        return np.asarray(self.item_factors @ vector, dtype=np.float32)
+        return row_dots(self.item_factors, vector)
+
+    def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
+        """`score` at ``positions``: the stored or folded-in vector · their factors only."""
+        if profile.exact and profile.user is not None:
+            vector = self.user_factors[profile.user]
+        else:
+            vector = _fold_in(self, profile.items, profile.values)
+        return row_dots(self.item_factors, vector, positions)
+
+    def support(self, profile: CFProfile) -> None:
+        """Dense: every product has a score (the candidates are stored per customer)."""
+        return None
+
+    def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> FloatVector:
+        """The training customers' stored vectors · every product's factors, as a block."""
+        return np.asarray(self.user_factors[users] @ self.item_factors.T, dtype=np.float32)
 
 
 def confidence_matrix(X: Any, alpha: float) -> sp.csr_matrix:
@@ -152,7 +170,7 @@ def score_als_vector(model: ALSModel, user_vector: npt.ArrayLike) -> FloatVector
     vector = np.asarray(user_vector, dtype=np.float32)
     if vector.shape != (model.n_factors,):
         raise ValueError(f"user vector must have shape ({model.n_factors},), got {vector.shape}")
-    return np.asarray(model.item_factors @ vector, dtype=np.float32)
+    return row_dots(model.item_factors, vector)
 
 
 def score_als(model: ALSModel, user_position: int) -> FloatVector:
@@ -167,11 +185,20 @@ def fold_in_als(model: ALSModel, h: npt.ArrayLike) -> FloatVector:
     precomputed ``YᵀY`` so the cost is one f×f solve plus the history's rows.
     """
     history = as_history(h, model.n_items)
-    present = np.flatnonzero(history > 0)
+    present = np.flatnonzero(history)
+    return _fold_in(model, present, history[present])
+
+
+def _fold_in(
+    model: ALSModel, items: npt.NDArray[np.int64], values: npt.NDArray[np.float32]
+) -> FloatVector:
+    """`fold_in_als` of the history given as positions and values."""
+    positive = values > 0
+    present, values = items[positive], values[positive]
     if present.size == 0:
         return np.zeros(model.n_factors, dtype=np.float32)
     rows = model.item_factors[present].astype(np.float64)
-    confidence = 1.0 + model.alpha * history[present].astype(np.float64)
+    confidence = 1.0 + model.alpha * values.astype(np.float64)
     lhs = model.gram + (rows.T * (confidence - 1.0)) @ rows
     lhs[np.diag_indices_from(lhs)] += model.regularization
     rhs = confidence @ rows

@@ -37,8 +37,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.recommenders.popularity import Popularity
+from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
-from recograph.recommenders.sparse import row_entries
+from recograph.recommenders.sparse import row_entries, row_sum_support
+from recograph.recommenders.sparse import values_at as values_at  # noqa: PLC0414 (re-export)
 
 Positions = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]
@@ -220,6 +222,113 @@ def fit_candidates(
     )
 
 
+CF_LIST_SIZE = SIGNAL_LIMIT  # products a customer's stored CF list holds beyond their own
+CF_LIST_BLOCK_SCORES = 20_000_000  # scores held at once while the lists are built (80 MB)
+
+
+@dataclass(frozen=True)
+class CFLists:
+    """Per dense CF model (SVD, ALS, EASE: every product has a score), each training
+    customer's best products, stored so two-stage ranking needs no pass over the catalogue.
+
+    ``rows[name]``: CSR (customers × products), row u ranked best first: the ``CF_LIST_SIZE``
+    best-scoring products the customer did not buy, and every product scoring at least the
+    last of them (their own included), positive scores only. So the model's best product is
+    listed (its maximum, which normalisation divides by, is exact) and any product left out
+    scores at most the last listed one. ``models``: the fitted models the lists were built
+    for (by identity; not stored), so a snapshot whose model was refitted rebuilds them.
+    """
+
+    rows: Mapping[str, sp.csr_matrix]
+    models: Mapping[str, object]
+
+    def matches(self, models: Mapping[str, CFModel]) -> bool:
+        """Whether these lists were built for exactly ``models`` (the dense ones)."""
+        return set(self.rows) == set(models) and all(
+            self.models.get(name) is model for name, model in models.items()
+        )
+
+    def to_arrays(self, prefix: str = "candidates.cf.") -> dict[str, npt.NDArray[Any]]:
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for name, matrix in sorted(self.rows.items()):
+            arrays[f"{prefix}{name}.indptr"] = np.asarray(matrix.indptr, dtype=np.int64)
+            arrays[f"{prefix}{name}.indices"] = np.asarray(matrix.indices, dtype=np.int32)
+            arrays[f"{prefix}{name}.shape"] = np.asarray(matrix.shape, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Arrays, models: Mapping[str, CFModel], prefix: str = "candidates.cf."
+    ) -> CFLists:
+        """The stored lists of the dense ``models`` (each must be there)."""
+        rows: dict[str, sp.csr_matrix] = {}
+        for name in models:
+            indices = np.asarray(arrays[f"{prefix}{name}.indices"])
+            indptr = np.asarray(arrays[f"{prefix}{name}.indptr"])
+            shape = tuple(int(n) for n in arrays[f"{prefix}{name}.shape"])
+            if len(indptr) != shape[0] + 1:
+                raise ValueError(f"{prefix}{name}: {len(indptr)} row pointers, {shape[0]} rows")
+            data = np.ones(len(indices), dtype=np.int8)
+            rows[name] = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+        return cls(rows=rows, models=dict(models))
+
+
+def dense_cf_models(models: Mapping[str, CFModel | None]) -> dict[str, CFModel]:
+    """The fitted models whose candidates are stored lists (those without a sparse support)."""
+    return {
+        name: model for name, model in models.items() if model is not None and model.STORED_LISTS
+    }
+
+
+def fit_cf_lists(
+    models: Mapping[str, CFModel],
+    interactions: sp.csr_matrix,
+    size: int = CF_LIST_SIZE,
+    known: CFLists | None = None,
+) -> CFLists:
+    """`CFLists` of the dense ``models`` over the training customers (``known``: lists to
+    keep for the models they were built for)."""
+    rows: dict[str, sp.csr_matrix] = {}
+    for name, model in models.items():
+        if known is not None and known.models.get(name) is model and name in known.rows:
+            rows[name] = known.rows[name]
+        else:
+            rows[name] = _customer_lists(model, interactions, size)
+    return CFLists(rows=rows, models=dict(models))
+
+
+def _customer_lists(model: CFModel, interactions: sp.csr_matrix, size: int) -> sp.csr_matrix:
+    """One model's `CFLists` rows, scoring the customers a block at a time."""
+    n_users, n_items = interactions.shape
+    block = max(1, CF_LIST_BLOCK_SCORES // max(n_items, 1))
+    indptr, indices = [np.zeros(1, dtype=np.int64)], []
+    for start in range(0, n_users, block):
+        users = np.arange(start, min(start + block, n_users), dtype=np.int64)
+        scores = model.customer_scores(interactions, users)
+        assert scores is not None
+        owned = interactions[users]
+        unowned = np.where(scores > 0, scores, -np.inf).astype(np.float32)
+        unowned[np.repeat(np.arange(len(users)), np.diff(owned.indptr)), owned.indices] = -np.inf
+        if n_items > size:
+            last = -np.partition(-unowned, size - 1, axis=1)[:, size - 1]
+        else:
+            last = np.full(len(users), -np.inf, dtype=np.float32)
+        keep = (scores > 0) & (scores >= last[:, np.newaxis])
+        row, column = np.nonzero(keep)
+        order = np.lexsort((column, -scores[row, column], row))
+        indices.append(column[order].astype(np.int32))
+        counts = np.bincount(row, minlength=len(users))
+        indptr.append(indptr[-1][-1] + np.cumsum(counts))
+    return sp.csr_matrix(
+        (
+            np.ones(sum(len(i) for i in indices), dtype=np.int8),
+            np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32),
+            np.concatenate(indptr),
+        ),
+        shape=(n_users, n_items),
+    )
+
+
 def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None) -> Positions:
     """The positions listed in the CSR ``rows`` of ``matrix`` (a list per row, best first),
     concatenated; with ``head``, only each row's first ``head``."""
@@ -257,17 +366,6 @@ class Sparse:
         return values_at(self.positions, self.values, positions)
 
 
-def values_at(support: Positions, values: npt.NDArray[Any], positions: Positions) -> Values:
-    """``values`` (given on the ascending ``support``) at ``positions``, 0 elsewhere."""
-    result = np.zeros(len(positions), dtype=np.float64)
-    if len(support) == 0:
-        return result
-    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
-    hit = support[slot] == positions
-    result[hit] = values[slot[hit]]
-    return result
-
-
 def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
     """Whether each of ``positions`` is in the ascending ``support`` (`np.isin` without its
     sort, for the small sorted arrays of a request)."""
@@ -280,17 +378,8 @@ def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
 def row_sum(matrix: sp.csr_matrix, rows: npt.ArrayLike, weights: npt.ArrayLike) -> Sparse:
     """``Σ_r weights[r] · matrix[rows[r]]`` on its support: `sparse.weighted_row_sum` without
     the dense vector (the same float64 additions in the same order, so the same values)."""
-    wanted = np.asarray(rows, dtype=np.int64).ravel()
-    if wanted.size == 0:
-        return Sparse.empty()
-    entries, owner = row_entries(matrix.indptr, wanted)
-    if entries.size == 0:
-        return Sparse.empty()
-    values = matrix.data[entries] * np.asarray(weights, dtype=np.float64)[owner]
-    support, inverse = np.unique(matrix.indices[entries], return_inverse=True)
-    sums = np.asarray(np.bincount(inverse, weights=values, minlength=len(support)), np.float64)
-    keep = sums > 0
-    return Sparse(support[keep].astype(np.int64), sums[keep])
+    positions, sums = row_sum_support(matrix, np.asarray(rows, dtype=np.int64), weights)
+    return Sparse(positions, sums)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from scipy.linalg import lapack
 from recograph.core.errors import RecographError
 from recograph.recommenders.codec import ArrayCoded, dense, scalar
 from recograph.recommenders.item_knn import FloatVector, as_history
-from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class EASEModel(ArrayCoded):
     """``weights``: float32 (n_items × n_items), zero diagonal; score = ``h @ weights``."""
 
     ARRAY_PREFIX: ClassVar[str] = "ease."
+    STORED_LISTS: ClassVar[bool] = True
 
     weights: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
     l2: float = field(metadata=scalar(np.float64))
@@ -54,6 +55,27 @@ class EASEModel(ArrayCoded):
     def score(self, request: CFRequest) -> FloatVector:
         """EASE's `CFModel` score: each product reconstructed from the history."""
         return score_ease(self, request.history)
+
+    def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
+        """`score` at ``positions``: the history row × those columns of B only (the same
+        float32 additions, product after product, as the whole row)."""
+        items = profile.items
+        if items.size == 0:
+            return np.zeros(len(positions), dtype=np.float32)
+        row = sp.csr_matrix(
+            (profile.values, np.arange(items.size), np.array([0, items.size])),
+            shape=(1, items.size),
+        )
+        columns = self.weights[np.ix_(items, np.asarray(positions, dtype=np.int64))]
+        return np.asarray(row @ columns, dtype=np.float32).ravel()
+
+    def support(self, profile: CFProfile) -> None:
+        """Dense: every product has a score (the candidates are stored per customer)."""
+        return None
+
+    def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> FloatVector:
+        """The training customers' rows × B, as a block (for their stored lists)."""
+        return np.asarray(interactions[users] @ self.weights, dtype=np.float32)
 
 
 def _spd_inverse_in_place(gram: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

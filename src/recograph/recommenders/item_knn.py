@@ -20,9 +20,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.recommenders.codec import ArrayCoded, scalar, sparse
-from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
 from recograph.recommenders.sparse import (
     row_entries,
+    row_sum_support,
+    values_at,
     weighted_row_sum,
 )
 
@@ -151,6 +153,7 @@ class ItemKNN(ArrayCoded):
     """
 
     ARRAY_PREFIX: ClassVar[str] = "item_knn."
+    STORED_LISTS: ClassVar[bool] = False
 
     similarity: sp.csr_matrix = field(metadata=sparse())
     k: int = field(metadata=scalar(np.int64))
@@ -168,6 +171,19 @@ class ItemKNN(ArrayCoded):
     def score(self, request: CFRequest) -> FloatVector:
         """Item-kNN's `CFModel` score: the history's neighbour rows, summed."""
         return score_item_knn(self, request.history)
+
+    def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
+        """`score` at ``positions`` (from the support: the history's neighbour rows)."""
+        support, values = self.support(profile)
+        return values_at(support, values, positions).astype(np.float32)
+
+    def support(self, profile: CFProfile) -> tuple[Positions, npt.NDArray[np.float64]]:
+        """The history's stored neighbour rows summed on their support."""
+        return row_sum_support(self.similarity, profile.items, profile.values)
+
+    def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> None:
+        """Sparse: its support is its candidates, no stored list."""
+        return None
 
 
 def fit_item_knn(X: Any, k: int = 50, block_nnz: int = DEFAULT_BLOCK_NNZ) -> ItemKNN:

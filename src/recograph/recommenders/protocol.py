@@ -4,6 +4,14 @@ The engine builds one `CFRequest` per request and asks each served model of the 
 ``score(request)``; a model reads only what it needs (the history vector, or the customer's
 training row when the profile is exactly that row). New CF models implement `CFModel` and
 add one line to ``recommenders.registry``.
+
+Two-stage ranking asks a model for less than the catalogue (`CFProfile`: the history as
+positions and values, no dense vector): ``support`` gives a sparse model's positive scores
+exactly (item-kNN, user-kNN), ``score_at`` a model's scores at given products, and
+``customer_scores`` the training customers' scores at build time, from which a dense model's
+per-customer top lists are stored (`candidates.CFLists`). ``score_at`` equals ``score`` at
+those products to the last bit (the same additions in the same order), so two-stage and full
+scoring agree.
 """
 
 from __future__ import annotations
@@ -33,13 +41,47 @@ class CFRequest:
     interactions: sp.csr_matrix
 
 
+Positions = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class CFProfile:
+    """`CFRequest` without the dense vector: ``items`` (ascending positions) and their
+    ``values`` (float32), the rest as in `CFRequest`."""
+
+    items: Positions
+    values: npt.NDArray[np.float32]
+    user: int | None
+    exact: bool
+    interactions: sp.csr_matrix
+
+
 class CFModel(Protocol):
     """A fitted CF model: scores every product for a request and round-trips through arrays."""
 
     ARRAY_PREFIX: ClassVar[str]
+    # Dense scores: two-stage ranking reads the customer's stored list (`customer_scores`);
+    # otherwise the model's `support` is its candidates.
+    STORED_LISTS: ClassVar[bool]
 
     def score(self, request: CFRequest) -> npt.NDArray[np.float32]:
         """Raw scores (n_items,), normalised by the engine."""
+        ...
+
+    def score_at(self, profile: CFProfile, positions: Positions) -> npt.NDArray[np.float32]:
+        """``score`` at ``positions`` only, bit for bit, without a pass over the catalogue."""
+        ...
+
+    def support(self, profile: CFProfile) -> tuple[Positions, npt.NDArray[np.float64]] | None:
+        """The ascending positions with a positive score and those scores, for a model whose
+        scores are sparse; None for a dense model (its candidates are stored lists)."""
+        ...
+
+    def customer_scores(
+        self, interactions: sp.csr_matrix, users: Positions
+    ) -> npt.NDArray[np.float32] | None:
+        """Raw scores (len(users) × n_items) of training customers as stored (the build's
+        per-customer lists); None for a sparse model, which needs no list."""
         ...
 
     def to_arrays(self, prefix: str | None = None) -> dict[str, npt.NDArray[Any]]:

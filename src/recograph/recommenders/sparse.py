@@ -1,5 +1,6 @@
-"""Sparse matrices as plain arrays for ``.npz`` artifacts (no pickles), and the CSR row gather
-the per-request scorers share."""
+"""Sparse matrices as plain arrays for ``.npz`` artifacts (no pickles), and the kernels the
+per-request scorers share: the CSR row gather, weighted row sums (dense or on their support)
+and per-row dot products."""
 
 from __future__ import annotations
 
@@ -63,3 +64,45 @@ def weighted_row_sum(
     values = matrix.data[positions] * np.asarray(weights, dtype=np.float64)[owner]
     sums = np.bincount(matrix.indices[positions], weights=values, minlength=matrix.shape[1])
     return np.asarray(sums, dtype=np.float64)
+
+
+def row_sum_support(
+    matrix: Any, rows: npt.NDArray[np.integer[Any]], weights: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """`weighted_row_sum` where it is positive, as (ascending positions, sums), without the
+    dense vector: the same float64 additions in the same order, so the same values."""
+    wanted = np.asarray(rows, dtype=np.int64).ravel()
+    entries, owner = row_entries(matrix.indptr, wanted)
+    if entries.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    values = matrix.data[entries] * np.asarray(weights, dtype=np.float64)[owner]
+    support, inverse = np.unique(matrix.indices[entries], return_inverse=True)
+    sums = np.asarray(np.bincount(inverse, weights=values, minlength=len(support)), np.float64)
+    keep = sums > 0
+    return support[keep].astype(np.int64), sums[keep]
+
+
+def row_dots(
+    matrix: npt.NDArray[np.float32],
+    vector: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.integer[Any]] | None = None,
+) -> npt.NDArray[np.float32]:
+    """``matrix[rows] @ vector`` (every row when ``rows`` is None), each row's dot product
+    summed the same way whichever rows are asked for: BLAS's gemv blocks rows together, so
+    the dot of a row gathered alone can differ from the full product in its last bit, and
+    two-stage ranking must score a candidate exactly as full scoring does."""
+    block = matrix if rows is None else matrix[rows]
+    return np.asarray(np.einsum("ij,j->i", block, vector), dtype=np.float32)
+
+
+def values_at(
+    support: npt.NDArray[np.int64], values: npt.NDArray[Any], positions: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """``values`` (given on the ascending ``support``) at ``positions``, 0 elsewhere."""
+    result = np.zeros(len(positions), dtype=np.float64)
+    if len(support) == 0:
+        return result
+    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
+    hit = support[slot] == positions
+    result[hit] = values[slot[hit]]
+    return result

@@ -19,7 +19,8 @@ from sklearn.decomposition import TruncatedSVD
 
 from recograph.recommenders.codec import ArrayCoded, dense
 from recograph.recommenders.item_knn import FloatVector, as_history
-from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.sparse import row_dots
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class SVDModel(ArrayCoded):
     """``item_factors``: float32 (n_items × f), orthonormal columns (the right singular vectors)."""
 
     ARRAY_PREFIX: ClassVar[str] = "svd."
+    STORED_LISTS: ClassVar[bool] = True
 
     item_factors: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
 
@@ -45,6 +47,22 @@ class SVDModel(ArrayCoded):
     def score(self, request: CFRequest) -> FloatVector:
         """SVD's `CFModel` score: the history projected on the kept directions."""
         return score_svd(self, request.history)
+
+    def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
+        """`score` at ``positions``: the same user vector, dotted with their factors only."""
+        if profile.items.size == 0:
+            return np.zeros(len(positions), dtype=np.float32)
+        user_vector = profile.values @ self.item_factors[profile.items]
+        return row_dots(self.item_factors, user_vector, positions)
+
+    def support(self, profile: CFProfile) -> None:
+        """Dense: every product has a score (the candidates are stored per customer)."""
+        return None
+
+    def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> FloatVector:
+        """The training customers' rows projected, as a block (for their stored lists)."""
+        factors = self.item_factors
+        return np.asarray((interactions[users] @ factors) @ factors.T, dtype=np.float32)
 
 
 def fit_svd(X: Any, n_factors: int = 50, seed: int = 0, n_iter: int = 5) -> SVDModel:
@@ -76,4 +94,4 @@ def score_svd(model: SVDModel, h: npt.ArrayLike) -> FloatVector:
     if present.size == 0:
         return np.zeros(model.n_items, dtype=np.float32)
     user_vector = history[present] @ model.item_factors[present]
-    return np.asarray(model.item_factors @ user_vector, dtype=np.float32)
+    return row_dots(model.item_factors, user_vector)

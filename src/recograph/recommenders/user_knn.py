@@ -28,8 +28,8 @@ from recograph.recommenders.item_knn import (
     top_positions,
     topk_cosine,
 )
-from recograph.recommenders.protocol import CFRequest
-from recograph.recommenders.sparse import weighted_row_sum
+from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.sparse import row_sum_support, values_at, weighted_row_sum
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class UserKNN(ArrayCoded):
     """
 
     ARRAY_PREFIX: ClassVar[str] = "user_knn."
+    STORED_LISTS: ClassVar[bool] = False
 
     neighbours: sp.csr_matrix = field(metadata=sparse())
     item_users: sp.csr_matrix = field(metadata=sparse())
@@ -75,6 +76,26 @@ class UserKNN(ArrayCoded):
             self, X, request.history, self.k, exclude=request.user
         )
         return score_from_neighbours(X, positions, sims)
+
+    def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
+        """`score` at ``positions`` (from the support: the neighbours' purchases)."""
+        support, values = self.support(profile)
+        return values_at(support, values, positions).astype(np.float32)
+
+    def support(self, profile: CFProfile) -> tuple[Positions, npt.NDArray[np.float64]]:
+        """The neighbours' rows of X summed on their support (``Σ_v sim(v) · X[v]``)."""
+        X = profile.interactions
+        if profile.exact and profile.user is not None:
+            indptr = self.neighbours.indptr
+            span = slice(indptr[profile.user], indptr[profile.user + 1])
+            rows, sims = self.neighbours.indices[span], self.neighbours.data[span]
+        else:
+            rows, sims = _neighbours(self, profile.items, profile.values, self.k, profile.user)
+        return row_sum_support(X, rows, np.asarray(sims, dtype=np.float32))
+
+    def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> None:
+        """Sparse: its support is its candidates, no stored list."""
+        return None
 
 
 def fit_user_knn(X: Any, k: int = 30, block_nnz: int = DEFAULT_BLOCK_NNZ) -> UserKNN:
@@ -134,11 +155,23 @@ def neighbours_from_history(
     if X.shape[0] != model.n_users:
         raise ValueError(f"X has {X.shape[0]} rows, the model {model.n_users} users")
     history = as_history(h, int(X.shape[1]))
-    norm = float(np.sqrt(np.dot(history.astype(np.float64), history)))
+    present = np.flatnonzero(history)
+    return _neighbours(model, present, history[present], k, exclude)
+
+
+def _neighbours(
+    model: UserKNN,
+    present: npt.NDArray[np.int64],
+    values: FloatVector,
+    k: int,
+    exclude: int | None,
+) -> tuple[IndexVector, FloatVector]:
+    """`neighbours_from_history` of the history given as positions and values."""
+    wide = values.astype(np.float64)
+    norm = float(np.sqrt(np.dot(wide, wide)))
     if norm == 0.0 or k < 1:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    present = np.flatnonzero(history)
-    dots = weighted_row_sum(model.item_users, present, history[present])
+    dots = weighted_row_sum(model.item_users, present, values)
     if exclude is not None:
         dots[exclude] = 0.0
     candidates = np.flatnonzero(dots > 0)
