@@ -16,8 +16,8 @@ from recograph.build import build_artifacts
 from recograph.engine import BusinessRules, Context, Request, Strategy, recommend
 from recograph.recommenders import candidates as stage
 from recograph.recommenders.blend import PageType
-from recograph.recommenders.sparse import weighted_row_sum
 from recograph.recommenders.protocol import CFRequest
+from recograph.recommenders.sparse import weighted_row_sum
 from recograph.snapshot import CF_MODELS, ModelSnapshot, load_snapshot
 from tests.tiny_store import (
     AMP,
@@ -121,7 +121,7 @@ def _requests(snapshot: ModelSnapshot) -> list[Request]:
     ]
     # Every CF model alone and a mix of a dense and a sparse one, for customers as trained
     # and with a live purchase (the history changed since the build).
-    for name in CF_MODELS + ("svd+user_knn",):
+    for name in (*CF_MODELS, "svd+user_knn"):
         mix = tuple((part, 0.5 if "+" in name else 1.0) for part in name.split("+"))
         for user in range(snapshot.interactions.shape[0]):
             requests.append(
