@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -121,15 +122,37 @@ class Request:
 
 @dataclass(frozen=True)
 class Profile:
+    """The customer's history as positions and values: a request costs in the history's size,
+    not the catalogue's (``history`` and ``purchase_counts`` spread it when full scoring or a
+    dense model asks, once)."""
+
     user: int | None
-    history: Scores  # dense (n_items,) interaction vector
-    items: Positions  # distinct purchased positions
+    items: Positions  # distinct purchased positions, ascending
+    values: Scores  # the interaction value of each of ``items`` (float32)
     recent: Positions  # items of the most recent order
     n_orders: int
     segment: Segment
     exact: bool  # history equals the user's training row (stored user factors apply)
-    # per item, on how many distinct dates the customer bought it (None: not counted)
-    purchase_counts: Scores | None = None
+    n_items: int  # the catalogue's size (for the dense views)
+    # per item of ``items``, on how many distinct dates the customer bought it (None: not
+    # counted; 0 for an item of the training row no completed order holds)
+    counts: Scores | None = None
+
+    @cached_property
+    def history(self) -> Scores:
+        """The dense (n_items,) interaction vector."""
+        dense = np.zeros(self.n_items, dtype=np.float32)
+        dense[self.items] = self.values
+        return dense
+
+    @cached_property
+    def purchase_counts(self) -> Scores | None:
+        """`counts` spread over the catalogue (None when not counted)."""
+        if self.counts is None:
+            return None
+        dense = np.zeros(self.n_items, dtype=np.float32)
+        dense[self.items] = self.counts
+        return dense
 
 
 @dataclass(frozen=True)
@@ -226,51 +249,60 @@ def build_profile(
     live_purchases: Sequence[int] = (),
 ) -> Profile:
     """The customer's purchase history as the models see it."""
-    n_items = snapshot.n_items
-    history = np.zeros(n_items, dtype=np.float32)
+    items: Positions = np.zeros(0, dtype=np.int64)
+    values: Scores = np.zeros(0, dtype=np.float32)
     recent: Positions = np.zeros(0, dtype=np.int64)
+    bought: Positions = np.zeros(0, dtype=np.int64)  # one entry per (item, order date)
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
-    counts = np.zeros(n_items, dtype=np.float32)
     if user is not None:
         orders = snapshot.histories.completed_orders(user, before)
         n_orders = len(orders)
-        counts = _purchase_counts(snapshot, orders)
+        bought, _ = purchase_pairs(snapshot, orders)
         if orders:
             recent = snapshot.histories.order_items(orders[-1]).astype(np.int64)
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
-            history[matrix.indices[span]] = matrix.data[span]
+            row_items = np.asarray(matrix.indices[span], dtype=np.int64)
+            row_values = np.asarray(matrix.data[span], dtype=np.float32)
+            order = np.argsort(row_items, kind="stable")
+            nonzero = row_values[order] != 0
+            items, values = row_items[order][nonzero], row_values[order][nonzero]
         else:
-            for order in orders:
-                history[snapshot.histories.order_items(order)] = 1.0
+            items = np.unique(bought)
+            values = np.ones(len(items), dtype=np.float32)
             exact = False
     if live_purchases:
-        live = np.asarray(live_purchases, dtype=np.int64)
-        history[live] = np.maximum(history[live], 1.0)
-        counts[np.unique(live)] += 1.0
+        live = np.unique(np.asarray(live_purchases, dtype=np.int64))
+        merged = np.union1d(items, live)
+        kept = np.zeros(len(merged), dtype=np.float32)
+        kept[np.searchsorted(merged, items)] = values
+        at_live = np.searchsorted(merged, live)
+        kept[at_live] = np.maximum(kept[at_live], 1.0)
+        items, values = merged, kept
+        bought = np.concatenate([bought, live])
         recent = np.unique(np.concatenate([recent, live]))
         n_orders += 1
-    items = np.flatnonzero(history).astype(np.int64)
     return Profile(
         user=user,
-        history=history,
         items=items,
+        values=values,
         recent=recent,
         n_orders=n_orders,
         segment=snapshot.blend.segment(n_orders, len(items)),
         exact=exact,
-        purchase_counts=counts,
+        n_items=snapshot.n_items,
+        counts=_counts_at(items, bought),
     )
 
 
-def _purchase_counts(snapshot: ModelSnapshot, orders: Sequence[int]) -> Scores:
-    """Per item, the number of distinct order dates it was bought on (orders placed at the
-    same moment are one purchase, as the repeat model counts them)."""
-    counts = np.zeros(snapshot.n_items, dtype=np.float32)
-    items, _ = purchase_pairs(snapshot, orders)
-    np.add.at(counts, items, 1.0)
+def _counts_at(items: Positions, bought: Positions) -> Scores:
+    """Per item of the ascending ``items``, how often it is in ``bought``."""
+    counted, times = np.unique(bought, return_counts=True)
+    inside = stage.member(items, counted)
+    counts = np.zeros(len(items), dtype=np.float32)
+    counts[np.searchsorted(items, counted[inside])] = times[inside]
     return counts
 
 
@@ -573,16 +605,22 @@ def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
 
 
 def _buy_again_values(
-    snapshot: ModelSnapshot, profile: Profile, best_seller: float
+    snapshot: ModelSnapshot, profile: Profile, best_seller: float, back: Positions | None = None
 ) -> tuple[Positions, Scores]:
     """`buy_again` on its support: the products that come back (ascending) and their scores
-    (``best_seller``: the store's largest buyer count)."""
-    back = profile.items[comes_back(snapshot, profile)]
+    (``best_seller``: the store's largest buyer count; ``back``: `comes_back` already
+    applied to the profile's items, when the caller has it)."""
+    if back is None:
+        back = profile.items[comes_back(snapshot, profile)]
     if back.size == 0:
         return back, np.zeros(0, dtype=np.float32)
     chance = repeat_chance(snapshot.repeat, profile.user, back).astype(np.float64)
-    counts = profile.purchase_counts
-    times = np.ones(back.size) if counts is None else np.maximum(counts[back], 1.0)
+    counts = profile.counts
+    times = (
+        np.ones(back.size)
+        if counts is None
+        else np.maximum(counts[np.searchsorted(profile.items, back)], 1.0)
+    )
     overall = snapshot.popularity.overall[back].astype(np.float64)
     reach = 0.5 + overall / max(best_seller, 1e-12)
     return back, ((1.0 - (1.0 - chance) ** times) * reach).astype(np.float32)
@@ -602,12 +640,15 @@ def due_items(
     profile: Profile,
     before: int | None = None,
     live_purchases: Sequence[int] = (),
+    back: Positions | None = None,
 ) -> list[due_dates.DueItem]:
-    """The due dates of the customer's products that come back (`comes_back`; never a
-    durable), as of `as_of`; live purchases count as bought at that moment."""
+    """The due dates of the customer's products that come back (`comes_back`, or ``back``
+    when the caller has it; never a durable), as of `as_of`; live purchases count as bought
+    at that moment."""
     if profile.user is None and not live_purchases:
         return []
-    back = profile.items[comes_back(snapshot, profile)]
+    if back is None:
+        back = profile.items[comes_back(snapshot, profile)]
     if back.size == 0:
         return []
     moment = as_of(snapshot, before)
@@ -1415,14 +1456,16 @@ def _score_candidates(
     related, related_rule = _related_categories(snapshot, context)
     parts.append(stage.rows_of(lists.category_promoted, np.flatnonzero(related)))
     parts.extend((lists.promoted_popular, lists.promoted_trending))
-    back, again_values = _buy_again_values(snapshot, profile, lists.overall_max)
+    back, again_values = _buy_again_values(
+        snapshot, profile, lists.overall_max, profile.items[comes_back(snapshot, profile)]
+    )
     buy_again_page = (
         request.strategy is not Strategy.POPULAR and context.page_type in BUY_AGAIN_PAGES
     )
     found: list[due_dates.DueItem] = []
     if buy_again_page:
         parts.append(back)
-        found = due_items(snapshot, profile, request.before, request.live_purchases)
+        found = due_items(snapshot, profile, request.before, request.live_purchases, back)
     due_positions = np.asarray(sorted(d.position for d in found), dtype=np.int64)
     parts.append(due_positions)
     page_related: dict[int, intent.Related] = {}
@@ -1479,7 +1522,7 @@ def _score_candidates(
         lead,
         positions=positions,
     )
-    removed_by = _filter_on(snapshot, request, profile, positions)
+    removed_by = _filter_on(snapshot, request, profile, positions, back)
     allowed = removed_by < 0
     promoted = catalogue.promoted[positions]
     relevant = (total >= np.float32(business.promoted_min_score)) | related[
@@ -1549,8 +1592,9 @@ def _cf_on_candidates(
     scores at most the sum of the lists' last, weighted)."""
     if profile.items.size == 0:
         return _CFMix((), stage.Sparse.empty(), np.zeros(0, dtype=np.int64))
-    values = profile.history[profile.items]
-    request = CFProfile(profile.items, values, profile.user, profile.exact, snapshot.interactions)
+    request = CFProfile(
+        profile.items, profile.values, profile.user, profile.exact, snapshot.interactions
+    )
     lists = snapshot.customer_lists.rows
     limit = stage.SIGNAL_LIMIT
     found: dict[str, tuple[CFModel, tuple[Positions, npt.NDArray[np.float64]] | None]] = {}
@@ -1653,10 +1697,15 @@ def _popularity_on(
 
 
 def _filter_on(
-    snapshot: ModelSnapshot, request: Request, profile: Profile, positions: Positions
+    snapshot: ModelSnapshot,
+    request: Request,
+    profile: Profile,
+    positions: Positions,
+    back: Positions,
 ) -> npt.NDArray[np.int8]:
     """`filter_mask` (with the request's ``exclude``) at ``positions``: per candidate the
-    first rule that removed it, as an index into `FilterRule`, -1 when allowed."""
+    first rule that removed it, as an index into `FilterRule`, -1 when allowed (``back``:
+    the purchased products that come back, ascending)."""
     rule_of = np.full(len(positions), -1, dtype=np.int8)
     order = _FILTER_ORDER
 
@@ -1670,7 +1719,7 @@ def _filter_on(
         cart = np.unique(np.asarray(context.cart, dtype=np.int64))
         ban(stage.member(cart, positions), FilterRule.IN_CART)
     if request.exclude_purchased and profile.items.size:
-        gone = profile.items[~comes_back(snapshot, profile)]  # ascending, as profile.items
+        gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
         ban(stage.member(gone, positions), FilterRule.PURCHASED)
     if request.in_stock_only:
         ban(snapshot.catalogue.stock[positions] <= 0, FilterRule.OUT_OF_STOCK)

@@ -18,12 +18,13 @@ BENCHMARKS: dict[str, str] = {
     "scale": "scale",
     "load": "load",
     "quality": "quality",
+    "ranking": "ranking",
 }
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "bench", help="run a benchmark (build, serve, scale, load, quality)"
+        "bench", help="run a benchmark (build, serve, scale, load, quality, ranking)"
     )
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for module_name in BENCHMARKS.values():
