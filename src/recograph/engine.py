@@ -1445,6 +1445,14 @@ def _score_candidates(
             parts.append(
                 stage.Sparse(support.positions[inside], support.values[inside]).best(limit)
             )
+        if cf_mix is not None and cf_mix.dense:
+            # A dense model scores every product of those categories, and only the
+            # customer's best are listed: its best among the categories' stored best
+            # sellers (which a category rule ranks first) are scored here, and their promoted
+            # products join (a promoted slot takes the best, where CF tips the balance).
+            deep = stage.rows_of(lists.category_popular, wanted)
+            parts.append(stage.Sparse(deep, cf_mix.at(deep)).best(limit))
+            parts.append(stage.rows_of(lists.category_promoted, wanted))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
     if category is not None:
@@ -1557,6 +1565,7 @@ class _CFMix:
     parts: tuple[tuple[Callable[[Positions], Scores], np.float32, np.float32], ...]
     support: stage.Sparse
     brings: Positions
+    dense: bool = False  # a dense model (its candidates a stored list) is in the mix
 
     def at(self, positions: Positions) -> npt.NDArray[np.float64]:
         """The mix at ``positions``, as `cf_scores` (the same float32 steps)."""
@@ -1630,7 +1639,8 @@ def _cf_on_candidates(
             peak = np.float32(support[1].astype(np.float32).max()) if support[1].size else 0
             score_at = _values_at(support)
         parts.append((score_at, np.float32(max(peak, 0)), np.float32(weight)))
-    mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64))
+    dense = any(support is None for _, support in found.values())
+    mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64), dense)
     values_scored = mix.at(scored)
     keep = values_scored > 0
     brought = np.unique(np.concatenate(brings)) if brings else scored[:0]

@@ -8,6 +8,10 @@ category by popularity, and popularity's best are a list. So the candidates are 
 
 - the item-kNN neighbours of the history and the content neighbours of the page and the
   history (the stored top-k rows), cut to each signal's best ``signal_limit``;
+- the other CF models' best: user-kNN's support (the neighbours' purchases), and for the
+  dense models (SVD, ALS, EASE) the customer's list stored at build (`CFLists`: their best
+  new products and whatever scores above the last of them), each scored exactly at the
+  candidates (`protocol.CFModel.score_at`);
 - the consequents of the fired product rules, and each category a fired category rule
   recommends through its ``list_size`` best sellers (`CandidateLists.category_popular`);
 - the popular or trending list (overall, or of the page's category and requested ones);
