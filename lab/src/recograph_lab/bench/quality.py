@@ -615,8 +615,10 @@ def run_quality(
     add("random", random_rankings(snapshot, users, params.seed))
     add("personal top-frequency", personal_top_frequency(snapshot, users))
     add("buy again when due", due_rankings(snapshot, users.positions))
+    single: dict[str, tuple[Callable[[int], Request], Rankings]] = {}
     for name, request in model_rows(snapshot).items():
-        add(name, engine_rankings(snapshot, users, request))
+        single[name] = (request, engine_rankings(snapshot, users, request))
+        add(name, single[name][1])
     mark = time.perf_counter()
     best, validation = choose_ease_lambda(split.train, protocol, params, lambdas, max_users, note)
     if best is not None:
@@ -641,7 +643,10 @@ def run_quality(
     if snapshot.ranking is Ranking.TWO_STAGE:
         # The same build scored over the whole catalogue, side by side (`--ranking full`).
         full = replace(snapshot, ranking=Ranking.FULL)
+        # Each CF model alone too: their candidates are stored lists or sparse supports.
+        alone = [(n, r, NO_POLICY, m) for n, (r, m) in single.items() if n in CF_MODELS]
         for name, request, policy, mine in (
+            *alone,
             ("hybrid (served default)", hybrid, NO_POLICY, hybrid_ranked),
             ("hybrid + stock + business rules", as_served, BusinessRules(), served),
         ):
