@@ -377,6 +377,11 @@ def test_every_row_is_reported_on_every_kind_of_target(
         "hybrid (served default)",
         "hybrid + stock + business rules",
         # the same build ranked by full scoring, side by side with two-stage ranking
+        "item_knn | full scoring",
+        "user_knn | full scoring",
+        "svd | full scoring",
+        "als | full scoring",
+        "ease | full scoring",
         "hybrid (served default) | full scoring",
         "hybrid + stock + business rules | full scoring",
     }
