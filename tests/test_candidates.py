@@ -300,3 +300,18 @@ def test_top_overlap_is_the_mean_share_of_full_scorings_items_kept() -> None:
     full = np.array([[2, 1, 7], [3, 9, -1]])
     # Row 1 keeps 2 of full scoring's {2, 1, 7}; row 2 keeps 1 of {3, 9}: (2/3 + 1/2) / 2.
     assert top_overlap(two_stage, full) == pytest.approx((2 / 3 + 1 / 2) / 2)
+
+
+def test_bench_ranking_compares_both_rankings_on_one_snapshot(tiny: ModelSnapshot) -> None:
+    from recograph_lab.bench.ranking import measure, requests_for
+
+    requests = requests_for(tiny, customers=3, seed=1, limit=2)
+    # 3 customers × (home, cart, product page) and an anonymous cart and home page each
+    assert len(requests) == 15
+    assert sum(r.user is None for r in requests) == 6
+    row = measure(tiny, requests, (("svd", 1.0),), repeats=1)
+    assert (row.cf_models, row.requests) == ("svd 1", 15)
+    # the tiny store's candidates cover it: every list is full scoring's
+    assert (row.identical, row.top10_overlap) == (15, 1.0)
+    assert row.ranked_two_stage >= 12  # short pages: the candidates decided
+    assert 0 < row.scored_mean <= row.scored_max <= tiny.n_items
