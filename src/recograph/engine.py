@@ -285,18 +285,28 @@ def build_profile(
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
     counts = np.zeros(n_items, dtype=np.float32)
-    if user is not None:
+    if user is not None and before is None:
+        # Counted once per snapshot (`Histories.purchases`): the same figures as below.
+        table = snapshot.histories.purchases
+        n_orders = int(table.n_completed[user])
+        span = slice(table.count_indptr[user], table.count_indptr[user + 1])
+        counts[table.count_items[span]] = table.count_values[span]
+        last = int(table.last_completed[user])
+        if last >= 0:
+            recent = snapshot.histories.order_items(last).astype(np.int64)
+    elif user is not None:
         orders = snapshot.histories.completed_orders(user, before)
         n_orders = len(orders)
         counts = _purchase_counts(snapshot, orders)
         if orders:
             recent = snapshot.histories.order_items(orders[-1]).astype(np.int64)
+    if user is not None:
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
             history[matrix.indices[span]] = matrix.data[span]
         else:
-            for order in orders:
+            for order in snapshot.histories.completed_orders(user, before):
                 history[snapshot.histories.order_items(order)] = 1.0
             exact = False
     if live_purchases:

@@ -122,7 +122,9 @@ def complements(
     so only the seed's own rules are read."""
     index = antecedent_index(rules) if rule_index is None else rule_index
     own = index.indices[index.indptr[seed] : index.indptr[seed + 1]].astype(np.int64)
-    single = (rules.antecedent_lengths[own] == 1) & (np.diff(rules.consequent_indptr)[own] == 1)
+    single = rules.antecedent_lengths[own] == 1
+    if not rules.single_consequent:
+        single &= np.diff(rules.consequent_indptr)[own] == 1
     candidates = own[single & (rules.lift[own] > 1.0)]
     alike = _similarity_row(content_similarity, seed)
     found = []

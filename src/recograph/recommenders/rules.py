@@ -880,17 +880,21 @@ def antecedent_index(rules: RuleSet) -> sp.csr_matrix:
     return index
 
 
-def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.int64]:
-    """Distinct in-range positions of a context (unknown items, -1, are dropped)."""
-    context = np.sort(np.asarray(context_positions, dtype=np.int64).ravel())
-    keep = (context >= 0) & (context < n_items)
-    keep[1:] &= context[1:] != context[:-1]
-    return context[keep]
-
-
 # Up to this many context rows (or fired rules) are gathered (or reduced) in Python: on a few
 # rows numpy's per-call overhead, not the work, is what a request pays.
 _SMALL = 64
+
+
+def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.int64]:
+    """Distinct in-range positions of a context (unknown items, -1, are dropped)."""
+    given = np.asarray(context_positions)
+    if given.size <= _SMALL:
+        kept = sorted({int(p) for p in given.ravel().tolist() if 0 <= p < n_items})
+        return np.array(kept, dtype=np.int64)
+    context = np.sort(np.asarray(given, dtype=np.int64).ravel())
+    keep = (context >= 0) & (context < n_items)
+    keep[1:] &= context[1:] != context[:-1]
+    return context[keep]
 
 
 def _fired(
