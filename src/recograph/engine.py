@@ -7,6 +7,7 @@ the server does.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -336,6 +337,14 @@ def _purchase_counts(snapshot: ModelSnapshot, orders: Sequence[int]) -> Scores:
 
 
 _DATE_SPAN = 2**32
+_FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-call cost
+
+
+def _unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """`np.unique` (sorted distinct values, same dtype), in Python for a few integers."""
+    if values.size > _FEW:
+        return np.unique(values)
+    return np.array(sorted(set(values.tolist())), dtype=values.dtype)
 
 
 def purchase_pairs(snapshot: ModelSnapshot, orders: Sequence[int]) -> tuple[Positions, Positions]:
@@ -418,7 +427,7 @@ def _rule_scores(
         if seeds.size == 0:
             continue
         product = rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        categories = np.unique(category_of[seeds])
+        categories = _unique(category_of[seeds])
         cat = rules.score_rules(snapshot.category_rules, snapshot.category_rule_index, categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
@@ -613,7 +622,7 @@ def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> S
     """`owned_category_damping` per category (1 for categories not owned)."""
     catalogue = snapshot.catalogue
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
-    owned = np.unique(catalogue.category[owned_items])
+    owned = _unique(catalogue.category[owned_items])
     rate = np.asarray(snapshot.repeat.another_rate[owned], dtype=np.float32)
     factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
     return factor
@@ -1267,7 +1276,9 @@ def recommend(
     dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
     _gather_sources(snapshot, profile, signals, chosen, dominant)
-    shown_scores = [float(total[p]) for p in chosen]
+    shown_scores = total[chosen].tolist()
+    # per rank, the best score shown below it (a later item placed above a higher score)
+    below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         score = shown_scores[rank - 1]
@@ -1287,7 +1298,7 @@ def recommend(
                 rank=request.rank_offset + rank,
                 reason=reason,
                 contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
-                out_of_score_order=any(later > score for later in shown_scores[rank:]),
+                out_of_score_order=below[rank - 1] > score,
             )
         )
     trace = None
