@@ -7,6 +7,7 @@ order of ``item_ids`` / ``user_ids`` (ascending store ids).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -166,6 +167,11 @@ class Histories:
             and (before is None or self.order_date[order] < before)
         ]
 
+    @functools.cached_property
+    def purchases(self) -> Purchases:
+        """Every customer's completed purchases, counted once (a profile reads one row)."""
+        return Purchases.of(self)
+
     def order_items(self, order: int) -> npt.NDArray[np.int32]:
         span = self.lines_of(order)
         return self.line_item[span.start : span.stop]
@@ -179,6 +185,44 @@ class Histories:
     ) -> Histories:
         histories: Histories = _fields_from_arrays(cls, arrays, prefix)
         return histories
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """Per customer, from their completed orders: how many there are, the last one (-1: none)
+    and, as a CSR row, on how many distinct order dates they bought each product (orders
+    placed at the same moment are one purchase, as the repeat model counts them)."""
+
+    n_completed: IntArray
+    last_completed: IntArray
+    count_indptr: IntArray
+    count_items: IntArray
+    count_values: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, histories: Histories) -> Purchases:
+        n_users = len(histories.user_ids)
+        n_orders = len(histories.order_ids)
+        order_user = np.repeat(
+            np.arange(n_users, dtype=np.int64), np.diff(histories.user_order_indptr)
+        )
+        done = np.flatnonzero(np.asarray(histories.order_status == COMPLETED))
+        n_completed = np.bincount(order_user[done], minlength=n_users).astype(np.int64)
+        last = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(last, order_user[done], done)  # a customer's orders ascend by date
+        sizes = np.diff(histories.order_line_indptr)
+        line_order = np.repeat(np.arange(n_orders, dtype=np.int64), sizes)
+        kept = np.isin(line_order, done)
+        users = order_user[line_order[kept]]
+        items = histories.line_item[kept].astype(np.int64)
+        dates = histories.order_date[line_order[kept]].astype(np.int64)
+        n_items = int(items.max()) + 1 if items.size else 1
+        # distinct (customer, item, date), then the dates per (customer, item)
+        triples = np.unique(np.stack([users, items, dates]), axis=1)
+        pairs, counts = np.unique(triples[0] * n_items + triples[1], return_counts=True)
+        indptr = np.zeros(n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs // n_items, minlength=n_users), out=indptr[1:])
+        return cls(n_completed, last, indptr, pairs % n_items, counts.astype(np.float32))
 
 
 def _indptr(owner_positions: npt.NDArray[np.int64], n_owners: int) -> IntArray:

@@ -7,6 +7,7 @@ the server does.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -226,11 +227,64 @@ class _RuleEvidence:
             return item
         return int(np.searchsorted(self.positions, item))
 
+    def best(self, item: int) -> tuple[bool, int, int]:
+        """``item``'s (from a category rule, best category rule, best product rule)."""
+        at = self.slot(item)
+        return (
+            bool(self.from_category[at]),
+            int(self.category_best[at]),
+            int(self.product_best[at]),
+        )
+
+
+@dataclass(frozen=True)
+class _RuleSource:
+    """The rules one seed set fired (`_rule_scores`), at its discount."""
+
+    product: rules.RuleScores
+    category: rules.RuleScores
+    discount: np.float32
+
+
+@dataclass(frozen=True)
+class _ReplayedRuleEvidence:
+    """Which rule produced an item's rule score, worked out only for the items shown: the
+    seed sets' fired rules replayed for one item in `_rule_scores`' order and float32 steps
+    (full scoring keeps no per-item evidence arrays for the whole catalogue)."""
+
+    sources: tuple[_RuleSource, ...]
+    category_of: npt.NDArray[Any]
+    category_share: npt.NDArray[np.float32]
+    seeds: tuple[int, ...]  # the page's items
+    past: tuple[int, ...]  # purchases
+
+    def best(self, item: int) -> tuple[bool, int, int]:
+        """As `_RuleEvidence.best`."""
+        score = np.float32(0.0)
+        best_product = best_category = -1
+        from_category = False
+        category = int(self.category_of[item])
+        share = self.category_share[item]
+        for source in self.sources:
+            product = source.product.scores[item] * source.discount
+            if product > score:
+                score, best_product, from_category = (
+                    product,
+                    int(source.product.best_rule[item]),
+                    False,
+                )
+            by_category = source.category.scores[category] * share * CATEGORY_RULE_DISCOUNT
+            by_category = by_category * source.discount
+            if by_category > score:
+                score, from_category = by_category, True
+                best_category = int(source.category.best_rule[category])
+        return from_category, best_category, best_product
+
 
 @dataclass
 class _Signals:
     raw: dict[SignalName, Scores] = field(default_factory=dict)
-    rule_evidence: _RuleEvidence | None = None
+    rule_evidence: _RuleEvidence | _ReplayedRuleEvidence | None = None
     content_seeds: tuple[Positions, npt.NDArray[np.float32]] | None = None
     trending: bool = False
     # For the items shown, gathered once per response: item -> (history product, similarity)
@@ -252,15 +306,29 @@ def build_profile(
     items: Positions = np.zeros(0, dtype=np.int64)
     values: Scores = np.zeros(0, dtype=np.float32)
     recent: Positions = np.zeros(0, dtype=np.int64)
-    bought: Positions = np.zeros(0, dtype=np.int64)  # one entry per (item, order date)
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
-    if user is not None:
+    counted: Positions = np.zeros(0, dtype=np.int64)  # the items bought, ascending, ...
+    times: Scores = np.zeros(0, dtype=np.float32)  # ... and on how many order dates each
+    if user is not None and before is None:
+        # Counted once per snapshot (`Histories.purchases`): the same figures as below.
+        table = snapshot.histories.purchases
+        n_orders = int(table.n_completed[user])
+        span = slice(table.count_indptr[user], table.count_indptr[user + 1])
+        counted = np.asarray(table.count_items[span], dtype=np.int64)
+        times = np.asarray(table.count_values[span], dtype=np.float32)
+        last = int(table.last_completed[user])
+        if last >= 0:
+            recent = snapshot.histories.order_items(last).astype(np.int64)
+    elif user is not None:
         orders = snapshot.histories.completed_orders(user, before)
         n_orders = len(orders)
         bought, _ = purchase_pairs(snapshot, orders)
+        counted, found = np.unique(bought, return_counts=True)
+        times = found.astype(np.float32)
         if orders:
             recent = snapshot.histories.order_items(orders[-1]).astype(np.int64)
+    if user is not None:
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
@@ -270,7 +338,7 @@ def build_profile(
             nonzero = row_values[order] != 0
             items, values = row_items[order][nonzero], row_values[order][nonzero]
         else:
-            items = np.unique(bought)
+            items = counted
             values = np.ones(len(items), dtype=np.float32)
             exact = False
     if live_purchases:
@@ -281,7 +349,7 @@ def build_profile(
         at_live = np.searchsorted(merged, live)
         kept[at_live] = np.maximum(kept[at_live], 1.0)
         items, values = merged, kept
-        bought = np.concatenate([bought, live])
+        counted, times = _add_one(counted, times, live)
         recent = np.unique(np.concatenate([recent, live]))
         n_orders += 1
     return Profile(
@@ -293,17 +361,36 @@ def build_profile(
         segment=snapshot.blend.segment(n_orders, len(items)),
         exact=exact,
         n_items=snapshot.n_items,
-        counts=_counts_at(items, bought),
+        counts=_counts_at(items, counted, times),
     )
 
 
-def _counts_at(items: Positions, bought: Positions) -> Scores:
-    """Per item of the ascending ``items``, how often it is in ``bought``."""
-    counted, times = np.unique(bought, return_counts=True)
+def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
+    """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``)."""
     inside = stage.member(items, counted)
     counts = np.zeros(len(items), dtype=np.float32)
     counts[np.searchsorted(items, counted[inside])] = times[inside]
     return counts
+
+
+def _add_one(counted: Positions, times: Scores, live: Positions) -> tuple[Positions, Scores]:
+    """(``counted``, ``times``) with one more purchase of each of the distinct ``live``."""
+    merged = np.union1d(counted, live)
+    added = np.zeros(len(merged), dtype=np.float32)
+    added[np.searchsorted(merged, counted)] = times
+    added[np.searchsorted(merged, live)] += 1
+    return merged, added
+
+
+_DATE_SPAN = 2**32
+_FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-call cost
+
+
+def _unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """`np.unique` (sorted distinct values, same dtype), in Python for a few integers."""
+    if values.size > _FEW:
+        return np.unique(values)
+    return np.array(sorted(set(values.tolist())), dtype=values.dtype)
 
 
 def purchase_pairs(snapshot: ModelSnapshot, orders: Sequence[int]) -> tuple[Positions, Positions]:
@@ -317,8 +404,13 @@ def purchase_pairs(snapshot: ModelSnapshot, orders: Sequence[int]) -> tuple[Posi
     lines = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
     items = histories.line_item[lines].astype(np.int64)
     dates = np.repeat(histories.order_date[order_positions], sizes).astype(np.int64)
-    pairs = np.unique(np.stack([items, dates]), axis=1)
-    return pairs[0], pairs[1]
+    if dates.size and (dates.min() < 0 or dates.max() >= _DATE_SPAN):
+        pairs = np.unique(np.stack([items, dates]), axis=1)
+        return pairs[0], pairs[1]
+    # One sorted key per (item, date), as np.unique(axis=1) orders the pairs, at a fraction
+    # of its cost (dates are epoch seconds, below 2**32 until 2106).
+    keys = np.unique(items * _DATE_SPAN + dates)
+    return keys // _DATE_SPAN, keys % _DATE_SPAN
 
 
 # ---------------------------------------------------------------------------- signals
@@ -367,37 +459,36 @@ def _content_seeds(profile: Profile, context: Context) -> tuple[Positions, npt.N
 
 def _rule_scores(
     snapshot: ModelSnapshot, profile: Profile, context: Context
-) -> tuple[Scores, _RuleEvidence]:
-    """Rules fired by the cart/current product (full strength) and by past purchases."""
-    n_items = snapshot.n_items
+) -> tuple[Scores, _ReplayedRuleEvidence]:
+    """Rules fired by the cart/current product (full strength) and by past purchases: per
+    item the best of each seed set's product rule and category rule (× the category's share
+    of its best seller), history discounted. Which rule won is replayed for the shown items
+    only (`_ReplayedRuleEvidence`)."""
     ctx = np.asarray(context.items, dtype=np.int64)
     past = profile.items
-    best_product = np.full(n_items, -1, dtype=np.int64)
-    best_category = np.full(n_items, -1, dtype=np.int64)
-    score = np.zeros(n_items, dtype=np.float32)
-    from_category = np.zeros(n_items, dtype=np.bool_)
+    score = np.zeros(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.catalogue.category
+    sources: list[_RuleSource] = []
     for seeds, discount in ((past, HISTORY_RULE_DISCOUNT), (ctx, np.float32(1.0))):
         if seeds.size == 0:
             continue
         product = rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        better = product.scores * discount > score
-        score = np.where(better, product.scores * discount, score)
-        best_product = np.where(better, product.best_rule, best_product)
-        from_category &= ~better
-        categories = np.unique(category_of[seeds]).astype(np.int64)
+        categories = _unique(category_of[seeds])
         cat = rules.score_rules(snapshot.category_rules, snapshot.category_rule_index, categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
-        item_scores = item_scores * discount
-        better = item_scores > score
-        score = np.where(better, item_scores, score)
-        best_category = np.where(better, cat.best_rule[category_of], best_category)
-        from_category |= better
+        if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
+            np.maximum(score, product.scores * discount, out=score)
+            item_scores *= discount
+        else:
+            np.maximum(score, product.scores, out=score)
+        np.maximum(score, item_scores, out=score)
+        sources.append(_RuleSource(product, cat, discount))
     page_items = tuple(ctx.tolist())
     purchased = tuple(p for p in past.tolist() if p not in page_items)
-    return score.astype(np.float32), _RuleEvidence(
-        best_product, best_category, from_category, page_items, purchased
+    evidence = _ReplayedRuleEvidence(
+        tuple(sources), category_of, snapshot.category_share, page_items, purchased
     )
+    return score, evidence
 
 
 def _popularity_category(snapshot: ModelSnapshot, context: Context) -> int | None:
@@ -542,15 +633,22 @@ def _owned_items(profile: Profile, context: Context) -> Positions:
     return profile.items
 
 
-def owned_damping(snapshot: ModelSnapshot, profile: Profile, context: Context) -> Scores:
+def owned_damping(
+    snapshot: ModelSnapshot,
+    profile: Profile,
+    context: Context,
+    back: npt.NDArray[np.bool_] | None = None,
+) -> Scores:
     """The factor `recommend` scales blended scores by: owned categories (history, and the cart
     on cart pages) damped by their learned another-product rate, every other item 1 (as are
-    owned products that come back to be bought again: `buy_again` ranks those)."""
+    owned products that come back to be bought again: `buy_again` ranks those). ``back``:
+    `comes_back` of the profile, when the caller has it."""
     owned = _owned_items(profile, context)
     if owned.size == 0:
         return np.ones(snapshot.n_items, dtype=np.float32)
     factor = owned_category_damping(snapshot, owned)
-    factor[profile.items[comes_back(snapshot, profile)]] = 1.0
+    if profile.items.size:
+        factor[profile.items[comes_back(snapshot, profile) if back is None else back]] = 1.0
     return factor
 
 
@@ -570,8 +668,8 @@ def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> S
     """`owned_category_damping` per category (1 for categories not owned)."""
     catalogue = snapshot.catalogue
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
-    owned = np.unique(catalogue.category[owned_items])
-    rate = np.asarray(snapshot.repeat.another_rate, dtype=np.float32)[owned]
+    owned = _unique(catalogue.category[owned_items])
+    rate = np.asarray(snapshot.repeat.another_rate[owned], dtype=np.float32)
     factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
     return factor
 
@@ -719,34 +817,34 @@ def mix_buy_again(
 
 
 _FILTER_ORDER = list(FilterRule)
+_FILTER_INDEX = {rule: index for index, rule in enumerate(_FILTER_ORDER)}
 
 
 def filter_mask(
-    snapshot: ModelSnapshot, request: Request, profile: Profile
+    snapshot: ModelSnapshot,
+    request: Request,
+    profile: Profile,
+    back: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int8]]:
     """Allowed items, and per item the first rule that removed it as an index into
-    `FilterRule` (-1 when allowed); only a trace names the rules, so no per-request dict."""
-    n_items = snapshot.n_items
-    rule_of = np.full(n_items, -1, dtype=np.int8)
-    order = _FILTER_ORDER
-
-    def ban(positions: npt.NDArray[np.int64] | npt.NDArray[np.bool_], rule: FilterRule) -> None:
-        selected = np.zeros(n_items, dtype=np.bool_)
-        selected[positions] = True
-        rule_of[selected & (rule_of < 0)] = order.index(rule)
-
+    `FilterRule` (-1 when allowed); only a trace names the rules, so no per-request dict.
+    ``back``: `comes_back` of the profile, when the caller has it."""
+    rule_of = np.full(snapshot.n_items, -1, dtype=np.int8)
+    # The rules are written last one first, so an item keeps the first rule that removed it.
     context = request.context
-    if context.current is not None:
-        ban(np.array([context.current], dtype=np.int64), FilterRule.CURRENT_PRODUCT)
-    if context.cart:
-        ban(np.asarray(context.cart, dtype=np.int64), FilterRule.IN_CART)
-    if request.exclude_purchased and profile.items.size:
-        ban(profile.items[~comes_back(snapshot, profile)], FilterRule.PURCHASED)
-    if request.in_stock_only:
-        ban(snapshot.catalogue.stock <= 0, FilterRule.OUT_OF_STOCK)
     if request.categories is not None:
         inside = np.isin(snapshot.catalogue.category, np.asarray(request.categories))
-        ban(~inside, FilterRule.CATEGORY_FILTER)
+        rule_of[~inside] = _FILTER_INDEX[FilterRule.CATEGORY_FILTER]
+    if request.in_stock_only:
+        rule_of[snapshot.catalogue.stock <= 0] = _FILTER_INDEX[FilterRule.OUT_OF_STOCK]
+    if request.exclude_purchased and profile.items.size:
+        if back is None:
+            back = comes_back(snapshot, profile)
+        rule_of[profile.items[~back]] = _FILTER_INDEX[FilterRule.PURCHASED]
+    if context.cart:
+        rule_of[list(context.cart)] = _FILTER_INDEX[FilterRule.IN_CART]
+    if context.current is not None:
+        rule_of[context.current] = _FILTER_INDEX[FilterRule.CURRENT_PRODUCT]
     return rule_of < 0, rule_of
 
 
@@ -756,8 +854,8 @@ def filter_mask(
 def _ranked(scores: Scores, allowed: npt.NDArray[np.bool_]) -> Positions:
     """Allowed positions by descending score, ties by position (deterministic)."""
     candidates = np.flatnonzero(allowed)
-    order = np.lexsort((candidates, -scores[candidates]))
-    return candidates[order].astype(np.int64)
+    # A stable sort keeps equal scores in position order (as a lexsort on both would).
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 @dataclass(frozen=True)
@@ -952,16 +1050,16 @@ def explain(
     catalogue = snapshot.catalogue
     if signal is SignalName.RULES and signals.rule_evidence is not None:
         evidence = signals.rule_evidence
-        at = evidence.slot(item)
-        if evidence.from_category[at] and evidence.category_best[at] >= 0:
-            rule = int(evidence.category_best[at])
+        from_category, category_rule, product_rule = evidence.best(item)
+        if from_category and category_rule >= 0:
+            rule = category_rule
             cats = set(snapshot.category_rules.antecedent(rule).tolist())
             # The products that put the categories in play: the page's, else purchases.
             seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
             if not seeds:
                 seeds = tuple(s for s in evidence.past if int(catalogue.category[s]) in cats)[:2]
             return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
-        rule = int(evidence.product_best[at])
+        rule = product_rule
         if rule >= 0:
             ruleset = snapshot.product_rules
             seeds = tuple(int(s) for s in ruleset.antecedent(rule))
@@ -1233,7 +1331,9 @@ def recommend(
     dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
     _gather_sources(snapshot, profile, signals, chosen, dominant)
-    shown_scores = [float(total[p]) for p in chosen]
+    shown_scores = total[chosen].tolist()
+    # per rank, the best score shown below it (a later item placed above a higher score)
+    below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         score = shown_scores[rank - 1]
@@ -1253,7 +1353,7 @@ def recommend(
                 rank=request.rank_offset + rank,
                 reason=reason,
                 contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
-                out_of_score_order=any(later > score for later in shown_scores[rank:]),
+                out_of_score_order=below[rank - 1] > score,
             )
         )
     trace = None
@@ -1329,8 +1429,9 @@ def _score_all(
     blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
     damping, again, due = None, None, None
     dues: dict[int, due_dates.DueItem] = {}
+    back = comes_back(snapshot, profile)  # once: damping and the filters both need it
     if request.strategy is not Strategy.POPULAR:
-        damping = owned_damping(snapshot, profile, request.context)
+        damping = owned_damping(snapshot, profile, request.context, back)
         if request.context.page_type in BUY_AGAIN_PAGES:
             again = buy_again(snapshot, profile)
             found = due_items(snapshot, profile, request.before, request.live_purchases)
@@ -1349,7 +1450,7 @@ def _score_all(
         due,
         intent_mask(snapshot.n_items, page_related) if page_related else None,
     )
-    allowed, removed_by = filter_mask(snapshot, request, profile)
+    allowed, removed_by = filter_mask(snapshot, request, profile, back)
     if request.exclude:
         excluded = np.zeros(snapshot.n_items, dtype=np.bool_)
         excluded[np.asarray(request.exclude, dtype=np.int64)] = True

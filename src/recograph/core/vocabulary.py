@@ -47,7 +47,7 @@ class Weights:
     popularity: float = 0.0
 
     def get(self, signal: SignalName) -> float:
-        value: float = getattr(self, signal.value)
+        value: float = getattr(self, signal)  # a StrEnum member is its field's name
         return value
 
     def as_dict(self) -> dict[str, float]:
@@ -58,7 +58,11 @@ class Weights:
         return cls(**{s.value: float(raw.get(s.value, 0.0)) for s in SignalName})
 
     def total(self) -> float:
-        return sum(max(0.0, self.get(s)) for s in SignalName)
+        """The sum of the positive weights (in `SignalName` order, as a sum over it adds)."""
+        total = 0.0
+        for value in (self.cf, self.content, self.rules, self.popularity):
+            total += max(0.0, value)
+        return total
 
 
 class Strategy(StrEnum):

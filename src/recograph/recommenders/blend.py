@@ -7,7 +7,6 @@ batch (``(n_users, n_items)``) alike; the build's tuning relies on that.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,12 @@ def shift_for_page(weights: Weights, page: PageType | None) -> Weights:
     if page is None:
         return weights
     shift = PAGE_SHIFTS[page]
-    return replace(weights, **{s.value: weights.get(s) * shift.get(s) for s in SignalName})
+    return Weights(
+        cf=weights.cf * shift.cf,
+        content=weights.content * shift.content,
+        rules=weights.rules * shift.rules,
+        popularity=weights.popularity * shift.popularity,
+    )
 
 
 def normalise(scores: npt.NDArray[np.floating[Any]]) -> Scores:
@@ -54,7 +58,12 @@ def normalise(scores: npt.NDArray[np.floating[Any]]) -> Scores:
 
     Negative and non-finite values become 0: a signal only ever adds evidence.
     """
-    clean = np.where(np.isfinite(scores) & (scores > 0), scores, 0).astype(np.float32)
+    clean = np.where(np.isfinite(scores) & (scores > 0), scores, 0).astype(np.float32, copy=False)
+    if clean.ndim == 1:  # one request's row: the same float32 division, fewer numpy calls
+        peak = clean.max() if clean.size else np.float32(0)
+        if peak > 0:
+            clean /= peak
+        return clean
     peak = clean.max(axis=-1, keepdims=True) if clean.size else np.float32(0)
     safe = np.where(peak > 0, peak, 1).astype(np.float32)
     return np.asarray(clean / safe, dtype=np.float32)
@@ -97,11 +106,20 @@ def dominant_signals(
     normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
 ) -> list[SignalName | None]:
     """Per item, the signal with the largest weighted contribution (None when all are zero;
-    ties go to the first signal in `SignalName` order)."""
+    ties go to the first signal in `SignalName` order). The float32 products are formed item
+    by item: a request shows a handful of items, where numpy's per-call cost dominates."""
     share = shares(weights)
     signals = [s for s in SignalName if s in share and s in normalised]
     if not signals or not items:
         return [None] * len(items)
-    weighted = np.stack([normalised[s][list(items)] * np.float32(share[s]) for s in signals])
-    best = weighted.argmax(axis=0)
-    return [signals[int(b)] if weighted[int(b), row] > 0 else None for row, b in enumerate(best)]
+    at = list(items)
+    columns = [(s, normalised[s][at].tolist(), np.float32(share[s])) for s in signals]
+    dominant: list[SignalName | None] = []
+    for row in range(len(at)):
+        best, best_value = signals[0], None
+        for signal, values, weight in columns:
+            value = np.float32(values[row]) * weight
+            if best_value is None or value > best_value:
+                best, best_value = signal, value
+        dominant.append(best if best_value is not None and best_value > 0 else None)
+    return dominant

@@ -104,10 +104,8 @@ def co_purchase_rates(
 
 def _similarity_row(similarity: sp.csr_matrix, seed: int) -> dict[int, float]:
     start, stop = int(similarity.indptr[seed]), int(similarity.indptr[seed + 1])
-    return {
-        int(c): float(v)
-        for c, v in zip(similarity.indices[start:stop], similarity.data[start:stop], strict=True)
-    }
+    columns = similarity.indices[start:stop].tolist()
+    return dict(zip(columns, similarity.data[start:stop].tolist(), strict=True))
 
 
 def complements(
@@ -122,21 +120,29 @@ def complements(
     so only the seed's own rules are read."""
     index = antecedent_index(rules) if rule_index is None else rule_index
     own = index.indices[index.indptr[seed] : index.indptr[seed + 1]].astype(np.int64)
-    single = (rules.antecedent_lengths[own] == 1) & (np.diff(rules.consequent_indptr)[own] == 1)
+    single = rules.antecedent_lengths[own] == 1
+    if not rules.single_consequent:
+        single &= np.diff(rules.consequent_indptr)[own] == 1
     candidates = own[single & (rules.lift[own] > 1.0)]
     alike = _similarity_row(content_similarity, seed)
     found = []
-    for rule in candidates:
-        item = int(rules.consequent_indices[rules.consequent_indptr[rule]])
+    columns = zip(
+        candidates.tolist(),
+        rules.consequent_indices[rules.consequent_indptr[candidates]].tolist(),
+        rules.lift[candidates].tolist(),
+        rules.confidence[candidates].tolist(),
+        strict=True,
+    )
+    for rule, item, lift, confidence in columns:
         if alike.get(item, 0.0) >= thresholds.alike_min_similarity:
             continue
         found.append(
             Related(
                 position=item,
                 intent=Intent.COMPLEMENTARY,
-                rule=int(rule),
-                lift=float(rules.lift[rule]),
-                confidence=float(rules.confidence[rule]),
+                rule=rule,
+                lift=lift,
+                confidence=confidence,
             )
         )
     found.sort(key=lambda r: (-(r.lift or 0.0), -(r.confidence or 0.0), r.position))

@@ -880,9 +880,18 @@ def antecedent_index(rules: RuleSet) -> sp.csr_matrix:
     return index
 
 
+# Up to this many context rows (or fired rules) are gathered (or reduced) in Python: on a few
+# rows numpy's per-call overhead, not the work, is what a request pays.
+_SMALL = 64
+
+
 def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.int64]:
     """Distinct in-range positions of a context (unknown items, -1, are dropped)."""
-    context = np.sort(np.asarray(context_positions, dtype=np.int64).ravel())
+    given = np.asarray(context_positions)
+    if given.size <= _SMALL:
+        kept = sorted({int(p) for p in given.ravel().tolist() if 0 <= p < n_items})
+        return np.array(kept, dtype=np.int64)
+    context = np.sort(np.asarray(given, dtype=np.int64).ravel())
     keep = (context >= 0) & (context < n_items)
     keep[1:] &= context[1:] != context[:-1]
     return context[keep]
@@ -891,8 +900,14 @@ def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.i
 def _fired(
     rules: RuleSet, index: sp.csr_matrix, context: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    entries, _ = row_entries(index.indptr, context)
-    hits = index.indices[entries]
+    if len(context) <= _SMALL:
+        indptr, indices = index.indptr, index.indices
+        bounds = zip(indptr[context].tolist(), indptr[context + 1].tolist(), strict=True)
+        rows = [indices[start:stop] for start, stop in bounds]
+        hits = np.concatenate(rows) if rows else indices[:0]
+    else:
+        entries, _ = row_entries(index.indptr, context)
+        hits = index.indices[entries]
     present = np.bincount(hits, minlength=len(rules))
     # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
     return np.flatnonzero(present == rules.antecedent_lengths)
@@ -933,6 +948,8 @@ def score_rules(
         entries, owner = row_entries(rules.consequent_indptr, fired)
         items, rule_ids = rules.consequent_indices[entries], fired[owner]
     values = getattr(rules, metric)[rule_ids]
+    if len(rule_ids) <= _SMALL:
+        return _best_of_few(scores, best_rule, items, values, rule_ids, context)
     # Per item, the highest value, then the lowest rule id reaching it: two unbuffered
     # reductions, linear in the fired rules (a lexsort of them took most of a request's rule
     # time for a customer whose history fires 100k rules).
@@ -946,6 +963,30 @@ def score_rules(
     best_rule[reached] = lowest[reached]
     scores[context] = 0.0
     best_rule[context] = -1
+    return RuleScores(scores, best_rule)
+
+
+def _best_of_few(
+    scores: npt.NDArray[np.float32],
+    best_rule: npt.NDArray[np.int64],
+    items: npt.NDArray[Any],
+    values: npt.NDArray[Any],
+    rule_ids: npt.NDArray[np.int64],
+    context: npt.NDArray[np.int64],
+) -> RuleScores:
+    """`score_rules`' reduction for a few fired rules, in Python: per item the highest value,
+    then the lowest rule id (``rule_ids`` ascend, so the first to reach a value keeps it)."""
+    best: dict[int, tuple[float, int]] = {}
+    for item, value, rule in zip(items.tolist(), values.tolist(), rule_ids.tolist(), strict=True):
+        known = best.get(item)
+        if known is None or value > known[0]:
+            best[item] = (value, rule)
+    for item in context.tolist():
+        best.pop(item, None)
+    if best:
+        reached = list(best)
+        scores[reached] = np.asarray([v for v, _ in best.values()], dtype=values.dtype)
+        best_rule[reached] = [r for _, r in best.values()]
     return RuleScores(scores, best_rule)
 
 

@@ -244,6 +244,8 @@ def _leaf(leaf_type: GraphQLLeafType, required: bool) -> Completer:
     coerce = leaf_type.coerce_output_value
     name = leaf_type.name
     builtin = name in ("String", "ID", "Float", "Int", "Boolean")
+    if name in ("String", "ID") and required:
+        return _required_text(coerce)
 
     def complete(value: Any) -> Any:
         if value is None:
@@ -252,6 +254,23 @@ def _leaf(leaf_type: GraphQLLeafType, required: bool) -> Completer:
             return None
         if builtin and _builtin(name, value):
             return value
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Fallback
+        return coerced
+
+    return complete
+
+
+def _required_text(coerce: Callable[[Any], Any]) -> Completer:
+    """`_leaf` of a non-null String or ID: the most frequent leaf of a response, so its common
+    case (a ``str``, returned as it is) is checked first and alone."""
+
+    def complete(value: Any) -> Any:
+        if type(value) is str:
+            return value
+        if value is None:
+            raise _Fallback
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise _Fallback
