@@ -226,7 +226,8 @@ class _Carts:
     relevant: list[set[int]]
 
 
-def _cart_positions(snapshot: ModelSnapshot, cases: list[CartCase]) -> _Carts:
+def cart_positions(snapshot: ModelSnapshot, cases: list[CartCase]) -> _Carts:
+    """``cases`` in the snapshot's positions (those whose anchor or targets it lacks dropped)."""
     carts = _Carts([], [], [])
     for case in cases:
         anchor = snapshot.catalogue.index.position(case.anchor)
@@ -271,7 +272,7 @@ def evaluate_cart_completion(
     random, popularity, collaborative filtering from history alone, content and rules from the
     cart, the served hybrid (context weights), and, when tuning changed the history weights,
     the hybrid with those weights on the cart page."""
-    carts = _cart_positions(snapshot, cases)
+    carts = cart_positions(snapshot, cases)
     results: dict[str, EvaluationResult] = {}
     served, segments = _run_carts(snapshot, carts)
     head = snapshot.head_items
@@ -371,6 +372,63 @@ def _stack(
     return _SignalStack(
         snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due, lead
     )
+
+
+def page_stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _SignalStack:
+    """Every signal of every (customer, page) row, computed once, so that served variants of
+    the snapshot's blend (`served_ndcg`) are scored without a request per variant."""
+    return _stack(snapshot, rows)
+
+
+def lead_masks(
+    stack: _SignalStack, rows: list[tuple[int | None, Context]], snapshot: ModelSnapshot
+) -> _SignalStack:
+    """``stack`` with each row's page leading with the related products ``snapshot`` (a
+    variant of the stack's, with other `BlendConfig.page_leads`) puts first."""
+    lead = np.zeros_like(stack.lead)
+    for row, (_, context) in enumerate(rows):
+        related = page_intents(snapshot, context, stack.damping[row])
+        if related:
+            lead[row] = intent_mask(snapshot.n_items, related)
+    return replace(stack, lead=lead)
+
+
+def served_ndcg(
+    stack: _SignalStack,
+    relevant: list[set[int]],
+    config: BlendConfig,
+    page: PageType | None,
+    rows: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.float64]:
+    """NDCG@10 of each chosen row (``rows``, default all) as `engine.recommend` serves it with
+    ``config`` (business rules and the stock filter off): per row, its segment's weights, the
+    context weights when the page holds products (PRODUCT, CART, CHECKOUT rows), and the
+    popularity a new customer gets on a page without products. Ranked by
+    `engine.final_scores`, so ``config``'s `due_par` applies as served."""
+    n_rows = len(relevant)
+    chosen = np.ones(n_rows, dtype=np.bool_) if rows is None else rows
+    stack = replace(stack, snapshot=replace(stack.snapshot, blend=config))
+    segments = _row_segments(stack, config)
+    cf = _cf_mix(stack, config.cf_models)
+    on_page = page in (PageType.PRODUCT, PageType.CART, PageType.CHECKOUT)
+    table = config.context_weights if on_page else config.weights
+    out = np.full(n_rows, np.nan, dtype=np.float64)
+    for segment in Segment:
+        these = chosen & (segments == segment.value)
+        if not these.any():
+            continue
+        if segment is Segment.NEW and not on_page:
+            # `choose_weights`: the popular strategy, which neither damps nor buys again
+            plain = replace(
+                stack,
+                damping=np.ones_like(stack.damping),
+                again=np.zeros_like(stack.again),
+                due=np.zeros_like(stack.due),
+            )
+            out[these] = _ndcg_values(plain, these, relevant, Weights(popularity=1.0), cf)
+        else:
+            out[these] = _ndcg_values(stack, these, relevant, table[segment], cf, page)
+    return out[chosen]
 
 
 def _cf_mix(
@@ -837,7 +895,7 @@ def _tune_context_weights(
     """Cart pages: with ``search_weights`` the light and regular customers' context weights by
     NDCG@10 of the cart protocol; then the guarantee per segment. Each held-out order is also
     replayed anonymously, which is what a new customer's cart page is."""
-    carts = _cart_positions(snapshot, cases)
+    carts = cart_positions(snapshot, cases)
     if not carts.users:
         return config, [], []
     page = PageType.CART

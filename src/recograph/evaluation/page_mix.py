@@ -6,18 +6,65 @@ hybrid's top k (an anonymous visitor, business rules and the stock filter off) i
 `intent.planted_precision` scores the intent lists: on the product page, the share of items of
 the product's own category; on a cart page holding only that product, the share of items whose
 category and the product's form a planted pair.
+
+How many related products lead a page is the store's own choice (`choose_page_leads`), made
+on its validation holdout by replaying pages as the customers' held-out orders allow:
+
+- a **cart page**: each held-out order with one of its products (seeded) in the cart; a hit is
+  another product of the order the customer had not bought before (`split.cart_cases`);
+- a **product page**: the same orders, on the page of that same product (the customer bought
+  it, so its page is one they saw); a hit is the same. Orders do not record the products a
+  customer looked at and did not buy, so this replay cannot credit a substitute for helping
+  the customer choose; it measures what leading with substitutes costs in the products bought
+  alongside, which is why the rule serves the largest lead that costs nothing measurable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from recograph.engine import Context, Request, recommend
-from recograph.evaluation.evaluate import NO_POLICY
+from recograph.engine import PAGE_INTENT_SLOTS, Context, Request, recommend
+from recograph.evaluation.evaluate import (
+    MIN_DECISION_CUSTOMERS,
+    NO_POLICY,
+    Estimate,
+    cart_positions,
+    lead_masks,
+    page_stack,
+    served_ndcg,
+)
+from recograph.evaluation.split import CartCase
 from recograph.recommenders.blend import PageType
-from recograph.snapshot import ModelSnapshot
+from recograph.snapshot import DEFAULT_PAGE_LEADS, ModelSnapshot
+
+# The leads tried on validation: none (the blend alone) up to every slot.
+LEAD_CANDIDATES = (0, 2, 3, PAGE_INTENT_SLOTS)
+LEAD_RULE = (
+    "largest lead whose validation nDCG@10 is within one standard error of the best lead's "
+    "(the best's per-case standard deviation / sqrt(n)): the related products are shown "
+    f"wherever the replays cannot tell them from the best; fewer than {MIN_DECISION_CUSTOMERS} "
+    "cases: the default lead"
+)
+REPLAYS = {
+    PageType.PRODUCT: (
+        "each held-out order with at least two products on the page of one of them (seeded; "
+        "bought, so its page was seen); a hit is another product of the order new to the "
+        "customer. Orders do not record what a customer looked at and did not buy, so a "
+        "substitute is never credited for the choice it helps make: this measures what "
+        "leading with substitutes costs in the products bought alongside"
+    ),
+    PageType.CART: (
+        "each held-out order with at least two products with one of them (seeded) in the "
+        "cart; a hit is another product of the order new to the customer"
+    ),
+}
+# Checkout pages hold a cart too and cannot be replayed apart: they follow the cart's choice.
+FOLLOWS = {PageType.CHECKOUT: PageType.CART}
 
 
 def page_precision(
@@ -55,3 +102,102 @@ def page_precision(
         "product_page_precision": float(np.mean(product_hits)) if product_hits else None,
         "cart_page_precision": float(np.mean(cart_hits)) if cart_hits else None,
     }
+
+
+def largest_within_one_se(
+    values: Mapping[int, npt.NDArray[np.float64]],
+) -> tuple[int, int, list[int]]:
+    """The lead rule over per-case scores of each candidate lead (the same cases): the best
+    lead by mean (ties: the larger), the leads whose mean is within one standard error of the
+    best's (its per-case std / sqrt(n)), and the largest of those. Returns (chosen, best,
+    within)."""
+    means = {lead: Estimate.of(v).mean for lead, v in values.items()}
+    best = max(values, key=lambda lead: (means[lead], lead))
+    error = Estimate.of(values[best]).standard_error
+    within = sorted(lead for lead in values if means[lead] >= means[best] - error)
+    return max(within), best, within
+
+
+@dataclass(frozen=True)
+class LeadChoice:
+    """One page kind's lead: what is served, the validation evidence and the rule behind it.
+    ``outcome``: "chosen" (by `LEAD_RULE`), "too few" (fewer cases than a decision needs: the
+    default) or "follows" (checkout pages take the cart's choice)."""
+
+    page: PageType
+    lead: int
+    outcome: str
+    scores: Mapping[int, Estimate]
+    best: int | None = None
+    within_one_se: tuple[int, ...] = ()
+    follows: PageType | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "page": self.page.value,
+            "lead": self.lead,
+            "outcome": self.outcome,
+            "ndcg@10": {str(lead): e.to_dict() for lead, e in self.scores.items()},
+            "best": self.best,
+            "within_one_se": list(self.within_one_se),
+            "rule": LEAD_RULE,
+        }
+        if self.follows is not None:
+            record["follows"] = self.follows.value
+        else:
+            record["replay"] = REPLAYS[self.page]
+        return record
+
+
+def replay_leads(
+    snapshot: ModelSnapshot,
+    cases: Sequence[CartCase],
+    page: PageType,
+    leads: Sequence[int] = LEAD_CANDIDATES,
+) -> dict[int, npt.NDArray[np.float64]]:
+    """NDCG@10 per replayed case (`REPLAYS`) of the served hybrid on ``page`` (PRODUCT or
+    CART) leading with each of ``leads`` related products (business rules and the stock
+    filter off). The page's signals are computed once (`page_stack`); each lead changes only
+    which products go first, ranked by the server's own final step (`served_ndcg`)."""
+    carts = cart_positions(snapshot, list(cases))
+    rows: list[tuple[int | None, Context]] = [
+        (user, Context(current=anchor, page_type=page))
+        if page is PageType.PRODUCT
+        else (user, Context(cart=(anchor,), page_type=page))
+        for user, anchor in zip(carts.users, carts.anchors, strict=True)
+    ]
+    if not rows:
+        return {lead: np.zeros(0, dtype=np.float64) for lead in leads}
+    stack = page_stack(snapshot, rows)
+    values: dict[int, npt.NDArray[np.float64]] = {}
+    for lead in leads:
+        config = replace(snapshot.blend, page_leads={**snapshot.blend.page_leads, page: lead})
+        variant = lead_masks(stack, rows, replace(snapshot, blend=config))
+        values[lead] = served_ndcg(variant, carts.relevant, config, page)
+    return values
+
+
+def choose_page_leads(
+    snapshot: ModelSnapshot,
+    cases: Sequence[CartCase],
+    leads: Sequence[int] = LEAD_CANDIDATES,
+) -> tuple[dict[PageType, int], list[LeadChoice]]:
+    """Per page kind, how many related products lead it (`LEAD_RULE` on `replay_leads`), and
+    the record of each choice (the manifest's ``validation.page_leads``)."""
+    chosen: dict[PageType, int] = {}
+    record: list[LeadChoice] = []
+    for page in REPLAYS:
+        values = replay_leads(snapshot, cases, page, leads) if cases else {}
+        scores = {lead: Estimate.of(v) for lead, v in values.items()}
+        n_cases = min((len(v) for v in values.values()), default=0)
+        if n_cases < MIN_DECISION_CUSTOMERS:
+            chosen[page] = DEFAULT_PAGE_LEADS[page]
+            record.append(LeadChoice(page, chosen[page], "too few", scores))
+            continue
+        lead, best, within = largest_within_one_se(values)
+        chosen[page] = lead
+        record.append(LeadChoice(page, lead, "chosen", scores, best, tuple(within)))
+    for page, source in FOLLOWS.items():
+        chosen[page] = chosen[source]
+        record.append(LeadChoice(page, chosen[page], "follows", {}, follows=source))
+    return chosen, record
