@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -337,12 +337,18 @@ def _stack(
     snapshot: ModelSnapshot,
     rows: list[tuple[int | None, Context]],
     tick: Callable[[int], None] = lambda done: None,
+    cf_models: Sequence[str] | None = None,
 ) -> _SignalStack:
-    """Every signal of every (customer, page) row, normalised, with what the filters remove."""
+    """Every signal of every (customer, page) row, normalised, with what the filters remove;
+    every CF model, or those of ``cf_models``."""
     everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
     n_rows, n_items = len(rows), snapshot.n_items
     signals = {s: np.zeros((n_rows, n_items), dtype=np.float32) for s in SignalName}
-    models = [m for m in CF_MODELS if m != "ease" or snapshot.ease is not None]
+    models = [
+        m
+        for m in CF_MODELS
+        if (m != "ease" or snapshot.ease is not None) and (cf_models is None or m in cf_models)
+    ]
     cf = {m: np.zeros((n_rows, n_items), dtype=np.float32) for m in models}
     excluded = np.zeros((n_rows, n_items), dtype=np.bool_)
     n_orders = np.zeros(n_rows, dtype=np.int64)
@@ -375,22 +381,32 @@ def _stack(
 
 
 def page_stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _SignalStack:
-    """Every signal of every (customer, page) row, computed once, so that served variants of
-    the snapshot's blend (`served_ndcg`) are scored without a request per variant."""
-    return _stack(snapshot, rows)
+    """Every signal of every (customer, page) row, computed once (the served CF models only),
+    so that variants of the snapshot's served blend (`served_ndcg`) are scored without a
+    request per variant."""
+    return _stack(snapshot, rows, cf_models=[name for name, _ in snapshot.blend.cf_models])
 
 
-def lead_masks(
-    stack: _SignalStack, rows: list[tuple[int | None, Context]], snapshot: ModelSnapshot
-) -> _SignalStack:
-    """``stack`` with each row's page leading with the related products ``snapshot`` (a
-    variant of the stack's, with other `BlendConfig.page_leads`) puts first."""
-    lead = np.zeros_like(stack.lead)
-    for row, (_, context) in enumerate(rows):
-        related = page_intents(snapshot, context, stack.damping[row])
-        if related:
-            lead[row] = intent_mask(snapshot.n_items, related)
-    return replace(stack, lead=lead)
+def page_related(
+    stack: _SignalStack, rows: list[tuple[int | None, Context]], page: PageType, lead: int
+) -> list[list[int]]:
+    """Each row's page's related products in the order they lead (`engine.page_intents`), at
+    most ``lead`` of them: the first n of these are what a lead of n puts first."""
+    snapshot = stack.snapshot
+    config = replace(snapshot.blend, page_leads={**snapshot.blend.page_leads, page: lead})
+    leading = replace(snapshot, blend=config)
+    return [
+        list(page_intents(leading, context, stack.damping[row]))
+        for row, (_, context) in enumerate(rows)
+    ]
+
+
+def lead_masks(stack: _SignalStack, related: list[list[int]], lead: int) -> _SignalStack:
+    """``stack`` with each row's first ``lead`` related products (`page_related`) leading."""
+    mask = np.zeros_like(stack.lead)
+    for row, items in enumerate(related):
+        mask[row, items[:lead]] = True
+    return replace(stack, lead=mask)
 
 
 def served_ndcg(

@@ -35,6 +35,7 @@ from recograph.evaluation.evaluate import (
     Estimate,
     cart_positions,
     lead_masks,
+    page_related,
     page_stack,
     served_ndcg,
 )
@@ -169,11 +170,11 @@ def replay_leads(
     if not rows:
         return {lead: np.zeros(0, dtype=np.float64) for lead in leads}
     stack = page_stack(snapshot, rows)
+    related = page_related(stack, rows, page, max(leads))
     values: dict[int, npt.NDArray[np.float64]] = {}
     for lead in leads:
         config = replace(snapshot.blend, page_leads={**snapshot.blend.page_leads, page: lead})
-        variant = lead_masks(stack, rows, replace(snapshot, blend=config))
-        values[lead] = served_ndcg(variant, carts.relevant, config, page)
+        values[lead] = served_ndcg(lead_masks(stack, related, lead), carts.relevant, config, page)
     return values
 
 
