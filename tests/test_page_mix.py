@@ -129,5 +129,9 @@ def test_the_demo_build_serves_the_leads_its_manifest_records(demo_build: BuildR
         ]
         assert choice["within_one_se"] == within
         assert choice["lead"] == max(within)
+    # product pages also record the replay on the bought product's own page, not deciding
+    cost = record["PRODUCT"]["on_bought_page"]["ndcg@10"]
+    assert sorted(int(k) for k in cost) == list(page_mix.LEAD_CANDIDATES)
+    assert "on_bought_page" not in record["CART"]
     assert record["CHECKOUT"]["follows"] == "CART"
     assert served.page_lead(PageType.CHECKOUT) == served.page_lead(PageType.CART)

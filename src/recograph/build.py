@@ -756,7 +756,9 @@ def _validate(
         progress=progress,
     )
     # The page mixes and the due-date lift, each the store's own on the same validation.
-    leads, lead_choices = choose_page_leads(replace(snapshot, blend=tuning.config), carts)
+    leads, lead_choices = choose_page_leads(
+        replace(snapshot, blend=tuning.config), carts, params.seed
+    )
     config = replace(tuning.config, page_leads=leads)
     view = _last_order_view(train, params, fit, replace(snapshot, blend=config), chosen)
     if view is None:

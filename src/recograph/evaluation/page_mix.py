@@ -8,15 +8,19 @@ the product's own category; on a cart page holding only that product, the share 
 category and the product's form a planted pair.
 
 How many related products lead a page is the store's own choice (`choose_page_leads`), made
-on its validation holdout by replaying pages as the customers' held-out orders allow:
+on its validation holdout by replaying pages as the customers' held-out orders allow
+(`REPLAYS`; each held-out order with at least two products, one of them, the anchor, seeded):
 
-- a **cart page**: each held-out order with one of its products (seeded) in the cart; a hit is
-  another product of the order the customer had not bought before (`split.cart_cases`);
-- a **product page**: the same orders, on the page of that same product (the customer bought
-  it, so its page is one they saw); a hit is the same. Orders do not record the products a
-  customer looked at and did not buy, so this replay cannot credit a substitute for helping
-  the customer choose; it measures what leading with substitutes costs in the products bought
-  alongside, which is why the rule serves the largest lead that costs nothing measurable.
+- a **cart page** holds the anchor; a hit is another product of the order new to the customer
+  (`split.cart_cases`);
+- a **product page** comes before the customer decides, and orders do not record the pages a
+  customer saw: the replay assumes they were on the page of another product of the category
+  they then bought from (seeded, uniformly among its products); a hit is the product they
+  bought or another product of its order. This can credit a substitute (the product chosen
+  in the end) and a complement alike, so the lead can go either way;
+- the same orders **on the bought product's own page** (seen, as it was bought; a hit is
+  another product of the order) are recorded beside it, not deciding: a substitute is never
+  a hit there, so they show what leading costs in the products bought alongside.
 """
 
 from __future__ import annotations
@@ -53,17 +57,21 @@ LEAD_RULE = (
 )
 REPLAYS = {
     PageType.PRODUCT: (
-        "each held-out order with at least two products on the page of one of them (seeded; "
-        "bought, so its page was seen); a hit is another product of the order new to the "
-        "customer. Orders do not record what a customer looked at and did not buy, so a "
-        "substitute is never credited for the choice it helps make: this measures what "
-        "leading with substitutes costs in the products bought alongside"
+        "each held-out order with at least two products, its anchor (seeded) the product "
+        "bought: on the page of another product of the anchor's category (seeded, uniformly; "
+        "orders do not record the pages seen before deciding, so this is assumed); a hit is "
+        "the anchor or another product of the order new to the customer"
     ),
     PageType.CART: (
         "each held-out order with at least two products with one of them (seeded) in the "
         "cart; a hit is another product of the order new to the customer"
     ),
 }
+ON_BOUGHT_PAGE = (
+    "the same orders on the anchor's own page (seen, as it was bought); a hit is another "
+    "product of the order new to the customer. A substitute is never a hit here: what leading "
+    "costs in the products bought alongside (recorded, not deciding)"
+)
 # Checkout pages hold a cart too and cannot be replayed apart: they follow the cart's choice.
 FOLLOWS = {PageType.CHECKOUT: PageType.CART}
 
@@ -132,6 +140,7 @@ class LeadChoice:
     best: int | None = None
     within_one_se: tuple[int, ...] = ()
     follows: PageType | None = None
+    on_bought_page: Mapping[int, Estimate] | None = None  # product pages: `ON_BOUGHT_PAGE`
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -147,26 +156,57 @@ class LeadChoice:
             record["follows"] = self.follows.value
         else:
             record["replay"] = REPLAYS[self.page]
+        if self.on_bought_page is not None:
+            record["on_bought_page"] = {
+                "replay": ON_BOUGHT_PAGE,
+                "ndcg@10": {str(lead): e.to_dict() for lead, e in self.on_bought_page.items()},
+            }
         return record
+
+
+Replay = tuple[list[tuple[int | None, Context]], list[set[int]]]
+
+
+def page_replays(
+    snapshot: ModelSnapshot, cases: Sequence[CartCase], seed: int
+) -> dict[str, Replay]:
+    """The pages `REPLAYS` and `ON_BOUGHT_PAGE` describe, as (customer, page) rows and each
+    row's hits: "PRODUCT", "CART" and "on bought page"."""
+    carts = cart_positions(snapshot, list(cases))
+    category = snapshot.catalogue.category
+    by_category: dict[int, npt.NDArray[np.int64]] = {}
+    rng = np.random.default_rng(seed)
+    product: Replay = ([], [])
+    cart: Replay = ([], [])
+    bought: Replay = ([], [])
+    for user, anchor, hits in zip(carts.users, carts.anchors, carts.relevant, strict=True):
+        cart[0].append((user, Context(cart=(anchor,), page_type=PageType.CART)))
+        cart[1].append(hits)
+        bought[0].append((user, Context(current=anchor, page_type=PageType.PRODUCT)))
+        bought[1].append(hits)
+        own = int(category[anchor])
+        if own not in by_category:
+            by_category[own] = np.flatnonzero(category == own).astype(np.int64)
+        others = by_category[own][by_category[own] != anchor]
+        if others.size == 0:
+            continue
+        seen = int(others[rng.integers(others.size)])
+        product[0].append((user, Context(current=seen, page_type=PageType.PRODUCT)))
+        product[1].append((hits | {anchor}) - {seen})
+    return {"PRODUCT": product, "CART": cart, "on bought page": bought}
 
 
 def replay_leads(
     snapshot: ModelSnapshot,
-    cases: Sequence[CartCase],
+    replay: Replay,
     page: PageType,
     leads: Sequence[int] = LEAD_CANDIDATES,
 ) -> dict[int, npt.NDArray[np.float64]]:
-    """NDCG@10 per replayed case (`REPLAYS`) of the served hybrid on ``page`` (PRODUCT or
-    CART) leading with each of ``leads`` related products (business rules and the stock
+    """NDCG@10 per replayed page (`page_replays`) of the served hybrid on ``page`` (PRODUCT
+    or CART) leading with each of ``leads`` related products (business rules and the stock
     filter off). The page's signals are computed once (`page_stack`); each lead changes only
     which products go first, ranked by the server's own final step (`served_ndcg`)."""
-    carts = cart_positions(snapshot, list(cases))
-    rows: list[tuple[int | None, Context]] = [
-        (user, Context(current=anchor, page_type=page))
-        if page is PageType.PRODUCT
-        else (user, Context(cart=(anchor,), page_type=page))
-        for user, anchor in zip(carts.users, carts.anchors, strict=True)
-    ]
+    rows, relevant = replay
     if not rows:
         return {lead: np.zeros(0, dtype=np.float64) for lead in leads}
     stack = page_stack(snapshot, rows)
@@ -174,30 +214,40 @@ def replay_leads(
     values: dict[int, npt.NDArray[np.float64]] = {}
     for lead in leads:
         config = replace(snapshot.blend, page_leads={**snapshot.blend.page_leads, page: lead})
-        values[lead] = served_ndcg(lead_masks(stack, related, lead), carts.relevant, config, page)
+        values[lead] = served_ndcg(lead_masks(stack, related, lead), relevant, config, page)
     return values
 
 
 def choose_page_leads(
     snapshot: ModelSnapshot,
     cases: Sequence[CartCase],
+    seed: int = 0,
     leads: Sequence[int] = LEAD_CANDIDATES,
 ) -> tuple[dict[PageType, int], list[LeadChoice]]:
-    """Per page kind, how many related products lead it (`LEAD_RULE` on `replay_leads`), and
-    the record of each choice (the manifest's ``validation.page_leads``)."""
+    """Per page kind, how many related products lead it (`LEAD_RULE` on `replay_leads` of
+    `REPLAYS`), and the record of each choice (the manifest's ``validation.page_leads``)."""
+    replays = page_replays(snapshot, cases, seed)
     chosen: dict[PageType, int] = {}
     record: list[LeadChoice] = []
     for page in REPLAYS:
-        values = replay_leads(snapshot, cases, page, leads) if cases else {}
+        values = replay_leads(snapshot, replays[page.value], page, leads)
         scores = {lead: Estimate.of(v) for lead, v in values.items()}
+        alongside = None
+        if page is PageType.PRODUCT:
+            cost = replay_leads(snapshot, replays["on bought page"], page, leads)
+            alongside = {lead: Estimate.of(v) for lead, v in cost.items()}
         n_cases = min((len(v) for v in values.values()), default=0)
         if n_cases < MIN_DECISION_CUSTOMERS:
             chosen[page] = DEFAULT_PAGE_LEADS[page]
-            record.append(LeadChoice(page, chosen[page], "too few", scores))
+            record.append(
+                LeadChoice(page, chosen[page], "too few", scores, on_bought_page=alongside)
+            )
             continue
         lead, best, within = largest_within_one_se(values)
         chosen[page] = lead
-        record.append(LeadChoice(page, lead, "chosen", scores, best, tuple(within)))
+        record.append(
+            LeadChoice(page, lead, "chosen", scores, best, tuple(within), None, alongside)
+        )
     for page, source in FOLLOWS.items():
         chosen[page] = chosen[source]
         record.append(LeadChoice(page, chosen[page], "follows", {}, follows=source))
