@@ -1010,7 +1010,56 @@ def validation_summary(validation: Mapping[str, Any]) -> str:
             f"{estimate(choice['best_signal_ndcg@10'])}, difference SE "
             f"{choice['difference_standard_error']:.4f} [{choice['outcome']}]" + _within(choice)
         )
+    lines.extend(_page_lead_lines(validation.get("page_leads") or []))
+    lines.extend(_due_par_lines(validation.get("due_par")))
     return "\n".join(lines)
+
+
+def _by_value(scores: Mapping[str, Any]) -> str:
+    """ "0 0.2222, 2 0.2985 ± 0.0111 (n=456)": each candidate's NDCG@10, the last with n."""
+    if not scores:
+        return "-"
+    parts = [
+        f"{value} {raw['ndcg@10']:.4f} ± {raw['standard_error']:.4f}"
+        for value, raw in scores.items()
+    ]
+    return ", ".join(parts) + f" (n={next(iter(scores.values()))['users']})"
+
+
+def _page_lead_lines(choices: list[Mapping[str, Any]]) -> list[str]:
+    """The page leads (`page_mix.choose_page_leads`): what each page kind leads with and why."""
+    if not choices:
+        return []
+    lines = [f"  page leads (related products first) by the {choices[0]['rule']}"]
+    for choice in choices:
+        if choice["outcome"] == "follows":
+            lines.append(f"    {choice['page']:<8} {choice['lead']} (as {choice['follows']})")
+            continue
+        lines.append(
+            f"    {choice['page']:<8} {choice['lead']} [{choice['outcome']}] NDCG@10 by lead: "
+            + _by_value(choice["ndcg@10"])
+        )
+        bought = choice.get("on_bought_page")
+        if bought:
+            lines.append(
+                "             on the bought product's own page (not deciding): "
+                + _by_value(bought["ndcg@10"])
+            )
+    return lines
+
+
+def _due_par_lines(choice: Mapping[str, Any] | None) -> list[str]:
+    """The due-date lift (`next_basket.choose_due_par`): the value served and why."""
+    if not choice:
+        return []
+    lines = [f"  due-date lift (due_par) {choice['due_par']} [{choice['outcome']}]"]
+    if choice.get("reason"):
+        lines[0] += f": {choice['reason']}"
+        return lines
+    lines[0] += f" by the rule: {choice['rule']}"
+    lines.append("    repeat NDCG@10: " + _by_value(choice["repeat_ndcg@10"]))
+    lines.append("    explore NDCG@10: " + _by_value(choice["explore_ndcg@10"]))
+    return lines
 
 
 def _within(choice: Mapping[str, Any]) -> str:
