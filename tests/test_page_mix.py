@@ -14,8 +14,11 @@ from typing import Any
 import numpy as np
 
 from recograph.build import BuildResult
+from recograph.engine import Context, ReasonKind, Request, recommend
 from recograph.evaluation import page_mix
+from recograph.recommenders import intent
 from recograph.recommenders.blend import PageType
+from recograph.recommenders.candidates import Ranking
 from recograph.snapshot import DEFAULT_PAGE_LEADS, BlendConfig, ModelSnapshot
 from tests.test_api_recommendations import first_in, run, services_for
 
@@ -135,3 +138,29 @@ def test_the_demo_build_serves_the_leads_its_manifest_records(demo_build: BuildR
     assert "on_bought_page" not in record["CART"]
     assert record["CHECKOUT"]["follows"] == "CART"
     assert served.page_lead(PageType.CHECKOUT) == served.page_lead(PageType.CART)
+
+
+def test_product_and_cart_leads_are_the_same_on_both_ranking_paths(snapshot: ModelSnapshot) -> None:
+    leading = _leading(snapshot, PageType.PRODUCT, 3)
+    full = replace(leading, ranking=Ranking.FULL)
+    two_stage = replace(leading, ranking=Ranking.TWO_STAGE)
+    laptops = snapshot.catalogue.category_position("Laptops")
+    seeds = np.flatnonzero(snapshot.catalogue.category == laptops)[:6].tolist()
+    for seed in seeds:
+        for context in (
+            Context(current=seed, page_type=PageType.PRODUCT),
+            Context(cart=(seed,), page_type=PageType.CART),
+        ):
+            request = Request(user=3, context=context, limit=8)
+            one, two = recommend(full, request), recommend(two_stage, request)
+            assert two.ranking is Ranking.TWO_STAGE
+            assert two.items == one.items, context
+    # and the product page's lead is its substitutes, with their similarity as the reason
+    page = Context(current=seeds[0], page_type=PageType.PRODUCT)
+    shown = recommend(two_stage, Request(context=page, in_stock_only=False))
+    alike = {
+        r.position
+        for r in intent.substitutes(seeds[0], snapshot.content.similarity, snapshot.order_baskets)
+    }
+    first = [i for i in shown.items if i.reason.kind is not ReasonKind.PROMOTED][:3]
+    assert all(i.position in alike and i.reason.kind is ReasonKind.SIMILAR_TO for i in first)
