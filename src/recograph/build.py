@@ -708,8 +708,10 @@ def _validate(
 ) -> tuple[TuningResult, BuildParams, dict[str, Any], dict[str, Any] | None]:
     """The validation decisions on a holdout inside the training period (`validation_holdout`:
     each returning customer's last order, or per-customer items where too few return), the
-    models fitted on the rest. Returns the tuning, the parameters, the manifest's
-    ``validation`` record and the store habits' effects on that holdout (`habit_effects`)."""
+    models fitted on the rest: the blend, the page leads (`choose_page_leads`) and the
+    due-date lift (`choose_due_par`). Returns the tuning (its config holding all three), the
+    parameters, the manifest's ``validation`` record and the store habits' effects on that
+    holdout (`habit_effects`)."""
     try:
         chosen = validation_holdout(train, params.seed)
     except ValueError as exc:
@@ -791,10 +793,10 @@ def _last_order_view(
     """Each returning customer's last order held out, and a snapshot serving ``served``'s
     blend fitted on the rest (``served`` itself when validation held out last orders): where
     the habits' effects (`habit_effects`) and the due-date lift (`choose_due_par`) are
-    measured. An item holdout cannot show them (its targets are never
-    re-buys, and it cuts the histories the habits are learned from), so after that fallback
-    the last-order split, when the store has one at all, is fitted on its own; with no
-    returning customer there is none (None)."""
+    measured. An item holdout cannot show them (its targets are never re-buys, and it cuts
+    the histories the habits are learned from), so after that fallback the last-order split,
+    when the store has one at all, is fitted on its own; with no returning customer there is
+    none (None)."""
     if chosen.protocol["kind"] == "per-customer holdout":
         return served, chosen.split
     try:
@@ -825,7 +827,9 @@ def build_artifacts(
     1. Validation inside the training period, on each returning customer's last order
        (`splits.customer_holdout`): choose the served CF model (and, with ``tune``, the blend
        weights and segment thresholds), then serve a single signal wherever the blend scores
-       below it by more than one standard error (the manifest's ``validation``).
+       below it by more than one standard error, then how many related products lead each
+       page kind and how strongly products that are due are lifted (the manifest's
+       ``validation``: ``page_leads``, ``due_par``).
     2. Test split: fit on the orders before the cutoff, score every row on the orders after.
     3. Refit on all data with the chosen blend and publish atomically.
 
