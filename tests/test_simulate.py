@@ -73,30 +73,35 @@ async def test_a_deliberately_worse_variant_is_detected(
     experiment = Experiment(
         (Variant("control", 0.5), Variant("margin", 0.5, margin_weight=100.0)), salt="detect"
     )
-    plan = Plan(days=3, sessions_per_day=100, seed=1, concurrency=1)
+    plan = Plan(days=8, sessions_per_day=100, seed=1, concurrency=1)
     tally, report = await run(artifacts_root, url, experiment, population, plan)
-    assert tally.sessions == 300
+    assert tally.sessions == 800
     assert set(tally.impressions_by_variant) == {"control", "margin"}
     # The shopper model's own click chances say margin is worse ...
     assert tally.expected_ctr("margin") < tally.expected_ctr("control") - 0.05
     # ... and the report, from the server's logs alone, finds it with the right sign.
     assert report.baseline == "control"
-    # CTR, the most frequent outcome, is what 300 sessions can test with high power (the
-    # shoppers' model: about 30 % against 14 %, z about 4.6 expected; 200 sessions gave z 3.8,
-    # and one unlucky draw p 0.006); the rarer outcomes must at least point the same way.
+    # CTR, the most frequent outcome, is what 800 sessions can test with high power. The demo
+    # build leads product pages with five substitutes in both variants (its validation chose
+    # it), so margin ranks only the other slots there: the shoppers' model says about 32 %
+    # against 22 % (it was 30 % against 14 % when margin ranked every slot), z about 2.8
+    # expected of 300 sessions (one draw gave p 0.0096), about 4.6 of 800; the rarer outcomes
+    # that follow a click must at least point the same way. Revenue per session need not: with
+    # the leads shared, the margin variant's other slots hold dearer products (800 sessions:
+    # +1.6 per session, p 0.81).
     ctr = report.comparison("margin", Metric.CTR)
     assert ctr.difference < 0
     assert ctr.significant, ctr
     assert ctr.p_value is not None
     assert ctr.p_value < 0.001, (tally.expected_ctr("control"), tally.expected_ctr("margin"), ctr)
-    for metric in (Metric.ADD_TO_CART_RATE, Metric.CONVERSION_RATE, Metric.REVENUE_PER_SESSION):
+    for metric in (Metric.ADD_TO_CART_RATE, Metric.CONVERSION_RATE):
         assert report.comparison("margin", metric).difference < 0
     for variant in ("control", "margin"):
         measured = report.group(variant).ctr
         # The logs and the report lose nothing: every response a shopper clicked is counted.
         shown = tally.impressions_by_variant[variant]
         assert (measured.successes, measured.trials) == (tally.clicked_by_variant[variant], shown)
-        # 300 sessions are one draw of the shoppers' clicks: within four of its standard errors
+        # 800 sessions are one draw of the shoppers' clicks: within four of its standard errors
         # of the model's own CTR.
         gap = measured.value - tally.expected_ctr(variant)
         assert abs(gap) <= 4 * tally.ctr_standard_error(variant), (variant, gap)

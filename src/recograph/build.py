@@ -40,8 +40,8 @@ from recograph.evaluation.evaluate import (
     validation_set,
 )
 from recograph.evaluation.habits import habit_effects
-from recograph.evaluation.next_basket import next_basket_table
-from recograph.evaluation.page_mix import page_precision
+from recograph.evaluation.next_basket import choose_due_par, default_due_par, next_basket_table
+from recograph.evaluation.page_mix import choose_page_leads, page_precision
 from recograph.progress import Progress, no_progress
 from recograph.recommenders.als import ALSModel, fit_als
 from recograph.recommenders.candidates import resolve_ranking
@@ -708,8 +708,10 @@ def _validate(
 ) -> tuple[TuningResult, BuildParams, dict[str, Any], dict[str, Any] | None]:
     """The validation decisions on a holdout inside the training period (`validation_holdout`:
     each returning customer's last order, or per-customer items where too few return), the
-    models fitted on the rest. Returns the tuning, the parameters, the manifest's
-    ``validation`` record and the store habits' effects on that holdout (`habit_effects`)."""
+    models fitted on the rest: the blend, the page leads (`choose_page_leads`) and the
+    due-date lift (`choose_due_par`). Returns the tuning (its config holding all three), the
+    parameters, the manifest's ``validation`` record and the store habits' effects on that
+    holdout (`habit_effects`)."""
     try:
         chosen = validation_holdout(train, params.seed)
     except ValueError as exc:
@@ -745,41 +747,64 @@ def _validate(
                 "chosen": changed,
                 "trials": [trial.to_dict() for trial in trials],
             }
+    carts = splits.cart_cases(holdout, params.seed, cart_case_cap(params))
     tuning = tune_blend(
         snapshot,
         targets,
         params.seed,
         max_users=params.eval_max_users,
         search_weights=tune,
-        carts=splits.cart_cases(holdout, params.seed, cart_case_cap(params)),
+        carts=carts,
         progress=progress,
     )
-    served = replace(snapshot, blend=tuning.config)
-    habits = _habits(train, params, fit, served, chosen)
-    record = {"protocol": chosen.protocol, **tuning.to_dict(), "hyperparameters": search}
+    # The page mixes and the due-date lift, each the store's own on the same validation.
+    leads, lead_choices = choose_page_leads(
+        replace(snapshot, blend=tuning.config), carts, params.seed
+    )
+    config = replace(tuning.config, page_leads=leads)
+    view = _last_order_view(train, params, fit, replace(snapshot, blend=config), chosen)
+    if view is None:
+        due = default_due_par("the store has no returning customer to hold a last order of")
+    else:
+        due = choose_due_par(view[0], view[1], params.seed, params.eval_max_users)
+    config = replace(config, due_par=due.due_par)
+    tuning = replace(tuning, config=config)
+    habits = None
+    if view is not None:
+        served = replace(view[0], blend=config)
+        habits = habit_effects(served, view[1], params.seed, params.eval_max_users)
+    record = {
+        "protocol": chosen.protocol,
+        **tuning.to_dict(),
+        "page_leads": [choice.to_dict() for choice in lead_choices],
+        "due_par": due.to_dict(),
+        "hyperparameters": search,
+    }
     return tuning, params, record, habits
 
 
-def _habits(
+def _last_order_view(
     train: StoreData,
     params: BuildParams,
     fit: FitFunction,
     served: ModelSnapshot,
     chosen: ValidationHoldout,
-) -> dict[str, Any] | None:
-    """The habits' effects (`habit_effects`) on each returning customer's last order. An item
-    holdout cannot show them (its targets are never re-buys, and it cuts the histories the
-    habits are learned from), so after that fallback the last-order split, when the store has
-    one at all, is fitted on its own; with no returning customer there is nothing to report."""
+) -> tuple[ModelSnapshot, splits.Split] | None:
+    """Each returning customer's last order held out, and a snapshot serving ``served``'s
+    blend fitted on the rest (``served`` itself when validation held out last orders): where
+    the habits' effects (`habit_effects`) and the due-date lift (`choose_due_par`) are
+    measured. An item holdout cannot show them (its targets are never re-buys, and it cuts
+    the histories the habits are learned from), so after that fallback the last-order split,
+    when the store has one at all, is fitted on its own; with no returning customer there is
+    none (None)."""
     if chosen.protocol["kind"] == "per-customer holdout":
-        return habit_effects(served, chosen.split, params.seed, params.eval_max_users)
+        return served, chosen.split
     try:
         last_order = splits.customer_holdout(train.completed_lines(), VALIDATION_LAST_ORDERS)
     except ValueError:
         return None
     snapshot = fit(drop_orders(train, last_order.test["order_id"].unique()), params)
-    snapshot = replace(snapshot, blend=served.blend)
-    return habit_effects(snapshot, last_order, params.seed, params.eval_max_users)
+    return replace(snapshot, blend=served.blend), last_order
 
 
 def build_artifacts(
@@ -802,7 +827,9 @@ def build_artifacts(
     1. Validation inside the training period, on each returning customer's last order
        (`splits.customer_holdout`): choose the served CF model (and, with ``tune``, the blend
        weights and segment thresholds), then serve a single signal wherever the blend scores
-       below it by more than one standard error (the manifest's ``validation``).
+       below it by more than one standard error, then how many related products lead each
+       page kind and how strongly products that are due are lifted (the manifest's
+       ``validation``: ``page_leads``, ``due_par``).
     2. Test split: fit on the orders before the cutoff, score every row on the orders after.
     3. Refit on all data with the chosen blend and publish atomically.
 

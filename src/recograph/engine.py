@@ -38,7 +38,7 @@ from recograph.recommenders.blend import (
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
-from recograph.snapshot import ModelSnapshot
+from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
 Positions = npt.NDArray[np.int64]
 
@@ -61,17 +61,18 @@ NEW_SLOTS = 10  # the new products a re-buy competes with: a list's worth
 MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
 # Pages that bring owned products back to be bought again (no page: an account or e-mail).
 BUY_AGAIN_PAGES = (None, PageType.HOME, PageType.ACCOUNT)
-# How many of a page's related products lead its list: a product page's substitutes (alike,
-# rarely bought together), a cart page's complements (bought together, not alike).
+# At most this many of a page's related products lead its list: a product page's substitutes
+# (alike, rarely bought together), a cart page's complements (bought together, not alike).
 PAGE_INTENT_SLOTS = 5
-# Pages that lead with their related products. Product pages are left to the blend (which
-# already shifts toward look-alikes there): leading with five substitutes raised the served
-# product pages' precision against the demo's planted categories from 0.89 to 1.00, but
-# lowered the simulated shoppers' click-through (control CTR 0.32 -> 0.30 in
-# tests/test_simulate.py, whose margin variant was then no longer told apart at p < 0.001).
-PAGE_MIX_PAGES = (PageType.CART, PageType.CHECKOUT)
-# A product this likely to be re-bought within `due.HORIZON_DAYS` ranks with the best new one.
-DUE_PAR = 0.1
+# Pages that may lead with their related products; how many do is the store's own choice made
+# on validation (`BlendConfig.page_leads`, `evaluation.page_mix.choose_page_leads`). Leading
+# every product page with five substitutes raised the demo's served product pages' precision
+# against its planted categories from 0.89 to 1.00 but lowered the simulated shoppers'
+# click-through, so it is decided per store on evidence, not switched on for all.
+PAGE_MIX_PAGES = (PageType.PRODUCT, PageType.CART, PageType.CHECKOUT)
+# A product this likely to be re-bought within `due.HORIZON_DAYS` ranks with the best new one,
+# unless the build chose the store's own (`BlendConfig.due_par`).
+DUE_PAR = DEFAULT_DUE_PAR
 
 
 @dataclass(frozen=True)
@@ -772,17 +773,18 @@ def due_scores(n_items: int, due: Sequence[due_dates.DueItem]) -> Scores:
 
 
 def mix_due(
-    total: npt.NDArray[np.float32], due: npt.NDArray[np.float32]
+    total: npt.NDArray[np.float32], due: npt.NDArray[np.float32], par: float = DUE_PAR
 ) -> npt.NDArray[np.float32]:
     """Scores (one row, or one per customer) with the products that are due (``due``: their
-    chance of being re-bought soon) lifted to that chance ÷ `DUE_PAR` × the best new product's
-    score: at `DUE_PAR` a product ranks with the best new one, at half of it with a new one
-    of half its score. Never lowers a score."""
+    chance of being re-bought soon) lifted to that chance ÷ ``par`` × the best new product's
+    score: at ``par`` a product ranks with the best new one, at half of it with a new one
+    of half its score. Never lowers a score. The served ``par`` is the store's
+    (`BlendConfig.due_par`, chosen on validation)."""
     back = due > 0
     if not back.any():
         return total
     best_new = np.where(back, 0.0, total).max(axis=-1, keepdims=True)
-    lifted = due / np.float32(DUE_PAR) * best_new
+    lifted = due / np.float32(par) * best_new
     return np.where(back, np.maximum(total, lifted), total).astype(np.float32)
 
 
@@ -1114,11 +1116,13 @@ def page_intents(
     """The related products a page leads with (`intent`): on a product page the current
     product's substitutes, before the customer decides; on a cart or checkout page the cart's
     complements (each item's best rule by lift), what goes with it, highest lift first (as
-    `relatedProducts` orders them). At most `PAGE_INTENT_SLOTS`; none on other pages. A
+    `relatedProducts` orders them). As many as the store leads that page with
+    (`BlendConfig.page_lead`, at most `PAGE_INTENT_SLOTS`); none on other pages. A
     product of a category the customer owns and rarely buys another of (``damping`` below 1,
     `owned_damping`) does not lead: an owner of a laptop is rarely sold a second one."""
     found: list[intent.Related] = []
-    if context.page_type not in PAGE_MIX_PAGES:
+    slots = min(snapshot.blend.page_lead(context.page_type), PAGE_INTENT_SLOTS)
+    if context.page_type not in PAGE_MIX_PAGES or slots <= 0:
         return {}
     if context.page_type is PageType.PRODUCT and context.current is not None:
         found = intent.substitutes(
@@ -1144,7 +1148,7 @@ def page_intents(
         at = np.fromiter((r.position for r in found), dtype=np.int64, count=len(found))
         values = damping(at) if callable(damping) else damping[at]
         found = [r for r, value in zip(found, values.tolist(), strict=True) if value >= 1.0]
-    return {r.position: r for r in found[:PAGE_INTENT_SLOTS]}
+    return {r.position: r for r in found[:slots]}
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:
@@ -1275,7 +1279,7 @@ def final_scores(
     if again is not None:
         total = mix_buy_again(total, again, repeat_share)
     if due is not None:
-        total = mix_due(total, due)
+        total = mix_due(total, due, snapshot.blend.due_par)
     if lead is not None:
         total = lead_with(total, lead)
     return total

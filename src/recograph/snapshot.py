@@ -21,7 +21,7 @@ from recograph import artifacts
 from recograph.catalogue import Catalogue, Histories
 from recograph.core.ranking import popular_head
 from recograph.core.segments import DEFAULT_THRESHOLDS, SegmentThresholds, segment_of
-from recograph.core.vocabulary import Segment, Weights
+from recograph.core.vocabulary import PageType, Segment, Weights
 from recograph.recommenders.als import ALSModel
 from recograph.recommenders.blend import SEED_WEIGHTS
 from recograph.recommenders.candidates import (
@@ -47,6 +47,19 @@ from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
 from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
 
+# How many of a page's related products lead it (`engine.page_intents`) when the build did not
+# choose (builds before the choice, or too few validation cases): a cart or checkout page its
+# cart's five best complements, a product page none of its substitutes (the blend already
+# favours look-alikes there).
+DEFAULT_PAGE_LEADS: Mapping[PageType, int] = {
+    PageType.PRODUCT: 0,
+    PageType.CART: 5,
+    PageType.CHECKOUT: 5,
+}
+# A product this likely to be re-bought within `due.HORIZON_DAYS` ranks with the best new one
+# (`engine.mix_due`) when the build did not choose its own.
+DEFAULT_DUE_PAR = 0.1
+
 
 @dataclass(frozen=True)
 class BlendConfig:
@@ -62,6 +75,14 @@ class BlendConfig:
     thresholds: SegmentThresholds = DEFAULT_THRESHOLDS
     cf_models: tuple[tuple[str, float], ...] = (("item_knn", 1.0),)
     context_weights: Mapping[Segment, Weights] = field(default_factory=lambda: dict(SEED_WEIGHTS))
+    # Chosen per store on validation (`evaluation.page_mix.choose_page_leads`,
+    # `evaluation.next_basket.choose_due_par`); the defaults serve builds that did not.
+    page_leads: Mapping[PageType, int] = field(default_factory=lambda: dict(DEFAULT_PAGE_LEADS))
+    due_par: float = DEFAULT_DUE_PAR
+
+    def page_lead(self, page: PageType | None) -> int:
+        """How many related products lead ``page`` (0: none, the blend decides)."""
+        return 0 if page is None else int(self.page_leads.get(page, 0))
 
     def segment(self, n_orders: int, n_items: int) -> Segment:
         """History strength: many items in few orders count as a regular's history."""
@@ -77,6 +98,8 @@ class BlendConfig:
             "context_weights": {
                 segment.value: w.as_dict() for segment, w in self.context_weights.items()
             },
+            "page_leads": {page.value: lead for page, lead in self.page_leads.items()},
+            "due_par": self.due_par,
         }
 
     @classmethod
@@ -91,11 +114,14 @@ class BlendConfig:
         context = {
             Segment(k): Weights.from_dict(v) for k, v in raw.get("context_weights", {}).items()
         }
+        leads = {PageType(k): int(v) for k, v in raw.get("page_leads", {}).items()}
         return cls(
             weights={**SEED_WEIGHTS, **weights},
             thresholds=thresholds,
             cf_models=cf_models or (("item_knn", 1.0),),
             context_weights={**SEED_WEIGHTS, **context},
+            page_leads={**DEFAULT_PAGE_LEADS, **leads},
+            due_par=float(raw.get("due_par", DEFAULT_DUE_PAR)),
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -226,7 +226,8 @@ class _Carts:
     relevant: list[set[int]]
 
 
-def _cart_positions(snapshot: ModelSnapshot, cases: list[CartCase]) -> _Carts:
+def cart_positions(snapshot: ModelSnapshot, cases: list[CartCase]) -> _Carts:
+    """``cases`` in the snapshot's positions (those whose anchor or targets it lacks dropped)."""
     carts = _Carts([], [], [])
     for case in cases:
         anchor = snapshot.catalogue.index.position(case.anchor)
@@ -271,7 +272,7 @@ def evaluate_cart_completion(
     random, popularity, collaborative filtering from history alone, content and rules from the
     cart, the served hybrid (context weights), and, when tuning changed the history weights,
     the hybrid with those weights on the cart page."""
-    carts = _cart_positions(snapshot, cases)
+    carts = cart_positions(snapshot, cases)
     results: dict[str, EvaluationResult] = {}
     served, segments = _run_carts(snapshot, carts)
     head = snapshot.head_items
@@ -336,12 +337,18 @@ def _stack(
     snapshot: ModelSnapshot,
     rows: list[tuple[int | None, Context]],
     tick: Callable[[int], None] = lambda done: None,
+    cf_models: Sequence[str] | None = None,
 ) -> _SignalStack:
-    """Every signal of every (customer, page) row, normalised, with what the filters remove."""
+    """Every signal of every (customer, page) row, normalised, with what the filters remove;
+    every CF model, or those of ``cf_models``."""
     everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
     n_rows, n_items = len(rows), snapshot.n_items
     signals = {s: np.zeros((n_rows, n_items), dtype=np.float32) for s in SignalName}
-    models = [m for m in CF_MODELS if m != "ease" or snapshot.ease is not None]
+    models = [
+        m
+        for m in CF_MODELS
+        if (m != "ease" or snapshot.ease is not None) and (cf_models is None or m in cf_models)
+    ]
     cf = {m: np.zeros((n_rows, n_items), dtype=np.float32) for m in models}
     excluded = np.zeros((n_rows, n_items), dtype=np.bool_)
     n_orders = np.zeros(n_rows, dtype=np.int64)
@@ -371,6 +378,73 @@ def _stack(
     return _SignalStack(
         snapshot, signals, cf, excluded, n_orders, n_hist, damping, again, due, lead
     )
+
+
+def page_stack(snapshot: ModelSnapshot, rows: list[tuple[int | None, Context]]) -> _SignalStack:
+    """Every signal of every (customer, page) row, computed once (the served CF models only),
+    so that variants of the snapshot's served blend (`served_ndcg`) are scored without a
+    request per variant."""
+    return _stack(snapshot, rows, cf_models=[name for name, _ in snapshot.blend.cf_models])
+
+
+def page_related(
+    stack: _SignalStack, rows: list[tuple[int | None, Context]], page: PageType, lead: int
+) -> list[list[int]]:
+    """Each row's page's related products in the order they lead (`engine.page_intents`), at
+    most ``lead`` of them: the first n of these are what a lead of n puts first."""
+    snapshot = stack.snapshot
+    config = replace(snapshot.blend, page_leads={**snapshot.blend.page_leads, page: lead})
+    leading = replace(snapshot, blend=config)
+    return [
+        list(page_intents(leading, context, stack.damping[row]))
+        for row, (_, context) in enumerate(rows)
+    ]
+
+
+def lead_masks(stack: _SignalStack, related: list[list[int]], lead: int) -> _SignalStack:
+    """``stack`` with each row's first ``lead`` related products (`page_related`) leading."""
+    mask = np.zeros_like(stack.lead)
+    for row, items in enumerate(related):
+        mask[row, items[:lead]] = True
+    return replace(stack, lead=mask)
+
+
+def served_ndcg(
+    stack: _SignalStack,
+    relevant: list[set[int]],
+    config: BlendConfig,
+    page: PageType | None,
+    rows: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.float64]:
+    """NDCG@10 of each chosen row (``rows``, default all) as `engine.recommend` serves it with
+    ``config`` (business rules and the stock filter off): per row, its segment's weights, the
+    context weights when the page holds products (PRODUCT, CART, CHECKOUT rows), and the
+    popularity a new customer gets on a page without products. Ranked by
+    `engine.final_scores`, so ``config``'s `due_par` applies as served."""
+    n_rows = len(relevant)
+    chosen = np.ones(n_rows, dtype=np.bool_) if rows is None else rows
+    stack = replace(stack, snapshot=replace(stack.snapshot, blend=config))
+    segments = _row_segments(stack, config)
+    cf = _cf_mix(stack, config.cf_models)
+    on_page = page in (PageType.PRODUCT, PageType.CART, PageType.CHECKOUT)
+    table = config.context_weights if on_page else config.weights
+    out = np.full(n_rows, np.nan, dtype=np.float64)
+    for segment in Segment:
+        these = chosen & (segments == segment.value)
+        if not these.any():
+            continue
+        if segment is Segment.NEW and not on_page:
+            # `choose_weights`: the popular strategy, which neither damps nor buys again
+            plain = replace(
+                stack,
+                damping=np.ones_like(stack.damping),
+                again=np.zeros_like(stack.again),
+                due=np.zeros_like(stack.due),
+            )
+            out[these] = _ndcg_values(plain, these, relevant, Weights(popularity=1.0), cf)
+        else:
+            out[these] = _ndcg_values(stack, these, relevant, table[segment], cf, page)
+    return out[chosen]
 
 
 def _cf_mix(
@@ -837,7 +911,7 @@ def _tune_context_weights(
     """Cart pages: with ``search_weights`` the light and regular customers' context weights by
     NDCG@10 of the cart protocol; then the guarantee per segment. Each held-out order is also
     replayed anonymously, which is what a new customer's cart page is."""
-    carts = _cart_positions(snapshot, cases)
+    carts = cart_positions(snapshot, cases)
     if not carts.users:
         return config, [], []
     page = PageType.CART
@@ -936,7 +1010,56 @@ def validation_summary(validation: Mapping[str, Any]) -> str:
             f"{estimate(choice['best_signal_ndcg@10'])}, difference SE "
             f"{choice['difference_standard_error']:.4f} [{choice['outcome']}]" + _within(choice)
         )
+    lines.extend(_page_lead_lines(validation.get("page_leads") or []))
+    lines.extend(_due_par_lines(validation.get("due_par")))
     return "\n".join(lines)
+
+
+def _by_value(scores: Mapping[str, Any]) -> str:
+    """ "0 0.2222, 2 0.2985 ± 0.0111 (n=456)": each candidate's NDCG@10, the last with n."""
+    if not scores:
+        return "-"
+    parts = [
+        f"{value} {raw['ndcg@10']:.4f} ± {raw['standard_error']:.4f}"
+        for value, raw in scores.items()
+    ]
+    return ", ".join(parts) + f" (n={next(iter(scores.values()))['users']})"
+
+
+def _page_lead_lines(choices: list[Mapping[str, Any]]) -> list[str]:
+    """The page leads (`page_mix.choose_page_leads`): what each page kind leads with and why."""
+    if not choices:
+        return []
+    lines = [f"  page leads (related products first) by the {choices[0]['rule']}"]
+    for choice in choices:
+        if choice["outcome"] == "follows":
+            lines.append(f"    {choice['page']:<8} {choice['lead']} (as {choice['follows']})")
+            continue
+        lines.append(
+            f"    {choice['page']:<8} {choice['lead']} [{choice['outcome']}] NDCG@10 by lead: "
+            + _by_value(choice["ndcg@10"])
+        )
+        bought = choice.get("on_bought_page")
+        if bought:
+            lines.append(
+                "             on the bought product's own page (not deciding): "
+                + _by_value(bought["ndcg@10"])
+            )
+    return lines
+
+
+def _due_par_lines(choice: Mapping[str, Any] | None) -> list[str]:
+    """The due-date lift (`next_basket.choose_due_par`): the value served and why."""
+    if not choice:
+        return []
+    lines = [f"  due-date lift (due_par) {choice['due_par']} [{choice['outcome']}]"]
+    if choice.get("reason"):
+        lines[0] += f": {choice['reason']}"
+        return lines
+    lines[0] += f" by the rule: {choice['rule']}"
+    lines.append("    repeat NDCG@10: " + _by_value(choice["repeat_ndcg@10"]))
+    lines.append("    explore NDCG@10: " + _by_value(choice["explore_ndcg@10"]))
+    return lines
 
 
 def _within(choice: Mapping[str, Any]) -> str:

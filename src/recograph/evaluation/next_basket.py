@@ -11,21 +11,33 @@ who have such targets (recall@10 and nDCG@10, with standard errors).
 Rows: P-TopFreq; "buy again when due", the due-date signal alone (`engine.due_items`: the
 customer's products that come back, by their chance of being re-bought soon); and the served
 hybrid (`engine.recommend`, business rules off), which mixes that signal in.
+
+How strongly the served hybrid mixes it in (`BlendConfig.due_par`) is the store's own choice
+(`choose_due_par`), made on the validation split scored the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from recograph.engine import Request, build_profile, due_items, recommend
-from recograph.evaluation.evaluate import K_MAX, NO_POLICY, evaluation_users
+from recograph.engine import Context, Request, build_profile, due_items, recommend
+from recograph.evaluation.evaluate import (
+    K_MAX,
+    MIN_DECISION_CUSTOMERS,
+    NO_POLICY,
+    Estimate,
+    evaluation_users,
+    page_stack,
+    served_ndcg,
+)
 from recograph.evaluation.metrics import EMPTY, ndcg_at_k, recall_at_k, top_k
 from recograph.evaluation.split import Split, test_targets
-from recograph.snapshot import ModelSnapshot
+from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
 Rankings = npt.NDArray[np.int64]
 PTF = "personal top-frequency"
@@ -147,3 +159,113 @@ def format_next_basket(table: dict[str, Any]) -> str:
             f"{cell(e['ndcg_se'], 7)}"
         )
     return "\n".join(lines)
+
+
+# The values of `BlendConfig.due_par` tried on validation: from lifting a product due at 5 %
+# to the best new product's score, to needing 80 %.
+DUE_PAR_CANDIDATES = (0.05, 0.1, 0.2, 0.4, 0.8)
+DUE_PAR_RULE = (
+    "of the values tried, the best repeat nDCG@10 among those whose explore nDCG@10 is within "
+    "one standard error of the best explore nDCG@10 (the best's per-customer standard "
+    "deviation / sqrt(n); ties: the larger, more conservative value); fewer than "
+    f"{MIN_DECISION_CUSTOMERS} customers with re-bought or with new products, or no "
+    "last-order holdout: the default"
+)
+
+
+def best_repeat_keeping_explore(
+    repeat: Mapping[float, npt.NDArray[np.float64]],
+    explore: Mapping[float, npt.NDArray[np.float64]],
+) -> tuple[float, float, list[float]]:
+    """The due-par rule over per-customer scores of each candidate value (repeat customers and
+    explore customers each the same across values): the value with the best explore mean
+    (ties: the larger), the values within one standard error of it, and of those the one
+    with the best repeat mean (ties: the larger). Returns (chosen, best explore, within)."""
+    explore_means = {par: Estimate.of(v).mean for par, v in explore.items()}
+    repeat_means = {par: Estimate.of(v).mean for par, v in repeat.items()}
+    best = max(explore, key=lambda par: (explore_means[par], par))
+    error = Estimate.of(explore[best]).standard_error
+    within = sorted(p for p in explore if explore_means[p] >= explore_means[best] - error)
+    chosen = max(within, key=lambda par: (repeat_means[par], par))
+    return chosen, best, within
+
+
+@dataclass(frozen=True)
+class DueParChoice:
+    """The served `BlendConfig.due_par` and the validation evidence behind it. ``outcome``:
+    "chosen" (by `DUE_PAR_RULE`) or "too few" / "no last-order holdout" (the default)."""
+
+    due_par: float
+    outcome: str
+    repeat: Mapping[float, Estimate]
+    explore: Mapping[float, Estimate]
+    best_explore: float | None = None
+    within_one_se: tuple[float, ...] = ()
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "due_par": self.due_par,
+            "outcome": self.outcome,
+            "repeat_ndcg@10": {str(p): e.to_dict() for p, e in self.repeat.items()},
+            "explore_ndcg@10": {str(p): e.to_dict() for p, e in self.explore.items()},
+            "best_explore": self.best_explore,
+            "within_one_se": list(self.within_one_se),
+            "reason": self.reason,
+            "rule": DUE_PAR_RULE,
+        }
+
+
+def default_due_par(reason: str) -> DueParChoice:
+    """The default, for a store whose validation has no last-order holdout (``reason``)."""
+    return DueParChoice(DEFAULT_DUE_PAR, "no last-order holdout", {}, {}, reason=reason)
+
+
+def choose_due_par(
+    snapshot: ModelSnapshot,
+    split: Split,
+    seed: int,
+    max_users: int = 3000,
+    candidates: Sequence[float] = DUE_PAR_CANDIDATES,
+) -> DueParChoice:
+    """`BlendConfig.due_par` for the store: the served hybrid (no page) with each candidate
+    scored on ``split``'s held-out purchases, repeat and explore targets apart, by
+    `best_repeat_keeping_explore`."""
+    targets = test_targets(split, include_repeats=True)
+    users = evaluation_users(snapshot, targets, seed, max_users)
+    matrix = snapshot.interactions
+    owned = [
+        set(matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]].tolist())
+        for u in users.positions.tolist()
+    ]
+    repeat = [t & o for t, o in zip(users.relevant, owned, strict=True)]
+    explore = [t - o for t, o in zip(users.relevant, owned, strict=True)]
+    has_repeat = np.array([bool(r) for r in repeat], dtype=np.bool_)
+    has_explore = np.array([bool(e) for e in explore], dtype=np.bool_)
+    n_repeat, n_explore = int(has_repeat.sum()), int(has_explore.sum())
+    if min(n_repeat, n_explore) < MIN_DECISION_CUSTOMERS:
+        return DueParChoice(
+            DEFAULT_DUE_PAR,
+            "too few",
+            {},
+            {},
+            reason=f"{n_repeat} customers re-bought a product and {n_explore} bought a new one; "
+            f"a decision needs {MIN_DECISION_CUSTOMERS} of each",
+        )
+    # the signals once (`page_stack`), each value ranked by the server's final step
+    stack = page_stack(snapshot, [(user, Context()) for user in users.positions.tolist()])
+    repeat_values: dict[float, npt.NDArray[np.float64]] = {}
+    explore_values: dict[float, npt.NDArray[np.float64]] = {}
+    for par in candidates:
+        config = replace(snapshot.blend, due_par=par)
+        repeat_values[par] = served_ndcg(stack, repeat, config, None, has_repeat)
+        explore_values[par] = served_ndcg(stack, explore, config, None, has_explore)
+    par, best, within = best_repeat_keeping_explore(repeat_values, explore_values)
+    return DueParChoice(
+        par,
+        "chosen",
+        {p: Estimate.of(v) for p, v in repeat_values.items()},
+        {p: Estimate.of(v) for p, v in explore_values.items()},
+        best,
+        tuple(within),
+    )

@@ -595,7 +595,11 @@ def run_quality(
             raise QualityError("the build published nothing")
         snapshot = load_snapshot(Path(tmp))
         timings["build"] = time.perf_counter() - mark
-    note(f"built the training part ({timings['build']:.0f} s): CF mix {snapshot.blend.cf_models}")
+    leads = {page.value: lead for page, lead in snapshot.blend.page_leads.items()}
+    note(
+        f"built the training part ({timings['build']:.0f} s): CF mix {snapshot.blend.cf_models}, "
+        f"page leads {leads}, due_par {snapshot.blend.due_par}"
+    )
     users = scored_users(snapshot, split, params.seed, max_users)
     if len(users.positions) == 0:
         raise QualityError("no customer with targets is known to the build")
