@@ -149,6 +149,12 @@ def test_item_holdout_validation_thins_only_the_customers_it_scores() -> None:
     assert protocol["customers"] == protocol["held_out_lines"] == len(chosen.targets) == 30
     assert "only a seeded 30 of the 100 customers with two products" in protocol["description"]
     assert len(chosen.fit_on.order_items) == len(store.order_items) - 30
+    summary = evaluate.validation_summary({"protocol": protocol}).splitlines()[0]
+    assert summary == (
+        "validation: per-customer item holdout, 30 held-out lines of 30 customers (30 with new "
+        "products), a seeded sample of the 100 with two products or more; decisions need "
+        f"{evaluate.MIN_DECISION_CUSTOMERS} customers"
+    )
     # No cap, or a cap of all 100: everyone holds a product out, as before.
     for cap in (None, 100):
         uncapped = validation_holdout(store, seed=7, max_customers=cap)

@@ -893,10 +893,16 @@ def validation_summary(validation: Mapping[str, Any]) -> str:
         else f"{protocol['held_out_orders']} held-out orders of "
         f"{protocol['customers']} returning customers"
     )
+    eligible = protocol.get("eligible_customers")
+    sample = (
+        f", a seeded sample of the {eligible} with two products or more"
+        if eligible is not None and eligible > protocol["customers"]
+        else ""
+    )
     lines = [
         f"validation: {protocol['kind']}, {held_out} "
-        f"({protocol['customers_with_new_products']} with new products); decisions need "
-        f"{protocol['min_decision_customers']} customers"
+        f"({protocol['customers_with_new_products']} with new products){sample}; decisions "
+        f"need {protocol['min_decision_customers']} customers"
     ]
 
     def estimate(raw: Mapping[str, Any]) -> str:
