@@ -437,6 +437,10 @@ def test_groceries_smoke_run_on_a_subsample(tmp_path: Path) -> None:
     hybrid = [r for r in report["rows"] if r["row"] == "hybrid (served default)"]
     assert [r["targets"] for r in hybrid] == ["all"]  # held-out items are never repeats here
     assert hybrid[0]["users"] == 20
+    # the build's own decisions, which the rows test, come with the report
+    protocol = report["build_validation"]["protocol"]
+    assert protocol["kind"] == "per-customer item holdout"  # nobody returns on Groceries
+    assert protocol["customers"] <= protocol["eligible_customers"]
 
 
 def test_cli_measures_a_store_export_directory(
@@ -448,6 +452,8 @@ def test_cli_measures_a_store_export_directory(
     assert status == 0
     table = capsys.readouterr().out
     assert "protocol: next basket" in table
+    # the build's validation account closes the table (here: too few orders to validate on)
+    assert "\nthe build's validation: " in table
     report = json.loads((tmp_path / "r.json").read_text())
     rows = {(r["row"], r["targets"]): r for r in report["rows"]}
     # the harness's own row does not depend on the build's parameters: same values as above

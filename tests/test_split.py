@@ -251,6 +251,33 @@ def test_item_holdout_keeps_three_quarters_of_each_customers_products() -> None:
     assert len(choices) > 1
 
 
+def test_item_holdout_takes_products_from_at_most_max_customers() -> None:
+    lines = _lines()
+    # Customers 10 (4 products) and 20 (3) are the two with two products or more. A cap of 2
+    # or more takes both: the very holdout without a cap (same draws).
+    for cap in (2, 3, 100):
+        assert item_holdout(lines, 5, max_customers=cap).test.equals(item_holdout(lines, 5).test)
+    # A cap of 1 takes one of them (seeded); the other keeps every line, and so do 30, 40, 50.
+    picked = set()
+    for seed in range(10):
+        split = item_holdout(lines, seed, max_customers=1)
+        assert split.test.equals(item_holdout(lines, seed, max_customers=1).test)  # seeded
+        held_by = set(split.test["customer_id"])
+        assert len(held_by) == 1
+        assert held_by <= {10, 20}
+        (customer,) = held_by
+        assert split.test["product_id"].nunique() == 1  # 4 keep 3, 3 keep 2: one product out
+        other = ({10, 20} - held_by).pop()
+        kept = split.train.groupby("customer_id")["product_id"].nunique().to_dict()
+        assert kept[other] == lines[lines["customer_id"] == other]["product_id"].nunique()
+        assert kept[customer] == {10: 3, 20: 2}[customer]
+        assert len(split.train) + len(split.test) == len(lines)
+        picked.add(customer)
+    assert picked == {10, 20}  # seeds differ in whom they sample
+    with pytest.raises(ValueError, match="max_customers must be at least 1"):
+        item_holdout(lines, 1, max_customers=0)
+
+
 def test_item_holdout_needs_a_customer_with_two_products() -> None:
     one_each = [(1, 10, "2024-01-01", [100]), (2, 20, "2024-01-02", [101])]
     with pytest.raises(ValueError, match="at least two distinct products"):

@@ -168,12 +168,14 @@ def test_the_simplest_configuration_within_one_standard_error_is_served() -> Non
     base = np.array([0.2, 0.4, 0.1, 0.3])
     noisy = base + np.array([0.3, -0.2, 0.25, -0.15])  # 0.5, 0.2, 0.35, 0.15: mean 0.3
     zeros = np.zeros(4)
-    # The blend (0.3, 0.5, 0.2, 0.4: mean 0.35, std 0.1291, standard error 0.0645) beats CF
-    # and popularity (0.25) by 0.1, more than its standard error: the blend is served.
+    # The blend (0.3, 0.5, 0.2, 0.4: mean 0.35) beats CF and popularity (0.25) by 0.1 on every
+    # customer: the paired difference has no spread (standard error 0), so the blend is served.
     values = {"blend": base + 0.1, "cf": base, "content": zeros, "rules": zeros, "popularity": base}
     assert evaluate.simplest_within_one_se(values) == ("blend", "blend", ["blend"])
-    # The blend is best (0.30, std 0.1581, standard error 0.0791) but CF alone (0.25) is within
-    # it: CF is served. Popularity at 0.15 and content and rules at 0 are not.
+    # The blend is best (0.30); its differences from CF are 0.3, -0.2, 0.25, -0.15 (mean 0.05,
+    # std 0.2614, paired standard error 0.1307): CF alone (0.25) is within it and served.
+    # Popularity (0.15: gap 0.15 > 0.1307) and content and rules (0: the differences are the
+    # blend's values 0.5, 0.2, 0.35, 0.15, gap 0.3, standard error 0.0791) are not.
     values = {
         "blend": noisy,
         "cf": base,
@@ -182,7 +184,7 @@ def test_the_simplest_configuration_within_one_standard_error_is_served() -> Non
         "popularity": base - 0.1,
     }
     assert evaluate.simplest_within_one_se(values) == ("cf", "blend", ["blend", "cf"])
-    # Popularity at 0.24 is within one standard error of the blend too, and simplest.
+    # Popularity at 0.24 (gap 0.06, paired standard error 0.1307) is within too, and simplest.
     values["popularity"] = base - 0.01
     assert evaluate.simplest_within_one_se(values) == (
         "popularity",
@@ -192,9 +194,45 @@ def test_the_simplest_configuration_within_one_standard_error_is_served() -> Non
     # Equally simple candidates: the better mean wins (CF 0.25 against content 0.24).
     values = {"blend": noisy, "cf": base, "content": base - 0.01, "popularity": zeros}
     assert evaluate.simplest_within_one_se(values)[0] == "cf"
-    # Customers with nothing to find (NaN) take no part (the blend's standard error stays 0.0645).
+    # Customers with nothing to find (NaN) take no part (the difference still has no spread).
     values = {"blend": np.append(base + 0.1, np.nan), "cf": np.append(base, np.nan)}
     assert evaluate.simplest_within_one_se(values) == ("blend", "blend", ["blend"])
+
+
+def test_the_one_standard_error_rule_uses_the_paired_difference() -> None:
+    # Four customers, and a fifth with nothing to find (NaN for every candidate: no part).
+    # CF 0.5, 0.6, 0.1, 0.2: mean 0.35. Its own standard error: deviations ±0.15, ±0.25, std
+    # sqrt(0.17 / 3) = 0.2380, / √4 = 0.1190.
+    cf = np.array([0.5, 0.6, 0.1, 0.2, np.nan])
+    # Popularity is 0.1 below CF for every customer (mean 0.25): the gap has no spread, paired
+    # standard error 0 < 0.1. Against CF's own error (0.1190) it would look tied, and as the
+    # simplest it would be served: the customers' spread is not noise between the two.
+    popularity = cf - 0.1
+    # Rules 0.3, 0.6, 0.1, 0.3 (mean 0.325): differences 0.2, 0, 0, -0.1, mean 0.025, deviations
+    # 0.175, -0.025, -0.025, -0.125, std sqrt(0.0475 / 3) = 0.1258, paired error 0.0629 >= 0.025.
+    rules = np.array([0.3, 0.6, 0.1, 0.3, np.nan])
+    values = {"cf": cf, "rules": rules, "popularity": popularity}
+    # Within one paired standard error of CF: CF and rules (both one signal; CF scores higher).
+    assert evaluate.simplest_within_one_se(values) == ("cf", "cf", ["cf", "rules"])
+    record = evaluate.candidate_record(values)
+    assert record["cf"] == {
+        "ndcg@10": 0.35,
+        "standard_error": 0.119,
+        "users": 4,
+        "below_best": 0.0,
+        "paired_standard_error": 0.0,
+    }
+    assert record["popularity"] == {
+        "ndcg@10": 0.25,
+        "standard_error": 0.119,
+        "users": 4,
+        "below_best": 0.1,
+        "paired_standard_error": 0.0,
+    }
+    assert (record["rules"]["below_best"], record["rules"]["paired_standard_error"]) == (
+        0.025,
+        0.0629,
+    )
 
 
 def test_no_decision_on_too_few_customers(snapshot: ModelSnapshot) -> None:
@@ -241,6 +279,16 @@ def test_the_build_records_the_protocol_and_serves_what_it_chose(demo_build: Bui
         # One-standard-error rule: the simplest configuration within one SE of the best is
         # served; the blend only when nothing simpler is.
         assert choice["best"] in choice["within_one_se"]
+        # Each candidate's figures say why: within one SE means its gap below the best is at
+        # most the standard error of the paired difference.
+        figures = choice["candidates"]
+        assert set(figures) == {"blend", "cf", "content", "rules", "popularity"}
+        assert figures["blend"]["ndcg@10"] == blend_score
+        for name, figure in figures.items():
+            gap, error = figure["below_best"], figure["paired_standard_error"]
+            if abs(gap - error) > 1e-4:  # figures rounded to 4 places: no claim at the edge
+                kept = name in choice["within_one_se"]
+                assert kept == (gap <= error), (segment, page, name, figure)
         if choice["outcome"] == "signal":
             assert choice["served_signal"] in choice["within_one_se"]
             assert (

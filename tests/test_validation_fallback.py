@@ -134,3 +134,31 @@ def test_mostly_returning_customers_validate_on_their_last_order() -> None:
     assert (protocol["customers"], protocol["buying_customers"]) == (60, 100)
     assert protocol["held_out_orders"] == protocol["customers_with_new_products"] == 60
     assert chosen.targets == {customer: {KEYBOARD} for customer in range(1, 61)}
+
+
+def test_item_holdout_validation_thins_only_the_customers_it_scores() -> None:
+    # 100 one-off customers with three products each (40 returning are 40% < 50%: the item
+    # holdout decides). With a cap of 30, 30 seeded customers hold one product out each; the
+    # other 110 customers' lines all stay in the store the validation models are fitted on.
+    store = returning_and_one_off_store(40, 60)
+    chosen = validation_holdout(store, seed=7, max_customers=30)
+    protocol = chosen.protocol
+    assert protocol["kind"] == "per-customer item holdout"
+    # Every customer has 3 distinct products (returning: laptop, mouse, keyboard).
+    assert (protocol["eligible_customers"], protocol["max_customers"]) == (100, 30)
+    assert protocol["customers"] == protocol["held_out_lines"] == len(chosen.targets) == 30
+    assert "only a seeded 30 of the 100 customers with two products" in protocol["description"]
+    assert len(chosen.fit_on.order_items) == len(store.order_items) - 30
+    summary = evaluate.validation_summary({"protocol": protocol}).splitlines()[0]
+    assert summary == (
+        "validation: per-customer item holdout, 30 held-out lines of 30 customers (30 with new "
+        "products), a seeded sample of the 100 with two products or more; decisions need "
+        f"{evaluate.MIN_DECISION_CUSTOMERS} customers"
+    )
+    # No cap, or a cap of all 100: everyone holds a product out, as before.
+    for cap in (None, 100):
+        uncapped = validation_holdout(store, seed=7, max_customers=cap)
+        assert uncapped.protocol["customers"] == 100
+        assert uncapped.protocol["max_customers"] == cap
+        assert "only a seeded" not in uncapped.protocol["description"]
+        assert uncapped.targets == validation_holdout(store, seed=7).targets

@@ -606,14 +606,19 @@ class ValidationHoldout:
     protocol: dict[str, Any]
 
 
-def validation_holdout(train: StoreData, seed: int) -> ValidationHoldout:
+def validation_holdout(
+    train: StoreData, seed: int, max_customers: int | None = None
+) -> ValidationHoldout:
     """Each returning customer's last order held out (`splits.customer_holdout`), what serving
     faces for them; a seeded per-customer item holdout (`splits.item_holdout`) instead where
     that does not speak for the store's customers: fewer than `MIN_DECISION_CUSTOMERS` of them
     with new products (a store of one basket per customer), or returning customers fewer than
     `MIN_RETURNING_SHARE` of the buying customers (mostly one-off customers, whom a last-order
     holdout never sees, while the item holdout scores every customer with two products).
-    Raises ValueError when neither holdout is possible."""
+    The item holdout takes products from at most ``max_customers`` customers (a seeded
+    sample; the build passes the number validation scores, ``eval_max_users``), so the models
+    are fitted on every other customer's whole history. Raises ValueError when neither holdout
+    is possible."""
     lines = train.completed_lines()
     last_order: splits.Split | None = None
     buyers = int(lines["customer_id"].nunique())
@@ -634,12 +639,12 @@ def validation_holdout(train: StoreData, seed: int) -> ValidationHoldout:
     if last_order is not None and len(last_targets) >= MIN_DECISION_CUSTOMERS and speaks_for_store:
         return _last_order_validation_holdout(train, last_order, last_targets, buyers)
     try:
-        by_item = splits.item_holdout(lines, seed, splits.DEFAULT_KEEP_FRACTION)
+        by_item = splits.item_holdout(lines, seed, splits.DEFAULT_KEEP_FRACTION, max_customers)
     except ValueError:
         if last_order is None:
             raise
         return _last_order_validation_holdout(train, last_order, last_targets, buyers)
-    return _item_validation_holdout(train, by_item, shortfall, returning, buyers)
+    return _item_validation_holdout(train, by_item, shortfall, returning, buyers, max_customers)
 
 
 def _last_order_validation_holdout(
@@ -667,11 +672,27 @@ def _last_order_validation_holdout(
 
 
 def _item_validation_holdout(
-    train: StoreData, holdout: splits.Split, shortfall: str, returning: int, buyers: int
+    train: StoreData,
+    holdout: splits.Split,
+    shortfall: str,
+    returning: int,
+    buyers: int,
+    max_customers: int | None,
 ) -> ValidationHoldout:
     """`validation_holdout`'s fallback: the per-customer item holdout and its protocol record."""
     targets = splits.test_targets(holdout)
     keep = splits.DEFAULT_KEEP_FRACTION
+    lines = train.completed_lines()
+    products = lines.groupby("customer_id")["product_id"].nunique()
+    eligible = int((products >= 2).sum())
+    sampled = max_customers is not None and eligible > max_customers
+    sample_note = (
+        f"; only a seeded {max_customers} of the {eligible} customers with two products (the "
+        "customers validation scores) hold products out, the others keep every line for the "
+        "fit"
+        if sampled
+        else ""
+    )
     protocol = {
         "kind": "per-customer item holdout",
         "description": (
@@ -681,9 +702,11 @@ def _item_validation_holdout(
             "each customer with at least 2 distinct products before the test cutoff keeps "
             f"a seeded {keep:.0%} of them and the lines of the rest are held out (the "
             "Recommenders stratified protocol); the held-out products are the targets; cart "
-            "pages replay each order's held-out products with one of them in the cart"
+            f"pages replay each order's held-out products with one of them in the cart{sample_note}"
         ),
         "keep_fraction": keep,
+        "eligible_customers": eligible,
+        "max_customers": max_customers,
         "held_out_lines": len(holdout.test),
         "held_out_orders": int(holdout.test["order_id"].nunique()),
         "customers": int(holdout.test["customer_id"].nunique()),
@@ -713,7 +736,7 @@ def _validate(
     parameters, the manifest's ``validation`` record and the store habits' effects on that
     holdout (`habit_effects`)."""
     try:
-        chosen = validation_holdout(train, params.seed)
+        chosen = validation_holdout(train, params.seed, params.eval_max_users)
     except ValueError as exc:
         logger.warning("no validation decisions: %s", exc)
         return TuningResult(BlendConfig()), params, {"protocol": None, "skipped": str(exc)}, None

@@ -106,7 +106,10 @@ DEFAULT_KEEP_FRACTION = 0.75
 
 
 def item_holdout(
-    lines: pd.DataFrame, seed: int, keep_fraction: float = DEFAULT_KEEP_FRACTION
+    lines: pd.DataFrame,
+    seed: int,
+    keep_fraction: float = DEFAULT_KEEP_FRACTION,
+    max_customers: int | None = None,
 ) -> Split:
     """Per customer, a seeded ``keep_fraction`` of their distinct products kept, every line of
     the others held out (the Recommenders stratified protocol).
@@ -115,9 +118,20 @@ def item_holdout(
     has no last order to hold out, yet each basket still says what goes with what. Only
     customers with at least two distinct products take part, and each keeps at least one and
     holds out at least one (``round(n * keep_fraction)`` kept, within 1..n-1), so every
-    held-out customer has history. ``cutoff`` is the earliest held-out line's order date."""
+    held-out customer has history. ``cutoff`` is the earliest held-out line's order date.
+
+    With ``max_customers``, only a seeded sample of that many of those customers hold products
+    out (all of them when there are no more); everyone else keeps every line. Validation scores
+    at most that many customers, and a line held out from a customer nobody scores only thins
+    the data the models are fitted on (on Groceries that thinning alone cost EASE 0.011 NDCG@10
+    against popularity, which is unaffected)."""
     _check_fraction(keep_fraction)
+    if max_customers is not None and max_customers < 1:
+        raise ValueError(f"max_customers must be at least 1, got {max_customers}")
     pairs = lines[["customer_id", "product_id"]].drop_duplicates()
+    sample = None if max_customers is None else _sampled_customers(pairs, seed, max_customers)
+    if sample is not None:
+        pairs = pairs[pairs["customer_id"].isin(sample)]
     pairs = pairs.sort_values(["customer_id", "product_id"], kind="stable").reset_index(drop=True)
     rng = np.random.default_rng(seed)
     pairs["draw"] = rng.random(len(pairs))
@@ -140,6 +154,20 @@ def item_holdout(
         held["customer_id"].nunique(),
     )
     return Split(train=train, test=test, cutoff=pd.Timestamp(test["order_date"].min()))
+
+
+def _sampled_customers(
+    pairs: pd.DataFrame, seed: int, max_customers: int
+) -> npt.NDArray[np.int64] | None:
+    """A seeded sample of ``max_customers`` of the customers with at least two distinct
+    products in ``pairs`` (customer_id, product_id), in id order; None when no more than that
+    many have two (all of them take part, and the holdout is the one without a cap)."""
+    counts = pairs.groupby("customer_id")["product_id"].size()
+    eligible = np.sort(counts.index[counts.to_numpy() >= 2].to_numpy(dtype=np.int64))
+    if len(eligible) <= max_customers:
+        return None
+    chosen = np.random.default_rng(seed).choice(len(eligible), max_customers, replace=False)
+    return eligible[np.sort(chosen)]
 
 
 def test_targets(split: Split, include_repeats: bool = False) -> dict[int, set[int]]:  # noqa: PT028

@@ -53,7 +53,7 @@ from recograph.build import BuildParams, build_artifacts, fit_snapshot, restrict
 from recograph.dataset import StoreData
 from recograph.engine import BusinessRules, Request, Strategy, recommend
 from recograph.evaluation import split as splits
-from recograph.evaluation.evaluate import NO_POLICY, model_rows
+from recograph.evaluation.evaluate import NO_POLICY, model_rows, validation_summary
 from recograph.evaluation.metrics import (
     EMPTY,
     average_precision_at_k,
@@ -433,6 +433,9 @@ class QualityReport:
     # Per hybrid row: the mean share of a customer's top 10 that two-stage ranking and full
     # scoring of the same build have in common (the "| full scoring" rows are the latter).
     full_scoring_overlap: Mapping[str, float] = field(default_factory=dict)
+    # The build's own validation decisions (its manifest's ``validation``: protocol, CF
+    # models, the model choice per segment and page kind), which the rows above test.
+    build_validation: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -451,6 +454,7 @@ class QualityReport:
             "full_scoring_top10_overlap": {
                 k: round(v, 4) for k, v in self.full_scoring_overlap.items()
             },
+            "build_validation": dict(self.build_validation),
         }
 
     def table(self) -> str:
@@ -503,6 +507,8 @@ class QualityReport:
         if self.full_scoring_overlap:
             shared = ", ".join(f"{k} {v:.3f}" for k, v in self.full_scoring_overlap.items())
             lines += ["", f"top-{K} overlap of two-stage ranking with full scoring: {shared}"]
+        if self.build_validation:
+            lines += ["", "the build's " + validation_summary(self.build_validation)]
         return "\n".join(lines) + "\n"
 
 
@@ -685,6 +691,7 @@ def run_quality(
         cpu_seconds=time.process_time() - cpu_started,
         timings=timings,
         full_scoring_overlap=overlap,
+        build_validation=built.manifest.get("validation", {}),
     )
 
 
