@@ -43,14 +43,13 @@ from recograph.evaluation.habits import habit_effects
 from recograph.evaluation.next_basket import choose_due_par, default_due_par, next_basket_table
 from recograph.evaluation.page_mix import choose_page_leads, page_precision
 from recograph.progress import Progress, no_progress
-from recograph.recommenders.als import ALSModel, fit_als
 from recograph.recommenders.candidates import resolve_ranking
 from recograph.recommenders.content import FIELD_WEIGHTS, Field, fit_content
-from recograph.recommenders.ease import TooManyItemsError, fit_ease
 from recograph.recommenders.intent import planted_metrics, planted_patterns
 from recograph.recommenders.interactions import DEFAULT_SIGNAL, Signal, interaction_matrix
-from recograph.recommenders.item_knn import fit_item_knn
 from recograph.recommenders.popularity import fit_popularity
+from recograph.recommenders.protocol import CFModel
+from recograph.recommenders.registry import cf_entry, cf_names, cf_registry, search_grids
 from recograph.recommenders.repeat import fit_repeat
 from recograph.recommenders.rules import (
     MiningReport,
@@ -58,26 +57,20 @@ from recograph.recommenders.rules import (
     baskets_matrix,
     mine_rules_with_report,
 )
-from recograph.recommenders.svd import fit_svd
-from recograph.recommenders.user_knn import fit_user_knn
 from recograph.snapshot import BlendConfig, ModelSnapshot
 
 logger = logging.getLogger(__name__)
 
 StepCallback = Callable[[str, float], None]
-# The steps of `fit_snapshot`, in order: one fit's progress is how many of them are done.
-FIT_STEPS = (
-    "catalogue",
-    "interactions",
-    "rules",
-    "item_knn",
-    "user_knn",
-    "svd",
-    "als",
-    "ease",
-    "content",
-    "popularity",
-)
+
+
+def fit_steps() -> tuple[str, ...]:
+    """The steps of `fit_snapshot`, in order (one per registered CF model): one fit's
+    progress is how many of them are done."""
+    return ("catalogue", "interactions", "rules", *cf_names(), "content", "popularity")
+
+
+FIT_STEPS = fit_steps()  # the built-in models' steps
 VALIDATION_LAST_ORDERS = 1  # orders held out per returning customer for validation
 # Validation holds out last orders only where returning customers are at least this share of the
 # buying customers: a majority rule, so the holdout speaks for most of the customers served.
@@ -167,14 +160,15 @@ class StepTimer:
 
 
 def fit_progress(progress: Progress, task: str, then: StepCallback | None = None) -> StepCallback:
-    """An ``on_step`` that reports one fit's `FIT_STEPS` done as ``task`` (other steps, and
+    """An ``on_step`` that reports one fit's `fit_steps` done as ``task`` (other steps, and
     every step to ``then``, pass through)."""
     done: set[str] = set()
+    steps = fit_steps()
 
     def on_step(name: str, seconds: float) -> None:
-        if name in FIT_STEPS:
+        if name in steps:
             done.add(name)
-            progress(task, len(done), len(FIT_STEPS))
+            progress(task, len(done), len(steps))
         if then is not None:
             then(name, seconds)
 
@@ -297,16 +291,19 @@ def _mine(
     )
 
 
-def _fit_als(matrix: sp.csr_matrix, params: BuildParams) -> ALSModel:
-    """ALS with the build's parameters (one call for the build and the hyperparameter search)."""
-    return fit_als(
-        matrix,
-        factors=_resolved(params.als_factors),
-        regularization=params.als_regularization,
-        iterations=params.als_iterations,
-        alpha=params.als_alpha,
-        seed=params.seed,
-    )
+def fit_cf_models(
+    matrix: sp.csr_matrix, params: BuildParams, timer: StepTimer
+) -> dict[str, CFModel]:
+    """Every registered CF model fitted on ``matrix`` (``params`` resolved), one timed step
+    each, in registry order; an optional model whose fit declines is left out."""
+    values = params.to_dict()
+    fitted: dict[str, CFModel] = {}
+    for entry in cf_registry():
+        with timer.step(entry.name):
+            model = entry.fit(matrix, values)
+        if model is not None:
+            fitted[entry.name] = model
+    return fitted
 
 
 def fit_snapshot(
@@ -350,20 +347,7 @@ def fit_snapshot(
             params,
         )
     params = resolve_params(params, matrix)
-    with timer.step("item_knn"):
-        item_knn = fit_item_knn(matrix, k=_resolved(params.item_knn_k))
-    with timer.step("user_knn"):
-        user_knn = fit_user_knn(matrix, k=params.user_knn_k)
-    with timer.step("svd"):
-        svd = fit_svd(matrix, n_factors=_resolved(params.svd_factors), seed=params.seed)
-    with timer.step("als"):
-        als = _fit_als(matrix, params)
-    with timer.step("ease"):
-        try:
-            ease = fit_ease(matrix, l2=_resolved(params.ease_l2), max_items=params.ease_max_items)
-        except TooManyItemsError as exc:
-            logger.warning("EASE skipped: %s", exc)
-            ease = None
+    cf = fit_cf_models(matrix, params, timer)
     with timer.step("content"):
         content = fit_content(
             sorted_products(data),
@@ -399,11 +383,7 @@ def fit_snapshot(
         catalogue=catalogue,
         histories=histories,
         interactions=matrix,
-        item_knn=item_knn,
-        user_knn=user_knn,
-        svd=svd,
-        als=als,
-        ease=ease,
+        cf=cf,
         content=content,
         popularity=popularity,
         repeat=repeat,
@@ -445,7 +425,6 @@ def _counts(data: StoreData, snapshot: ModelSnapshot) -> dict[str, int]:
 
 # Hyperparameter search (issue 12 item 3): cheapest models first, one parameter at a time.
 DEFAULT_TUNE_BUDGET = 60.0
-MIN_FACTORS = 4  # as `auto_factors`: fewer latent factors only reconstruct popularity
 
 
 @dataclass(frozen=True)
@@ -473,17 +452,11 @@ def _refit(
 ) -> ModelSnapshot:
     """``snapshot`` with ``model`` refitted on its own interactions (content: on
     ``products``, in position order) under ``params``."""
-    matrix = snapshot.interactions
-    if model == "item_knn":
-        return replace(snapshot, item_knn=fit_item_knn(matrix, k=_resolved(params.item_knn_k)))
-    if model == "svd":
-        factors = _resolved(params.svd_factors)
-        return replace(snapshot, svd=fit_svd(matrix, n_factors=factors, seed=params.seed))
-    if model == "ease":
-        return replace(snapshot, ease=fit_ease(matrix, l2=_resolved(params.ease_l2)))
-    if model == "als":
-        als = _fit_als(matrix, params)
-        return replace(snapshot, als=als)
+    if model in cf_names():
+        refitted = cf_entry(model).fit(snapshot.interactions, params.to_dict())
+        if refitted is None:
+            raise ValueError(f"{model!r} declined to fit on the validation matrix")
+        return snapshot.with_cf_model(model, refitted)
     if model == "content":
         content = fit_content(
             products, k=params.content_k, field_weights=content_field_weights(params)
@@ -492,26 +465,13 @@ def _refit(
     raise ValueError(f"no hyperparameters to search for {model!r}")
 
 
-def _resolved(value: Any) -> Any:
-    if value is None:
-        raise ValueError("hyperparameters must be resolved (resolve_params) before a search")
-    return value
-
-
 def search_space(params: BuildParams) -> list[tuple[str, str, list[Any]]]:
-    """(model, parameter, values) in the order searched: cheap fits first (item-kNN, SVD),
-    then EASE (a dense inverse), then ALS; values around the data-scaled defaults."""
-    k = _resolved(params.item_knn_k)
-    svd = _resolved(params.svd_factors)
-    l2 = _resolved(params.ease_l2)
-    als = _resolved(params.als_factors)
+    """(model, parameter, values) in the order searched: each registered CF model's grid,
+    cheap fits first (item-kNN, SVD, then EASE's dense inverse, then ALS;
+    `registry.search_grids`), then the content field weights; values around the
+    data-scaled defaults."""
     return [
-        ("item_knn", "item_knn_k", sorted({max(5, k // 4), max(5, k // 2), k * 2, k * 4} - {k})),
-        ("svd", "svd_factors", sorted({max(MIN_FACTORS, svd // 2), svd * 2, svd * 4} - {svd})),
-        ("ease", "ease_l2", [l2 / 8, l2 / 4, l2 / 2, l2 * 2, l2 * 4]),
-        ("als", "als_factors", sorted({max(MIN_FACTORS, als // 2), als * 2, als * 4} - {als})),
-        ("als", "als_regularization", [0.01, 0.2, 1.0]),
-        ("als", "als_iterations", [8, 30]),
+        *search_grids(params.to_dict()),
         ("content", "content_category_weight", [1.0, 6.0]),
         ("content", "content_spec_weight", [1.0, 4.0]),
     ]
@@ -534,8 +494,8 @@ def tune_hyperparameters(
     trials: list[Trial] = []
     current: dict[str, npt.NDArray[np.float64]] = {}
     for model, name, values in search_space(params):
-        if model == "ease" and snapshot.ease is None:
-            continue
+        if model in cf_names() and snapshot.cf_model(model) is None:
+            continue  # an optional model this store does not fit
         if model not in current:
             clock = time.perf_counter()
             current[model] = signal_values(validation, snapshot, model)

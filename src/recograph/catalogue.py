@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from recograph.core.codec import ArrayCoded, Encoding, dense
 from recograph.core.ids import IdIndex
 from recograph.dataset import COMPLETED, StoreData
 
@@ -36,32 +36,33 @@ def _str_array(values: Any) -> StrArray:
     return array if array.size else np.zeros(0, dtype="<U1")
 
 
-def _fields_to_arrays(obj: Any, prefix: str) -> dict[str, npt.NDArray[Any]]:
-    return {f"{prefix}{f.name}": getattr(obj, f.name) for f in fields(obj) if f.init and f.repr}
-
-
-def _fields_from_arrays(cls: Any, arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> Any:
-    return cls(**{f.name: arrays[f"{prefix}{f.name}"] for f in fields(cls) if f.init and f.repr})
+def _stored(dtype: type[np.generic]) -> dict[str, Encoding]:
+    """A catalogue array's codec: ``dtype`` (strings: as stored), in the memory order it has."""
+    return dense(dtype, contiguous=False)
 
 
 @dataclass(frozen=True)
-class Catalogue:
+class Catalogue(ArrayCoded):
     """Every product the server can show, in position order."""
 
-    item_ids: IntArray
-    sku: StrArray
-    name: StrArray
-    brand: StrArray
-    category: npt.NDArray[np.int32]  # position into category_names
-    category_names: StrArray
-    price: FloatArray
-    cost: FloatArray
-    stock: IntArray
-    promoted: npt.NDArray[np.bool_]
-    created_at: IntArray
-    description: StrArray
-    specs_json: StrArray  # one JSON object per product
+    item_ids: IntArray = field(metadata=_stored(np.int64))
+    sku: StrArray = field(metadata=_stored(np.str_))
+    name: StrArray = field(metadata=_stored(np.str_))
+    brand: StrArray = field(metadata=_stored(np.str_))
+    category: npt.NDArray[np.int32] = field(
+        metadata=_stored(np.int32)
+    )  # position into category_names
+    category_names: StrArray = field(metadata=_stored(np.str_))
+    price: FloatArray = field(metadata=_stored(np.float64))
+    cost: FloatArray = field(metadata=_stored(np.float64))
+    stock: IntArray = field(metadata=_stored(np.int64))
+    promoted: npt.NDArray[np.bool_] = field(metadata=_stored(np.bool_))
+    created_at: IntArray = field(metadata=_stored(np.int64))
+    description: StrArray = field(metadata=_stored(np.str_))
+    specs_json: StrArray = field(metadata=_stored(np.str_))  # one JSON object per product
     index: IdIndex = field(init=False, repr=False, compare=False)
+
+    ARRAY_PREFIX: ClassVar[str] = "catalogue."
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", IdIndex(self.item_ids))
@@ -80,16 +81,6 @@ class Catalogue:
             if str(candidate).lower() == lowered:
                 return position
         return None
-
-    def to_arrays(self, prefix: str = "catalogue.") -> dict[str, npt.NDArray[Any]]:
-        return _fields_to_arrays(self, prefix)
-
-    @classmethod
-    def from_arrays(
-        cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str = "catalogue."
-    ) -> Catalogue:
-        catalogue: Catalogue = _fields_from_arrays(cls, arrays, prefix)
-        return catalogue
 
 
 def catalogue_from_products(products: pd.DataFrame) -> Catalogue:
@@ -115,7 +106,7 @@ def catalogue_from_products(products: pd.DataFrame) -> Catalogue:
 
 
 @dataclass(frozen=True)
-class Histories:
+class Histories(ArrayCoded):
     """Customers with their orders (every status), order lines and reviews, as CSR-like arrays.
 
     Orders of customer ``u`` are ``user_order_indptr[u]:user_order_indptr[u+1]`` (sorted by
@@ -123,25 +114,27 @@ class Histories:
     of ``u`` are ``user_review_indptr[u]:user_review_indptr[u+1]``.
     """
 
-    user_ids: IntArray
-    user_name: StrArray
-    user_email: StrArray
-    user_created_at: IntArray
-    user_order_indptr: IntArray
-    order_ids: IntArray
-    order_date: IntArray
-    order_status: StrArray
-    order_total: FloatArray
-    order_line_indptr: IntArray
-    line_item: npt.NDArray[np.int32]
-    line_qty: IntArray
-    line_price: FloatArray
-    user_review_indptr: IntArray
-    review_ids: IntArray
-    review_item: npt.NDArray[np.int32]
-    review_rating: IntArray
-    review_date: IntArray
+    user_ids: IntArray = field(metadata=_stored(np.int64))
+    user_name: StrArray = field(metadata=_stored(np.str_))
+    user_email: StrArray = field(metadata=_stored(np.str_))
+    user_created_at: IntArray = field(metadata=_stored(np.int64))
+    user_order_indptr: IntArray = field(metadata=_stored(np.int64))
+    order_ids: IntArray = field(metadata=_stored(np.int64))
+    order_date: IntArray = field(metadata=_stored(np.int64))
+    order_status: StrArray = field(metadata=_stored(np.str_))
+    order_total: FloatArray = field(metadata=_stored(np.float64))
+    order_line_indptr: IntArray = field(metadata=_stored(np.int64))
+    line_item: npt.NDArray[np.int32] = field(metadata=_stored(np.int32))
+    line_qty: IntArray = field(metadata=_stored(np.int64))
+    line_price: FloatArray = field(metadata=_stored(np.float64))
+    user_review_indptr: IntArray = field(metadata=_stored(np.int64))
+    review_ids: IntArray = field(metadata=_stored(np.int64))
+    review_item: npt.NDArray[np.int32] = field(metadata=_stored(np.int32))
+    review_rating: IntArray = field(metadata=_stored(np.int64))
+    review_date: IntArray = field(metadata=_stored(np.int64))
     index: IdIndex = field(init=False, repr=False, compare=False)
+
+    ARRAY_PREFIX: ClassVar[str] = "histories."
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", IdIndex(self.user_ids))
@@ -175,16 +168,6 @@ class Histories:
     def order_items(self, order: int) -> npt.NDArray[np.int32]:
         span = self.lines_of(order)
         return self.line_item[span.start : span.stop]
-
-    def to_arrays(self, prefix: str = "histories.") -> dict[str, npt.NDArray[Any]]:
-        return _fields_to_arrays(self, prefix)
-
-    @classmethod
-    def from_arrays(
-        cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str = "histories."
-    ) -> Histories:
-        histories: Histories = _fields_from_arrays(cls, arrays, prefix)
-        return histories
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0 if args.command is None else 2
+    from recograph.online.configuration import Configuration
+
+    args.configuration = Configuration.from_env()  # the one settings object, read once
     try:
         return handler(args)
     except SettingsError as exc:  # a bad RECOGRAPH_* variable, whichever command read it

@@ -25,8 +25,8 @@ class SettingsError(RecographError, ValueError):
 class Environment:
     """``RECOGRAPH_*`` variables of one mapping, read through typed getters whose errors name
     the variable: the one reader behind `Settings`, the server's `ServingConfig` and the A/B
-    experiment, so a value means the same wherever it is read. A missing or blank value is
-    the default."""
+    experiment (the sections of `online.configuration.Configuration`), so a value means the
+    same wherever it is read. A missing or blank value is the default."""
 
     values: Mapping[str, str]
 
@@ -109,9 +109,12 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from a mapping (``os.environ`` by default) so tests can pass a dict."""
-        env = Environment.of(environ)
+        return cls.from_environment(Environment.of(environ))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> Settings:
+        """This section of the one configuration (`online.configuration.Configuration`)."""
         production = env.flag("RECOGRAPH_PRODUCTION", False)
-        stores_file = env.raw("RECOGRAPH_STORES_FILE")
         return cls(
             database_url=env.text("RECOGRAPH_DATABASE_URL", DEFAULT_DATABASE_URL),
             data_dir=Path(env.raw("RECOGRAPH_DATA_DIR") or DEFAULT_DATA_DIR),

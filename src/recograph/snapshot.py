@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.registry import CF_MODELS as CF_MODELS  # noqa: PLC0414 (re-export)
-from recograph.recommenders.registry import CF_REGISTRY, cf_entry
+from recograph.recommenders.registry import cf_entry, cf_registry
 from recograph.recommenders.repeat import RepeatModel
 from recograph.recommenders.rules import RuleSet, antecedent_index
 from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
@@ -59,6 +59,7 @@ DEFAULT_PAGE_LEADS: Mapping[PageType, int] = {
 # A product this likely to be re-bought within `due.HORIZON_DAYS` ranks with the best new one
 # (`engine.mix_due`) when the build did not choose its own.
 DEFAULT_DUE_PAR = 0.1
+_Model = TypeVar("_Model")
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,9 @@ class ModelSnapshot:
     catalogue: Catalogue
     histories: Histories
     interactions: sp.csr_matrix  # customers × products, the CF training matrix
-    item_knn: ItemKNN
-    user_knn: UserKNN
-    svd: SVDModel
-    als: ALSModel
-    ease: EASEModel | None
+    # The fitted CF models by registry name, in registry order (an optional one not fitted
+    # is absent); `cf_model` / `served_cf_model` read them, the properties below type them.
+    cf: Mapping[str, CFModel]
     content: ContentModel
     popularity: Popularity
     repeat: RepeatModel
@@ -162,6 +161,9 @@ class ModelSnapshot:
     order_baskets: OrderBaskets = field(init=False, repr=False)  # co-purchase rates
 
     def __post_init__(self) -> None:
+        for entry in cf_registry():
+            if not entry.optional and entry.name not in self.cf:
+                raise ValueError(f"the CF model {entry.name!r} is missing")
         setter = object.__setattr__
         setter(self, "product_rule_index", antecedent_index(self.product_rules))
         setter(self, "category_rule_index", antecedent_index(self.category_rules))
@@ -175,7 +177,7 @@ class ModelSnapshot:
                 self.popularity, catalogue.category, catalogue.n_categories, catalogue.promoted
             )
             setter(self, "candidates", lists)
-        dense = dense_cf_models({entry.name: self.cf_model(entry.name) for entry in CF_REGISTRY})
+        dense = dense_cf_models({entry.name: self.cf_model(entry.name) for entry in cf_registry()})
         if self.cf_lists is None or not self.cf_lists.matches(dense):
             setter(self, "cf_lists", fit_cf_lists(dense, self.interactions, known=self.cf_lists))
 
@@ -203,8 +205,37 @@ class ModelSnapshot:
 
     def cf_model(self, name: str) -> CFModel | None:
         """The fitted CF model registered as ``name`` (None: optional and not fitted)."""
-        model: CFModel | None = getattr(self, cf_entry(name).name)
+        return self.cf.get(cf_entry(name).name)
+
+    def with_cf_model(self, name: str, model: CFModel) -> ModelSnapshot:
+        """This snapshot with ``name`` refitted (tuning, benchmarks)."""
+        return replace(self, cf={**self.cf, cf_entry(name).name: model})
+
+    def _typed(self, name: str, kind: type[_Model]) -> _Model:
+        model = self.cf[name]
+        assert isinstance(model, kind)
         return model
+
+    @property
+    def item_knn(self) -> ItemKNN:
+        return self._typed("item_knn", ItemKNN)
+
+    @property
+    def user_knn(self) -> UserKNN:
+        return self._typed("user_knn", UserKNN)
+
+    @property
+    def svd(self) -> SVDModel:
+        return self._typed("svd", SVDModel)
+
+    @property
+    def als(self) -> ALSModel:
+        return self._typed("als", ALSModel)
+
+    @property
+    def ease(self) -> EASEModel | None:
+        """EASE, or None where it was not fitted (above its catalogue limit)."""
+        return self._typed("ease", EASEModel) if "ease" in self.cf else None
 
     def served_cf_model(self, name: str) -> tuple[str, CFModel]:
         """The model that answers for ``name``: itself, or its stand-in when not fitted."""
@@ -222,8 +253,8 @@ class ModelSnapshot:
         arrays.update(self.catalogue.to_arrays("catalogue."))
         arrays.update(self.histories.to_arrays("histories."))
         arrays.update(sparse_to_arrays(self.interactions, "interactions."))
-        for entry in CF_REGISTRY:
-            model = self.cf_model(entry.name)
+        for entry in cf_registry():
+            model = self.cf.get(entry.name)
             if model is not None:
                 arrays.update(model.to_arrays(entry.prefix))
         arrays.update(self.content.to_arrays("content."))
@@ -239,11 +270,10 @@ class ModelSnapshot:
     def from_arrays(
         cls, arrays: Mapping[str, npt.NDArray[Any]], manifest: Mapping[str, Any]
     ) -> ModelSnapshot:
-        cf_models: dict[str, Any] = {
+        cf_models: dict[str, CFModel] = {
             entry.name: entry.model.from_arrays(arrays, entry.prefix)
+            for entry in cf_registry()
             if not entry.optional or any(name.startswith(entry.prefix) for name in arrays)
-            else None
-            for entry in CF_REGISTRY
         }
         return cls(
             version=str(manifest.get("version", "unpublished")),
@@ -251,7 +281,7 @@ class ModelSnapshot:
             catalogue=Catalogue.from_arrays(arrays, "catalogue."),
             histories=Histories.from_arrays(arrays, "histories."),
             interactions=sparse_from_arrays(arrays, "interactions."),
-            **cf_models,
+            cf=cf_models,
             content=ContentModel.from_arrays(arrays, "content."),
             popularity=Popularity.from_arrays(arrays, "popularity."),
             repeat=RepeatModel.from_arrays(arrays, "repeat."),

@@ -541,7 +541,7 @@ def fit_snapshot_spark(
     return replace(
         local,
         manifest=manifest,
-        als=als,
+        cf={**local.cf, "als": als},
         product_rules=rules["product"],
         category_rules=rules["category"],
     )

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recograph.settings import Settings
+from recograph.commands import configuration_of
 from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name, store_dir
 
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except InvalidStoreName as exc:
         print(f"recograph build: {exc}", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
+    settings = configuration_of(args).settings
     root: Path = args.artifacts or settings.artifacts_dir
     try:
         result = run_build(

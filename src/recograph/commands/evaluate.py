@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recograph.commands import configuration_of
 from recograph.core.vocabulary import Segment
-from recograph.settings import Settings
 from recograph.snapshot import CF_MODELS
 
 # The order `recograph build` scores (and prints) the rows in: `evaluate_models` for history
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from recograph import artifacts
     from recograph.evaluation.evaluate import CART_TITLE, report_from_dict
 
-    root = args.artifacts or Settings.from_env().artifacts_dir
+    root = args.artifacts or configuration_of(args).settings.artifacts_dir
     try:
         loaded = artifacts.load(root, verify=False)
     except artifacts.ArtifactError as exc:

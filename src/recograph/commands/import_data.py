@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from recograph import terminal
+from recograph.commands import configuration_of
 from recograph.importer import ImportSummary, UnsupportedDatabaseError, import_store
 from recograph.io import StoreFormatError
-from recograph.settings import Settings, SettingsError
+from recograph.settings import SettingsError
 from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name
 
 SHOWN_REJECTS = 10
@@ -85,7 +86,7 @@ def format_summary(summary: ImportSummary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env()
+        settings = configuration_of(args).settings
     except SettingsError as exc:
         _error(str(exc))
         return 2

@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timedelta
 from typing import Any
 
-from recograph.settings import Settings
+from recograph.commands import configuration_of
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dh])$")
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--window-hours must be positive")
     if not 0 < args.alpha < 1:
         return _fail("--alpha must be between 0 and 1")
-    url = args.database_url or Settings.from_env().database_url
+    url = args.database_url or configuration_of(args).settings.database_url
     path = db.sqlite_path(url)
     if path is not None and not path.is_file():
         return _fail(f"no database at {path} (serve with --database-url to log impressions)")

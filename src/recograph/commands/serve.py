@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recograph.commands import configuration_of
 from recograph.settings import Settings, SettingsError
 from recograph.terminal import log_level
 
@@ -109,18 +110,16 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from recograph import db
-    from recograph.online.config import ServingConfig
     from recograph.online.security import check_settings
-    from recograph.online.variants import Experiment
 
     if args.workers < 1:
         logger.error("--workers must be at least 1")
         return 2
-    os.environ.update(_environment(args))
+    overrides = _environment(args)
+    os.environ.update(overrides)  # what each worker's app reads (`create_app_from_env`)
     try:
-        settings = Settings.from_env()
-        ServingConfig.from_env()
-        Experiment.from_env()
+        configuration = configuration_of(args).updated(overrides).validate()
+        settings = configuration.settings
         check_settings(settings)
     except SettingsError as exc:
         logger.error("%s", exc)

@@ -49,7 +49,7 @@ from recograph.evaluation.metrics import (
 from recograph.evaluation.split import CartCase
 from recograph.progress import Progress, every, no_progress
 from recograph.recommenders.blend import SEED_WEIGHTS, blend, normalise, shift_for_page
-from recograph.snapshot import CF_MODELS, BlendConfig, ModelSnapshot
+from recograph.snapshot import BlendConfig, ModelSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +155,7 @@ def _request(**kwargs: Any) -> RequestFactory:
 def model_rows(snapshot: ModelSnapshot) -> dict[str, RequestFactory]:
     """Every row scored by the engine, by name."""
     rows: dict[str, RequestFactory] = {"popularity": _request(strategy=Strategy.POPULAR)}
-    for name in CF_MODELS:
-        if name == "ease" and snapshot.ease is None:
-            continue
+    for name in snapshot.cf:  # every fitted CF model, in registry order
         rows[name] = _request(strategy=Strategy.COLLABORATIVE, cf_models=((name, 1.0),))
     rows["content"] = _request(strategy=Strategy.CONTENT)
     rows["rules"] = _request(strategy=Strategy.RULES)
@@ -344,11 +342,8 @@ def _stack(
     everything = Weights(cf=1.0, content=1.0, rules=1.0, popularity=1.0)
     n_rows, n_items = len(rows), snapshot.n_items
     signals = {s: np.zeros((n_rows, n_items), dtype=np.float32) for s in SignalName}
-    models = [
-        m
-        for m in CF_MODELS
-        if (m != "ease" or snapshot.ease is not None) and (cf_models is None or m in cf_models)
-    ]
+    # every fitted CF model in registry order (only the served ones when ``cf_models`` is given)
+    models = [m for m in snapshot.cf if cf_models is None or m in cf_models]
     cf = {m: np.zeros((n_rows, n_items), dtype=np.float32) for m in models}
     excluded = np.zeros((n_rows, n_items), dtype=np.bool_)
     n_orders = np.zeros(n_rows, dtype=np.int64)

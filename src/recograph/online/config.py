@@ -80,7 +80,11 @@ class ServingConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingConfig:
         """Read the serving variables (``os.environ`` by default); errors name the variable."""
-        env = Environment.of(environ)
+        return cls.from_environment(Environment.of(environ))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> ServingConfig:
+        """This section of the one configuration (`online.configuration.Configuration`)."""
         cap = env.integer("RECOGRAPH_CATEGORY_CAP", 3, minimum=0)
         return cls(
             promoted_slots=_slots(env, "RECOGRAPH_PROMOTED_SLOTS", (3,)),

@@ -152,7 +152,12 @@ class Experiment:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Experiment:
         """``RECOGRAPH_VARIANTS`` (JSON text or a file path); no experiment when unset."""
-        raw = (Environment.of(environ).raw(ENV_VARIABLE) or "").strip()
+        return cls.from_environment(Environment.of(environ))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> Experiment:
+        """This section of the one configuration (`online.configuration.Configuration`)."""
+        raw = (env.raw(ENV_VARIABLE) or "").strip()
         if not raw:
             return cls()
         if raw[0] in "[{":

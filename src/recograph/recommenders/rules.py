@@ -34,8 +34,8 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from recograph.recommenders.codec import ArrayCoded, Encoding, dense, scalar
 from recograph.recommenders.sparse import row_entries
 
 with warnings.catch_warnings():
@@ -54,11 +55,14 @@ logger = logging.getLogger(__name__)
 
 METRICS: tuple[str, ...] = ("support", "confidence", "lift", "leverage", "conviction")
 
-_ARRAY_FIELDS: tuple[str, ...] = (
-    "antecedent_indptr",
-    "antecedent_indices",
-    "consequent_indptr",
-    "consequent_indices",
+
+def _stored(dtype: type[np.generic]) -> dict[str, Encoding]:
+    """A rule array's codec: ``dtype``, written in the memory order it has."""
+    return dense(dtype, contiguous=False)
+
+
+# The per-rule arrays (shape (n_rules,)), checked against the rule count.
+_PER_RULE_FIELDS = (
     "support",
     "confidence",
     "lift",
@@ -68,25 +72,10 @@ _ARRAY_FIELDS: tuple[str, ...] = (
     "antecedent_count",
     "consequent_count",
 )
-_SCALAR_FIELDS: tuple[str, ...] = ("n_baskets", "n_items")
-_DTYPES: dict[str, type[np.generic]] = {
-    "antecedent_indptr": np.int64,
-    "antecedent_indices": np.int32,
-    "consequent_indptr": np.int64,
-    "consequent_indices": np.int32,
-    "support": np.float64,
-    "confidence": np.float64,
-    "lift": np.float64,
-    "leverage": np.float64,
-    "conviction": np.float64,
-    "count": np.int64,
-    "antecedent_count": np.int64,
-    "consequent_count": np.int64,
-}
 
 
 @dataclass(frozen=True)
-class RuleSet:
+class RuleSet(ArrayCoded):
     """Association rules ``antecedent => consequent`` as flat arrays (no pickles).
 
     Rule ``r`` has antecedent positions ``antecedent_indices[antecedent_indptr[r]:
@@ -103,26 +92,27 @@ class RuleSet:
     consequent positions, so the same input always gives the same arrays.
     """
 
-    antecedent_indptr: npt.NDArray[np.int64]
-    antecedent_indices: npt.NDArray[np.int32]
-    consequent_indptr: npt.NDArray[np.int64]
-    consequent_indices: npt.NDArray[np.int32]
-    support: npt.NDArray[np.float64]
-    confidence: npt.NDArray[np.float64]
-    lift: npt.NDArray[np.float64]
-    leverage: npt.NDArray[np.float64]
-    conviction: npt.NDArray[np.float64]
-    count: npt.NDArray[np.int64]
-    antecedent_count: npt.NDArray[np.int64]
-    consequent_count: npt.NDArray[np.int64]
-    n_baskets: int
-    n_items: int
+    # Stored as they are (memory order kept) in these dtypes; the counts as 0-d int64.
+    antecedent_indptr: npt.NDArray[np.int64] = field(metadata=_stored(np.int64))
+    antecedent_indices: npt.NDArray[np.int32] = field(metadata=_stored(np.int32))
+    consequent_indptr: npt.NDArray[np.int64] = field(metadata=_stored(np.int64))
+    consequent_indices: npt.NDArray[np.int32] = field(metadata=_stored(np.int32))
+    support: npt.NDArray[np.float64] = field(metadata=_stored(np.float64))
+    confidence: npt.NDArray[np.float64] = field(metadata=_stored(np.float64))
+    lift: npt.NDArray[np.float64] = field(metadata=_stored(np.float64))
+    leverage: npt.NDArray[np.float64] = field(metadata=_stored(np.float64))
+    conviction: npt.NDArray[np.float64] = field(metadata=_stored(np.float64))
+    count: npt.NDArray[np.int64] = field(metadata=_stored(np.int64))
+    antecedent_count: npt.NDArray[np.int64] = field(metadata=_stored(np.int64))
+    consequent_count: npt.NDArray[np.int64] = field(metadata=_stored(np.int64))
+    n_baskets: int = field(metadata=scalar(np.int64))
+    n_items: int = field(metadata=scalar(np.int64))
 
     def __post_init__(self) -> None:
         n_rules = len(self.antecedent_indptr) - 1
         if n_rules < 0 or len(self.consequent_indptr) != n_rules + 1:
             raise ValueError("RuleSet indptr arrays must both have n_rules + 1 entries")
-        for name in _ARRAY_FIELDS[4:]:
+        for name in _PER_RULE_FIELDS:
             if len(getattr(self, name)) != n_rules:
                 raise ValueError(f"RuleSet.{name} must have {n_rules} entries")
         for side in ("antecedent", "consequent"):
@@ -161,31 +151,6 @@ class RuleSet:
     def lengths(self) -> npt.NDArray[np.int64]:
         """Rule lengths |antecedent| + |consequent|, shape (n_rules,)."""
         return np.diff(self.antecedent_indptr) + np.diff(self.consequent_indptr)
-
-    def to_arrays(self, prefix: str) -> dict[str, npt.NDArray[np.generic]]:
-        """Arrays for ``np.savez``, named ``f"{prefix}{field}"``; scalars as 0-d int64."""
-        out: dict[str, npt.NDArray[np.generic]] = {
-            f"{prefix}{name}": getattr(self, name) for name in _ARRAY_FIELDS
-        }
-        for name in _SCALAR_FIELDS:
-            out[f"{prefix}{name}"] = np.array(getattr(self, name), dtype=np.int64)
-        return out
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[np.generic]], prefix: str) -> RuleSet:
-        """Inverse of `to_arrays`; a missing key raises KeyError naming it."""
-        values: dict[str, object] = {}
-        for name in _ARRAY_FIELDS:
-            key = f"{prefix}{name}"
-            if key not in arrays:
-                raise KeyError(f"rule array {key!r} is missing")
-            values[name] = np.asarray(arrays[key], dtype=_DTYPES[name])
-        for name in _SCALAR_FIELDS:
-            key = f"{prefix}{name}"
-            if key not in arrays:
-                raise KeyError(f"rule array {key!r} is missing")
-            values[name] = int(np.asarray(arrays[key]))
-        return cls(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

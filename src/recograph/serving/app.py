@@ -33,6 +33,7 @@ from strawberry.schema.base import BaseSchema
 
 from recograph.api import build_schema
 from recograph.online.config import ServingConfig
+from recograph.online.configuration import Configuration
 from recograph.online.events import EventWriter
 from recograph.online.live import LivePurchaseFeed, NamedStoresFeed
 from recograph.online.security import check_settings
@@ -248,16 +249,19 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     playground: bool = True,
     experiment: Experiment | None = None,
+    configuration: Configuration | None = None,
 ) -> Starlette:
     """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
     startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
     the web UI at ``/`` (it talks to ``/graphql`` like any other client). ``experiment``
     (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
     are at ``/metrics``. Settings a server must not run with raise ``SettingsError``
-    (`recograph.online.security.check_settings`)."""
-    settings = settings or Settings.from_env()
+    (`recograph.online.security.check_settings`). ``configuration`` (default: read from the
+    environment once, here) supplies every section not passed on its own."""
+    configuration = configuration or Configuration.from_env()
+    settings = settings or configuration.settings
     check_settings(settings)
-    config = config or ServingConfig.from_env()
+    config = config or configuration.serving
     if config.ranking is not None:
         snapshot_loader = with_ranking(snapshot_loader, Ranking(config.ranking))
     state = ServingState(Path(settings.artifacts_dir), snapshot_loader)
@@ -277,7 +281,7 @@ def create_app(
         config=config,
         state=state,
         events=events,
-        experiment=experiment if experiment is not None else Experiment.from_env(),
+        experiment=experiment if experiment is not None else configuration.experiment,
         monitoring=monitoring,
     )
     limits = SchemaLimits(
@@ -488,4 +492,4 @@ def create_app_from_env() -> Starlette:
             level=os.environ.get("RECOGRAPH_LOG_LEVEL", "WARNING"),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    return create_app(Settings.from_env(), config=ServingConfig.from_env(), handle_sighup=True)
+    return create_app(configuration=Configuration.from_env(), handle_sighup=True)

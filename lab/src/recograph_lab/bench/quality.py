@@ -530,7 +530,7 @@ def _single_model(name: str) -> Callable[[int], Request]:
 
 
 def _with_ease(snapshot: ModelSnapshot, l2: float) -> ModelSnapshot:
-    return replace(snapshot, ease=fit_ease(snapshot.interactions, l2=l2))
+    return snapshot.with_cf_model("ease", fit_ease(snapshot.interactions, l2=l2))
 
 
 def choose_ease_lambda(

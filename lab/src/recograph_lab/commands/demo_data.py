@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from recograph import terminal
-from recograph.settings import Settings, SettingsError
+from recograph.commands import configuration_of
+from recograph.settings import SettingsError
 from recograph.stores import InvalidStoreName, check_store_name
 from recograph_lab.demo.catalogue import CONSUMABLES
 from recograph_lab.demo.generator import GenerationSummary, generate_store
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if out is None:
         try:
-            out = Settings.from_env().data_dir
+            out = configuration_of(args).settings.data_dir
         except SettingsError as exc:
             print(f"recograph demo-data: {exc}", file=sys.stderr)
             return 2

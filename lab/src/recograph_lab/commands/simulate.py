@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recograph.commands import configuration_of
 from recograph.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -82,13 +83,14 @@ def _fail(message: str, status: int = 2) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from recograph.models import utcnow
-    from recograph.online.variants import Experiment, load_experiment, parse_experiment
+    from recograph.online.variants import load_experiment, parse_experiment
     from recograph_lab.simulate.client import ShopError, is_loopback
     from recograph_lab.simulate.run import Behaviour, Plan
     from recograph_lab.simulate.shoppers import GroundTruthError, load_population
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
-    settings = Settings.from_env()
+    configuration = configuration_of(args)
+    settings = configuration.settings
     try:
         plan = Plan(args.days, args.sessions_per_day, args.seed, args.concurrency)
     except ValueError as exc:
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.in_process:
         try:
             if args.variants is None:
-                experiment = Experiment.from_env()
+                experiment = configuration.experiment
             elif args.variants.lstrip()[:1] in ("[", "{"):
                 import json
 
@@ -152,7 +154,6 @@ async def _in_process(
     from dataclasses import replace
 
     from recograph import db
-    from recograph.online.config import ServingConfig
     from recograph.serving.app import create_app
     from recograph_lab.simulate.client import GraphQLShop, ShopError, in_process_client
     from recograph_lab.simulate.run import simulate
@@ -164,7 +165,7 @@ async def _in_process(
         artifacts_dir=args.artifacts or settings.artifacts_dir,
         database_url=database_url,
     )
-    config = replace(ServingConfig.from_env(), reload_poll_seconds=0)
+    config = replace(configuration_of(args).serving, reload_poll_seconds=0)
     app = create_app(settings, config=config, experiment=experiment, playground=False)
     async with app.router.lifespan_context(app):
         if app.state.services.state.current is None:
