@@ -17,7 +17,7 @@ import pytest
 
 from recograph import artifacts
 from recograph.cli import main
-from recograph.commands.evaluate import BUILD_ORDER
+from recograph.commands.evaluate import build_order
 from recograph.evaluation import evaluate
 from recograph.pipeline import SERVED_ROW
 from recograph.recommenders import intent
@@ -93,7 +93,7 @@ def test_build_prints_tables_and_a_one_line_summary_and_no_logs(small_build: Sma
     rows = [line.split("  ")[0].strip() for line in run.out.splitlines()]
     history_rows = [name for name in rows if name in metrics["models"]]
     assert history_rows[: len(metrics["models"])] == [
-        name for name in BUILD_ORDER if name in metrics["models"]
+        name for name in build_order() if name in metrics["models"]
     ]
     assert f"read the export in {small_build.store}: 291 products, 50 customers" in run.err
 

@@ -96,7 +96,10 @@ def _parser(selected: str | None, plugins: dict[str, EntryPoint]) -> argparse.Ar
             sub.add_parser(name, help=f"(run 'recograph {name} --help')")
             continue
         module = _command_module(name, plugins)
-        if module is not None:
+        if module is not None and selected is None and hasattr(module, "HELP"):
+            # The command list only: its flags (and what they import) wait for its own --help.
+            sub.add_parser(name, help=module.HELP)
+        elif module is not None:
             module.register(sub)
         elif COMMANDS.get(name) == LAB:
             sub.add_parser(name, help=f"(needs the {LAB_PACKAGE} package)")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from recograph.artifacts import CURRENT_FILE
-
 DEFAULT_STORE = "default"
 STORE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 STORE_NAME_RULE = (
@@ -48,6 +46,9 @@ def list_stores(root: Path) -> list[str]:
     directories of the default store have a manifest but no ``current``, so they never
     count as stores.
     """
+    # Imported here: `recograph --help` reads this module's names without numpy.
+    from recograph.artifacts import CURRENT_FILE
+
     stores = [DEFAULT_STORE] if (root / CURRENT_FILE).is_file() else []
     if root.is_dir():
         stores += sorted(

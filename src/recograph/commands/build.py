@@ -11,11 +11,14 @@ from typing import Any
 from recograph.commands import configuration_of
 from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name, store_dir
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "build and evaluate the recommendation artifacts"
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "build",
-        help="build and evaluate the recommendation artifacts",
+        help=HELP,
         description=(
             "Read a store (an export directory or the database), mine association rules, fit "
             "collaborative filtering, content similarity and popularity, evaluate every model "

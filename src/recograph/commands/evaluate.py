@@ -10,23 +10,27 @@ from typing import Any
 
 from recograph.commands import configuration_of
 from recograph.core.vocabulary import Segment
-from recograph.snapshot import CF_MODELS
 
-# The order `recograph build` scores (and prints) the rows in: `evaluate_models` for history
-# pages, `evaluate_cart_completion` for cart pages. A manifest stores them sorted by name.
-BUILD_ORDER = (
-    "random",
-    "popularity",
-    *CF_MODELS,
-    "collaborative",
-    "content",
-    "rules",
-    "hybrid (context weights)",
-    "hybrid (seed weights)",
-    "hybrid (tuned)",
-    "hybrid (history weights)",
-    "hybrid + business rules",
-)
+
+def build_order() -> tuple[str, ...]:
+    """The order `recograph build` scores (and prints) the rows in: `evaluate_models` for
+    history pages, `evaluate_cart_completion` for cart pages. A manifest stores them sorted by
+    name. (A function: the CF model names come from the registry, which imports every model.)"""
+    from recograph.recommenders.registry import CF_MODELS
+
+    return (
+        "random",
+        "popularity",
+        *CF_MODELS,
+        "collaborative",
+        "content",
+        "rules",
+        "hybrid (context weights)",
+        "hybrid (seed weights)",
+        "hybrid (tuned)",
+        "hybrid (history weights)",
+        "hybrid + business rules",
+    )
 
 
 SEGMENT_ORDER = ("all", *(segment.value for segment in Segment))
@@ -38,11 +42,11 @@ def _ordered(items: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
 
 
 def in_build_order(metrics: dict[str, Any]) -> dict[str, Any]:
-    """``metrics`` with its ``models`` (and the cart's) in `BUILD_ORDER` and each model's
+    """``metrics`` with its ``models`` (and the cart's) in `build_order()` and each model's
     segments in `SEGMENT_ORDER`, as the build printed them; unknown names last."""
     models = {
         name: {**model, "segments": _ordered(model.get("segments", {}), SEGMENT_ORDER)}
-        for name, model in _ordered(metrics.get("models", {}), BUILD_ORDER).items()
+        for name, model in _ordered(metrics.get("models", {}), build_order()).items()
     }
     result = {**metrics, "models": models}
     if isinstance(metrics.get("cart"), dict):
@@ -50,10 +54,14 @@ def in_build_order(metrics: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "show (or recompute) the offline evaluation of a build"
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "evaluate",
-        help="show (or recompute) the offline evaluation of a build",
+        help=HELP,
         description=(
             "Without --data: print the evaluation recorded in the build's manifest. With --data: "
             "re-run the temporal-holdout evaluation on that store with the build's parameters."

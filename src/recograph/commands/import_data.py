@@ -6,24 +6,26 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from recograph import terminal
 from recograph.commands import configuration_of
-from recograph.importer import ImportSummary, UnsupportedDatabaseError, import_store
-from recograph.io import StoreFormatError
 from recograph.settings import SettingsError
 from recograph.stores import DEFAULT_STORE, InvalidStoreName, check_store_name
 
+if TYPE_CHECKING:
+    from recograph.importer import ImportSummary
+
 SHOWN_REJECTS = 10
+
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "validate a store export and load it into the database"
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "import",
-        help="validate a store export and load it into the database",
+        help=HELP,
         description=(
             "Read products, customers, orders, order_items and reviews (.json arrays or "
             ".jsonl) from DIR, reject bad rows (listed in a rejects file) and upsert the rest "
@@ -85,6 +87,11 @@ def format_summary(summary: ImportSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError  # heavy: imported only to import
+
+    from recograph.importer import UnsupportedDatabaseError, import_store
+    from recograph.io import StoreFormatError
+
     try:
         settings = configuration_of(args).settings
     except SettingsError as exc:

@@ -15,11 +15,14 @@ from recograph.commands import configuration_of
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dh])$")
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "reports from the serving logs (online metrics)"
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "report",
-        help="reports from the serving logs (online metrics)",
+        help=HELP,
         description="Reports computed from what the server logged.",
     )
     kinds = parser.add_subparsers(dest="report", metavar="REPORT", required=True)

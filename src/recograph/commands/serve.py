@@ -28,11 +28,14 @@ from recograph.terminal import log_level
 
 logger = logging.getLogger(__name__)
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "serve the GraphQL API"
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
-        help="serve the GraphQL API",
+        help=HELP,
         description=(
             "Serve recommendations over GraphQL from the published build (GraphiQL at "
             "/graphql, health at /healthz and /readyz). Other settings come from RECOGRAPH_* "

@@ -21,11 +21,12 @@ BENCHMARKS: dict[str, str] = {
     "ranking": "ranking",
 }
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "run a benchmark (build, serve, scale, load, quality, ranking)"
+
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "bench", help="run a benchmark (build, serve, scale, load, quality, ranking)"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("bench", help=HELP)
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for module_name in BENCHMARKS.values():
         try:

@@ -7,7 +7,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,9 +16,10 @@ from recograph import terminal
 from recograph.commands import configuration_of
 from recograph.settings import SettingsError
 from recograph.stores import InvalidStoreName, check_store_name
-from recograph_lab.demo.catalogue import CONSUMABLES
-from recograph_lab.demo.generator import GenerationSummary, generate_store
-from recograph_lab.demo.summary import StoreSummary, summarize_store
+
+if TYPE_CHECKING:  # the generator and summary (pandas) load only when the command runs
+    from recograph_lab.demo.generator import GenerationSummary
+    from recograph_lab.demo.summary import StoreSummary
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,14 @@ def _scale(text: str) -> float:
     return value
 
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "generate the deterministic TechHeaven demo store"
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "demo-data",
-        help="generate the deterministic TechHeaven demo store",
+        help=HELP,
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -115,6 +120,8 @@ def store_names(count: int) -> list[str]:
 
 def _run_several(args: argparse.Namespace) -> int:
     """``--stores N``: one line per generated store."""
+    from recograph_lab.demo.generator import generate_store
+
     root: Path = args.out or DEFAULT_STORES_DIR
     for offset, name in enumerate(store_names(args.stores)):
         try:
@@ -135,6 +142,9 @@ def _run_several(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Generate, measure from the written files and print; 2 for bad settings, 1 on failure."""
+    from recograph_lab.demo.generator import generate_store
+    from recograph_lab.demo.summary import summarize_store
+
     if args.stores is not None:
         return _run_several(args)
     out: Path | None = args.out
@@ -165,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(generated: GenerationSummary, summary: StoreSummary, console: Console) -> None:
     """The command's output: what was written and what it measures."""
+    from recograph_lab.demo.catalogue import CONSUMABLES
+
     console.print(
         f"Wrote the TechHeaven demo store to {generated.out_dir} "
         f"(seed {generated.seed}, scale {generated.scale:g}) in {generated.seconds:.1f} s"

@@ -28,11 +28,14 @@ logger = logging.getLogger(__name__)
 
 SERVER_FLUSH_WAIT_SECONDS = 2.0  # a server writes its log every 0.5 s by default
 
+# One line for `recograph --help`, which lists commands without importing their code.
+HELP = "replay synthetic shoppers through the GraphQL API"
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "simulate",
-        help="replay synthetic shoppers through the GraphQL API",
+        help=HELP,
         description=(
             "Replay shoppers with the demo store's latent personas (ground_truth.json) through "
             "the GraphQL API: they view pages, receive recommendations, click and buy with "
