@@ -20,8 +20,7 @@ from recograph.schema.execution import execution_context_class
 from recograph.schema.limits import alias_rule, depth_rule
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 
 
 def test_sdl_file_is_up_to_date() -> None:

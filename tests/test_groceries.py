@@ -7,7 +7,6 @@ The expected figures are the published ones listed in shared/datasets/SOURCES.md
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +19,9 @@ from recograph.recommenders.rules import (
     mine_rules,
     rules_table,
 )
+from tests.conftest import SHARED_DATASETS
 
-GROCERIES = (
-    Path(__file__).resolve().parents[2] / "shared" / "datasets" / "groceries" / "groceries.csv"
-)
+GROCERIES = SHARED_DATASETS / "groceries" / "groceries.csv"
 
 # The label list is sorted, so positions are stable; arules' own item order does not change
 # any count or metric.

@@ -15,8 +15,9 @@ import pytest
 from recograph import cli
 from recograph.recommenders import intent
 from recograph_lab.demo import catalogue
+from tests.conftest import REPO
 
-PRODUCT = Path(__file__).resolve().parents[1] / "src" / "recograph"
+PRODUCT = REPO / "src" / "recograph"
 LAB_ONLY = ("recograph_lab", "psutil", "httpx")
 
 

@@ -20,9 +20,9 @@ from recograph.schema.operation import label_of
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.conftest import REPO
 from tests.serving_helpers import client_of
 
-REPO = Path(__file__).resolve().parents[1]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

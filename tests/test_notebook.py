@@ -22,8 +22,8 @@ from traitlets.config import Config
 from recograph.build import BuildResult
 from recograph_lab.demo import catalogue as cat
 from recograph_lab.demo.summary import summarize_store
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "techheaven.ipynb"
 KERNEL = "recograph-notebook-test"
 CELL_TIMEOUT = 600  # seconds; a hung kernel fails the test instead of blocking the suite

@@ -23,9 +23,10 @@ from recograph.resolvers import context
 from recograph.serving.app import VERSION_HEADER, create_app
 from recograph.settings import Settings, SettingsError
 from recograph.snapshot import ModelSnapshot
+from tests.conftest import REPO
 from tests.serving_helpers import STRONG_TOKEN, app_client, graphql
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "recograph"
+SRC = REPO / "src" / "recograph"
 RELOAD = "mutation { reloadArtifacts { version changed } }"
 
 

@@ -35,8 +35,8 @@ from recograph.db import upgrade_schema
 from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
 from recograph.settings import Settings
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "reports" / "screenshots"
 ENSURE_CHROMIUM = REPO / "scripts" / "ensure_chromium.sh"
 CHROMIUM = Path(os.environ.get("RECOGRAPH_CHROMIUM", "/usr/bin/chromium"))
