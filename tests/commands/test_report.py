@@ -14,7 +14,7 @@ from recograph import db
 from recograph.cli import main
 from recograph.commands.report import parse_time
 from recograph.models import Event, Impression
-from tests.test_online_metrics import EVENTS, IMPRESSIONS, T0
+from tests.online.test_metrics import EVENTS, IMPRESSIONS, T0
 
 
 async def _fill(url: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from recograph.api import build_schema
 from recograph.resolvers.context import RequestContext, Services
 from recograph.snapshot import ModelSnapshot
-from tests.test_api_recommendations import customers_with, first_in, run, services_for
+from tests.api.test_recommendations import customers_with, first_in, run, services_for
 
 SCHEMA = build_schema()
 

@@ -30,9 +30,9 @@ from recograph.online.events import EventWriter, impression_row
 from recograph.pipeline import record_model_version
 from recograph.serving.app import create_app
 from recograph.settings import Settings
+from tests.io.test_import import small_store, table_contents, write_store
 from tests.pg import fresh_database, requires_postgres, run_sync
 from tests.serving_helpers import client_of
-from tests.test_import import small_store, table_contents, write_store
 
 pytestmark = [pytest.mark.postgres, requires_postgres]
 

@@ -34,8 +34,8 @@ from recograph.evaluation.evaluate import NO_POLICY
 from recograph.recommenders import due
 from recograph.recommenders.blend import PageType
 from recograph.snapshot import ModelSnapshot
-from tests.test_api_recommendations import run, services_for
-from tests.test_habits import PARAMS, START, pos, store, user
+from tests.api.test_recommendations import run, services_for
+from tests.engine.test_habits import PARAMS, START, pos, store, user
 
 PRODUCTS = {1: "laptops", 2: "laptops", 3: "ink", 4: "ink"}
 ORDERS = (

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
-from tests.browser.conftest import LAPTOP, ServerThread, open_page
+from tests.integration.browser.conftest import LAPTOP, ServerThread, open_page
 
 pytestmark = pytest.mark.browser
 

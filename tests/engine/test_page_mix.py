@@ -13,7 +13,7 @@ import pytest
 from recograph import engine
 from recograph.recommenders.blend import PageType
 from recograph.snapshot import ModelSnapshot
-from tests.test_api_recommendations import first_in, run, services_for
+from tests.api.test_recommendations import first_in, run, services_for
 
 RELATED = """query($p: Int!, $intent: RelatedIntent!) {
   relatedProducts(productId: $p, intent: $intent, limit: 5) {

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from recograph.snapshot import ModelSnapshot
-from tests.browser.conftest import PHONE
-from tests.browser.helpers import (
+from tests.integration.browser.conftest import PHONE
+from tests.integration.browser.helpers import (
     LAPTOP_NAME,
     first_customer_without_orders,
     product_id,

@@ -33,8 +33,7 @@ from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.stores import list_stores, store_dir
-
-from .serving_helpers import STRONG_TOKEN, publish_variant
+from tests.serving_helpers import STRONG_TOKEN, publish_variant
 
 TOKENS = {"shop-a": "shop-a-admin-token-0123456789", "shop-b": "shop-b-admin-token-0123456789"}
 ORIGINS = {"shop-b": "https://b.example"}

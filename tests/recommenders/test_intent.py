@@ -31,7 +31,7 @@ from recograph.recommenders.intent import Intent, Related
 from recograph.recommenders.rules import baskets_matrix, mine_rules
 from recograph.resolvers.context import RequestContext
 from recograph.snapshot import ModelSnapshot
-from tests.test_api_recommendations import first_in, services_for
+from tests.api.test_recommendations import first_in, services_for
 
 A, B, C, M, S, D = range(6)
 ORDERS = [[A, M], [A, M, S], [A, B], [C], [S], [M], [A, D]]

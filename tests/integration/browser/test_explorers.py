@@ -19,7 +19,7 @@ from recograph.recommenders import content, intent
 from recograph.resolvers.analytics import bought_together
 from recograph.resolvers.recommendations import timeline_steps
 from recograph.snapshot import ModelSnapshot
-from tests.browser.helpers import (
+from tests.integration.browser.helpers import (
     LAPTOP_NAME,
     category_of,
     customer_position,

@@ -13,7 +13,7 @@ from recograph.cli import main
 from recograph_lab.bench import scale
 from recograph_lab.bench.build import BuildRun, StepCost
 from recograph_lab.bench.scale import Plan, predict, skip_reason
-from tests.test_bench_build import FIT_STEPS, _number, _tables
+from tests.lab.bench.test_build import FIT_STEPS, _number, _tables
 
 LOCAL_STEPS = ["read", *FIT_STEPS, "publish"]
 
