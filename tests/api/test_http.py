@@ -196,8 +196,7 @@ async def test_graphiql_and_introspection_switch_off(artifacts_root: Path) -> No
 
 async def test_request_body_limit(artifacts_root: Path) -> None:
     app = app_for(artifacts_root, max_body_bytes=200)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with client_of(app) as client:
         response = await client.post("/graphql", json={"query": "{ categories { name } }" * 20})
         assert response.status_code == 413
 

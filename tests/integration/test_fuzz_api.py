@@ -49,6 +49,7 @@ from recograph.schema import SchemaLimits
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import app_client, client_of
 
 CODES = {
     "BAD_INPUT",
@@ -97,10 +98,8 @@ def server(artifacts_root: Path, tally: Counter[str]) -> Iterator[tuple[Post, Gr
     )
     with (
         anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+        portal.wrap_async_context_manager(client_of(app)) as client,
     ):
-        transport = httpx.ASGITransport(app=app)
-        client = httpx.AsyncClient(transport=transport, base_url="http://fuzz")
 
         def post(**kwargs: Any) -> httpx.Response:
             response = portal.call(functools.partial(client.post, "/graphql", **kwargs))
@@ -108,7 +107,6 @@ def server(artifacts_root: Path, tally: Counter[str]) -> Iterator[tuple[Post, Gr
             return response
 
         yield post, app.state.schema._schema
-        portal.call(client.aclose)
 
 
 def check(response: httpx.Response, tally: Counter[str]) -> None:
@@ -451,8 +449,6 @@ def test_limits_have_safe_defaults() -> None:
 
 
 async def test_limits_come_from_the_environment(artifacts_root: Path) -> None:
-    from tests.serving_helpers import app_client
-
     settings_ = Settings.from_env(
         {
             "RECOGRAPH_ARTIFACTS": str(artifacts_root),

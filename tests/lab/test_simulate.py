@@ -25,7 +25,6 @@ from recograph_lab.simulate.client import (
     GraphQLShop,
     Served,
     ShownItem,
-    in_process_client,
     is_loopback,
 )
 from recograph_lab.simulate.run import Behaviour, Plan, Tally, simulate
@@ -38,6 +37,7 @@ from recograph_lab.simulate.shoppers import (
     persona_from,
     shopper_of,
 )
+from tests.serving_helpers import client_of
 
 AA_SEEDS = range(20)
 
@@ -58,7 +58,7 @@ async def run(
         experiment=experiment,
         playground=False,
     )
-    async with app.router.lifespan_context(app), in_process_client(app) as client:
+    async with client_of(app) as client:
         tally = await simulate(GraphQLShop(client), population, plan)
     impressions, events = await read_logs_from(url, since=since)
     return tally, online_metrics(impressions, events, since=since)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from recograph.online.events import EventWriter
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import client_of
 
 RECOMMEND = """query($c: Int, $cart: [Int!]!) {
   recommendations(customerId: $c, context: {cartProductIds: $cart, pageType: CART},
@@ -34,27 +34,25 @@ async def test_impressions_and_events_are_in_the_database_after_shutdown(
     customer = int(snapshot.histories.user_ids[3])
     cart = [int(snapshot.catalogue.item_ids[0])]
     responses = []
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            for _ in range(3):
-                body = {"query": RECOMMEND, "variables": {"c": customer, "cart": cart}}
-                responses.append((await client.post("/graphql", json=body)).json())
-            recommended = responses[0]["data"]["recommendations"]["items"][0]["product"]["id"]
-            request_id = responses[0]["data"]["recommendations"]["requestId"]
-            for kind in ("CLICK", "PURCHASE"):
-                event = {
-                    "type": kind,
-                    "customerId": customer,
-                    "productId": recommended,
-                    "requestId": request_id,
-                    "quantity": 2,
-                    "price": 19.5,
-                }
-                reply = await client.post(
-                    "/graphql", json={"query": RECORD, "variables": {"input": event}}
-                )
-                assert reply.json() == {"data": {"recordEvent": {"accepted": True}}}
+    async with client_of(app) as client:
+        for _ in range(3):
+            body = {"query": RECOMMEND, "variables": {"c": customer, "cart": cart}}
+            responses.append((await client.post("/graphql", json=body)).json())
+        recommended = responses[0]["data"]["recommendations"]["items"][0]["product"]["id"]
+        request_id = responses[0]["data"]["recommendations"]["requestId"]
+        for kind in ("CLICK", "PURCHASE"):
+            event = {
+                "type": kind,
+                "customerId": customer,
+                "productId": recommended,
+                "requestId": request_id,
+                "quantity": 2,
+                "price": 19.5,
+            }
+            reply = await client.post(
+                "/graphql", json={"query": RECORD, "variables": {"input": event}}
+            )
+            assert reply.json() == {"data": {"recordEvent": {"accepted": True}}}
         assert app.state.services.events.stats.written == {"impressions": 0, "events": 0}
     engine = db.create_engine(url)
     try:

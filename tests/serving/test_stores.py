@@ -33,7 +33,7 @@ from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.stores import list_stores, store_dir
-from tests.serving_helpers import STRONG_TOKEN, publish_variant
+from tests.serving_helpers import STRONG_TOKEN, client_of, publish_variant
 
 TOKENS = {"shop-a": "shop-a-admin-token-0123456789", "shop-b": "shop-b-admin-token-0123456789"}
 ORIGINS = {"shop-b": "https://b.example"}
@@ -105,10 +105,8 @@ async def serve(
     settings = Settings(**(values | overrides))
     config = config or ServingConfig(reload_poll_seconds=0, live_poll_seconds=0)
     app = create_app(settings, config=config)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with client_of(app) as client:
+        yield client
 
 
 async def post(
