@@ -1,6 +1,8 @@
-"""Everything that uses the database, on PostgreSQL: migrations, import, build input, model
-versions, impressions and events. Skipped only when no server is given (see `tests.pg`). The
-import tests run on both backends through `tests.test_import.database_url`."""
+"""What is particular to PostgreSQL: migrations (jsonb columns, 0002 in place), the demo store
+imported and built from it, model versions, impressions and events (jsonb, named constraints).
+Skipped only when no server is given (see `tests.pg`). Tests that are the same on every backend
+are not repeated here: they take the ``database_url`` fixture (tests/conftest.py) and run on
+SQLite and on PostgreSQL (tests/io/test_import.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -21,16 +22,14 @@ from sqlalchemy.engine import make_url
 
 from recograph.build import data_fingerprint
 from recograph.cli import main
-from recograph.dataset import COLUMNS, StoreData
+from recograph.dataset import StoreData
 from recograph.db import create_engine, upgrade_schema
-from recograph.importer import ImportSummary, import_store, load_store
+from recograph.importer import ImportSummary, import_store
 from recograph.models import STORE_TABLES, Base, Event, Impression, ModelVersion
 from recograph.online.config import ServingConfig
 from recograph.online.events import EventWriter, impression_row
-from recograph.pipeline import record_model_version
 from recograph.serving.app import create_app
 from recograph.settings import Settings
-from tests.io.test_import import small_store, table_contents, write_store
 from tests.pg import fresh_database, requires_postgres, run_sync
 from tests.serving_helpers import client_of
 
@@ -147,41 +146,6 @@ async def test_demo_store_imports_with_exact_counts(demo_db: DemoDatabase) -> No
         assert await _scalar(demo_db.url, f"SELECT count(*) FROM {name}") == count
 
 
-async def test_load_store_gives_read_stores_frames(
-    demo_db: DemoDatabase, demo_store: StoreData
-) -> None:
-    loaded = await load_store(demo_db.url)
-
-    for name in COLUMNS:
-        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(demo_store, name))
-    assert data_fingerprint(loaded) == data_fingerprint(demo_store)
-
-
-def test_a_broken_export_leaves_the_database_untouched(
-    pg_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("RECOGRAPH_DATABASE_URL", pg_url)  # the URL comes from the environment
-    rejects = str(tmp_path / "rejects.jsonl")
-    good = write_store(tmp_path / "good", small_store())
-    assert main(["import", "--data", str(good), "--rejects", rejects]) == 0
-    before = run_sync(table_contents(pg_url))
-
-    changed = small_store()
-    changed["products"][0]["price"] = 1.0  # would be updated if anything were written
-    broken = write_store(tmp_path / "broken", changed)
-    (broken / "reviews.json").write_text('[{"review_id": 1000, "product_id": 1,')
-    capsys.readouterr()
-
-    assert main(["import", "--data", str(broken), "--rejects", rejects]) == 2
-
-    assert capsys.readouterr().err.endswith("nothing was imported; the database is unchanged\n")
-    assert run_sync(table_contents(pg_url)) == before
-    assert before["products"][0][5] == 100.0
-
-
 @dataclass(frozen=True)
 class DatabaseBuild:
     summary: dict[str, Any]
@@ -241,29 +205,6 @@ async def test_the_build_is_recorded_in_model_versions(
     recorded = rows[0][2]
     assert recorded["counts"] == db_build.summary["counts"]
     assert recorded["data_fingerprint"] == db_build.manifest["data_fingerprint"]
-
-
-async def test_recording_a_version_again_updates_its_row(pg_url: str) -> None:
-    await record_model_version(pg_url, "v1", "local", {"seed": 1, "metrics": {"ndcg": 0.1}})
-    await record_model_version(pg_url, "v2", "local", {"seed": 2})
-    await record_model_version(pg_url, "v1", "spark", {"seed": 3, "metrics": {"ndcg": 0.2}})
-
-    engine = create_engine(pg_url)
-    try:
-        async with engine.connect() as connection:
-            query = select(
-                ModelVersion.version,
-                ModelVersion.engine,
-                ModelVersion.manifest,
-                ModelVersion.metrics,
-            ).order_by(ModelVersion.version)
-            rows = (await connection.execute(query)).all()
-    finally:
-        await engine.dispose()
-    assert [tuple(row) for row in rows] == [
-        ("v1", "spark", {"seed": 3}, {"ndcg": 0.2}),
-        ("v2", "local", {"seed": 2}, {}),
-    ]
 
 
 async def test_the_event_writer_persists_batches_and_counts_refused_rows(

@@ -1,11 +1,11 @@
-"""import_store and `recograph import`: validated upserts, rejects, failure safety; the import
-tests taking ``database_url`` run on SQLite and on PostgreSQL (when `make test` provides one)."""
+"""import_store and `recograph import`: validated upserts, rejects, failure safety, load_store.
+The tests taking ``database_url`` (tests/conftest.py) run on SQLite and on PostgreSQL (when
+`make test` provides one); the rest are about SQLite or do not depend on the backend."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select, text
 
+from recograph.build import data_fingerprint
 from recograph.cli import main
 from recograph.dataset import COLUMNS
 from recograph.db import create_engine, upgrade_schema
 from recograph.importer import import_store, load_store
 from recograph.io import read_store
 from recograph.models import STORE_TABLES, Base, Order, Product
-from tests.pg import fresh_database, requires_postgres
 
 Store = dict[str, list[dict[str, Any]]]
 
@@ -119,17 +119,6 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, requires_postgres])]
-)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own, on each backend the importer supports."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "store.db")
-    else:
-        yield from fresh_database()
-
-
 async def table_contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every store table, ordered by key, straight from the database (the
     export's columns: the ``store`` column every row carries is left out)."""
@@ -147,11 +136,12 @@ async def table_contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return contents
 
 
-async def test_import_round_trips_counts_and_values(tmp_path: Path) -> None:
+async def test_import_round_trips_counts_and_values(database_url: str, tmp_path: Path) -> None:
     data = write_store(tmp_path / "export", small_store())
-    url = sqlite_url(tmp_path / "db" / "store.db")
+    url = database_url
+    rejects = tmp_path / "out" / "rejects.jsonl"
 
-    summary = await import_store(data, url)
+    summary = await import_store(data, url, rejects)
 
     assert {
         name: (f.file, f.read, f.imported, f.rejected) for name, f in summary.files.items()
@@ -162,7 +152,7 @@ async def test_import_round_trips_counts_and_values(tmp_path: Path) -> None:
         "order_items": ("order_items.json", 4, 4, 0),
         "reviews": ("reviews.json", 2, 2, 0),
     }
-    assert summary.rejects_path == tmp_path / "db" / "rejects.jsonl"
+    assert summary.rejects_path == rejects
     assert summary.rejects_path.read_text() == ""
     contents = await table_contents(url)
     assert {name: len(rows) for name, rows in contents.items()} == {
@@ -252,14 +242,15 @@ async def test_bad_rows_go_to_the_rejects_file_and_good_rows_are_imported(
 
 
 def test_cli_broken_export_exits_2_and_leaves_the_database_unchanged(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "var" / "store.db"
-    url = sqlite_url(db)
+    url = database_url
+    rejects = tmp_path / "var" / "rejects.jsonl"
+    options = ["--database-url", url, "--rejects", str(rejects)]
     good = write_store(tmp_path / "good", small_store())
-    assert main(["import", "--data", str(good), "--database-url", url]) == 0
+    assert main(["import", "--data", str(good), *options]) == 0
     before = _contents(url)
-    rejects_before = (tmp_path / "var" / "rejects.jsonl").read_bytes()
+    rejects_before = rejects.read_bytes()
 
     changed = small_store()
     changed["products"][0]["price"] = 1.0  # would be updated if anything were written
@@ -267,7 +258,7 @@ def test_cli_broken_export_exits_2_and_leaves_the_database_unchanged(
     (broken / "reviews.json").write_text('[{"review_id": 1000, "product_id": 1,')
     capsys.readouterr()
 
-    assert main(["import", "--data", str(broken), "--database-url", url]) == 2
+    assert main(["import", "--data", str(broken), *options]) == 2
 
     err = capsys.readouterr().err
     assert err == (
@@ -276,7 +267,8 @@ def test_cli_broken_export_exits_2_and_leaves_the_database_unchanged(
         "nothing was imported; the database is unchanged\n"
     )
     assert _contents(url) == before
-    assert (tmp_path / "var" / "rejects.jsonl").read_bytes() == rejects_before
+    assert before["products"][0][5] == 100.0  # the price the broken export would have changed
+    assert rejects.read_bytes() == rejects_before
 
 
 def _contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -395,19 +387,22 @@ async def test_jsonl_export_imports_the_same_rows(tmp_path: Path) -> None:
     assert await table_contents(lines_url) == await table_contents(array_url)
 
 
-async def test_load_store_gives_the_same_frames_as_read_store(tmp_path: Path) -> None:
+async def test_load_store_gives_the_same_frames_as_read_store(
+    database_url: str, tmp_path: Path
+) -> None:
     store = small_store()
     store["products"][0]["specs"] = {"ram": "16GB", "cores": 8, "touch": True, "w": 1.25}
     store["customers"][0]["created_at"] = "2024-02-01T03:00:00+01:00"
     data = write_store(tmp_path / "export", store)
-    url = sqlite_url(tmp_path / "store.db")
-    await import_store(data, url)
+    url = database_url
+    await import_store(data, url, tmp_path / "rejects.jsonl")
 
     loaded = await load_store(url)
 
     expected = read_store(data).data
     for name in COLUMNS:
         pd.testing.assert_frame_equal(getattr(loaded, name), getattr(expected, name))
+    assert data_fingerprint(loaded) == data_fingerprint(expected)
     assert loaded.products["specs"].iloc[0] == {
         "ram": "16GB",
         "cores": "8",
