@@ -1,4 +1,5 @@
-"""``recograph report online`` on a database holding the hand-made log of test_online_metrics."""
+"""``recograph report online`` on a database holding the hand-made log of
+tests/online/test_metrics.py."""
 
 from __future__ import annotations
 

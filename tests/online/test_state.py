@@ -1,5 +1,5 @@
 """Hot reload: a new build swaps in under load, polling, live purchases (corrupt builds: see
-test_faults.py)."""
+tests/integration/test_faults.py)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Chromium is Debian's package (``scripts/ensure_chromium.sh`` installs it when missing; ``make
 test`` runs that first). The tests skip only when it cannot be installed. The server and the
-browser live for the ``tests/browser`` package and are stopped after it, before the rest of the
-suite runs its own event loops.
+browser live for the ``tests/integration/browser`` package and are stopped after it, before
+the rest of the suite runs its own event loops.
 """
 
 from __future__ import annotations
