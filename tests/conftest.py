@@ -1,11 +1,13 @@
-"""Session fixtures shared by the suite: the demo store, generated once, and one build of it.
+"""Fixtures shared by the suite: the demo store, generated once, and one build of it; and an
+empty database per test on each backend (``database_url``).
 
-Tests that only read these must not modify them; tests that need a store or artifacts of their
-own make them in ``tmp_path``.
+Tests that only read the session fixtures must not modify them; tests that need a store or
+artifacts of their own make them in ``tmp_path``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from recograph.build import BuildParams, BuildResult, build_artifacts
 from recograph.dataset import StoreData
 from recograph.snapshot import ModelSnapshot, load_snapshot
+from tests.pg import fresh_database, requires_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
@@ -53,3 +56,16 @@ def artifacts_root(demo_build: BuildResult) -> Path:
 @pytest.fixture(scope="session")
 def snapshot(artifacts_root: Path) -> ModelSnapshot:
     return load_snapshot(artifacts_root)
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, requires_postgres])]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of this test's own, once per backend: SQLite always, PostgreSQL when
+    a server is given (`tests.pg`). A test that takes it runs on both; nothing in it may
+    depend on the backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from fresh_database()

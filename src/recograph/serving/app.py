@@ -134,7 +134,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         raise its ``JSONDecodeError`` (a 400), where ``json.loads`` raised UnicodeDecodeError or
         RecursionError, which strawberry let through as a 500; a body that is neither an object
         nor a (batch) array is refused here, strawberry fails on it with AttributeError (both
-        found by tests/test_fuzz_api.py)."""
+        found by tests/integration/test_fuzz_api.py)."""
         decoded = orjson.loads(data)
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")

@@ -1,0 +1,105 @@
+"""Item-kNN (recommenders/item_knn.py) on tiny matrices whose cosines are worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics.pairwise import cosine_similarity
+
+from recograph.recommenders.item_knn import (
+    explain_item_knn,
+    fit_item_knn,
+    score_item_knn,
+    topk_cosine,
+)
+from tests.recommenders.cf_matrices import (
+    CHECKERBOARD,
+    EMPTY_ITEM,
+    GROUPS,
+    INV_SQRT_6,
+    SMALL,
+    SQRT_2_3,
+    csr,
+    neighbour_dict,
+)
+
+
+def test_item_knn_neighbours_are_exactly_the_own_group_at_cosine_one_half() -> None:
+    model = fit_item_knn(CHECKERBOARD, k=10)
+    for group in GROUPS:
+        for item in group:
+            expected = {int(j): 0.5 for j in group if j != item}
+            assert neighbour_dict(model.similarity, int(item)) == pytest.approx(expected)
+    assert model.similarity[EMPTY_ITEM].nnz == 0
+
+
+def test_item_knn_cosines_by_hand() -> None:
+    model = fit_item_knn(SMALL, k=3)
+    expected = {
+        0: {1: SQRT_2_3, 2: INV_SQRT_6},
+        1: {0: SQRT_2_3, 2: 2 / 3},
+        2: {0: INV_SQRT_6, 1: 2 / 3, 3: 1 / np.sqrt(3)},
+        3: {2: 1 / np.sqrt(3)},
+    }
+    for item, neighbours in expected.items():
+        assert neighbour_dict(model.similarity, item) == pytest.approx(neighbours)
+    assert model.similarity.dtype == np.float32
+
+
+def test_item_knn_keeps_top_k_per_row() -> None:
+    model = fit_item_knn(SMALL, k=1)
+    assert neighbour_dict(model.similarity, 0) == pytest.approx({1: SQRT_2_3})
+    assert neighbour_dict(model.similarity, 1) == pytest.approx({0: SQRT_2_3})
+    assert neighbour_dict(model.similarity, 2) == pytest.approx({1: 2 / 3})
+    assert neighbour_dict(model.similarity, 3) == pytest.approx({2: 1 / np.sqrt(3)})
+
+
+def test_item_knn_ties_go_to_the_lower_index() -> None:
+    # Product 0 is bought by customers 0 and 1; products 1 and 2 by one each: equal cosines.
+    X = csr([[1, 1, 0], [1, 0, 1]])
+    model = fit_item_knn(X, k=1)
+    assert neighbour_dict(model.similarity, 0) == pytest.approx({1: 1 / np.sqrt(2)})
+
+
+def test_item_knn_score_is_history_times_similarity() -> None:
+    model = fit_item_knn(SMALL, k=3)
+    history = np.array([2, 0, 0, 1], dtype=np.float32)
+    expected = np.array([0, 2 * SQRT_2_3, 2 * INV_SQRT_6 + 1 / np.sqrt(3), 0])
+    np.testing.assert_allclose(score_item_knn(model, history), expected, rtol=1e-6)
+
+
+def test_item_knn_explain_names_the_strongest_history_item() -> None:
+    model = fit_item_knn(SMALL, k=3)
+    source, similarity = explain_item_knn(model, [0, 3], 2) or (-1, 0.0)
+    assert source == 3
+    assert similarity == pytest.approx(1 / np.sqrt(3))
+    weighted = explain_item_knn(model, [0, 3], 2, history_weights=[2.0, 1.0])
+    assert weighted is not None
+    assert weighted[0] == 0
+    assert weighted[1] == pytest.approx(INV_SQRT_6)
+    assert explain_item_knn(model, [3], 1) is None
+    assert explain_item_knn(model, [], 1) is None
+
+
+def test_topk_cosine_matches_brute_force_and_does_not_depend_on_blocks() -> None:
+    rng = np.random.default_rng(7)
+    dense = rng.random((40, 25)) * (rng.random((40, 25)) < 0.3)
+    matrix = sp.csr_matrix(dense.astype(np.float32))
+    k = 4
+    single = topk_cosine(matrix, k)
+    blocked = topk_cosine(matrix, k, block_nnz=1)
+    assert (single != blocked).nnz == 0
+    brute = cosine_similarity(dense)
+    np.fill_diagonal(brute, 0.0)
+    for i in range(40):
+        positive = np.flatnonzero(brute[i] > 0)
+        best = positive[np.argsort(-brute[i, positive], kind="stable")][:k]
+        expected = {int(j): float(brute[i, j]) for j in best}
+        assert neighbour_dict(single, i) == pytest.approx(expected, rel=1e-5)
+
+
+def test_history_of_the_wrong_length_is_refused() -> None:
+    model = fit_item_knn(SMALL)
+    with pytest.raises(ValueError, match="shape"):
+        score_item_knn(model, np.ones(3, dtype=np.float32))
