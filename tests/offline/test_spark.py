@@ -249,7 +249,9 @@ def test_spark_build_writes_the_local_artifact_format(
     assert spark_manifest["format_version"] == local_manifest["format_version"]
     assert spark_manifest["arrays"].keys() == local_manifest["arrays"].keys()
     for name, (dtype, shape, _) in local_manifest["arrays"].items():
-        if not name.startswith(("rules.", "als.")):
+        # Spark's rules and ALS differ from the local ones (and so does the length of the
+        # per-customer ALS lists, which keep every product tied with a list's last).
+        if not name.startswith(("rules.", "als.", "candidates.cf.als.")):
             assert spark_manifest["arrays"][name][:2] == [dtype, shape], name
     assert spark_manifest["counts"] == local_manifest["counts"]
     assert spark_manifest["parameters"] == local_manifest["parameters"]
