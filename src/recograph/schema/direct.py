@@ -9,7 +9,7 @@ the one root field it resolves. A `DirectResolver` makes the same conversion a t
 closures, built once per field from the same strawberry types, and calls the resolver function
 itself; what strawberry would add for the field is none of what we use: a field qualifies only
 without field extensions (permission classes are extensions), without exception handlers,
-with an async resolver that takes no ``self``, ``root`` or ``parent``, and with argument types
+with an async resolver that takes no ``root`` or ``parent``, and with argument types
 this module can convert as strawberry does (scalars, enums, lists, optionals and plain
 input types: no ``Maybe``, ``GlobalID`` or ``from_input``). Anything else returns None here,
 and graphql-core calls strawberry's resolver as usual.
@@ -130,8 +130,9 @@ class DirectResolver:
     arguments: tuple[tuple[str, str, Convert], ...]  # (GraphQL name, Python name, convert)
     info_parameter: str | None
     info_class: type[Any]
+    takes_source: bool  # a method's ``self``: the parent value, first (as strawberry passes it)
 
-    def __call__(self, info: GraphQLResolveInfo[Any], args: dict[str, Any]) -> Any:
+    def __call__(self, source: Any, info: GraphQLResolveInfo[Any], args: dict[str, Any]) -> Any:
         kwargs = {
             python_name: convert(args[graphql_name])
             for graphql_name, python_name, convert in self.arguments
@@ -139,6 +140,8 @@ class DirectResolver:
         }
         if self.info_parameter is not None:
             kwargs[self.info_parameter] = self.info_class(_raw_info=info, _field=self.definition)
+        if self.takes_source:
+            return self.function(source, **kwargs)
         return self.function(**kwargs)
 
 
@@ -150,7 +153,7 @@ def direct_resolver(field: GraphQLField, schema: Any) -> DirectResolver | None:
     resolver = definition.base_resolver
     if resolver is None or definition.extensions or not resolver.is_async:
         return None
-    if resolver.self_parameter or resolver.parent_parameter or resolver.root_parameter:
+    if resolver.parent_parameter or resolver.root_parameter:
         return None
     converter_of_schema = schema.schema_converter
     handlers = getattr(converter_of_schema, "_get_field_exception_handlers", None)
@@ -179,4 +182,5 @@ def direct_resolver(field: GraphQLField, schema: Any) -> DirectResolver | None:
         arguments=arguments,
         info_parameter=None if info is None else info.name,
         info_class=config.info_class,
+        takes_source=resolver.self_parameter is not None,
     )

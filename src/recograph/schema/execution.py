@@ -227,7 +227,7 @@ class DirectRootExecutionContext(PlainObjectExecutionContext):
                 first.fragment_variable_values,
                 self.hide_suggestions,
             )
-            result = direct(info, args)
+            result = direct(source, info, args)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
