@@ -312,34 +312,30 @@ def _list(item: Completer, required: bool) -> Completer:
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
-def _builtin(name: str, value: Any) -> bool:
-    """Whether graphql-core would return a built-in scalar's value unchanged."""
-    kind = type(value)
-    if name in ("String", "ID"):
-        return kind is str
-    if name == "Float":
-        return kind is float and math.isfinite(value)
-    if name == "Int":
-        return kind is int and _INT_MIN <= value <= _INT_MAX
-    if name == "Boolean":
-        return kind is bool
-    return False
+_EXACT: dict[str, type] = {"String": str, "ID": str, "Float": float, "Int": int, "Boolean": bool}
 
 
 def _leaf(leaf_type: GraphQLLeafType, required: bool) -> Completer:
     coerce = leaf_type.coerce_output_value
     name = leaf_type.name
-    builtin = name in ("String", "ID", "Float", "Int", "Boolean")
     if name in ("String", "ID") and required:
         return _required_text(coerce)
+    exact = _EXACT.get(name)
+    isfinite = math.isfinite
 
     def complete(value: Any) -> Any:
+        kind = type(value)
+        # the built-in scalars' values graphql-core returns unchanged, checked inline (a
+        # response has ≈ 150 leaves: a call per leaf showed in the profile)
+        if kind is exact and (
+            (kind is not float or isfinite(value))
+            and (kind is not int or _INT_MIN <= value <= _INT_MAX)
+        ):
+            return value
         if value is None:
             if required:
                 raise _Fallback
             return None
-        if builtin and _builtin(name, value):
-            return value
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise _Fallback
