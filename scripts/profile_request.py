@@ -2,7 +2,8 @@
 """Where a storefront request's server CPU goes, in process: the whole ASGI request and the
 engine alone.
 
-``python scripts/profile_request.py --artifacts ROOT [--requests N] [--profile engine|app]``
+``python scripts/profile_request.py --artifacts ROOT [--requests N] [--profile engine|app]
+[--compare-direct]``
 drives the served app (``create_app`` with its lifespan, the event writer logging into a
 throwaway SQLite database, the compiled-document path) by direct ASGI calls, without an HTTP
 client or server in the profile, with the benchmark's storefront query (`recograph bench
@@ -159,6 +160,28 @@ def _engine_run(app: Any, requests: list[engine.Request]) -> float:
     return time.process_time() - started
 
 
+async def _compare_direct(app: Any, bodies: list[bytes], repeat: int) -> str:
+    """The whole request with the compiled path's direct root resolvers and without them
+    (strawberry's resolver wrapper and argument conversion), interleaved in this process:
+    the two figures share the machine's load."""
+    documents = app.state.documents
+    direct = documents.executor_class
+    plain = app.state.schema.execution_context_class
+    cpu: dict[str, list[float]] = {"strawberry resolver wrapper": [], "direct": []}
+    try:
+        for _ in range(repeat):
+            for name, executor in (("strawberry resolver wrapper", plain), ("direct", direct)):
+                documents.executor_class = executor
+                cpu[name].append(await _app_run(app, bodies))
+    finally:
+        documents.executor_class = direct
+    n = len(bodies)
+    best = {name: min(values) / n * 1e3 for name, values in cpu.items()}
+    return "root resolvers, whole request CPU, best of {}: {}".format(
+        repeat, ", ".join(f"{name} {ms:.3f} ms" for name, ms in best.items())
+    )
+
+
 def _top(profile: cProfile.Profile, n: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
@@ -193,6 +216,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"engine.recommend alone {engine_cpu / n * 1e3:.3f} ms CPU, "
                 f"the rest {(app_cpu - engine_cpu) / n * 1e3:.3f} ms"
             )
+            if args.compare_direct:
+                print(await _compare_direct(app, bodies, args.repeat))
             if args.profile is not None:
                 profile = cProfile.Profile()
                 if args.profile == "app":
@@ -218,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-database",
         action="store_true",
         help="log impressions nowhere (the writer's cost left out)",
+    )
+    parser.add_argument(
+        "--compare-direct",
+        action="store_true",
+        help="also time the compiled path without its direct root resolvers, interleaved",
     )
     args = parser.parse_args(argv)
     return asyncio.run(main_async(args))

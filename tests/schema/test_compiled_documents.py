@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from recograph.online.config import ServingConfig
+from recograph.resolvers.pagination import encode_shown
 from recograph.schema.compiled import document_hash
 from recograph.serving.app import create_app
 from recograph.settings import Settings
@@ -120,6 +121,27 @@ STOREFRONT = """query Storefront($customerId: Int, $cart: [Int!]!) {
     items { product { id name category price brand } score reason { kind text } } } }"""
 
 
+# Every argument of `recommendations`, from variables and as literals: the arguments the
+# compiled path converts itself (`recograph.schema.direct`) must reach the resolver as
+# strawberry's conversion gives them.
+EVERY_ARGUMENT = """query Every($customer: Int, $context: ContextInput, $limit: Int!, \
+$strategy: Strategy!, $weights: WeightsInput, $filters: RecommendationFilters, \
+$session: String, $exclude: [Int!], $after: String) {
+  recommendations(customerId: $customer, context: $context, limit: $limit, strategy: $strategy,
+      weights: $weights, filters: $filters, sessionId: $session, exclude: $exclude,
+      after: $after) {
+    strategy explanation segment weights { signal weight }
+    items { rank score product { id category inStock } reason { kind text value } }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+def literal_arguments(product: int, category: str) -> str:
+    return f"""{{ recommendations(customerId: 1, limit: 5, strategy: CONTENT,
+      context: {{pageType: PRODUCT, currentProductId: {product}, viewedProductIds: [{product}]}},
+      weights: {{cf: 1, content: 2}}, filters: {{inStockOnly: false, categories: ["{category}"]}},
+      exclude: []) {{ strategy items {{ rank product {{ id category }} reason {{ kind }} }} }} }}"""
+
+
 def heat_query(ids: list[int]) -> str:
     """views/similarity.js heatQuery."""
     parts = [
@@ -164,6 +186,44 @@ def cases(snapshot: ModelSnapshot) -> list[tuple[str, dict[str, Any]]]:
         (TIMELINE, {"customer": regular, "limit": 0}),
         # variables that do not coerce: the same error from both
         (PRODUCT, {"id": "seven"}),
+        *every_argument_cases(snapshot, regular, ids, category),
+    ]
+
+
+def every_argument_cases(
+    snapshot: ModelSnapshot, regular: int, ids: list[int], category: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """`EVERY_ARGUMENT` with every input shape, its literal form, and refused inputs."""
+    full = {
+        "customer": regular,
+        "context": {
+            "cartProductIds": ids[:1],
+            "currentProductId": ids[1],
+            "pageType": "PRODUCT",
+            "currentCategory": category,
+            "viewedProductIds": ids,
+        },
+        "limit": 7,
+        "strategy": "HYBRID",
+        "weights": {"cf": 1.0, "rules": 0.5},
+        "filters": {"excludePurchased": False, "inStockOnly": False, "categories": [category]},
+        "session": "s-1",
+        "exclude": ids[2:],
+        "after": encode_shown(ids[:1]),
+    }
+    bare = {"limit": 3, "strategy": "POPULAR"}
+    return [
+        (EVERY_ARGUMENT, full),
+        (EVERY_ARGUMENT, bare),
+        (EVERY_ARGUMENT, {**bare, "context": {}, "filters": {}, "weights": {"content": 1}}),
+        (literal_arguments(ids[0], category), {}),
+        # refused by the resolver: negative weight, unknown cart product, unknown category
+        (EVERY_ARGUMENT, {**bare, "weights": {"cf": -1.0}}),
+        (EVERY_ARGUMENT, {**bare, "context": {"cartProductIds": [-3]}}),
+        (EVERY_ARGUMENT, {**bare, "filters": {"categories": ["no such category"]}}),
+        # refused by coercion: an enum value that does not exist, a field of the wrong type
+        (EVERY_ARGUMENT, {**bare, "strategy": "FASTEST"}),
+        (EVERY_ARGUMENT, {**bare, "context": {"pageType": 3}}),
     ]
 
 
@@ -227,6 +287,28 @@ async def test_every_playground_and_storefront_document_answers_as_the_general_p
     distinct = {(q, None) for q, _ in cases(snapshot)}
     assert documents.compilations == len(distinct)
     assert documents.hits >= len(cases(snapshot))
+
+
+async def test_root_fields_of_compiled_documents_are_resolved_directly(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any], snapshot: ModelSnapshot
+) -> None:
+    """One direct resolver call per root field of a compiled query; the general path and
+    introspection fields never count."""
+    compiled, general, app = clients
+    calls = app.state.documents.executor_class.direct_calls
+    ids = [int(i) for i in snapshot.catalogue.item_ids[:3]]
+    cases = [
+        ({"query": BENCH_QUERY, "variables": {"customerId": None, "cart": ids[:2]}}, 1),
+        ({"query": heat_query(ids)}, 3),
+        ({"query": "{ __typename categories { name } }"}, 1),
+    ]
+    for body, expected in cases:
+        before = calls[0]
+        assert "errors" not in (await _post(compiled, body)).json()
+        assert calls[0] - before == expected, body
+    before = calls[0]
+    await _post(general, cases[0][0])
+    assert calls[0] == before
 
 
 async def test_a_successful_answer_keeps_the_bytes_of_the_general_path(

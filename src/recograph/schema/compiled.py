@@ -41,6 +41,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import validate_document
 
 from recograph.schema.errors import coded
+from recograph.schema.execution import PlainObjectExecutionContext, direct_context_class
 from recograph.schema.operation import label_of
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -96,6 +97,10 @@ class KnownDocuments:
         self._persisted: OrderedDict[str, str] = OrderedDict()
         self.compilations = 0
         self.hits = 0
+        base = schema.execution_context_class
+        self.executor_class: type[Any] = base
+        if isinstance(base, type) and issubclass(base, PlainObjectExecutionContext):
+            self.executor_class = direct_context_class(schema, base)
 
     # ------------------------------------------------------------------ documents
 
@@ -167,7 +172,7 @@ class KnownDocuments:
             context_value=context,
             variable_values=variables,
             operation_name=compiled.operation_name,
-            executor_class=self.schema.execution_context_class,
+            executor_class=self.executor_class,
             is_awaitable=_is_awaitable,
             operation_extensions=operation_extensions,
         )

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from recograph.cli import main
-from recograph_lab.bench.serve import Result, report
+from recograph_lab.bench.serve import (
+    QUERY,
+    BodyCycle,
+    Result,
+    httpx_level,
+    pick_variables,
+    report,
+    request_bodies,
+    wrk_script,
+)
 
 
 def test_report_prints_rates_percentiles_and_ratios() -> None:
@@ -71,3 +81,84 @@ def test_a_short_real_run(
     assert len(memory["demo"]) == 1
     assert 0 < memory["demo"][0]["uss_mb"] <= memory["demo"][0]["rss_mb"]
     assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+
+
+def _pick_server(
+    customers: list[tuple[int, int]], rules: list[tuple[list[int], list[int]]]
+) -> httpx.Client:
+    """A fake server answering `PICK_QUERY` in pages of two customers."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        after = json.loads(request.content)["variables"]["after"]
+        start = 0 if after is None else int(after) + 1
+        page = customers[start : start + 2]
+        data = {
+            "customers": {
+                "edges": [{"node": {"id": c, "orderCount": n}} for c, n in page],
+                "pageInfo": {
+                    "hasNextPage": start + 2 < len(customers),
+                    "endCursor": str(start + len(page) - 1),
+                },
+            },
+            "associationRules": {
+                "edges": [
+                    {
+                        "node": {
+                            "antecedentProducts": [{"id": i} for i in a],
+                            "consequentProducts": [{"id": i} for i in c],
+                        }
+                    }
+                    for a, c in rules
+                ]
+            },
+            "products": {"edges": [{"node": {"id": 7}}, {"node": {"id": 8}}]},
+        }
+        return httpx.Response(200, json={"data": data})
+
+    return httpx.Client(transport=httpx.MockTransport(handle))
+
+
+def test_every_request_is_for_the_next_customer_with_a_cart_of_two() -> None:
+    customers = [(1, 2), (2, 0), (3, 1), (4, 5), (5, 1)]  # (id, orderCount)
+    rules = [([10], [11]), ([10], [11]), ([12, 13], [14]), ([15], [15])]
+    picked = pick_variables("http://bench", client=_pick_server(customers, rules))
+    # customers with an order, in id order; carts: distinct pairs of distinct products in turn
+    assert picked == [
+        {"customerId": 1, "cart": [10, 11]},
+        {"customerId": 3, "cart": [12, 13]},
+        {"customerId": 4, "cart": [10, 11]},
+        {"customerId": 5, "cart": [12, 13]},
+    ]
+    capped = pick_variables("http://bench", max_customers=2, client=_pick_server(customers, []))
+    assert capped == [{"customerId": 1, "cart": [7, 8]}, {"customerId": 3, "cart": [7, 8]}]
+    bodies = request_bodies(picked)
+    assert [json.loads(b)["variables"] for b in bodies] == picked
+    assert all(json.loads(b)["query"] == QUERY for b in bodies)
+
+
+def test_drivers_send_the_bodies_in_turn() -> None:
+    cycle = BodyCycle([b"a", b"b", b"c"])
+    assert [cycle.next() for _ in range(7)] == [b"a", b"b", b"c", b"a", b"b", b"c", b"a"]
+    with pytest.raises(ValueError, match="no request bodies"):
+        BodyCycle([])
+    script = wrk_script([b'{"x":1}', b'{"x":2}'])
+    assert 'local bodies = { [==[{"x":1}]==], [==[{"x":2}]==] }' in script
+    assert "return wrk.format(nil, nil, nil, bodies[sent])" in script
+
+
+def test_the_httpx_driver_cycles_through_the_bodies() -> None:
+    import asyncio
+
+    seen: list[bytes] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        message = await receive()
+        seen.append(message["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    transport = httpx.ASGITransport(app=app)
+    level = httpx_level("http://bench/graphql", [b"1", b"2", b"3"], 2, 5.0, 7, transport)
+    result = asyncio.run(level)
+    assert result.requests == 7
+    assert sorted(seen) == sorted([b"1", b"2", b"3", b"1", b"2", b"3", b"1"])

@@ -12,14 +12,19 @@ requests/s, p50/p95/p99 latency, server CPU ms per request (every worker counted
 GraphQL/plain throughput ratio, and the RSS and USS (private memory: what a worker adds) of
 each worker; the latency against offered load is plotted next to ``--json`` (or ``--plot``).
 
-The query is ``recommendations`` with limit 10 for a customer with history and a cart of two
-products, each item with product fields, reason and contributions.
+The query is ``recommendations`` with limit 10, each item with product fields, reason and
+contributions, for a different customer on every request and a cart of two products: a fixed
+sequence of request bodies (every customer with an order, up to 1,000, in id order, each with
+the products of one product rule as the cart, the rules taken in turn), which every driver
+sends in turn from the first. ``/plain`` ignores the body and always returns the bytes of the
+first body's GraphQL answer (the same size and shape as every other answer).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,11 +65,14 @@ query Bench($customerId: Int, $cart: [Int!]!) {
 """
 
 PICK_QUERY = """
-{ customers(first: 100) { edges { node { id orderCount } } }
-  associationRules(first: 1, filter: {level: PRODUCT}) {
+query Pick($after: String) {
+  customers(first: 100, after: $after) {
+    edges { node { id orderCount } } pageInfo { hasNextPage endCursor } }
+  associationRules(first: 100, filter: {level: PRODUCT}) {
     edges { node { antecedentProducts { id } consequentProducts { id } } } }
   products(first: 2, filter: {inStock: true}) { edges { node { id } } } }
 """
+MAX_CUSTOMERS = 1000  # distinct customers in the request sequence (each sent in turn)
 
 
 @dataclass(frozen=True)
@@ -352,32 +360,99 @@ def worker_memory(process: psutil.Process) -> list[tuple[float, float]]:
     return out
 
 
-def pick_variables(base: str) -> dict[str, Any]:
-    """A customer with history and a two-product cart, read from the server itself."""
-    data = httpx.post(f"{base}/graphql", json={"query": PICK_QUERY}, timeout=30).json()["data"]
-    customers = [e["node"] for e in data["customers"]["edges"]]
-    customer = next((c["id"] for c in customers if c["orderCount"] >= 1), customers[0]["id"])
-    cart: list[int] = []
+def pick_variables(
+    base: str, max_customers: int = MAX_CUSTOMERS, client: httpx.Client | None = None
+) -> list[dict[str, Any]]:
+    """The benchmark's request variables, read from the server itself: every customer with an
+    order (in id order, at most ``max_customers``; all customers when none has one), each
+    with a cart of two products, the products of the store's product rules in turn (two
+    in-stock products when the store has no such rule)."""
+    customers: list[dict[str, Any]] = []
+    carts: list[list[int]] = []
+    after: str | None = None
+    with contextlib.nullcontext(client) if client else httpx.Client(timeout=30) as http:
+        while sum(c["orderCount"] >= 1 for c in customers) < max_customers:
+            payload = {"query": PICK_QUERY, "variables": {"after": after}}
+            data = http.post(f"{base}/graphql", json=payload).json()["data"]
+            connection = data["customers"]
+            customers += [e["node"] for e in connection["edges"]]
+            if not carts:
+                carts = rule_carts(data)
+            if not connection["pageInfo"]["hasNextPage"]:
+                break
+            after = connection["pageInfo"]["endCursor"]
+    buyers = [c["id"] for c in customers if c["orderCount"] >= 1] or [c["id"] for c in customers]
+    buyers = buyers[:max_customers]
+    return [
+        {"customerId": customer, "cart": carts[i % len(carts)]} for i, customer in enumerate(buyers)
+    ]
+
+
+def rule_carts(data: dict[str, Any]) -> list[list[int]]:
+    """Carts of two distinct products, one per product rule: the first two of its
+    antecedents then consequents, no cart twice; the first two in-stock products when there
+    is no such rule."""
+    carts: list[list[int]] = []
     for edge in data["associationRules"]["edges"]:
         rule = edge["node"]
-        cart += [p["id"] for p in rule["antecedentProducts"] + rule["consequentProducts"]]
-    cart += [e["node"]["id"] for e in data["products"]["edges"]]
-    return {"customerId": customer, "cart": list(dict.fromkeys(cart))[:2]}
+        ids = [p["id"] for p in rule["antecedentProducts"] + rule["consequentProducts"]]
+        cart = list(dict.fromkeys(ids))[:2]
+        if len(cart) == 2 and cart not in carts:
+            carts.append(cart)
+    if not carts:
+        carts.append([e["node"]["id"] for e in data["products"]["edges"]][:2])
+    return carts
+
+
+def request_bodies(variables: list[dict[str, Any]]) -> list[bytes]:
+    """The JSON body of each benchmark request, in the order the drivers send them."""
+    return [json.dumps({"query": QUERY, "variables": v}).encode() for v in variables]
+
+
+class BodyCycle:
+    """The request bodies in turn, from the first, wrapping around: one shared sequence for
+    every connection of a run, so consecutive requests are for different customers."""
+
+    def __init__(self, bodies: Sequence[bytes]) -> None:
+        if not bodies:
+            raise ValueError("no request bodies")
+        self.bodies = list(bodies)
+        self.sent = 0
+
+    def next(self) -> bytes:
+        body = self.bodies[self.sent % len(self.bodies)]
+        self.sent += 1
+        return body
+
+
+def benchmark_requests(
+    base: str, timeout: float = 30.0, check: int = 20
+) -> tuple[list[dict[str, Any]], list[bytes], httpx.Response]:
+    """The benchmarked requests for this server: their variables, their bodies, and the
+    answer to the first (served by ``/plain``); the first ``check`` bodies are answered once
+    before timing, and a failing one is returned as the answer, so the caller stops."""
+    variables = pick_variables(base)
+    bodies = request_bodies(variables)
+    first: httpx.Response | None = None
+    for body in bodies[: max(1, check)]:
+        response = httpx.post(
+            f"{base}/graphql", content=body, headers=JSON_HEADERS, timeout=timeout
+        )
+        first = first or response
+        if response.status_code != 200 or "errors" in response.json():
+            return variables, bodies, response
+    assert first is not None
+    return variables, bodies, first
 
 
 def benchmark_request(
     base: str, timeout: float = 30.0
 ) -> tuple[dict[str, Any], bytes, httpx.Response]:
-    """The benchmarked query for this server: its variables, its body, and one answer to it
-    (to check before timing, and to serve from ``/plain``)."""
-    variables = pick_variables(base)
-    body = json.dumps({"query": QUERY, "variables": variables}).encode()
-    response = httpx.post(
-        f"{base}/graphql",
-        content=body,
-        headers=JSON_HEADERS,
-        timeout=timeout,
-    )
+    """One benchmarked request (the first of `benchmark_requests`): its variables, its body
+    and its answer."""
+    variables = pick_variables(base)[0]
+    body = request_bodies([variables])[0]
+    response = httpx.post(f"{base}/graphql", content=body, headers=JSON_HEADERS, timeout=timeout)
     return variables, body, response
 
 
@@ -391,14 +466,27 @@ def percentile(sorted_ms: list[float], q: float) -> float:
     return sorted_ms[rank]
 
 
+def _cycle(body: bytes | Sequence[bytes]) -> BodyCycle:
+    return BodyCycle([body] if isinstance(body, bytes) else body)
+
+
 async def httpx_level(
-    url: str, body: bytes, concurrency: int, seconds: float, max_requests: int
+    url: str,
+    body: bytes | Sequence[bytes],
+    concurrency: int,
+    seconds: float,
+    max_requests: int,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Result:
+    """Closed loop: ``concurrency`` clients, each sending the next body as soon as its last
+    request was answered (``body``: one, or the sequence sent in turn; ``transport``: a
+    test's in-process app instead of the network)."""
+    bodies = _cycle(body)
     latencies: list[float] = []
     errors = 0
     issued = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=30.0, transport=transport) as client:
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -406,7 +494,7 @@ async def httpx_level(
             while issued < max_requests and time.perf_counter() < deadline:
                 issued += 1
                 started = time.perf_counter()
-                ok = await post_ok(client, url, body)
+                ok = await post_ok(client, url, bodies.next())
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += not ok
 
@@ -416,9 +504,12 @@ async def httpx_level(
     return Result.from_latencies(url.rsplit("/", 1)[-1], concurrency, latencies, errors, elapsed)
 
 
-async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Result:
+async def _paced_level(
+    url: str, body: bytes | Sequence[bytes], rate: float, seconds: float
+) -> Result:
     """Open-loop load: one request every 1/rate s whatever the server does; latency is taken
     from the scheduled send time, so a stalled server cannot hide its queueing."""
+    bodies = _cycle(body)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     latencies: list[float] = []
     errors = 0
@@ -431,7 +522,7 @@ async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Re
             nonlocal errors
             scheduled = start + i / rate
             await asyncio.sleep(max(0.0, scheduled - loop.time()))
-            ok = await post_ok(client, url, body)
+            ok = await post_ok(client, url, bodies.bodies[i % len(bodies.bodies)])
             latencies.append((loop.time() - scheduled) * 1000)
             errors += not ok
 
@@ -444,7 +535,20 @@ async def _paced_level(url: str, body: bytes, rate: float, seconds: float) -> Re
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[{body}]==]
+local bodies = { {bodies} }
+local threads = 0
+local sent = 0
+function setup(thread)
+  thread:set("offset", threads)
+  threads = threads + 1
+end
+function init(args)
+  sent = math.floor((offset or 0) * #bodies / 2)
+end
+request = function()
+  sent = sent % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[sent])
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
@@ -454,9 +558,18 @@ end
 """
 
 
-def _wrk_level(wrk: str, url: str, body: bytes, concurrency: int, seconds: float) -> Result:
+def wrk_script(bodies: Sequence[bytes]) -> str:
+    """wrk's Lua script: the bodies sent in turn (each of wrk's two threads from its own half
+    of the sequence) and a machine-readable summary line."""
+    quoted = ", ".join(f"[==[{body.decode()}]==]" for body in bodies)
+    return _WRK_SCRIPT.replace("{bodies}", quoted)
+
+
+def _wrk_level(
+    wrk: str, url: str, body: bytes | Sequence[bytes], concurrency: int, seconds: float
+) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT.replace("{body}", body.decode()))
+        script.write(wrk_script(_cycle(body).bodies))
     try:
         completed = subprocess.run(
             [
@@ -592,20 +705,23 @@ def bench_store(
     ):
         payload_file = Path(tmp) / "payload.json"
         base = server.base
-        variables, body, response = benchmark_request(base)
+        variables, bodies, response = benchmark_requests(base)
         if response.status_code != 200 or "errors" in response.json():
             logger.error("%s: benchmark query failed: %s", name, response.text[:500])
             return None
         payload_file.write_bytes(response.content)
-        if httpx.post(f"{base}/plain", content=body).content != response.content:
+        if httpx.post(f"{base}/plain", content=bodies[0]).content != response.content:
             logger.error("plain endpoint does not return the GraphQL payload")
             return None
+        carts = {tuple(v["cart"]) for v in variables}
         print(
-            f"store {name} ({root}): recommendations, limit 10, customer "
-            f"{variables['customerId']}, cart {variables['cart']}: {len(response.content)} "
-            f"bytes per response; {workers} worker(s); driver {'wrk' if wrk else 'httpx'}, "
-            f"{args.seconds:g}s per level"
+            f"store {name} ({root}): recommendations, limit 10, {len(variables)} customers in "
+            f"turn (customer {variables[0]['customerId']} first), {len(carts)} carts of two "
+            f"(first {variables[0]['cart']}); {len(response.content)} bytes in the first "
+            f"answer, which /plain returns; {workers} worker(s); driver "
+            f"{'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
         )
+        body = bodies
         results: list[Result] = []
         display = ProgressDisplay(console(sys.stderr))
         runs = [(c, e) for c in levels for e in ("graphql", "plain")]
