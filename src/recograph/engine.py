@@ -828,35 +828,15 @@ def filter_mask(
     back: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int8]]:
     """Allowed items, and per item the first rule that removed it as an index into
-    `FilterRule` (-1 when allowed); only a trace names the rules, so no per-request dict.
-    ``back``: `comes_back` of the profile, when the caller has it."""
-    rule_of = np.full(snapshot.n_items, -1, dtype=np.int8)
-    # The rules are written last one first, so an item keeps the first rule that removed it.
-    context = request.context
-    if request.categories is not None:
-        inside = np.isin(snapshot.catalogue.category, np.asarray(request.categories))
-        rule_of[~inside] = _FILTER_INDEX[FilterRule.CATEGORY_FILTER]
-    if request.in_stock_only:
-        rule_of[snapshot.catalogue.stock <= 0] = _FILTER_INDEX[FilterRule.OUT_OF_STOCK]
-    if request.exclude_purchased and profile.items.size:
-        if back is None:
-            back = comes_back(snapshot, profile)
-        rule_of[profile.items[~back]] = _FILTER_INDEX[FilterRule.PURCHASED]
-    if context.cart:
-        rule_of[list(context.cart)] = _FILTER_INDEX[FilterRule.IN_CART]
-    if context.current is not None:
-        rule_of[context.current] = _FILTER_INDEX[FilterRule.CURRENT_PRODUCT]
+    `FilterRule` (-1 when allowed): `_removal_rules` on the catalogue. ``back``:
+    `comes_back` of the profile, when the caller has it."""
+    if back is None:
+        back = comes_back(snapshot, profile)
+    rule_of = _removal_rules(snapshot, request, profile, profile.items[back])
     return rule_of < 0, rule_of
 
 
 # ---------------------------------------------------------------------------- ranking
-
-
-def _ranked(scores: Scores, allowed: npt.NDArray[np.bool_]) -> Positions:
-    """Allowed positions by descending score, ties by position (deterministic)."""
-    candidates = np.flatnonzero(allowed)
-    # A stable sort keeps equal scores in position order (as a lexsort on both would).
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 @dataclass(frozen=True)
@@ -931,19 +911,6 @@ def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[n
     if context.category is not None:
         categories.add(context.category)
     return np.asarray(sorted(categories), dtype=np.int64)
-
-
-def promoted_relevance(
-    snapshot: ModelSnapshot, context: Context, total: Scores, min_score: float
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-    """Which items may take a promoted slot, and per category the category rule relating it
-    to the page (-1 when none): a promoted product is relevant with a blended score of at
-    least ``min_score``, in one of the page's categories, or in a category the page's
-    categories lead to by a category rule (strongest lift)."""
-    catalogue = snapshot.catalogue
-    related, related_rule = _related_categories(snapshot, context)
-    relevant = (total >= np.float32(min_score)) | related[catalogue.category]
-    return relevant & catalogue.promoted, related_rule
 
 
 def _related_categories(
@@ -1427,9 +1394,6 @@ def _score_all(
 ) -> _Scored:
     """Full scoring: every signal, filter and business rule on the whole catalogue."""
     signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
-    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
-    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
-    blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
     damping, again, due = None, None, None
     dues: dict[int, due_dates.DueItem] = {}
     back = comes_back(snapshot, profile)  # once: damping and the filters both need it
@@ -1442,41 +1406,111 @@ def _score_all(
             due = due_scores(snapshot.n_items, found)
     hybrid = request.strategy is Strategy.HYBRID
     page_related = page_intents(snapshot, request.context, damping) if hybrid else {}
+    related, related_rule = _related_categories(snapshot, request.context)
+    return _rank(
+        snapshot,
+        request,
+        profile,
+        weights,
+        business,
+        signals,
+        _Adjustments(
+            damping,
+            again,
+            due,
+            intent_mask(snapshot.n_items, page_related) if page_related else None,
+            profile.items[back],
+            related,
+            related_rule,
+            dues,
+            page_related,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Adjustments:
+    """What `_rank` applies to the blended signals, per scored position: the owned-category
+    ``damping``, the buy-again and due scores, the page's ``lead`` products (each None when
+    off), the purchased products that come back (``back``, ascending), per category whether
+    it is related to the page and by which rule, and what the reasons need (the due items,
+    the page's related products)."""
+
+    damping: Scores | None
+    again: Scores | None
+    due: Scores | None
+    lead: npt.NDArray[np.bool_] | None
+    back: Positions
+    related: npt.NDArray[np.bool_]
+    related_rule: npt.NDArray[np.int64]
+    dues: dict[int, due_dates.DueItem]
+    page_related: dict[int, intent.Related]
+
+
+def _rank(
+    snapshot: ModelSnapshot,
+    request: Request,
+    profile: Profile,
+    weights: Weights,
+    business: BusinessRules,
+    signals: _Signals,
+    adjust: _Adjustments,
+    positions: Positions | None = None,
+) -> _Scored:
+    """The one ranking tail of both paths: the signals normalised and blended, the final
+    score (`final_scores`), the filters with the request's exclusions, which promoted
+    products are relevant to the page, and the ranking (descending score, ties by
+    position). Every array is per scored position: the whole catalogue when ``positions``
+    is None, else those candidates (ascending)."""
+    catalogue = snapshot.catalogue
+    size = snapshot.n_items if positions is None else len(positions)
+    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
+    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
+    blended = blend(used, weights) if used else np.zeros(size, dtype=np.float32)
     total = final_scores(
         snapshot,
         blended,
         normalised[SignalName.POPULARITY],
-        damping,
+        adjust.damping,
         business.margin_weight,
-        again,
+        adjust.again,
         snapshot.repeat.share,
-        due,
-        intent_mask(snapshot.n_items, page_related) if page_related else None,
+        adjust.due,
+        adjust.lead,
+        positions=positions,
     )
-    allowed, removed_by = filter_mask(snapshot, request, profile, back)
-    if request.exclude:
-        excluded = np.zeros(snapshot.n_items, dtype=np.bool_)
-        excluded[np.asarray(request.exclude, dtype=np.int64)] = True
-        removed_by[excluded & allowed] = _FILTER_ORDER.index(FilterRule.EXCLUDED)
-        allowed = allowed & ~excluded
-    relevant, related_rule = promoted_relevance(
-        snapshot, request.context, total, business.promoted_min_score
-    )
-    ranked = _ranked(total, allowed)
-    return _Scored(
+    removed_by = _removal_rules(snapshot, request, profile, adjust.back, positions)
+    allowed = np.flatnonzero(removed_by < 0)
+    # A stable sort keeps equal scores in position order.
+    ranked = allowed[np.argsort(-total[allowed], kind="stable")]
+    category = catalogue.category if positions is None else catalogue.category[positions]
+    promoted = catalogue.promoted if positions is None else catalogue.promoted[positions]
+    relevant = (total >= np.float32(business.promoted_min_score)) | adjust.related[category]
+    again = adjust.again
+    scored = _Scored(
         signals,
         normalised,
         used,
         total,
-        relevant,
-        related_rule,
+        relevant & promoted,
+        adjust.related_rule,
         removed_by,
-        ranked,
+        ranked if positions is None else positions[ranked],
         snapshot.n_items,
-        again=frozenset() if again is None else frozenset(np.flatnonzero(again > 0).tolist()),
-        dues=dues,
-        page_related=page_related,
+        positions,
+        again=frozenset() if again is None else frozenset(_at(positions, again > 0).tolist()),
+        dues=adjust.dues,
+        page_related=adjust.page_related,
     )
+    if positions is None:
+        return scored
+    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+
+
+def _at(positions: Positions | None, selected: npt.NDArray[np.bool_]) -> Positions:
+    """The catalogue positions of the ``selected`` scored positions."""
+    local = np.flatnonzero(selected)
+    return local if positions is None else positions[local]
 
 
 # ---------------------------------------------------------------------------- two-stage
@@ -1609,9 +1643,6 @@ def _score_candidates(
         snapshot, category, signals.trending, positions
     )
 
-    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
-    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
-    blended = blend(used, weights) if used else np.zeros(len(positions), dtype=np.float32)
     damping, again, due, lead = None, None, None, None
     if request.strategy is not Strategy.POPULAR:
         damping = damping_at(positions)
@@ -1622,42 +1653,18 @@ def _score_candidates(
             due = stage.values_at(due_positions, due_values, positions).astype(np.float32)
     if page_related:
         lead = stage.member(related_positions, positions)
-    total = final_scores(
-        snapshot,
-        blended,
-        normalised[SignalName.POPULARITY],
+    adjustments = _Adjustments(
         damping,
-        business.margin_weight,
         again,
-        snapshot.repeat.share,
         due,
         lead,
-        positions=positions,
-    )
-    removed_by = _filter_on(snapshot, request, profile, positions, back)
-    allowed = removed_by < 0
-    promoted = catalogue.promoted[positions]
-    relevant = (total >= np.float32(business.promoted_min_score)) | related[
-        catalogue.category[positions]
-    ]
-    order = np.lexsort((positions, -total))
-    ranked = positions[order][allowed[order]]
-    scored = _Scored(
-        signals,
-        normalised,
-        used,
-        total,
-        relevant & promoted,
+        back,
+        related,
         related_rule,
-        removed_by,
-        ranked,
-        snapshot.n_items,
-        positions,
-        again=frozenset() if again is None else frozenset(positions[again > 0].tolist()),
-        dues={d.position: d for d in found},
-        page_related=page_related,
+        {d.position: d for d in found},
+        page_related,
     )
-    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+    return _rank(snapshot, request, profile, weights, business, signals, adjustments, positions)
 
 
 @dataclass(frozen=True)
@@ -1810,39 +1817,51 @@ def _popularity_on(
     return (values / np.float32(top)).astype(np.float32)
 
 
-def _filter_on(
+def _removal_rules(
     snapshot: ModelSnapshot,
     request: Request,
     profile: Profile,
-    positions: Positions,
     back: Positions,
+    positions: Positions | None = None,
 ) -> npt.NDArray[np.int8]:
-    """`filter_mask` (with the request's ``exclude``) at ``positions``: per candidate the
-    first rule that removed it, as an index into `FilterRule`, -1 when allowed (``back``:
-    the purchased products that come back, ascending)."""
-    rule_of = np.full(len(positions), -1, dtype=np.int8)
-    order = _FILTER_ORDER
+    """The filters (with the request's ``exclude``): per scored position (the catalogue when
+    ``positions`` is None, else those candidates, ascending) the first rule that removed it,
+    as an index into `FilterRule`, -1 when allowed (``back``: the purchased products that
+    come back, ascending). Only a trace names the rules, so no per-request dict."""
+    catalogue = snapshot.catalogue
+    size = snapshot.n_items if positions is None else len(positions)
+    rule_of = np.full(size, -1, dtype=np.int8)
 
     def ban(selected: npt.NDArray[np.bool_], rule: FilterRule) -> None:
-        rule_of[selected & (rule_of < 0)] = order.index(rule)
+        rule_of[selected & (rule_of < 0)] = _FILTER_INDEX[rule]
+
+    def among(items: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Which scored positions are ``items``."""
+        wanted = np.asarray(items, dtype=np.int64)
+        if positions is None:
+            mask = np.zeros(size, dtype=np.bool_)
+            mask[wanted] = True
+            return mask
+        return stage.member(np.unique(wanted), positions)
+
+    def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if positions is None else values[positions]
 
     context = request.context
     if context.current is not None:
-        ban(positions == context.current, FilterRule.CURRENT_PRODUCT)
+        ban(among([context.current]), FilterRule.CURRENT_PRODUCT)
     if context.cart:
-        cart = np.unique(np.asarray(context.cart, dtype=np.int64))
-        ban(stage.member(cart, positions), FilterRule.IN_CART)
+        ban(among(context.cart), FilterRule.IN_CART)
     if request.exclude_purchased and profile.items.size:
         gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
-        ban(stage.member(gone, positions), FilterRule.PURCHASED)
+        ban(among(gone), FilterRule.PURCHASED)
     if request.in_stock_only:
-        ban(snapshot.catalogue.stock[positions] <= 0, FilterRule.OUT_OF_STOCK)
+        ban(column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK)
     if request.categories is not None:
-        inside = np.isin(snapshot.catalogue.category[positions], np.asarray(request.categories))
+        inside = np.isin(column(catalogue.category), np.asarray(request.categories))
         ban(~inside, FilterRule.CATEGORY_FILTER)
     if request.exclude:
-        excluded = np.unique(np.asarray(request.exclude, dtype=np.int64))
-        ban(stage.member(excluded, positions), FilterRule.EXCLUDED)
+        ban(among(request.exclude), FilterRule.EXCLUDED)
     return rule_of
 
 
