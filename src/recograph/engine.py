@@ -26,7 +26,7 @@ from recograph.core.vocabulary import Strategy as Strategy  # noqa: PLC0414 (re-
 from recograph.recommenders import candidates as stage
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import due as due_dates
-from recograph.recommenders import intent, item_knn, rules, user_knn
+from recograph.recommenders import intent, rules, user_knn
 from recograph.recommenders.blend import (
     Scores,
     blend,
@@ -36,7 +36,7 @@ from recograph.recommenders.blend import (
     shift_for_page,
 )
 from recograph.recommenders.popularity import score_popularity
-from recograph.recommenders.protocol import CFModel, CFProfile, CFRequest
+from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
@@ -287,9 +287,9 @@ class _Signals:
     rule_evidence: _RuleEvidence | _ReplayedRuleEvidence | None = None
     content_seeds: tuple[Positions, npt.NDArray[np.float32]] | None = None
     trending: bool = False
-    # For the items shown, gathered once per response: item -> (history product, similarity)
-    # behind its CF score, and item -> the page/history product it looks like.
-    cf_sources: dict[int, tuple[int, float] | None] = field(default_factory=dict)
+    # For the items shown, gathered once per response: item -> what the CF model that
+    # scored it says its score rests on, and item -> the page/history product it looks like.
+    cf_sources: dict[int, CFEvidence | None] = field(default_factory=dict)
     content_sources: dict[int, content_signal.ContentMatch | None] = field(default_factory=dict)
 
 
@@ -1057,14 +1057,21 @@ def explain(
             )
     if signal is SignalName.CF:
         source = signals.cf_sources.get(item)
-        if source is not None:
-            seed, similarity = source
+        if source is not None and source.seed is not None:
             return Reason(
                 ReasonKind.CUSTOMERS_LIKE_YOU,
-                f"Customers like you bought this (often with {catalogue.name[seed]})",
-                (int(seed),),
-                "similarity",
-                float(similarity),
+                f"Customers like you bought this (often with {catalogue.name[source.seed]})",
+                (source.seed,),
+                source.metric,
+                source.value,
+            )
+        if source is not None:
+            return Reason(
+                ReasonKind.CUSTOMERS_LIKE_YOU,
+                f"Customers like you bought this ({source.said})",
+                (),
+                source.metric,
+                source.value,
             )
         return Reason(ReasonKind.CUSTOMERS_LIKE_YOU, "Customers like you bought this")
     category = str(catalogue.category_names[catalogue.category[item]])
@@ -1196,13 +1203,19 @@ def _gather_sources(
     signals: _Signals,
     chosen: list[int],
     dominant: Sequence[SignalName | None],
+    cf_models: Sequence[tuple[str, float]],
 ) -> None:
     """The CF and content evidence of the shown items, each gathered in one pass over the
-    history's (or the seeds') neighbour rows rather than once per item."""
+    history's (or the seeds') neighbour rows rather than once per item. A CF score's
+    evidence comes from the model that scored it (of a mix, the largest-weighted one)."""
     shown = list(zip(chosen, dominant, strict=True))
     by_cf = [p for p, d in shown if d is SignalName.CF]
-    if by_cf:
-        sources = item_knn.explain_item_knn_many(snapshot.item_knn, profile.items, by_cf)
+    if by_cf and cf_models and profile.items.size:
+        _, model = snapshot.served_cf_model(max(cf_models, key=lambda m: m[1])[0])
+        cf_profile = CFProfile(
+            profile.items, profile.values, profile.user, profile.exact, snapshot.interactions
+        )
+        sources = model.evidence(cf_profile, np.asarray(by_cf, dtype=np.int64))
         signals.cf_sources.update(zip(by_cf, sources, strict=True))
     by_content = [p for p, d in shown if d is SignalName.CONTENT]
     if by_content and signals.content_seeds is not None:
@@ -1300,7 +1313,7 @@ def recommend(
     at = scored.local(chosen)
     dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
-    _gather_sources(snapshot, profile, signals, chosen, dominant)
+    _gather_sources(snapshot, profile, signals, chosen, dominant, cf_models)
     shown_scores = total[chosen].tolist()
     # per rank, the best score shown below it (a later item placed above a higher score)
     below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
