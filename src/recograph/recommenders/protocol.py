@@ -60,6 +60,11 @@ class CFProfile:
     interactions: sp.csr_matrix
 
 
+# A term this small is float32 rounding in a sum of latent products (SVD scores unrelated
+# products about 1e-9), not a relation worth naming to a shop owner.
+NEGLIGIBLE_TERM = 1e-6
+
+
 @dataclass(frozen=True)
 class CFEvidence:
     """Why a CF model scored one product: ``seed``, the history product whose term of the
@@ -78,11 +83,11 @@ def largest_terms(
 ) -> list[CFEvidence | None]:
     """Per shown product (a row of ``terms``, one column per history product in ``items``,
     ascending), the history product with the largest positive term, with its ``figures``
-    entry (ties: the lower position; None when no term is positive)."""
+    entry (ties: the lower position; None when no term is above `NEGLIGIBLE_TERM`)."""
     found: list[CFEvidence | None] = []
     for row_terms, row_figures in zip(terms, figures, strict=True):
         best = int(np.argmax(row_terms)) if len(row_terms) else -1
-        if best < 0 or not row_terms[best] > 0:
+        if best < 0 or not row_terms[best] > NEGLIGIBLE_TERM:
             found.append(None)
         else:
             found.append(CFEvidence(int(items[best]), metric, float(row_figures[best])))
