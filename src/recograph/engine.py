@@ -850,17 +850,16 @@ class _Selection:
 
 def _select(
     snapshot: ModelSnapshot,
-    ranked: Positions,
+    scored: _Scored,
     limit: int,
     rules_cfg: BusinessRules,
-    relevant: npt.NDArray[np.bool_],
-    total: Scores,
     rank_offset: int = 0,
 ) -> _Selection:
-    """Top items under the per-category cap, with the best relevant promoted products in the
-    reserved slots (absolute ranks, so a next page keeps them); a slot with no relevant
-    promoted product goes back to the ranking. A promoted product that scores its way above
-    its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
+    """Top items of the ranking under the per-category cap, with the best relevant promoted
+    products in the reserved slots (absolute ranks, so a next page keeps them); a slot with
+    no relevant promoted product goes back to the ranking. A promoted product that scores its
+    way above its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
+    ranked, relevant, total = scored.ranked, scored.relevant, scored.total
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
@@ -1284,31 +1283,14 @@ def recommend(
         scored = _score_candidates(snapshot, request, profile, weights, cf_models, business)
     if scored is None:
         scored = _score_all(snapshot, request, profile, weights, cf_models, business)
-    total, signals, related_rule = scored.total, scored.signals, scored.related_rule
-    selection = _select(
-        snapshot,
-        scored.ranked,
-        request.limit,
-        business,
-        scored.relevant,
-        total,
-        request.rank_offset,
-    )
+    selection = _select(snapshot, scored, request.limit, business, request.rank_offset)
     if scored.positions is not None and (
         not selection.has_more or len(selection.chosen) < request.limit
     ):
         # The candidates ran out (a deep page, a narrow filter): the catalogue decides.
         scored = _score_all(snapshot, request, profile, weights, cf_models, business)
-        total, signals, related_rule = scored.total, scored.signals, scored.related_rule
-        selection = _select(
-            snapshot,
-            scored.ranked,
-            request.limit,
-            business,
-            scored.relevant,
-            total,
-            request.rank_offset,
-        )
+        selection = _select(snapshot, scored, request.limit, business, request.rank_offset)
+    total, signals, related_rule = scored.total, scored.signals, scored.related_rule
     chosen = selection.chosen
     at = scored.local(chosen)
     dominant = dominant_signals(scored.used, weights, at)

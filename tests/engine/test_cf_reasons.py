@@ -10,12 +10,10 @@ c5 headphones + amp, c6 mouse, c7 headphones, c8 spare mouse. Each CF model alon
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recograph.build import build_artifacts
 from recograph.core.vocabulary import ReasonKind, Strategy
 from recograph.engine import Item, Request, build_profile, recommend
 from recograph.evaluation.evaluate import NO_POLICY
@@ -26,21 +24,9 @@ from recograph.recommenders.protocol import CFProfile
 from recograph.recommenders.sparse import row_dots
 from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
-from recograph.snapshot import ModelSnapshot, load_snapshot
-from tests.tiny_store import KEYBOARD, LAPTOP, MOUSE, TINY_PARAMS, tiny_store
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> ModelSnapshot:
-    root: Path = tmp_path_factory.mktemp("tiny-cf-reasons")
-    build_artifacts(tiny_store(), root, TINY_PARAMS, evaluate=False)
-    return load_snapshot(root)
-
-
-def pos(snapshot: ModelSnapshot, product_id: int) -> int:
-    position = snapshot.catalogue.index.position(product_id)
-    assert position is not None
-    return position
+from recograph.snapshot import ModelSnapshot
+from tests.engine.test_engine import pos
+from tests.tiny_store import KEYBOARD, LAPTOP, MOUSE
 
 
 def first_item(
