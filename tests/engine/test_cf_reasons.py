@@ -168,3 +168,44 @@ def test_a_mix_cites_its_largest_weighted_model(tiny: ModelSnapshot) -> None:
     by_ease = first_item(tiny, 3, (("ease", 0.7), ("item_knn", 0.3)))
     assert by_ease.reason.metric == "EASE weight"
     assert by_ease.reason.value == pytest.approx(2 * 18.3 / (20.3 * 18.3 - 1), rel=1e-5)
+
+
+def stored_figure(snapshot: ModelSnapshot, name: str, user: int, seed: int, item: int) -> float:
+    """The figure a CF model holds for a reason, read from its stored arrays."""
+    model = snapshot.cf_model(name)
+    if isinstance(model, ItemKNN):
+        return float(model.similarity[seed, item])
+    if isinstance(model, EASEModel):
+        return float(model.weights[seed, item])
+    if isinstance(model, SVDModel):
+        factors = model.item_factors.astype(np.float64)
+        return float(factors[seed] @ factors[item])
+    assert isinstance(model, UserKNN)
+    neighbours = model.neighbours[user].indices
+    return float((snapshot.interactions[neighbours, item] != 0).sum())
+
+
+@pytest.mark.parametrize("name", ["item_knn", "ease", "svd", "user_knn", "als"])
+def test_every_cf_reason_on_the_demo_store_equals_its_model_s_figure(
+    snapshot: ModelSnapshot, name: str
+) -> None:
+    checked = 0
+    for user in range(0, snapshot.interactions.shape[0], 20):
+        request = Request(user=user, strategy=Strategy.COLLABORATIVE, cf_models=((name, 1.0),))
+        profile = build_profile(snapshot, user)
+        for item in recommend(snapshot, request, NO_POLICY).items:
+            reason = item.reason
+            if reason.kind is not ReasonKind.CUSTOMERS_LIKE_YOU or reason.metric is None:
+                continue
+            assert reason.value is not None
+            seed = reason.evidence[0] if reason.evidence else -1
+            if name == "user_knn":
+                assert reason.evidence == ()
+            else:  # the named product is one the customer bought
+                assert seed in profile.items.tolist()
+            if name == "als":  # a term of the folded-in score, computed: positive
+                assert reason.value > 0
+            else:
+                assert reason.value == stored_figure(snapshot, name, user, seed, item.position)
+            checked += 1
+    assert checked >= 10
