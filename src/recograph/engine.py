@@ -1520,9 +1520,9 @@ def _score_candidates(
     business: BusinessRules,
 ) -> _Scored:
     """Two-stage ranking (`recommenders.candidates`): the candidates from each signal's
-    support and the stored lists, then `_score_all`'s steps on them only. Every signal's
-    value at a candidate is its full-scoring value, so is each normalisation (each signal's
-    best item is a candidate), and so is a candidate's score."""
+    support and the stored lists, then the ranking tail both paths share (`_rank`) on them
+    only. Every signal's value at a candidate is its full-scoring value, so is each
+    normalisation (each signal's best item is a candidate), and so is a candidate's score."""
     lists = snapshot.lists
     catalogue = snapshot.catalogue
     context = request.context
