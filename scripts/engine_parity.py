@@ -2,7 +2,8 @@
 """Record what a build and the engine answer, so a refactor can prove it changed nothing.
 
 ``python scripts/engine_parity.py DATA OUT.json`` builds DATA (a store export, e.g. the demo
-store of ``recograph demo-data``) with seed 42, once evaluated and once tuned (a budget large
+store of ``recograph demo-data``) with seed 42 (``--ranking two-stage|full|auto`` as
+``recograph build --ranking``), once evaluated and once tuned (a budget large
 enough that every trial runs, so the build does not depend on the clock), then asks the engine
 a fixed request set on each (every 7th customer and anonymous visitors × five pages × each
 strategy, with the journey trace) and writes:
@@ -78,13 +79,15 @@ def _requests(snapshot: Any) -> list[Any]:
     return requests
 
 
-def _build(store: Any, root: Path, tune: bool) -> dict[str, Any]:
+def _build(store: Any, root: Path, tune: bool, ranking: str) -> dict[str, Any]:
     """One build of the store: its artifact checksums and the engine's answers on it."""
     from recograph import engine
     from recograph.build import BuildParams, build_artifacts
     from recograph.snapshot import load_snapshot
 
-    result = build_artifacts(store, root, BuildParams(seed=42), tune=tune, tune_budget=1e6)
+    result = build_artifacts(
+        store, root, BuildParams(seed=42, ranking=ranking), tune=tune, tune_budget=1e6
+    )
     assert result.path is not None
     manifest = json.loads((result.path / "manifest.json").read_text())
     npz = hashlib.sha256((result.path / "arrays.npz").read_bytes()).hexdigest()
@@ -108,14 +111,14 @@ def _build(store: Any, root: Path, tune: bool) -> dict[str, Any]:
     return {"arrays.npz": npz, "manifest": _plain(stable), "answers": answers}
 
 
-def record(data: Path, out: Path) -> None:
+def record(data: Path, out: Path, ranking: str = "auto") -> None:
     from recograph.io.reader import read_store
 
     store = read_store(data).data
     builds = {}
     for name, tune in (("evaluated", False), ("tuned", True)):
         with tempfile.TemporaryDirectory() as tmp:
-            builds[name] = _build(store, Path(tmp), tune)
+            builds[name] = _build(store, Path(tmp), tune, ranking)
     out.write_text(json.dumps(builds, indent=1, sort_keys=True))
     for name, build in builds.items():
         print(f"{name}: arrays.npz {build['arrays.npz'][:16]}…, {len(build['answers'])} answers")
@@ -151,12 +154,18 @@ def compare(before: Path, after: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--compare", action="store_true", help="compare two recordings")
+    parser.add_argument(
+        "--ranking",
+        choices=("auto", "two-stage", "full"),
+        default="auto",
+        help="the builds' ranking (as `recograph build --ranking`); auto: by catalogue size",
+    )
     parser.add_argument("first", type=Path)
     parser.add_argument("second", type=Path)
     args = parser.parse_args(argv)
     if args.compare:
         return compare(args.first, args.second)
-    record(args.first, args.second)
+    record(args.first, args.second, args.ranking)
     return 0
 
 

@@ -26,7 +26,7 @@ from recograph.core.vocabulary import Strategy as Strategy  # noqa: PLC0414 (re-
 from recograph.recommenders import candidates as stage
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import due as due_dates
-from recograph.recommenders import intent, item_knn, rules, user_knn
+from recograph.recommenders import intent, rules, user_knn
 from recograph.recommenders.blend import (
     Scores,
     blend,
@@ -36,7 +36,7 @@ from recograph.recommenders.blend import (
     shift_for_page,
 )
 from recograph.recommenders.popularity import score_popularity
-from recograph.recommenders.protocol import CFModel, CFProfile, CFRequest
+from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
@@ -287,9 +287,9 @@ class _Signals:
     rule_evidence: _RuleEvidence | _ReplayedRuleEvidence | None = None
     content_seeds: tuple[Positions, npt.NDArray[np.float32]] | None = None
     trending: bool = False
-    # For the items shown, gathered once per response: item -> (history product, similarity)
-    # behind its CF score, and item -> the page/history product it looks like.
-    cf_sources: dict[int, tuple[int, float] | None] = field(default_factory=dict)
+    # For the items shown, gathered once per response: item -> what the CF model that
+    # scored it says its score rests on, and item -> the page/history product it looks like.
+    cf_sources: dict[int, CFEvidence | None] = field(default_factory=dict)
     content_sources: dict[int, content_signal.ContentMatch | None] = field(default_factory=dict)
 
 
@@ -828,35 +828,15 @@ def filter_mask(
     back: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int8]]:
     """Allowed items, and per item the first rule that removed it as an index into
-    `FilterRule` (-1 when allowed); only a trace names the rules, so no per-request dict.
-    ``back``: `comes_back` of the profile, when the caller has it."""
-    rule_of = np.full(snapshot.n_items, -1, dtype=np.int8)
-    # The rules are written last one first, so an item keeps the first rule that removed it.
-    context = request.context
-    if request.categories is not None:
-        inside = np.isin(snapshot.catalogue.category, np.asarray(request.categories))
-        rule_of[~inside] = _FILTER_INDEX[FilterRule.CATEGORY_FILTER]
-    if request.in_stock_only:
-        rule_of[snapshot.catalogue.stock <= 0] = _FILTER_INDEX[FilterRule.OUT_OF_STOCK]
-    if request.exclude_purchased and profile.items.size:
-        if back is None:
-            back = comes_back(snapshot, profile)
-        rule_of[profile.items[~back]] = _FILTER_INDEX[FilterRule.PURCHASED]
-    if context.cart:
-        rule_of[list(context.cart)] = _FILTER_INDEX[FilterRule.IN_CART]
-    if context.current is not None:
-        rule_of[context.current] = _FILTER_INDEX[FilterRule.CURRENT_PRODUCT]
+    `FilterRule` (-1 when allowed): `_removal_rules` on the catalogue. ``back``:
+    `comes_back` of the profile, when the caller has it."""
+    if back is None:
+        back = comes_back(snapshot, profile)
+    rule_of = _removal_rules(snapshot, request, profile, profile.items[back])
     return rule_of < 0, rule_of
 
 
 # ---------------------------------------------------------------------------- ranking
-
-
-def _ranked(scores: Scores, allowed: npt.NDArray[np.bool_]) -> Positions:
-    """Allowed positions by descending score, ties by position (deterministic)."""
-    candidates = np.flatnonzero(allowed)
-    # A stable sort keeps equal scores in position order (as a lexsort on both would).
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 @dataclass(frozen=True)
@@ -870,17 +850,16 @@ class _Selection:
 
 def _select(
     snapshot: ModelSnapshot,
-    ranked: Positions,
+    scored: _Scored,
     limit: int,
     rules_cfg: BusinessRules,
-    relevant: npt.NDArray[np.bool_],
-    total: Scores,
     rank_offset: int = 0,
 ) -> _Selection:
-    """Top items under the per-category cap, with the best relevant promoted products in the
-    reserved slots (absolute ranks, so a next page keeps them); a slot with no relevant
-    promoted product goes back to the ranking. A promoted product that scores its way above
-    its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
+    """Top items of the ranking under the per-category cap, with the best relevant promoted
+    products in the reserved slots (absolute ranks, so a next page keeps them); a slot with
+    no relevant promoted product goes back to the ranking. A promoted product that scores its
+    way above its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
+    ranked, relevant, total = scored.ranked, scored.relevant, scored.total
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
@@ -931,19 +910,6 @@ def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[n
     if context.category is not None:
         categories.add(context.category)
     return np.asarray(sorted(categories), dtype=np.int64)
-
-
-def promoted_relevance(
-    snapshot: ModelSnapshot, context: Context, total: Scores, min_score: float
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-    """Which items may take a promoted slot, and per category the category rule relating it
-    to the page (-1 when none): a promoted product is relevant with a blended score of at
-    least ``min_score``, in one of the page's categories, or in a category the page's
-    categories lead to by a category rule (strongest lift)."""
-    catalogue = snapshot.catalogue
-    related, related_rule = _related_categories(snapshot, context)
-    relevant = (total >= np.float32(min_score)) | related[catalogue.category]
-    return relevant & catalogue.promoted, related_rule
 
 
 def _related_categories(
@@ -1090,14 +1056,21 @@ def explain(
             )
     if signal is SignalName.CF:
         source = signals.cf_sources.get(item)
-        if source is not None:
-            seed, similarity = source
+        if source is not None and source.seed is not None:
             return Reason(
                 ReasonKind.CUSTOMERS_LIKE_YOU,
-                f"Customers like you bought this (often with {catalogue.name[seed]})",
-                (int(seed),),
-                "similarity",
-                float(similarity),
+                f"Customers like you bought this (often with {catalogue.name[source.seed]})",
+                (source.seed,),
+                source.metric,
+                source.value,
+            )
+        if source is not None:
+            return Reason(
+                ReasonKind.CUSTOMERS_LIKE_YOU,
+                f"Customers like you bought this ({source.said})",
+                (),
+                source.metric,
+                source.value,
             )
         return Reason(ReasonKind.CUSTOMERS_LIKE_YOU, "Customers like you bought this")
     category = str(catalogue.category_names[catalogue.category[item]])
@@ -1229,13 +1202,19 @@ def _gather_sources(
     signals: _Signals,
     chosen: list[int],
     dominant: Sequence[SignalName | None],
+    cf_models: Sequence[tuple[str, float]],
 ) -> None:
     """The CF and content evidence of the shown items, each gathered in one pass over the
-    history's (or the seeds') neighbour rows rather than once per item."""
+    history's (or the seeds') neighbour rows rather than once per item. A CF score's
+    evidence comes from the model that scored it (of a mix, the largest-weighted one)."""
     shown = list(zip(chosen, dominant, strict=True))
     by_cf = [p for p, d in shown if d is SignalName.CF]
-    if by_cf:
-        sources = item_knn.explain_item_knn_many(snapshot.item_knn, profile.items, by_cf)
+    if by_cf and cf_models and profile.items.size:
+        _, model = snapshot.served_cf_model(max(cf_models, key=lambda m: m[1])[0])
+        cf_profile = CFProfile(
+            profile.items, profile.values, profile.user, profile.exact, snapshot.interactions
+        )
+        sources = model.evidence(cf_profile, np.asarray(by_cf, dtype=np.int64))
         signals.cf_sources.update(zip(by_cf, sources, strict=True))
     by_content = [p for p, d in shown if d is SignalName.CONTENT]
     if by_content and signals.content_seeds is not None:
@@ -1304,36 +1283,19 @@ def recommend(
         scored = _score_candidates(snapshot, request, profile, weights, cf_models, business)
     if scored is None:
         scored = _score_all(snapshot, request, profile, weights, cf_models, business)
-    total, signals, related_rule = scored.total, scored.signals, scored.related_rule
-    selection = _select(
-        snapshot,
-        scored.ranked,
-        request.limit,
-        business,
-        scored.relevant,
-        total,
-        request.rank_offset,
-    )
+    selection = _select(snapshot, scored, request.limit, business, request.rank_offset)
     if scored.positions is not None and (
         not selection.has_more or len(selection.chosen) < request.limit
     ):
         # The candidates ran out (a deep page, a narrow filter): the catalogue decides.
         scored = _score_all(snapshot, request, profile, weights, cf_models, business)
-        total, signals, related_rule = scored.total, scored.signals, scored.related_rule
-        selection = _select(
-            snapshot,
-            scored.ranked,
-            request.limit,
-            business,
-            scored.relevant,
-            total,
-            request.rank_offset,
-        )
+        selection = _select(snapshot, scored, request.limit, business, request.rank_offset)
+    total, signals, related_rule = scored.total, scored.signals, scored.related_rule
     chosen = selection.chosen
     at = scored.local(chosen)
     dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
-    _gather_sources(snapshot, profile, signals, chosen, dominant)
+    _gather_sources(snapshot, profile, signals, chosen, dominant, cf_models)
     shown_scores = total[chosen].tolist()
     # per rank, the best score shown below it (a later item placed above a higher score)
     below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
@@ -1427,9 +1389,6 @@ def _score_all(
 ) -> _Scored:
     """Full scoring: every signal, filter and business rule on the whole catalogue."""
     signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
-    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
-    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
-    blended = blend(used, weights) if used else np.zeros(snapshot.n_items, dtype=np.float32)
     damping, again, due = None, None, None
     dues: dict[int, due_dates.DueItem] = {}
     back = comes_back(snapshot, profile)  # once: damping and the filters both need it
@@ -1442,41 +1401,111 @@ def _score_all(
             due = due_scores(snapshot.n_items, found)
     hybrid = request.strategy is Strategy.HYBRID
     page_related = page_intents(snapshot, request.context, damping) if hybrid else {}
+    related, related_rule = _related_categories(snapshot, request.context)
+    return _rank(
+        snapshot,
+        request,
+        profile,
+        weights,
+        business,
+        signals,
+        _Adjustments(
+            damping,
+            again,
+            due,
+            intent_mask(snapshot.n_items, page_related) if page_related else None,
+            profile.items[back],
+            related,
+            related_rule,
+            dues,
+            page_related,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Adjustments:
+    """What `_rank` applies to the blended signals, per scored position: the owned-category
+    ``damping``, the buy-again and due scores, the page's ``lead`` products (each None when
+    off), the purchased products that come back (``back``, ascending), per category whether
+    it is related to the page and by which rule, and what the reasons need (the due items,
+    the page's related products)."""
+
+    damping: Scores | None
+    again: Scores | None
+    due: Scores | None
+    lead: npt.NDArray[np.bool_] | None
+    back: Positions
+    related: npt.NDArray[np.bool_]
+    related_rule: npt.NDArray[np.int64]
+    dues: dict[int, due_dates.DueItem]
+    page_related: dict[int, intent.Related]
+
+
+def _rank(
+    snapshot: ModelSnapshot,
+    request: Request,
+    profile: Profile,
+    weights: Weights,
+    business: BusinessRules,
+    signals: _Signals,
+    adjust: _Adjustments,
+    positions: Positions | None = None,
+) -> _Scored:
+    """The one ranking tail of both paths: the signals normalised and blended, the final
+    score (`final_scores`), the filters with the request's exclusions, which promoted
+    products are relevant to the page, and the ranking (descending score, ties by
+    position). Every array is per scored position: the whole catalogue when ``positions``
+    is None, else those candidates (ascending)."""
+    catalogue = snapshot.catalogue
+    size = snapshot.n_items if positions is None else len(positions)
+    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
+    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
+    blended = blend(used, weights) if used else np.zeros(size, dtype=np.float32)
     total = final_scores(
         snapshot,
         blended,
         normalised[SignalName.POPULARITY],
-        damping,
+        adjust.damping,
         business.margin_weight,
-        again,
+        adjust.again,
         snapshot.repeat.share,
-        due,
-        intent_mask(snapshot.n_items, page_related) if page_related else None,
+        adjust.due,
+        adjust.lead,
+        positions=positions,
     )
-    allowed, removed_by = filter_mask(snapshot, request, profile, back)
-    if request.exclude:
-        excluded = np.zeros(snapshot.n_items, dtype=np.bool_)
-        excluded[np.asarray(request.exclude, dtype=np.int64)] = True
-        removed_by[excluded & allowed] = _FILTER_ORDER.index(FilterRule.EXCLUDED)
-        allowed = allowed & ~excluded
-    relevant, related_rule = promoted_relevance(
-        snapshot, request.context, total, business.promoted_min_score
-    )
-    ranked = _ranked(total, allowed)
-    return _Scored(
+    removed_by = _removal_rules(snapshot, request, profile, adjust.back, positions)
+    allowed = np.flatnonzero(removed_by < 0)
+    # A stable sort keeps equal scores in position order.
+    ranked = allowed[np.argsort(-total[allowed], kind="stable")]
+    category = catalogue.category if positions is None else catalogue.category[positions]
+    promoted = catalogue.promoted if positions is None else catalogue.promoted[positions]
+    relevant = (total >= np.float32(business.promoted_min_score)) | adjust.related[category]
+    again = adjust.again
+    scored = _Scored(
         signals,
         normalised,
         used,
         total,
-        relevant,
-        related_rule,
+        relevant & promoted,
+        adjust.related_rule,
         removed_by,
-        ranked,
+        ranked if positions is None else positions[ranked],
         snapshot.n_items,
-        again=frozenset() if again is None else frozenset(np.flatnonzero(again > 0).tolist()),
-        dues=dues,
-        page_related=page_related,
+        positions,
+        again=frozenset() if again is None else frozenset(_at(positions, again > 0).tolist()),
+        dues=adjust.dues,
+        page_related=adjust.page_related,
     )
+    if positions is None:
+        return scored
+    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+
+
+def _at(positions: Positions | None, selected: npt.NDArray[np.bool_]) -> Positions:
+    """The catalogue positions of the ``selected`` scored positions."""
+    local = np.flatnonzero(selected)
+    return local if positions is None else positions[local]
 
 
 # ---------------------------------------------------------------------------- two-stage
@@ -1491,9 +1520,9 @@ def _score_candidates(
     business: BusinessRules,
 ) -> _Scored:
     """Two-stage ranking (`recommenders.candidates`): the candidates from each signal's
-    support and the stored lists, then `_score_all`'s steps on them only. Every signal's
-    value at a candidate is its full-scoring value, so is each normalisation (each signal's
-    best item is a candidate), and so is a candidate's score."""
+    support and the stored lists, then the ranking tail both paths share (`_rank`) on them
+    only. Every signal's value at a candidate is its full-scoring value, so is each
+    normalisation (each signal's best item is a candidate), and so is a candidate's score."""
     lists = snapshot.lists
     catalogue = snapshot.catalogue
     context = request.context
@@ -1609,9 +1638,6 @@ def _score_candidates(
         snapshot, category, signals.trending, positions
     )
 
-    normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
-    used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
-    blended = blend(used, weights) if used else np.zeros(len(positions), dtype=np.float32)
     damping, again, due, lead = None, None, None, None
     if request.strategy is not Strategy.POPULAR:
         damping = damping_at(positions)
@@ -1622,42 +1648,18 @@ def _score_candidates(
             due = stage.values_at(due_positions, due_values, positions).astype(np.float32)
     if page_related:
         lead = stage.member(related_positions, positions)
-    total = final_scores(
-        snapshot,
-        blended,
-        normalised[SignalName.POPULARITY],
+    adjustments = _Adjustments(
         damping,
-        business.margin_weight,
         again,
-        snapshot.repeat.share,
         due,
         lead,
-        positions=positions,
-    )
-    removed_by = _filter_on(snapshot, request, profile, positions, back)
-    allowed = removed_by < 0
-    promoted = catalogue.promoted[positions]
-    relevant = (total >= np.float32(business.promoted_min_score)) | related[
-        catalogue.category[positions]
-    ]
-    order = np.lexsort((positions, -total))
-    ranked = positions[order][allowed[order]]
-    scored = _Scored(
-        signals,
-        normalised,
-        used,
-        total,
-        relevant & promoted,
+        back,
+        related,
         related_rule,
-        removed_by,
-        ranked,
-        snapshot.n_items,
-        positions,
-        again=frozenset() if again is None else frozenset(positions[again > 0].tolist()),
-        dues={d.position: d for d in found},
-        page_related=page_related,
+        {d.position: d for d in found},
+        page_related,
     )
-    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+    return _rank(snapshot, request, profile, weights, business, signals, adjustments, positions)
 
 
 @dataclass(frozen=True)
@@ -1810,39 +1812,51 @@ def _popularity_on(
     return (values / np.float32(top)).astype(np.float32)
 
 
-def _filter_on(
+def _removal_rules(
     snapshot: ModelSnapshot,
     request: Request,
     profile: Profile,
-    positions: Positions,
     back: Positions,
+    positions: Positions | None = None,
 ) -> npt.NDArray[np.int8]:
-    """`filter_mask` (with the request's ``exclude``) at ``positions``: per candidate the
-    first rule that removed it, as an index into `FilterRule`, -1 when allowed (``back``:
-    the purchased products that come back, ascending)."""
-    rule_of = np.full(len(positions), -1, dtype=np.int8)
-    order = _FILTER_ORDER
+    """The filters (with the request's ``exclude``): per scored position (the catalogue when
+    ``positions`` is None, else those candidates, ascending) the first rule that removed it,
+    as an index into `FilterRule`, -1 when allowed (``back``: the purchased products that
+    come back, ascending). Only a trace names the rules, so no per-request dict."""
+    catalogue = snapshot.catalogue
+    size = snapshot.n_items if positions is None else len(positions)
+    rule_of = np.full(size, -1, dtype=np.int8)
 
     def ban(selected: npt.NDArray[np.bool_], rule: FilterRule) -> None:
-        rule_of[selected & (rule_of < 0)] = order.index(rule)
+        rule_of[selected & (rule_of < 0)] = _FILTER_INDEX[rule]
+
+    def among(items: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Which scored positions are ``items``."""
+        wanted = np.asarray(items, dtype=np.int64)
+        if positions is None:
+            mask = np.zeros(size, dtype=np.bool_)
+            mask[wanted] = True
+            return mask
+        return stage.member(np.unique(wanted), positions)
+
+    def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if positions is None else values[positions]
 
     context = request.context
     if context.current is not None:
-        ban(positions == context.current, FilterRule.CURRENT_PRODUCT)
+        ban(among([context.current]), FilterRule.CURRENT_PRODUCT)
     if context.cart:
-        cart = np.unique(np.asarray(context.cart, dtype=np.int64))
-        ban(stage.member(cart, positions), FilterRule.IN_CART)
+        ban(among(context.cart), FilterRule.IN_CART)
     if request.exclude_purchased and profile.items.size:
         gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
-        ban(stage.member(gone, positions), FilterRule.PURCHASED)
+        ban(among(gone), FilterRule.PURCHASED)
     if request.in_stock_only:
-        ban(snapshot.catalogue.stock[positions] <= 0, FilterRule.OUT_OF_STOCK)
+        ban(column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK)
     if request.categories is not None:
-        inside = np.isin(snapshot.catalogue.category[positions], np.asarray(request.categories))
+        inside = np.isin(column(catalogue.category), np.asarray(request.categories))
         ban(~inside, FilterRule.CATEGORY_FILTER)
     if request.exclude:
-        excluded = np.unique(np.asarray(request.exclude, dtype=np.int64))
-        ban(stage.member(excluded, positions), FilterRule.EXCLUDED)
+        ban(among(request.exclude), FilterRule.EXCLUDED)
     return rule_of
 
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from recograph.api import build_schema
+from recograph.recommenders.ease import EASEModel
+from recograph.recommenders.item_knn import ItemKNN
+from recograph.recommenders.svd import SVDModel
 from recograph.resolvers.context import RequestContext, Services
 from recograph.snapshot import ModelSnapshot
 from tests.api.test_recommendations import customers_with, first_in, run, services_for
@@ -76,6 +80,22 @@ async def rules_touching(services: Services, **filter_: Any) -> dict[int, dict[s
         if not data["pageInfo"]["hasNextPage"]:
             return found
         after = data["pageInfo"]["endCursor"]
+
+
+# What each CF model's reason cites (a figure it stores, for a product its score names).
+CF_METRICS = {"item_knn": "similarity", "ease": "EASE weight", "svd": "latent similarity"}
+
+
+def served_cf_figure(snapshot: ModelSnapshot, seed: int, position: int) -> tuple[str, float]:
+    """The largest-weighted served CF model, and the figure it stores for the pair."""
+    served, model = snapshot.served_cf_model(max(snapshot.blend.cf_models, key=lambda m: m[1])[0])
+    if isinstance(model, ItemKNN):
+        return served, float(model.similarity[seed, position])
+    if isinstance(model, EASEModel):
+        return served, float(model.weights[seed, position])
+    assert isinstance(model, SVDModel), f"the demo serves {served}: add its stored figure here"
+    factors = model.item_factors.astype(np.float64)
+    return served, float(factors[seed] @ factors[position])
 
 
 async def mismatches(
@@ -152,12 +172,12 @@ async def mismatches(
         said = f"Similar to {catalogue.name[seed]}" + (f": {both}" if both else "")
         if reason["text"] not in (said, f"Featured: {said}"):
             problems.append(f"{where}: the text does not say the shared features")
-    elif reason["metric"] == "similarity":  # CUSTOMERS_LIKE_YOU: item-kNN neighbour
+    elif reason["metric"] in CF_METRICS:  # CUSTOMERS_LIKE_YOU: the served CF model's figure
         seed = catalogue.index.position(evidence[0])
         assert seed is not None
-        stored = float(snapshot.item_knn.similarity[seed, position])
-        if stored != value:
-            problems.append(f"{where}: stored neighbour similarity is {stored}")
+        name, stored = served_cf_figure(snapshot, seed, position)
+        if (reason["metric"], value) != (CF_METRICS[name], stored):
+            problems.append(f"{where}: the served model {name} says {CF_METRICS[name]} {stored}")
         if customer is not None:
             user = snapshot.histories.index.position(customer)
             bought = {

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from recograph.build import build_artifacts
 from recograph.core.segments import SegmentThresholds
 from recograph.core.vocabulary import (
     FilterRule,
@@ -30,16 +29,7 @@ from tests.tiny_store import (
     LAPTOP,
     MOUSE,
     SPARE_MOUSE,
-    TINY_PARAMS,
-    tiny_store,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> ModelSnapshot:
-    root = tmp_path_factory.mktemp("tiny-artifacts")
-    build_artifacts(tiny_store(), root, TINY_PARAMS, evaluate=False)
-    return load_snapshot(root)
 
 
 def pos(snapshot: ModelSnapshot, product_id: int) -> int:

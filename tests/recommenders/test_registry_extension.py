@@ -24,7 +24,13 @@ from recograph.build import StepTimer, build_artifacts, fit_snapshot
 from recograph.core.vocabulary import SignalName, Strategy
 from recograph.recommenders import registry
 from recograph.recommenders.codec import ArrayCoded, sparse
-from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.protocol import (
+    CFEvidence,
+    CFProfile,
+    CFRequest,
+    Positions,
+    largest_terms,
+)
 from recograph.recommenders.registry import CFEntry, ModelParams
 from recograph.snapshot import load_snapshot
 from tests.tiny_store import (
@@ -71,6 +77,11 @@ class CoBought(ArrayCoded):
 
     def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> None:
         return None
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        figures = self.pairs[profile.items][:, items].toarray().T.astype(np.float64)
+        terms = figures * profile.values.astype(np.float64)
+        return largest_terms(profile.items, terms, figures, "customers who bought both")
 
 
 def fit_co_bought(matrix: sp.csr_matrix, params: ModelParams) -> CoBought:

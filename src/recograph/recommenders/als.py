@@ -23,7 +23,13 @@ from threadpoolctl import threadpool_limits
 
 from recograph.recommenders.codec import ArrayCoded, dense, scalar
 from recograph.recommenders.item_knn import FloatVector, as_history
-from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.protocol import (
+    CFEvidence,
+    CFProfile,
+    CFRequest,
+    Positions,
+    largest_terms,
+)
 from recograph.recommenders.sparse import row_dots
 
 logger = logging.getLogger(__name__)
@@ -90,6 +96,25 @@ class ALSModel(ArrayCoded):
     def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> FloatVector:
         """The training customers' stored vectors · every product's factors, as a block."""
         return np.asarray(self.user_factors[users] @ self.item_factors.T, dtype=np.float32)
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        """The history folded in is ``x = A⁻¹ Σ_j c_j y_j`` (`fold_in_als`), so its score of a
+        product is ``Σ_j c_j · (y_item · A⁻¹ y_j)``, one term per history product (as
+        implicit's ``explain``): the history product with the largest term, with that term.
+        For a customer served from stored factors the terms are those of the same history
+        folded into the final item factors, which the stored vector approximates."""
+        positive = profile.values > 0
+        present, values = profile.items[positive], profile.values[positive]
+        if present.size == 0:
+            return [None] * len(items)
+        rows = self.item_factors[present].astype(np.float64)
+        confidence = 1.0 + self.alpha * values.astype(np.float64)
+        lhs = self.gram + (rows.T * (confidence - 1.0)) @ rows
+        lhs[np.diag_indices_from(lhs)] += self.regularization
+        solved = np.linalg.solve(lhs, rows.T)  # A⁻¹ y_j, one column per history product
+        shown = self.item_factors[np.asarray(items, dtype=np.int64)].astype(np.float64)
+        terms = (shown @ solved) * confidence  # shown × history
+        return largest_terms(present, terms, terms, "latent contribution")
 
 
 def confidence_matrix(X: Any, alpha: float) -> sp.csr_matrix:

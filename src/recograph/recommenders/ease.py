@@ -20,7 +20,13 @@ from scipy.linalg import lapack
 from recograph.core.errors import RecographError
 from recograph.recommenders.codec import ArrayCoded, dense, scalar
 from recograph.recommenders.item_knn import FloatVector, as_history
-from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.protocol import (
+    CFEvidence,
+    CFProfile,
+    CFRequest,
+    Positions,
+    largest_terms,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +82,14 @@ class EASEModel(ArrayCoded):
     def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> FloatVector:
         """The training customers' rows × B, as a block (for their stored lists)."""
         return np.asarray(interactions[users] @ self.weights, dtype=np.float32)
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        """The history product x whose term h[x] · B[x, item] of the score is the largest,
+        with its stored weight B[x, item]."""
+        weights = self.weights[np.ix_(profile.items, np.asarray(items, dtype=np.int64))]
+        figures = weights.T.astype(np.float64)  # shown × history
+        terms = figures * profile.values.astype(np.float64)
+        return largest_terms(profile.items, terms, figures, "EASE weight")
 
 
 def _spd_inverse_in_place(gram: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -20,7 +20,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.recommenders.codec import ArrayCoded, scalar, sparse
-from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.protocol import (
+    CFEvidence,
+    CFProfile,
+    CFRequest,
+    Positions,
+    largest_terms,
+)
 from recograph.recommenders.sparse import (
     row_entries,
     row_sum_support,
@@ -184,6 +190,14 @@ class ItemKNN(ArrayCoded):
     def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> None:
         """Sparse: its support is its candidates, no stored list."""
         return None
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        """The history product whose term (its weight × its stored similarity to the shown
+        product) is the largest, with that similarity."""
+        similarity = self.similarity[profile.items][:, np.asarray(items, dtype=np.int64)]
+        figures = similarity.toarray().T.astype(np.float64)  # shown × history
+        terms = figures * profile.values.astype(np.float64)
+        return largest_terms(profile.items, terms, figures, "similarity")
 
 
 def fit_item_knn(X: Any, k: int = 50, block_nnz: int = DEFAULT_BLOCK_NNZ) -> ItemKNN:

@@ -12,6 +12,10 @@ exactly (item-kNN, user-kNN), ``score_at`` a model's scores at given products, a
 per-customer top lists are stored (`candidates.CFLists`). ``score_at`` equals ``score`` at
 those products to the last bit (the same additions in the same order), so two-stage and full
 scoring agree.
+
+``evidence`` is what a model can truthfully say about a product it scored, for the reason
+shown with it ("Customers like you bought this (often with X)"): the history product that
+contributed most to that score and the model's own figure behind it, named by ``metric``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,40 @@ class CFProfile:
     interactions: sp.csr_matrix
 
 
+# A term this small is float32 rounding in a sum of latent products (SVD scores unrelated
+# products about 1e-9), not a relation worth naming to a shop owner.
+NEGLIGIBLE_TERM = 1e-6
+
+
+@dataclass(frozen=True)
+class CFEvidence:
+    """Why a CF model scored one product: ``seed``, the history product whose term of the
+    score is the largest (None when the model's score has no per-product terms), and the
+    figure ``value`` named by ``metric``, a value the model holds or computes for that score
+    (never another model's); ``said``: the figure in words, for a reason without a seed."""
+
+    seed: int | None
+    metric: str
+    value: float
+    said: str = ""
+
+
+def largest_terms(
+    items: Positions, terms: npt.NDArray[np.floating[Any]], figures: npt.NDArray[Any], metric: str
+) -> list[CFEvidence | None]:
+    """Per shown product (a row of ``terms``, one column per history product in ``items``,
+    ascending), the history product with the largest positive term, with its ``figures``
+    entry (ties: the lower position; None when no term is above `NEGLIGIBLE_TERM`)."""
+    found: list[CFEvidence | None] = []
+    for row_terms, row_figures in zip(terms, figures, strict=True):
+        best = int(np.argmax(row_terms)) if len(row_terms) else -1
+        if best < 0 or not row_terms[best] > NEGLIGIBLE_TERM:
+            found.append(None)
+        else:
+            found.append(CFEvidence(int(items[best]), metric, float(row_figures[best])))
+    return found
+
+
 class CFModel(Protocol):
     """A fitted CF model: scores every product for a request and round-trips through arrays."""
 
@@ -82,6 +120,11 @@ class CFModel(Protocol):
     ) -> npt.NDArray[np.float32] | None:
         """Raw scores (len(users) × n_items) of training customers as stored (the build's
         per-customer lists); None for a sparse model, which needs no list."""
+        ...
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        """Per shown product, what this model's score of it rests on (`CFEvidence`); None
+        where the model can name nothing (no history term is positive)."""
         ...
 
     def to_arrays(self, prefix: str | None = None) -> dict[str, npt.NDArray[Any]]:

@@ -19,7 +19,13 @@ from sklearn.decomposition import TruncatedSVD
 
 from recograph.recommenders.codec import ArrayCoded, dense
 from recograph.recommenders.item_knn import FloatVector, as_history
-from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.protocol import (
+    CFEvidence,
+    CFProfile,
+    CFRequest,
+    Positions,
+    largest_terms,
+)
 from recograph.recommenders.sparse import row_dots
 
 logger = logging.getLogger(__name__)
@@ -63,6 +69,16 @@ class SVDModel(ArrayCoded):
         """The training customers' rows projected, as a block (for their stored lists)."""
         factors = self.item_factors
         return np.asarray((interactions[users] @ factors) @ factors.T, dtype=np.float32)
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        """The score is ``Σ_x h[x] · (V[x] · V[item])``: the history product x with the
+        largest term, with its latent similarity ``V[x] · V[item]`` (float64 dots of the
+        stored factors)."""
+        factors = self.item_factors.astype(np.float64)
+        shown = factors[np.asarray(items, dtype=np.int64)]
+        figures = shown @ factors[profile.items].T  # shown × history
+        terms = figures * profile.values.astype(np.float64)
+        return largest_terms(profile.items, terms, figures, "latent similarity")
 
 
 def fit_svd(X: Any, n_factors: int = 50, seed: int = 0, n_iter: int = 5) -> SVDModel:

@@ -28,7 +28,7 @@ from recograph.recommenders.item_knn import (
     top_positions,
     topk_cosine,
 )
-from recograph.recommenders.protocol import CFProfile, CFRequest, Positions
+from recograph.recommenders.protocol import CFEvidence, CFProfile, CFRequest, Positions
 from recograph.recommenders.sparse import row_sum_support, values_at, weighted_row_sum
 
 logger = logging.getLogger(__name__)
@@ -84,14 +84,36 @@ class UserKNN(ArrayCoded):
 
     def support(self, profile: CFProfile) -> tuple[Positions, npt.NDArray[np.float64]]:
         """The neighbours' rows of X summed on their support (``Σ_v sim(v) · X[v]``)."""
-        X = profile.interactions
+        rows, sims = self.neighbours_of(profile)
+        return row_sum_support(profile.interactions, rows, np.asarray(sims, dtype=np.float32))
+
+    def neighbours_of(self, profile: CFProfile) -> tuple[IndexVector, FloatVector]:
+        """The customers the score sums over, and their similarities: the stored neighbours
+        of an unchanged training customer, else the history's nearest customers."""
         if profile.exact and profile.user is not None:
             indptr = self.neighbours.indptr
             span = slice(indptr[profile.user], indptr[profile.user + 1])
-            rows, sims = self.neighbours.indices[span], self.neighbours.data[span]
-        else:
-            rows, sims = _neighbours(self, profile.items, profile.values, self.k, profile.user)
-        return row_sum_support(X, rows, np.asarray(sims, dtype=np.float32))
+            return self.neighbours.indices[span], self.neighbours.data[span]
+        return _neighbours(self, profile.items, profile.values, self.k, profile.user)
+
+    def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
+        """No history product has a term of this score (it sums similar customers' rows),
+        so no product is named: the figure is how many of the customer's nearest customers
+        bought the shown product (a non-zero entry of their training row)."""
+        rows = np.asarray(self.neighbours_of(profile)[0], dtype=np.int64)
+        bought = profile.interactions[rows][:, np.asarray(items, dtype=np.int64)]
+        counts = np.asarray((bought != 0).sum(axis=0)).ravel()
+        return [
+            CFEvidence(
+                None,
+                "similar customers who bought it",
+                float(count),
+                f"{int(count)} of your {len(rows)} most similar customers did",
+            )
+            if count > 0
+            else None
+            for count in counts.tolist()
+        ]
 
     def customer_scores(self, interactions: sp.csr_matrix, users: Positions) -> None:
         """Sparse: its support is its candidates, no stored list."""

@@ -197,7 +197,10 @@ class Reason:
         "purchased products in its categories)."
     )
     metric: str | None = strawberry.field(
-        description="lift (a product rule), category lift (a category rule), similarity or buyers."
+        description="lift (a product rule), category lift (a category rule), similarity "
+        "(content, or item-kNN's for CUSTOMERS_LIKE_YOU) or buyers; for CUSTOMERS_LIKE_YOU the "
+        "figure of the CF model that scored it: EASE weight, latent similarity (SVD), latent "
+        "contribution (ALS) or similar customers who bought it (user-kNN)."
     )
     value: float | None
     features: list[str] = strawberry.field(description="Shared features (SIMILAR_TO).")
