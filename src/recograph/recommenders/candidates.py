@@ -368,7 +368,8 @@ class Sparse:
 
     def best_shown(self, limit: int, dropped: Positions) -> Positions:
         """`best` (``limit`` best overall, so the maximum is a candidate) and the ``limit``
-        best outside ``dropped`` (ascending: the products the request's filter removes).
+        best outside ``dropped`` (ascending: the products the request's filter removes);
+        unordered, and a position may be there twice (the caller's union removes it).
         A heavy history's neighbour rows score its own products highest; without the second
         part they fill the signal's share and the filter then removes them all."""
         top = self.best(limit)
@@ -376,7 +377,7 @@ class Sparse:
             return top
         kept = ~member(dropped, self.positions)
         shown = Sparse(self.positions[kept], self.values[kept]).best(limit)
-        return np.union1d(top, shown)
+        return np.concatenate([top, shown])
 
     def at(self, positions: Positions) -> Values:
         """The values at ``positions`` (0 off the support)."""
