@@ -1531,8 +1531,10 @@ def _score_candidates(
     parts: list[npt.NDArray[Any]] = []
     cf = content = stage.Sparse.empty()
     cf_mix: _CFMix | None = None
+    coming_back = profile.items[comes_back(snapshot, profile)]  # ascending, as profile.items
+    dropped = _dropped(request, profile, coming_back)
     if weights.cf > 0:
-        cf_mix = _cf_on_candidates(snapshot, profile, cf_models)
+        cf_mix = _cf_on_candidates(snapshot, profile, cf_models, dropped)
         cf = cf_mix.support
         parts.append(cf_mix.brings)
     if weights.content > 0:
@@ -1543,7 +1545,7 @@ def _score_candidates(
             content = stage.row_sum(
                 snapshot.content.similarity, seeds[valid], seed_weights[valid].astype(np.float64)
             )
-            parts.append(content.best(limit))
+            parts.append(content.best_shown(limit, dropped))
     rule_sources: list[tuple[stage.RuleHits, rules.RuleScores, np.float32]] = []
     category_strength = np.zeros(catalogue.n_categories, dtype=np.float32)
     if weights.rules > 0:
@@ -1562,7 +1564,7 @@ def _score_candidates(
                 snapshot.category_rules, snapshot.category_rule_index, categories
             )
             rule_sources.append((hits, by_category, discount))
-            parts.append(stage.Sparse(hits.positions, hits.values).best(limit))
+            parts.append(stage.Sparse(hits.positions, hits.values).best_shown(limit, dropped))
             category_strength = np.maximum(category_strength, by_category.scores * discount)
     recommended = np.flatnonzero(category_strength > 0)
     if recommended.size:
@@ -1576,7 +1578,9 @@ def _score_candidates(
         for support in (cf, content):
             inside = stage.member(wanted, catalogue.category[support.positions].astype(np.int64))
             parts.append(
-                stage.Sparse(support.positions[inside], support.values[inside]).best(limit)
+                stage.Sparse(support.positions[inside], support.values[inside]).best_shown(
+                    limit, dropped
+                )
             )
         if cf_mix is not None and cf_mix.dense:
             # A dense model scores every product of those categories, and only the
@@ -1584,7 +1588,7 @@ def _score_candidates(
             # sellers (which a category rule ranks first) are scored here, and their promoted
             # products join (a promoted slot takes the best, where CF tips the balance).
             deep = stage.rows_of(lists.category_popular, wanted)
-            parts.append(stage.Sparse(deep, cf_mix.at(deep)).best(limit))
+            parts.append(stage.Sparse(deep, cf_mix.at(deep)).best_shown(limit, dropped))
             parts.append(stage.rows_of(lists.category_promoted, wanted))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
@@ -1597,9 +1601,7 @@ def _score_candidates(
     related, related_rule = _related_categories(snapshot, context)
     parts.append(stage.rows_of(lists.category_promoted, np.flatnonzero(related)))
     parts.extend((lists.promoted_popular, lists.promoted_trending))
-    back, again_values = _buy_again_values(
-        snapshot, profile, lists.overall_max, profile.items[comes_back(snapshot, profile)]
-    )
+    back, again_values = _buy_again_values(snapshot, profile, lists.overall_max, coming_back)
     buy_again_page = (
         request.strategy is not Strategy.POPULAR and context.page_type in BUY_AGAIN_PAGES
     )
@@ -1687,17 +1689,33 @@ def _divided(raw: Scores, peak: np.float32) -> Scores:
     return np.asarray(clean / (peak if peak > 0 else np.float32(1)), dtype=np.float32)
 
 
+def _dropped(request: Request, profile: Profile, coming_back: Positions) -> Positions:
+    """The products `_filter_on` will remove whatever they score, ascending: the purchased
+    ones that do not come back (when the request filters them), the cart, the current one."""
+    parts = [np.asarray(request.context.cart, dtype=np.int64)]
+    if request.context.current is not None:
+        parts.append(np.asarray([request.context.current], dtype=np.int64))
+    if request.exclude_purchased and profile.items.size:
+        parts.append(profile.items[~stage.member(coming_back, profile.items)])
+    return np.unique(np.concatenate(parts))
+
+
 def _cf_on_candidates(
-    snapshot: ModelSnapshot, profile: Profile, models: Sequence[tuple[str, float]]
+    snapshot: ModelSnapshot,
+    profile: Profile,
+    models: Sequence[tuple[str, float]],
+    dropped: Positions | None = None,
 ) -> _CFMix:
     """The served CF mix for the candidate stage, without a pass over the catalogue.
 
     A sparse model (item-kNN, user-kNN) is scored on its support (the history's neighbour
-    rows, the neighbours' purchases): its best ``SIGNAL_LIMIT`` are candidates, its maximum
-    is exact. A dense model (SVD, ALS, EASE) brings the customer's stored list
-    (`candidates.CFLists`), scored exactly with the live profile: when the profile is the
-    customer's training row (``profile.exact``) the list holds the model's best product, so
-    its maximum is exact too and every product left out scores at most the list's last.
+    rows, the neighbours' purchases): its best ``SIGNAL_LIMIT`` are candidates, and its best
+    among the products the filter leaves (``dropped``: a heavy history's own products top its
+    neighbour rows), its maximum is exact. A dense model (SVD, ALS, EASE) brings the
+    customer's stored list (`candidates.CFLists`), scored exactly with the live profile: when
+    the profile is the customer's training row (``profile.exact``) the list holds the
+    model's best product, so its maximum is exact too and every product left out scores at
+    most the list's last.
     When the history changed since the build (a live purchase, a timeline's ``before``, a
     customer without a training row) the list is the training row's and the history's
     item-kNN neighbours are added; the maximum is then the candidates', which differs from
@@ -1712,6 +1730,7 @@ def _cf_on_candidates(
     )
     lists = snapshot.customer_lists.rows
     limit = stage.SIGNAL_LIMIT
+    gone = np.zeros(0, dtype=np.int64) if dropped is None else dropped
     found: dict[str, tuple[CFModel, tuple[Positions, npt.NDArray[np.float64]] | None]] = {}
     brings: list[Positions] = []
     for name, _ in models:
@@ -1721,14 +1740,14 @@ def _cf_on_candidates(
         support = model.support(request)
         found[served] = (model, support)
         if support is not None:
-            brings.append(stage.Sparse(*support).best(limit))
+            brings.append(stage.Sparse(*support).best_shown(limit, gone))
             continue
         user = profile.user
         if user is not None and user < lists[served].shape[0]:
             brings.append(stage.rows_of(lists[served], [user]))
         if not profile.exact:
             knn = snapshot.item_knn.support(request)
-            brings.append(stage.Sparse(*knn).best(limit))
+            brings.append(stage.Sparse(*knn).best_shown(limit, gone))
     scored = np.unique(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
     for _, support in found.values():
         if support is not None:

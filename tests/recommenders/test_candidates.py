@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.build import build_artifacts
@@ -315,3 +316,60 @@ def test_bench_ranking_compares_both_rankings_on_one_snapshot(tiny: ModelSnapsho
     assert (row.identical, row.top10_overlap) == (15, 1.0)
     assert row.ranked_two_stage >= 12  # short pages: the candidates decided
     assert 0 < row.scored_mean <= row.scored_max <= tiny.n_items
+
+
+def test_a_sparse_signal_brings_its_best_among_what_the_filter_leaves() -> None:
+    # Positions 0, 1, 3 are dropped (a history's own products): the two best overall are
+    # 0 and 1 (so the maximum is a candidate), the two best of the rest 2 and 4.
+    signal = stage.Sparse(
+        np.array([0, 1, 2, 3, 4, 5], dtype=np.int64),
+        np.array([5.0, 4.0, 3.0, 2.5, 2.0, 1.0]),
+    )
+    dropped = np.array([0, 1, 3], dtype=np.int64)
+    assert sorted(set(signal.best_shown(2, dropped).tolist())) == [0, 1, 2, 4]
+    assert sorted(signal.best_shown(2, np.zeros(0, dtype=np.int64)).tolist()) == [0, 1]
+    assert sorted(signal.best_shown(6, dropped).tolist()) == [0, 1, 2, 3, 4, 5]
+
+
+def _with_popular(snapshot: ModelSnapshot, popular: list[int]) -> ModelSnapshot:
+    """The snapshot with only ``popular`` (product ids) in its popularity and promoted lists:
+    the signals bring the rest (in the tiny store the lists alone hold every product)."""
+    lists = snapshot.lists
+    none = np.zeros(0, dtype=np.int32)
+
+    def empty(rows: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.csr_matrix(rows.shape, dtype=np.int8)
+
+    bare = dataclasses.replace(
+        lists,
+        popular=np.asarray([pos(snapshot, p) for p in popular], dtype=np.int32),
+        trending=none,
+        promoted_popular=none,
+        promoted_trending=none,
+        category_popular=empty(lists.category_popular),
+        category_trending=empty(lists.category_trending),
+        category_promoted=empty(lists.category_promoted),
+    )
+    return dataclasses.replace(snapshot, candidates=bare)
+
+
+@pytest.mark.parametrize("name", ["item_knn", "user_knn"])
+def test_a_historys_own_products_do_not_crowd_out_a_sparse_signals_candidates(
+    tiny: ModelSnapshot, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # Customer 0 (c1) owns the laptop and the mouse. Item-kNN scores them 0.667 each (each
+    # other's neighbour) and the keyboard 0.577 (the laptop's); user-kNN (the neighbours'
+    # purchases) scores them 1.5 and 1.707 and the keyboard 0.5. With room for two per signal
+    # and only the headphones and the amp (scored 0 by both) in the popular list, a signal's
+    # best two were the customer's own products, which the already-bought filter removes:
+    # the candidate stage answered the headphones where full scoring answers the keyboard.
+    # Its best among the products the filter leaves is a candidate too now.
+    monkeypatch.setattr(stage, "SIGNAL_LIMIT", 2)
+    bare = _with_popular(tiny, [HEADPHONES, AMP])
+    full = dataclasses.replace(bare, ranking=stage.Ranking.FULL)
+    request = Request(user=0, strategy=Strategy.COLLABORATIVE, cf_models=((name, 1.0),), limit=1)
+    two, one = recommend(bare, request), recommend(full, request)
+    assert ids(tiny, [item.position for item in two.items]) == [KEYBOARD]
+    assert two.items == one.items
+    assert two.ranking is stage.Ranking.TWO_STAGE
+    assert two.scored == 5  # laptop, mouse, keyboard; headphones, amp

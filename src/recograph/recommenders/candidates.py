@@ -7,7 +7,8 @@ the consequents of the rules the page fires, a category rule's items rank within
 category by popularity, and popularity's best are a list. So the candidates are the union of
 
 - the item-kNN neighbours of the history and the content neighbours of the page and the
-  history (the stored top-k rows), cut to each signal's best ``signal_limit``;
+  history (the stored top-k rows), cut to each signal's best ``signal_limit`` and its best
+  ``signal_limit`` among the products the request's filter leaves (`Sparse.best_shown`);
 - the other CF models' best: user-kNN's support (the neighbours' purchases), and for the
   dense models (SVD, ALS, EASE) the customer's list stored at build (`CFLists`: their best
   new products and whatever scores above the last of them), each scored exactly at the
@@ -364,6 +365,19 @@ class Sparse:
         if len(self.positions) <= limit:
             return self.positions
         return self.positions[np.argpartition(-self.values, limit - 1)[:limit]]
+
+    def best_shown(self, limit: int, dropped: Positions) -> Positions:
+        """`best` (``limit`` best overall, so the maximum is a candidate) and the ``limit``
+        best outside ``dropped`` (ascending: the products the request's filter removes);
+        unordered, and a position may be there twice (the caller's union removes it).
+        A heavy history's neighbour rows score its own products highest; without the second
+        part they fill the signal's share and the filter then removes them all."""
+        top = self.best(limit)
+        if len(dropped) == 0 or len(self.positions) <= limit:
+            return top
+        kept = ~member(dropped, self.positions)
+        shown = Sparse(self.positions[kept], self.values[kept]).best(limit)
+        return np.concatenate([top, shown])
 
     def at(self, positions: Positions) -> Values:
         """The values at ``positions`` (0 off the support)."""
