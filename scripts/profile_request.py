@@ -37,21 +37,7 @@ from recograph import db, engine
 from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
 from recograph.settings import Settings
-
-QUERY = """
-query Bench($customerId: Int, $cart: [Int!]!) {
-  recommendations(customerId: $customerId, limit: 10,
-                  context: {cartProductIds: $cart, pageType: CART}) {
-    requestId modelVersion strategy explanation
-    items {
-      rank score
-      product { id name brand category price inStock }
-      reason { kind text metric value evidence { id name } }
-      contributions { signal score weight }
-    }
-  }
-}
-"""
+from recograph_lab.bench.serve import QUERY  # the storefront document `bench serve` sends
 
 
 def _bodies(app: Any, n: int) -> list[bytes]:

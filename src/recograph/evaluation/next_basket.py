@@ -31,6 +31,7 @@ from recograph.evaluation.evaluate import (
     MIN_DECISION_CUSTOMERS,
     NO_POLICY,
     Estimate,
+    EvaluationUsers,
     evaluation_users,
     page_stack,
     served_ndcg,
@@ -109,11 +110,11 @@ def _scores(recommended: Rankings, relevant: list[set[int]]) -> dict[str, Any]:
     }
 
 
-def next_basket_table(
-    snapshot: ModelSnapshot, split: Split, seed: int, max_users: int = 3000
-) -> dict[str, Any]:
-    """Recall@10 and nDCG@10 on repeat and on explore targets of ``split``'s test period for
-    P-TopFreq, the due-date signal and the served hybrid (``snapshot`` fitted on its train)."""
+def repeat_and_explore(
+    snapshot: ModelSnapshot, split: Split, seed: int, max_users: int
+) -> tuple[EvaluationUsers, list[set[int]], list[set[int]]]:
+    """The scored customers of ``split``'s test period and, per customer, their held-out
+    products bought before (repeat) and new to them (explore)."""
     targets = test_targets(split, include_repeats=True)
     users = evaluation_users(snapshot, targets, seed, max_users)
     matrix = snapshot.interactions
@@ -123,6 +124,15 @@ def next_basket_table(
     ]
     repeat = [t & o for t, o in zip(users.relevant, owned, strict=True)]
     explore = [t - o for t, o in zip(users.relevant, owned, strict=True)]
+    return users, repeat, explore
+
+
+def next_basket_table(
+    snapshot: ModelSnapshot, split: Split, seed: int, max_users: int = 3000
+) -> dict[str, Any]:
+    """Recall@10 and nDCG@10 on repeat and on explore targets of ``split``'s test period for
+    P-TopFreq, the due-date signal and the served hybrid (``snapshot`` fitted on its train)."""
+    users, repeat, explore = repeat_and_explore(snapshot, split, seed, max_users)
     rankers: dict[str, Callable[[ModelSnapshot, npt.NDArray[np.int64]], Rankings]] = {
         PTF: personal_top_frequency,
         DUE: due_rankings,
@@ -231,15 +241,7 @@ def choose_due_par(
     """`BlendConfig.due_par` for the store: the served hybrid (no page) with each candidate
     scored on ``split``'s held-out purchases, repeat and explore targets apart, by
     `best_repeat_keeping_explore`."""
-    targets = test_targets(split, include_repeats=True)
-    users = evaluation_users(snapshot, targets, seed, max_users)
-    matrix = snapshot.interactions
-    owned = [
-        set(matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]].tolist())
-        for u in users.positions.tolist()
-    ]
-    repeat = [t & o for t, o in zip(users.relevant, owned, strict=True)]
-    explore = [t - o for t, o in zip(users.relevant, owned, strict=True)]
+    users, repeat, explore = repeat_and_explore(snapshot, split, seed, max_users)
     has_repeat = np.array([bool(r) for r in repeat], dtype=np.bool_)
     has_explore = np.array([bool(e) for e in explore], dtype=np.bool_)
     n_repeat, n_explore = int(has_repeat.sum()), int(has_explore.sum())
