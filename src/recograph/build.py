@@ -125,6 +125,11 @@ class BuildParams:
     # "two-stage" (candidates from stored lists, then the blend on them), "full" scoring, or
     # "auto": two-stage above `candidates.TWO_STAGE_MIN_PRODUCTS` products, full below.
     ranking: str = "auto"
+    # The validation holdout (`validation_holdout`): "auto" (each returning customer's last
+    # order where that speaks for the store, else a per-customer item holdout), "item" (the
+    # item holdout: for a store judged on products held out at random, as a benchmark's
+    # stratified split) or "last-order".
+    validation: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -566,8 +571,11 @@ class ValidationHoldout:
     protocol: dict[str, Any]
 
 
+VALIDATION_CHOICES = ("auto", "item", "last-order")
+
+
 def validation_holdout(
-    train: StoreData, seed: int, max_customers: int | None = None
+    train: StoreData, seed: int, max_customers: int | None = None, choice: str = "auto"
 ) -> ValidationHoldout:
     """Each returning customer's last order held out (`splits.customer_holdout`), what serving
     faces for them; a seeded per-customer item holdout (`splits.item_holdout`) instead where
@@ -578,7 +586,10 @@ def validation_holdout(
     The item holdout takes products from at most ``max_customers`` customers (a seeded
     sample; the build passes the number validation scores, ``eval_max_users``), so the models
     are fitted on every other customer's whole history. Raises ValueError when neither holdout
-    is possible."""
+    is possible. ``choice`` "item" or "last-order" (`BuildParams.validation`) takes that
+    holdout whenever it is possible."""
+    if choice not in VALIDATION_CHOICES:
+        raise ValueError(f"validation {choice!r}: expected one of {', '.join(VALIDATION_CHOICES)}")
     lines = train.completed_lines()
     last_order: splits.Split | None = None
     buyers = int(lines["customer_id"].nunique())
@@ -596,7 +607,11 @@ def validation_holdout(
     except ValueError as exc:
         last_targets, shortfall, returning = {}, str(exc), 0
     speaks_for_store = returning >= MIN_RETURNING_SHARE * buyers
-    if last_order is not None and len(last_targets) >= MIN_DECISION_CUSTOMERS and speaks_for_store:
+    if choice == "last-order" and last_order is not None and last_targets:
+        return _last_order_validation_holdout(train, last_order, last_targets, buyers)
+    if choice != "item" and (
+        last_order is not None and len(last_targets) >= MIN_DECISION_CUSTOMERS and speaks_for_store
+    ):
         return _last_order_validation_holdout(train, last_order, last_targets, buyers)
     try:
         by_item = splits.item_holdout(lines, seed, splits.DEFAULT_KEEP_FRACTION, max_customers)
@@ -604,7 +619,20 @@ def validation_holdout(
         if last_order is None:
             raise
         return _last_order_validation_holdout(train, last_order, last_targets, buyers)
-    return _item_validation_holdout(train, by_item, shortfall, returning, buyers, max_customers)
+    if choice == "item":
+        shortfall = "the build's validation choice is 'item'"
+    why = (
+        f"asked for ({shortfall})"
+        if choice == "item"
+        else (
+            f"fallback, as the per-customer holdout does not speak for this store "
+            f"({shortfall}; it needs {MIN_DECISION_CUSTOMERS} customers with new products "
+            f"and returning customers at least {MIN_RETURNING_SHARE:.0%} of the buyers)"
+        )
+    )
+    return _item_validation_holdout(
+        train, by_item, why, shortfall, returning, buyers, max_customers
+    )
 
 
 def _last_order_validation_holdout(
@@ -634,6 +662,7 @@ def _last_order_validation_holdout(
 def _item_validation_holdout(
     train: StoreData,
     holdout: splits.Split,
+    why: str,
     shortfall: str,
     returning: int,
     buyers: int,
@@ -656,10 +685,7 @@ def _item_validation_holdout(
     protocol = {
         "kind": "per-customer item holdout",
         "description": (
-            f"fallback, as the per-customer holdout does not speak for this store "
-            f"({shortfall}; it needs {MIN_DECISION_CUSTOMERS} customers with new products "
-            f"and returning customers at least {MIN_RETURNING_SHARE:.0%} of the buyers): "
-            "each customer with at least 2 distinct products before the test cutoff keeps "
+            f"{why}: each customer with at least 2 distinct products before the test cutoff keeps "
             f"a seeded {keep:.0%} of them and the lines of the rest are held out (the "
             "Recommenders stratified protocol); the held-out products are the targets; cart "
             f"pages replay each order's held-out products with one of them in the cart{sample_note}"
@@ -696,7 +722,7 @@ def _validate(
     parameters, the manifest's ``validation`` record and the store habits' effects on that
     holdout (`habit_effects`)."""
     try:
-        chosen = validation_holdout(train, params.seed, params.eval_max_users)
+        chosen = validation_holdout(train, params.seed, params.eval_max_users, params.validation)
     except ValueError as exc:
         logger.warning("no validation decisions: %s", exc)
         return TuningResult(BlendConfig()), params, {"protocol": None, "skipped": str(exc)}, None

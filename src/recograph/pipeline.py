@@ -119,6 +119,7 @@ def run_build(
     quiet: bool = False,
     store: str = DEFAULT_STORE,
     ranking: str = "auto",
+    validation: str = "auto",
 ) -> dict[str, Any]:
     """Run the whole build; returns the JSON summary (version, path, timings, counts, metrics,
     source, recorded_in). ``artifacts_root`` is the store's own directory
@@ -153,7 +154,7 @@ def run_build(
             result = build_with_engine(
                 data,
                 artifacts_root,
-                BuildParams(seed=seed, ranking=ranking),
+                BuildParams(seed=seed, ranking=ranking, validation=validation),
                 engine=engine,
                 spark_master=spark_master,
                 evaluate=evaluate,

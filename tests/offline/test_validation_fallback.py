@@ -162,3 +162,19 @@ def test_item_holdout_validation_thins_only_the_customers_it_scores() -> None:
         assert uncapped.protocol["max_customers"] == cap
         assert "only a seeded" not in uncapped.protocol["description"]
         assert uncapped.targets == validation_holdout(store, seed=7).targets
+
+
+def test_the_validation_choice_overrides_the_store_shape() -> None:
+    # 60 of 100 return: "auto" takes the last order (above); "item" holds out items instead,
+    # as a benchmark's stratified split does, and says it was asked for.
+    store = returning_and_one_off_store(60, 40)
+    asked = validation_holdout(store, seed=7, choice="item").protocol
+    assert asked["kind"] == "per-customer item holdout"
+    assert asked["fallback_from"]["reason"] == "the build's validation choice is 'item'"
+    assert asked["description"].startswith("asked for (the build's validation choice is 'item'): ")
+    # 40 of 100 return: "auto" holds out items (above); "last-order" takes the 40 last orders.
+    forced = validation_holdout(returning_and_one_off_store(40, 60), seed=7, choice="last-order")
+    assert forced.protocol["kind"] == "per-customer holdout"
+    assert forced.protocol["customers"] == 40
+    with pytest.raises(ValueError, match="validation 'random'"):
+        validation_holdout(store, seed=7, choice="random")

@@ -54,6 +54,15 @@ def register(subparsers: Any) -> None:
         "overrides it when serving)",
     )
     parser.add_argument(
+        "--validation",
+        choices=("auto", "item", "last-order"),
+        default="auto",
+        help="the holdout the build's choices are validated on: auto (default) each returning "
+        "customer's last order where returning customers are at least half of the buyers, else "
+        "a per-customer item holdout; item or last-order: that one (item: for a store judged on "
+        "products held out at random, as a benchmark's stratified split)",
+    )
+    parser.add_argument(
         "--record-to",
         help="database URL to record the model version in (default: the --database-url source, "
         "else RECOGRAPH_DATABASE_URL when that database exists)",
@@ -115,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             spark_master=args.spark_master,
             quiet=args.json,
             ranking=args.ranking,
+            validation=args.validation,
         )
     except BuildError as exc:
         print(f"recograph build: {exc}", file=sys.stderr)

@@ -582,6 +582,9 @@ def run_quality(
 ) -> QualityReport:
     """The whole harness on one store: split, build, every row through the engine, metrics."""
     params = params or BuildParams()
+    if protocol == STRATIFIED and params.validation == "auto":
+        # Validation that matches the test: products held out at random, not the last order.
+        params = replace(params, validation="item")
     say = progress or (lambda _message: None)
     started = time.perf_counter()
     cpu_started = time.process_time()
