@@ -171,6 +171,9 @@ class ModelSnapshot:
         setter(self, "product_rules_always", empty_antecedents(self.product_rules))
         setter(self, "category_rules_always", empty_antecedents(self.category_rules))
         setter(self, "order_baskets", completed_baskets(self.histories, len(self.catalogue)))
+        # The per-customer purchase table profiles read (`Histories.purchases`, cached): built
+        # here at load, so no request pays for it (the first one did).
+        _ = self.histories.purchases
         if self.candidates is None:
             catalogue = self.catalogue
             lists = fit_candidates(
