@@ -40,8 +40,13 @@ from graphql import (
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import validate_document
 
+from recograph.schema.compiled_operation import OperationPlan, operation_plan
 from recograph.schema.errors import coded
-from recograph.schema.execution import PlainObjectExecutionContext, direct_context_class
+from recograph.schema.execution import (
+    DirectRootExecutionContext,
+    PlainObjectExecutionContext,
+    direct_context_class,
+)
 from recograph.schema.operation import label_of
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -68,6 +73,7 @@ class CompiledDocument:
     operation_name: str | None
     operation_type: OperationType
     label: tuple[str, str]  # (root field, operation type) for monitoring
+    plan: OperationPlan | None = None  # None: graphql-core's execute runs it
 
 
 class KnownDocuments:
@@ -99,8 +105,11 @@ class KnownDocuments:
         self.hits = 0
         base = schema.execution_context_class
         self.executor_class: type[Any] = base
+        self.direct_class: type[DirectRootExecutionContext] | None = None
+        self.run_plans = True  # False only to measure graphql-core's execute against them
         if isinstance(base, type) and issubclass(base, PlainObjectExecutionContext):
-            self.executor_class = direct_context_class(schema, base)
+            self.direct_class = direct_context_class(schema, base)
+            self.executor_class = self.direct_class
 
     # ------------------------------------------------------------------ documents
 
@@ -131,12 +140,18 @@ class KnownDocuments:
             return None
         if operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
             return None
+        plan = None
+        if self.direct_class is not None:
+            plan = operation_plan(
+                self.schema, document, operation, self.direct_class, _is_awaitable
+            )
         return CompiledDocument(
             query=query,
             document=document,
             operation_name=operation_name,
             operation_type=operation.operation,
             label=label_of(document, operation_name),
+            plan=plan,
         )
 
     # ------------------------------------------------------------------ persisted queries
@@ -166,6 +181,30 @@ class KnownDocuments:
     ) -> tuple[dict[str, Any], list[GraphQLError]]:
         """Run a compiled document: the response body (``data`` and, when any, ``errors``
         formatted as the general path formats them) and the errors before formatting."""
+        if (
+            compiled.plan is not None
+            and self.run_plans
+            and self.executor_class is self.direct_class
+        ):
+            result = await compiled.plan.execute(variables, context, operation_extensions)
+        else:
+            result = await self._execute(compiled, variables, context, operation_extensions)
+        body: dict[str, Any] = {"data": result.data}
+        errors = list(result.errors or ())
+        if errors:
+            self.schema.process_errors(errors)
+            errors = [coded(error, mask=self.mask_errors) for error in errors]
+            body["errors"] = [error.formatted for error in errors]
+        return body, errors
+
+    async def _execute(
+        self,
+        compiled: CompiledDocument,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """graphql-core's execute, with this schema's execution context."""
         outcome = execute(
             self.schema._schema,
             compiled.document,
@@ -176,11 +215,4 @@ class KnownDocuments:
             is_awaitable=_is_awaitable,
             operation_extensions=operation_extensions,
         )
-        result: ExecutionResult = await outcome if isawaitable(outcome) else outcome
-        body: dict[str, Any] = {"data": result.data}
-        errors = list(result.errors or ())
-        if errors:
-            self.schema.process_errors(errors)
-            errors = [coded(error, mask=self.mask_errors) for error in errors]
-            body["errors"] = [error.formatted for error in errors]
-        return body, errors
+        return await outcome if isawaitable(outcome) else outcome

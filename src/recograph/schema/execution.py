@@ -48,8 +48,9 @@ Plan = Callable[[Any], dict[str, Any]]
 Completer = Callable[[Any], Any]
 
 
-class _Fallback(Exception):
-    """The plan cannot complete this value; the normal path must."""
+class Fallback(Exception):
+    """The plan cannot complete this value; graphql-core's completion must (and reports the
+    error)."""
 
 
 def _attribute(field: GraphQLField) -> str | None:
@@ -97,7 +98,7 @@ class PlainObjectExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if plan is not None:
             try:
                 return plan(result)
-            except _Fallback:
+            except Fallback:
                 pass
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
@@ -268,10 +269,10 @@ def _object_plan(steps: list[tuple[str, str, Completer]]) -> Plan:
     def plan(value: Any) -> dict[str, Any]:
         try:
             return {key: complete(getattr(value, attr)) for key, attr, complete in steps}
-        except _Fallback:
+        except Fallback:
             raise
         except Exception:
-            raise _Fallback from None
+            raise Fallback from None
 
     return plan
 
@@ -287,7 +288,7 @@ def _object(plan: Plan, required: bool) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             if required:
-                raise _Fallback
+                raise Fallback
             return None
         return plan(value)
 
@@ -298,12 +299,12 @@ def _list(item: Completer, required: bool) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             if required:
-                raise _Fallback
+                raise Fallback
             return None
         if type(value) is not list and (
             isinstance(value, str | bytes) or not isinstance(value, Iterable)
         ):
-            raise _Fallback
+            raise Fallback
         return [item(element) for element in value]
 
     return complete
@@ -334,11 +335,11 @@ def _leaf(leaf_type: GraphQLLeafType, required: bool) -> Completer:
             return value
         if value is None:
             if required:
-                raise _Fallback
+                raise Fallback
             return None
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
-            raise _Fallback
+            raise Fallback
         return coerced
 
     return complete
@@ -352,10 +353,10 @@ def _required_text(coerce: Callable[[Any], Any]) -> Completer:
         if type(value) is str:
             return value
         if value is None:
-            raise _Fallback
+            raise Fallback
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
-            raise _Fallback
+            raise Fallback
         return coerced
 
     return complete

@@ -1,0 +1,274 @@
+"""A known query executed by a plan made once per document, not by graphql-core's operation walk.
+
+`recograph.schema.compiled` keeps a document parsed and validated; graphql-core's ``execute``
+still walks the operation on every request: it scans the document for the operation and its
+fragments, collects the root fields, builds the resolve info, looks every plain-object plan up
+again (`recograph.schema.execution`) and wraps each step in awaitables. For a storefront
+request that is about a fifth of what is not the engine. An `OperationPlan` does that walk
+once, when the document is compiled, and keeps for each root field its response key, field
+nodes, direct resolver (`recograph.schema.direct`) and the completion of its whole value as one
+plan; a request then coerces its variables, resolves the root fields and completes their values
+with the plans, and ``orjson`` turns the result into bytes.
+
+**Which operations.** A query (not a mutation: those run serially, and are rare) whose
+document holds no directive at all (so no ``@skip``/``@include`` makes the selection depend on
+variables, and no ``@defer``, ``@stream`` or ``@disableErrorPropagation``) and no fragment
+with variables; every root field is ``__typename`` or has a direct resolver; and the value of
+every root field completes by a plan (plain objects, lists and leaves: see
+`PlainObjectExecutionContext`). Anything else keeps graphql-core's ``execute``.
+
+**The same answers, errors included.** Each step is graphql-core's own, in graphql-core's
+order: ``get_variable_values`` coerces the variables (a refusal answers with its errors before
+anything runs), ``get_argument_values`` coerces each root field's arguments just before its
+resolver is called, an error of a resolver is located and nulled by the execution context's
+``handle_field_error`` (a non-null root field nulls ``data``), several root fields are awaited
+together with ``gather_with_cancel``. A value the plan cannot complete (a null in a non-null
+field, a failing coercion) is completed again by the execution context's ``complete_value``,
+which reports the error as graphql-core does: the plans have no side effects, and the resolver
+is not called again (the recommendations resolver logs an impression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    default_field_resolver,
+    default_type_resolver,
+    visit,
+)
+from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, collect_fields
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.pyutils import Path, gather_with_cancel
+
+from recograph.schema.direct import DirectResolver, direct_resolver
+from recograph.schema.execution import Completer, DirectRootExecutionContext, Fallback
+
+MAX_COERCION_ERRORS = 50  # graphql-core's default, as its execute uses
+
+
+@dataclass(frozen=True)
+class RootField:
+    """One root field of the operation: how to resolve it and complete its value."""
+
+    response_key: str
+    field: GraphQLField | None  # None for __typename
+    details: FieldDetailsList
+    nodes: list[FieldNode]
+    resolver: DirectResolver | None
+    complete: Completer | None
+
+
+@dataclass(frozen=True)
+class OperationPlan:
+    """Everything about a query that does not change between requests (module docstring)."""
+
+    strawberry_schema: Any
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    root_type: GraphQLObjectType
+    fragment_definitions: dict[str, FragmentDefinitionNode]
+    fragments: dict[str, FragmentDetails]
+    fields: tuple[RootField, ...]
+    executor_class: type[DirectRootExecutionContext]
+    is_awaitable: Any
+
+    def _executor(
+        self, variables: VariableValues, context: Any, extensions: dict[str, Any] | None
+    ) -> DirectRootExecutionContext:
+        """The execution context graphql-core's ``execute`` would build for this request: the
+        resolve info and the error handling are its own."""
+        return self.executor_class(
+            self.strawberry_schema._schema,
+            self.fragment_definitions,
+            self.fragments,
+            None,
+            context,
+            self.operation,
+            variables,
+            default_field_resolver,
+            default_type_resolver,
+            default_field_resolver,
+            False,
+            None,
+            self.is_awaitable,
+            None,
+            hide_suggestions=False,
+            abort_signal=None,
+            hooks=None,
+            operation_extensions=extensions,
+        )
+
+    async def execute(
+        self,
+        variables: dict[str, Any] | None,
+        context: Any,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """The result graphql-core's ``execute`` gives for this request."""
+        coerced = get_variable_values(
+            self.strawberry_schema._schema,
+            self.operation.variable_definitions or (),
+            variables or {},
+            max_errors=MAX_COERCION_ERRORS,
+        )
+        if isinstance(coerced, list):
+            return ExecutionResult(None, coerced)
+        executor = self._executor(coerced, context, extensions)
+        try:
+            data = await self._execute_fields(executor, coerced)
+        except GraphQLError as error:  # a non-null root field failed: no data
+            executor.collected_errors.add(error, None)
+            data = None
+        return ExecutionResult(data, executor.collected_errors.errors or None)
+
+    async def _execute_fields(
+        self, executor: DirectRootExecutionContext, variables: VariableValues
+    ) -> dict[str, Any]:
+        """graphql-core's ``execute_fields`` for the root, with the planned fields."""
+        results: dict[str, Any] = {}
+        awaited: list[str] = []
+        root_type = self.root_type
+        try:
+            for root in self.fields:
+                field, resolver, complete = root.field, root.resolver, root.complete
+                if field is None or resolver is None or complete is None:
+                    results[root.response_key] = root_type.name
+                    continue
+                path = Path(None, root.response_key, root_type.name)
+                info = executor.build_resolve_info(field, root.nodes, root_type, path)
+                try:
+                    args = get_argument_values(field, root.nodes[0], variables)
+                    result = resolver(None, info, args)
+                except Exception as raw_error:
+                    executor.handle_field_error(raw_error, field.type, root.details, path)
+                    results[root.response_key] = None
+                    continue
+                executor.direct_calls[0] += 1
+                if not executor.is_awaitable(result):
+                    result = _resolved(result)
+                results[root.response_key] = _completed(
+                    executor, root, field, complete, info, path, result
+                )
+                awaited.append(root.response_key)
+        except Exception:
+            if awaited:
+                executor.settle_in_background([results[key] for key in awaited])
+            raise
+        if len(awaited) == 1:
+            results[awaited[0]] = await results[awaited[0]]
+        elif awaited:
+            values = await gather_with_cancel(*(results[key] for key in awaited))
+            results.update(zip(awaited, values, strict=True))
+        return results
+
+
+def _completed(
+    executor: DirectRootExecutionContext,
+    root: RootField,
+    field: GraphQLField,
+    complete: Completer,
+    info: Any,
+    path: Path,
+    result: Awaitable[Any],
+) -> Coroutine[Any, Any, Any]:
+    """graphql-core's ``complete_awaitable_value``, with the plan first."""
+
+    async def completed() -> Any:
+        try:
+            resolved = await result
+            try:
+                return complete(resolved)
+            except Fallback:
+                value = executor.complete_value(
+                    field.type, root.details, info, path, resolved, None
+                )
+                return await value if executor.is_awaitable(value) else value
+        except Exception as raw_error:
+            executor.handle_field_error(raw_error, field.type, root.details, path)
+            return None
+
+    return completed()
+
+
+async def _resolved(value: Any) -> Any:
+    return value
+
+
+class _DirectiveFinder(Visitor):
+    found = False
+
+    def enter_directive(self, *_: Any) -> None:
+        self.found = True
+
+
+def _has_directives(document: DocumentNode) -> bool:
+    finder = _DirectiveFinder()
+    visit(document, finder)
+    return finder.found
+
+
+def operation_plan(
+    strawberry_schema: Any,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    executor_class: type[DirectRootExecutionContext],
+    is_awaitable: Any,
+) -> OperationPlan | None:
+    """The plan of ``operation`` (of a validated ``document``), or None when graphql-core's
+    ``execute`` must run it (the criterion is in the module docstring)."""
+    if operation.operation is not OperationType.QUERY or _has_directives(document):
+        return None
+    schema = strawberry_schema._schema
+    root_type = schema.query_type
+    fragment_definitions: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            if definition.variable_definitions:
+                return None
+            fragment_definitions[definition.name.value] = definition
+    fragments = {name: FragmentDetails(d) for name, d in fragment_definitions.items()}
+    no_variables = VariableValues({}, {})  # no directives: the selection cannot depend on them
+    grouped, defer_usages, forbidden = collect_fields(
+        schema, fragments, no_variables, root_type, operation
+    )
+    if defer_usages or forbidden:
+        return None
+    plan = OperationPlan(
+        strawberry_schema=strawberry_schema,
+        document=document,
+        operation=operation,
+        root_type=root_type,
+        fragment_definitions=fragment_definitions,
+        fragments=fragments,
+        fields=(),
+        executor_class=executor_class,
+        is_awaitable=is_awaitable,
+    )
+    planner = plan._executor(no_variables, None, None)
+    fields: list[RootField] = []
+    for response_key, details in grouped.items():
+        nodes = [d.node for d in details]
+        name = nodes[0].name.value
+        if name == "__typename":
+            fields.append(RootField(response_key, None, details, nodes, None, None))
+            continue
+        field = root_type.fields.get(name)
+        resolver = None if field is None else direct_resolver(field, strawberry_schema)
+        complete = None if field is None else planner._completer(field.type, details)
+        if field is None or resolver is None or complete is None:
+            return None
+        fields.append(RootField(response_key, field, details, nodes, resolver, complete))
+    return replace(plan, fields=tuple(fields))
