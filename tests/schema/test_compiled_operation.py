@@ -1,0 +1,158 @@
+"""Operation plans (`recograph.schema.compiled_operation`) on a small schema: the answers of
+strawberry's general path, errors included (a resolver's error, a null where the schema says
+non-null, a value that does not serialise, variables and arguments that do not coerce), with
+every resolver called once; and graphql-core's execute for what the plans do not take."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import strawberry
+
+from recograph.schema.compiled import KnownDocuments
+from recograph.schema.errors import coded
+from recograph.schema.execution import execution_context_class
+
+
+@strawberry.type
+class Part:
+    name: str
+    weight: float | None
+
+
+@strawberry.type
+class Item:
+    id: int
+    name: str
+    score: float
+    parts: list[Part]
+    best: Part | None = None
+
+
+def _item(number: int) -> Item:
+    """Item ``number``: 1 and 5 are whole, 2 has a null name, 3 a NaN score, 6 a part with a
+    null name; 4 does not exist."""
+    if number == 4:
+        raise ValueError("no item 4")
+    name = None if number == 2 else f"item {number}"
+    score = float("nan") if number == 3 else number / 2
+    parts = [Part(name="a", weight=1.5), Part(name=None if number == 6 else "b", weight=None)]  # type: ignore[arg-type]
+    return Item(id=number, name=name, score=score, parts=parts, best=parts[0])  # type: ignore[arg-type]
+
+
+def _called(info: strawberry.Info, name: str) -> None:
+    info.context["calls"].append(name)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def item(self, info: strawberry.Info, number: int = 1) -> Item | None:
+        _called(info, "item")
+        return _item(number)
+
+    @strawberry.field
+    async def required_item(self, info: strawberry.Info, number: int) -> Item:
+        _called(info, "required_item")
+        return _item(number)
+
+    @strawberry.field
+    async def items(self, info: strawberry.Info, numbers: list[int]) -> list[Item | None]:
+        _called(info, "items")
+        return [_item(n) for n in numbers]
+
+    @strawberry.field
+    def plain(self) -> str:  # not async: strawberry's call, so graphql-core's execute
+        return "plain"
+
+
+ITEM_FIELDS = "id name score parts { name weight } best { name }"
+PLANNED = f"""query($n: Int!, $ns: [Int!]!) {{
+  __typename
+  item(number: $n) {{ {ITEM_FIELDS} }}
+  same: item(number: $n) {{ id }}
+  items(numbers: $ns) {{ ...Whole }}
+  literal: item(number: 5) {{ name }}
+  default: item {{ name }}
+}}
+fragment Whole on Item {{ {ITEM_FIELDS} }}"""
+REQUIRED = f"query($n: Int!) {{ requiredItem(number: $n) {{ {ITEM_FIELDS} }} item {{ id }} }}"
+
+CASES: list[tuple[str, dict[str, Any] | None]] = [
+    (PLANNED, {"n": 1, "ns": [1, 5]}),
+    # resolver errors and values that do not complete, in a nullable field
+    (PLANNED, {"n": 4, "ns": [1, 2]}),
+    (PLANNED, {"n": 2, "ns": [3, 6, 4]}),
+    (PLANNED, {"n": 6, "ns": []}),
+    (PLANNED, {"n": 3, "ns": [6, 3]}),  # a NaN score does not serialise
+    # a non-null root field that fails nulls the whole response
+    (REQUIRED, {"n": 1}),
+    (REQUIRED, {"n": 2}),
+    (REQUIRED, {"n": 4}),
+    # variables that do not coerce, missing or null where non-null: no resolver runs
+    (PLANNED, {"n": "one", "ns": [1]}),
+    (PLANNED, {"ns": [1]}),
+    (PLANNED, {"n": None, "ns": [None]}),
+    (REQUIRED, None),
+    # an Int beyond 32 bits
+    (PLANNED, {"n": 2**40, "ns": [1]}),
+]
+
+
+def _documents() -> tuple[strawberry.Schema, KnownDocuments]:
+    schema = strawberry.Schema(query=Query, execution_context_class=execution_context_class())
+    return schema, KnownDocuments(schema, (), max_tokens=10_000, mask_errors=False)
+
+
+async def _general(
+    schema: strawberry.Schema, query: str, variables: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[str]]:
+    calls: list[str] = []
+    result = await schema.execute(query, variable_values=variables, context_value={"calls": calls})
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [coded(error, mask=False).formatted for error in result.errors]
+    return body, calls
+
+
+@pytest.mark.parametrize(("query", "variables"), CASES)
+async def test_planned_operations_answer_as_the_general_path(
+    query: str, variables: dict[str, Any] | None
+) -> None:
+    schema, documents = _documents()
+    compiled = documents.get(query, None)
+    assert compiled is not None
+    assert compiled.plan is not None
+    expected, expected_calls = await _general(schema, query, variables)
+    for run_plans in (True, False, True):  # planned, graphql-core's execute, planned again
+        documents.run_plans = run_plans
+        calls: list[str] = []
+        body, _ = await documents.execute(compiled, variables, {"calls": calls})
+        assert body == expected, (run_plans, body)
+        assert sorted(calls) == sorted(expected_calls)  # every resolver once, none again
+
+
+def test_what_the_plans_do_not_take() -> None:
+    _, documents = _documents()
+    others = [
+        "{ plain }",  # a resolver strawberry must call
+        "query($skip: Boolean!) { item { id @skip(if: $skip) } }",  # a directive
+        "{ __schema { queryType { name } } }",  # introspection
+    ]
+    for query in others:
+        compiled = documents.get(query, None)
+        assert compiled is not None, query
+        assert compiled.plan is None, query
+    assert documents.get("{ item { id } }", None).plan is not None  # type: ignore[union-attr]
+
+
+async def test_documents_without_a_plan_answer_as_the_general_path() -> None:
+    schema, documents = _documents()
+    query = "query($skip: Boolean!) { plain item { id name @skip(if: $skip) } }"
+    for skip in (True, False):
+        compiled = documents.get(query, None)
+        assert compiled is not None
+        expected, _ = await _general(schema, query, {"skip": skip})
+        body, _ = await documents.execute(compiled, {"skip": skip}, {"calls": []})
+        assert body == expected
