@@ -5,14 +5,18 @@ every resolver called once; and graphql-core's execute for what the plans do not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLError
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.errors import coded
 from recograph.schema.execution import execution_context_class
+from recograph.schema.input_plans import _simply
 
 
 @strawberry.type
@@ -61,6 +65,17 @@ class Query:
     async def items(self, info: strawberry.Info, numbers: list[int]) -> list[Item | None]:
         _called(info, "items")
         return [_item(n) for n in numbers]
+
+    @strawberry.field
+    async def echo(
+        self,
+        s: str,
+        f: float | None = None,
+        id: strawberry.ID | None = None,
+        b: bool | None = None,
+        tags: list[str | None] | None = None,
+    ) -> str:
+        return repr([s, f, id, b, tags])
 
     @strawberry.field
     def plain(self) -> str:  # not async: strawberry's call, so graphql-core's execute
@@ -156,3 +171,98 @@ async def test_documents_without_a_plan_answer_as_the_general_path() -> None:
         expected, _ = await _general(schema, query, {"skip": skip})
         body, _ = await documents.execute(compiled, {"skip": skip}, {"calls": []})
         assert body == expected
+
+
+# ---------------------------------------------------------------------------- inputs
+
+INPUTS = """query($n: Int, $ns: [Int!]!, $f: Float, $s: String!, $id: ID, $b: Boolean = true,
+    $tags: [String]) {
+  item(number: 1) { id }
+  literal: item(number: 5) { id }
+  default: item { id }
+  items(numbers: $ns) { id }
+  var: item(number: $n) { id }
+  echo(s: $s, f: $f, id: $id, b: $b, tags: $tags)
+  echoed: echo(s: "lit", f: 1, tags: ["t"], b: false)
+}"""
+VARIABLES: list[dict[str, Any]] = [
+    {"n": 1, "ns": [1, 2], "f": 1.5, "s": "x", "id": "7", "b": False, "tags": ["a", None]},
+    {"ns": [], "s": ""},  # omitted: nullable ones left out, $b its default
+    {"n": None, "ns": [3], "f": None, "s": "x", "id": None, "tags": None},
+    # coerced by graphql-core: an int for a Float, an int for an ID, a single value for a list
+    {"ns": 3, "f": 2, "s": "x", "id": 7, "tags": "a"},
+    # refused: a bool for an Int, a float for an Int, 2**31, a NaN, a null in a non-null list
+    {"n": True, "ns": [], "s": "x"},
+    {"n": 1.5, "ns": [], "s": "x"},
+    {"n": 2**31, "ns": [], "s": "x"},
+    {"ns": [], "s": "x", "f": float("nan")},
+    {"ns": [1, None], "s": "x"},
+    {"ns": [], "s": None},
+]
+
+
+def _comparable(values: VariableValues) -> tuple[Any, ...]:
+    """Variable values with their types printed (graphql-core makes new wrapping types, such
+    as ``[Int!]!``, for every request, and they compare by identity)."""
+    sources = {
+        name: (str(source.signature.type), source.signature.default, source.value)
+        for name, source in values.sources.items()
+    }
+    return sources, values.coerced
+
+
+@pytest.mark.parametrize("variables", VARIABLES)
+def test_variables_and_arguments_coerce_as_graphql_core(variables: dict[str, Any]) -> None:
+    _, documents = _documents()
+    compiled = documents.get(INPUTS, None)
+    assert compiled is not None
+    plan = compiled.plan
+    assert plan is not None
+    schema = documents.schema._schema
+    operation = plan.operation
+    expected = get_variable_values(schema, operation.variable_definitions or (), variables, 50)
+    coerced = plan.variables.coerce(variables)
+    if isinstance(expected, list):
+        assert isinstance(coerced, list)
+        assert [e.formatted for e in coerced] == [e.formatted for e in expected]
+        return
+    assert not isinstance(coerced, list)
+    assert _comparable(coerced) == _comparable(expected)
+    for root in plan.fields:
+        assert root.field is not None
+        assert root.arguments is not None
+        wanted = _outcome(get_argument_values, root.field, root.nodes[0], expected)
+        assert _outcome(root.arguments.coerce, coerced) == wanted
+
+
+def _outcome(call: Callable[..., dict[str, Any]], *args: Any) -> tuple[Any, ...]:
+    """The arguments in their order, or the error."""
+    try:
+        values = call(*args)
+    except GraphQLError as error:
+        return ("error", error.formatted)
+    return ("values", list(values.items()))
+
+
+def test_simple_variables_skip_graphql_cores_walk() -> None:
+    _, documents = _documents()
+    compiled = documents.get(INPUTS, None)
+    assert compiled is not None
+    assert compiled.plan is not None
+    variables = compiled.plan.variables
+    assert variables.simple is not None
+    simple = VARIABLES[0]
+    assert _simply(variables.simple, simple) is not None
+    assert _simply(variables.simple, VARIABLES[3]) is None  # an int for a Float: graphql-core's
+
+
+@pytest.mark.parametrize("variables", VARIABLES)
+async def test_inputs_reach_the_resolvers_as_in_the_general_path(
+    variables: dict[str, Any],
+) -> None:
+    schema, documents = _documents()
+    compiled = documents.get(INPUTS, None)
+    assert compiled is not None
+    expected, _ = await _general(schema, INPUTS, variables)
+    body, _ = await documents.execute(compiled, variables, {"calls": []})
+    assert body == expected

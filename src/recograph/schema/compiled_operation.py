@@ -18,9 +18,10 @@ every root field completes by a plan (plain objects, lists and leaves: see
 `PlainObjectExecutionContext`). Anything else keeps graphql-core's ``execute``.
 
 **The same answers, errors included.** Each step is graphql-core's own, in graphql-core's
-order: ``get_variable_values`` coerces the variables (a refusal answers with its errors before
-anything runs), ``get_argument_values`` coerces each root field's arguments just before its
-resolver is called, an error of a resolver is located and nulled by the execution context's
+order: the variables are coerced as ``get_variable_values`` coerces them (a refusal answers
+with its errors before anything runs), each root field's arguments as ``get_argument_values``
+does, just before its resolver is called (`recograph.schema.input_plans`: what never changes
+is worked out once), an error of a resolver is located and nulled by the execution context's
 ``handle_field_error`` (a non-null root field nulls ``data``), several root fields are awaited
 together with ``gather_with_cancel``. A value the plan cannot complete (a null in a non-null
 field, a failing coercion) is completed again by the execution context's ``complete_value``,
@@ -35,6 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
     DocumentNode,
     ExecutionResult,
     FieldNode,
@@ -44,19 +46,22 @@ from graphql import (
     GraphQLObjectType,
     OperationDefinitionNode,
     OperationType,
-    Visitor,
     default_field_resolver,
     default_type_resolver,
-    visit,
 )
 from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, collect_fields
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues
 from graphql.pyutils import Path, gather_with_cancel
 
 from recograph.schema.direct import DirectResolver, direct_resolver
 from recograph.schema.execution import Completer, DirectRootExecutionContext, Fallback
-
-MAX_COERCION_ERRORS = 50  # graphql-core's default, as its execute uses
+from recograph.schema.input_plans import (
+    ArgumentPlan,
+    VariablePlan,
+    argument_plan,
+    contains,
+    variable_plan,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class RootField:
     nodes: list[FieldNode]
     resolver: DirectResolver | None
     complete: Completer | None
+    arguments: ArgumentPlan | None
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class OperationPlan:
     fragment_definitions: dict[str, FragmentDefinitionNode]
     fragments: dict[str, FragmentDetails]
     fields: tuple[RootField, ...]
+    variables: VariablePlan
     executor_class: type[DirectRootExecutionContext]
     is_awaitable: Any
 
@@ -118,12 +125,7 @@ class OperationPlan:
         extensions: dict[str, Any] | None,
     ) -> ExecutionResult:
         """The result graphql-core's ``execute`` gives for this request."""
-        coerced = get_variable_values(
-            self.strawberry_schema._schema,
-            self.operation.variable_definitions or (),
-            variables or {},
-            max_errors=MAX_COERCION_ERRORS,
-        )
+        coerced = self.variables.coerce(variables)
         if isinstance(coerced, list):
             return ExecutionResult(None, coerced)
         executor = self._executor(coerced, context, extensions)
@@ -144,13 +146,14 @@ class OperationPlan:
         try:
             for root in self.fields:
                 field, resolver, complete = root.field, root.resolver, root.complete
-                if field is None or resolver is None or complete is None:
+                arguments = root.arguments
+                if field is None or resolver is None or complete is None or arguments is None:
                     results[root.response_key] = root_type.name
                     continue
                 path = Path(None, root.response_key, root_type.name)
                 info = executor.build_resolve_info(field, root.nodes, root_type, path)
                 try:
-                    args = get_argument_values(field, root.nodes[0], variables)
+                    args = arguments.coerce(variables)
                     result = resolver(None, info, args)
                 except Exception as raw_error:
                     executor.handle_field_error(raw_error, field.type, root.details, path)
@@ -207,19 +210,6 @@ async def _resolved(value: Any) -> Any:
     return value
 
 
-class _DirectiveFinder(Visitor):
-    found = False
-
-    def enter_directive(self, *_: Any) -> None:
-        self.found = True
-
-
-def _has_directives(document: DocumentNode) -> bool:
-    finder = _DirectiveFinder()
-    visit(document, finder)
-    return finder.found
-
-
 def operation_plan(
     strawberry_schema: Any,
     document: DocumentNode,
@@ -229,7 +219,7 @@ def operation_plan(
 ) -> OperationPlan | None:
     """The plan of ``operation`` (of a validated ``document``), or None when graphql-core's
     ``execute`` must run it (the criterion is in the module docstring)."""
-    if operation.operation is not OperationType.QUERY or _has_directives(document):
+    if operation.operation is not OperationType.QUERY or contains(document, DirectiveNode):
         return None
     schema = strawberry_schema._schema
     root_type = schema.query_type
@@ -254,6 +244,7 @@ def operation_plan(
         fragment_definitions=fragment_definitions,
         fragments=fragments,
         fields=(),
+        variables=variable_plan(schema, operation),
         executor_class=executor_class,
         is_awaitable=is_awaitable,
     )
@@ -263,12 +254,13 @@ def operation_plan(
         nodes = [d.node for d in details]
         name = nodes[0].name.value
         if name == "__typename":
-            fields.append(RootField(response_key, None, details, nodes, None, None))
+            fields.append(RootField(response_key, None, details, nodes, None, None, None))
             continue
         field = root_type.fields.get(name)
         resolver = None if field is None else direct_resolver(field, strawberry_schema)
         complete = None if field is None else planner._completer(field.type, details)
         if field is None or resolver is None or complete is None:
             return None
-        fields.append(RootField(response_key, field, details, nodes, resolver, complete))
+        arguments = argument_plan(field, nodes[0])
+        fields.append(RootField(response_key, field, details, nodes, resolver, complete, arguments))
     return replace(plan, fields=tuple(fields))
