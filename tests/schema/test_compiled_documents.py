@@ -1,16 +1,20 @@
 """Compiled known documents and automatic persisted queries, against the general path.
 
 The differential test sends every document the playground (src/recograph/playground/static/js)
-builds, and the storefront documents of ``recograph bench serve`` and issue 13, with variables,
-to two apps over the same build: one with the compiled path, one with
-``compiled_documents=False`` (strawberry's general path only). The answers must be equal, except
-for the values that differ by construction: ``requestId`` (a fresh id per request) and
-``loadedAt`` (when each app loaded the build). The README shows no GraphQL document.
+builds, the README's, and the storefront documents of ``recograph bench serve`` and issue 13,
+with variables (errors included), to two apps over the same build: one with the compiled path
+(operation plans, `recograph.schema.compiled_operation`, where a document qualifies), one with
+``compiled_documents=False`` (strawberry's general path only). Status, headers and the bytes
+of the body must be equal; request ids are drawn from the same sequence for both, and the one
+value that differs by construction, ``loadedAt`` (when each app loaded the build), is set
+aside.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +120,30 @@ CATEGORIES = "{ categories { name productCount inStockCount } }"
 PRODUCT = f"query($id: Int!) {{ product(id: $id) {{ {PRODUCT_FIELDS} }} }}"
 MODEL_INFO = """{ modelInfo { version buildTime loadedAt products customers
       productRules categoryRules metrics } }"""
+# README.md: its GraphQL blocks and the documents its prose and curl example show.
+README_RELATED = """{ relatedProducts(productId: 153, limit: 4) {
+    intent product { name category } lift confidence similarity coPurchaseRate } }"""
+README_DUE = "{ customer(id: 30) { dueSoon { product { name } lastBought dueDate confidence } } }"
+README_PAGE = """query {
+  recommendations(customerId: 7, limit: 4, exclude: [24]) {
+    explanation
+    items { rank score outOfScoreOrder product { id name }
+            reason { kind text metric value ruleLevel ruleId evidenceCategories } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+README_NEXT_PAGE = """query($after: String) {
+  recommendations(customerId: 7, limit: 4, exclude: [24], after: $after) {
+    explanation
+    items { rank score outOfScoreOrder product { id name }
+            reason { kind text metric value ruleLevel ruleId evidenceCategories } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+README_MODEL = "{ modelInfo { version } }"
+README_MODEL_BLEND = "{ modelInfo { blend segments { segment definition } } }"
+README = [README_RELATED, README_DUE, README_PAGE, README_MODEL, README_MODEL_BLEND]
+
 STOREFRONT = """query Storefront($customerId: Int, $cart: [Int!]!) {
   recommendations(customerId: $customerId, limit: 10, context: {cartProductIds: $cart}) {
     items { product { id name category price brand } score reason { kind text } } } }"""
@@ -287,6 +315,78 @@ async def test_every_playground_and_storefront_document_answers_as_the_general_p
     distinct = {(q, None) for q, _ in cases(snapshot)}
     assert documents.compilations == len(distinct)
     assert documents.hits >= len(cases(snapshot))
+
+
+def byte_cases(snapshot: ModelSnapshot) -> list[tuple[str, dict[str, Any] | None]]:
+    """`cases`, the README's documents, and errors: an unknown customer, bad arguments, null
+    and missing variables, a cursor that is not one."""
+    ids = [int(i) for i in snapshot.catalogue.item_ids[:3]]
+    orders = np.diff(snapshot.histories.user_order_indptr)
+    regular = int(snapshot.histories.user_ids[int(orders.argmax())])
+    bare = {"limit": 3, "strategy": "POPULAR"}
+    return [
+        *cases(snapshot),
+        *((query, {}) for query in README),
+        (README_NEXT_PAGE, {"after": encode_shown(ids[:2])}),
+        (README_NEXT_PAGE, {"after": "not a cursor"}),
+        (STOREFRONT, {"customerId": None, "cart": []}),
+        (STOREFRONT, {"customerId": 10**9, "cart": ids[:1]}),  # not in the build: a new visitor
+        (STOREFRONT, {"customerId": regular, "cart": None}),
+        (STOREFRONT, None),
+        (BENCH_QUERY, {"customerId": regular, "cart": [ids[0], "x"]}),
+        (TIMELINE, {"customer": -1, "limit": 10}),
+        (CUSTOMER, {"id": -1}),
+        (EVERY_ARGUMENT, {**bare, "limit": 0}),
+        (EVERY_ARGUMENT, {**bare, "limit": None}),
+        (EVERY_ARGUMENT, {**bare, "exclude": [-1]}),
+    ]
+
+
+class _RequestIds:
+    """uuid4 for request ids: a counter the test restarts before each request, so both apps
+    give a request the same id."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def uuid4(self) -> uuid.UUID:
+        self.count += 1
+        return uuid.UUID(int=self.count)
+
+
+_LOADED_AT = re.compile(rb'"loadedAt":"[^"]*"')
+
+
+async def test_every_document_answers_with_the_bytes_status_and_headers_of_the_general_path(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Any],
+    snapshot: ModelSnapshot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled, general, app = clients
+    ids = _RequestIds()
+    monkeypatch.setattr("recograph.resolvers.context.uuid", ids)
+    planned = 0
+    for query, variables in byte_cases(snapshot):
+        body = {"query": query, "variables": variables}
+        answers = []
+        for client in (compiled, general):
+            ids.count = 0
+            answers.append(await _post(client, body))
+        fast, slow = answers
+        assert fast.status_code == slow.status_code, query
+        assert _LOADED_AT.sub(b"", fast.content) == _LOADED_AT.sub(b"", slow.content), (
+            query,
+            variables,
+            fast.content[:400],
+            slow.content[:400],
+        )
+        for answer in answers:
+            assert int(answer.headers.pop("content-length")) == len(answer.content)
+        assert dict(fast.headers) == dict(slow.headers), query
+        entry = app.state.documents.get(query, None)
+        planned += entry is not None and entry.plan is not None
+    # the storefront, playground and README documents run by operation plans
+    assert planned >= len(byte_cases(snapshot)) - 8
 
 
 async def test_root_fields_of_compiled_documents_are_resolved_directly(
