@@ -176,19 +176,25 @@ def _positions_of(items: Iterable[engine.Item]) -> list[int]:
     return positions
 
 
+_RULE_LEVELS: dict[str | None, RuleLevel | None] = {None: None} | {
+    level.value: level for level in RuleLevel
+}
+
+
 def reason_view(
     snapshot: ModelSnapshot, reason: engine.Reason, products: Mapping[int, t.Product]
 ) -> t.Reason:
+    evidence, categories = reason.evidence, reason.categories
     names = snapshot.catalogue.category_names
     return t.Reason(
         kind=reason.kind,
         text=reason.text,
-        evidence=[products[p] for p in reason.evidence],
+        evidence=[products[p] for p in evidence] if evidence else [],
         metric=reason.metric,
         value=reason.value,
         features=list(reason.features),
-        evidence_categories=[str(names[c]) for c in reason.categories],
-        rule_level=None if reason.rule_level is None else RuleLevel(reason.rule_level),
+        evidence_categories=[str(names[c]) for c in categories] if categories else [],
+        rule_level=_RULE_LEVELS[reason.rule_level],
         rule_id=reason.rule_id,
     )
 
@@ -223,10 +229,11 @@ def _log_impression(
     loaded: Loaded,
     parsed: Parsed,
     result: Recommendation,
+    product_ids: Sequence[int],
     session_id: str | None,
     variant: str | None = None,
 ) -> None:
-    item_ids = loaded.snapshot.catalogue.item_ids
+    """Queue the impression; ``product_ids`` are the items' ids, in their order."""
     ctx.services.events.submit(
         "impressions",
         impression_row(
@@ -243,12 +250,12 @@ def _log_impression(
             context=parsed.context_log,
             items=[
                 {
-                    "product_id": int(item_ids[item.position]),
+                    "product_id": product_id,
                     "rank": item.rank,
                     "score": round(item.score, 6),
                     "reason": item.reason.kind.value,
                 }
-                for item in result.items
+                for item, product_id in zip(result.items, product_ids, strict=True)
             ],
         )
         | {"variant": variant, "store": ctx.services.store},
@@ -301,8 +308,9 @@ async def recommendations(
         request, business = variant.apply(request, business)
     result = engine.recommend(loaded.snapshot, request, business)
     products = await _product_map(ctx, _positions_of(result.items))
+    product_ids = [products[item.position].id for item in result.items]
     name = None if variant is None else variant.name
-    _log_impression(ctx, loaded, parsed, result, session_id, name)
+    _log_impression(ctx, loaded, parsed, result, product_ids, session_id, name)
     if services.monitoring is not None:
         services.monitoring.count_recommendation(result.strategy.value, name)
     return t.Recommendations(
@@ -316,9 +324,7 @@ async def recommendations(
         items=item_views(loaded.snapshot, result.items, products),
         page_info=t.PageInfo(
             has_next_page=result.has_more,
-            end_cursor=encode_shown(
-                [*parsed.shown, *(products[i.position].id for i in result.items)]
-            ),
+            end_cursor=encode_shown([*parsed.shown, *product_ids]),
         ),
     )
 
