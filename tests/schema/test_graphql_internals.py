@@ -22,7 +22,58 @@ INTERNALS = [
     ("graphql.pyutils", "AwaitableOrValue"),
     ("graphql.pyutils", "Path"),
     ("graphql.pyutils", "Undefined"),
+    # operation plans (recograph.schema.compiled_operation, recograph.schema.input_plans)
+    ("graphql.execution.collect_fields", "collect_fields"),
+    ("graphql.execution.collect_fields", "FragmentDetails"),
+    ("graphql.execution.values", "VariableValues"),
+    ("graphql.execution.values", "VariableValueSource"),
+    ("graphql.execution.values", "coerce_argument"),
+    ("graphql.execution.get_variable_signature", "get_variable_signature"),
+    ("graphql.execution.get_variable_signature", "GraphQLVariableSignature"),
+    ("graphql.pyutils", "gather_with_cancel"),
 ]
+
+
+def test_the_execution_context_operation_plans_build_keeps_its_shape() -> None:
+    """`OperationPlan._executor` passes the context's arguments by position and calls its
+    error and completion steps."""
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Context
+
+    signatures = [
+        list(inspect.signature(cls.__init__).parameters)
+        for cls in Context.__mro__
+        if "__init__" in cls.__dict__
+    ]
+    parameters = next(names for names in signatures if "schema" in names)
+    assert parameters[:15] == [
+        "self",
+        "schema",
+        "fragment_definitions",
+        "fragments",
+        "root_value",
+        "context_value",
+        "operation",
+        "variable_values",
+        "field_resolver",
+        "type_resolver",
+        "subscribe_field_resolver",
+        "enable_early_execution",
+        "middleware_manager",
+        "is_awaitable",
+        "is_async_iterable",
+    ], parameters
+    for method in ("handle_field_error", "complete_value", "settle_in_background"):
+        assert callable(getattr(Context, method, None)), method
+    complete = list(inspect.signature(Context.complete_value).parameters)
+    assert complete == [
+        "self",
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ], complete
 
 
 @pytest.mark.parametrize(("module", "name"), INTERNALS)
