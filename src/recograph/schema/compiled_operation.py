@@ -31,7 +31,7 @@ is not called again (the recommendations resolver logs an impression).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,6 +44,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     OperationDefinitionNode,
     OperationType,
     default_field_resolver,
@@ -52,6 +53,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, collect_fields
 from graphql.execution.values import VariableValues
 from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.definition import GraphQLResolveInfoHelpers
 
 from recograph.schema.direct import DirectResolver, direct_resolver
 from recograph.schema.execution import Completer, DirectRootExecutionContext, Fallback
@@ -128,17 +130,15 @@ class OperationPlan:
         coerced = self.variables.coerce(variables)
         if isinstance(coerced, list):
             return ExecutionResult(None, coerced)
-        executor = self._executor(coerced, context, extensions)
+        request = _Request(self, coerced, context, extensions)
         try:
-            data = await self._execute_fields(executor, coerced)
+            data = await self._execute_fields(request, coerced)
         except GraphQLError as error:  # a non-null root field failed: no data
-            executor.collected_errors.add(error, None)
+            request.context().collected_errors.add(error, None)
             data = None
-        return ExecutionResult(data, executor.collected_errors.errors or None)
+        return ExecutionResult(data, request.errors())
 
-    async def _execute_fields(
-        self, executor: DirectRootExecutionContext, variables: VariableValues
-    ) -> dict[str, Any]:
+    async def _execute_fields(self, request: _Request, variables: VariableValues) -> dict[str, Any]:
         """graphql-core's ``execute_fields`` for the root, with the planned fields."""
         results: dict[str, Any] = {}
         awaited: list[str] = []
@@ -151,24 +151,24 @@ class OperationPlan:
                     results[root.response_key] = root_type.name
                     continue
                 path = Path(None, root.response_key, root_type.name)
-                info = executor.build_resolve_info(field, root.nodes, root_type, path)
+                info = request.resolve_info(field, root.nodes, root_type, path)
                 try:
                     args = arguments.coerce(variables)
                     result = resolver(None, info, args)
                 except Exception as raw_error:
-                    executor.handle_field_error(raw_error, field.type, root.details, path)
+                    request.context().handle_field_error(raw_error, field.type, root.details, path)
                     results[root.response_key] = None
                     continue
-                executor.direct_calls[0] += 1
-                if not executor.is_awaitable(result):
+                self.executor_class.direct_calls[0] += 1
+                if not self.is_awaitable(result):
                     result = _resolved(result)
                 results[root.response_key] = _completed(
-                    executor, root, field, complete, info, path, result
+                    request, root, field, complete, info, path, result
                 )
                 awaited.append(root.response_key)
         except Exception:
             if awaited:
-                executor.settle_in_background([results[key] for key in awaited])
+                request.context().settle_in_background([results[key] for key in awaited])
             raise
         if len(awaited) == 1:
             results[awaited[0]] = await results[awaited[0]]
@@ -178,8 +178,75 @@ class OperationPlan:
         return results
 
 
+class _Request:
+    """One request of a planned operation: what the resolve info reads (the attributes of an
+    execution context that strawberry's ``build_resolve_info`` uses), and the graphql-core
+    execution context itself, made only when an error, a value the plans cannot complete or
+    a resolver's use of ``info.async_helpers`` needs it: making one costs about as much as
+    completing a whole storefront response."""
+
+    __slots__ = (
+        "_context",
+        "abort_signal",
+        "async_helpers",
+        "context_value",
+        "fragment_definitions",
+        "is_awaitable",
+        "operation",
+        "operation_extensions",
+        "plan",
+        "root_value",
+        "schema",
+        "variable_values",
+    )
+
+    def __init__(
+        self,
+        plan: OperationPlan,
+        variables: VariableValues,
+        context: Any,
+        extensions: dict[str, Any] | None,
+    ) -> None:
+        self.plan = plan
+        self.schema = plan.strawberry_schema._schema
+        self.fragment_definitions = plan.fragment_definitions
+        self.root_value = None
+        self.operation = plan.operation
+        self.variable_values = variables
+        self.context_value = context
+        self.is_awaitable = plan.is_awaitable
+        self.abort_signal = None
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=self._gather, track=self._track)
+        self.operation_extensions = extensions
+        self._context: DirectRootExecutionContext | None = None
+
+    def context(self) -> DirectRootExecutionContext:
+        """graphql-core's execution context for this request (made on first use)."""
+        if self._context is None:
+            self._context = self.plan._executor(
+                self.variable_values, self.context_value, self.operation_extensions
+            )
+        return self._context
+
+    def errors(self) -> list[GraphQLError] | None:
+        return None if self._context is None else self._context.collected_errors.errors or None
+
+    def resolve_info(
+        self, field: GraphQLField, nodes: list[FieldNode], parent: GraphQLObjectType, path: Path
+    ) -> GraphQLResolveInfo[Any]:
+        """The resolve info the execution context would build (its own method, on this)."""
+        build = self.plan.executor_class.build_resolve_info
+        return build(self, field, nodes, parent, path)  # type: ignore[arg-type]
+
+    def _gather(self, values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return self.context().gather_async_work(values)
+
+    def _track(self, values: Sequence[Any]) -> None:
+        self.context().track_async_work(values)
+
+
 def _completed(
-    executor: DirectRootExecutionContext,
+    request: _Request,
     root: RootField,
     field: GraphQLField,
     complete: Completer,
@@ -195,12 +262,13 @@ def _completed(
             try:
                 return complete(resolved)
             except Fallback:
+                executor = request.context()
                 value = executor.complete_value(
                     field.type, root.details, info, path, resolved, None
                 )
                 return await value if executor.is_awaitable(value) else value
         except Exception as raw_error:
-            executor.handle_field_error(raw_error, field.type, root.details, path)
+            request.context().handle_field_error(raw_error, field.type, root.details, path)
             return None
 
     return completed()
