@@ -34,6 +34,18 @@ INTERNALS = [
 ]
 
 
+# graphql-core's complete_value and complete_object_value, which the plans call and override
+COMPLETION_PARAMETERS = [
+    "self",
+    "return_type",
+    "field_details_list",
+    "info",
+    "path",
+    "result",
+    "position_context",
+]
+
+
 def test_the_execution_context_operation_plans_build_keeps_its_shape() -> None:
     """`OperationPlan._executor` passes the context's arguments by position and calls its
     error and completion steps."""
@@ -65,15 +77,7 @@ def test_the_execution_context_operation_plans_build_keeps_its_shape() -> None:
     for method in ("handle_field_error", "complete_value", "settle_in_background"):
         assert callable(getattr(Context, method, None)), method
     complete = list(inspect.signature(Context.complete_value).parameters)
-    assert complete == [
-        "self",
-        "return_type",
-        "field_details_list",
-        "info",
-        "path",
-        "result",
-        "position_context",
-    ], complete
+    assert complete == COMPLETION_PARAMETERS, complete
 
 
 @pytest.mark.parametrize(("module", "name"), INTERNALS)
@@ -86,15 +90,9 @@ def test_execution_context_hooks_keep_their_shape() -> None:
     from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Context
 
     complete = inspect.signature(Context.complete_object_value).parameters
-    assert list(complete) == [
-        "self",
-        "return_type",
-        "field_details_list",
-        "info",
-        "path",
-        "result",
-        "position_context",
-    ], f"complete_object_value changed: {list(complete)}"
+    assert list(complete) == COMPLETION_PARAMETERS, (
+        f"complete_object_value changed: {list(complete)}"
+    )
     collect = inspect.signature(Context.collect_subfields).parameters
     assert list(collect) == ["self", "return_type", "field_details_list"]
     initialisers = [
