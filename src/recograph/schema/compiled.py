@@ -1,13 +1,15 @@
 """Known documents, compiled once: parsed, validated and planned on first sight, then executed
-straight through graphql-core for every later request with the same text.
+for every later request with the same text.
 
 Storefronts send the same few documents with new variables. Strawberry's general path runs
 its extension pipeline on every request (token limit, parser and validation caches, labelling:
 a dozen async context managers) before graphql-core executes. A `CompiledDocument` keeps what
 never changes for a document — the parsed AST (so the execution context's shared plans for
 plain-object subtrees hit, see `recograph.schema.execution`), the outcome of validation with the
-schema's own limits, the operation chosen and its monitoring label — so a request only coerces
-its variables, runs the resolvers and serializes the result with orjson.
+schema's own limits, the operation chosen and its monitoring label, and, for a query plain
+enough, its operation plan (`recograph.schema.compiled_operation`, which replaces graphql-core's
+``execute``) — so a request only coerces its variables, runs the resolvers and serializes the
+result with orjson.
 
 The semantics are the general path's: the same validation rules (graphql-core's, strawberry's
 two, and the depth/alias/field/introspection limits), the same token limit, the same execution
