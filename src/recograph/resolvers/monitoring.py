@@ -19,20 +19,29 @@ Exposed:
   ``recograph_event_write_retries_total``;
 - ``recograph_reloads_total{outcome}`` (``success``, ``failure``).
 
-The live values (snapshot, writer, reloads) are read from the serving objects at scrape time,
-so the request path only pays for the two request metrics and one counter.
+The live values (snapshot, writer, reloads) are read from the serving objects at scrape time.
+The request metrics are plain per-app tallies (`Tallies`: a dict increment and a bucket
+index, no label-child lookups and no locks: requests and scrapes share the event loop's
+thread), turned into Prometheus families only when scraped.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +55,63 @@ GRAPHQL_PATH = "/graphql"
 NO_VARIANT = "none"
 
 
+class Tallies(Collector):
+    """The request metrics of one app as plain counts, exposed as Prometheus families when
+    scraped: ``recograph_graphql_requests_total``, the latency histogram
+    ``recograph_graphql_request_duration_seconds`` and ``recograph_recommendations_total``."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        # per (operation, type): requests in each bucket (the last one: above every bound)
+        self.latency_buckets: dict[tuple[str, str], list[int]] = {}
+        self.latency_sums: dict[tuple[str, str], float] = {}
+        self.recommendations: dict[tuple[str, str], int] = {}
+
+    def observe_request(self, operation: str, kind: str, status: str, seconds: float) -> None:
+        key = (operation, kind, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        timed = (operation, kind)
+        buckets = self.latency_buckets.get(timed)
+        if buckets is None:
+            buckets = self.latency_buckets[timed] = [0] * (len(LATENCY_BUCKETS) + 1)
+        buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sums[timed] = self.latency_sums.get(timed, 0.0) + seconds
+
+    def count_recommendation(self, strategy: str, variant: str) -> None:
+        key = (strategy, variant)
+        self.recommendations[key] = self.recommendations.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "recograph_graphql_requests",
+            "GraphQL HTTP requests by root field, operation type and status.",
+            labels=["operation", "type", "status"],
+        )
+        for key, count in sorted(self.requests.items()):
+            requests.add_metric(list(key), count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "recograph_graphql_request_duration_seconds",
+            "Time to answer a GraphQL HTTP request, by root field and operation type.",
+            labels=["operation", "type"],
+        )
+        bounds = [floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]
+        for timed, counts in sorted(self.latency_buckets.items()):
+            cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
+            latency.add_metric(
+                list(timed), list(zip(bounds, cumulative, strict=True)), self.latency_sums[timed]
+            )
+        yield latency
+        recommendations = CounterMetricFamily(
+            "recograph_recommendations",
+            "Recommendation responses by the strategy actually used and the A/B variant.",
+            labels=["strategy", "variant"],
+        )
+        for key, count in sorted(self.recommendations.items()):
+            recommendations.add_metric(list(key), count)
+        yield recommendations
+
+
 class Monitoring:
     """The metrics of one app."""
 
@@ -57,36 +123,19 @@ class Monitoring:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "recograph_graphql_requests",
-            "GraphQL HTTP requests by root field, operation type and status.",
-            ["operation", "type", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "recograph_graphql_request_duration_seconds",
-            "Time to answer a GraphQL HTTP request, by root field and operation type.",
-            ["operation", "type"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.recommendations = Counter(
-            "recograph_recommendations",
-            "Recommendation responses by the strategy actually used and the A/B variant.",
-            ["strategy", "variant"],
-            registry=self.registry,
-        )
+        self.tallies = Tallies()
+        self.registry.register(self.tallies)
         self.registry.register(LiveCollector(state, events, clock))
 
     def observe_request(self, label: OperationLabel | None, status: int, seconds: float) -> None:
-        operation = "unknown" if label is None else label.operation
-        kind = "unknown" if label is None else label.type
-        failed = status >= 400 or (label is not None and label.failed)
-        self.requests.labels(operation, kind, "error" if failed else "ok").inc()
-        self.latency.labels(operation, kind).observe(seconds)
+        if label is None:
+            failed, operation, kind = status >= 400, "unknown", "unknown"
+        else:
+            failed, operation, kind = status >= 400 or label.failed, label.operation, label.type
+        self.tallies.observe_request(operation, kind, "error" if failed else "ok", seconds)
 
     def count_recommendation(self, strategy: str, variant: str | None) -> None:
-        self.recommendations.labels(strategy, variant or NO_VARIANT).inc()
+        self.tallies.count_recommendation(strategy, variant or NO_VARIANT)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
