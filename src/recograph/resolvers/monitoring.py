@@ -41,7 +41,6 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +50,8 @@ from recograph.online.state import ServingState
 from recograph.schema.operation import STATE_KEY, OperationLabel
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# the ``le`` labels as prometheus_client writes them ("0.001" ... "5.0", "+Inf")
+BUCKET_LABELS = (*(repr(bound) for bound in LATENCY_BUCKETS), "+Inf")
 GRAPHQL_PATH = "/graphql"
 NO_VARIANT = "none"
 
@@ -95,11 +96,12 @@ class Tallies(Collector):
             "Time to answer a GraphQL HTTP request, by root field and operation type.",
             labels=["operation", "type"],
         )
-        bounds = [floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]
         for timed, counts in sorted(self.latency_buckets.items()):
             cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
             latency.add_metric(
-                list(timed), list(zip(bounds, cumulative, strict=True)), self.latency_sums[timed]
+                list(timed),
+                list(zip(BUCKET_LABELS, cumulative, strict=True)),
+                self.latency_sums[timed],
             )
         yield latency
         recommendations = CounterMetricFamily(
@@ -107,8 +109,8 @@ class Tallies(Collector):
             "Recommendation responses by the strategy actually used and the A/B variant.",
             labels=["strategy", "variant"],
         )
-        for key, count in sorted(self.recommendations.items()):
-            recommendations.add_metric(list(key), count)
+        for labels, count in sorted(self.recommendations.items()):
+            recommendations.add_metric(list(labels), count)
         yield recommendations
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -365,6 +366,7 @@ def create_app(
         if state.current is None and not _only_named_stores(state.artifacts_dir):
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
+        freeze_startup_objects()
         background: set[asyncio.Task[Any]] = set()
         live: asyncio.Task[None] | None = None
         poller = None
@@ -446,6 +448,17 @@ def create_app(
     app.state.live_feed = feed
     app.state.documents = None if documents is None else documents.documents
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive after startup (modules, the schema, the snapshot's Python
+    objects: ≈ 200,000) out of the garbage collector's generations. A full collection then
+    scans only what requests allocate: on the demo store each one took ≈ 80 ms of CPU (a
+    p99 stall and ≈ 0.1 ms per request on average) before. Frozen objects are still freed by
+    reference counting (a replaced snapshot's arrays go as before); only a reference cycle
+    among them would stay."""
+    gc.collect()
+    gc.freeze()
 
 
 def _only_named_stores(root: Path) -> bool:
