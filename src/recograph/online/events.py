@@ -37,6 +37,7 @@ from typing import Any, Literal, Protocol
 
 import orjson
 from sqlalchemy import JSON, Column, DateTime, Table, event, insert
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -393,9 +394,11 @@ class Columns:
             elif isinstance(column.type, DateTime):
                 encoders.append((index, _sqlite_datetime))
         self._encoders = tuple(encoders)
-        self.sqlite_insert = "INSERT INTO {} ({}) VALUES ({})".format(  # names from the models only
-            table.name, ", ".join(self.names), ", ".join("?" * len(self.names))
-        )
+        # SQLAlchemy writes the statement (no SQL is built by formatting here); its
+        # positional parameters follow ``names``
+        compiled = insert(table).compile(dialect=sqlite_dialect(), column_keys=list(self.names))
+        assert compiled.positiontup == list(self.names)
+        self.sqlite_insert = str(compiled)
 
     def complete(self, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` with every column, defaults filled in."""
