@@ -31,6 +31,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.exposition import generate_latest
@@ -83,14 +84,12 @@ class Tallies(Collector):
         self.recommendations[key] = self.recommendations.get(key, 0) + 1
 
     def collect(self) -> Iterator[Metric]:
-        requests = CounterMetricFamily(
+        yield _counter(
             "recograph_graphql_requests",
             "GraphQL HTTP requests by root field, operation type and status.",
-            labels=["operation", "type", "status"],
+            ["operation", "type", "status"],
+            self.requests,
         )
-        for key, count in sorted(self.requests.items()):
-            requests.add_metric(list(key), count)
-        yield requests
         latency = HistogramMetricFamily(
             "recograph_graphql_request_duration_seconds",
             "Time to answer a GraphQL HTTP request, by root field and operation type.",
@@ -104,14 +103,22 @@ class Tallies(Collector):
                 self.latency_sums[timed],
             )
         yield latency
-        recommendations = CounterMetricFamily(
+        yield _counter(
             "recograph_recommendations",
             "Recommendation responses by the strategy actually used and the A/B variant.",
-            labels=["strategy", "variant"],
+            ["strategy", "variant"],
+            self.recommendations,
         )
-        for labels, count in sorted(self.recommendations.items()):
-            recommendations.add_metric(list(labels), count)
-        yield recommendations
+
+
+def _counter(
+    name: str, documentation: str, labels: list[str], counts: dict[Any, int]
+) -> CounterMetricFamily:
+    """A counter family with one sample per label tuple of ``counts``."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts.items()):
+        family.add_metric(list(values), count)
+    return family
 
 
 class Monitoring:

@@ -25,6 +25,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, request_response
@@ -42,7 +43,7 @@ from recograph.online.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.online.variants import Experiment
 from recograph.recommenders.candidates import Ranking
 from recograph.resolvers.context import RequestContext, Services, make_context
-from recograph.resolvers.monitoring import MetricsMiddleware, Monitoring
+from recograph.resolvers.monitoring import GRAPHQL_PATH, MetricsMiddleware, Monitoring
 from recograph.schema import SchemaLimits
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.limits import validation_rules
@@ -206,13 +207,36 @@ def store_cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
     """``app`` behind a CORS allow-list (none: no CORS headers at all)."""
     if not origins:
         return app
-    return CORSMiddleware(
-        app,
-        allow_origins=list(origins),
-        allow_methods=["GET", "POST"],
-        allow_headers=["authorization", "content-type"],
-        expose_headers=[VERSION_HEADER],
-    )
+    return CORSMiddleware(app, **cors_options(origins))
+
+
+def cors_options(origins: Sequence[str]) -> dict[str, Any]:
+    """Every store's CORS settings but its origins."""
+    return {
+        "allow_origins": list(origins),
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["authorization", "content-type"],
+        "expose_headers": [VERSION_HEADER],
+    }
+
+
+class ServingApp(Starlette):
+    """Starlette, with requests to ``/graphql`` sent straight to ``graphql``: the same
+    middleware the general stack applies to them, in the same order (500s masked by
+    ServerErrorMiddleware, metrics, the body limit, the default store's CORS), without
+    Starlette's exception middleware and route matching, which they never need (the GraphQL
+    app raises no Starlette HTTPException). Every other path goes through the whole stack."""
+
+    def __init__(self, *, graphql: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == GRAPHQL_PATH:
+            scope["app"] = self
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def readiness(services: Services) -> tuple[int, dict[str, Any]]:
@@ -251,6 +275,7 @@ def create_app(
     playground: bool = True,
     experiment: Experiment | None = None,
     configuration: Configuration | None = None,
+    freeze_gc: bool = False,
 ) -> Starlette:
     """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
     startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
@@ -258,7 +283,8 @@ def create_app(
     (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
     are at ``/metrics``. Settings a server must not run with raise ``SettingsError``
     (`recograph.online.security.check_settings`). ``configuration`` (default: read from the
-    environment once, here) supplies every section not passed on its own."""
+    environment once, here) supplies every section not passed on its own. ``freeze_gc``: a
+    server process (one app) freezes what startup allocated (`freeze_startup_objects`)."""
     configuration = configuration or Configuration.from_env()
     settings = settings or configuration.settings
     check_settings(settings)
@@ -366,7 +392,8 @@ def create_app(
         if state.current is None and not _only_named_stores(state.artifacts_dir):
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
-        freeze_startup_objects()
+        if freeze_gc:
+            freeze_startup_objects()
         background: set[asyncio.Task[Any]] = set()
         live: asyncio.Task[None] | None = None
         poller = None
@@ -414,15 +441,13 @@ def create_app(
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
     if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                DefaultStoreCORS,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
-                expose_headers=[VERSION_HEADER],
-            )
+        middleware.append(Middleware(DefaultStoreCORS, **cors_options(settings.cors_origins)))
+    graphql_stack = ServerErrorMiddleware(
+        MetricsMiddleware(
+            BodyLimit(store_cors(graphql, settings.cors_origins), settings.max_body_bytes),
+            monitoring=monitoring,
         )
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -441,7 +466,7 @@ def create_app(
         routes.extend(playground_routes())
         # each store's playground: its relative "graphql" is /stores/<store>/graphql
         routes.append(Mount("/stores/{store}", routes=playground_routes()))
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = ServingApp(graphql=graphql_stack, routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.stores = stores
     app.state.schema = schema
@@ -505,4 +530,4 @@ def create_app_from_env() -> Starlette:
             level=os.environ.get("RECOGRAPH_LOG_LEVEL", "WARNING"),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    return create_app(configuration=Configuration.from_env(), handle_sighup=True)
+    return create_app(configuration=Configuration.from_env(), handle_sighup=True, freeze_gc=True)
