@@ -148,7 +148,8 @@ class _BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 (declared or streamed)."""
+    """Refuse request bodies over ``max_bytes`` with 413 (declared or streamed: a body without
+    a Content-Length is counted as it arrives)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -159,8 +160,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(self.max_bytes)(scope, receive, send)
+            if name == b"content-length" and value.isdigit():
+                if int(value) > self.max_bytes:
+                    await _too_large(self.max_bytes)(scope, receive, send)
+                    return
+                # the server reads no more than a declared length: nothing to count
+                await self.app(scope, receive, send)
                 return
         seen = 0
         started = False
