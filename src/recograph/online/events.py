@@ -438,6 +438,7 @@ class SqliteSink:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # as `db.create_engine` does
             connection = sqlite3.connect(
                 self.path,
                 timeout=db.SQLITE_BUSY_TIMEOUT_MS / 1000,
