@@ -192,7 +192,7 @@ async def main_async(args: argparse.Namespace) -> int:
         if args.no_database:
             settings = dataclasses.replace(settings, database_url="")
         config = ServingConfig(reload_poll_seconds=0, live_poll_seconds=0)
-        app = create_app(settings, config=config, playground=False)
+        app = create_app(settings, config=config, playground=False, freeze_gc=True)
         async with app.router.lifespan_context(app):
             bodies = _bodies(app, args.requests)
             requests = _engine_requests(app, bodies)

@@ -12,12 +12,24 @@ from typing import Any
 import httpx
 import numpy as np
 import numpy.typing as npt
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from recograph import artifacts
 from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
 from recograph.settings import Settings
+
+
+def metric_values(text: str, name: str, *labels: str) -> dict[tuple[str, ...], float]:
+    """The samples called ``name`` in a Prometheus exposition, by the values of ``labels``."""
+    return {
+        tuple(sample.labels[label] for label in labels): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
 
 STRONG_TOKEN = "a-long-random-admin-token-0123456789"
 

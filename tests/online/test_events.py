@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from recograph import db
 from recograph.models import Event, Impression
 from recograph.online.config import ServingConfig
-from recograph.online.events import EventWriter
+from recograph.online.events import EventWriter, TableName, impression_row, writer_engine
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
@@ -146,3 +151,65 @@ async def test_batches_are_written_in_order(tmp_path: Path, rows: int) -> None:
     finally:
         await engine.dispose()
     assert [row[0] for row in ids] == list(range(rows))
+
+
+MIXED_ROWS: list[tuple[TableName, dict[str, Any]]] = [
+    (
+        "impressions",
+        impression_row(
+            request_id="r-1",
+            customer_id=None,
+            session_id="s-1",
+            model_version="v1",
+            strategy="hybrid",
+            page_type=None,
+            context={"cart": [1, 2], "nested": {"k": None}},
+            items=[{"product_id": 1, "rank": 1, "score": 0.5, "reason": "BOUGHT_TOGETHER"}],
+            created_at=datetime(2026, 1, 2, 3, 4, 5),
+        )
+        | {"store": "north", "variant": "b"},
+    ),
+    ("events", {"type": "CLICK", "product_id": 3, "created_at": datetime(2026, 1, 2, 3, 4, 5, 7)}),
+    (  # more keys than the batch's first event: none of them may be lost
+        "events",
+        {
+            "type": "PURCHASE",
+            "product_id": 4,
+            "quantity": 2,
+            "price": 1.5,
+            "customer_id": 9,
+            "request_id": "r-1",
+            "store": "north",
+            "created_at": datetime(2026, 1, 2, 3, 4, 6),
+        },
+    ),
+]
+
+
+async def _stored_raw(path: Path, engine_factory: Any) -> dict[str, list[tuple[Any, ...]]]:
+    url = f"sqlite+aiosqlite:///{path}"
+    await db.upgrade_schema(url)
+    writer = EventWriter(url, engine_factory=engine_factory)
+    await writer.start()
+    for table, row in MIXED_ROWS:
+        writer.submit(table, dict(row))
+    await writer.stop()
+    assert writer.stats.written == {"impressions": 1, "events": 2}
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return {
+            table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            for table in ("impressions", "events")
+        }
+
+
+async def test_the_sqlite_writer_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    plain = await _stored_raw(tmp_path / "plain.db", None)  # sqlite3 in the writer's thread
+    through_engine = await _stored_raw(tmp_path / "engine.db", writer_engine)
+    assert plain == through_engine
+    assert [row[1:] for row in plain["events"]] == [
+        ("2026-01-02 03:04:05.000007", "CLICK", None, None, 3, None, 1, None, "default"),
+        ("2026-01-02 03:04:06.000000", "PURCHASE", 9, None, 4, "r-1", 2, 1.5, "north"),
+    ]
+    impression = plain["impressions"][0]
+    assert impression[2] == "2026-01-02 03:04:05.000000"
+    assert orjson.loads(impression[9]) == {"cart": [1, 2], "nested": {"k": None}}

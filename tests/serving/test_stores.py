@@ -33,7 +33,7 @@ from recograph.online.config import ServingConfig
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.stores import list_stores, store_dir
-from tests.serving_helpers import STRONG_TOKEN, client_of, publish_variant
+from tests.serving_helpers import STRONG_TOKEN, client_of, metric_values, publish_variant
 
 TOKENS = {"shop-a": "shop-a-admin-token-0123456789", "shop-b": "shop-b-admin-token-0123456789"}
 ORIGINS = {"shop-b": "https://b.example"}
@@ -384,13 +384,8 @@ async def test_variants_and_metrics_are_per_store(deployment: Deployment) -> Non
     assert answers["shop-a"]["recommendations"]["variant"] is None
     assert answers["shop-b"]["recommendations"] == {"variant": "b-popular", "strategy": "POPULAR"}
 
-    def recommendations(text: str) -> dict[tuple[str, str], float]:
-        return {
-            (sample.labels["strategy"], sample.labels["variant"]): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "recograph_recommendations_total"
-        }
+    def recommendations(text: str) -> dict[tuple[str, ...], float]:
+        return metric_values(text, "recograph_recommendations_total", "strategy", "variant")
 
     assert recommendations(metrics["shop-b"]) == {("POPULAR", "b-popular"): 1.0}
     assert list(recommendations(metrics["shop-a"]).values()) == [1.0]

@@ -132,16 +132,8 @@ def run(args: argparse.Namespace) -> int:
     level = log_level(getattr(args, "verbosity", 0))
     os.environ["RECOGRAPH_LOG_LEVEL"] = logging.getLevelName(level)  # for worker processes
     print(serving_line(settings), flush=True)
-    config = uvicorn.Config(
-        APP,
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        loop="auto",
-        http="auto",
-        log_level=level,
-        access_log=False,
-    )
+    config = uvicorn_config(APP, host=settings.host, port=settings.port, log_level=level)
+    logger.info("uvicorn on %s", server_stack())
     if args.workers == 1:
         uvicorn.Server(config).run()
         return 0
@@ -149,6 +141,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 APP = "recograph.serving.app:create_app_from_env"
+
+
+def uvicorn_config(app: Any, *, host: str, port: int, log_level: int | str) -> Any:
+    """How every recograph server runs uvicorn (``recograph serve`` and ``bench serve``'s
+    child): ``app`` is an app factory; uvloop and httptools when installed (both are
+    dependencies; uvicorn falls back to asyncio and h11 otherwise); no access log (a line
+    per request costs CPU on the request path; a proxy in front logs requests)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        factory=True,
+        host=host,
+        port=port,
+        loop="auto",
+        http="auto",
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def server_stack() -> str:
+    """The event loop and HTTP parser uvicorn's "auto" picks here."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        loop = "asyncio"
+    else:
+        loop = "uvloop"
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        http = "h11"
+    else:
+        http = "httptools"
+    return f"{loop} + {http}"
 
 
 def _worker(config: Any, sock: socket.socket) -> int:

@@ -19,19 +19,28 @@ Exposed:
   ``recograph_event_write_retries_total``;
 - ``recograph_reloads_total{outcome}`` (``success``, ``failure``).
 
-The live values (snapshot, writer, reloads) are read from the serving objects at scrape time,
-so the request path only pays for the two request metrics and one counter.
+The live values (snapshot, writer, reloads) are read from the serving objects at scrape time.
+The request metrics are plain per-app tallies (`Tallies`: a dict increment and a bucket
+index, no label-child lookups and no locks: requests and scrapes share the event loop's
+thread), turned into Prometheus families only when scraped.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,8 +51,74 @@ from recograph.online.state import ServingState
 from recograph.schema.operation import STATE_KEY, OperationLabel
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# the ``le`` labels as prometheus_client writes them ("0.001" ... "5.0", "+Inf")
+BUCKET_LABELS = (*(repr(bound) for bound in LATENCY_BUCKETS), "+Inf")
 GRAPHQL_PATH = "/graphql"
 NO_VARIANT = "none"
+
+
+class Tallies(Collector):
+    """The request metrics of one app as plain counts, exposed as Prometheus families when
+    scraped: ``recograph_graphql_requests_total``, the latency histogram
+    ``recograph_graphql_request_duration_seconds`` and ``recograph_recommendations_total``."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        # per (operation, type): requests in each bucket (the last one: above every bound)
+        self.latency_buckets: dict[tuple[str, str], list[int]] = {}
+        self.latency_sums: dict[tuple[str, str], float] = {}
+        self.recommendations: dict[tuple[str, str], int] = {}
+
+    def observe_request(self, operation: str, kind: str, status: str, seconds: float) -> None:
+        key = (operation, kind, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        timed = (operation, kind)
+        buckets = self.latency_buckets.get(timed)
+        if buckets is None:
+            buckets = self.latency_buckets[timed] = [0] * (len(LATENCY_BUCKETS) + 1)
+        buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sums[timed] = self.latency_sums.get(timed, 0.0) + seconds
+
+    def count_recommendation(self, strategy: str, variant: str) -> None:
+        key = (strategy, variant)
+        self.recommendations[key] = self.recommendations.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        yield _counter(
+            "recograph_graphql_requests",
+            "GraphQL HTTP requests by root field, operation type and status.",
+            ["operation", "type", "status"],
+            self.requests,
+        )
+        latency = HistogramMetricFamily(
+            "recograph_graphql_request_duration_seconds",
+            "Time to answer a GraphQL HTTP request, by root field and operation type.",
+            labels=["operation", "type"],
+        )
+        for timed, counts in sorted(self.latency_buckets.items()):
+            cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
+            latency.add_metric(
+                list(timed),
+                list(zip(BUCKET_LABELS, cumulative, strict=True)),
+                self.latency_sums[timed],
+            )
+        yield latency
+        yield _counter(
+            "recograph_recommendations",
+            "Recommendation responses by the strategy actually used and the A/B variant.",
+            ["strategy", "variant"],
+            self.recommendations,
+        )
+
+
+def _counter(
+    name: str, documentation: str, labels: list[str], counts: dict[Any, int]
+) -> CounterMetricFamily:
+    """A counter family with one sample per label tuple of ``counts``."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts.items()):
+        family.add_metric(list(values), count)
+    return family
 
 
 class Monitoring:
@@ -57,36 +132,19 @@ class Monitoring:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "recograph_graphql_requests",
-            "GraphQL HTTP requests by root field, operation type and status.",
-            ["operation", "type", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "recograph_graphql_request_duration_seconds",
-            "Time to answer a GraphQL HTTP request, by root field and operation type.",
-            ["operation", "type"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.recommendations = Counter(
-            "recograph_recommendations",
-            "Recommendation responses by the strategy actually used and the A/B variant.",
-            ["strategy", "variant"],
-            registry=self.registry,
-        )
+        self.tallies = Tallies()
+        self.registry.register(self.tallies)
         self.registry.register(LiveCollector(state, events, clock))
 
     def observe_request(self, label: OperationLabel | None, status: int, seconds: float) -> None:
-        operation = "unknown" if label is None else label.operation
-        kind = "unknown" if label is None else label.type
-        failed = status >= 400 or (label is not None and label.failed)
-        self.requests.labels(operation, kind, "error" if failed else "ok").inc()
-        self.latency.labels(operation, kind).observe(seconds)
+        if label is None:
+            failed, operation, kind = status >= 400, "unknown", "unknown"
+        else:
+            failed, operation, kind = status >= 400 or label.failed, label.operation, label.type
+        self.tallies.observe_request(operation, kind, "error" if failed else "ok", seconds)
 
     def count_recommendation(self, strategy: str, variant: str | None) -> None:
-        self.recommendations.labels(strategy, variant or NO_VARIANT).inc()
+        self.tallies.count_recommendation(strategy, variant or NO_VARIANT)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

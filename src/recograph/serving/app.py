@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, request_response
@@ -41,7 +43,7 @@ from recograph.online.state import ReloadRefused, ServingState, SnapshotLoader
 from recograph.online.variants import Experiment
 from recograph.recommenders.candidates import Ranking
 from recograph.resolvers.context import RequestContext, Services, make_context
-from recograph.resolvers.monitoring import MetricsMiddleware, Monitoring
+from recograph.resolvers.monitoring import GRAPHQL_PATH, MetricsMiddleware, Monitoring
 from recograph.schema import SchemaLimits
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.limits import validation_rules
@@ -146,7 +148,8 @@ class _BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 (declared or streamed)."""
+    """Refuse request bodies over ``max_bytes`` with 413 (declared or streamed: a body without
+    a Content-Length is counted as it arrives)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -157,8 +160,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(self.max_bytes)(scope, receive, send)
+            if name == b"content-length" and value.isdigit():
+                if int(value) > self.max_bytes:
+                    await _too_large(self.max_bytes)(scope, receive, send)
+                    return
+                # the server reads no more than a declared length: nothing to count
+                await self.app(scope, receive, send)
                 return
         seen = 0
         started = False
@@ -205,13 +212,36 @@ def store_cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
     """``app`` behind a CORS allow-list (none: no CORS headers at all)."""
     if not origins:
         return app
-    return CORSMiddleware(
-        app,
-        allow_origins=list(origins),
-        allow_methods=["GET", "POST"],
-        allow_headers=["authorization", "content-type"],
-        expose_headers=[VERSION_HEADER],
-    )
+    return CORSMiddleware(app, **cors_options(origins))
+
+
+def cors_options(origins: Sequence[str]) -> dict[str, Any]:
+    """Every store's CORS settings but its origins."""
+    return {
+        "allow_origins": list(origins),
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["authorization", "content-type"],
+        "expose_headers": [VERSION_HEADER],
+    }
+
+
+class ServingApp(Starlette):
+    """Starlette, with requests to ``/graphql`` sent straight to ``graphql``: the same
+    middleware the general stack applies to them, in the same order (500s masked by
+    ServerErrorMiddleware, metrics, the body limit, the default store's CORS), without
+    Starlette's exception middleware and route matching, which they never need (the GraphQL
+    app raises no Starlette HTTPException). Every other path goes through the whole stack."""
+
+    def __init__(self, *, graphql: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == GRAPHQL_PATH:
+            scope["app"] = self
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def readiness(services: Services) -> tuple[int, dict[str, Any]]:
@@ -250,6 +280,7 @@ def create_app(
     playground: bool = True,
     experiment: Experiment | None = None,
     configuration: Configuration | None = None,
+    freeze_gc: bool = False,
 ) -> Starlette:
     """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
     startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
@@ -257,7 +288,8 @@ def create_app(
     (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
     are at ``/metrics``. Settings a server must not run with raise ``SettingsError``
     (`recograph.online.security.check_settings`). ``configuration`` (default: read from the
-    environment once, here) supplies every section not passed on its own."""
+    environment once, here) supplies every section not passed on its own. ``freeze_gc``: a
+    server process (one app) freezes what startup allocated (`freeze_startup_objects`)."""
     configuration = configuration or Configuration.from_env()
     settings = settings or configuration.settings
     check_settings(settings)
@@ -365,6 +397,8 @@ def create_app(
         if state.current is None and not _only_named_stores(state.artifacts_dir):
             with contextlib.suppress(ReloadRefused):
                 await state.reload(reason="startup")
+        if freeze_gc:
+            freeze_startup_objects()
         background: set[asyncio.Task[Any]] = set()
         live: asyncio.Task[None] | None = None
         poller = None
@@ -412,15 +446,13 @@ def create_app(
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
     if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                DefaultStoreCORS,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
-                expose_headers=[VERSION_HEADER],
-            )
+        middleware.append(Middleware(DefaultStoreCORS, **cors_options(settings.cors_origins)))
+    graphql_stack = ServerErrorMiddleware(
+        MetricsMiddleware(
+            BodyLimit(store_cors(graphql, settings.cors_origins), settings.max_body_bytes),
+            monitoring=monitoring,
         )
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -439,13 +471,24 @@ def create_app(
         routes.extend(playground_routes())
         # each store's playground: its relative "graphql" is /stores/<store>/graphql
         routes.append(Mount("/stores/{store}", routes=playground_routes()))
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = ServingApp(graphql=graphql_stack, routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.stores = stores
     app.state.schema = schema
     app.state.live_feed = feed
     app.state.documents = None if documents is None else documents.documents
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive after startup (modules, the schema, the snapshot's Python
+    objects: ≈ 200,000) out of the garbage collector's generations. A full collection then
+    scans only what requests allocate: on the demo store each one took ≈ 80 ms of CPU (a
+    p99 stall and ≈ 0.1 ms per request on average) before. Frozen objects are still freed by
+    reference counting (a replaced snapshot's arrays go as before); only a reference cycle
+    among them would stay."""
+    gc.collect()
+    gc.freeze()
 
 
 def _only_named_stores(root: Path) -> bool:
@@ -492,4 +535,4 @@ def create_app_from_env() -> Starlette:
             level=os.environ.get("RECOGRAPH_LOG_LEVEL", "WARNING"),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    return create_app(configuration=Configuration.from_env(), handle_sighup=True)
+    return create_app(configuration=Configuration.from_env(), handle_sighup=True, freeze_gc=True)

@@ -20,6 +20,7 @@ import orjson
 from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from recograph.resolvers.context import Services, make_context
 from recograph.schema.compiled import (
@@ -33,6 +34,7 @@ from recograph.schema.operation import STATE_KEY, OperationLabel
 
 VERSION_HEADER = "x-recograph-model-version"
 JSON = "application/json"
+JSON_BYTES = JSON.encode()
 
 
 def error_response(status: int, message: str, code: str) -> Response:
@@ -54,36 +56,49 @@ def _json_param(raw: str | None) -> Any:
         raise _NotJSON from None
 
 
+# The members a single operation may carry, and the types each may have (None: absent).
+_MEMBER_TYPES = (
+    ("query", (str, type(None))),
+    ("operationName", (str, type(None))),
+    ("variables", (dict, type(None))),
+    ("extensions", (dict, type(None))),
+)
+
+
+def _content_type(scope: Scope) -> bytes:
+    """The request's first Content-Type header, undecoded (what ``request.headers`` would
+    find, without building the headers object)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bytes(value)
+    return b""
+
+
 async def request_payload(request: Request) -> dict[str, Any] | None:
     """The single operation a GET or JSON POST carries, or None for anything the general path
     must judge (batches, other content types, malformed JSON, wrong member types)."""
     try:
-        if request.method == "GET":
+        if request.method == "POST":
+            if JSON_BYTES not in _content_type(request.scope):
+                return None
+            payload: Any = orjson.loads(await request.body())
+        elif request.method == "GET":
             params = request.query_params
-            payload: Any = {
+            payload = {
                 "query": params.get("query"),
                 "operationName": params.get("operationName"),
                 "variables": _json_param(params.get("variables")),
                 "extensions": _json_param(params.get("extensions")),
             }
-        elif request.method == "POST":
-            if JSON not in request.headers.get("content-type", ""):
-                return None
-            payload = orjson.loads(await request.body())
         else:
             return None
     except (_NotJSON, orjson.JSONDecodeError):
         return None
     if not isinstance(payload, dict):
         return None
-    kinds = (
-        ("query", str),
-        ("operationName", str),
-        ("variables", dict),
-        ("extensions", dict),
-    )
-    if any(not isinstance(payload.get(key), kind | None) for key, kind in kinds):
-        return None
+    for key, kinds in _MEMBER_TYPES:
+        if not isinstance(payload.get(key), kinds):
+            return None
     return payload
 
 

@@ -184,7 +184,7 @@ def _child(argv: list[str]) -> int:
 
     import uvicorn
 
-    from recograph.commands.serve import serve_forked
+    from recograph.commands.serve import serve_forked, uvicorn_config
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -192,13 +192,8 @@ def _child(argv: list[str]) -> int:
     parser.add_argument("--max-seconds", type=float, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    config = uvicorn.Config(
-        lambda: _bench_app(args.payload),
-        factory=True,
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
+    config = uvicorn_config(
+        lambda: _bench_app(args.payload), host="127.0.0.1", port=args.port, log_level="warning"
     )
     if args.workers > 1:
         signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
@@ -232,6 +227,7 @@ def _bench_app(payload_file: Path) -> Any:
         Settings.from_env(),
         config=ServingConfig.from_env(),
         extra_routes=[Route("/plain", plain, methods=["GET", "POST"])],
+        freeze_gc=True,  # as `recograph serve` runs it (`create_app_from_env`)
     )
 
 
@@ -696,6 +692,8 @@ def bench_store(
     workers: int,
     fractions: list[float],
 ) -> StoreRun | None:
+    from recograph.commands.serve import server_stack
+
     levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
     paced_seconds = min(args.seconds, 10.0)
     budget = 2 * len(levels) * (args.seconds + 15) + len(fractions) * (paced_seconds + 15) + 120
@@ -718,7 +716,7 @@ def bench_store(
             f"store {name} ({root}): recommendations, limit 10, {len(variables)} customers in "
             f"turn (customer {variables[0]['customerId']} first), {len(carts)} carts of two "
             f"(first {variables[0]['cart']}); {len(response.content)} bytes in the first "
-            f"answer, which /plain returns; {workers} worker(s); driver "
+            f"answer, which /plain returns; {workers} worker(s) on {server_stack()}; driver "
             f"{'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
         )
         body = bodies

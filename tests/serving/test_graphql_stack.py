@@ -1,0 +1,109 @@
+"""``/graphql`` skips Starlette's exception middleware and router (`ServingApp`) but keeps
+what the stack gives it: a masked 500, metrics, the body limit, CORS and the version header,
+the same as through the whole stack."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from recograph.online.config import ServingConfig
+from recograph.serving.app import VERSION_HEADER, create_app
+from recograph.settings import Settings
+from recograph.snapshot import ModelSnapshot
+from tests.serving_helpers import metric_values
+
+ORIGIN = "https://shop.example"
+QUERY = "{ modelInfo { version } }"
+
+
+@pytest.fixture
+def app(artifacts_root: Path) -> Starlette:
+    settings = Settings(
+        artifacts_dir=artifacts_root, database_url="", cors_origins=(ORIGIN,), max_body_bytes=300
+    )
+    return create_app(settings, config=ServingConfig(reload_poll_seconds=0), playground=False)
+
+
+async def _client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        # the masked 500 is still raised to the server (which logs it); the client sees the 500
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in _client(app):
+        yield c
+
+
+def _requests_total(text: str) -> dict[tuple[str, ...], float]:
+    return metric_values(text, "recograph_graphql_requests_total", "operation", "status")
+
+
+async def test_an_answer_carries_the_version_and_cors_headers_and_is_counted(
+    client: httpx.AsyncClient, snapshot: ModelSnapshot
+) -> None:
+    response = await client.post("/graphql", json={"query": QUERY}, headers={"origin": ORIGIN})
+    assert response.json() == {"data": {"modelInfo": {"version": snapshot.version}}}
+    assert response.headers[VERSION_HEADER] == snapshot.version
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert VERSION_HEADER in response.headers["access-control-expose-headers"]
+    other = await client.post(
+        "/graphql", json={"query": QUERY}, headers={"origin": "https://elsewhere.example"}
+    )
+    assert other.status_code == 200
+    assert "access-control-allow-origin" not in other.headers
+    preflight = await client.options(
+        "/graphql", headers={"origin": ORIGIN, "access-control-request-method": "POST"}
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ORIGIN
+    counted = _requests_total((await client.get("/metrics")).text)
+    assert counted[("modelInfo", "ok")] == 2
+
+
+async def test_bodies_over_the_limit_are_refused_declared_or_streamed(
+    client: httpx.AsyncClient,
+) -> None:
+    large = b'{"query": "' + b" " * 400 + b'{ modelInfo { version } }"}'
+    declared = await client.post(
+        "/graphql", content=large, headers={"content-type": "application/json"}
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length: counted as it arrives
+        yield large[:200]
+        yield large[200:]
+
+    streamed = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"]["code"] == "TOO_LARGE"
+    counted = _requests_total((await client.get("/metrics")).text)
+    assert counted[("unknown", "error")] == 2
+
+
+async def test_an_unexpected_failure_is_a_plain_500_without_a_traceback(
+    app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graphql: Any = next(r for r in app.routes if getattr(r, "path", "") == "/graphql")
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(graphql.app.documents, "handle", broken)  # the compiled path fails
+    response = await client.post("/graphql", json={"query": QUERY})
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert "secret" not in response.text
+    counted = _requests_total((await client.get("/metrics")).text)
+    assert counted[("unknown", "error")] == 1
