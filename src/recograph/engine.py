@@ -1204,10 +1204,11 @@ def _gather_sources(
     dominant: Sequence[SignalName | None],
     cf_models: Sequence[tuple[str, float]],
 ) -> None:
-    """The CF and content evidence of the shown items, each gathered in one pass over the
-    history's (or the seeds') neighbour rows rather than once per item. A CF score's
-    evidence comes from the model that scored it (of a mix, the largest-weighted one)."""
-    shown = list(zip(chosen, dominant, strict=True))
+    """The CF and content evidence of the shown items (``chosen``; -1 for an item whose
+    reason is not its signals'), each gathered in one pass over the history's (or the
+    seeds') neighbour rows rather than once per item. A CF score's evidence comes from the
+    model that scored it (of a mix, the largest-weighted one)."""
+    shown = [(p, d) for p, d in zip(chosen, dominant, strict=True) if p >= 0]
     by_cf = [p for p, d in shown if d is SignalName.CF]
     if by_cf and cf_models and profile.items.size:
         _, model = snapshot.served_cf_model(max(cf_models, key=lambda m: m[1])[0])
@@ -1295,18 +1296,21 @@ def recommend(
     at = scored.local(chosen)
     dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
-    _gather_sources(snapshot, profile, signals, chosen, dominant, cf_models)
+    # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
+    explained = [p if _own_reason(scored, p) else -1 for p in chosen]
+    _gather_sources(snapshot, profile, signals, explained, dominant, cf_models)
     shown_scores = total[chosen].tolist()
     # per rank, the best score shown below it (a later item placed above a higher score)
     below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         score = shown_scores[rank - 1]
-        reason = explain(snapshot, position, dominant[rank - 1], signals)
-        if position in scored.page_related:
-            reason = intent_reason(snapshot, scored.page_related[position], request.context)
-        if position in scored.again or position in scored.dues:
+        if explained[rank - 1] >= 0:
+            reason = explain(snapshot, position, dominant[rank - 1], signals)
+        elif position in scored.again or position in scored.dues:
             reason = buy_again_reason(snapshot, position, scored.dues.get(position), request.before)
+        else:
+            reason = intent_reason(snapshot, scored.page_related[position], request.context)
         if position in selection.promoted:
             reason = _promoted_reason(
                 snapshot, position, score, reason, related_rule, business.promoted_min_score
@@ -1339,6 +1343,13 @@ def recommend(
         ranking=stage.Ranking.FULL if scored.positions is None else stage.Ranking.TWO_STAGE,
         scored=snapshot.n_items if scored.positions is None else len(scored.positions),
     )
+
+
+def _own_reason(scored: _Scored, item: int) -> bool:
+    """Whether a shown item is explained by its signals: not when it is back to be bought
+    again (`buy_again_reason`) or one of the page's related products (`intent_reason`),
+    whose reasons come first."""
+    return not (item in scored.again or item in scored.dues or item in scored.page_related)
 
 
 @dataclass(frozen=True)
