@@ -1101,18 +1101,7 @@ def page_intents(
             context.current, snapshot.content.similarity, snapshot.order_baskets
         )
     elif context.page_type in (PageType.CART, PageType.CHECKOUT) and context.cart:
-        best: dict[int, intent.Related] = {}
-        for seed in context.cart:
-            for related in intent.complements(
-                seed,
-                snapshot.product_rules,
-                snapshot.content.similarity,
-                rule_index=snapshot.product_rule_index,
-            ):
-                known = best.get(related.position)
-                if known is None or (related.lift or 0.0) > (known.lift or 0.0):
-                    best[related.position] = related
-        found = sorted(best.values(), key=lambda r: (-(r.lift or 0.0), r.position))
+        found = _cart_complements(snapshot, context.cart)
     page = set(context.items)
     found = [r for r in found if r.position not in page]
     if damping is not None and found:
@@ -1121,6 +1110,21 @@ def page_intents(
         values = damping(at) if callable(damping) else damping[at]
         found = [r for r, value in zip(found, values.tolist(), strict=True) if value >= 1.0]
     return {r.position: r for r in found[:slots]}
+
+
+def _cart_complements(snapshot: ModelSnapshot, cart: Sequence[int]) -> list[intent.Related]:
+    """The cart's complements (`intent.complements`, read from the snapshot's table), each
+    item once with its highest-lift rule, highest lift first (ties: the lower position)."""
+    best: dict[int, tuple[float, int, float]] = {}  # item -> (lift, rule, confidence)
+    for seed in cart:
+        for rule, item, lift, confidence in snapshot.complements.rows(seed):
+            known = best.get(item)
+            if known is None or lift > known[0]:
+                best[item] = (lift, rule, confidence)
+    return [
+        intent.Related(item, intent.Intent.COMPLEMENTARY, rule, lift, confidence)
+        for item, (lift, rule, confidence) in sorted(best.items(), key=lambda r: (-r[1][0], r[0]))
+    ]
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:

@@ -50,22 +50,24 @@ def weighted_row_sum(
 def dense_block(
     matrix: Any, rows: npt.NDArray[np.integer[Any]], columns: npt.NDArray[np.integer[Any]]
 ) -> npt.NDArray[np.float64]:
-    """``matrix[rows][:, columns]`` of a canonical CSR ``matrix`` (no duplicate entries) as a
-    dense float64 (len(rows) × len(columns)) block, read straight from its arrays: scipy's
-    fancy indexing builds two intermediate matrices and validates them, which costs a request
-    more than the few entries it reads."""
-    wanted = np.asarray(columns, dtype=np.int64).ravel()
+    """``matrix[rows][:, columns]`` of a canonical CSR ``matrix`` (sorted column indices, no
+    duplicates) as a dense float64 (len(rows) × len(columns)) block, read straight from its
+    arrays: scipy's fancy indexing builds two intermediate matrices and validates them,
+    which costs a request more than the few entries it reads. The gathered rows' entries,
+    keyed (row, column), are ascending, so one binary search finds every cell."""
     at = np.asarray(rows, dtype=np.int64).ravel()
+    wanted = np.asarray(columns, dtype=np.int64).ravel()
+    block = np.zeros((len(at), len(wanted)), dtype=np.float64)
     entries, owner = row_entries(matrix.indptr, at)
     if entries.size == 0 or wanted.size == 0:
-        return np.zeros((len(at), len(wanted)), dtype=np.float64)
-    distinct, slot_of = np.unique(wanted, return_inverse=True)
-    neighbours = matrix.indices[entries]
-    slot = np.minimum(np.searchsorted(distinct, neighbours), len(distinct) - 1)
-    hit = distinct[slot] == neighbours
-    found = np.zeros((len(at), len(distinct)), dtype=np.float64)
-    found[owner[hit], slot[hit]] = matrix.data[entries[hit]]
-    return found[:, slot_of.ravel()]
+        return block
+    width = int(matrix.shape[1])
+    keys = owner * width + matrix.indices[entries]
+    cells = (np.arange(len(at), dtype=np.int64) * width)[:, None] + wanted
+    slot = np.minimum(np.searchsorted(keys, cells), len(keys) - 1)
+    hit = keys[slot] == cells
+    block[hit] = matrix.data[entries[slot[hit]]]
+    return block
 
 
 def row_sum_support(
