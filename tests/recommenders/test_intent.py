@@ -111,6 +111,14 @@ def test_complement_table_holds_each_seeds_complements_in_order() -> None:
         assert table.rows(seed) == _table_rows(rules, similarity, seed)
 
 
+def test_a_complement_table_without_rules_is_empty() -> None:
+    similarity = _similarity()
+    none = mine_rules(_baskets().orders, min_support=0.9, min_confidence=0.0, min_len=2)
+    assert len(none) == 0
+    table = intent.ComplementTable.of(none, similarity)
+    assert all(table.rows(seed) == [] for seed in range(6))
+
+
 def test_the_snapshots_complement_table_equals_complements_for_every_product(
     snapshot: ModelSnapshot,
 ) -> None:

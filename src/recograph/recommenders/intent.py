@@ -176,7 +176,9 @@ class ComplementTable:
         rule = np.flatnonzero(single & (rules.lift > 1.0)).astype(np.int64)
         seed = rules.antecedent_indices[rules.antecedent_indptr[rule]].astype(np.int64)
         item = rules.consequent_indices[rules.consequent_indptr[rule]].astype(np.int64)
-        similarity = np.asarray(content_similarity[seed, item], dtype=np.float64).ravel()
+        similarity = np.zeros(len(rule), dtype=np.float64)
+        if rule.size:  # scipy cannot index with two empty arrays
+            similarity = np.asarray(content_similarity[seed, item], dtype=np.float64).ravel()
         keep = ~(similarity >= thresholds.alike_min_similarity)
         rule, seed, item = rule[keep], seed[keep], item[keep]
         lift, confidence = rules.lift[rule], rules.confidence[rule]
