@@ -38,6 +38,7 @@ from recograph.recommenders.blend import (
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
+from recograph.recommenders.sparse import distinct
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
 Positions = npt.NDArray[np.int64]
@@ -342,15 +343,15 @@ def build_profile(
             values = np.ones(len(items), dtype=np.float32)
             exact = False
     if live_purchases:
-        live = np.unique(np.asarray(live_purchases, dtype=np.int64))
-        merged = np.union1d(items, live)
+        live = distinct(np.asarray(live_purchases, dtype=np.int64))
+        merged = distinct(np.concatenate([items, live]))
         kept = np.zeros(len(merged), dtype=np.float32)
         kept[np.searchsorted(merged, items)] = values
         at_live = np.searchsorted(merged, live)
         kept[at_live] = np.maximum(kept[at_live], 1.0)
         items, values = merged, kept
         counted, times = _add_one(counted, times, live)
-        recent = np.unique(np.concatenate([recent, live]))
+        recent = distinct(np.concatenate([recent, live]))
         n_orders += 1
     return Profile(
         user=user,
@@ -375,7 +376,7 @@ def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
 
 def _add_one(counted: Positions, times: Scores, live: Positions) -> tuple[Positions, Scores]:
     """(``counted``, ``times``) with one more purchase of each of the distinct ``live``."""
-    merged = np.union1d(counted, live)
+    merged = distinct(np.concatenate([counted, live]))
     added = np.zeros(len(merged), dtype=np.float32)
     added[np.searchsorted(merged, counted)] = times
     added[np.searchsorted(merged, live)] += 1
@@ -389,7 +390,7 @@ _FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-c
 def _unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """`np.unique` (sorted distinct values, same dtype), in Python for a few integers."""
     if values.size > _FEW:
-        return np.unique(values)
+        return distinct(values)
     return np.array(sorted(set(values.tolist())), dtype=values.dtype)
 
 
@@ -409,7 +410,7 @@ def purchase_pairs(snapshot: ModelSnapshot, orders: Sequence[int]) -> tuple[Posi
         return pairs[0], pairs[1]
     # One sorted key per (item, date), as np.unique(axis=1) orders the pairs, at a fraction
     # of its cost (dates are epoch seconds, below 2**32 until 2106).
-    keys = np.unique(items * _DATE_SPAN + dates)
+    keys = distinct(items * _DATE_SPAN + dates)
     return keys // _DATE_SPAN, keys % _DATE_SPAN
 
 
@@ -629,7 +630,7 @@ def _owned_items(profile: Profile, context: Context) -> Positions:
     """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
     pages (a laptop in the cart makes other laptops substitutes, not suggestions)."""
     if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
-        return np.union1d(profile.items, np.asarray(context.cart, dtype=np.int64))
+        return distinct(np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)]))
     return profile.items
 
 
@@ -755,7 +756,7 @@ def due_items(
     )
     items, dates = purchase_pairs(snapshot, orders)
     if live_purchases:
-        live = np.unique(np.asarray(live_purchases, dtype=np.int64))
+        live = distinct(np.asarray(live_purchases, dtype=np.int64))
         items = np.concatenate([items, live])
         dates = np.concatenate([dates, np.full(live.size, moment, dtype=np.int64)])
     return due_dates.due_items(
@@ -1574,7 +1575,7 @@ def _score_candidates(
                 snapshot.product_rules_always,
                 seeds,
             )
-            categories = np.unique(catalogue.category[seeds]).astype(np.int64)
+            categories = distinct(catalogue.category[seeds]).astype(np.int64)
             by_category = rules.score_rules(
                 snapshot.category_rules, snapshot.category_rule_index, categories
             )
@@ -1641,7 +1642,7 @@ def _score_candidates(
         page_related = page_intents(snapshot, context, damping_at)
     related_positions = np.asarray(sorted(page_related), dtype=np.int64)
     parts.append(related_positions)
-    positions = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
+    positions = distinct(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
 
     if cf_mix is not None:
         signals.raw[SignalName.CF] = cf_mix.at(positions).astype(np.float32)
@@ -1712,7 +1713,7 @@ def _dropped(request: Request, profile: Profile, coming_back: Positions) -> Posi
         parts.append(np.asarray([request.context.current], dtype=np.int64))
     if request.exclude_purchased and profile.items.size:
         parts.append(profile.items[~stage.member(coming_back, profile.items)])
-    return np.unique(np.concatenate(parts))
+    return distinct(np.concatenate(parts))
 
 
 def _cf_on_candidates(
@@ -1763,10 +1764,10 @@ def _cf_on_candidates(
         if not profile.exact:
             knn = snapshot.item_knn.support(request)
             brings.append(stage.Sparse(*knn).best_shown(limit, gone))
-    scored = np.unique(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
+    scored = distinct(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
     for _, support in found.values():
         if support is not None:
-            scored = np.union1d(scored, support[0])
+            scored = distinct(np.concatenate([scored, support[0]]))
     parts = []
     for name, weight in models:
         served, model = snapshot.served_cf_model(name)
@@ -1783,7 +1784,7 @@ def _cf_on_candidates(
     mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64), dense)
     values_scored = mix.at(scored)
     keep = values_scored > 0
-    brought = np.unique(np.concatenate(brings)) if brings else scored[:0]
+    brought = distinct(np.concatenate(brings)) if brings else scored[:0]
     return replace(mix, support=stage.Sparse(scored[keep], values_scored[keep]), brings=brought)
 
 
@@ -1871,7 +1872,7 @@ def _removal_rules(
             mask = np.zeros(size, dtype=np.bool_)
             mask[wanted] = True
             return mask
-        return stage.member(np.unique(wanted), positions)
+        return stage.member(distinct(wanted), positions)
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]
