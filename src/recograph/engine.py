@@ -221,6 +221,7 @@ class _RuleEvidence:
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
     positions: Positions | None = None  # the arrays are on these candidates (None: every item)
+    categories: dict[int, int] = field(default_factory=dict)  # seeds' and past's categories
 
     def slot(self, item: int) -> int:
         """Where ``item``'s evidence is in the arrays."""
@@ -258,6 +259,7 @@ class _ReplayedRuleEvidence:
     category_share: npt.NDArray[np.float32]
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
+    categories: dict[int, int] = field(default_factory=dict)  # seeds' and past's categories
 
     def best(self, item: int) -> tuple[bool, int, int]:
         """As `_RuleEvidence.best`."""
@@ -487,9 +489,21 @@ def _rule_scores(
     page_items = tuple(ctx.tolist())
     purchased = tuple(p for p in past.tolist() if p not in page_items)
     evidence = _ReplayedRuleEvidence(
-        tuple(sources), category_of, snapshot.category_share, page_items, purchased
+        tuple(sources),
+        category_of,
+        snapshot.category_share,
+        page_items,
+        purchased,
+        _categories_of(snapshot, page_items + purchased),
     )
     return score, evidence
+
+
+def _categories_of(snapshot: ModelSnapshot, items: tuple[int, ...]) -> dict[int, int]:
+    """Each of ``items``' category, read in one call (a rule's reason names the seeds of its
+    categories, item after item)."""
+    categories = snapshot.catalogue.category[list(items)].tolist()
+    return dict(zip(items, categories, strict=True))
 
 
 def _popularity_category(snapshot: ModelSnapshot, context: Context) -> int | None:
@@ -1023,9 +1037,10 @@ def explain(
             rule = category_rule
             cats = set(snapshot.category_rules.antecedent(rule).tolist())
             # The products that put the categories in play: the page's, else purchases.
-            seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
+            category_of = evidence.categories
+            seeds = tuple(s for s in evidence.seeds if category_of[s] in cats)[:2]
             if not seeds:
-                seeds = tuple(s for s in evidence.past if int(catalogue.category[s]) in cats)[:2]
+                seeds = tuple(s for s in evidence.past if category_of[s] in cats)[:2]
             return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
         rule = product_rule
         if rule >= 0:
@@ -1828,7 +1843,10 @@ def _rule_scores_on(
         from_category |= better
     ctx = tuple(int(p) for p in context.items)
     purchased = tuple(p for p in profile.items.tolist() if p not in ctx)
-    evidence = _RuleEvidence(best_product, best_category, from_category, ctx, purchased, positions)
+    categories = _categories_of(snapshot, ctx + purchased)
+    evidence = _RuleEvidence(
+        best_product, best_category, from_category, ctx, purchased, positions, categories
+    )
     return score.astype(np.float32), evidence
 
 
