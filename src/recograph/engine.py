@@ -1108,39 +1108,47 @@ def page_intents(
     (`BlendConfig.page_lead`, at most `PAGE_INTENT_SLOTS`); none on other pages. A
     product of a category the customer owns and rarely buys another of (``damping`` below 1,
     `owned_damping`) does not lead: an owner of a laptop is rarely sold a second one."""
-    found: list[intent.Related] = []
     slots = min(snapshot.blend.page_lead(context.page_type), PAGE_INTENT_SLOTS)
     if context.page_type not in PAGE_MIX_PAGES or slots <= 0:
         return {}
+    found: list[intent.Related] = []
+    complements: list[tuple[int, float, int, float]] = []
     if context.page_type is PageType.PRODUCT and context.current is not None:
         found = intent.substitutes(
             context.current, snapshot.content.similarity, snapshot.order_baskets
         )
     elif context.page_type in (PageType.CART, PageType.CHECKOUT) and context.cart:
-        found = _cart_complements(snapshot, context.cart)
+        complements = _cart_complements(snapshot, context.cart)
+    positions = [r.position for r in found] + [row[0] for row in complements]
     page = set(context.items)
-    found = [r for r in found if r.position not in page]
-    if damping is not None and found:
+    kept = [i for i, position in enumerate(positions) if position not in page]
+    if damping is not None and kept:
         # per catalogue position, or (the candidate stage) a function giving it at positions
-        at = np.fromiter((r.position for r in found), dtype=np.int64, count=len(found))
+        at = np.fromiter((positions[i] for i in kept), dtype=np.int64, count=len(kept))
         values = damping(at) if callable(damping) else damping[at]
-        found = [r for r, value in zip(found, values.tolist(), strict=True) if value >= 1.0]
-    return {r.position: r for r in found[:slots]}
+        kept = [i for i, value in zip(kept, values.tolist(), strict=True) if value >= 1.0]
+    if found:
+        return {positions[i]: found[i] for i in kept[:slots]}
+    return {
+        item: intent.Related(item, intent.Intent.COMPLEMENTARY, rule, lift, confidence)
+        for item, lift, rule, confidence in (complements[i] for i in kept[:slots])
+    }
 
 
-def _cart_complements(snapshot: ModelSnapshot, cart: Sequence[int]) -> list[intent.Related]:
-    """The cart's complements (`intent.complements`, read from the snapshot's table), each
-    item once with its highest-lift rule, highest lift first (ties: the lower position)."""
+def _cart_complements(
+    snapshot: ModelSnapshot, cart: Sequence[int]
+) -> list[tuple[int, float, int, float]]:
+    """The cart's complements (`intent.complements`, read from the snapshot's table) as
+    (item, lift, rule, confidence), each item once with its highest-lift rule, highest lift
+    first (ties: the lower position)."""
     best: dict[int, tuple[float, int, float]] = {}  # item -> (lift, rule, confidence)
     for seed in cart:
         for rule, item, lift, confidence in snapshot.complements.rows(seed):
             known = best.get(item)
             if known is None or lift > known[0]:
                 best[item] = (lift, rule, confidence)
-    return [
-        intent.Related(item, intent.Intent.COMPLEMENTARY, rule, lift, confidence)
-        for item, (lift, rule, confidence) in sorted(best.items(), key=lambda r: (-r[1][0], r[0]))
-    ]
+    ordered = sorted(best.items(), key=lambda entry: (-entry[1][0], entry[0]))
+    return [(item, lift, rule, confidence) for item, (lift, rule, confidence) in ordered]
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:
