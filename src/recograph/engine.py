@@ -644,7 +644,7 @@ def _owned_items(profile: Profile, context: Context) -> Positions:
     """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
     pages (a laptop in the cart makes other laptops substitutes, not suggestions)."""
     if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
-        return distinct(np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)]))
+        return _unique(np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)]))
     return profile.items
 
 
@@ -685,7 +685,9 @@ def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> S
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
     owned = _unique(catalogue.category[owned_items])
     rate = np.asarray(snapshot.repeat.another_rate[owned], dtype=np.float32)
-    factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
+    # np.clip's values, without its wrapper's cost on a handful of categories
+    scaled = np.maximum(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR)
+    factor[owned] = np.minimum(scaled, np.float32(1.0))
     return factor
 
 
@@ -1886,38 +1888,37 @@ def _removal_rules(
     come back, ascending). Only a trace names the rules, so no per-request dict."""
     catalogue = snapshot.catalogue
     size = snapshot.n_items if positions is None else len(positions)
-    rule_of = np.full(size, -1, dtype=np.int8)
 
-    def ban(selected: npt.NDArray[np.bool_], rule: FilterRule) -> None:
-        rule_of[selected & (rule_of < 0)] = _FILTER_INDEX[rule]
-
-    def among(items: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Which scored positions are ``items``."""
+    def among(items: npt.ArrayLike) -> npt.NDArray[Any]:
+        """Which scored positions are ``items`` (their indices, or a mask of the candidates)."""
         wanted = np.asarray(items, dtype=np.int64)
         if positions is None:
-            mask = np.zeros(size, dtype=np.bool_)
-            mask[wanted] = True
-            return mask
+            return wanted
         return stage.member(distinct(wanted), positions)
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]
 
     context = request.context
+    removals: list[tuple[npt.NDArray[Any], FilterRule]] = []
     if context.current is not None:
-        ban(among([context.current]), FilterRule.CURRENT_PRODUCT)
+        removals.append((among([context.current]), FilterRule.CURRENT_PRODUCT))
     if context.cart:
-        ban(among(context.cart), FilterRule.IN_CART)
+        removals.append((among(context.cart), FilterRule.IN_CART))
     if request.exclude_purchased and profile.items.size:
         gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
-        ban(among(gone), FilterRule.PURCHASED)
+        removals.append((among(gone), FilterRule.PURCHASED))
     if request.in_stock_only:
-        ban(column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK)
+        removals.append((column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK))
     if request.categories is not None:
         inside = np.isin(column(catalogue.category), np.asarray(request.categories))
-        ban(~inside, FilterRule.CATEGORY_FILTER)
+        removals.append((~inside, FilterRule.CATEGORY_FILTER))
     if request.exclude:
-        ban(among(request.exclude), FilterRule.EXCLUDED)
+        removals.append((among(request.exclude), FilterRule.EXCLUDED))
+    rule_of = np.full(size, -1, dtype=np.int8)
+    # The last first: each position ends with the first rule above that removes it.
+    for selected, rule in reversed(removals):
+        rule_of[selected] = _FILTER_INDEX[rule]
     return rule_of
 
 
