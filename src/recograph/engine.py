@@ -337,9 +337,11 @@ def build_profile(
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
             row_items = np.asarray(matrix.indices[span], dtype=np.int64)
             row_values = np.asarray(matrix.data[span], dtype=np.float32)
-            order = np.argsort(row_items, kind="stable")
-            nonzero = row_values[order] != 0
-            items, values = row_items[order][nonzero], row_values[order][nonzero]
+            if not matrix.has_sorted_indices:  # scipy checks once per matrix, then keeps it
+                order = np.argsort(row_items, kind="stable")
+                row_items, row_values = row_items[order], row_values[order]
+            nonzero = row_values != 0
+            items, values = row_items[nonzero], row_values[nonzero]
         else:
             items = counted
             values = np.ones(len(items), dtype=np.float32)
@@ -370,6 +372,8 @@ def build_profile(
 
 def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
     """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``)."""
+    if np.array_equal(items, counted):  # the usual case: the training row is the purchases
+        return np.array(times, dtype=np.float32)  # a copy: never a view of the snapshot
     inside = stage.member(items, counted)
     counts = np.zeros(len(items), dtype=np.float32)
     counts[np.searchsorted(items, counted[inside])] = times[inside]
