@@ -38,6 +38,7 @@ from recograph.recommenders.blend import (
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
+from recograph.recommenders.sparse import distinct
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
 Positions = npt.NDArray[np.int64]
@@ -220,6 +221,7 @@ class _RuleEvidence:
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
     positions: Positions | None = None  # the arrays are on these candidates (None: every item)
+    categories: dict[int, int] = field(default_factory=dict)  # seeds' and past's categories
 
     def slot(self, item: int) -> int:
         """Where ``item``'s evidence is in the arrays."""
@@ -257,6 +259,7 @@ class _ReplayedRuleEvidence:
     category_share: npt.NDArray[np.float32]
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
+    categories: dict[int, int] = field(default_factory=dict)  # seeds' and past's categories
 
     def best(self, item: int) -> tuple[bool, int, int]:
         """As `_RuleEvidence.best`."""
@@ -334,23 +337,25 @@ def build_profile(
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
             row_items = np.asarray(matrix.indices[span], dtype=np.int64)
             row_values = np.asarray(matrix.data[span], dtype=np.float32)
-            order = np.argsort(row_items, kind="stable")
-            nonzero = row_values[order] != 0
-            items, values = row_items[order][nonzero], row_values[order][nonzero]
+            if not matrix.has_sorted_indices:  # scipy checks once per matrix, then keeps it
+                order = np.argsort(row_items, kind="stable")
+                row_items, row_values = row_items[order], row_values[order]
+            nonzero = row_values != 0
+            items, values = row_items[nonzero], row_values[nonzero]
         else:
             items = counted
             values = np.ones(len(items), dtype=np.float32)
             exact = False
     if live_purchases:
-        live = np.unique(np.asarray(live_purchases, dtype=np.int64))
-        merged = np.union1d(items, live)
+        live = distinct(np.asarray(live_purchases, dtype=np.int64))
+        merged = distinct(np.concatenate([items, live]))
         kept = np.zeros(len(merged), dtype=np.float32)
         kept[np.searchsorted(merged, items)] = values
         at_live = np.searchsorted(merged, live)
         kept[at_live] = np.maximum(kept[at_live], 1.0)
         items, values = merged, kept
         counted, times = _add_one(counted, times, live)
-        recent = np.unique(np.concatenate([recent, live]))
+        recent = distinct(np.concatenate([recent, live]))
         n_orders += 1
     return Profile(
         user=user,
@@ -367,6 +372,8 @@ def build_profile(
 
 def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
     """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``)."""
+    if np.array_equal(items, counted):  # the usual case: the training row is the purchases
+        return np.array(times, dtype=np.float32)  # a copy: never a view of the snapshot
     inside = stage.member(items, counted)
     counts = np.zeros(len(items), dtype=np.float32)
     counts[np.searchsorted(items, counted[inside])] = times[inside]
@@ -375,7 +382,7 @@ def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
 
 def _add_one(counted: Positions, times: Scores, live: Positions) -> tuple[Positions, Scores]:
     """(``counted``, ``times``) with one more purchase of each of the distinct ``live``."""
-    merged = np.union1d(counted, live)
+    merged = distinct(np.concatenate([counted, live]))
     added = np.zeros(len(merged), dtype=np.float32)
     added[np.searchsorted(merged, counted)] = times
     added[np.searchsorted(merged, live)] += 1
@@ -389,7 +396,7 @@ _FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-c
 def _unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """`np.unique` (sorted distinct values, same dtype), in Python for a few integers."""
     if values.size > _FEW:
-        return np.unique(values)
+        return distinct(values)
     return np.array(sorted(set(values.tolist())), dtype=values.dtype)
 
 
@@ -409,7 +416,7 @@ def purchase_pairs(snapshot: ModelSnapshot, orders: Sequence[int]) -> tuple[Posi
         return pairs[0], pairs[1]
     # One sorted key per (item, date), as np.unique(axis=1) orders the pairs, at a fraction
     # of its cost (dates are epoch seconds, below 2**32 until 2106).
-    keys = np.unique(items * _DATE_SPAN + dates)
+    keys = distinct(items * _DATE_SPAN + dates)
     return keys // _DATE_SPAN, keys % _DATE_SPAN
 
 
@@ -486,9 +493,21 @@ def _rule_scores(
     page_items = tuple(ctx.tolist())
     purchased = tuple(p for p in past.tolist() if p not in page_items)
     evidence = _ReplayedRuleEvidence(
-        tuple(sources), category_of, snapshot.category_share, page_items, purchased
+        tuple(sources),
+        category_of,
+        snapshot.category_share,
+        page_items,
+        purchased,
+        _categories_of(snapshot, page_items + purchased),
     )
     return score, evidence
+
+
+def _categories_of(snapshot: ModelSnapshot, items: tuple[int, ...]) -> dict[int, int]:
+    """Each of ``items``' category, read in one call (a rule's reason names the seeds of its
+    categories, item after item)."""
+    categories = snapshot.catalogue.category[list(items)].tolist()
+    return dict(zip(items, categories, strict=True))
 
 
 def _popularity_category(snapshot: ModelSnapshot, context: Context) -> int | None:
@@ -629,7 +648,7 @@ def _owned_items(profile: Profile, context: Context) -> Positions:
     """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
     pages (a laptop in the cart makes other laptops substitutes, not suggestions)."""
     if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
-        return np.union1d(profile.items, np.asarray(context.cart, dtype=np.int64))
+        return _unique(np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)]))
     return profile.items
 
 
@@ -670,7 +689,9 @@ def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> S
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
     owned = _unique(catalogue.category[owned_items])
     rate = np.asarray(snapshot.repeat.another_rate[owned], dtype=np.float32)
-    factor[owned] = np.clip(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR, 1.0)
+    # np.clip's values, without its wrapper's cost on a handful of categories
+    scaled = np.maximum(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR)
+    factor[owned] = np.minimum(scaled, np.float32(1.0))
     return factor
 
 
@@ -755,7 +776,7 @@ def due_items(
     )
     items, dates = purchase_pairs(snapshot, orders)
     if live_purchases:
-        live = np.unique(np.asarray(live_purchases, dtype=np.int64))
+        live = distinct(np.asarray(live_purchases, dtype=np.int64))
         items = np.concatenate([items, live])
         dates = np.concatenate([dates, np.full(live.size, moment, dtype=np.int64)])
     return due_dates.due_items(
@@ -1022,9 +1043,10 @@ def explain(
             rule = category_rule
             cats = set(snapshot.category_rules.antecedent(rule).tolist())
             # The products that put the categories in play: the page's, else purchases.
-            seeds = tuple(s for s in evidence.seeds if int(catalogue.category[s]) in cats)[:2]
+            category_of = evidence.categories
+            seeds = tuple(s for s in evidence.seeds if category_of[s] in cats)[:2]
             if not seeds:
-                seeds = tuple(s for s in evidence.past if int(catalogue.category[s]) in cats)[:2]
+                seeds = tuple(s for s in evidence.past if category_of[s] in cats)[:2]
             return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
         rule = product_rule
         if rule >= 0:
@@ -1092,35 +1114,47 @@ def page_intents(
     (`BlendConfig.page_lead`, at most `PAGE_INTENT_SLOTS`); none on other pages. A
     product of a category the customer owns and rarely buys another of (``damping`` below 1,
     `owned_damping`) does not lead: an owner of a laptop is rarely sold a second one."""
-    found: list[intent.Related] = []
     slots = min(snapshot.blend.page_lead(context.page_type), PAGE_INTENT_SLOTS)
     if context.page_type not in PAGE_MIX_PAGES or slots <= 0:
         return {}
+    found: list[intent.Related] = []
+    complements: list[tuple[int, float, int, float]] = []
     if context.page_type is PageType.PRODUCT and context.current is not None:
         found = intent.substitutes(
             context.current, snapshot.content.similarity, snapshot.order_baskets
         )
     elif context.page_type in (PageType.CART, PageType.CHECKOUT) and context.cart:
-        best: dict[int, intent.Related] = {}
-        for seed in context.cart:
-            for related in intent.complements(
-                seed,
-                snapshot.product_rules,
-                snapshot.content.similarity,
-                rule_index=snapshot.product_rule_index,
-            ):
-                known = best.get(related.position)
-                if known is None or (related.lift or 0.0) > (known.lift or 0.0):
-                    best[related.position] = related
-        found = sorted(best.values(), key=lambda r: (-(r.lift or 0.0), r.position))
+        complements = _cart_complements(snapshot, context.cart)
+    positions = [r.position for r in found] + [row[0] for row in complements]
     page = set(context.items)
-    found = [r for r in found if r.position not in page]
-    if damping is not None and found:
+    kept = [i for i, position in enumerate(positions) if position not in page]
+    if damping is not None and kept:
         # per catalogue position, or (the candidate stage) a function giving it at positions
-        at = np.fromiter((r.position for r in found), dtype=np.int64, count=len(found))
+        at = np.fromiter((positions[i] for i in kept), dtype=np.int64, count=len(kept))
         values = damping(at) if callable(damping) else damping[at]
-        found = [r for r, value in zip(found, values.tolist(), strict=True) if value >= 1.0]
-    return {r.position: r for r in found[:slots]}
+        kept = [i for i, value in zip(kept, values.tolist(), strict=True) if value >= 1.0]
+    if found:
+        return {positions[i]: found[i] for i in kept[:slots]}
+    return {
+        item: intent.Related(item, intent.Intent.COMPLEMENTARY, rule, lift, confidence)
+        for item, lift, rule, confidence in (complements[i] for i in kept[:slots])
+    }
+
+
+def _cart_complements(
+    snapshot: ModelSnapshot, cart: Sequence[int]
+) -> list[tuple[int, float, int, float]]:
+    """The cart's complements (`intent.complements`, read from the snapshot's table) as
+    (item, lift, rule, confidence), each item once with its highest-lift rule, highest lift
+    first (ties: the lower position)."""
+    best: dict[int, tuple[float, int, float]] = {}  # item -> (lift, rule, confidence)
+    for seed in cart:
+        for rule, item, lift, confidence in snapshot.complements.rows(seed):
+            known = best.get(item)
+            if known is None or lift > known[0]:
+                best[item] = (lift, rule, confidence)
+    ordered = sorted(best.items(), key=lambda entry: (-entry[1][0], entry[0]))
+    return [(item, lift, rule, confidence) for item, (lift, rule, confidence) in ordered]
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:
@@ -1204,10 +1238,11 @@ def _gather_sources(
     dominant: Sequence[SignalName | None],
     cf_models: Sequence[tuple[str, float]],
 ) -> None:
-    """The CF and content evidence of the shown items, each gathered in one pass over the
-    history's (or the seeds') neighbour rows rather than once per item. A CF score's
-    evidence comes from the model that scored it (of a mix, the largest-weighted one)."""
-    shown = list(zip(chosen, dominant, strict=True))
+    """The CF and content evidence of the shown items (``chosen``; -1 for an item whose
+    reason is not its signals'), each gathered in one pass over the history's (or the
+    seeds') neighbour rows rather than once per item. A CF score's evidence comes from the
+    model that scored it (of a mix, the largest-weighted one)."""
+    shown = [(p, d) for p, d in zip(chosen, dominant, strict=True) if p >= 0]
     by_cf = [p for p, d in shown if d is SignalName.CF]
     if by_cf and cf_models and profile.items.size:
         _, model = snapshot.served_cf_model(max(cf_models, key=lambda m: m[1])[0])
@@ -1295,18 +1330,21 @@ def recommend(
     at = scored.local(chosen)
     dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
-    _gather_sources(snapshot, profile, signals, chosen, dominant, cf_models)
+    # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
+    explained = [p if _own_reason(scored, p) else -1 for p in chosen]
+    _gather_sources(snapshot, profile, signals, explained, dominant, cf_models)
     shown_scores = total[chosen].tolist()
     # per rank, the best score shown below it (a later item placed above a higher score)
     below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
     items: list[Item] = []
     for rank, position in enumerate(chosen, start=1):
         score = shown_scores[rank - 1]
-        reason = explain(snapshot, position, dominant[rank - 1], signals)
-        if position in scored.page_related:
-            reason = intent_reason(snapshot, scored.page_related[position], request.context)
-        if position in scored.again or position in scored.dues:
+        if explained[rank - 1] >= 0:
+            reason = explain(snapshot, position, dominant[rank - 1], signals)
+        elif position in scored.again or position in scored.dues:
             reason = buy_again_reason(snapshot, position, scored.dues.get(position), request.before)
+        else:
+            reason = intent_reason(snapshot, scored.page_related[position], request.context)
         if position in selection.promoted:
             reason = _promoted_reason(
                 snapshot, position, score, reason, related_rule, business.promoted_min_score
@@ -1339,6 +1377,13 @@ def recommend(
         ranking=stage.Ranking.FULL if scored.positions is None else stage.Ranking.TWO_STAGE,
         scored=snapshot.n_items if scored.positions is None else len(scored.positions),
     )
+
+
+def _own_reason(scored: _Scored, item: int) -> bool:
+    """Whether a shown item is explained by its signals: not when it is back to be bought
+    again (`buy_again_reason`) or one of the page's related products (`intent_reason`),
+    whose reasons come first."""
+    return not (item in scored.again or item in scored.dues or item in scored.page_related)
 
 
 @dataclass(frozen=True)
@@ -1559,7 +1604,7 @@ def _score_candidates(
                 snapshot.product_rules_always,
                 seeds,
             )
-            categories = np.unique(catalogue.category[seeds]).astype(np.int64)
+            categories = distinct(catalogue.category[seeds]).astype(np.int64)
             by_category = rules.score_rules(
                 snapshot.category_rules, snapshot.category_rule_index, categories
             )
@@ -1626,7 +1671,7 @@ def _score_candidates(
         page_related = page_intents(snapshot, context, damping_at)
     related_positions = np.asarray(sorted(page_related), dtype=np.int64)
     parts.append(related_positions)
-    positions = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
+    positions = distinct(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
 
     if cf_mix is not None:
         signals.raw[SignalName.CF] = cf_mix.at(positions).astype(np.float32)
@@ -1697,7 +1742,7 @@ def _dropped(request: Request, profile: Profile, coming_back: Positions) -> Posi
         parts.append(np.asarray([request.context.current], dtype=np.int64))
     if request.exclude_purchased and profile.items.size:
         parts.append(profile.items[~stage.member(coming_back, profile.items)])
-    return np.unique(np.concatenate(parts))
+    return distinct(np.concatenate(parts))
 
 
 def _cf_on_candidates(
@@ -1748,10 +1793,10 @@ def _cf_on_candidates(
         if not profile.exact:
             knn = snapshot.item_knn.support(request)
             brings.append(stage.Sparse(*knn).best_shown(limit, gone))
-    scored = np.unique(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
+    scored = distinct(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
     for _, support in found.values():
         if support is not None:
-            scored = np.union1d(scored, support[0])
+            scored = distinct(np.concatenate([scored, support[0]]))
     parts = []
     for name, weight in models:
         served, model = snapshot.served_cf_model(name)
@@ -1768,7 +1813,7 @@ def _cf_on_candidates(
     mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64), dense)
     values_scored = mix.at(scored)
     keep = values_scored > 0
-    brought = np.unique(np.concatenate(brings)) if brings else scored[:0]
+    brought = distinct(np.concatenate(brings)) if brings else scored[:0]
     return replace(mix, support=stage.Sparse(scored[keep], values_scored[keep]), brings=brought)
 
 
@@ -1812,7 +1857,10 @@ def _rule_scores_on(
         from_category |= better
     ctx = tuple(int(p) for p in context.items)
     purchased = tuple(p for p in profile.items.tolist() if p not in ctx)
-    evidence = _RuleEvidence(best_product, best_category, from_category, ctx, purchased, positions)
+    categories = _categories_of(snapshot, ctx + purchased)
+    evidence = _RuleEvidence(
+        best_product, best_category, from_category, ctx, purchased, positions, categories
+    )
     return score.astype(np.float32), evidence
 
 
@@ -1844,38 +1892,37 @@ def _removal_rules(
     come back, ascending). Only a trace names the rules, so no per-request dict."""
     catalogue = snapshot.catalogue
     size = snapshot.n_items if positions is None else len(positions)
-    rule_of = np.full(size, -1, dtype=np.int8)
 
-    def ban(selected: npt.NDArray[np.bool_], rule: FilterRule) -> None:
-        rule_of[selected & (rule_of < 0)] = _FILTER_INDEX[rule]
-
-    def among(items: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Which scored positions are ``items``."""
+    def among(items: npt.ArrayLike) -> npt.NDArray[Any]:
+        """Which scored positions are ``items`` (their indices, or a mask of the candidates)."""
         wanted = np.asarray(items, dtype=np.int64)
         if positions is None:
-            mask = np.zeros(size, dtype=np.bool_)
-            mask[wanted] = True
-            return mask
-        return stage.member(np.unique(wanted), positions)
+            return wanted
+        return stage.member(distinct(wanted), positions)
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]
 
     context = request.context
+    removals: list[tuple[npt.NDArray[Any], FilterRule]] = []
     if context.current is not None:
-        ban(among([context.current]), FilterRule.CURRENT_PRODUCT)
+        removals.append((among([context.current]), FilterRule.CURRENT_PRODUCT))
     if context.cart:
-        ban(among(context.cart), FilterRule.IN_CART)
+        removals.append((among(context.cart), FilterRule.IN_CART))
     if request.exclude_purchased and profile.items.size:
         gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
-        ban(among(gone), FilterRule.PURCHASED)
+        removals.append((among(gone), FilterRule.PURCHASED))
     if request.in_stock_only:
-        ban(column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK)
+        removals.append((column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK))
     if request.categories is not None:
         inside = np.isin(column(catalogue.category), np.asarray(request.categories))
-        ban(~inside, FilterRule.CATEGORY_FILTER)
+        removals.append((~inside, FilterRule.CATEGORY_FILTER))
     if request.exclude:
-        ban(among(request.exclude), FilterRule.EXCLUDED)
+        removals.append((among(request.exclude), FilterRule.EXCLUDED))
+    rule_of = np.full(size, -1, dtype=np.int8)
+    # The last first: each position ends with the first rule above that removes it.
+    for selected, rule in reversed(removals):
+        rule_of[selected] = _FILTER_INDEX[rule]
     return rule_of
 
 

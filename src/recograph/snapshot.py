@@ -35,7 +35,7 @@ from recograph.recommenders.candidates import (
 )
 from recograph.recommenders.content import ContentModel
 from recograph.recommenders.ease import EASEModel
-from recograph.recommenders.intent import OrderBaskets, completed_baskets
+from recograph.recommenders.intent import ComplementTable, OrderBaskets, completed_baskets
 from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
@@ -159,6 +159,7 @@ class ModelSnapshot:
     product_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     category_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     order_baskets: OrderBaskets = field(init=False, repr=False)  # co-purchase rates
+    complements: ComplementTable = field(init=False, repr=False)  # a cart page's leads
 
     def __post_init__(self) -> None:
         for entry in cf_registry():
@@ -171,6 +172,7 @@ class ModelSnapshot:
         setter(self, "product_rules_always", empty_antecedents(self.product_rules))
         setter(self, "category_rules_always", empty_antecedents(self.category_rules))
         setter(self, "order_baskets", completed_baskets(self.histories, len(self.catalogue)))
+        setter(self, "complements", ComplementTable.of(self.product_rules, self.content.similarity))
         # The per-customer purchase table profiles read (`Histories.purchases`, cached): built
         # here at load, so no request pays for it (the first one did).
         _ = self.histories.purchases

@@ -96,6 +96,41 @@ def test_any_alternates_complement_and_substitute_then_the_rest() -> None:
     ]
 
 
+def _table_rows(rules: Any, similarity: sp.csr_matrix, seed: int) -> list[Any]:
+    return [
+        (r.rule, r.position, r.lift, r.confidence)
+        for r in intent.complements(seed, rules, similarity)
+    ]
+
+
+def test_complement_table_holds_each_seeds_complements_in_order() -> None:
+    rules, similarity, _ = _fixture()
+    table = intent.ComplementTable.of(rules, similarity)
+    assert [item for _, item, _, _ in table.rows(A)] == [D, M]
+    for seed in range(6):
+        assert table.rows(seed) == _table_rows(rules, similarity, seed)
+
+
+def test_a_complement_table_without_rules_is_empty() -> None:
+    similarity = _similarity()
+    none = mine_rules(_baskets().orders, min_support=0.9, min_confidence=0.0, min_len=2)
+    assert len(none) == 0
+    table = intent.ComplementTable.of(none, similarity)
+    assert all(table.rows(seed) == [] for seed in range(6))
+
+
+def test_the_snapshots_complement_table_equals_complements_for_every_product(
+    snapshot: ModelSnapshot,
+) -> None:
+    rules, similarity = snapshot.product_rules, snapshot.content.similarity
+    found = 0
+    for seed in range(snapshot.n_items):
+        rows = snapshot.complements.rows(seed)
+        assert rows == _table_rows(rules, similarity, seed)
+        found += len(rows)
+    assert found > 0
+
+
 def test_completed_baskets_come_from_completed_orders_only(snapshot: ModelSnapshot) -> None:
     h = snapshot.histories
     baskets = intent.completed_baskets(h, snapshot.n_items)

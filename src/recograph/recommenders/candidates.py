@@ -44,7 +44,7 @@ import scipy.sparse as sp
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
-from recograph.recommenders.sparse import row_entries, row_sum_support
+from recograph.recommenders.sparse import distinct, row_entries, row_sum_support
 from recograph.recommenders.sparse import values_at as values_at  # noqa: PLC0414 (re-export)
 
 Positions = npt.NDArray[np.int64]
@@ -419,13 +419,13 @@ def rule_hits(
 ) -> RuleHits:
     """The rules fired by ``seeds`` (``index`` is `rules.antecedent_index`, ``always`` the
     rules with an empty antecedent), counted only over the rules the seeds touch."""
-    context = np.unique(seeds[(seeds >= 0) & (seeds < rules.n_items)])
+    context = distinct(seeds[(seeds >= 0) & (seeds < rules.n_items)])
     entries, _ = row_entries(index.indptr, context)
     touched, present = np.unique(index.indices[entries], return_counts=True)
     lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
     fired = touched[present == lengths].astype(np.int64)
     if always.size:
-        fired = np.union1d(fired, always)
+        fired = distinct(np.concatenate([fired, always]))
     if fired.size == 0:
         return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
     if rules.single_consequent:

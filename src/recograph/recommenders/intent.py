@@ -149,6 +149,58 @@ def complements(
     return found
 
 
+@dataclass(frozen=True)
+class ComplementTable:
+    """`complements` of every product, worked out once per snapshot (at load) so a cart page
+    reads its products' complements instead of filtering their rules per request. Seed
+    ``s``'s rows are ``indptr[s]:indptr[s+1]``: each a rule ``{s} => {item}`` with lift above
+    1 whose item is not alike, by lift, confidence (both descending), then position."""
+
+    indptr: npt.NDArray[np.int64]
+    rule: npt.NDArray[np.int64]
+    item: npt.NDArray[np.int64]
+    lift: npt.NDArray[np.float64]
+    confidence: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls,
+        rules: RuleSet,
+        content_similarity: sp.csr_matrix,
+        thresholds: IntentThresholds = IntentThresholds(),
+    ) -> ComplementTable:
+        """The table of `complements` for every seed (a test compares it seed by seed)."""
+        single = rules.antecedent_lengths == 1
+        if not rules.single_consequent:
+            single &= np.diff(rules.consequent_indptr) == 1
+        rule = np.flatnonzero(single & (rules.lift > 1.0)).astype(np.int64)
+        seed = rules.antecedent_indices[rules.antecedent_indptr[rule]].astype(np.int64)
+        item = rules.consequent_indices[rules.consequent_indptr[rule]].astype(np.int64)
+        similarity = np.zeros(len(rule), dtype=np.float64)
+        if rule.size:  # scipy cannot index with two empty arrays
+            similarity = np.asarray(content_similarity[seed, item], dtype=np.float64).ravel()
+        keep = ~(similarity >= thresholds.alike_min_similarity)
+        rule, seed, item = rule[keep], seed[keep], item[keep]
+        lift, confidence = rules.lift[rule], rules.confidence[rule]
+        order = np.lexsort((item, -confidence, -lift, seed))
+        counts = np.bincount(seed, minlength=rules.n_items)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return cls(indptr, rule[order], item[order], lift[order], confidence[order])
+
+    def rows(self, seed: int) -> list[tuple[int, int, float, float]]:
+        """Seed ``seed``'s complements as (rule, item, lift, confidence), in order."""
+        span = slice(int(self.indptr[seed]), int(self.indptr[seed + 1]))
+        return list(
+            zip(
+                self.rule[span].tolist(),
+                self.item[span].tolist(),
+                self.lift[span].tolist(),
+                self.confidence[span].tolist(),
+                strict=True,
+            )
+        )
+
+
 def substitutes(
     seed: int,
     content_similarity: sp.csr_matrix,

