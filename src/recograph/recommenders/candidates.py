@@ -7,17 +7,22 @@ the consequents of the rules the page fires, a category rule's items rank within
 category by popularity, and popularity's best are a list. So the candidates are the union of
 
 - the item-kNN neighbours of the history and the content neighbours of the page and the
-  history (the stored top-k rows), cut to each signal's best ``signal_limit`` and its best
-  ``signal_limit`` among the products the request's filter leaves (`Sparse.best_shown`);
+  history (the stored top-k rows), cut to each signal's best ``SIGNAL_LIMIT`` and its best
+  ``SIGNAL_LIMIT`` among the products the request's filter leaves (`Sparse.best_shown`);
 - the other CF models' best: user-kNN's support (the neighbours' purchases), and for the
   dense models (SVD, ALS, EASE) the customer's list stored at build (`CFLists`: their best
   new products and whatever scores above the last of them), each scored exactly at the
   candidates (`protocol.CFModel.score_at`);
-- the consequents of the fired product rules, and each category a fired category rule
-  recommends through its ``list_size`` best sellers (`CandidateLists.category_popular`);
-- the popular or trending list (overall, or of the page's category and requested ones);
-- the promoted products of the page's categories and of those its category rules lead to,
-  and the best-selling and trending promoted products (a slot takes any that scores well);
+- the consequents of the fired product rules (their best ``SIGNAL_LIMIT``), and for the
+  ``MAX_RULE_CATEGORIES`` strongest categories the fired category rules recommend, their
+  ``RULE_CATEGORY_HEAD`` best sellers (`CandidateLists.category_popular`) and the best
+  ``SIGNAL_LIMIT`` CF and content products there by an estimate of the blend
+  (`engine._Estimate`: where a category's products sell alike, a small CF score decides);
+- the popular or trending list (``STORE_LIST_SIZE``, at most ``HEAD_PER_CATEGORY`` of a
+  category; or the page's category and the requested ones);
+- the promoted products of the page's categories, of those its category rules lead to and
+  of the rules' categories (the best ``MAX_RELATED_PROMOTED`` by the same estimate), and the
+  best-selling and trending promoted products (a slot takes any that scores well);
 - the customer's products that may come back (buy-again);
 
 built offline where they are lists (`fit_candidates`, stored in the artifacts), and each
@@ -27,7 +32,9 @@ score equals its full-scoring score; what can differ is only a product outside e
 that full scoring would have ranked in the top.
 
 Everything per request here costs in the size of the history, the page and the lists, not
-the catalogue (`engine.recommend` keeps ``Ranking.FULL`` selectable to compare both).
+the catalogue, and every bound is a count of products, not a share of the catalogue or a
+number per category: a request brings a few hundred candidates however large the store
+(`engine.recommend` keeps ``Ranking.FULL`` selectable to compare both).
 """
 
 from __future__ import annotations
@@ -168,7 +175,7 @@ def _best_first(values: npt.NDArray[Any], keep: npt.NDArray[np.bool_], size: int
     return positions[order][:size].astype(np.int64)
 
 
-def _best_capped(
+def best_capped(
     values: npt.NDArray[Any], category: npt.NDArray[Any], size: int, per_category: int
 ) -> Positions:
     """The ``size`` best positions with a positive value, at most ``per_category`` of any
@@ -221,10 +228,8 @@ def fit_candidates(
     promoted_order = np.where(promoted, overall + np.float32(1e-3), np.float32(0))
     promoted_recent = np.where(promoted, trending + np.float32(1e-3), np.float32(0))
     return CandidateLists(
-        popular=_best_capped(overall, category, STORE_LIST_SIZE, HEAD_PER_CATEGORY).astype(
-            np.int32
-        ),
-        trending=_best_capped(trending, category, STORE_LIST_SIZE, HEAD_PER_CATEGORY).astype(
+        popular=best_capped(overall, category, STORE_LIST_SIZE, HEAD_PER_CATEGORY).astype(np.int32),
+        trending=best_capped(trending, category, STORE_LIST_SIZE, HEAD_PER_CATEGORY).astype(
             np.int32
         ),
         promoted_popular=_best_first(promoted_order, promoted, PROMOTED_LIST_SIZE).astype(np.int32),
