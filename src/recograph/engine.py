@@ -1574,16 +1574,22 @@ def _score_candidates(
         # category a category rule ranks by popularity) ...
         order = np.argsort(-category_strength[recommended], kind="stable")
         wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
-        parts.append(stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD))
+        heads = stage.union(
+            [stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD)]
+        )
+        parts.append(heads)
         # ... and a product of one that CF or content also scores can beat its best sellers
         # on the sum: the best of the two supports there by an estimate of that sum.
-        parts.append(estimate.in_categories(wanted).best_shown(limit, dropped))
+        parts.append(estimate.in_categories(wanted, heads).best_shown(limit, dropped))
         if cf_mix is not None and cf_mix.dense:
             # A dense model scores every product of those categories, and only the
             # customer's best are listed: its best among the categories' stored best
-            # sellers (which a category rule ranks first) are scored here.
-            deep = stage.rows_of(lists.category_popular, wanted)
-            parts.append(stage.Sparse(deep, cf_mix.at(deep)).best_shown(limit, dropped))
+            # sellers (which a category rule ranks first) are scored here, and the best of
+            # them by the estimate of the blend join (CF alone would not order them).
+            deep = stage.union([stage.rows_of(lists.category_popular, wanted)])
+            in_lists = replace(estimate, cf=stage.Sparse(deep, cf_mix.at(deep)))
+            deep_limit = stage.DENSE_CATEGORY_LIMIT
+            parts.append(in_lists.in_categories(wanted, heads).best_shown(deep_limit, dropped))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
     if category is not None:
@@ -1688,14 +1694,14 @@ class _Estimate:
             estimate += weights.popularity * popular
         return estimate
 
-    def in_categories(self, wanted: Positions) -> stage.Sparse:
+    def in_categories(self, wanted: Positions, heads: Positions) -> stage.Sparse:
         """The CF and content supports inside the ``wanted`` categories (those the rules
-        recommend), valued by the estimate: where a category's products sell alike (a
-        category rule scores them alike) a small CF or content score decides, and neither
-        signal alone orders them across categories."""
+        recommend) but outside their ``heads`` (candidates already), valued by the estimate:
+        where a category's products sell alike (a category rule scores them alike) a small
+        CF or content score decides, and neither signal alone orders them across categories."""
         positions = stage.union([self.cf.positions, self.content.positions])
         category = self.snapshot.catalogue.category[positions].astype(np.int64)
-        inside = positions[stage.member(wanted, category)]
+        inside = positions[stage.member(wanted, category) & ~stage.member(heads, positions)]
         estimate = self.at(inside)
         kept = estimate > 0
         return stage.Sparse(inside[kept], estimate[kept])

@@ -64,6 +64,8 @@ LIST_SIZE = 50  # items per stored per-category list (the popular ones, a page's
 STORE_LIST_SIZE = 100  # items in the store-wide popular and trending lists
 PROMOTED_LIST_SIZE = 20  # items in the store-wide promoted lists (one takes a slot)
 SIGNAL_LIMIT = 60  # best items a neighbour or rule signal contributes
+# A dense CF model scores every product of the rules' categories: its best there by the blend
+DENSE_CATEGORY_LIMIT = 100
 MAX_RULE_CATEGORIES = 12  # categories recommended by category rules that bring their heads
 RULE_CATEGORY_HEAD = 10  # best sellers each of those brings
 PROMOTED_PER_CATEGORY = 10  # promoted products listed per category (one takes a slot)
