@@ -250,7 +250,7 @@ def fit_candidates(
     )
 
 
-CF_LIST_SIZE = SIGNAL_LIMIT  # products a customer's stored CF list holds beyond their own
+CF_LIST_SIZE = 100  # products a customer's stored CF list holds beyond their own
 CF_LIST_BLOCK_SCORES = 20_000_000  # scores held at once while the lists are built (80 MB)
 
 
