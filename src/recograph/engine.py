@@ -1604,7 +1604,7 @@ def _score_candidates(
                 snapshot.product_rules_always,
                 seeds,
             )
-            categories = distinct(catalogue.category[seeds]).astype(np.int64)
+            categories = stage.union([catalogue.category[seeds]])
             by_category = rules.score_rules(
                 snapshot.category_rules, snapshot.category_rule_index, categories
             )
@@ -1612,29 +1612,29 @@ def _score_candidates(
             parts.append(stage.Sparse(hits.positions, hits.values).best_shown(limit, dropped))
             category_strength = np.maximum(category_strength, by_category.scores * discount)
     recommended = np.flatnonzero(category_strength > 0)
+    estimate = _Estimate(snapshot, weights, cf, content, category_strength)
+    wanted = np.zeros(0, dtype=np.int64)
     if recommended.size:
         # The strongest categories the rules recommend bring their best sellers (within a
         # category a category rule ranks by popularity) ...
         order = np.argsort(-category_strength[recommended], kind="stable")
         wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
-        parts.append(stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD))
+        heads = stage.union(
+            [stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD)]
+        )
+        parts.append(heads)
         # ... and a product of one that CF or content also scores can beat its best sellers
-        # on the sum: those of the two supports, best first.
-        for support in (cf, content):
-            inside = stage.member(wanted, catalogue.category[support.positions].astype(np.int64))
-            parts.append(
-                stage.Sparse(support.positions[inside], support.values[inside]).best_shown(
-                    limit, dropped
-                )
-            )
+        # on the sum: the best of the two supports there by an estimate of that sum.
+        parts.append(estimate.in_categories(wanted, heads).best_shown(limit, dropped))
         if cf_mix is not None and cf_mix.dense:
             # A dense model scores every product of those categories, and only the
             # customer's best are listed: its best among the categories' stored best
-            # sellers (which a category rule ranks first) are scored here, and their promoted
-            # products join (a promoted slot takes the best, where CF tips the balance).
-            deep = stage.rows_of(lists.category_popular, wanted)
-            parts.append(stage.Sparse(deep, cf_mix.at(deep)).best_shown(limit, dropped))
-            parts.append(stage.rows_of(lists.category_promoted, wanted))
+            # sellers (which a category rule ranks first) are scored here, and the best of
+            # them by the estimate of the blend join (CF alone would not order them).
+            deep = stage.union([stage.rows_of(lists.category_popular, wanted)])
+            in_lists = replace(estimate, cf=stage.Sparse(deep, cf_mix.at(deep)))
+            deep_limit = stage.DENSE_CATEGORY_LIMIT
+            parts.append(in_lists.in_categories(wanted, heads).best_shown(deep_limit, dropped))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
     if category is not None:
@@ -1644,7 +1644,9 @@ def _score_candidates(
     if request.categories is not None:
         parts.append(stage.rows_of(lists.category_popular, request.categories))
     related, related_rule = _related_categories(snapshot, context)
-    parts.append(stage.rows_of(lists.category_promoted, np.flatnonzero(related)))
+    # A promoted slot takes the best-scoring promoted product the page relates to or that
+    # scores well: those of the page's related categories and the rules' categories.
+    parts.append(estimate.promoted_of(stage.union([wanted, np.flatnonzero(related)])))
     parts.extend((lists.promoted_popular, lists.promoted_trending))
     back, again_values = _buy_again_values(snapshot, profile, lists.overall_max, coming_back)
     buy_again_page = (
@@ -1671,7 +1673,7 @@ def _score_candidates(
         page_related = page_intents(snapshot, context, damping_at)
     related_positions = np.asarray(sorted(page_related), dtype=np.int64)
     parts.append(related_positions)
-    positions = distinct(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
+    positions = stage.union(parts)
 
     if cf_mix is not None:
         signals.raw[SignalName.CF] = cf_mix.at(positions).astype(np.float32)
@@ -1710,6 +1712,55 @@ def _score_candidates(
 
 
 @dataclass(frozen=True)
+class _Estimate:
+    """A cheap estimate of the blend at any products, to choose among more products than
+    the candidates hold: CF and content over their supports' maxima, the category rules'
+    ``strength`` times the product's share of its category (over the largest of those asked),
+    popularity over its maximum. Only the choice of candidates reads it, never a score."""
+
+    snapshot: ModelSnapshot
+    weights: Weights
+    cf: stage.Sparse
+    content: stage.Sparse
+    strength: Scores
+
+    def at(self, positions: Positions) -> stage.Values:
+        weights, snapshot = self.weights, self.snapshot
+        estimate = np.zeros(len(positions), dtype=np.float64)
+        for weight, signal in ((weights.cf, self.cf), (weights.content, self.content)):
+            if weight > 0 and signal.values.size:
+                estimate += weight * signal.at(positions) / signal.values.max()
+        rule = self.strength[snapshot.catalogue.category[positions]]
+        rule = rule * snapshot.category_share[positions]
+        if weights.rules > 0 and rule.size and rule.max() > 0:
+            estimate += weights.rules * rule / rule.max()
+        if weights.popularity > 0 and snapshot.lists.overall_max > 0:
+            popular = snapshot.popularity.overall[positions] / snapshot.lists.overall_max
+            estimate += weights.popularity * popular
+        return estimate
+
+    def in_categories(self, wanted: Positions, heads: Positions) -> stage.Sparse:
+        """The CF and content supports inside the ``wanted`` categories (those the rules
+        recommend) but outside their ``heads`` (candidates already), valued by the estimate:
+        where a category's products sell alike (a category rule scores them alike) a small
+        CF or content score decides, and neither signal alone orders them across categories."""
+        positions = stage.union([self.cf.positions, self.content.positions])
+        category = self.snapshot.catalogue.category[positions].astype(np.int64)
+        inside = positions[stage.member(wanted, category) & ~stage.member(heads, positions)]
+        estimate = self.at(inside)
+        kept = estimate > 0
+        return stage.Sparse(inside[kept], estimate[kept])
+
+    def promoted_of(self, categories: npt.ArrayLike) -> Positions:
+        """The promoted products of ``categories`` a request considers: the best
+        `candidates.MAX_RELATED_PROMOTED` by the estimate of those the categories list, so a
+        page related to many categories does not bring them all."""
+        return stage.best_of_rows(
+            self.snapshot.lists.category_promoted, categories, stage.MAX_RELATED_PROMOTED, self.at
+        )
+
+
+@dataclass(frozen=True)
 class _CFMix:
     """`cf_scores` on candidates: each served model's raw scores at any products, divided by
     its maximum over the catalogue, weighted and summed. ``support``: the mix where the
@@ -1742,7 +1793,7 @@ def _dropped(request: Request, profile: Profile, coming_back: Positions) -> Posi
         parts.append(np.asarray([request.context.current], dtype=np.int64))
     if request.exclude_purchased and profile.items.size:
         parts.append(profile.items[~stage.member(coming_back, profile.items)])
-    return distinct(np.concatenate(parts))
+    return stage.union(parts)
 
 
 def _cf_on_candidates(
@@ -1793,10 +1844,8 @@ def _cf_on_candidates(
         if not profile.exact:
             knn = snapshot.item_knn.support(request)
             brings.append(stage.Sparse(*knn).best_shown(limit, gone))
-    scored = distinct(np.concatenate(brings)) if brings else np.zeros(0, dtype=np.int64)
-    for _, support in found.values():
-        if support is not None:
-            scored = distinct(np.concatenate([scored, support[0]]))
+    brought = stage.union(brings)
+    scored = stage.union([brought, *(s[0] for _, s in found.values() if s is not None)])
     parts = []
     for name, weight in models:
         served, model = snapshot.served_cf_model(name)
@@ -1813,7 +1862,6 @@ def _cf_on_candidates(
     mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64), dense)
     values_scored = mix.at(scored)
     keep = values_scored > 0
-    brought = distinct(np.concatenate(brings)) if brings else scored[:0]
     return replace(mix, support=stage.Sparse(scored[keep], values_scored[keep]), brings=brought)
 
 

@@ -373,3 +373,69 @@ def test_a_historys_own_products_do_not_crowd_out_a_sparse_signals_candidates(
     assert two.items == one.items
     assert two.ranking is stage.Ranking.TWO_STAGE
     assert two.scored == 5  # laptop, mouse, keyboard; headphones, amp
+
+
+def test_union_is_the_sorted_distinct_positions_of_every_part() -> None:
+    rng = np.random.default_rng(7)
+    parts = [rng.integers(0, 50, size=n) for n in (0, 1, 30, 200)]
+    assert stage.union(parts).tolist() == np.unique(np.concatenate(parts)).tolist()
+    assert stage.union(parts).dtype == np.int64
+    assert stage.union([]).tolist() == []
+    assert stage.union([np.zeros(0, dtype=np.int32)]).tolist() == []
+
+
+def test_store_wide_lists_cap_each_category_and_their_length() -> None:
+    # Category 0 holds the four best sellers; a cap of 2 lets category 1's reach the list.
+    values = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 0.0, 4.0])
+    category = np.array([0, 0, 0, 0, 1, 1, 1, 2])
+    assert stage.best_capped(values, category, size=10, per_category=2).tolist() == [
+        0,
+        1,
+        4,
+        5,
+        7,
+    ]
+    # never-sold products (value 0) are not listed; the length is bounded, ties by position
+    assert stage.best_capped(values, category, size=3, per_category=2).tolist() == [0, 1, 4]
+    assert stage.best_capped(values, category, size=10, per_category=9).tolist() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        7,
+    ]
+
+
+def test_many_rows_bring_only_their_best_by_the_given_value() -> None:
+    rows = sp.csr_matrix(
+        (np.ones(5, dtype=np.int8), np.array([1, 4, 2, 3, 0]), np.array([0, 2, 5])),
+        shape=(2, 6),
+    )
+    value = np.array([0.5, 0.1, 0.9, 0.9, 0.3, 0.0])
+    assert stage.best_of_rows(rows, [0, 1], 3, lambda p: value[p]).tolist() == [2, 3, 0]
+    # within the limit every listed position comes, in the rows' order
+    assert stage.best_of_rows(rows, [0, 1], 9, lambda p: value[p]).tolist() == [1, 4, 2, 3, 0]
+    assert stage.best_of_rows(rows, [1], 2, lambda p: value[p]).tolist() == [2, 3]
+
+
+def test_bench_ranking_pairs_ndcg_of_both_rankings_per_customer(tiny: ModelSnapshot) -> None:
+    from recograph_lab.bench.quality import Users
+    from recograph_lab.bench.ranking import quality_rows
+
+    # Two customers, each with one target: the headphones and the amp.
+    users = Users(
+        positions=np.array([0, 1], dtype=np.int64),
+        targets=[{pos(tiny, HEADPHONES)}, {pos(tiny, AMP)}],
+        history=[set(), set()],
+        remove_seen=False,
+    )
+    rows = quality_rows(tiny, users)
+    assert [r.row for r in rows] == ["hybrid (served default)", "hybrid + stock + business rules"]
+    for row in rows:
+        assert row.users == 2
+        # the tiny store's candidates cover it: both rankings answer alike
+        assert (row.difference, row.difference_se, row.top10_overlap) == (0.0, 0.0, 1.0)
+        assert row.two_stage_ndcg == row.full_ndcg
+        assert 0.0 <= row.full_ndcg <= 1.0

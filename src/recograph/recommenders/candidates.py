@@ -7,17 +7,22 @@ the consequents of the rules the page fires, a category rule's items rank within
 category by popularity, and popularity's best are a list. So the candidates are the union of
 
 - the item-kNN neighbours of the history and the content neighbours of the page and the
-  history (the stored top-k rows), cut to each signal's best ``signal_limit`` and its best
-  ``signal_limit`` among the products the request's filter leaves (`Sparse.best_shown`);
+  history (the stored top-k rows), cut to each signal's best ``SIGNAL_LIMIT`` and its best
+  ``SIGNAL_LIMIT`` among the products the request's filter leaves (`Sparse.best_shown`);
 - the other CF models' best: user-kNN's support (the neighbours' purchases), and for the
   dense models (SVD, ALS, EASE) the customer's list stored at build (`CFLists`: their best
   new products and whatever scores above the last of them), each scored exactly at the
   candidates (`protocol.CFModel.score_at`);
-- the consequents of the fired product rules, and each category a fired category rule
-  recommends through its ``list_size`` best sellers (`CandidateLists.category_popular`);
-- the popular or trending list (overall, or of the page's category and requested ones);
-- the promoted products of the page's categories and of those its category rules lead to,
-  and the best-selling and trending promoted products (a slot takes any that scores well);
+- the consequents of the fired product rules (their best ``SIGNAL_LIMIT``), and for the
+  ``MAX_RULE_CATEGORIES`` strongest categories the fired category rules recommend, their
+  ``RULE_CATEGORY_HEAD`` best sellers (`CandidateLists.category_popular`) and the best
+  ``SIGNAL_LIMIT`` CF and content products there by an estimate of the blend
+  (`engine._Estimate`: where a category's products sell alike, a small CF score decides);
+- the popular or trending list (``STORE_LIST_SIZE``, at most ``HEAD_PER_CATEGORY`` of a
+  category; or the page's category and the requested ones);
+- the promoted products of the page's categories, of those its category rules lead to and
+  of the rules' categories (the best ``MAX_RELATED_PROMOTED`` by the same estimate), and the
+  best-selling and trending promoted products (a slot takes any that scores well);
 - the customer's products that may come back (buy-again);
 
 built offline where they are lists (`fit_candidates`, stored in the artifacts), and each
@@ -27,12 +32,14 @@ score equals its full-scoring score; what can differ is only a product outside e
 that full scoring would have ranked in the top.
 
 Everything per request here costs in the size of the history, the page and the lists, not
-the catalogue (`engine.recommend` keeps ``Ranking.FULL`` selectable to compare both).
+the catalogue, and every bound is a count of products, not a share of the catalogue or a
+number per category: a request brings a few hundred candidates however large the store
+(`engine.recommend` keeps ``Ranking.FULL`` selectable to compare both).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -51,13 +58,21 @@ Positions = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]
 Arrays = Mapping[str, npt.NDArray[Any]]
 
-LIST_SIZE = 50  # items per stored list (overall, per category, promoted per category)
-SIGNAL_LIMIT = 100  # best items a neighbour or rule signal contributes
+# Every bound below is a count of products, none grows with the catalogue or the number of
+# categories, so a request's candidates (at most a few hundred) and its cost stay flat.
+LIST_SIZE = 50  # items per stored per-category list (the popular ones, a page's category)
+STORE_LIST_SIZE = 100  # items in the store-wide popular and trending lists
+PROMOTED_LIST_SIZE = 20  # items in the store-wide promoted lists (one takes a slot)
+SIGNAL_LIMIT = 60  # best items a neighbour or rule signal contributes
+# A dense CF model scores every product of the rules' categories: its best there by the blend
+DENSE_CATEGORY_LIMIT = 100
 MAX_RULE_CATEGORIES = 12  # categories recommended by category rules that bring their heads
-RULE_CATEGORY_HEAD = 20  # best sellers each of those brings
+RULE_CATEGORY_HEAD = 10  # best sellers each of those brings
 PROMOTED_PER_CATEGORY = 10  # promoted products listed per category (one takes a slot)
-# The store-wide lists also hold each category's best few: the per-category cap (3 by default)
-# sends a popularity page past a crowded category's best sellers.
+MAX_RELATED_PROMOTED = 30  # of those, the most a page's related categories bring
+# The store-wide lists cap each category: the per-category cap (3 by default) sends a
+# popularity page past a crowded category's best sellers, so the list reaches into more
+# categories instead of holding one category's tenth best.
 HEAD_PER_CATEGORY = 5  # the default per-category cap (3), with room for filtered ones
 
 
@@ -88,9 +103,9 @@ def resolve_ranking(choice: str, n_items: int) -> Ranking:
 class CandidateLists:
     """Lists built offline from popularity and the catalogue (best first, ties by position).
 
-    - ``popular`` / ``trending``: the ``LIST_SIZE`` best by buyers / by recency-weighted sales,
-      and the ``HEAD_PER_CATEGORY`` best of every category;
-    - ``promoted_popular`` / ``promoted_trending``: the same among promoted products;
+    - ``popular`` / ``trending``: the ``STORE_LIST_SIZE`` best by buyers / by recency-weighted
+      sales, at most ``HEAD_PER_CATEGORY`` of a category;
+    - ``promoted_popular`` / ``promoted_trending``: the ``PROMOTED_LIST_SIZE`` best promoted;
     - ``category_popular`` / ``category_trending``: CSR rows (one per category), the same
       within each category;
     - ``category_promoted``: CSR rows, each category's promoted products by buyers;
@@ -162,12 +177,20 @@ def _best_first(values: npt.NDArray[Any], keep: npt.NDArray[np.bool_], size: int
     return positions[order][:size].astype(np.int64)
 
 
-def _with_heads(values: npt.NDArray[Any], heads: sp.csr_matrix, size: int) -> Positions:
-    """The ``size`` best positions and every row of ``heads``, best first (ties: position)."""
-    everything = np.ones(len(values), dtype=np.bool_)
-    chosen = np.union1d(_best_first(values, everything, size), heads.indices)
-    order = np.lexsort((chosen, -values[chosen]))
-    return chosen[order].astype(np.int64)
+def best_capped(
+    values: npt.NDArray[Any], category: npt.NDArray[Any], size: int, per_category: int
+) -> Positions:
+    """The ``size`` best positions with a positive value, at most ``per_category`` of any
+    category, best first (ties: lower position)."""
+    positions = np.flatnonzero(values > 0)
+    ranked = positions[np.lexsort((positions, -values[positions]))]
+    cats = np.asarray(category, dtype=np.int64)[ranked]
+    by_category = np.argsort(cats, kind="stable")  # within a category still best first
+    grouped = cats[by_category]
+    starts = np.searchsorted(grouped, grouped, side="left")
+    rank_in_category = np.empty(len(ranked), dtype=np.int64)
+    rank_in_category[by_category] = np.arange(len(ranked)) - starts
+    return ranked[rank_in_category < per_category][:size].astype(np.int64)
 
 
 def _per_category(
@@ -207,14 +230,14 @@ def fit_candidates(
     promoted_order = np.where(promoted, overall + np.float32(1e-3), np.float32(0))
     promoted_recent = np.where(promoted, trending + np.float32(1e-3), np.float32(0))
     return CandidateLists(
-        popular=_with_heads(
-            overall, _per_category(overall, category, n_categories, HEAD_PER_CATEGORY), size
-        ).astype(np.int32),
-        trending=_with_heads(
-            trending, _per_category(trending, category, n_categories, HEAD_PER_CATEGORY), size
-        ).astype(np.int32),
-        promoted_popular=_best_first(promoted_order, promoted, size).astype(np.int32),
-        promoted_trending=_best_first(promoted_recent, promoted, size).astype(np.int32),
+        popular=best_capped(overall, category, STORE_LIST_SIZE, HEAD_PER_CATEGORY).astype(np.int32),
+        trending=best_capped(trending, category, STORE_LIST_SIZE, HEAD_PER_CATEGORY).astype(
+            np.int32
+        ),
+        promoted_popular=_best_first(promoted_order, promoted, PROMOTED_LIST_SIZE).astype(np.int32),
+        promoted_trending=_best_first(promoted_recent, promoted, PROMOTED_LIST_SIZE).astype(
+            np.int32
+        ),
         category_popular=_per_category(overall, category, n_categories, size),
         category_trending=_per_category(trending, category, n_categories, size),
         category_promoted=_per_category(
@@ -227,7 +250,7 @@ def fit_candidates(
     )
 
 
-CF_LIST_SIZE = SIGNAL_LIMIT  # products a customer's stored CF list holds beyond their own
+CF_LIST_SIZE = 100  # products a customer's stored CF list holds beyond their own
 CF_LIST_BLOCK_SCORES = 20_000_000  # scores held at once while the lists are built (80 MB)
 
 
@@ -346,6 +369,20 @@ def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None)
     return np.asarray(matrix.indices[entries], dtype=np.int64)
 
 
+def best_of_rows(
+    matrix: sp.csr_matrix,
+    rows: npt.ArrayLike,
+    limit: int,
+    value: Callable[[Positions], Values],
+) -> Positions:
+    """`rows_of`, cut to the ``limit`` best by ``value`` (ties: lower position): a bound on
+    what many rows (a page's related categories) bring."""
+    listed = rows_of(matrix, rows)
+    if len(listed) <= limit:
+        return listed
+    return listed[np.lexsort((listed, -value(listed)))[:limit]]
+
+
 # ---------------------------------------------------------------------------- per request
 
 
@@ -393,6 +430,14 @@ def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
     return np.asarray(support[slot] == positions, dtype=np.bool_)
 
 
+def union(parts: Sequence[npt.ArrayLike]) -> Positions:
+    """The distinct positions of all ``parts``, ascending (`sparse.distinct` of their
+    concatenation: one sort, where `np.unique` hashes first)."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return distinct(np.concatenate([np.asarray(p, dtype=np.int64).ravel() for p in parts]))
+
+
 def row_sum(matrix: sp.csr_matrix, rows: npt.ArrayLike, weights: npt.ArrayLike) -> Sparse:
     """``Σ_r weights[r] · matrix[rows[r]]`` on its support: `sparse.weighted_row_sum` without
     the dense vector (the same float64 additions in the same order, so the same values)."""
@@ -419,13 +464,13 @@ def rule_hits(
 ) -> RuleHits:
     """The rules fired by ``seeds`` (``index`` is `rules.antecedent_index`, ``always`` the
     rules with an empty antecedent), counted only over the rules the seeds touch."""
-    context = distinct(seeds[(seeds >= 0) & (seeds < rules.n_items)])
+    context = union([seeds[(seeds >= 0) & (seeds < rules.n_items)]])
     entries, _ = row_entries(index.indptr, context)
     touched, present = np.unique(index.indices[entries], return_counts=True)
     lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
     fired = touched[present == lengths].astype(np.int64)
     if always.size:
-        fired = distinct(np.concatenate([fired, always]))
+        fired = union([fired, always])
     if fired.size == 0:
         return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
     if rules.single_consequent:

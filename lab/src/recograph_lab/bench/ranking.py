@@ -9,6 +9,13 @@ repeats), their ratio, the products two-stage ranking scored (mean and max), how
 were identical (positions, scores and reasons) and the mean share of full scoring's top 10
 that two-stage ranking kept. ``--profile`` adds the cProfile of the two-stage requests
 (cumulative time, the top functions). Nothing is timed in tests; this prints figures.
+
+``--dataset NAME|DIR`` (instead of ``--artifacts``) measures quality instead: the store
+(a public data set, the demo store or an export directory, as `recograph bench quality`
+reads it) is split under its protocol, the training part built with two-stage ranking, and
+each scored customer's top 10 ranked both ways; per row it reports NDCG@10 of both, their
+paired difference (two-stage minus full, per customer) with its standard error, and the top-10
+overlap.
 """
 
 from __future__ import annotations
@@ -19,18 +26,35 @@ import io
 import json
 import pstats
 import statistics
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recograph.build import BuildParams, build_artifacts
 from recograph.core.vocabulary import PageType, Strategy
-from recograph.engine import Context, Recommendation, Request, recommend
+from recograph.engine import BusinessRules, Context, Recommendation, Request, recommend
+from recograph.evaluation.evaluate import NO_POLICY
+from recograph.evaluation.metrics import ndcg_at_k
 from recograph.recommenders.candidates import Ranking
 from recograph.snapshot import ModelSnapshot, load_snapshot
+from recograph_lab.bench.datasets import DatasetError
+from recograph_lab.bench.quality import (
+    STRATIFIED,
+    K,
+    QualityError,
+    engine_rankings,
+    load_store,
+    mean_and_error,
+    scored_users,
+    split_store,
+    top_overlap,
+)
 
 DEFAULT_CUSTOMERS = 60
 DEFAULT_REPEATS = 3
@@ -173,7 +197,119 @@ def table(rows: Sequence[Row], snapshot: ModelSnapshot) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class QualityRow:
+    """One request kind's quality, two-stage ranking against full scoring of one build."""
+
+    row: str
+    users: int  # customers with a target
+    full_ndcg: float
+    full_se: float
+    two_stage_ndcg: float
+    two_stage_se: float
+    difference: float  # two-stage minus full, the mean of the per-customer differences
+    difference_se: float
+    top10_overlap: float
+
+
+def quality_rows(snapshot: ModelSnapshot, users: Any) -> list[QualityRow]:
+    """NDCG@10 of both rankings of ``snapshot`` (which ranks in two stages) for the served
+    hybrid and the same with stock and business rules, paired per customer."""
+    full = replace(snapshot, ranking=Ranking.FULL)
+
+    def hybrid(user: int) -> Request:
+        return Request(user=user, limit=K, in_stock_only=False)
+
+    def as_served(user: int) -> Request:
+        return Request(user=user, limit=K)
+
+    kinds: tuple[tuple[str, Callable[[int], Request], BusinessRules], ...] = (
+        ("hybrid (served default)", hybrid, NO_POLICY),
+        ("hybrid + stock + business rules", as_served, BusinessRules()),
+    )
+    rows = []
+    for name, request, business in kinds:
+        two_ranked = engine_rankings(snapshot, users, request, business)
+        full_ranked = engine_rankings(full, users, request, business)
+        two_ndcg = np.asarray(ndcg_at_k(two_ranked, users.targets, K), dtype=np.float64)
+        full_ndcg = np.asarray(ndcg_at_k(full_ranked, users.targets, K), dtype=np.float64)
+        one, other, gap = (mean_and_error(v) for v in (full_ndcg, two_ndcg, two_ndcg - full_ndcg))
+        rows.append(
+            QualityRow(
+                row=name,
+                users=int(np.sum(~np.isnan(full_ndcg))),
+                full_ndcg=one.mean,
+                full_se=one.standard_error,
+                two_stage_ndcg=other.mean,
+                two_stage_se=other.standard_error,
+                difference=gap.mean,
+                difference_se=gap.standard_error,
+                top10_overlap=top_overlap(two_ranked, full_ranked),
+            )
+        )
+    return rows
+
+
+def run_quality_comparison(
+    args: argparse.Namespace,
+) -> tuple[str, int, list[QualityRow]]:
+    """Split the ``--dataset`` store, build its training part with two-stage ranking and
+    compare both rankings on the held-out targets: (store name, products, rows)."""
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="recograph-ranking-") as tmp:
+        store = load_store(args.dataset, args.datasets_dir, Path(tmp) / "store", progress)
+        protocol = args.protocol or store.protocol
+        split = split_store(store.data, protocol, args.seed)
+        validation = "item" if protocol == STRATIFIED else "auto"
+        params = BuildParams(seed=args.seed, ranking=Ranking.TWO_STAGE.value, validation=validation)
+        build_artifacts(split.train, Path(tmp) / "artifacts", params, evaluate=False)
+        snapshot = load_snapshot(Path(tmp) / "artifacts")
+    users = scored_users(snapshot, split, args.seed, args.max_users)
+    if len(users.positions) == 0:
+        raise QualityError("no customer with targets is known to the build")
+    progress(f"{store.name}: {split.description}; {len(users.positions)} customers scored")
+    return store.name, snapshot.n_items, quality_rows(snapshot, users)
+
+
+def quality_table(name: str, products: int, rows: Sequence[QualityRow]) -> str:
+    lines = [
+        f"{name} ({products:,} products): NDCG@{K}, two-stage ranking vs full scoring of the "
+        "same build, difference paired per customer (± standard error)",
+        "",
+        "| request | customers | full | two-stage | two-stage − full | top-10 overlap |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.row} | {row.users} | {row.full_ndcg:.4f} ± {row.full_se:.4f} | "
+            f"{row.two_stage_ndcg:.4f} ± {row.two_stage_se:.4f} | "
+            f"{row.difference:+.4f} ± {row.difference_se:.4f} | {row.top10_overlap:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _run_dataset(args: argparse.Namespace) -> int:
+    try:
+        name, products, rows = run_quality_comparison(args)
+    except (DatasetError, QualityError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = {"dataset": name, "products": products, "quality": [asdict(r) for r in rows]}
+    print(json.dumps(report, indent=2) if args.json else quality_table(name, products, rows))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.dataset is not None:
+        return _run_dataset(args)
+    if args.artifacts is None:
+        print("error: give --artifacts (CPU) or --dataset (quality)", file=sys.stderr)
+        return 2
     snapshot = load_snapshot(args.artifacts, mmap=True)
     requests = requests_for(snapshot, args.customers, args.seed)
     configs: list[tuple[tuple[str, float], ...] | None] = [None]
@@ -217,7 +353,31 @@ def register(subparsers: Any) -> None:
         help="engine CPU per request: full scoring vs two-stage ranking, per CF model",
         description=__doc__,
     )
-    parser.add_argument("--artifacts", type=Path, required=True, help="a published build")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--artifacts", type=Path, help="a published build: CPU per request")
+    source.add_argument(
+        "--dataset",
+        metavar="NAME|DIR",
+        help="quality instead: a public data set (movielens, online-retail, groceries, ...), "
+        "demo, or a store export directory, split and built here",
+    )
+    parser.add_argument(
+        "--datasets-dir",
+        type=Path,
+        default=Path("../shared/datasets"),
+        help="with --dataset: where the public data sets are (default ../shared/datasets)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("stratified", "temporal", "last-order"),
+        help="with --dataset: override the data set's split protocol",
+    )
+    parser.add_argument(
+        "--max-users",
+        type=int,
+        default=2000,
+        help="with --dataset: a seeded sample of at most this many customers (default 2000)",
+    )
     parser.add_argument(
         "--customers",
         type=int,
@@ -232,7 +392,7 @@ def register(subparsers: Any) -> None:
         "(default every model alone)",
     )
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="default 3")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="requests, split and build seed")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile top N")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
