@@ -30,6 +30,9 @@ from recograph.schema.operation import STATE_KEY, OperationLabel
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 
+sys.path.insert(0, str(Path(__file__).parent))
+from profile_request import graphql_post_scope
+
 BODY = b'{"query": "{ modelInfo { version } }"}'
 
 
@@ -40,25 +43,7 @@ async def _fixed_answer(request: Request) -> Response:
 
 
 async def _call(asgi: Any) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+    scope = {**graphql_post_scope(BODY), "state": {}}
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": BODY, "more_body": False}

@@ -55,9 +55,9 @@ def _bodies(app: Any, n: int) -> list[bytes]:
     return bodies
 
 
-async def _call(app: Callable[..., Awaitable[None]], body: bytes) -> bytes:
-    """One POST /graphql through the ASGI app; the response body."""
-    scope = {
+def graphql_post_scope(body: bytes) -> dict[str, Any]:
+    """The ASGI scope of a JSON POST /graphql carrying ``body`` (loopback client and server)."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -75,6 +75,11 @@ async def _call(app: Callable[..., Awaitable[None]], body: bytes) -> bytes:
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def _call(app: Callable[..., Awaitable[None]], body: bytes) -> bytes:
+    """One POST /graphql through the ASGI app; the response body."""
+    scope = graphql_post_scope(body)
     sent = False
     chunks: list[bytes] = []
     status = 0
