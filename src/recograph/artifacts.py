@@ -52,7 +52,10 @@ logger = logging.getLogger(__name__)
 # 4: the repeat model's re-buy interval quantiles per category (due dates, buy-again reasons).
 # 5: each customer's best products per dense CF model (``candidates.cf.*``: SVD, ALS, EASE),
 #    so two-stage ranking needs no pass over the catalogue for them.
-FORMAT_VERSION = 5
+# 6: what a server derived at load is stored, so workers map it instead of each holding its
+#    own copy: every customer's purchase table (``histories.purchases.*``) and the completed
+#    orders × products for co-purchase rates (``order_baskets.*``, where the entries are).
+FORMAT_VERSION = 6
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MMAP_DIR = ".mmap"
