@@ -33,7 +33,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +52,10 @@ logger = logging.getLogger(__name__)
 # 4: the repeat model's re-buy interval quantiles per category (due dates, buy-again reasons).
 # 5: each customer's best products per dense CF model (``candidates.cf.*``: SVD, ALS, EASE),
 #    so two-stage ranking needs no pass over the catalogue for them.
-FORMAT_VERSION = 5
+# 6: what a server derived at load is stored, so workers map it instead of each holding its
+#    own copy: every customer's purchase table (``histories.purchases.*``) and the completed
+#    orders × products for co-purchase rates (``order_baskets.*``, where the entries are).
+FORMAT_VERSION = 6
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MMAP_DIR = ".mmap"
@@ -236,22 +239,27 @@ def _check(
         raise ArtifactError(f"{directory}: array {name!r} checksum mismatch")
 
 
-def _read_arrays(
-    directory: Path, expected: dict[str, list[Any]], verify: bool
-) -> dict[str, npt.NDArray[Any]]:
-    arrays: dict[str, npt.NDArray[Any]] = {}
+def _npz_arrays(
+    directory: Path, names: list[str], expected: dict[str, list[Any]], verify: bool
+) -> Iterator[tuple[str, npt.NDArray[Any]]]:
+    """Each of ``names`` read from ``arrays.npz`` and checked, one at a time (read-only)."""
     with (
         (directory / ARRAYS_FILE).open("rb") as handle,
         np.load(handle, allow_pickle=False) as npz,
     ):
-        for name, spec in expected.items():
+        for name in names:
             if name not in npz.files:
                 raise ArtifactError(f"{directory}: array {name!r} missing")
             array = npz[name]
-            _check(directory, name, array, spec, verify)
+            _check(directory, name, array, expected[name], verify)
             array.setflags(write=False)
-            arrays[name] = array
-    return arrays
+            yield name, array
+
+
+def _read_arrays(
+    directory: Path, expected: dict[str, list[Any]], verify: bool
+) -> dict[str, npt.NDArray[Any]]:
+    return dict(_npz_arrays(directory, list(expected), expected, verify))
 
 
 def _npz_stamp(directory: Path) -> str:
@@ -280,10 +288,11 @@ def _write_mapped(directory: Path, target: Path, expected: dict[str, list[Any]])
             return
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            arrays = _read_arrays(directory, expected, verify=True)
-            for index, name in enumerate(sorted(arrays)):
-                np.save(staging / f"{index}.npy", arrays[name], allow_pickle=False)
-            (staging / "names").write_text("\n".join(sorted(arrays)) + "\n")
+            # One array at a time, not all of them at once (≈ 390 MB on the 100x store).
+            names = sorted(expected)
+            for index, (_, array) in enumerate(_npz_arrays(directory, names, expected, True)):
+                np.save(staging / f"{index}.npy", array, allow_pickle=False)
+            (staging / "names").write_text("\n".join(names) + "\n")
             (staging / MMAP_COMPLETE).write_text(_npz_stamp(directory))
             shutil.rmtree(target, ignore_errors=True)  # a stale copy of another arrays.npz
             staging.rename(target)

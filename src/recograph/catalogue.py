@@ -7,8 +7,8 @@ order of ``item_ids`` / ``user_ids`` (ascending store ids).
 
 from __future__ import annotations
 
-import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recograph.core.codec import ArrayCoded, Encoding, dense
+from recograph.core.codec import ArrayCoded, Encoding, dense, nested
 from recograph.core.ids import IdIndex
 from recograph.dataset import COMPLETED, StoreData
 
@@ -106,6 +106,65 @@ def catalogue_from_products(products: pd.DataFrame) -> Catalogue:
 
 
 @dataclass(frozen=True)
+class Purchases(ArrayCoded):
+    """Per customer, from their completed orders: how many there are, the last one (-1: none)
+    and, as a CSR row, on how many distinct order dates they bought each product (orders
+    placed at the same moment are one purchase, as the repeat model counts them).
+
+    Counted by the build and stored with the histories (a profile reads one row), so a server
+    maps it rather than counting it again in every worker."""
+
+    n_completed: IntArray = field(metadata=dense(np.int64))
+    last_completed: IntArray = field(metadata=dense(np.int64))
+    count_indptr: IntArray = field(metadata=dense(np.int64))
+    count_items: IntArray = field(metadata=dense(np.int64))
+    count_values: npt.NDArray[np.float32] = field(metadata=dense(np.float32))
+
+    ARRAY_PREFIX: ClassVar[str] = "histories.purchases."
+
+    @classmethod
+    def count(
+        cls,
+        user_order_indptr: IntArray,
+        order_status: StrArray,
+        order_date: IntArray,
+        order_line_indptr: IntArray,
+        line_item: npt.NDArray[np.int32],
+    ) -> Purchases:
+        """The table of the customers' orders and lines (`Histories`' arrays of those names)."""
+        n_users = len(user_order_indptr) - 1
+        n_orders = len(order_status)
+        order_user = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(user_order_indptr))
+        done = np.flatnonzero(np.asarray(order_status == COMPLETED))
+        n_completed = np.bincount(order_user[done], minlength=n_users).astype(np.int64)
+        last = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(last, order_user[done], done)  # a customer's orders ascend by date
+        sizes = np.diff(order_line_indptr)
+        line_order = np.repeat(np.arange(n_orders, dtype=np.int64), sizes)
+        kept = np.isin(line_order, done)
+        users = order_user[line_order[kept]]
+        items = line_item[kept].astype(np.int64)
+        dates = order_date[line_order[kept]].astype(np.int64)
+        n_items = int(items.max()) + 1 if items.size else 1
+        # distinct (customer, item, date), then the dates per (customer, item)
+        triples = np.unique(np.stack([users, items, dates]), axis=1)
+        pairs, counts = np.unique(triples[0] * n_items + triples[1], return_counts=True)
+        indptr = np.zeros(n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs // n_items, minlength=n_users), out=indptr[1:])
+        return cls(n_completed, last, indptr, pairs % n_items, counts.astype(np.float32))
+
+    @classmethod
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        n_users = len(values["n_completed"])
+        indptr = values["count_indptr"]
+        if len(values["last_completed"]) != n_users or len(indptr) != n_users + 1:
+            raise ValueError(f"{prefix}: per-customer arrays disagree on the customers")
+        n_counts = int(indptr[-1])
+        if len(values["count_items"]) != n_counts or len(values["count_values"]) != n_counts:
+            raise ValueError(f"{prefix}: {n_counts} counts in count_indptr, other lengths")
+
+
+@dataclass(frozen=True)
 class Histories(ArrayCoded):
     """Customers with their orders (every status), order lines and reviews, as CSR-like arrays.
 
@@ -132,6 +191,8 @@ class Histories(ArrayCoded):
     review_item: npt.NDArray[np.int32] = field(metadata=_stored(np.int32))
     review_rating: IntArray = field(metadata=_stored(np.int64))
     review_date: IntArray = field(metadata=_stored(np.int64))
+    # Counted from the arrays above (`Purchases.count`): every customer's completed purchases.
+    purchases: Purchases = field(metadata=nested(Purchases), repr=False, compare=False)
     index: IdIndex = field(init=False, repr=False, compare=False)
 
     ARRAY_PREFIX: ClassVar[str] = "histories."
@@ -141,6 +202,12 @@ class Histories(ArrayCoded):
 
     def __len__(self) -> int:
         return len(self.user_ids)
+
+    @classmethod
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        n_users = len(values["user_ids"])
+        if len(values["purchases"].n_completed) != n_users:
+            raise ValueError(f"{prefix}purchases: not counted for these {n_users} customers")
 
     def orders_of(self, user: int) -> range:
         return range(int(self.user_order_indptr[user]), int(self.user_order_indptr[user + 1]))
@@ -160,52 +227,9 @@ class Histories(ArrayCoded):
             and (before is None or self.order_date[order] < before)
         ]
 
-    @functools.cached_property
-    def purchases(self) -> Purchases:
-        """Every customer's completed purchases, counted once (a profile reads one row)."""
-        return Purchases.of(self)
-
     def order_items(self, order: int) -> npt.NDArray[np.int32]:
         span = self.lines_of(order)
         return self.line_item[span.start : span.stop]
-
-
-@dataclass(frozen=True)
-class Purchases:
-    """Per customer, from their completed orders: how many there are, the last one (-1: none)
-    and, as a CSR row, on how many distinct order dates they bought each product (orders
-    placed at the same moment are one purchase, as the repeat model counts them)."""
-
-    n_completed: IntArray
-    last_completed: IntArray
-    count_indptr: IntArray
-    count_items: IntArray
-    count_values: npt.NDArray[np.float32]
-
-    @classmethod
-    def of(cls, histories: Histories) -> Purchases:
-        n_users = len(histories.user_ids)
-        n_orders = len(histories.order_ids)
-        order_user = np.repeat(
-            np.arange(n_users, dtype=np.int64), np.diff(histories.user_order_indptr)
-        )
-        done = np.flatnonzero(np.asarray(histories.order_status == COMPLETED))
-        n_completed = np.bincount(order_user[done], minlength=n_users).astype(np.int64)
-        last = np.full(n_users, -1, dtype=np.int64)
-        np.maximum.at(last, order_user[done], done)  # a customer's orders ascend by date
-        sizes = np.diff(histories.order_line_indptr)
-        line_order = np.repeat(np.arange(n_orders, dtype=np.int64), sizes)
-        kept = np.isin(line_order, done)
-        users = order_user[line_order[kept]]
-        items = histories.line_item[kept].astype(np.int64)
-        dates = histories.order_date[line_order[kept]].astype(np.int64)
-        n_items = int(items.max()) + 1 if items.size else 1
-        # distinct (customer, item, date), then the dates per (customer, item)
-        triples = np.unique(np.stack([users, items, dates]), axis=1)
-        pairs, counts = np.unique(triples[0] * n_items + triples[1], return_counts=True)
-        indptr = np.zeros(n_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pairs // n_items, minlength=n_users), out=indptr[1:])
-        return cls(n_completed, last, indptr, pairs % n_items, counts.astype(np.float32))
 
 
 def _indptr(owner_positions: npt.NDArray[np.int64], n_owners: int) -> IntArray:
@@ -238,18 +262,23 @@ def histories_from_store(data: StoreData, items: IdIndex) -> Histories:
     reviews = reviews[(reviews["user"] >= 0) & (reviews["item"] >= 0)].sort_values(
         ["user", "created_at", "review_id"], kind="stable"
     )
+    user_order_indptr = _indptr(orders["user"].to_numpy(np.int64), len(users))
+    order_date = to_epoch_seconds(orders["order_date"])
+    order_status = _str_array(orders["status"])
+    order_line_indptr = _indptr(lines["order"].to_numpy(np.int64), len(order_index))
+    line_item = lines["item"].to_numpy(np.int32)
     return Histories(
         user_ids=users.ids,
         user_name=_str_array(customers["name"]),
         user_email=_str_array(customers["email"]),
         user_created_at=to_epoch_seconds(customers["created_at"]),
-        user_order_indptr=_indptr(orders["user"].to_numpy(np.int64), len(users)),
+        user_order_indptr=user_order_indptr,
         order_ids=order_index.ids,
-        order_date=to_epoch_seconds(orders["order_date"]),
-        order_status=_str_array(orders["status"]),
+        order_date=order_date,
+        order_status=order_status,
         order_total=orders["grand_total"].to_numpy(np.float64),
-        order_line_indptr=_indptr(lines["order"].to_numpy(np.int64), len(order_index)),
-        line_item=lines["item"].to_numpy(np.int32),
+        order_line_indptr=order_line_indptr,
+        line_item=line_item,
         line_qty=lines["qty"].to_numpy(np.int64),
         line_price=lines["price"].to_numpy(np.float64),
         user_review_indptr=_indptr(reviews["user"].to_numpy(np.int64), len(users)),
@@ -257,4 +286,7 @@ def histories_from_store(data: StoreData, items: IdIndex) -> Histories:
         review_item=reviews["item"].to_numpy(np.int32),
         review_rating=reviews["rating"].to_numpy(np.int64),
         review_date=to_epoch_seconds(reviews["created_at"]),
+        purchases=Purchases.count(
+            user_order_indptr, order_status, order_date, order_line_indptr, line_item
+        ),
     )

@@ -152,13 +152,15 @@ class ModelSnapshot:
     # Each customer's best products per dense CF model; None (or lists of other models, as
     # after a refit replaced one): built from the models at construction.
     cf_lists: CFLists | None = None
+    # Completed orders × products for co-purchase rates; None: built from the histories at
+    # construction (the build does, and stores them; a server maps them).
+    baskets: OrderBaskets | None = None
     # Derived once at load, never per request:
     product_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_rule_index: sp.csr_matrix = field(init=False, repr=False)
     category_share: npt.NDArray[np.float32] = field(init=False, repr=False)
     product_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     category_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
-    order_baskets: OrderBaskets = field(init=False, repr=False)  # co-purchase rates
     complements: ComplementTable = field(init=False, repr=False)  # a cart page's leads
 
     def __post_init__(self) -> None:
@@ -171,11 +173,11 @@ class ModelSnapshot:
         setter(self, "category_share", _category_share(self.catalogue, self.popularity.overall))
         setter(self, "product_rules_always", empty_antecedents(self.product_rules))
         setter(self, "category_rules_always", empty_antecedents(self.category_rules))
-        setter(self, "order_baskets", completed_baskets(self.histories, len(self.catalogue)))
+        if self.baskets is None:
+            setter(self, "baskets", completed_baskets(self.histories, len(self.catalogue)))
+        elif self.order_baskets.orders.shape[1] != len(self.catalogue):
+            raise ValueError("the order baskets are of another catalogue")
         setter(self, "complements", ComplementTable.of(self.product_rules, self.content.similarity))
-        # The per-customer purchase table profiles read (`Histories.purchases`, cached): built
-        # here at load, so no request pays for it (the first one did).
-        _ = self.histories.purchases
         if self.candidates is None:
             catalogue = self.catalogue
             lists = fit_candidates(
@@ -191,6 +193,12 @@ class ModelSnapshot:
         """The dense CF models' per-customer lists (always present after construction)."""
         assert self.cf_lists is not None
         return self.cf_lists
+
+    @property
+    def order_baskets(self) -> OrderBaskets:
+        """Completed orders × products (always present after construction)."""
+        assert self.baskets is not None
+        return self.baskets
 
     @property
     def lists(self) -> CandidateLists:
@@ -269,6 +277,7 @@ class ModelSnapshot:
         arrays.update(self.category_rules.to_arrays("rules.category."))
         arrays.update(self.lists.to_arrays("candidates."))
         arrays.update(self.customer_lists.to_arrays("candidates.cf."))
+        arrays.update(self.order_baskets.to_arrays("order_baskets."))
         return arrays
 
     @classmethod
@@ -296,6 +305,7 @@ class ModelSnapshot:
             candidates=CandidateLists.from_arrays(arrays, "candidates."),
             ranking=Ranking(manifest.get("ranking", Ranking.TWO_STAGE.value)),
             cf_lists=CFLists.from_arrays(arrays, dense_cf_models(cf_models), "candidates.cf."),
+            baskets=OrderBaskets.from_arrays(arrays, "order_baskets."),
         )
 
 

@@ -259,11 +259,15 @@ def test_lists_round_trip_and_ranking_is_recorded(tiny: ModelSnapshot, tmp_path:
         assert again.to_arrays()[name].tolist() == array.tolist(), name
 
 
-@pytest.mark.parametrize(("old_format", "missing"), [(2, "candidates."), (4, "candidates.cf.")])
+@pytest.mark.parametrize(
+    ("old_format", "missing"),
+    [(2, "candidates."), (4, "candidates.cf."), (5, "order_baskets."), (5, "purchases.")],
+)
 def test_a_build_without_candidate_lists_is_refused_by_its_format(
     tiny_root: Path, tmp_path: Path, old_format: int, missing: str
 ) -> None:
-    # Format 3 added the candidate lists, format 5 the per-customer CF lists.
+    # Format 3 added the candidate lists, format 5 the per-customer CF lists, format 6 the
+    # purchase table and the order baskets.
     old = artifacts.publish(
         {k: v for k, v in load_snapshot(tiny_root).to_arrays().items() if missing not in k},
         {"version": "v-old"},
@@ -274,7 +278,8 @@ def test_a_build_without_candidate_lists_is_refused_by_its_format(
     manifest["format_version"] = old_format
     (old / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
-        artifacts.ArtifactError, match=f"artifact format {old_format}, this server reads format 5"
+        artifacts.ArtifactError,
+        match=f"artifact format {old_format}, this server reads format {artifacts.FORMAT_VERSION}",
     ):
         load_snapshot(old, verify=False)
 

@@ -4,6 +4,7 @@ published build untouched, corruption still refused."""
 from __future__ import annotations
 
 import hashlib
+import mmap
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 
 from recograph import artifacts
+from recograph.catalogue import Purchases
 from recograph.engine import Request, recommend
+from recograph.recommenders.intent import completed_baskets
 from recograph.snapshot import load_snapshot
 
 
@@ -86,3 +89,49 @@ def test_prune_removes_the_mapped_copies_of_deleted_builds(root: Path) -> None:
     artifacts.publish(dict(loaded.arrays), manifest, root, version="z-newer", keep=1)
     assert not (root / old).exists()
     assert not (root / artifacts.MMAP_DIR / old).exists()
+
+
+def _is_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` reads a memory map (shared by every process mapping the file)."""
+    base = array.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, mmap.mmap)
+
+
+def test_a_mapped_snapshot_keeps_what_it_derived_in_the_map(root: Path) -> None:
+    # What a worker derived at load was private to it: the purchase table, the order
+    # baskets (rows and columns) and the ones of the CF lists are stored (format 6) and mapped.
+    snapshot = load_snapshot(root, mmap=True)
+    purchases = snapshot.histories.purchases
+    baskets = snapshot.order_baskets
+    lists = list(snapshot.customer_lists.rows.values())
+    arrays = {
+        "purchases.count_items": purchases.count_items,
+        "purchases.count_values": purchases.count_values,
+        "purchases.count_indptr": purchases.count_indptr,
+        "purchases.n_completed": purchases.n_completed,
+        "baskets.orders.indices": baskets.orders.indices,
+        "baskets.orders.indptr": baskets.orders.indptr,
+        "baskets.items.indices": baskets.items.indices,
+        "baskets.items.indptr": baskets.items.indptr,
+        **{f"cf_lists.{i}.indices": matrix.indices for i, matrix in enumerate(lists)},
+    }
+    assert lists
+    assert {name: _is_mapped(array) for name, array in arrays.items()} == dict.fromkeys(
+        arrays, True
+    )
+    for ones in (baskets.orders.data, baskets.items.data, *(m.data for m in lists)):
+        assert ones.strides == (0,)  # one value, whatever the number of entries
+        assert ones.size == 0 or ones.min() == ones.max() == 1
+    read = load_snapshot(root)
+    assert (read.order_baskets.orders != baskets.orders).nnz == 0
+    assert (read.order_baskets.items != baskets.items).nnz == 0
+    h = read.histories
+    recounted = Purchases.count(
+        h.user_order_indptr, h.order_status, h.order_date, h.order_line_indptr, h.line_item
+    )
+    for name in ("n_completed", "last_completed", "count_indptr", "count_items", "count_values"):
+        np.testing.assert_array_equal(getattr(purchases, name), getattr(recounted, name))
+    rebuilt = completed_baskets(h, read.n_items)
+    assert (rebuilt.orders != baskets.orders).nnz == 0

@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from recograph.core.codec import pattern_matrix
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
@@ -296,8 +297,7 @@ class CFLists:
             shape = tuple(int(n) for n in arrays[f"{prefix}{name}.shape"])
             if len(indptr) != shape[0] + 1:
                 raise ValueError(f"{prefix}{name}: {len(indptr)} row pointers, {shape[0]} rows")
-            data = np.ones(len(indices), dtype=np.int8)
-            rows[name] = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+            rows[name] = pattern_matrix(indices, indptr, (shape[0], shape[1]), np.int8)
         return cls(rows=rows, models=dict(models))
 
 

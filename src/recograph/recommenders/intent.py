@@ -15,15 +15,17 @@ lines the snapshot already holds (the same completed orders the rules were mined
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from importlib.metadata import entry_points
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.catalogue import Catalogue, Histories
+from recograph.recommenders.codec import ArrayCoded, pattern
 from recograph.recommenders.rules import RuleSet, antecedent_index, baskets_matrix
 from recograph.recommenders.sparse import row_entries
 
@@ -64,12 +66,20 @@ class Related:
 
 
 @dataclass(frozen=True)
-class OrderBaskets:
-    """Completed orders × items (boolean), row-wise and column-wise, so a co-purchase rate
-    reads only the seed's orders (both built once per snapshot by the server)."""
+class OrderBaskets(ArrayCoded):
+    """Completed orders × items (ones), row-wise and column-wise, so a co-purchase rate
+    reads only the seed's orders. Built with the snapshot and stored with it (only where
+    the entries are), so a server maps both rather than building them in every worker."""
 
-    orders: sp.csr_matrix
-    items: sp.csc_matrix
+    orders: sp.csr_matrix = field(metadata=pattern(np.int64))
+    items: sp.csc_matrix = field(metadata=pattern(np.int64, columns=True))
+
+    ARRAY_PREFIX: ClassVar[str] = "order_baskets."
+
+    @classmethod
+    def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
+        if values["orders"].shape != values["items"].shape:
+            raise ValueError(f"{prefix}: orders and items disagree on the baskets' shape")
 
     @classmethod
     def of(cls, matrix: sp.csr_matrix) -> OrderBaskets:
