@@ -71,6 +71,8 @@ def test_a_short_real_run(
     assert [(r["endpoint"], r["concurrency"]) for r in rows] == [
         ("graphql", 2),
         ("plain", 2),
+        ("paced", 0),  # the default --offered: 0.25, 0.5 and 0.75 of the best rate
+        ("paced", 0),
         ("paced", 0),
     ]
     assert all(r["errors"] == 0 for r in rows)
@@ -162,3 +164,55 @@ def test_the_httpx_driver_cycles_through_the_bodies() -> None:
     result = asyncio.run(level)
     assert result.requests == 7
     assert sorted(seen) == sorted([b"1", b"2", b"3", b"1", b"2", b"3", b"1"])
+
+
+def test_the_open_loop_client_reuses_its_connections_and_reads_each_status() -> None:
+    import asyncio
+
+    from recograph_lab.bench.serve import KeepAlivePool
+
+    async def scenario() -> tuple[list[bool], list[bytes], int, int]:
+        seen: list[bytes] = []
+        connections = 0
+        finished = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                seen.append(body)
+                status = b"200 OK" if body != b"bad" else b"500 Internal Server Error"
+                answer = b'{"data":' + body + b"}"
+                writer.write(
+                    b"HTTP/1.1 "
+                    + status
+                    + b"\r\ncontent-length: "
+                    + str(len(answer)).encode()
+                    + b"\r\n\r\n"
+                    + answer
+                )
+            writer.close()
+            await writer.wait_closed()
+            finished.set()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = KeepAlivePool(f"http://127.0.0.1:{port}/graphql", [b"1", b"bad", b"3"])
+        answers = [await pool.post_ok(i) for i in range(5)]
+        opened = pool.opened
+        await pool.aclose()
+        await finished.wait()
+        server.close()
+        await server.wait_closed()
+        return answers, seen, opened, connections
+
+    answers, seen, opened, connections = asyncio.run(scenario())
+    assert answers == [True, False, True, True, False]
+    assert seen == [b"1", b"bad", b"3", b"1", b"bad"]
+    assert (opened, connections) == (1, 1)  # one keep-alive connection for all five
