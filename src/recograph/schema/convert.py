@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from recograph.core.ids import IdIndex
 from recograph.engine import as_of, build_profile, due_items
 from recograph.online.state import Loaded
 from recograph.recommenders import due as due_dates
@@ -18,6 +19,10 @@ from recograph.schema.errors import BadInput, NotFound
 from recograph.snapshot import ModelSnapshot
 
 _PRODUCTS = "products"  # key of the product view cache in Loaded.derived
+# Product views kept per snapshot and worker: the most requested products come first, so a
+# bound keeps the hits while a large catalogue (≈ 1 KB a view, descriptions included) cannot
+# grow every worker's private memory to a copy of the catalogue.
+PRODUCT_VIEWS_KEPT = 4096
 
 
 def timestamp(seconds: int | float) -> datetime:
@@ -46,26 +51,38 @@ def product_view(snapshot: ModelSnapshot, position: int) -> t.Product:
 
 def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
     """Product objects, built once per snapshot and shared by every request (they are
-    immutable and a pure function of the snapshot)."""
+    immutable and a pure function of the snapshot); the first `PRODUCT_VIEWS_KEPT` built are
+    kept, any other is built for the request."""
     cache: dict[int, t.Product] = loaded.derived.setdefault(_PRODUCTS, {})
     out: list[t.Product] = []
     for position in positions:
         view = cache.get(position)
         if view is None:
-            view = cache[position] = product_view(loaded.snapshot, position)
+            view = product_view(loaded.snapshot, position)
+            if len(cache) < PRODUCT_VIEWS_KEPT:
+                cache[position] = view
         out.append(view)
     return out
 
 
 def _lookup(loaded: Loaded, kind: str) -> dict[int, int]:
-    """Store id -> position, built once per snapshot (``IdIndex`` sorts on every call)."""
+    """Product id -> position, built once per snapshot (carts look several up a request)."""
     key = ("ids", kind)
     table: dict[int, int] | None = loaded.derived.get(key)
     if table is None:
-        snapshot = loaded.snapshot
-        ids = snapshot.catalogue.item_ids if kind == "product" else snapshot.histories.user_ids
-        table = loaded.derived[key] = {int(i): p for p, i in enumerate(ids.tolist())}
+        ids = loaded.snapshot.catalogue.item_ids.tolist()
+        table = loaded.derived[key] = {int(i): p for p, i in enumerate(ids)}
     return table
+
+
+def _customer_index(loaded: Loaded) -> IdIndex:
+    """Customer id -> position by binary search over the mapped ids (`IdIndex`, made once per
+    snapshot): a dict of 100,000 customers was ≈ 10 MB of every worker's private memory, for
+    one look-up a request."""
+    index: IdIndex | None = loaded.derived.get(("ids", "customer"))
+    if index is None:
+        index = loaded.derived["ids", "customer"] = IdIndex(loaded.snapshot.histories.user_ids)
+    return index
 
 
 def product_position(loaded: Loaded, product_id: int, argument: str) -> int:
@@ -86,7 +103,7 @@ def product_positions(loaded: Loaded, product_ids: Sequence[int], argument: str)
 
 
 def customer_position(loaded: Loaded, customer_id: int, argument: str) -> int:
-    position = _lookup(loaded, "customer").get(customer_id)
+    position = _customer_index(loaded).position(customer_id)
     if position is None:
         raise NotFound(f"unknown customer id {customer_id} in {argument}", argument=argument)
     return position
@@ -97,7 +114,7 @@ def known_customer(loaded: Loaded, customer_id: int, argument: str) -> int | Non
     signed up since: served as a new visitor). Ids are positive."""
     if customer_id < 1:
         raise BadInput(f"{argument} must be a positive id, got {customer_id}", argument=argument)
-    return _lookup(loaded, "customer").get(customer_id)
+    return _customer_index(loaded).position(customer_id)
 
 
 def category_position(snapshot: ModelSnapshot, name: str, argument: str) -> int:
