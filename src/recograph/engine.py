@@ -220,8 +220,8 @@ class _RuleEvidence:
     from_category: npt.NDArray[np.bool_]
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
+    categories: dict[int, int]  # the seeds' and past's categories (a rule reason reads them)
     positions: Positions | None = None  # the arrays are on these candidates (None: every item)
-    categories: dict[int, int] = field(default_factory=dict)  # seeds' and past's categories
 
     def slot(self, item: int) -> int:
         """Where ``item``'s evidence is in the arrays."""
@@ -259,7 +259,7 @@ class _ReplayedRuleEvidence:
     category_share: npt.NDArray[np.float32]
     seeds: tuple[int, ...]  # the page's items
     past: tuple[int, ...]  # purchases
-    categories: dict[int, int] = field(default_factory=dict)  # seeds' and past's categories
+    categories: dict[int, int]  # the seeds' and past's categories (a rule reason reads them)
 
     def best(self, item: int) -> tuple[bool, int, int]:
         """As `_RuleEvidence.best`."""
@@ -1907,7 +1907,7 @@ def _rule_scores_on(
     purchased = tuple(p for p in profile.items.tolist() if p not in ctx)
     categories = _categories_of(snapshot, ctx + purchased)
     evidence = _RuleEvidence(
-        best_product, best_category, from_category, ctx, purchased, positions, categories
+        best_product, best_category, from_category, ctx, purchased, categories, positions
     )
     return score.astype(np.float32), evidence
 

@@ -59,7 +59,7 @@ def _fixture() -> tuple[Any, sp.csr_matrix, intent.OrderBaskets]:
 
 def test_complements_are_rules_of_the_seed_with_lift_above_one_and_not_alike() -> None:
     rules, similarity, _ = _fixture()
-    found = intent.complements(A, rules, similarity)
+    found = intent.complements(A, intent.ComplementTable.of(rules, similarity))
     assert [(r.position, r.intent) for r in found] == [
         (D, Intent.COMPLEMENTARY),
         (M, Intent.COMPLEMENTARY),
@@ -88,19 +88,31 @@ def test_substitutes_are_alike_and_rarely_bought_together() -> None:
 
 def test_any_alternates_complement_and_substitute_then_the_rest() -> None:
     rules, similarity, baskets = _fixture()
-    found = intent.related(A, rules, similarity, baskets, Intent.ANY, limit=10)
+    table = intent.ComplementTable.of(rules, similarity)
+    found = intent.related(A, table, similarity, baskets, Intent.ANY, limit=10)
     assert [r.position for r in found] == [D, C, M]
-    assert [r.position for r in intent.related(A, rules, similarity, baskets, Intent.ANY, 2)] == [
+    assert [r.position for r in intent.related(A, table, similarity, baskets, Intent.ANY, 2)] == [
         D,
         C,
     ]
 
 
 def _table_rows(rules: Any, similarity: sp.csr_matrix, seed: int) -> list[Any]:
-    return [
-        (r.rule, r.position, r.lift, r.confidence)
-        for r in intent.complements(seed, rules, similarity)
-    ]
+    """The complements of ``seed`` worked out rule by rule, as the definition says (the
+    reference the vectorised `ComplementTable` is checked against): rules {seed} => {item}
+    with lift above 1 whose item's similarity to the seed is below the alike threshold, by
+    lift, confidence (descending), then position."""
+    threshold = intent.IntentThresholds().alike_min_similarity
+    found = []
+    for rule in range(len(rules)):
+        antecedent, consequent = list(rules.antecedent(rule)), list(rules.consequent(rule))
+        if antecedent != [seed] or len(consequent) != 1 or not rules.lift[rule] > 1.0:
+            continue
+        item = int(consequent[0])
+        if similarity[seed, item] >= threshold:
+            continue
+        found.append((rule, item, float(rules.lift[rule]), float(rules.confidence[rule])))
+    return sorted(found, key=lambda row: (-row[2], -row[3], row[1]))
 
 
 def test_complement_table_holds_each_seeds_complements_in_order() -> None:

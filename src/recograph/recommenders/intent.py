@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from recograph.catalogue import Catalogue, Histories
 from recograph.recommenders.codec import ArrayCoded, pattern
-from recograph.recommenders.rules import RuleSet, antecedent_index, baskets_matrix
+from recograph.recommenders.rules import RuleSet, baskets_matrix
 from recograph.recommenders.sparse import row_entries
 
 COMPLETED = "completed"
@@ -118,47 +118,6 @@ def _similarity_row(similarity: sp.csr_matrix, seed: int) -> dict[int, float]:
     return dict(zip(columns, similarity.data[start:stop].tolist(), strict=True))
 
 
-def complements(
-    seed: int,
-    rules: RuleSet,
-    content_similarity: sp.csr_matrix,
-    thresholds: IntentThresholds = IntentThresholds(),
-    rule_index: sp.csr_matrix | None = None,
-) -> list[Related]:
-    """Rules ``{seed} => {item}`` with lift > 1 whose item is not alike; by lift, confidence,
-    then position. ``rule_index`` is `rules.antecedent_index(rules)` (the snapshot keeps it),
-    so only the seed's own rules are read."""
-    index = antecedent_index(rules) if rule_index is None else rule_index
-    own = index.indices[index.indptr[seed] : index.indptr[seed + 1]].astype(np.int64)
-    single = rules.antecedent_lengths[own] == 1
-    if not rules.single_consequent:
-        single &= np.diff(rules.consequent_indptr)[own] == 1
-    candidates = own[single & (rules.lift[own] > 1.0)]
-    alike = _similarity_row(content_similarity, seed)
-    found = []
-    columns = zip(
-        candidates.tolist(),
-        rules.consequent_indices[rules.consequent_indptr[candidates]].tolist(),
-        rules.lift[candidates].tolist(),
-        rules.confidence[candidates].tolist(),
-        strict=True,
-    )
-    for rule, item, lift, confidence in columns:
-        if alike.get(item, 0.0) >= thresholds.alike_min_similarity:
-            continue
-        found.append(
-            Related(
-                position=item,
-                intent=Intent.COMPLEMENTARY,
-                rule=rule,
-                lift=lift,
-                confidence=confidence,
-            )
-        )
-    found.sort(key=lambda r: (-(r.lift or 0.0), -(r.confidence or 0.0), r.position))
-    return found
-
-
 @dataclass(frozen=True)
 class ComplementTable:
     """`complements` of every product, worked out once per snapshot (at load) so a cart page
@@ -211,6 +170,17 @@ class ComplementTable:
         )
 
 
+def complements(seed: int, table: ComplementTable) -> list[Related]:
+    """Rules ``{seed} => {item}`` with lift > 1 whose item is not alike; by lift, confidence,
+    then position (``table``: the snapshot's `ComplementTable`, or one made for the rules)."""
+    return [
+        Related(
+            position=item, intent=Intent.COMPLEMENTARY, rule=rule, lift=lift, confidence=confidence
+        )
+        for rule, item, lift, confidence in table.rows(seed)
+    ]
+
+
 def substitutes(
     seed: int,
     content_similarity: sp.csr_matrix,
@@ -247,22 +217,21 @@ def interleave(first: Sequence[Related], second: Sequence[Related], limit: int) 
 
 def related(
     seed: int,
-    rules: RuleSet,
+    table: ComplementTable,
     content_similarity: sp.csr_matrix,
     baskets: OrderBaskets,
     intent: Intent,
     limit: int,
     thresholds: IntentThresholds = IntentThresholds(),
-    rule_index: sp.csr_matrix | None = None,
 ) -> list[Related]:
     """Up to ``limit`` related products of one intent, or both interleaved (complement first)
-    for ANY."""
+    for ANY (``table``: the complements, made with the same ``thresholds``)."""
     if intent is Intent.COMPLEMENTARY:
-        return complements(seed, rules, content_similarity, thresholds, rule_index)[:limit]
+        return complements(seed, table)[:limit]
     if intent is Intent.SUBSTITUTE:
         return substitutes(seed, content_similarity, baskets, thresholds)[:limit]
     return interleave(
-        complements(seed, rules, content_similarity, thresholds, rule_index),
+        complements(seed, table),
         substitutes(seed, content_similarity, baskets, thresholds),
         limit,
     )
@@ -290,16 +259,14 @@ def planted_precision(
     planted = sorted({a for a, _ in pairs})
     seeds = np.flatnonzero(np.isin(catalogue.category, planted))
     laptops = names.get("Laptops", -1)
-    index = antecedent_index(rules)
+    table = ComplementTable.of(rules, content_similarity, thresholds)
 
     def score(chosen: npt.NDArray[np.int64]) -> dict[str, float | int | None]:
         hits: dict[Intent, list[float]] = {Intent.COMPLEMENTARY: [], Intent.SUBSTITUTE: []}
         for seed in chosen:
             own = int(catalogue.category[seed])
             found = {
-                Intent.COMPLEMENTARY: complements(
-                    int(seed), rules, content_similarity, thresholds, index
-                ),
+                Intent.COMPLEMENTARY: complements(int(seed), table),
                 Intent.SUBSTITUTE: substitutes(int(seed), content_similarity, baskets, thresholds),
             }
             for intent, items in found.items():

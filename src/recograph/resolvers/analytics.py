@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 from recograph.core.vocabulary import Segment
 from recograph.engine import segment_definitions
 from recograph.online.state import Loaded
-from recograph.recommenders import content, intent, rules
+from recograph.recommenders import content, rules
 from recograph.recommenders.intent import Intent, related
 from recograph.recommenders.rules import RuleSet
 from recograph.resolvers.context import RequestContext
@@ -51,17 +51,6 @@ async def similar_products(
     ]
 
 
-def completed_baskets(loaded: Loaded) -> intent.OrderBaskets:
-    """Completed orders × products of the served build, built once per snapshot."""
-    key = ("baskets",)
-    baskets: intent.OrderBaskets | None = loaded.derived.get(key)
-    if baskets is None:
-        snapshot = loaded.snapshot
-        baskets = intent.completed_baskets(snapshot.histories, snapshot.n_items)
-        loaded.derived[key] = baskets
-    return baskets
-
-
 async def related_products(
     info: Info, product_id: int, intent: Intent = Intent.ANY, limit: Limit = 10
 ) -> list[t.RelatedProduct]:
@@ -74,12 +63,11 @@ async def related_products(
     snapshot = loaded.snapshot
     found = related(
         position,
-        snapshot.product_rules,
+        snapshot.complements,
         snapshot.content.similarity,
-        completed_baskets(loaded),
+        snapshot.order_baskets,
         intent,
         limit,
-        rule_index=snapshot.product_rule_index,
     )
     products = await ctx.products.load_many([r.position for r in found])
     return [

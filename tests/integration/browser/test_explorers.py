@@ -119,12 +119,16 @@ def test_similarity_view_lists_a_laptops_complements_and_substitutes(
     page: Page, screenshot: Screenshot, snapshot: ModelSnapshot
 ) -> None:
     laptop = product_position(snapshot, LAPTOP_NAME)
-    baskets = intent.completed_baskets(snapshot.histories, snapshot.n_items)
     catalogue = snapshot.catalogue
 
     def expected(kind: intent.Intent) -> list[intent.Related]:
         return intent.related(
-            laptop, snapshot.product_rules, snapshot.content.similarity, baskets, kind, 8
+            laptop,
+            snapshot.complements,
+            snapshot.content.similarity,
+            snapshot.order_baskets,
+            kind,
+            8,
         )
 
     complements, substitutes = (
