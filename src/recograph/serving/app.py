@@ -447,12 +447,12 @@ def create_app(
     ]
     if settings.cors_origins:
         middleware.append(Middleware(DefaultStoreCORS, **cors_options(settings.cors_origins)))
-    graphql_stack = ServerErrorMiddleware(
-        MetricsMiddleware(
-            BodyLimit(store_cors(graphql, settings.cors_origins), settings.max_body_bytes),
-            monitoring=monitoring,
-        )
-    )
+    # /graphql's own stack: the same middleware, in the same order, under the same 500 masking
+    # (`ServingApp`); DefaultStoreCORS on /graphql is plain CORS.
+    graphql_stack: ASGIApp = graphql
+    for cls, args, kwargs in reversed(middleware):
+        graphql_stack = cls(graphql_stack, *args, **kwargs)
+    graphql_stack = ServerErrorMiddleware(graphql_stack)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
