@@ -7,33 +7,20 @@ order of ``item_ids`` / ``user_ids`` (ascending store ids).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from recograph.core.codec import ArrayCoded, Encoding, dense, nested
 from recograph.core.ids import IdIndex
-from recograph.dataset import COMPLETED, StoreData
+from recograph.core.vocabulary import COMPLETED
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.str_]
-
-
-def to_epoch_seconds(values: pd.Series) -> IntArray:
-    """Naive-UTC datetimes to int64 epoch seconds."""
-    stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[s]")
-    return np.asarray(stamps.astype(np.int64), dtype=np.int64)
-
-
-def _str_array(values: Any) -> StrArray:
-    array = np.asarray(list(values), dtype=np.str_)
-    return array if array.size else np.zeros(0, dtype="<U1")
 
 
 def _stored(dtype: type[np.generic]) -> dict[str, Encoding]:
@@ -81,28 +68,6 @@ class Catalogue(ArrayCoded):
             if str(candidate).lower() == lowered:
                 return position
         return None
-
-
-def catalogue_from_products(products: pd.DataFrame) -> Catalogue:
-    """The catalogue in ascending product_id order; categories sorted by name."""
-    frame = products.sort_values("product_id", kind="stable").reset_index(drop=True)
-    category_names = np.array(sorted(frame["category"].unique()), dtype=np.str_)
-    category = np.searchsorted(category_names, frame["category"].to_numpy(np.str_))
-    return Catalogue(
-        item_ids=frame["product_id"].to_numpy(np.int64),
-        sku=_str_array(frame["sku"]),
-        name=_str_array(frame["name"]),
-        brand=_str_array(frame["brand"]),
-        category=category.astype(np.int32),
-        category_names=category_names if category_names.size else np.zeros(0, dtype="<U1"),
-        price=frame["price"].to_numpy(np.float64),
-        cost=frame["cost"].to_numpy(np.float64),
-        stock=frame["stock"].to_numpy(np.int64),
-        promoted=frame["promoted"].to_numpy(np.bool_),
-        created_at=to_epoch_seconds(frame["created_at"]),
-        description=_str_array(frame["description"]),
-        specs_json=_str_array(json.dumps(s, sort_keys=True) for s in frame["specs"]),
-    )
 
 
 @dataclass(frozen=True)
@@ -230,63 +195,3 @@ class Histories(ArrayCoded):
     def order_items(self, order: int) -> npt.NDArray[np.int32]:
         span = self.lines_of(order)
         return self.line_item[span.start : span.stop]
-
-
-def _indptr(owner_positions: npt.NDArray[np.int64], n_owners: int) -> IntArray:
-    counts = np.bincount(owner_positions, minlength=n_owners) if n_owners else np.zeros(0)
-    indptr = np.zeros(n_owners + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return indptr
-
-
-def histories_from_store(data: StoreData, items: IdIndex) -> Histories:
-    """Arrays for every customer of the export, with all of their orders and reviews."""
-    customers = data.customers.sort_values("customer_id", kind="stable")
-    users = IdIndex.from_ids(customers["customer_id"].to_numpy(np.int64))
-    orders = data.orders.assign(user=users.positions(data.orders["customer_id"].to_numpy()))
-    orders = orders[orders["user"] >= 0].sort_values(
-        ["user", "order_date", "order_id"], kind="stable"
-    )
-    order_index = IdIndex.from_ids(orders["order_id"].to_numpy(np.int64))
-    lines = data.order_items.assign(
-        order=order_index.positions(data.order_items["order_id"].to_numpy()),
-        item=items.positions(data.order_items["product_id"].to_numpy()),
-    )
-    lines = lines[(lines["order"] >= 0) & (lines["item"] >= 0)].sort_values(
-        ["order", "item"], kind="stable"
-    )
-    reviews = data.reviews.assign(
-        user=users.positions(data.reviews["customer_id"].to_numpy()),
-        item=items.positions(data.reviews["product_id"].to_numpy()),
-    )
-    reviews = reviews[(reviews["user"] >= 0) & (reviews["item"] >= 0)].sort_values(
-        ["user", "created_at", "review_id"], kind="stable"
-    )
-    user_order_indptr = _indptr(orders["user"].to_numpy(np.int64), len(users))
-    order_date = to_epoch_seconds(orders["order_date"])
-    order_status = _str_array(orders["status"])
-    order_line_indptr = _indptr(lines["order"].to_numpy(np.int64), len(order_index))
-    line_item = lines["item"].to_numpy(np.int32)
-    return Histories(
-        user_ids=users.ids,
-        user_name=_str_array(customers["name"]),
-        user_email=_str_array(customers["email"]),
-        user_created_at=to_epoch_seconds(customers["created_at"]),
-        user_order_indptr=user_order_indptr,
-        order_ids=order_index.ids,
-        order_date=order_date,
-        order_status=order_status,
-        order_total=orders["grand_total"].to_numpy(np.float64),
-        order_line_indptr=order_line_indptr,
-        line_item=line_item,
-        line_qty=lines["qty"].to_numpy(np.int64),
-        line_price=lines["price"].to_numpy(np.float64),
-        user_review_indptr=_indptr(reviews["user"].to_numpy(np.int64), len(users)),
-        review_ids=reviews["review_id"].to_numpy(np.int64),
-        review_item=reviews["item"].to_numpy(np.int32),
-        review_rating=reviews["rating"].to_numpy(np.int64),
-        review_date=to_epoch_seconds(reviews["created_at"]),
-        purchases=Purchases.count(
-            user_order_indptr, order_status, order_date, order_line_indptr, line_item
-        ),
-    )

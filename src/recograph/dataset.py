@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from recograph.core.vocabulary import COMPLETED as COMPLETED  # noqa: PLC0414 (re-export)
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     "products": (
         "product_id",
@@ -43,8 +45,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "order_items": ("order_id", "product_id", "product_name", "qty", "price", "category"),
     "reviews": ("review_id", "product_id", "customer_id", "rating", "created_at"),
 }
-
-COMPLETED = "completed"
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+if TYPE_CHECKING:
+    # Alembic (with Mako and Pygments, ~10 MB) only migrates: imported where a migration
+    # runs, so a serving worker, which imports this module to log, never loads it.
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for the packaged migrations, without an ini file."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation treats "%" specially (URL-encoded passwords).
@@ -88,6 +93,8 @@ def alembic_config(url: str) -> Config:
 
 
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 

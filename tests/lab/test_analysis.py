@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recograph.build import BuildResult, build_artifacts, fit_snapshot
-from recograph.catalogue import to_epoch_seconds
+from recograph.build import BuildResult, build_artifacts, fit_snapshot, to_epoch_seconds
 from recograph.dataset import StoreData
 from recograph.engine import (
     Context,

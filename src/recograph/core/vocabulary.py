@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+COMPLETED = "completed"  # the order status whose lines are purchases (export, histories, build)
+
 
 class SignalName(StrEnum):
     """The four blended signals (CF is itself a choice or mix of CF models)."""

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
+# scipy.stats (~40 MB: it brings scipy.optimize, .integrate, .interpolate, .spatial, ...) is
+# imported by the functions that use it, when an admin asks for online metrics, not by every
+# serving worker at start.
 Floats = npt.NDArray[np.float64]
 
 
@@ -37,6 +39,8 @@ class TestResult:
 
 def z_quantile(confidence: float) -> float:
     """The two-sided normal quantile: 1.959964 for 0.95."""
+    from scipy import stats  # see above
+
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
@@ -88,6 +92,8 @@ def two_proportion_ztest(
 ) -> TestResult | None:
     """Pooled two-proportion z-test of ``x2/n2 − x1/n1``; with design effects, the
     Rao–Scott-corrected version. None when the pooled rate is 0 or 1 (nothing to test)."""
+    from scipy import stats  # see above
+
     if n1 <= 0 or n2 <= 0:
         return None
     pooled = (x1 + x2) / (n1 + n2)
@@ -109,6 +115,8 @@ def rate_difference_interval(
 
 def mean_interval(values: Sequence[float] | Floats, confidence: float = 0.95) -> Interval | None:
     """Student-t interval of a mean; None with fewer than two values."""
+    from scipy import stats  # see above
+
     data = np.asarray(values, dtype=np.float64)
     if data.size < 2:
         return None
@@ -122,6 +130,8 @@ def welch_test(
     baseline: Sequence[float] | Floats, other: Sequence[float] | Floats
 ) -> TestResult | None:
     """Welch's t-test of ``mean(other) − mean(baseline)`` (scipy); None without variance."""
+    from scipy import stats  # see above
+
     a = np.asarray(baseline, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
     if a.size < 2 or b.size < 2 or (a.var(ddof=1) == 0 and b.var(ddof=1) == 0):
@@ -137,6 +147,8 @@ def welch_interval(
 ) -> Interval | None:
     """Interval of ``mean(other) − mean(baseline)`` with Welch–Satterthwaite degrees of
     freedom; None when it is undefined."""
+    from scipy import stats  # see above
+
     a = np.asarray(baseline, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
     if a.size < 2 or b.size < 2:
@@ -155,6 +167,8 @@ def normal_difference_test(
     value1: float, variance1: float, value2: float, variance2: float
 ) -> TestResult | None:
     """z-test of ``value2 − value1`` for independent estimates with known variances."""
+    from scipy import stats  # see above
+
     se = math.sqrt(variance1 + variance2)
     if se <= 0:
         return None

@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from recograph.recommenders.codec import ArrayCoded, dense, scalar
@@ -155,6 +154,10 @@ def fit_als(
             regularization=regularization,
             alpha=alpha,
         )
+    # implicit (and tqdm) only fit: imported here, so a serving worker, which folds a live
+    # history in with numpy (`_fold_in`), never loads them.
+    from implicit.cpu.als import AlternatingLeastSquares
+
     with threadpool_limits(1, "blas"):
         model = AlternatingLeastSquares(
             factors=factors,
@@ -181,6 +184,8 @@ def fold_in_users(
 ) -> npt.NDArray[np.float32]:
     """Every user's least-squares vector against fixed item factors, with ``implicit``'s exact
     solver (the same fold-in the server applies to a live history), BLAS held to one thread."""
+    from implicit.cpu.als import AlternatingLeastSquares  # build only: see fit_als
+
     with threadpool_limits(1, "blas"):
         model = AlternatingLeastSquares(
             factors=item_factors.shape[1], regularization=regularization, alpha=1.0, iterations=0

@@ -35,20 +35,22 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 from recograph.recommenders.codec import ArrayCoded, dense, sparse
 from recograph.recommenders.sparse import (
     row_entries,
     weighted_row_sum,
 )
+
+if TYPE_CHECKING:
+    # pandas and scikit-learn (~70 MB together) only fit the model: the fit functions import
+    # them, so a serving worker, which reads the stored matrices, never loads them.
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +296,8 @@ def spec_token(key: str, value: object) -> tuple[str, str] | None:
 
 
 def _words(text: str) -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # fit only (see above)
+
     return [
         w
         for w in _WORD.findall(text.lower())
@@ -388,6 +392,9 @@ def feature_matrix(
     if not docs:
         empty = sp.csr_matrix((len(docs), 0), dtype=np.float32)
         return empty, np.zeros(0, dtype=np.int8), []
+    from sklearn.feature_extraction.text import TfidfVectorizer  # fit only (see above)
+    from sklearn.preprocessing import normalize
+
     vectorizer = TfidfVectorizer(
         analyzer=_identity, lowercase=False, norm=None, sublinear_tf=True, dtype=np.float64
     )

@@ -25,11 +25,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.catalogue import Catalogue, Histories
+from recograph.core.vocabulary import COMPLETED
 from recograph.recommenders.codec import ArrayCoded, pattern
 from recograph.recommenders.rules import RuleSet, baskets_matrix
 from recograph.recommenders.sparse import row_entries
-
-COMPLETED = "completed"
 
 
 class Intent(Enum):

@@ -13,14 +13,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from recograph.core.ids import IdIndex
 from recograph.recommenders.codec import ArrayCoded, dense
+
+if TYPE_CHECKING:
+    # pandas (~25 MB) only fits: the fit imports it, so a serving worker never loads it.
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ def _naive_utc(moment: datetime) -> pd.Timestamp:
     """``now`` comparable with the naive-UTC order dates."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
+    import pandas as pd  # fit only (see above)
+
     return pd.Timestamp(moment)
 
 
@@ -105,6 +110,8 @@ def fit_popularity(
     ``lines`` has the columns of ``StoreData.completed_lines()``; lines of products outside
     ``item_ids`` are ignored. Purchases dated after ``now`` count as made at ``now``.
     """
+    import pandas as pd  # fit only (see above)
+
     if half_life_days <= 0:
         raise ValueError(f"half_life_days must be positive, got {half_life_days}")
     item_category = np.asarray(item_category, dtype=np.int32)

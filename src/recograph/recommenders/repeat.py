@@ -27,14 +27,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from recograph.core.ids import IdIndex
 from recograph.recommenders.codec import ArrayCoded, dense
+
+if TYPE_CHECKING:
+    # pandas (~25 MB) only fits: the fit's functions import it, so a serving worker, which
+    # reads the stored rates, never loads it.
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +176,8 @@ def _purchases(
     item_ids: npt.NDArray[np.int64] | None,
 ) -> pd.DataFrame:
     """Distinct (customer, item, date) purchases of known products."""
+    import pandas as pd  # fit only (see above)
+
     if item_ids is not None:
         if n_items != len(item_ids):
             raise ValueError("item_category must have one entry per item id")
@@ -223,6 +229,8 @@ def fit_repeat(
     (positions, as the build adds them). Lines of unknown products are ignored. Per-customer
     factors are fitted for ``user_ids`` (positions in that order) when given.
     """
+    import pandas as pd  # fit only (see above)
+
     if prior_strength <= 0:
         raise ValueError("prior_strength must be positive")
     item_category = np.asarray(item_category, dtype=np.int32)
@@ -380,6 +388,8 @@ def _customer_factors(
 
 def _repeat_share(ordered: pd.DataFrame, item_again: npt.NDArray[np.bool_]) -> float:
     """Re-buys over all purchases made after each customer's first purchase date."""
+    import pandas as pd  # fit only (see above)
+
     customer = ordered["customer"].to_numpy(dtype=np.int64)
     dates = ordered["date"].to_numpy(dtype="datetime64[ns]")
     if len(dates) == 0:

@@ -36,20 +36,19 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import scipy.sparse as sp
 
 from recograph.recommenders.codec import ArrayCoded, Encoding, dense, scalar
 from recograph.recommenders.sparse import row_entries
 
-with warnings.catch_warnings():
-    # mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) on import;
-    # keep that from changing the whole process's warning filters.
-    from mlxtend.frequent_patterns import association_rules
+if TYPE_CHECKING:
+    # pandas and mlxtend (~30 MB with joblib) only mine: the mining functions import them,
+    # so a serving worker, which reads the stored rules, never loads them.
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -536,6 +535,8 @@ def _lookup_counts(
     sets: npt.NDArray[np.int32], counts: npt.NDArray[np.int64], wanted: npt.NDArray[np.int32]
 ) -> npt.NDArray[np.int64]:
     """The counts of the itemsets ``wanted`` (rows), each one of the rows of ``sets``."""
+    import pandas as pd  # mining only (see above)
+
     index = pd.MultiIndex.from_arrays(list(sets.T)) if sets.shape[1] > 1 else pd.Index(sets[:, 0])
     query = (
         pd.MultiIndex.from_arrays(list(wanted.T)) if wanted.shape[1] > 1 else pd.Index(wanted[:, 0])
@@ -609,6 +610,13 @@ def _multi_consequent_rules(
     antecedents: list[tuple[int, ...]] = []
     consequents: list[tuple[int, ...]] = []
     if any(len(s) >= 2 for s in sets):
+        import pandas as pd  # mining only (see above)
+
+        with warnings.catch_warnings():
+            # mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) on
+            # import; keep that from changing the whole process's warning filters.
+            from mlxtend.frequent_patterns import association_rules
+
         frame = pd.DataFrame(
             {"support": counts / n_baskets, "itemsets": [frozenset(s) for s in sets]}
         )
@@ -958,6 +966,8 @@ def _best_of_few(
 def rules_table(rules: RuleSet, labels: Sequence[str]) -> pd.DataFrame:
     """One row per rule: antecedents and consequents as label tuples (in position order), then
     support, confidence, lift, leverage, conviction, count and length."""
+    import pandas as pd  # mining only (see above)
+
     if len(labels) != rules.n_items:
         raise ValueError(f"need {rules.n_items} labels, got {len(labels)}")
     names = np.asarray(labels, dtype=object)

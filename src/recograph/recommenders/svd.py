@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
 
 from recograph.recommenders.codec import ArrayCoded, dense
 from recograph.recommenders.item_knn import FloatVector, as_history
@@ -94,6 +93,9 @@ def fit_svd(X: Any, n_factors: int = 50, seed: int = 0, n_iter: int = 5) -> SVDM
     if factors == 0 or csr.nnz == 0:
         logger.debug("svd: nothing to factorise (%s, %d nnz)", csr.shape, csr.nnz)
         return SVDModel(item_factors=np.zeros((n_items, factors), dtype=np.float32))
+    # scikit-learn (~50 MB) only fits: imported here, so a serving worker never loads it.
+    from sklearn.decomposition import TruncatedSVD
+
     svd = TruncatedSVD(
         n_components=factors, algorithm="randomized", n_iter=n_iter, random_state=seed
     )
