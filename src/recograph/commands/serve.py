@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -195,6 +196,9 @@ def serve_forked(config: Any, workers: int) -> int:
 
     sock = config.bind_socket()
     importlib.import_module(APP.partition(":")[0])  # shared copy-on-write by every worker
+    # Out of the collector's reach: a collection in a worker would otherwise write to every
+    # imported object's header and so copy the pages the workers share into each of them.
+    gc.freeze()
     logger.info("serving on http://%s:%d with %d forked workers", config.host, config.port, workers)
     children: set[int] = set()
     stopping = False
