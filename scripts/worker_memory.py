@@ -8,7 +8,8 @@ production runs them, a throwaway SQLite database), waits until every worker ans
 ``/readyz``, and prints each worker's RSS and USS (USS: the pages only that worker holds, what
 one more worker adds; RSS also counts the pages it shares with the parent and the other
 workers: the imports made before the fork and the memory-mapped model) and the CPU seconds it
-spent starting (importing what the parent had not, loading the build). It then drives the
+spent starting (importing what the parent had not, loading the build), and its private dirty
+pages (USS without the mapped-file pages only that worker has read so far). It then drives the
 storefront query of `recograph bench serve` with wrk for ``--seconds`` at ``--concurrency``
 connections and prints the same figures again.
 """
@@ -45,12 +46,26 @@ def worker_cpu(server: psutil.Process) -> list[float]:
     return [sum(worker.cpu_times()[:2]) for worker in workers]
 
 
+def private_dirty_mb(worker: psutil.Process) -> float:
+    """The worker's private dirty pages (its heap, copied pages): USS also counts the pages of
+    mapped files only this worker has read so far, which the page cache holds once."""
+    for line in Path(f"/proc/{worker.pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def describe(label: str, server: psutil.Process) -> str:
     memory = worker_memory(server)
     cpu = worker_cpu(server)
+    dirty = [
+        private_dirty_mb(w)
+        for w in sorted(server.children() or [server], key=lambda p: p.create_time())
+    ]
     rows = [
-        f"  worker {i + 1}: RSS {rss:.0f} MB, USS {uss:.0f} MB, CPU so far {seconds:.2f} s"
-        for i, ((rss, uss), seconds) in enumerate(zip(memory, cpu, strict=True))
+        f"  worker {i + 1}: RSS {rss:.0f} MB, USS {uss:.0f} MB (private dirty {mb:.0f} MB), "
+        f"CPU so far {seconds:.2f} s"
+        for i, ((rss, uss), mb, seconds) in enumerate(zip(memory, dirty, cpu, strict=True))
     ]
     return "\n".join([label, *rows])
 
