@@ -52,7 +52,8 @@ from recograph.core.codec import pattern_matrix
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
-from recograph.recommenders.sparse import distinct, row_entries, row_sum_support
+from recograph.recommenders.sparse import distinct, distinct_counts, row_entries, row_sum_support
+from recograph.recommenders.sparse import slots as slots  # noqa: PLC0414 (re-export)
 from recograph.recommenders.sparse import values_at as values_at  # noqa: PLC0414 (re-export)
 
 Positions = npt.NDArray[np.int64]
@@ -426,8 +427,7 @@ def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
     sort, for the small sorted arrays of a request)."""
     if len(support) == 0:
         return np.zeros(len(positions), dtype=np.bool_)
-    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
-    return np.asarray(support[slot] == positions, dtype=np.bool_)
+    return slots(support, positions)[1]
 
 
 def union(parts: Sequence[npt.ArrayLike]) -> Positions:
@@ -465,8 +465,10 @@ def rule_hits(
     """The rules fired by ``seeds`` (``index`` is `rules.antecedent_index`, ``always`` the
     rules with an empty antecedent), counted only over the rules the seeds touch."""
     context = union([seeds[(seeds >= 0) & (seeds < rules.n_items)]])
+    if len(rules) == 0 or (context.size == 0 and always.size == 0):
+        return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
     entries, _ = row_entries(index.indptr, context)
-    touched, present = np.unique(index.indices[entries], return_counts=True)
+    touched, present = distinct_counts(index.indices[entries])
     lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
     fired = touched[present == lengths].astype(np.int64)
     if always.size:
