@@ -2005,11 +2005,13 @@ def _removal_rules(
     size = snapshot.n_items if positions is None else len(positions)
 
     def among(items: npt.ArrayLike) -> npt.NDArray[Any]:
-        """Which scored positions are ``items`` (their indices, or a mask of the candidates)."""
+        """Which scored positions are ``items`` (their indices): the few ``items`` looked up
+        among the candidates, not every candidate among them."""
         wanted = np.asarray(items, dtype=np.int64)
-        if positions is None:
-            return wanted
-        return stage.member(distinct(wanted), positions)
+        if positions is None or len(positions) == 0:
+            return wanted if positions is None else wanted[:0]
+        slot, hit = stage.slots(positions, wanted)
+        return slot[hit]
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]

@@ -414,6 +414,8 @@ class Sparse:
         if len(dropped) == 0 or len(self.positions) <= limit:
             return top
         kept = ~member(dropped, self.positions)
+        if kept.all():  # the filter leaves the whole support: its best are ``top``
+            return top
         shown = Sparse(self.positions[kept], self.values[kept]).best(limit)
         return np.concatenate([top, shown])
 
@@ -464,9 +466,9 @@ def rule_hits(
 ) -> RuleHits:
     """The rules fired by ``seeds`` (``index`` is `rules.antecedent_index`, ``always`` the
     rules with an empty antecedent), counted only over the rules the seeds touch."""
-    context = union([seeds[(seeds >= 0) & (seeds < rules.n_items)]])
-    if len(rules) == 0 or (context.size == 0 and always.size == 0):
+    if len(rules) == 0:  # nothing can fire (a store may mine no product rules)
         return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
+    context = union([seeds[(seeds >= 0) & (seeds < rules.n_items)]])
     entries, _ = row_entries(index.indptr, context)
     touched, present = distinct_counts(index.indices[entries])
     lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
