@@ -1748,21 +1748,30 @@ class _Estimate:
     strength: Scores
 
     @cached_property
-    def _supports(self) -> tuple[tuple[float, stage.Sparse, np.float64], ...]:
-        """The CF and content supports the estimate reads, with their weights and maxima
-        (found once: `at` runs several times a request)."""
+    def _supported(self) -> tuple[Positions, stage.Values]:
+        """The CF and content supports' union (ascending) and, there, their weighted sum
+        over their maxima: the estimate's part that is one lookup away at any products
+        (found once: it is read several times a request)."""
         weights = self.weights
-        return tuple(
-            (weight, signal, signal.values.max())
-            for weight, signal in ((weights.cf, self.cf), (weights.content, self.content))
-            if weight > 0 and signal.values.size
-        )
+        positions = stage.union([self.cf.positions, self.content.positions])
+        partial = np.zeros(len(positions), dtype=np.float64)
+        for weight, signal in ((weights.cf, self.cf), (weights.content, self.content)):
+            if weight > 0 and signal.values.size:
+                partial += weight * signal.at(positions) / signal.values.max()
+        return positions, partial
 
     def at(self, positions: Positions) -> stage.Values:
-        weights, snapshot = self.weights, self.snapshot
+        supported, partial = self._supported
         estimate = np.zeros(len(positions), dtype=np.float64)
-        for weight, signal, top in self._supports:
-            estimate += weight * signal.at(positions) / top
+        if len(supported):
+            slot, hit = stage.slots(supported, positions)
+            estimate[hit] = partial[slot[hit]]
+        return self._completed(positions, estimate)
+
+    def _completed(self, positions: Positions, estimate: stage.Values) -> stage.Values:
+        """``estimate`` (the CF and content part at ``positions``) with the category rules'
+        and popularity's parts added."""
+        weights, snapshot = self.weights, self.snapshot
         if weights.rules > 0 and len(positions):
             rule = self.strength[snapshot.catalogue.category[positions]]
             rule = rule * snapshot.category_share[positions]
@@ -1779,14 +1788,15 @@ class _Estimate:
         recommend) but outside their ``heads`` (candidates already), valued by the estimate:
         where a category's products sell alike (a category rule scores them alike) a small
         CF or content score decides, and neither signal alone orders them across categories."""
-        positions = stage.union([self.cf.positions, self.content.positions])
+        supported, partial = self._supported
         chosen = np.zeros(self.snapshot.catalogue.n_categories, dtype=np.bool_)
         chosen[wanted] = True
-        inside = positions[chosen[self.snapshot.catalogue.category[positions]]]
-        inside = inside[~stage.member(heads, inside)]
-        estimate = self.at(inside)
+        inside = chosen[self.snapshot.catalogue.category[supported]]
+        inside[inside] = ~stage.member(heads, supported[inside])
+        positions = supported[inside]
+        estimate = self._completed(positions, partial[inside])  # a copy: partial stays
         kept = estimate > 0
-        return stage.Sparse(inside[kept], estimate[kept])
+        return stage.Sparse(positions[kept], estimate[kept])
 
     def promoted_of(self, categories: npt.ArrayLike) -> Positions:
         """The promoted products of ``categories`` a request considers: the best
