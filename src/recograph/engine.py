@@ -294,6 +294,8 @@ class _Signals:
     # scored it says its score rests on, and item -> the page/history product it looks like.
     cf_sources: dict[int, CFEvidence | None] = field(default_factory=dict)
     content_sources: dict[int, content_signal.ContentMatch | None] = field(default_factory=dict)
+    # category rule -> its reason, worded once per response (shown items share a few rules)
+    category_reasons: dict[int, Reason] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- profile
@@ -1013,8 +1015,8 @@ def category_rule_reason(
     """A category rule worded as one ("Laptop buyers often add Wireless Mice (category lift
     3.1)"): its figure is the category rule's lift, never a product pair's."""
     ruleset, names = snapshot.category_rules, snapshot.catalogue.category_names
-    antecedent = tuple(int(c) for c in ruleset.antecedent(rule))
-    consequent = " and ".join(str(names[c]) for c in ruleset.consequent(rule))
+    antecedent = tuple(ruleset.antecedent(rule).tolist())
+    consequent = " and ".join(str(names[c]) for c in ruleset.consequent(rule).tolist())
     buyers = " + ".join(_buyers(str(names[c])) for c in antecedent)
     lift = float(ruleset.lift[rule])
     prefix = "Featured: " if kind is ReasonKind.PROMOTED else ""
@@ -1030,6 +1032,19 @@ def category_rule_reason(
     )
 
 
+def _category_rule_evidence(
+    snapshot: ModelSnapshot, rule: int, evidence: _RuleEvidence | _ReplayedRuleEvidence
+) -> Reason:
+    """A category rule's reason for a rule score: the rule with the products that put its
+    categories in play (the page's, else purchases)."""
+    cats = set(snapshot.category_rules.antecedent(rule).tolist())
+    category_of = evidence.categories
+    seeds = tuple(s for s in evidence.seeds if category_of[s] in cats)[:2]
+    if not seeds:
+        seeds = tuple(s for s in evidence.past if category_of[s] in cats)[:2]
+    return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
+
+
 def explain(
     snapshot: ModelSnapshot, item: int, signal: SignalName | None, signals: _Signals
 ) -> Reason:
@@ -1040,14 +1055,11 @@ def explain(
         evidence = signals.rule_evidence
         from_category, category_rule, product_rule = evidence.best(item)
         if from_category and category_rule >= 0:
-            rule = category_rule
-            cats = set(snapshot.category_rules.antecedent(rule).tolist())
-            # The products that put the categories in play: the page's, else purchases.
-            category_of = evidence.categories
-            seeds = tuple(s for s in evidence.seeds if category_of[s] in cats)[:2]
-            if not seeds:
-                seeds = tuple(s for s in evidence.past if category_of[s] in cats)[:2]
-            return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
+            known = signals.category_reasons.get(category_rule)
+            if known is None:
+                known = _category_rule_evidence(snapshot, category_rule, evidence)
+                signals.category_reasons[category_rule] = known
+            return known
         rule = product_rule
         if rule >= 0:
             ruleset = snapshot.product_rules
@@ -1604,12 +1616,13 @@ def _score_candidates(
                 snapshot.product_rules_always,
                 seeds,
             )
-            categories = stage.union([catalogue.category[seeds]])
+            # score_rules takes the seeds' categories as a set (repeats and order aside)
             by_category = rules.score_rules(
-                snapshot.category_rules, snapshot.category_rule_index, categories
+                snapshot.category_rules, snapshot.category_rule_index, catalogue.category[seeds]
             )
             rule_sources.append((hits, by_category, discount))
-            parts.append(stage.Sparse(hits.positions, hits.values).best_shown(limit, dropped))
+            if hits.positions.size:
+                parts.append(stage.Sparse(hits.positions, hits.values).best_shown(limit, dropped))
             category_strength = np.maximum(category_strength, by_category.scores * discount)
     recommended = np.flatnonzero(category_strength > 0)
     estimate = _Estimate(snapshot, weights, cf, content, category_strength)
@@ -1646,7 +1659,9 @@ def _score_candidates(
     related, related_rule = _related_categories(snapshot, context)
     # A promoted slot takes the best-scoring promoted product the page relates to or that
     # scores well: those of the page's related categories and the rules' categories.
-    parts.append(estimate.promoted_of(stage.union([wanted, np.flatnonzero(related)])))
+    promoted_categories = related.copy()
+    promoted_categories[wanted] = True
+    parts.append(estimate.promoted_of(np.flatnonzero(promoted_categories)))
     parts.extend((lists.promoted_popular, lists.promoted_trending))
     back, again_values = _buy_again_values(snapshot, profile, lists.overall_max, coming_back)
     buy_again_page = (
@@ -1660,13 +1675,15 @@ def _score_candidates(
     parts.append(due_positions)
     page_related: dict[int, intent.Related] = {}
     owned = _owned_items(profile, context)
+    owned_factor = _owned_category_factor(snapshot, owned) if owned.size else None
 
-    def damping_at(items: Positions) -> Scores:
-        """`owned_damping` at ``items`` only (no pass over the catalogue)."""
-        factor = np.ones(len(items), dtype=np.float32)
-        if owned.size:
-            factor = _owned_category_factor(snapshot, owned)[catalogue.category[items]]
-            factor[stage.member(back, items)] = 1.0
+    def damping_at(items: Positions, back_hit: npt.NDArray[np.bool_] | None = None) -> Scores:
+        """`owned_damping` at ``items`` only (no pass over the catalogue; ``back_hit``:
+        which of them come back, when the caller has it)."""
+        if owned_factor is None:
+            return np.ones(len(items), dtype=np.float32)
+        factor = owned_factor[catalogue.category[items]]
+        factor[stage.member(back, items) if back_hit is None else back_hit] = 1.0
         return factor
 
     if request.strategy is Strategy.HYBRID and context.page_type in PAGE_MIX_PAGES:
@@ -1689,9 +1706,15 @@ def _score_candidates(
 
     damping, again, due, lead = None, None, None, None
     if request.strategy is not Strategy.POPULAR:
-        damping = damping_at(positions)
+        # one lookup of the products that come back, for the damping and buy-again
+        back_slot, back_hit = (
+            stage.slots(back, positions) if back.size else (None, np.zeros(len(positions), bool))
+        )
+        damping = damping_at(positions, back_hit)
         if buy_again_page:
-            again = stage.values_at(back, again_values, positions).astype(np.float32)
+            again = np.zeros(len(positions), dtype=np.float32)
+            if back_slot is not None:
+                again[back_hit] = again_values[back_slot[back_hit]]
             chance = {d.position: d.chance_soon for d in found}
             due_values = np.asarray([chance[p] for p in due_positions.tolist()])
             due = stage.values_at(due_positions, due_values, positions).astype(np.float32)
@@ -1724,16 +1747,37 @@ class _Estimate:
     content: stage.Sparse
     strength: Scores
 
-    def at(self, positions: Positions) -> stage.Values:
-        weights, snapshot = self.weights, self.snapshot
-        estimate = np.zeros(len(positions), dtype=np.float64)
+    @cached_property
+    def _supported(self) -> tuple[Positions, stage.Values]:
+        """The CF and content supports' union (ascending) and, there, their weighted sum
+        over their maxima: the estimate's part that is one lookup away at any products
+        (found once: it is read several times a request)."""
+        weights = self.weights
+        positions = stage.union([self.cf.positions, self.content.positions])
+        partial = np.zeros(len(positions), dtype=np.float64)
         for weight, signal in ((weights.cf, self.cf), (weights.content, self.content)):
             if weight > 0 and signal.values.size:
-                estimate += weight * signal.at(positions) / signal.values.max()
-        rule = self.strength[snapshot.catalogue.category[positions]]
-        rule = rule * snapshot.category_share[positions]
-        if weights.rules > 0 and rule.size and rule.max() > 0:
-            estimate += weights.rules * rule / rule.max()
+                partial += weight * signal.at(positions) / signal.values.max()
+        return positions, partial
+
+    def at(self, positions: Positions) -> stage.Values:
+        supported, partial = self._supported
+        estimate = np.zeros(len(positions), dtype=np.float64)
+        if len(supported):
+            slot, hit = stage.slots(supported, positions)
+            estimate[hit] = partial[slot[hit]]
+        return self._completed(positions, estimate)
+
+    def _completed(self, positions: Positions, estimate: stage.Values) -> stage.Values:
+        """``estimate`` (the CF and content part at ``positions``) with the category rules'
+        and popularity's parts added."""
+        weights, snapshot = self.weights, self.snapshot
+        if weights.rules > 0 and len(positions):
+            rule = self.strength[snapshot.catalogue.category[positions]]
+            rule = rule * snapshot.category_share[positions]
+            peak = rule.max()
+            if peak > 0:
+                estimate += weights.rules * rule / peak
         if weights.popularity > 0 and snapshot.lists.overall_max > 0:
             popular = snapshot.popularity.overall[positions] / snapshot.lists.overall_max
             estimate += weights.popularity * popular
@@ -1744,12 +1788,15 @@ class _Estimate:
         recommend) but outside their ``heads`` (candidates already), valued by the estimate:
         where a category's products sell alike (a category rule scores them alike) a small
         CF or content score decides, and neither signal alone orders them across categories."""
-        positions = stage.union([self.cf.positions, self.content.positions])
-        category = self.snapshot.catalogue.category[positions].astype(np.int64)
-        inside = positions[stage.member(wanted, category) & ~stage.member(heads, positions)]
-        estimate = self.at(inside)
+        supported, partial = self._supported
+        chosen = np.zeros(self.snapshot.catalogue.n_categories, dtype=np.bool_)
+        chosen[wanted] = True
+        inside = chosen[self.snapshot.catalogue.category[supported]]
+        inside[inside] = ~stage.member(heads, supported[inside])
+        positions = supported[inside]
+        estimate = self._completed(positions, partial[inside])  # a copy: partial stays
         kept = estimate > 0
-        return stage.Sparse(inside[kept], estimate[kept])
+        return stage.Sparse(positions[kept], estimate[kept])
 
     def promoted_of(self, categories: npt.ArrayLike) -> Positions:
         """The promoted products of ``categories`` a request considers: the best
@@ -1770,13 +1817,27 @@ class _CFMix:
     support: stage.Sparse
     brings: Positions
     dense: bool = False  # a dense model (its candidates a stored list) is in the mix
+    # Only sparse models at non-negative weights: the mix is 0 off ``support``, which holds
+    # its values, so `at` reads them there (one lookup, not one per model).
+    on_support: bool = False
 
     def at(self, positions: Positions) -> npt.NDArray[np.float64]:
         """The mix at ``positions``, as `cf_scores` (the same float32 steps)."""
-        total = np.zeros(len(positions), dtype=np.float32)
-        for score_at, peak, weight in self.parts:
-            total += weight * _divided(score_at(positions), peak)
-        return total.astype(np.float64)
+        if self.on_support:
+            return self.support.at(positions)
+        return _mixed(self.parts, positions)
+
+
+def _mixed(
+    parts: Sequence[tuple[Callable[[Positions], Scores], np.float32, np.float32]],
+    positions: Positions,
+) -> npt.NDArray[np.float64]:
+    """Each model's raw scores at ``positions`` ÷ its peak, weighted and summed in float32
+    as `cf_scores` sums them."""
+    total = np.zeros(len(positions), dtype=np.float32)
+    for score_at, peak, weight in parts:
+        total += weight * _divided(score_at(positions), peak)
+    return total.astype(np.float64)
 
 
 def _divided(raw: Scores, peak: np.float32) -> Scores:
@@ -1842,10 +1903,15 @@ def _cf_on_candidates(
         if user is not None and user < lists[served].shape[0]:
             brings.append(stage.rows_of(lists[served], [user]))
         if not profile.exact:
-            knn = snapshot.item_knn.support(request)
+            known = found.get("item_knn")
+            knn = known[1] if known is not None else None
+            knn = snapshot.item_knn.support(request) if knn is None else knn
             brings.append(stage.Sparse(*knn).best_shown(limit, gone))
-    brought = stage.union(brings)
-    scored = stage.union([brought, *(s[0] for _, s in found.values() if s is not None)])
+    supports = [s[0] for _, s in found.values() if s is not None]
+    dense = len(supports) < len(found)
+    brought = stage.union(brings) if dense or len(brings) != 1 else brings[0]
+    # A sparse model brings part of its support: without a dense one, the supports hold all.
+    scored = stage.union([brought, *supports]) if dense or len(supports) != 1 else supports[0]
     parts = []
     for name, weight in models:
         served, model = snapshot.served_cf_model(name)
@@ -1858,11 +1924,11 @@ def _cf_on_candidates(
             peak = np.float32(support[1].astype(np.float32).max()) if support[1].size else 0
             score_at = _values_at(support)
         parts.append((score_at, np.float32(max(peak, 0)), np.float32(weight)))
-    dense = any(support is None for _, support in found.values())
-    mix = _CFMix(tuple(parts), stage.Sparse.empty(), np.zeros(0, dtype=np.int64), dense)
-    values_scored = mix.at(scored)
+    values_scored = _mixed(parts, scored)
     keep = values_scored > 0
-    return replace(mix, support=stage.Sparse(scored[keep], values_scored[keep]), brings=brought)
+    on_support = not dense and all(weight >= 0 for _, weight in models)
+    support_mix = stage.Sparse(scored[keep], values_scored[keep])
+    return _CFMix(tuple(parts), support_mix, brought, dense, on_support)
 
 
 def _score_at(model: CFModel, request: CFProfile) -> Callable[[Positions], Scores]:
@@ -1872,7 +1938,12 @@ def _score_at(model: CFModel, request: CFProfile) -> Callable[[Positions], Score
 def _values_at(
     support: tuple[Positions, npt.NDArray[np.float64]],
 ) -> Callable[[Positions], Scores]:
-    return lambda positions: stage.values_at(support[0], support[1], positions).astype(np.float32)
+    def at(positions: Positions) -> Scores:
+        if positions is support[0]:  # the model's own support: its values, no lookup
+            return support[1].astype(np.float32)
+        return stage.values_at(support[0], support[1], positions).astype(np.float32)
+
+    return at
 
 
 def _rule_scores_on(
@@ -1891,12 +1962,14 @@ def _rule_scores_on(
     category_of = snapshot.catalogue.category[positions]
     share = snapshot.category_share[positions]
     for hits, by_category, discount in sources:
-        product = stage.values_at(hits.positions, hits.values, positions).astype(np.float32)
-        product_rule = stage.values_at(hits.positions, hits.rule + 1, positions).astype(np.int64)
-        better = product * discount > score
-        score = np.where(better, product * discount, score)
-        best_product = np.where(better, product_rule - 1, best_product)
-        from_category &= ~better
+        if hits.positions.size:  # one lookup of the fired rules' items for both arrays
+            slot, hit = stage.slots(hits.positions, positions)
+            product = np.where(hit, hits.values[slot], 0.0).astype(np.float32)
+            product_rule = np.where(hit, hits.rule[slot], -1)
+            better = product * discount > score
+            score = np.where(better, product * discount, score)
+            best_product = np.where(better, product_rule, best_product)
+            from_category &= ~better
         item_scores = by_category.scores[category_of] * share * CATEGORY_RULE_DISCOUNT
         item_scores = item_scores * discount
         better = item_scores > score
@@ -1942,11 +2015,13 @@ def _removal_rules(
     size = snapshot.n_items if positions is None else len(positions)
 
     def among(items: npt.ArrayLike) -> npt.NDArray[Any]:
-        """Which scored positions are ``items`` (their indices, or a mask of the candidates)."""
+        """Which scored positions are ``items`` (their indices): the few ``items`` looked up
+        among the candidates, not every candidate among them."""
         wanted = np.asarray(items, dtype=np.int64)
-        if positions is None:
-            return wanted
-        return stage.member(distinct(wanted), positions)
+        if positions is None or len(positions) == 0:
+            return wanted if positions is None else wanted[:0]
+        slot, hit = stage.slots(positions, wanted)
+        return slot[hit]
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]

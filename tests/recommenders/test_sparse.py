@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recograph.recommenders.sparse import dense_block, distinct
+from recograph.recommenders.sparse import (
+    dense_block,
+    distinct,
+    distinct_counts,
+    row_sum_support,
+    slots,
+    weighted_row_sum,
+)
 
 
 def _matrix(seed: int = 3) -> sp.csr_matrix:
@@ -40,3 +47,39 @@ def test_distinct_equals_np_unique_on_integers() -> None:
             found = distinct(values)
             assert found.dtype == dtype
             np.testing.assert_array_equal(found, np.unique(values))
+
+
+def test_distinct_counts_equals_np_unique_with_counts() -> None:
+    rng = np.random.default_rng(11)
+    for size in (0, 1, 2, 30, 2000):
+        values = rng.integers(0, 50, size)
+        found, counts = distinct_counts(values)
+        expected, expected_counts = np.unique(values, return_counts=True)
+        np.testing.assert_array_equal(found, expected)
+        np.testing.assert_array_equal(counts, expected_counts)
+
+
+def test_row_sum_support_is_the_weighted_row_sum_where_positive_bit_for_bit() -> None:
+    # float32 entries times float64 weights: the sums agree only if each position's terms
+    # are added in the same order, so any regrouping would show in the last bits
+    matrix = _matrix(5)
+    rng = np.random.default_rng(5)
+    for size in (1, 3, 12, 40):
+        rows = rng.choice(40, size, replace=False)
+        weights = rng.random(size) * 3
+        positions, sums = row_sum_support(matrix, rows, weights)
+        dense = weighted_row_sum(matrix, rows, weights)
+        np.testing.assert_array_equal(positions, np.flatnonzero(dense > 0))
+        assert sums.tobytes() == dense[positions].tobytes()
+    empty = row_sum_support(matrix, np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert empty[0].size == 0
+    assert empty[1].size == 0
+
+
+def test_slots_finds_each_position_or_says_it_is_absent() -> None:
+    support = np.array([2, 5, 9, 20], dtype=np.int64)
+    slot, hit = slots(support, np.array([9, 0, 20, 21, 5, 6], dtype=np.int64))
+    np.testing.assert_array_equal(hit, [True, False, True, False, True, False])
+    np.testing.assert_array_equal(slot[hit], [2, 3, 1])
+    assert slot.min() >= 0
+    assert slot.max() < len(support)

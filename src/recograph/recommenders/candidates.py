@@ -52,7 +52,8 @@ from recograph.core.codec import pattern_matrix
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
-from recograph.recommenders.sparse import distinct, row_entries, row_sum_support
+from recograph.recommenders.sparse import distinct, distinct_counts, row_entries, row_sum_support
+from recograph.recommenders.sparse import slots as slots  # noqa: PLC0414 (re-export)
 from recograph.recommenders.sparse import values_at as values_at  # noqa: PLC0414 (re-export)
 
 Positions = npt.NDArray[np.int64]
@@ -413,6 +414,8 @@ class Sparse:
         if len(dropped) == 0 or len(self.positions) <= limit:
             return top
         kept = ~member(dropped, self.positions)
+        if kept.all():  # the filter leaves the whole support: its best are ``top``
+            return top
         shown = Sparse(self.positions[kept], self.values[kept]).best(limit)
         return np.concatenate([top, shown])
 
@@ -426,8 +429,7 @@ def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
     sort, for the small sorted arrays of a request)."""
     if len(support) == 0:
         return np.zeros(len(positions), dtype=np.bool_)
-    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
-    return np.asarray(support[slot] == positions, dtype=np.bool_)
+    return slots(support, positions)[1]
 
 
 def union(parts: Sequence[npt.ArrayLike]) -> Positions:
@@ -464,9 +466,11 @@ def rule_hits(
 ) -> RuleHits:
     """The rules fired by ``seeds`` (``index`` is `rules.antecedent_index`, ``always`` the
     rules with an empty antecedent), counted only over the rules the seeds touch."""
+    if len(rules) == 0:  # nothing can fire (a store may mine no product rules)
+        return RuleHits(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
     context = union([seeds[(seeds >= 0) & (seeds < rules.n_items)]])
     entries, _ = row_entries(index.indptr, context)
-    touched, present = np.unique(index.indices[entries], return_counts=True)
+    touched, present = distinct_counts(index.indices[entries])
     lengths = rules.antecedent_indptr[touched + 1] - rules.antecedent_indptr[touched]
     fired = touched[present == lengths].astype(np.int64)
     if always.size:

@@ -15,6 +15,7 @@ __all__ = [
     "Arrays",
     "dense_block",
     "distinct",
+    "distinct_counts",
     "row_entries",
     "sparse_from_arrays",
     "sparse_to_arrays",
@@ -55,10 +56,27 @@ def distinct(values: npt.ArrayLike) -> npt.NDArray[Any]:
     ordered = np.sort(np.asarray(values).ravel())
     if ordered.size < 2:
         return ordered
+    return ordered[_run_starts(ordered)]
+
+
+def distinct_counts(
+    values: npt.ArrayLike,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """`distinct` and how often each value occurs (`np.unique(return_counts=True)` by the
+    same one sort)."""
+    ordered = np.sort(np.asarray(values).ravel())
+    if ordered.size == 0:
+        return ordered, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(_run_starts(ordered))
+    return ordered[starts], np.diff(starts, append=ordered.size)
+
+
+def _run_starts(ordered: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Whether each value of the sorted, non-empty ``ordered`` starts a run of equal ones."""
     first = np.empty(ordered.size, dtype=np.bool_)
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    return ordered[first]
+    return first
 
 
 def dense_block(
@@ -94,10 +112,16 @@ def row_sum_support(
     if entries.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     values = matrix.data[entries] * np.asarray(weights, dtype=np.float64)[owner]
-    support, inverse = np.unique(matrix.indices[entries], return_inverse=True)
-    sums = np.asarray(np.bincount(inverse, weights=values, minlength=len(support)), np.float64)
+    # Grouped by one stable sort (`np.unique(return_inverse=True)` hashes, then sorts): each
+    # position's terms keep their order, so bincount adds them as `weighted_row_sum` does.
+    columns = matrix.indices[entries]
+    order = np.argsort(columns, kind="stable")
+    ordered = columns[order]
+    first = _run_starts(ordered)
+    group = np.cumsum(first) - 1
+    sums = np.asarray(np.bincount(group, weights=values[order]), dtype=np.float64)
     keep = sums > 0
-    return support[keep].astype(np.int64), sums[keep]
+    return ordered[first][keep].astype(np.int64), sums[keep]
 
 
 def row_dots(
@@ -120,7 +144,15 @@ def values_at(
     result = np.zeros(len(positions), dtype=np.float64)
     if len(support) == 0:
         return result
-    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
-    hit = support[slot] == positions
+    slot, hit = slots(support, positions)
     result[hit] = values[slot[hit]]
     return result
+
+
+def slots(
+    support: npt.NDArray[np.int64], positions: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Where each of ``positions`` is in the ascending, non-empty ``support`` (a valid index
+    either way) and whether it is there: one binary search for every array kept on it."""
+    slot = np.minimum(np.searchsorted(support, positions), len(support) - 1)
+    return slot, support[slot] == positions
