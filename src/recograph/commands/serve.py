@@ -146,9 +146,8 @@ APP = "recograph.serving.app:create_app_from_env"
 def uvicorn_config(app: Any, *, host: str, port: int, log_level: int | str) -> Any:
     """How every recograph server runs uvicorn (``recograph serve`` and ``bench serve``'s
     child): ``app`` is an app factory; uvloop and httptools when installed (both are
-    dependencies; uvicorn falls back to asyncio and h11 otherwise), with each response
-    written in one system call (`recograph.serving.http`); no access log (a line per request
-    costs CPU on the request path; a proxy in front logs requests)."""
+    dependencies; uvicorn falls back to asyncio and h11 otherwise); no access log (a line
+    per request costs CPU on the request path; a proxy in front logs requests)."""
     import uvicorn
 
     return uvicorn.Config(
@@ -157,20 +156,10 @@ def uvicorn_config(app: Any, *, host: str, port: int, log_level: int | str) -> A
         host=host,
         port=port,
         loop="auto",
-        http=http_protocol(),
+        http="auto",
         log_level=log_level,
         access_log=False,
     )
-
-
-def http_protocol() -> Any:
-    """uvicorn's ``http`` setting: httptools writing each response at once when httptools is
-    installed, h11 otherwise."""
-    try:
-        from recograph.serving.http import OneWriteHttpToolsProtocol
-    except ImportError:  # no httptools
-        return "h11"
-    return OneWriteHttpToolsProtocol
 
 
 def server_stack() -> str:
@@ -186,7 +175,7 @@ def server_stack() -> str:
     except ImportError:
         http = "h11"
     else:
-        http = "httptools (one write per response)"
+        http = "httptools"
     return f"{loop} + {http}"
 
 
