@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import httpx
 import numpy as np
 
 from recograph import db
+from recograph.online import live
 from recograph.online.config import ServingConfig
+from recograph.online.events import EventWriter
 from recograph.online.live import LivePurchaseFeed
 from recograph.serving.app import create_app
 from recograph.settings import Settings
@@ -90,3 +93,47 @@ async def test_the_background_feed_delivers_within_about_a_second(
                 break
             await asyncio.sleep(0.1)
         assert state.live_purchases(customer) == (bought,)
+
+
+async def test_the_sqlite_reader_reads_what_the_sqlalchemy_engine_reads(tmp_path: Path) -> None:
+    """The feeds' queries through plain sqlite3 (their compiled SQL and bound values, a
+    date-time bound as SQLAlchemy binds it) and through SQLAlchemy's engine: the same rows."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"
+    await db.upgrade_schema(url)
+    writer = EventWriter(url)
+    await writer.start()
+    start = datetime(2026, 12, 4, 12, 0, 0)
+    rows = [
+        ("PURCHASE", 1, 10, "default", start),
+        ("CLICK", 2, 11, "default", start + timedelta(seconds=1)),
+        ("PURCHASE", 3, 12, "other", start + timedelta(seconds=2)),
+        ("PURCHASE", None, 13, "default", start + timedelta(seconds=3)),
+        ("PURCHASE", 5, 14, "default", start + timedelta(seconds=4, microseconds=5)),
+    ]
+    for kind, customer, product, store, at in rows:
+        event = {"type": kind, "customer_id": customer, "product_id": product, "quantity": 1}
+        writer.submit("events", event | {"store": store, "created_at": at})
+    await writer.stop()
+    queries: list[tuple[Any, dict[str, Any]]] = [
+        (live._MAX_ID, {}),
+        (live._MAX_ID_BEFORE, {"since": start + timedelta(seconds=2)}),
+        (live._MAX_ID_BEFORE, {"since": start}),
+        (live._STORE_PURCHASES, {"after": 0, "store": "default"}),
+        (live._STORE_PURCHASES, {"after": 1, "store": "other"}),
+        (live._NAMED_PURCHASES, {"after": 0}),
+    ]
+    sqlite_reader = live.open_reader(url)
+    engine_reader = live.EngineReader(url)
+    assert isinstance(sqlite_reader, live.SqliteReader)
+    try:
+        for query, values in queries:
+            expected = [tuple(row) for row in await engine_reader.rows(query, values)]
+            assert [tuple(row) for row in await sqlite_reader.rows(query, values)] == expected
+        store_rows = await sqlite_reader.rows(
+            live._STORE_PURCHASES, {"after": 0, "store": "default"}
+        )
+        assert [tuple(row) for row in store_rows] == [(1, 1, 10), (5, 5, 14)]
+        assert (await sqlite_reader.rows(live._MAX_ID_BEFORE, {"since": start}))[0][0] is None
+    finally:
+        await sqlite_reader.close()
+        await engine_reader.close()

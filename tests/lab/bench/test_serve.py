@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -67,6 +68,7 @@ def test_a_short_real_run(
     assert status == 0
     printed = capsys.readouterr().out
     assert "GraphQL/plain throughput ratio" in printed
+    assert re.search(r"server at rest: \d+\.\d ms of CPU a second", printed)
     rows = json.loads(out.read_text())
     assert [(r["endpoint"], r["concurrency"]) for r in rows] == [
         ("graphql", 2),

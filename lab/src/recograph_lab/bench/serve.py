@@ -666,6 +666,22 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+REST_SECONDS = 3.0
+
+
+def rest_cpu_ms_per_second(
+    process: psutil.Process, seconds: float = REST_SECONDS, settle: float = 1.0
+) -> float:
+    """The server's CPU per second of wall time while nothing is asked of it (after
+    ``settle`` seconds for the writer to flush what earlier requests logged): background
+    work every worker pays whatever its traffic (at 500 requests a second, 10 ms a second
+    is 0.02 ms a request)."""
+    time.sleep(settle)
+    before = cpu_seconds(process)
+    time.sleep(seconds)
+    return (cpu_seconds(process) - before) * 1000 / seconds
+
+
 def report(results: list[Result]) -> str:
     """The table and the throughput ratios, as printed."""
     lines = [
@@ -768,6 +784,11 @@ def bench_store(
             f"(first {variables[0]['cart']}); {len(response.content)} bytes in the first "
             f"answer, which /plain returns; {workers} worker(s) on {server_stack()}; driver "
             f"{'wrk' if wrk else 'httpx'}, {args.seconds:g}s per level"
+        )
+        idle = rest_cpu_ms_per_second(server.process)
+        print(
+            f"server at rest: {idle:.1f} ms of CPU a second (what runs without requests: the "
+            "event writer, the live purchase feeds, pollers)"
         )
         body = bodies
         results: list[Result] = []
