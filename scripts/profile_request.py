@@ -138,11 +138,11 @@ def _engine_timed() -> Iterator[list[float]]:
         finally:
             spent[0] += time.thread_time() - started
 
-    engine.recommend = timed  # type: ignore[assignment]
+    engine.recommend = timed
     try:
         yield spent
     finally:
-        engine.recommend = recommend  # type: ignore[assignment]
+        engine.recommend = recommend
 
 
 @dataclasses.dataclass(frozen=True)
