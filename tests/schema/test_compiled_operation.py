@@ -37,12 +37,16 @@ class Item:
 
 def _item(number: int) -> Item:
     """Item ``number``: 1 and 5 are whole, 2 has a null name, 3 a NaN score, 6 a part with a
-    null name; 4 does not exist."""
+    null name, 7 a null part, 8 its parts in a tuple and no best part; 4 does not exist."""
     if number == 4:
         raise ValueError("no item 4")
     name = None if number == 2 else f"item {number}"
     score = float("nan") if number == 3 else number / 2
     parts = [Part(name="a", weight=1.5), Part(name=None if number == 6 else "b", weight=None)]  # type: ignore[arg-type]
+    if number == 7:  # a null in a list of non-null objects
+        parts.append(None)  # type: ignore[arg-type]
+    if number == 8:  # a tuple, not a list, and no best part
+        return Item(id=8, name="item 8", score=4.0, parts=tuple(parts), best=None)  # type: ignore[arg-type]
     return Item(id=number, name=name, score=score, parts=parts, best=parts[0])  # type: ignore[arg-type]
 
 
@@ -127,6 +131,8 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     (PLANNED, {"n": 2, "ns": [3, 6, 4]}),
     (PLANNED, {"n": 6, "ns": []}),
     (PLANNED, {"n": 3, "ns": [6, 3]}),  # a NaN score does not serialise
+    (PLANNED, {"n": 7, "ns": [8, 7, 1]}),  # a null part; parts as a tuple, a null best part
+    (PLANNED, {"n": 8, "ns": [8]}),
     # a non-null root field that fails nulls the whole response
     (REQUIRED, {"n": 1}),
     (REQUIRED, {"n": 2}),
