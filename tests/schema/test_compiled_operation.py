@@ -5,7 +5,6 @@ every resolver called once; and graphql-core's execute for what the plans do not
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from recograph.schema.compiled import KnownDocuments
 from recograph.schema.errors import coded
 from recograph.schema.execution import execution_context_class
 from recograph.schema.input_plans import _simply
+from tests.schema.test_direct_resolvers import Colour
 
 
 @strawberry.type
@@ -48,12 +48,6 @@ def _item(number: int) -> Item:
     if number == 8:  # a tuple, not a list, and no best part
         return Item(id=8, name="item 8", score=4.0, parts=tuple(parts), best=None)  # type: ignore[arg-type]
     return Item(id=number, name=name, score=score, parts=parts, best=parts[0])  # type: ignore[arg-type]
-
-
-@strawberry.enum
-class Colour(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
 
 
 @strawberry.input
