@@ -17,6 +17,7 @@ from recograph.schema.compiled import KnownDocuments
 from recograph.schema.errors import coded
 from recograph.schema.execution import execution_context_class
 from recograph.schema.input_plans import _simply
+from tests.schema.test_direct_resolvers import Colour
 
 
 @strawberry.type
@@ -36,13 +37,32 @@ class Item:
 
 def _item(number: int) -> Item:
     """Item ``number``: 1 and 5 are whole, 2 has a null name, 3 a NaN score, 6 a part with a
-    null name; 4 does not exist."""
+    null name, 7 a null part, 8 its parts in a tuple and no best part; 4 does not exist."""
     if number == 4:
         raise ValueError("no item 4")
     name = None if number == 2 else f"item {number}"
     score = float("nan") if number == 3 else number / 2
     parts = [Part(name="a", weight=1.5), Part(name=None if number == 6 else "b", weight=None)]  # type: ignore[arg-type]
+    if number == 7:  # a null in a list of non-null objects
+        parts.append(None)  # type: ignore[arg-type]
+    if number == 8:  # a tuple, not a list, and no best part
+        return Item(id=8, name="item 8", score=4.0, parts=tuple(parts), best=None)  # type: ignore[arg-type]
     return Item(id=number, name=name, score=score, parts=parts, best=parts[0])  # type: ignore[arg-type]
+
+
+@strawberry.input
+class Range:
+    low: int
+    high: int | None = 10
+
+
+@strawberry.input
+class Filter:
+    ids: list[int | None]
+    names: list[str | None] | None = strawberry.field(default_factory=lambda: ["x"])
+    colour: Colour = Colour.RED
+    top: int | None = None
+    range: Range | None = None
 
 
 def _called(info: strawberry.Info, name: str) -> None:
@@ -78,6 +98,10 @@ class Query:
         return repr([s, f, id, b, tags])
 
     @strawberry.field
+    async def find(self, filter: Filter | None = None, filters: list[Filter] | None = None) -> str:
+        return repr([filter, filters])
+
+    @strawberry.field
     def plain(self) -> str:  # not async: strawberry's call, so graphql-core's execute
         return "plain"
 
@@ -101,6 +125,8 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     (PLANNED, {"n": 2, "ns": [3, 6, 4]}),
     (PLANNED, {"n": 6, "ns": []}),
     (PLANNED, {"n": 3, "ns": [6, 3]}),  # a NaN score does not serialise
+    (PLANNED, {"n": 7, "ns": [8, 7, 1]}),  # a null part; parts as a tuple, a null best part
+    (PLANNED, {"n": 8, "ns": [8]}),
     # a non-null root field that fails nulls the whole response
     (REQUIRED, {"n": 1}),
     (REQUIRED, {"n": 2}),
@@ -199,6 +225,60 @@ VARIABLES: list[dict[str, Any]] = [
     {"ns": [1, None], "s": "x"},
     {"ns": [], "s": None},
 ]
+
+
+# Object and list literals with variables inside, planned once (`input_plans.literal_plan`):
+# variables given, null, missing (defaults of the input fields apply), of the wrong type.
+LITERALS = """query($ids: [Int] = [1], $id: Int, $name: String, $colour: Colour, $top: Int,
+    $low: Int = 3, $high: Int, $range: Range, $c: Colour = BLUE, $names: [String]) {
+  a: find(filter: {ids: $ids, names: [$name, "y", null], colour: $colour, top: $top})
+  b: find(filter: {ids: [1, $id], range: {low: $low, high: $high}, colour: $c})
+  c: find(filter: {ids: [$id, $top], range: $range, names: $names})
+  d: find(filters: [{ids: [$id]}, {ids: []}, {ids: $ids, top: 3}])
+  e: find(filters: {ids: [$id], colour: RED})
+}"""
+LITERAL_VARIABLES: list[dict[str, Any] | None] = [
+    {"ids": [1, 2], "id": 3, "name": "n", "colour": "BLUE", "top": 4, "low": 1, "high": 2},
+    {"ids": [], "id": 0, "low": 5, "range": {"low": 1}, "names": ["a", None]},
+    {"ids": [None], "id": None, "name": None, "colour": None, "top": None, "high": None},
+    {"id": 2, "high": None, "range": None, "c": "RED", "names": None},
+    None,
+    # null where the literal needs a value: graphql-core's errors
+    {"ids": None},
+    {"low": None},
+    # refused by the variables' coercion
+    {"ids": ["x"], "id": 1},
+    {"id": 1, "colour": "GREEN"},
+    {"id": 2**31},
+]
+
+
+@pytest.mark.parametrize("variables", LITERAL_VARIABLES)
+async def test_literals_with_variables_coerce_as_graphql_core(
+    variables: dict[str, Any] | None,
+) -> None:
+    schema, documents = _documents()
+    compiled = documents.get(LITERALS, None)
+    assert compiled is not None
+    plan = compiled.plan
+    assert plan is not None
+    expected = get_variable_values(
+        documents.schema._schema, plan.operation.variable_definitions or (), variables or {}, 50
+    )
+    coerced = plan.variables.coerce(variables)
+    if isinstance(expected, list):  # refused before any argument is coerced
+        assert isinstance(coerced, list)
+        assert [e.formatted for e in coerced] == [e.formatted for e in expected]
+    else:
+        assert not isinstance(coerced, list)
+        for root in plan.fields:
+            assert root.field is not None
+            assert root.arguments is not None
+            wanted = _outcome(get_argument_values, root.field, root.nodes[0], expected)
+            assert _outcome(root.arguments.coerce, coerced) == wanted, root.response_key
+    general, _ = await _general(schema, LITERALS, variables)
+    body, _ = await documents.execute(compiled, variables, {"calls": []})
+    assert body == general
 
 
 def _comparable(values: VariableValues) -> tuple[Any, ...]:

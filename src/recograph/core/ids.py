@@ -28,23 +28,33 @@ class IdIndex:
         return len(self.ids)
 
     @functools.cached_property
-    def _sorter(self) -> npt.NDArray[np.intp]:
-        """Sorted order of the ids, computed once (look-ups run on every request)."""
-        return np.argsort(self.ids, kind="stable")
+    def _search(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp] | None]:
+        """The ids in ascending order, and the positions in that order (None when the ids are
+        ascending already, as store ids usually are: then the ids are searched as they are,
+        with no copy). Computed once: look-ups run on every request."""
+        ids = self.ids
+        if bool(np.all(ids[1:] > ids[:-1])):
+            return ids, None
+        order = np.argsort(ids, kind="stable")
+        return ids[order], order
 
     def positions(self, ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Positions of ``ids``; -1 for ids that are not in the index."""
         query = np.asarray(ids, dtype=np.int64)
         if len(self.ids) == 0:
             return np.full(query.shape, -1, dtype=np.int64)
-        sorter = self._sorter
-        found = np.searchsorted(self.ids, query, sorter=sorter)
-        found = np.clip(found, 0, len(self.ids) - 1)
-        positions = sorter[found].astype(np.int64)
-        positions[self.ids[positions] != query] = -1
+        ascending, order = self._search
+        found = np.minimum(ascending.searchsorted(query), len(ascending) - 1)
+        positions = (found if order is None else order[found]).astype(np.int64)
+        positions[ascending[found] != query] = -1
         return positions
 
     def position(self, id_: int) -> int | None:
-        """Position of one id, or None when it is unknown."""
-        pos = int(self.positions(np.array([id_]))[0])
-        return None if pos < 0 else pos
+        """Position of one id, or None when it is unknown: a scalar binary search (a request
+        looks its customer up; the array path of `positions` cost ≈ 12 µs of the request, this
+        ≈ 1 µs)."""
+        ascending, order = self._search
+        found = int(ascending.searchsorted(id_))
+        if found == len(ascending) or int(ascending[found]) != id_:
+            return None
+        return found if order is None else int(order[found])

@@ -90,12 +90,25 @@ class RequestContext:
         return self.loaded
 
 
+def request_header(request: Request, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case, as ASGI gives names), as
+    ``request.headers.get`` finds it, without building the request's ``Headers``."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
 def make_context(services: Services, request: Request | None = None) -> RequestContext:
-    authorization = None if request is None else request.headers.get("authorization")
+    """The context of one request. The authorization header is read only when it could
+    make the caller an admin (admin operations on, an admin token set)."""
     settings = services.settings
+    admin = (
+        settings.admin_operations
+        and bool(settings.admin_token)
+        and request is not None
+        and is_admin(request_header(request, b"authorization"), settings.admin_token)
+    )
     return RequestContext(
-        services=services,
-        loaded=services.state.current,
-        admin=settings.admin_operations and is_admin(authorization, settings.admin_token),
-        request=request,
+        services=services, loaded=services.state.current, admin=admin, request=request
     )

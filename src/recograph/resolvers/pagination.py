@@ -59,7 +59,7 @@ MAX_SHOWN = 1000  # products a recommendations cursor may carry (infinite scroll
 def encode_shown(product_ids: Sequence[int]) -> str:
     """A ``recommendations`` cursor: the ids already shown, so the next page can leave them
     out (an offset would repeat products when the ranking moves between pages)."""
-    text = f"{SHOWN_KIND}:{','.join(str(i) for i in product_ids)}"
+    text = f"{SHOWN_KIND}:{','.join(map(str, product_ids))}"
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 

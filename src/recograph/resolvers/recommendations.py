@@ -121,10 +121,11 @@ def parse_request(
             f"exclude holds {len(exclude)} products; at most {MAX_EXCLUDED} are allowed",
             argument="exclude",
         )
-    excluded = convert.product_positions(loaded, exclude, "exclude")
+    excluded = convert.product_positions(loaded, exclude, "exclude") if exclude else ()
     shown = decode_shown(after)
     # Products of an earlier page that this build no longer has cannot be shown again anyway.
-    excluded += convert.live_positions(loaded, shown)
+    if shown:
+        excluded += convert.live_positions(loaded, shown)
     filters = filters or RecommendationFilters()
     categories = (
         None
