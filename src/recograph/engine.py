@@ -464,24 +464,51 @@ def _content_seeds(profile: Profile, context: Context) -> tuple[Positions, npt.N
     return positions, values
 
 
+@dataclass(frozen=True)
+class _PageRules:
+    """The category rules fired by the categories of a seed set, found once per request for
+    the page's products: their confidence scores the rules signal (`_rule_scores`), their
+    lift says which categories the page is related to (`_related_categories`)."""
+
+    categories: Positions  # the seeds' categories, distinct and ascending
+    fired: Positions  # the category rules they fire, ascending
+
+
+def _fired_categories(snapshot: ModelSnapshot, seeds: Positions) -> _PageRules:
+    categories = _unique(snapshot.catalogue.category[seeds])
+    found, fired = rules.fired_by(snapshot.category_rules, snapshot.category_rule_index, categories)
+    return _PageRules(found, fired)
+
+
+def _page_rules(snapshot: ModelSnapshot, context: Context) -> _PageRules | None:
+    """`_PageRules` of the page's products (None: no product on the page)."""
+    if not context.items:
+        return None
+    return _fired_categories(snapshot, np.asarray(context.items, dtype=np.int64))
+
+
 def _rule_scores(
-    snapshot: ModelSnapshot, profile: Profile, context: Context
+    snapshot: ModelSnapshot, profile: Profile, context: Context, page: _PageRules | None = None
 ) -> tuple[Scores, _ReplayedRuleEvidence]:
     """Rules fired by the cart/current product (full strength) and by past purchases: per
     item the best of each seed set's product rule and category rule (× the category's share
     of its best seller), history discounted. Which rule won is replayed for the shown items
-    only (`_ReplayedRuleEvidence`)."""
+    only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
+    caller has them (`_page_rules`)."""
     ctx = np.asarray(context.items, dtype=np.int64)
     past = profile.items
     score = np.zeros(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, discount in ((past, HISTORY_RULE_DISCOUNT), (ctx, np.float32(1.0))):
+    for seeds, discount, fired in (
+        (past, HISTORY_RULE_DISCOUNT, None),
+        (ctx, np.float32(1.0), page),
+    ):
         if seeds.size == 0:
             continue
         product = rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        categories = _unique(category_of[seeds])
-        cat = rules.score_rules(snapshot.category_rules, snapshot.category_rule_index, categories)
+        found = _fired_categories(snapshot, seeds) if fired is None else fired
+        cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
             np.maximum(score, product.scores * discount, out=score)
@@ -524,8 +551,10 @@ def compute_signals(
     context: Context,
     weights: Weights,
     cf_models: Sequence[tuple[str, float]],
+    page_rules: _PageRules | None = None,
 ) -> _Signals:
-    """Raw scores of every signal with a positive weight (popularity always, as the filler)."""
+    """Raw scores of every signal with a positive weight (popularity always, as the filler).
+    ``page_rules``: the page's fired category rules, when the caller has them."""
     signals = _Signals()
     if weights.cf > 0:
         signals.raw[SignalName.CF] = cf_scores(snapshot, profile, cf_models)
@@ -538,7 +567,7 @@ def compute_signals(
             else np.zeros(snapshot.n_items, dtype=np.float32)
         )
     if weights.rules > 0:
-        score, evidence = _rule_scores(snapshot, profile, context)
+        score, evidence = _rule_scores(snapshot, profile, context, page_rules)
         signals.raw[SignalName.RULES] = score
         signals.rule_evidence = evidence
     category = _popularity_category(snapshot, context)
@@ -934,18 +963,23 @@ def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[n
 
 
 def _related_categories(
-    snapshot: ModelSnapshot, context: Context
+    snapshot: ModelSnapshot, context: Context, page_rules: _PageRules | None = None
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
     """Per category, whether it is the page's or one its category rules lead to, and that
-    rule (strongest lift; -1 when none)."""
+    rule (strongest lift; -1 when none). ``page_rules``: the page's products' fired category
+    rules, when the caller has them (the same rules unless the page names another category)."""
     n_categories = snapshot.catalogue.n_categories
     page = _page_categories(snapshot, context)
     related_rule = np.full(n_categories, -1, dtype=np.int64)
     related = np.zeros(n_categories, dtype=np.bool_)
     if page.size:
-        fired = rules.score_rules(
-            snapshot.category_rules, snapshot.category_rule_index, page, metric="lift"
-        )
+        if page_rules is not None and np.array_equal(page_rules.categories, page):
+            category_rules = snapshot.category_rules
+            fired = rules.best_of_fired(category_rules, page_rules.fired, page, metric="lift")
+        else:
+            fired = rules.score_rules(
+                snapshot.category_rules, snapshot.category_rule_index, page, metric="lift"
+            )
         related_rule = fired.best_rule
         related = related_rule >= 0
         related[page] = True
@@ -1433,7 +1467,8 @@ def _score_all(
     business: BusinessRules,
 ) -> _Scored:
     """Full scoring: every signal, filter and business rule on the whole catalogue."""
-    signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
+    page_rules = _page_rules(snapshot, request.context)
+    signals = compute_signals(snapshot, profile, request.context, weights, cf_models, page_rules)
     damping, again, due = None, None, None
     dues: dict[int, due_dates.DueItem] = {}
     back = comes_back(snapshot, profile)  # once: damping and the filters both need it
@@ -1446,7 +1481,7 @@ def _score_all(
             due = due_scores(snapshot.n_items, found)
     hybrid = request.strategy is Strategy.HYBRID
     page_related = page_intents(snapshot, request.context, damping) if hybrid else {}
-    related, related_rule = _related_categories(snapshot, request.context)
+    related, related_rule = _related_categories(snapshot, request.context, page_rules)
     return _rank(
         snapshot,
         request,
