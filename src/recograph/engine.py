@@ -31,7 +31,7 @@ from recograph.recommenders.blend import (
     Scores,
     blend,
     contributions,
-    dominant_signals,
+    dominant_of,
     normalise,
     shift_for_page,
 )
@@ -306,13 +306,19 @@ def build_profile(
     live_purchases: Sequence[int] = (),
 ) -> Profile:
     """The customer's purchase history as the models see it."""
-    items: Positions = np.zeros(0, dtype=np.int64)
-    values: Scores = np.zeros(0, dtype=np.float32)
-    recent: Positions = np.zeros(0, dtype=np.int64)
+    # Empty until a branch below reads them (made once, not per field: a request pays each
+    # numpy call); `counted`: the items bought, ascending, `times`: on how many order dates.
+    no_positions: Positions = np.zeros(0, dtype=np.int64)
+    no_values: Scores = np.zeros(0, dtype=np.float32)
+    items, values, recent, counted, times = (
+        no_positions,
+        no_values,
+        no_positions,
+        no_positions,
+        no_values,
+    )
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
-    counted: Positions = np.zeros(0, dtype=np.int64)  # the items bought, ascending, ...
-    times: Scores = np.zeros(0, dtype=np.float32)  # ... and on how many order dates each
     if user is not None and before is None:
         # Counted once per snapshot (`Histories.purchases`): the same figures as below.
         table = snapshot.histories.purchases
@@ -969,21 +975,21 @@ def _related_categories(
     rule (strongest lift; -1 when none). ``page_rules``: the page's products' fired category
     rules, when the caller has them (the same rules unless the page names another category)."""
     n_categories = snapshot.catalogue.n_categories
-    page = _page_categories(snapshot, context)
-    related_rule = np.full(n_categories, -1, dtype=np.int64)
-    related = np.zeros(n_categories, dtype=np.bool_)
-    if page.size:
-        if page_rules is not None and np.array_equal(page_rules.categories, page):
-            category_rules = snapshot.category_rules
-            fired = rules.best_of_fired(category_rules, page_rules.fired, page, metric="lift")
-        else:
-            fired = rules.score_rules(
-                snapshot.category_rules, snapshot.category_rule_index, page, metric="lift"
-            )
-        related_rule = fired.best_rule
-        related = related_rule >= 0
-        related[page] = True
-    return related, related_rule
+    category_rules = snapshot.category_rules
+    if page_rules is not None and (
+        context.category is None or context.category in page_rules.categories.tolist()
+    ):  # the page's categories are its products' (`_page_categories`): their fired rules
+        page = page_rules.categories
+        fired = rules.best_of_fired(category_rules, page_rules.fired, page, metric="lift")
+    else:
+        page = _page_categories(snapshot, context)
+        if page.size == 0:
+            return np.zeros(n_categories, dtype=np.bool_), np.full(n_categories, -1, np.int64)
+        index = snapshot.category_rule_index
+        fired = rules.score_rules(category_rules, index, page, metric="lift")
+    related = fired.best_rule >= 0
+    related[page] = True
+    return related, fired.best_rule
 
 
 def _promoted_reason(
@@ -1203,7 +1209,7 @@ def lead_with(total: Scores, lead: npt.NDArray[np.bool_]) -> Scores:
     every other product, in the blend's order among themselves (filters still apply)."""
     if not lead.any():
         return total
-    top = total.max(axis=-1, keepdims=True) + np.float32(1.0)
+    top = np.maximum.reduce(total, axis=-1, keepdims=True) + np.float32(1.0)
     return np.where(lead, total + top, total).astype(np.float32)
 
 
@@ -1362,8 +1368,8 @@ def recommend(
     total, signals, related_rule = scored.total, scored.signals, scored.related_rule
     chosen = selection.chosen
     at = scored.local(chosen)
-    dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
+    dominant = dominant_of(parts)
     # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
     explained = [p if _own_reason(scored, p) else -1 for p in chosen]
     _gather_sources(snapshot, profile, signals, explained, dominant, cf_models)
@@ -1555,9 +1561,9 @@ def _rank(
         positions=positions,
     )
     removed_by = _removal_rules(snapshot, request, profile, adjust.back, positions)
-    allowed = np.flatnonzero(removed_by < 0)
+    allowed = (removed_by < 0).nonzero()[0]  # np.flatnonzero of a 1-d mask, unwrapped
     # A stable sort keeps equal scores in position order.
-    ranked = allowed[np.argsort(-total[allowed], kind="stable")]
+    ranked = allowed[(-total[allowed]).argsort(kind="stable")]
     category = catalogue.category if positions is None else catalogue.category[positions]
     promoted = catalogue.promoted if positions is None else catalogue.promoted[positions]
     relevant = (total >= np.float32(business.promoted_min_score)) | adjust.related[category]

@@ -213,7 +213,8 @@ class ItemKNN(ArrayCoded):
         if dense is None:
             figures = dense_block(self.similarity, profile.items, items).T  # shown × history
         else:
-            figures = dense.T[np.ix_(np.asarray(items, dtype=np.int64), profile.items)]
+            shown = np.asarray(items, dtype=np.int64)[:, None]
+            figures = dense.T[shown, profile.items]  # as np.ix_ (shown × history), one call
         terms = figures * profile.values.astype(np.float64)
         return largest_terms(profile.items, terms, figures, "similarity")
 
@@ -238,7 +239,8 @@ def score_item_knn(model: ItemKNN, h: npt.ArrayLike) -> FloatVector:
     # The rows' float64 terms summed row after row (a reduction over the first axis adds
     # them in order), as `weighted_row_sum` adds a column's entries: the same values.
     terms = dense[present] * weights.astype(np.float64)[:, None]
-    return np.add.reduce(terms, axis=0).astype(np.float32)
+    summed: npt.NDArray[np.float64] = np.add.reduce(terms, axis=0)
+    return summed.astype(np.float32)
 
 
 def explain_item_knn(

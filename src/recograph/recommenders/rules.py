@@ -901,7 +901,8 @@ def _fired(
         hits = index.indices[entries]
     present = np.bincount(hits, minlength=len(rules))
     # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
-    return np.flatnonzero(present == rules.antecedent_lengths)
+    fired: npt.NDArray[np.int64] = (present == rules.antecedent_lengths).nonzero()[0]
+    return fired  # np.flatnonzero's result, without its Python wrapper
 
 
 def fired_rules(
