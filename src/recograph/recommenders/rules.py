@@ -137,10 +137,23 @@ class RuleSet(ArrayCoded):
         return bool(np.array_equal(self.consequent_indptr, np.arange(len(self) + 1)))
 
     @functools.cached_property
-    def rankings(self) -> dict[str, MetricRanking]:
-        """Each metric's order of the rules (computed once: `best_of_fired` reads it on every
-        request)."""
-        return {metric: MetricRanking.of(np.asarray(getattr(self, metric))) for metric in METRICS}
+    def confidence_ranking(self) -> MetricRanking:
+        """The rules by confidence (kept: the rules signal reads it on every request)."""
+        return MetricRanking.of(self.confidence)
+
+    @functools.cached_property
+    def lift_ranking(self) -> MetricRanking:
+        """The rules by lift (kept: a page's related categories read it on every request)."""
+        return MetricRanking.of(self.lift)
+
+    def ranking(self, metric: str) -> MetricRanking:
+        """The rules' order by ``metric``: confidence's and lift's kept once made, another
+        metric's (analytics, rarely) made for the call, so a worker holds two, not five."""
+        if metric == "confidence":
+            return self.confidence_ranking
+        if metric == "lift":
+            return self.lift_ranking
+        return MetricRanking.of(np.asarray(getattr(self, metric)))
 
     def antecedent(self, rule: int) -> npt.NDArray[np.int32]:
         """Antecedent positions of one rule."""
@@ -164,7 +177,7 @@ class MetricRanking:
     """The rules ordered by one metric, best first (highest value; ties: the lower rule id),
     with one place past the last meaning "no rule"."""
 
-    rank: npt.NDArray[np.int64]  # per rule, its place in the order
+    rank: npt.NDArray[np.int32]  # per rule, its place in the order
     rule_at: npt.NDArray[np.int64]  # per place, the rule (-1 at the last place)
     value_at: npt.NDArray[np.float32]  # per place, the rule's value as a score (0 at the last)
 
@@ -172,7 +185,7 @@ class MetricRanking:
     def of(cls, values: npt.NDArray[np.float64]) -> MetricRanking:
         ids = np.arange(len(values), dtype=np.int64)
         order = np.lexsort((ids, -values))
-        rank = np.empty(len(values), dtype=np.int64)
+        rank = np.empty(len(values), dtype=np.int32)  # 4 bytes a rule: kept per worker
         rank[order] = ids
         rule_at = np.append(order, -1).astype(np.int64)
         value_at = np.append(values[order].astype(np.float32), np.float32(0.0))
@@ -950,10 +963,10 @@ def best_of_fired(
 ) -> RuleScores:
     """`score_rules` from the ``fired`` rules (ascending) of the distinct ``context``.
 
-    Each rule's place in the metric's order (`RuleSet.rankings`: highest value first, ties
+    Each rule's place in the metric's order (`RuleSet.ranking`: highest value first, ties
     the lower rule id) turns "the best value, then the lowest rule reaching it" into one
     smallest place per item: a handful of numpy calls whatever the number of fired rules."""
-    ranking = rules.rankings[metric]
+    ranking = rules.ranking(metric)
     no_rule = len(rules)
     if rules.single_consequent:
         items, rule_ids = rules.consequent_indices[fired], fired
