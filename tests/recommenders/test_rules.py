@@ -542,13 +542,22 @@ def _best_rules_by_hand(
     return scores, [best[i][1] if i in best else -1 for i in range(N_ITEMS)]
 
 
-@pytest.mark.parametrize("single_consequent", [True, False])
-def test_score_rules_matches_the_rules_by_hand_on_every_context(single_consequent: bool) -> None:
+@pytest.mark.parametrize(
+    ("single_consequent", "min_len"), [(True, 1), (False, 1), (True, 2), (False, 2)]
+)
+def test_score_rules_matches_the_rules_by_hand_on_every_context(
+    single_consequent: bool, min_len: int
+) -> None:
     """Every context of the five items, every metric: the ranking-based reduction picks the
     same rule and value as the definition; one fired pass reduced by several metrics
-    (`fired_by`, `best_of_fired`) gives what `score_rules` gives for each."""
+    (`fired_by`, `best_of_fired`) gives what `score_rules` gives for each. Without the
+    empty-antecedent rules (``min_len`` 2) some contexts fire nothing."""
     ruleset = mine_rules(
-        _matrix(), min_support=0.2, min_confidence=0.3, single_consequent=single_consequent
+        _matrix(),
+        min_support=0.2,
+        min_confidence=0.3,
+        min_len=min_len,
+        single_consequent=single_consequent,
     )
     index = antecedent_index(ruleset)
     for bits in range(2**N_ITEMS):
@@ -562,6 +571,7 @@ def test_score_rules_matches_the_rules_by_hand_on_every_context(single_consequen
             again = best_of_fired(ruleset, fired, found, metric)
             np.testing.assert_array_equal(again.scores, scored.scores)
             np.testing.assert_array_equal(again.best_rule, scored.best_rule)
+            assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
 
 
 def test_arrays_round_trip_through_npz(rules: RuleSet, tmp_path: Path) -> None:

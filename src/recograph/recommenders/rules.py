@@ -966,6 +966,10 @@ def best_of_fired(
     Each rule's place in the metric's order (`RuleSet.ranking`: highest value first, ties
     the lower rule id) turns "the best value, then the lowest rule reaching it" into one
     smallest place per item: a handful of numpy calls whatever the number of fired rules."""
+    if len(fired) == 0:  # nothing to gather: the empty answer, without a catalogue pass
+        return RuleScores(
+            np.zeros(rules.n_items, dtype=np.float32), np.full(rules.n_items, -1, dtype=np.int64)
+        )
     ranking = rules.ranking(metric)
     no_rule = len(rules)
     if rules.single_consequent:
