@@ -31,7 +31,7 @@ from recograph.recommenders.blend import (
     Scores,
     blend,
     contributions,
-    dominant_signals,
+    dominant_of,
     normalise,
     shift_for_page,
 )
@@ -308,13 +308,19 @@ def build_profile(
     live_purchases: Sequence[int] = (),
 ) -> Profile:
     """The customer's purchase history as the models see it."""
-    items: Positions = np.zeros(0, dtype=np.int64)
-    values: Scores = np.zeros(0, dtype=np.float32)
-    recent: Positions = np.zeros(0, dtype=np.int64)
+    # Empty until a branch below reads them (made once, not per field: a request pays each
+    # numpy call); `counted`: the items bought, ascending, `times`: on how many order dates.
+    no_positions: Positions = np.zeros(0, dtype=np.int64)
+    no_values: Scores = np.zeros(0, dtype=np.float32)
+    items, values, recent, counted, times = (
+        no_positions,
+        no_values,
+        no_positions,
+        no_positions,
+        no_values,
+    )
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
-    counted: Positions = np.zeros(0, dtype=np.int64)  # the items bought, ascending, ...
-    times: Scores = np.zeros(0, dtype=np.float32)  # ... and on how many order dates each
     if user is not None and before is None:
         # Counted once per snapshot (`Histories.purchases`): the same figures as below.
         table = snapshot.histories.purchases
@@ -466,24 +472,51 @@ def _content_seeds(profile: Profile, context: Context) -> tuple[Positions, npt.N
     return positions, values
 
 
+@dataclass(frozen=True)
+class _PageRules:
+    """The category rules fired by the categories of a seed set, found once per request for
+    the page's products: their confidence scores the rules signal (`_rule_scores`), their
+    lift says which categories the page is related to (`_related_categories`)."""
+
+    categories: Positions  # the seeds' categories, distinct and ascending
+    fired: Positions  # the category rules they fire, ascending
+
+
+def _fired_categories(snapshot: ModelSnapshot, seeds: Positions) -> _PageRules:
+    categories = _unique(snapshot.catalogue.category[seeds])
+    found, fired = rules.fired_by(snapshot.category_rules, snapshot.category_rule_index, categories)
+    return _PageRules(found, fired)
+
+
+def _page_rules(snapshot: ModelSnapshot, context: Context) -> _PageRules | None:
+    """`_PageRules` of the page's products (None: no product on the page)."""
+    if not context.items:
+        return None
+    return _fired_categories(snapshot, np.asarray(context.items, dtype=np.int64))
+
+
 def _rule_scores(
-    snapshot: ModelSnapshot, profile: Profile, context: Context
+    snapshot: ModelSnapshot, profile: Profile, context: Context, page: _PageRules | None = None
 ) -> tuple[Scores, _ReplayedRuleEvidence]:
     """Rules fired by the cart/current product (full strength) and by past purchases: per
     item the best of each seed set's product rule and category rule (× the category's share
     of its best seller), history discounted. Which rule won is replayed for the shown items
-    only (`_ReplayedRuleEvidence`)."""
+    only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
+    caller has them (`_page_rules`)."""
     ctx = np.asarray(context.items, dtype=np.int64)
     past = profile.items
     score = np.zeros(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, discount in ((past, HISTORY_RULE_DISCOUNT), (ctx, np.float32(1.0))):
+    for seeds, discount, fired in (
+        (past, HISTORY_RULE_DISCOUNT, None),
+        (ctx, np.float32(1.0), page),
+    ):
         if seeds.size == 0:
             continue
         product = rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        categories = _unique(category_of[seeds])
-        cat = rules.score_rules(snapshot.category_rules, snapshot.category_rule_index, categories)
+        found = _fired_categories(snapshot, seeds) if fired is None else fired
+        cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
             np.maximum(score, product.scores * discount, out=score)
@@ -526,8 +559,10 @@ def compute_signals(
     context: Context,
     weights: Weights,
     cf_models: Sequence[tuple[str, float]],
+    page_rules: _PageRules | None = None,
 ) -> _Signals:
-    """Raw scores of every signal with a positive weight (popularity always, as the filler)."""
+    """Raw scores of every signal with a positive weight (popularity always, as the filler).
+    ``page_rules``: the page's fired category rules, when the caller has them."""
     signals = _Signals()
     if weights.cf > 0:
         signals.raw[SignalName.CF] = cf_scores(snapshot, profile, cf_models)
@@ -540,7 +575,7 @@ def compute_signals(
             else np.zeros(snapshot.n_items, dtype=np.float32)
         )
     if weights.rules > 0:
-        score, evidence = _rule_scores(snapshot, profile, context)
+        score, evidence = _rule_scores(snapshot, profile, context, page_rules)
         signals.raw[SignalName.RULES] = score
         signals.rule_evidence = evidence
     category = _popularity_category(snapshot, context)
@@ -936,22 +971,27 @@ def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[n
 
 
 def _related_categories(
-    snapshot: ModelSnapshot, context: Context
+    snapshot: ModelSnapshot, context: Context, page_rules: _PageRules | None = None
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
     """Per category, whether it is the page's or one its category rules lead to, and that
-    rule (strongest lift; -1 when none)."""
+    rule (strongest lift; -1 when none). ``page_rules``: the page's products' fired category
+    rules, when the caller has them (the same rules unless the page names another category)."""
     n_categories = snapshot.catalogue.n_categories
-    page = _page_categories(snapshot, context)
-    related_rule = np.full(n_categories, -1, dtype=np.int64)
-    related = np.zeros(n_categories, dtype=np.bool_)
-    if page.size:
-        fired = rules.score_rules(
-            snapshot.category_rules, snapshot.category_rule_index, page, metric="lift"
-        )
-        related_rule = fired.best_rule
-        related = related_rule >= 0
-        related[page] = True
-    return related, related_rule
+    category_rules = snapshot.category_rules
+    if page_rules is not None and (
+        context.category is None or context.category in page_rules.categories.tolist()
+    ):  # the page's categories are its products' (`_page_categories`): their fired rules
+        page = page_rules.categories
+        fired = rules.best_of_fired(category_rules, page_rules.fired, page, metric="lift")
+    else:
+        page = _page_categories(snapshot, context)
+        if page.size == 0:
+            return np.zeros(n_categories, dtype=np.bool_), np.full(n_categories, -1, np.int64)
+        index = snapshot.category_rule_index
+        fired = rules.score_rules(category_rules, index, page, metric="lift")
+    related = fired.best_rule >= 0
+    related[page] = True
+    return related, fired.best_rule
 
 
 def _promoted_reason(
@@ -1181,7 +1221,7 @@ def lead_with(total: Scores, lead: npt.NDArray[np.bool_]) -> Scores:
     every other product, in the blend's order among themselves (filters still apply)."""
     if not lead.any():
         return total
-    top = total.max(axis=-1, keepdims=True) + np.float32(1.0)
+    top = np.maximum.reduce(total, axis=-1, keepdims=True) + np.float32(1.0)
     return np.where(lead, total + top, total).astype(np.float32)
 
 
@@ -1340,8 +1380,8 @@ def recommend(
     total, signals, related_rule = scored.total, scored.signals, scored.related_rule
     chosen = selection.chosen
     at = scored.local(chosen)
-    dominant = dominant_signals(scored.used, weights, at)
     parts = contributions(scored.normalised, weights, at)
+    dominant = dominant_of(parts)
     # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
     explained = [p if _own_reason(scored, p) else -1 for p in chosen]
     _gather_sources(snapshot, profile, signals, explained, dominant, cf_models)
@@ -1445,7 +1485,8 @@ def _score_all(
     business: BusinessRules,
 ) -> _Scored:
     """Full scoring: every signal, filter and business rule on the whole catalogue."""
-    signals = compute_signals(snapshot, profile, request.context, weights, cf_models)
+    page_rules = _page_rules(snapshot, request.context)
+    signals = compute_signals(snapshot, profile, request.context, weights, cf_models, page_rules)
     damping, again, due = None, None, None
     dues: dict[int, due_dates.DueItem] = {}
     back = comes_back(snapshot, profile)  # once: damping and the filters both need it
@@ -1458,7 +1499,7 @@ def _score_all(
             due = due_scores(snapshot.n_items, found)
     hybrid = request.strategy is Strategy.HYBRID
     page_related = page_intents(snapshot, request.context, damping) if hybrid else {}
-    related, related_rule = _related_categories(snapshot, request.context)
+    related, related_rule = _related_categories(snapshot, request.context, page_rules)
     return _rank(
         snapshot,
         request,
@@ -1532,9 +1573,9 @@ def _rank(
         positions=positions,
     )
     removed_by = _removal_rules(snapshot, request, profile, adjust.back, positions)
-    allowed = np.flatnonzero(removed_by < 0)
+    allowed = (removed_by < 0).nonzero()[0]  # np.flatnonzero of a 1-d mask, unwrapped
     # A stable sort keeps equal scores in position order.
-    ranked = allowed[np.argsort(-total[allowed], kind="stable")]
+    ranked = allowed[(-total[allowed]).argsort(kind="stable")]
     category = catalogue.category if positions is None else catalogue.category[positions]
     promoted = catalogue.promoted if positions is None else catalogue.promoted[positions]
     relevant = (total >= np.float32(business.promoted_min_score)) | adjust.related[category]

@@ -1,10 +1,11 @@
-"""`blend.normalise`: one request's row and a batch of rows give the same float32 values."""
+"""`blend.normalise`: one request's row and a batch of rows give the same float32 values;
+`blend.dominant_signals`: the largest float32 weighted contribution, ties to the first signal."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from recograph.recommenders.blend import normalise
+from recograph.recommenders.blend import SignalName, Weights, dominant_signals, normalise
 
 
 def _reference(row: np.ndarray) -> np.ndarray:
@@ -37,3 +38,41 @@ def test_a_row_is_scaled_by_its_maximum_exactly_as_defined() -> None:
 def test_a_batch_is_scaled_row_by_row_like_single_rows() -> None:
     batch = np.array([[0.0, 2.0, 1.0], [-1.0, 0.5, 0.25]], dtype=np.float32)
     np.testing.assert_array_equal(normalise(batch), np.stack([normalise(r) for r in batch]))
+
+
+def _dominant_by_hand(
+    normalised: dict[SignalName, np.ndarray], weights: Weights, item: int
+) -> SignalName | None:
+    """Signal by signal in `SignalName` order: the first strictly largest float32 product."""
+    total = weights.total()
+    best, best_value = None, np.float32(0)
+    for signal in SignalName:
+        if weights.get(signal) > 0 and signal in normalised:
+            value = normalised[signal][item] * np.float32(weights.get(signal) / total)
+            if value > best_value:
+                best, best_value = signal, value
+    return best
+
+
+def test_dominant_signal_is_the_largest_weighted_contribution_ties_to_the_first() -> None:
+    cf = np.array([0.5, 0.0, 0.3, 1.0, 0.0], dtype=np.float32)
+    rules = np.array([0.5, 0.0, 0.9, 0.1, 0.2], dtype=np.float32)
+    weights = Weights(cf=1.0, rules=1.0)
+    normalised = {SignalName.CF: cf, SignalName.RULES: rules}
+    # item 0: a tie goes to CF (first in SignalName order); item 1: nothing scores
+    assert dominant_signals(normalised, weights, [0, 1, 2, 3, 4]) == [
+        SignalName.CF,
+        None,
+        SignalName.RULES,
+        SignalName.CF,
+        SignalName.RULES,
+    ]
+    assert dominant_signals(normalised, weights, []) == []
+    assert dominant_signals(normalised, Weights(), [0, 1]) == [None, None]
+    rng = np.random.default_rng(3)
+    weights = Weights(cf=0.3, content=0.2, rules=0.4, popularity=0.1)
+    signals = {s: rng.choice([0.0, 0.25, 0.5, 1.0], size=50).astype(np.float32) for s in SignalName}
+    items = list(range(50))
+    assert dominant_signals(signals, weights, items) == [
+        _dominant_by_hand(signals, weights, i) for i in items
+    ]

@@ -7,12 +7,14 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import cosine_similarity
 
+from recograph.recommenders import item_knn
 from recograph.recommenders.item_knn import (
     explain_item_knn,
     fit_item_knn,
     score_item_knn,
     topk_cosine,
 )
+from recograph.recommenders.protocol import CFProfile
 from tests.recommenders.cf_matrices import (
     CHECKERBOARD,
     EMPTY_ITEM,
@@ -103,3 +105,28 @@ def test_history_of_the_wrong_length_is_refused() -> None:
     model = fit_item_knn(SMALL)
     with pytest.raises(ValueError, match="shape"):
         score_item_knn(model, np.ones(3, dtype=np.float32))
+
+
+def test_dense_neighbours_of_a_small_catalogue_score_and_explain_as_the_sparse_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small catalogue's dense copy (`ItemKNN.dense_similarity`) gives bit for bit the
+    scores and evidence of the CSR rows it stands for."""
+    rng = np.random.default_rng(7)
+    X = sp.csr_matrix((rng.random((80, 40)) < 0.15).astype(np.float32))
+    dense_model = fit_item_knn(X, k=6)
+    assert dense_model.dense_similarity is not None
+    monkeypatch.setattr(item_knn, "DENSE_MAX_ITEMS", 0)
+    sparse_model = fit_item_knn(X, k=6)
+    assert sparse_model.dense_similarity is None
+    shown = np.arange(40, dtype=np.int64)
+    for size in (1, 2, 5, 12, 40):
+        items = np.sort(rng.choice(40, size=size, replace=False)).astype(np.int64)
+        values = rng.choice([0.5, 1.0, 1.7, 3.0], size=size).astype(np.float32)
+        history = np.zeros(40, dtype=np.float32)
+        history[items] = values
+        dense_scores = score_item_knn(dense_model, history)
+        np.testing.assert_array_equal(dense_scores, score_item_knn(sparse_model, history))
+        assert dense_scores.dtype == np.float32
+        profile = CFProfile(items, values, None, False, X)
+        assert dense_model.evidence(profile, shown) == sparse_model.evidence(profile, shown)

@@ -59,8 +59,9 @@ def normalise(scores: npt.NDArray[np.floating[Any]]) -> Scores:
     Negative and non-finite values become 0: a signal only ever adds evidence.
     """
     if scores.ndim == 1 and scores.dtype == np.float32 and scores.size:
-        # One request's row, usually already clean: the same values in fewer numpy calls.
-        low, peak = scores.min(), scores.max()
+        # One request's row, usually already clean: the same values in fewer numpy calls
+        # (the ufuncs' reductions called directly: `ndarray.min` wraps them in Python).
+        low, peak = np.minimum.reduce(scores), np.maximum.reduce(scores)
         if low >= 0 and peak < np.inf:  # false for NaN too
             clean = scores + np.float32(0)  # a copy, with -0.0 made 0.0 as below
             if peak > 0:
@@ -114,20 +115,22 @@ def dominant_signals(
     normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
 ) -> list[SignalName | None]:
     """Per item, the signal with the largest weighted contribution (None when all are zero;
-    ties go to the first signal in `SignalName` order). The float32 products are formed item
-    by item: a request shows a handful of items, where numpy's per-call cost dominates."""
-    share = shares(weights)
-    signals = [s for s in SignalName if s in share and s in normalised]
-    if not signals or not items:
-        return [None] * len(items)
-    at = list(items)
-    columns = [(s, normalised[s][at].tolist(), np.float32(share[s])) for s in signals]
-    dominant: list[SignalName | None] = []
-    for row in range(len(at)):
-        best, best_value = signals[0], None
-        for signal, values, weight in columns:
-            value = np.float32(values[row]) * weight
-            if best_value is None or value > best_value:
-                best, best_value = signal, value
-        dominant.append(best if best_value is not None and best_value > 0 else None)
-    return dominant
+    ties go to the first signal in `SignalName` order)."""
+    return dominant_of(contributions(normalised, weights, items))
+
+
+def dominant_of(
+    parts: Sequence[Sequence[tuple[SignalName, float, float]]],
+) -> list[SignalName | None]:
+    """`dominant_signals` from the items' `contributions` (a response has them anyway): each
+    row holds the same weighted signals in `SignalName` order, whose value × share is formed
+    in float32 for all items at once; the first largest wins (argmax), None when it is 0."""
+    if not parts or not parts[0]:
+        return [None] * len(parts)
+    signals = [signal for signal, _, _ in parts[0]]
+    values = np.array([[value for _, value, _ in row] for row in parts], dtype=np.float32)
+    signal_shares = np.array([share for _, _, share in parts[0]], dtype=np.float32)
+    weighted = values * signal_shares
+    best = weighted.argmax(axis=1).tolist()
+    positive = (np.maximum.reduce(weighted, axis=1) > 0).tolist()
+    return [signals[b] if p else None for b, p in zip(best, positive, strict=True)]

@@ -10,6 +10,7 @@ The block-wise top-k cosine here is shared with ``user_knn``; the row gather and
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ from recograph.recommenders.sparse import (
 logger = logging.getLogger(__name__)
 
 FloatVector = npt.NDArray[np.float32]
+
+# Up to this many products a request reads the neighbours from a dense float64 copy of the
+# matrix (at most 2 MB, made once per model): one gather instead of a walk over the CSR rows,
+# whose numpy calls cost a small catalogue's request more than the arithmetic.
+DENSE_MAX_ITEMS = 512
 IndexVector = npt.NDArray[np.int32]
 Arrays = Mapping[str, npt.NDArray[Any]]
 
@@ -175,6 +181,14 @@ class ItemKNN(ArrayCoded):
         if similarity.shape[0] != similarity.shape[1]:
             raise ValueError(f"{prefix}similarity must be square, got {similarity.shape}")
 
+    @functools.cached_property
+    def dense_similarity(self) -> npt.NDArray[np.float64] | None:
+        """``similarity`` as a dense float64 array for a catalogue of at most
+        `DENSE_MAX_ITEMS` products (None above): the same values, read in one gather."""
+        if self.n_items > DENSE_MAX_ITEMS:
+            return None
+        return np.asarray(self.similarity.toarray(), dtype=np.float64)
+
     def score(self, request: CFRequest) -> FloatVector:
         """Item-kNN's `CFModel` score: the history's neighbour rows, summed."""
         return score_item_knn(self, request.history)
@@ -195,7 +209,12 @@ class ItemKNN(ArrayCoded):
     def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
         """The history product whose term (its weight × its stored similarity to the shown
         product) is the largest, with that similarity."""
-        figures = dense_block(self.similarity, profile.items, items).T  # shown × history
+        dense = self.dense_similarity
+        if dense is None:
+            figures = dense_block(self.similarity, profile.items, items).T  # shown × history
+        else:
+            shown = np.asarray(items, dtype=np.int64)[:, None]
+            figures = dense.T[shown, profile.items]  # as np.ix_ (shown × history), one call
         terms = figures * profile.values.astype(np.float64)
         return largest_terms(profile.items, terms, figures, "similarity")
 
@@ -210,11 +229,18 @@ def fit_item_knn(X: Any, k: int = 50, block_nnz: int = DEFAULT_BLOCK_NNZ) -> Ite
 def score_item_knn(model: ItemKNN, h: npt.ArrayLike) -> FloatVector:
     """``h @ S``: each product scored by its similarity to the history, weighted by ``h``."""
     history = as_history(h, model.n_items)
-    present = np.flatnonzero(history)
+    present = history.nonzero()[0]  # np.flatnonzero of the 1-d history, unwrapped
     if present.size == 0:
         return np.zeros(model.n_items, dtype=np.float32)
-    scores = weighted_row_sum(model.similarity, present, history[present])
-    return scores.astype(np.float32)
+    weights = history[present]
+    dense = model.dense_similarity
+    if dense is None:
+        return weighted_row_sum(model.similarity, present, weights).astype(np.float32)
+    # The rows' float64 terms summed row after row (a reduction over the first axis adds
+    # them in order), as `weighted_row_sum` adds a column's entries: the same values.
+    terms = dense[present] * weights.astype(np.float64)[:, None]
+    summed: npt.NDArray[np.float64] = np.add.reduce(terms, axis=0)
+    return summed.astype(np.float32)
 
 
 def explain_item_knn(

@@ -135,6 +135,25 @@ class RuleSet(ArrayCoded):
         """Every rule has exactly one consequent item (the default of `mine_rules`)."""
         return bool(np.array_equal(self.consequent_indptr, np.arange(len(self) + 1)))
 
+    @functools.cached_property
+    def confidence_ranking(self) -> MetricRanking:
+        """The rules by confidence (kept: the rules signal reads it on every request)."""
+        return MetricRanking.of(self.confidence)
+
+    @functools.cached_property
+    def lift_ranking(self) -> MetricRanking:
+        """The rules by lift (kept: a page's related categories read it on every request)."""
+        return MetricRanking.of(self.lift)
+
+    def ranking(self, metric: str) -> MetricRanking:
+        """The rules' order by ``metric``: confidence's and lift's kept once made, another
+        metric's (analytics, rarely) made for the call, so a worker holds two, not five."""
+        if metric == "confidence":
+            return self.confidence_ranking
+        if metric == "lift":
+            return self.lift_ranking
+        return MetricRanking.of(np.asarray(getattr(self, metric)))
+
     def antecedent(self, rule: int) -> npt.NDArray[np.int32]:
         """Antecedent positions of one rule."""
         return self.antecedent_indices[
@@ -150,6 +169,26 @@ class RuleSet(ArrayCoded):
     def lengths(self) -> npt.NDArray[np.int64]:
         """Rule lengths |antecedent| + |consequent|, shape (n_rules,)."""
         return np.diff(self.antecedent_indptr) + np.diff(self.consequent_indptr)
+
+
+@dataclass(frozen=True)
+class MetricRanking:
+    """The rules ordered by one metric, best first (highest value; ties: the lower rule id),
+    with one place past the last meaning "no rule"."""
+
+    rank: npt.NDArray[np.int32]  # per rule, its place in the order
+    rule_at: npt.NDArray[np.int64]  # per place, the rule (-1 at the last place)
+    value_at: npt.NDArray[np.float32]  # per place, the rule's value as a score (0 at the last)
+
+    @classmethod
+    def of(cls, values: npt.NDArray[np.float64]) -> MetricRanking:
+        ids = np.arange(len(values), dtype=np.int64)
+        order = np.lexsort((ids, -values))
+        rank = np.empty(len(values), dtype=np.int32)  # 4 bytes a rule: kept per worker
+        rank[order] = ids
+        rule_at = np.append(order, -1).astype(np.int64)
+        value_at = np.append(values[order].astype(np.float32), np.float32(0.0))
+        return cls(rank, rule_at, value_at)
 
 
 @dataclass(frozen=True)
@@ -883,7 +922,8 @@ def _fired(
         hits = index.indices[entries]
     present = np.bincount(hits, minlength=len(rules))
     # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
-    return np.flatnonzero(present == rules.antecedent_lengths)
+    fired: npt.NDArray[np.int64] = (present == rules.antecedent_lengths).nonzero()[0]
+    return fired  # np.flatnonzero's result, without its Python wrapper
 
 
 def fired_rules(
@@ -909,58 +949,46 @@ def score_rules(
     context score 0 with no rule, so a cart's own products are never recommended."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    scores = np.zeros(rules.n_items, dtype=np.float32)
-    best_rule = np.full(rules.n_items, -1, dtype=np.int64)
     context = _context(context_positions, rules.n_items)
-    fired = _fired(rules, index, context)
-    if len(fired) == 0:
-        return RuleScores(scores, best_rule)
+    return best_of_fired(rules, _fired(rules, index, context), context, metric)
+
+
+def fired_by(
+    rules: RuleSet, index: sp.csr_matrix, context_positions: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(the distinct in-range context, the rules it fires): one pass that `best_of_fired`
+    can reduce by several metrics (a page's category rules serve its rule scores and which
+    categories it is related to)."""
+    context = _context(context_positions, rules.n_items)
+    return context, _fired(rules, index, context)
+
+
+def best_of_fired(
+    rules: RuleSet,
+    fired: npt.NDArray[np.int64],
+    context: npt.NDArray[np.int64],
+    metric: str = "confidence",
+) -> RuleScores:
+    """`score_rules` from the ``fired`` rules (ascending) of the distinct ``context``.
+
+    Each rule's place in the metric's order (`RuleSet.ranking`: highest value first, ties
+    the lower rule id) turns "the best value, then the lowest rule reaching it" into one
+    smallest place per item: a handful of numpy calls whatever the number of fired rules."""
+    if len(fired) == 0:  # nothing to gather: the empty answer, without a catalogue pass
+        return RuleScores(
+            np.zeros(rules.n_items, dtype=np.float32), np.full(rules.n_items, -1, dtype=np.int64)
+        )
+    ranking = rules.ranking(metric)
+    no_rule = len(rules)
     if rules.single_consequent:
         items, rule_ids = rules.consequent_indices[fired], fired
     else:
         entries, owner = row_entries(rules.consequent_indptr, fired)
         items, rule_ids = rules.consequent_indices[entries], fired[owner]
-    values = getattr(rules, metric)[rule_ids]
-    if len(rule_ids) <= _SMALL:
-        return _best_of_few(scores, best_rule, items, values, rule_ids, context)
-    # Per item, the highest value, then the lowest rule id reaching it: two unbuffered
-    # reductions, linear in the fired rules (a lexsort of them took most of a request's rule
-    # time for a customer whose history fires 100k rules).
-    best = np.full(rules.n_items, -np.inf, dtype=values.dtype)
-    np.maximum.at(best, items, values)
-    top = values == best[items]
-    lowest = np.full(rules.n_items, len(rules), dtype=np.int64)
-    np.minimum.at(lowest, items[top], rule_ids[top])
-    reached = np.flatnonzero(lowest < len(rules))
-    scores[reached] = best[reached]
-    best_rule[reached] = lowest[reached]
-    scores[context] = 0.0
-    best_rule[context] = -1
-    return RuleScores(scores, best_rule)
-
-
-def _best_of_few(
-    scores: npt.NDArray[np.float32],
-    best_rule: npt.NDArray[np.int64],
-    items: npt.NDArray[Any],
-    values: npt.NDArray[Any],
-    rule_ids: npt.NDArray[np.int64],
-    context: npt.NDArray[np.int64],
-) -> RuleScores:
-    """`score_rules`' reduction for a few fired rules, in Python: per item the highest value,
-    then the lowest rule id (``rule_ids`` ascend, so the first to reach a value keeps it)."""
-    best: dict[int, tuple[float, int]] = {}
-    for item, value, rule in zip(items.tolist(), values.tolist(), rule_ids.tolist(), strict=True):
-        known = best.get(item)
-        if known is None or value > known[0]:
-            best[item] = (value, rule)
-    for item in context.tolist():
-        best.pop(item, None)
-    if best:
-        reached = list(best)
-        scores[reached] = np.asarray([v for v, _ in best.values()], dtype=values.dtype)
-        best_rule[reached] = [r for _, r in best.values()]
-    return RuleScores(scores, best_rule)
+    place = np.full(rules.n_items, no_rule, dtype=np.int64)
+    np.minimum.at(place, items, ranking.rank[rule_ids])
+    place[context] = no_rule
+    return RuleScores(ranking.value_at[place], ranking.rule_at[place])
 
 
 def rules_table(rules: RuleSet, labels: Sequence[str]) -> pd.DataFrame:
