@@ -178,6 +178,7 @@ class ModelSnapshot:
         elif self.order_baskets.orders.shape[1] != len(self.catalogue):
             raise ValueError("the order baskets are of another catalogue")
         setter(self, "complements", ComplementTable.of(self.product_rules, self.content.similarity))
+        _make_request_caches(self)
         if self.candidates is None:
             catalogue = self.catalogue
             lists = fit_candidates(
@@ -335,3 +336,14 @@ def load_snapshot(path: Path, *, verify: bool = True, mmap: bool = False) -> Mod
 def load_mapped_snapshot(path: Path) -> ModelSnapshot:
     """`load_snapshot` with memory-mapped arrays: what a server worker loads."""
     return load_snapshot(path, mmap=True)
+
+
+def _make_request_caches(snapshot: ModelSnapshot) -> None:
+    """Make at load what scoring caches on the immutable models at first use (the rules'
+    orders by confidence and lift, item-kNN's dense neighbour matrix of a small catalogue),
+    so no request pays for it and forked workers share what the parent made."""
+    for rules in (snapshot.product_rules, snapshot.category_rules):
+        rules.ranking("confidence")
+        rules.ranking("lift")
+    if "item_knn" in snapshot.cf:
+        _ = snapshot.item_knn.dense_similarity
