@@ -218,3 +218,43 @@ def test_the_open_loop_client_reuses_its_connections_and_reads_each_status() -> 
     assert answers == [True, False, True, True, False]
     assert seen == [b"1", b"bad", b"3", b"1", b"bad"]
     assert (opened, connections) == (1, 1)  # one keep-alive connection for all five
+
+
+def test_the_open_loop_client_retries_a_connection_the_server_closed_while_idle() -> None:
+    """A server that closes every connection after one answer (as uvicorn does to a
+    keep-alive connection idle for 5 s): each request after the first finds its pooled
+    connection closed, sends once more on a new one, and is answered; none counts as an
+    error and none reaches the server twice."""
+    import asyncio
+
+    from recograph_lab.bench.serve import KeepAlivePool
+
+    async def scenario() -> tuple[list[bool], list[bytes], int]:
+        seen: list[bytes] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            seen.append(await reader.readexactly(length))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = KeepAlivePool(f"http://127.0.0.1:{port}/graphql", [b"1", b"2", b"3"])
+        answers = []
+        for i in range(3):
+            answers.append(await pool.post_ok(i))
+            await asyncio.sleep(0.05)  # the server's close reaches the pooled connection
+        opened = pool.opened
+        await pool.aclose()
+        server.close()
+        await server.wait_closed()
+        return answers, seen, opened
+
+    answers, seen, opened = asyncio.run(scenario())
+    assert answers == [True, True, True]
+    assert seen == [b"1", b"2", b"3"]
+    assert opened == 3

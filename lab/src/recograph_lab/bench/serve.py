@@ -519,14 +519,27 @@ class KeepAlivePool:
         self.opened = 0
 
     async def post_ok(self, index: int) -> bool:
-        """Send request ``index`` (cycled); True when answered with status 200."""
+        """Send request ``index`` (cycled); True when answered with status 200. A pooled
+        connection the server closed while it was idle (uvicorn's keep-alive timeout, 5 s)
+        is retried once on a new connection, as HTTP clients do: that is the driver's stale
+        connection, not an error of the server."""
+        request = self.requests[index % len(self.requests)]
         if self.idle:
             reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            self.opened += 1
+            status = await self._exchange(reader, writer, request)
+            if status is not None:
+                return status == 200
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self.opened += 1
+        return await self._exchange(reader, writer, request) == 200
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    ) -> int | None:
+        """The response's status (0 for a broken response), or None when the connection was
+        closed before the first byte of a response."""
         try:
-            writer.write(self.requests[index % len(self.requests)])
+            writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
             length = 0
@@ -535,11 +548,17 @@ class KeepAlivePool:
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             await reader.readexactly(length)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        except asyncio.IncompleteReadError as error:
             writer.close()
-            return False
+            return None if not error.partial else 0
+        except ConnectionResetError:
+            writer.close()
+            return None
+        except (OSError, ValueError, IndexError):
+            writer.close()
+            return 0
         self.idle.append((reader, writer))
-        return status == 200
+        return status
 
     async def aclose(self) -> None:
         idle, self.idle = self.idle, []
