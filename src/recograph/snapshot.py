@@ -319,23 +319,27 @@ def _category_share(catalogue: Catalogue, overall: npt.NDArray[Any]) -> npt.NDAr
     return (0.3 + 0.7 * overall / denominator).astype(np.float32)
 
 
-def load_snapshot(path: Path, *, verify: bool = True, mmap: bool = False) -> ModelSnapshot:
+def load_snapshot(
+    path: Path, *, verify: bool = True, mmap: bool = False, verified: str | None = None
+) -> ModelSnapshot:
     """Load, validate and assemble a published build (a root with ``current`` or a build dir).
 
     ``mmap`` maps the arrays read-only from aligned files shared by every process on the host
-    (`artifacts.load`) instead of reading them into this one. Raises
+    (`artifacts.load`) instead of reading them into this one; ``verified``: the identity of
+    mapped files a parent process has checked (`artifacts.verified_build`). Raises
     ``artifacts.ArtifactError`` for anything missing, corrupt or inconsistent.
     """
-    loaded = artifacts.load(path, verify=verify, mmap=mmap)
+    loaded = artifacts.load(path, verify=verify, mmap=mmap, verified=verified)
     try:
         return ModelSnapshot.from_arrays(loaded.arrays, loaded.manifest)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise artifacts.ArtifactError(f"{loaded.path}: inconsistent build ({exc!r})") from None
 
 
-def load_mapped_snapshot(path: Path) -> ModelSnapshot:
-    """`load_snapshot` with memory-mapped arrays: what a server worker loads."""
-    return load_snapshot(path, mmap=True)
+def load_mapped_snapshot(path: Path, *, verified: str | None = None) -> ModelSnapshot:
+    """`load_snapshot` with memory-mapped arrays: what a server worker loads (``verified``:
+    the identity of the files its parent checked before forking it, if any)."""
+    return load_snapshot(path, mmap=True, verified=verified)
 
 
 def _make_request_caches(snapshot: ModelSnapshot) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 import pytest
 
+from recograph import artifacts
 from recograph.cli import main
 from recograph.commands.serve import _environment, _workers, cores
 from recograph.snapshot import ModelSnapshot
@@ -91,3 +94,50 @@ def test_forked_workers_share_live_purchases(
         server.terminate()
         server.wait(timeout=30)
     assert all(not w.is_running() for w in workers)
+
+
+def test_forked_workers_refuse_a_tampered_build(artifacts_root: Path, tmp_path: Path) -> None:
+    """``serve --workers 2`` checks the build once before forking; a mapped copy tampered in
+    place (same size and modification time) is refused by the parent's check and then by
+    each worker's own: /readyz stays 503 and names the checksum."""
+    version = artifacts.current_version(artifacts_root)
+    assert version is not None
+    root = tmp_path / "root"
+    shutil.copytree(artifacts_root / version, root / version)
+    artifacts.set_current(root, version)
+    artifacts.load(root, mmap=True)  # the aligned copies, then one of them tampered with
+    victim = max(artifacts.mmap_dir(root / version).glob("*.npy"), key=lambda p: p.stat().st_size)
+    stat = victim.stat()
+    with victim.open("r+b") as handle:
+        handle.seek(-1, 2)
+        last = handle.read(1)[0]
+        handle.seek(-1, 2)
+        handle.write(bytes([last ^ 0xFF]))
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    port = free_port()
+    command = [sys.executable, "-m", "recograph.cli", "serve", "--workers", "2", "--no-migrate"]
+    command += ["--artifacts", str(root), "--port", str(port)]
+    env = {**os.environ, "RECOGRAPH_RELOAD_POLL_SECONDS": "0", "RECOGRAPH_DATABASE_URL": ""}
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    answers: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(answers) < 8 and time.monotonic() < deadline:
+            assert server.poll() is None
+            try:
+                answer = httpx.get(f"{base}/readyz", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            body = answer.json()
+            if body["lastReloadError"] is not None:  # the worker's startup load has ended
+                assert answer.status_code == 503
+                answers.append(body)
+        assert len(psutil.Process(server.pid).children()) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert len(answers) == 8
+    assert all(not body["ready"] for body in answers)
+    assert all("checksum mismatch" in body["lastReloadError"]["message"] for body in answers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import os
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,49 @@ def test_corrupt_mapped_copies_are_refused(root: Path) -> None:
     victim.write_bytes(bytes(data))
     with pytest.raises(artifacts.ArtifactError, match="checksum"):
         artifacts.load(root, mmap=True)
+
+
+def _flip_last_byte_in_place(victim: Path) -> None:
+    """Tamper with ``victim`` in place, keeping its size and modification time."""
+    stat = victim.stat()
+    with victim.open("r+b") as handle:
+        handle.seek(-1, 2)
+        last = handle.read(1)
+        handle.seek(-1, 2)
+        handle.write(bytes([last[0] ^ 0xFF]))
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_verified_identity_skips_the_checksums_only_for_the_files_checked(root: Path) -> None:
+    identity = artifacts.verified_build(root)
+    trusted = artifacts.load(root, mmap=True, verified=identity)
+    checked = artifacts.load(root, mmap=True)
+    for name, array in checked.arrays.items():
+        np.testing.assert_array_equal(trusted.arrays[name], array)
+    copies = artifacts.mmap_dir(artifacts.resolve(root))
+    victim = max(copies.glob("*.npy"), key=lambda p: p.stat().st_size)
+    _flip_last_byte_in_place(victim)
+    # Same size and modification time, but written: the identity no longer matches.
+    with pytest.raises(artifacts.ArtifactError, match="checksum"):
+        artifacts.load(root, mmap=True, verified=identity)
+    with pytest.raises(artifacts.ArtifactError, match="checksum"):
+        artifacts.verified_build(root)
+
+
+def test_another_builds_identity_is_not_trusted(root: Path) -> None:
+    identity = artifacts.verified_build(root)
+    copies = artifacts.mmap_dir(artifacts.resolve(root))
+    victim = max(copies.glob("*.npy"), key=lambda p: p.stat().st_size)
+    replacement = victim.with_suffix(".new")
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF
+    replacement.write_bytes(bytes(data))
+    replacement.replace(victim)  # a new file under the old name
+    assert artifacts.mapped_identity(copies, artifacts.load(root).manifest["arrays"]) != identity
+    with pytest.raises(artifacts.ArtifactError, match="checksum"):
+        artifacts.load(root, mmap=True, verified=identity)
+    with pytest.raises(artifacts.ArtifactError, match="checksum"):
+        artifacts.load(root, mmap=True, verified="0" * 64)
 
 
 def test_prune_removes_the_mapped_copies_of_deleted_builds(root: Path) -> None:

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.Server(config).run()
         return 0
-    return serve_forked(config, args.workers)
+    return serve_forked(config, args.workers, Path(settings.artifacts_dir))
 
 
 APP = "recograph.serving.app:create_app_from_env"
@@ -190,12 +190,30 @@ def _worker(config: Any, sock: socket.socket) -> int:
     return 0
 
 
-def serve_forked(config: Any, workers: int) -> int:
-    """Bind, import the app's code once, fork ``workers`` workers and supervise them."""
+def pass_verified_build(artifacts_dir: Path) -> None:
+    """Set ``RECOGRAPH_VERIFIED_BUILD`` for the workers about to be forked: the identity of the
+    build ``artifacts_dir`` serves, checked here once (`artifacts.verified_build`), so that
+    each worker maps it without hashing its ≈ 400 MB again (at 100×). Unset when there is no
+    build to check or it is refused: each worker then checks, and refuses, on its own."""
+    from recograph import artifacts
+    from recograph.online.config import VERIFIED_BUILD_VARIABLE
+
+    os.environ.pop(VERIFIED_BUILD_VARIABLE, None)  # never a value this process did not make
+    try:
+        os.environ[VERIFIED_BUILD_VARIABLE] = artifacts.verified_build(artifacts_dir)
+    except artifacts.ArtifactError as exc:
+        logger.info("build not checked before forking the workers: %s", exc)
+
+
+def serve_forked(config: Any, workers: int, artifacts_dir: Path | None = None) -> int:
+    """Bind, import the app's code once, check the build in ``artifacts_dir`` once, fork
+    ``workers`` workers and supervise them."""
     import importlib
 
     sock = config.bind_socket()
     importlib.import_module(APP.partition(":")[0])  # shared copy-on-write by every worker
+    if artifacts_dir is not None:
+        pass_verified_build(artifacts_dir)
     # Out of the collector's reach: a collection in a worker would otherwise write to every
     # imported object's header and so copy the pages the workers share into each of them.
     gc.freeze()

@@ -19,7 +19,10 @@ Kept apart from `recograph.settings` so the offline commands do not grow serving
   through the compiled path, `recograph.serving.documents` (default ``true``; ``false`` sends
   every request down strawberry's general path);
 - ``RECOGRAPH_LIVE_POLL_SECONDS``: how often purchases recorded by other workers and server
-  processes are read back from the events table (default ``0.5``; ``0`` turns it off).
+  processes are read back from the events table (default ``0.5``; ``0`` turns it off);
+- ``RECOGRAPH_VERIFIED_BUILD``: set by ``recograph serve --workers N`` for the workers it
+  forks, not by hand: the identity of the mapped build the parent has just checked
+  (`recograph.artifacts.verified_build`), so each worker does not hash it again.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ def _slots(env: Environment, key: str, default: tuple[int, ...]) -> tuple[int, .
     return tuple(sorted(set(slots)))
 
 
+VERIFIED_BUILD_VARIABLE = "RECOGRAPH_VERIFIED_BUILD"
+
+
 @dataclass(frozen=True)
 class ServingConfig:
     """Business rules and logging limits of a running server."""
@@ -67,6 +73,8 @@ class ServingConfig:
     live_poll_seconds: float = 0.5
     # Overrides the build's ranking ("two-stage" or "full"); None: the build's own.
     ranking: str | None = None
+    # The mapped build's identity as checked by the parent process (`artifacts.verified_build`).
+    verified_build: str | None = None
 
     @cached_property
     def business_rules(self) -> BusinessRules:
@@ -98,6 +106,7 @@ class ServingConfig:
             compiled_documents=env.flag("RECOGRAPH_COMPILED_DOCUMENTS", True),
             live_poll_seconds=env.number("RECOGRAPH_LIVE_POLL_SECONDS", 0.5),
             ranking=_ranking(env, "RECOGRAPH_RANKING"),
+            verified_build=env.raw(VERIFIED_BUILD_VARIABLE) or None,
         )
 
 

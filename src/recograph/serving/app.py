@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import os
@@ -272,7 +273,7 @@ def readiness(services: Services) -> tuple[int, dict[str, Any]]:
 
 def create_app(
     settings: Settings | None = None,
-    snapshot_loader: SnapshotLoader = load_mapped_snapshot,
+    snapshot_loader: SnapshotLoader | None = None,
     *,
     config: ServingConfig | None = None,
     handle_sighup: bool = False,
@@ -283,7 +284,8 @@ def create_app(
     freeze_gc: bool = False,
 ) -> Starlette:
     """A ready-to-serve ASGI app. The build under ``settings.artifacts_dir`` is loaded at
-    startup (a failure leaves /readyz at 503 until a reload succeeds). ``playground`` serves
+    startup (a failure leaves /readyz at 503 until a reload succeeds), memory-mapped unless
+    ``snapshot_loader`` says otherwise. ``playground`` serves
     the web UI at ``/`` (it talks to ``/graphql`` like any other client). ``experiment``
     (default: ``RECOGRAPH_VARIANTS``) assigns visitors to A/B variants; Prometheus metrics
     are at ``/metrics``. Settings a server must not run with raise ``SettingsError``
@@ -294,6 +296,8 @@ def create_app(
     settings = settings or configuration.settings
     check_settings(settings)
     config = config or configuration.serving
+    if snapshot_loader is None:
+        snapshot_loader = functools.partial(load_mapped_snapshot, verified=config.verified_build)
     if config.ranking is not None:
         snapshot_loader = with_ranking(snapshot_loader, Ranking(config.ranking))
     state = ServingState(Path(settings.artifacts_dir), snapshot_loader)

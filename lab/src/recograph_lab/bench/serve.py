@@ -199,7 +199,7 @@ def _child(argv: list[str]) -> int:
     if args.workers > 1:
         signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
         signal.alarm(max(1, round(args.max_seconds)))
-        return serve_forked(config, args.workers)
+        return serve_forked(config, args.workers, Path(Settings.from_env().artifacts_dir))
     server = uvicorn.Server(config)
     timer = threading.Timer(args.max_seconds, lambda: setattr(server, "should_exit", True))
     timer.daemon = True
