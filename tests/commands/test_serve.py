@@ -17,7 +17,8 @@ import pytest
 
 from recograph import artifacts
 from recograph.cli import main
-from recograph.commands.serve import _environment, _workers, cores
+from recograph.commands.serve import _environment, _workers, cores, pass_verified_build
+from recograph.online.config import VERIFIED_BUILD_VARIABLE, ServingConfig
 from recograph.snapshot import ModelSnapshot
 from recograph_lab.bench.serve import free_port, wait_ready
 
@@ -96,17 +97,16 @@ def test_forked_workers_share_live_purchases(
     assert all(not w.is_running() for w in workers)
 
 
-def test_forked_workers_refuse_a_tampered_build(artifacts_root: Path, tmp_path: Path) -> None:
-    """``serve --workers 2`` checks the build once before forking; a mapped copy tampered in
-    place (same size and modification time) is refused by the parent's check and then by
-    each worker's own: /readyz stays 503 and names the checksum."""
+def _copy_of_build(artifacts_root: Path, root: Path) -> str:
     version = artifacts.current_version(artifacts_root)
     assert version is not None
-    root = tmp_path / "root"
     shutil.copytree(artifacts_root / version, root / version)
     artifacts.set_current(root, version)
-    artifacts.load(root, mmap=True)  # the aligned copies, then one of them tampered with
-    victim = max(artifacts.mmap_dir(root / version).glob("*.npy"), key=lambda p: p.stat().st_size)
+    return version
+
+
+def _tamper_in_place(victim: Path) -> None:
+    """Flip the last byte of ``victim``, keeping its size and modification time."""
     stat = victim.stat()
     with victim.open("r+b") as handle:
         handle.seek(-1, 2)
@@ -114,6 +114,35 @@ def test_forked_workers_refuse_a_tampered_build(artifacts_root: Path, tmp_path: 
         handle.seek(-1, 2)
         handle.write(bytes([last ^ 0xFF]))
     os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_the_parent_hands_its_workers_only_a_check_that_passed(
+    artifacts_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    version = _copy_of_build(artifacts_root, root)
+    monkeypatch.setenv(VERIFIED_BUILD_VARIABLE, "set by someone else")
+    pass_verified_build(root)
+    identity = os.environ[VERIFIED_BUILD_VARIABLE]
+    assert ServingConfig.from_env().verified_build == identity
+    artifacts.load(root, mmap=True, verified=identity)
+    copies = artifacts.mmap_dir(root / version)
+    _tamper_in_place(max(copies.glob("*.npy"), key=lambda p: p.stat().st_size))
+    pass_verified_build(root)
+    assert VERIFIED_BUILD_VARIABLE not in os.environ  # each worker checks on its own
+    with pytest.raises(artifacts.ArtifactError, match="checksum"):
+        artifacts.load(root, mmap=True, verified=identity)
+
+
+def test_forked_workers_refuse_a_tampered_build(artifacts_root: Path, tmp_path: Path) -> None:
+    """``serve --workers 2`` checks the build once before forking; a mapped copy tampered in
+    place (same size and modification time) is refused by the parent's check and then by
+    each worker's own: /readyz stays 503 and names the checksum."""
+    root = tmp_path / "root"
+    version = _copy_of_build(artifacts_root, root)
+    artifacts.load(root, mmap=True)  # the aligned copies, then one of them tampered with
+    copies = artifacts.mmap_dir(root / version)
+    _tamper_in_place(max(copies.glob("*.npy"), key=lambda p: p.stat().st_size))
     port = free_port()
     command = [sys.executable, "-m", "recograph.cli", "serve", "--workers", "2", "--no-migrate"]
     command += ["--artifacts", str(root), "--port", str(port)]
