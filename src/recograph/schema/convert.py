@@ -49,20 +49,31 @@ def product_view(snapshot: ModelSnapshot, position: int) -> t.Product:
     )
 
 
-def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
-    """Product objects, built once per snapshot and shared by every request (they are
-    immutable and a pure function of the snapshot); the first `PRODUCT_VIEWS_KEPT` built are
-    kept, any other is built for the request."""
+def product(loaded: Loaded, position: int) -> t.Product:
+    """The product view at ``position``, built once per snapshot and shared by every request
+    (it is immutable and a pure function of the snapshot); the first `PRODUCT_VIEWS_KEPT`
+    built are kept, any other is built for the request."""
     cache: dict[int, t.Product] = loaded.derived.setdefault(_PRODUCTS, {})
-    out: list[t.Product] = []
-    for position in positions:
-        view = cache.get(position)
-        if view is None:
-            view = product_view(loaded.snapshot, position)
-            if len(cache) < PRODUCT_VIEWS_KEPT:
-                cache[position] = view
-        out.append(view)
-    return out
+    view = cache.get(position)
+    if view is None:
+        view = product_view(loaded.snapshot, position)
+        if len(cache) < PRODUCT_VIEWS_KEPT:
+            cache[position] = view
+    return view
+
+
+def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
+    """The product views at ``positions`` (`product`)."""
+    return [product(loaded, position) for position in positions]
+
+
+def product_ids(loaded: Loaded) -> list[int]:
+    """Every product's store id, by position, as Python ints (once per snapshot: a request
+    logs and pages by the ids of its items, and needs no product view for that)."""
+    ids: list[int] | None = loaded.derived.get(("ids", "by position"))
+    if ids is None:
+        ids = loaded.derived["ids", "by position"] = loaded.snapshot.catalogue.item_ids.tolist()
+    return ids
 
 
 def _lookup(loaded: Loaded, kind: str) -> dict[int, int]:
