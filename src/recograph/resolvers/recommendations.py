@@ -249,6 +249,25 @@ def item_views(loaded: Loaded, items: Iterable[engine.Item]) -> list[t.Recommend
     return cast(list[t.RecommendedItem], [ItemSource(loaded, item) for item in items])
 
 
+_KIND_VALUES = {kind: kind.value for kind in engine.ReasonKind}  # Enum.value is a descriptor
+
+
+def impression_items(
+    items: Sequence[engine.Item], product_ids: Sequence[int]
+) -> list[dict[str, object]]:
+    """The logged rows of a response's items (``product_ids``: theirs, in their order)."""
+    kinds = _KIND_VALUES
+    return [
+        {
+            "product_id": product_id,
+            "rank": item.rank,
+            "score": round(item.score, 6),
+            "reason": kinds[item.reason.kind],
+        }
+        for item, product_id in zip(items, product_ids, strict=True)
+    ]
+
+
 def _log_impression(
     ctx: RequestContext,
     loaded: Loaded,
@@ -259,32 +278,19 @@ def _log_impression(
     variant: str | None = None,
 ) -> None:
     """Queue the impression; ``product_ids`` are the items' ids, in their order."""
-    ctx.services.events.submit(
-        "impressions",
-        impression_row(
-            request_id=ctx.request_id,
-            customer_id=parsed.customer_id,
-            session_id=session_id,
-            model_version=loaded.version,
-            strategy=result.strategy.value,
-            page_type=(
-                None
-                if parsed.request.context.page_type is None
-                else parsed.request.context.page_type.value
-            ),
-            context=parsed.context_log,
-            items=[
-                {
-                    "product_id": product_id,
-                    "rank": item.rank,
-                    "score": round(item.score, 6),
-                    "reason": item.reason.kind.value,
-                }
-                for item, product_id in zip(result.items, product_ids, strict=True)
-            ],
-        )
-        | {"variant": variant, "store": ctx.services.store},
+    page_type = parsed.request.context.page_type
+    row = impression_row(
+        request_id=ctx.request_id,
+        customer_id=parsed.customer_id,
+        session_id=session_id,
+        model_version=loaded.version,
+        strategy=result.strategy.value,
+        page_type=None if page_type is None else page_type.value,
+        context=parsed.context_log,
+        items=impression_items(result.items, product_ids),
     )
+    row["variant"], row["store"] = variant, ctx.services.store
+    ctx.services.events.submit("impressions", row)
 
 
 async def recommendations(
