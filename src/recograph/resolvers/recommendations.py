@@ -188,20 +188,16 @@ class ReasonSource:
     (evidence products, category names) are converted only when a selection reads them, and
     no view is built to be read back once."""
 
-    __slots__ = ("_loaded", "_reason", "kind", "metric", "rule_id", "text", "value")
+    __slots__ = ("_loaded", "_reason", "features", "kind", "metric", "rule_id", "text", "value")
 
     def __init__(self, loaded: Loaded, reason: engine.Reason) -> None:
         self._loaded, self._reason = loaded, reason
         self.kind, self.text, self.metric = reason.kind, reason.text, reason.metric
-        self.value, self.rule_id = reason.value, reason.rule_id
+        self.value, self.rule_id, self.features = reason.value, reason.rule_id, reason.features
 
     @property
     def evidence(self) -> list[t.Product]:
         return convert.products(self._loaded, self._reason.evidence)
-
-    @property
-    def features(self) -> list[str]:
-        return list(self._reason.features)
 
     @property
     def evidence_categories(self) -> list[str]:
@@ -215,26 +211,30 @@ class ReasonSource:
 
 class ItemSource:
     """An engine `Item` read as GraphQL's ``RecommendedItem`` (see `ReasonSource`). Its
-    contributions are the engine's own, whose attributes are the GraphQL fields' names."""
+    contributions are the engine's own (a tuple: GraphQL completes any iterable as a list),
+    whose attributes are the GraphQL fields' names."""
 
-    __slots__ = ("_item", "_loaded", "out_of_score_order", "rank", "score")
+    __slots__ = (
+        "_item",
+        "_loaded",
+        "contributions",
+        "out_of_score_order",
+        "product",
+        "rank",
+        "score",
+    )
 
-    def __init__(self, loaded: Loaded, item: engine.Item) -> None:
+    def __init__(self, loaded: Loaded, item: engine.Item, products: dict[int, t.Product]) -> None:
         self._loaded, self._item = loaded, item
+        position = item.position
+        self.product = products.get(position) or convert.product(loaded, position, products)
         self.score, self.rank = item.score, item.rank
+        self.contributions = item.contributions
         self.out_of_score_order = item.out_of_score_order
-
-    @property
-    def product(self) -> t.Product:
-        return convert.product(self._loaded, self._item.position)
 
     @property
     def reason(self) -> ReasonSource:
         return ReasonSource(self._loaded, self._item.reason)
-
-    @property
-    def contributions(self) -> list[engine.Contribution]:
-        return list(self._item.contributions)
 
 
 async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[int, t.Product]:
@@ -246,7 +246,9 @@ async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[in
 def item_views(loaded: Loaded, items: Iterable[engine.Item]) -> list[t.RecommendedItem]:
     """The items as GraphQL's ``RecommendedItem``: `ItemSource` has its fields (GraphQL reads
     attributes; the cast only tells mypy so)."""
-    return cast(list[t.RecommendedItem], [ItemSource(loaded, item) for item in items])
+    products = convert.product_cache(loaded)
+    sources = [ItemSource(loaded, item, products) for item in items]
+    return cast(list[t.RecommendedItem], sources)
 
 
 _KIND_VALUES = {kind: kind.value for kind in engine.ReasonKind}  # Enum.value is a descriptor

@@ -56,11 +56,21 @@ def product_view(snapshot: ModelSnapshot, position: int) -> t.Product:
     )
 
 
-def product(loaded: Loaded, position: int) -> t.Product:
+def product_cache(loaded: Loaded) -> dict[int, t.Product]:
+    """The snapshot's kept product views, by position (see `product`)."""
+    cache: dict[int, t.Product] | None = loaded.derived.get(_PRODUCTS)
+    if cache is None:
+        cache = loaded.derived[_PRODUCTS] = {}
+    return cache
+
+
+def product(loaded: Loaded, position: int, cache: dict[int, t.Product] | None = None) -> t.Product:
     """The product view at ``position``, built once per snapshot and shared by every request
     (it is immutable and a pure function of the snapshot); the first `PRODUCT_VIEWS_KEPT`
-    built are kept, any other is built for the request."""
-    cache: dict[int, t.Product] = loaded.derived.setdefault(_PRODUCTS, {})
+    built are kept, any other is built for the request. ``cache``: `product_cache`, when
+    the caller has it already."""
+    if cache is None:
+        cache = product_cache(loaded)
     view = cache.get(position)
     if view is None:
         view = product_view(loaded.snapshot, position)
@@ -71,7 +81,8 @@ def product(loaded: Loaded, position: int) -> t.Product:
 
 def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
     """The product views at ``positions`` (`product`)."""
-    return [product(loaded, position) for position in positions]
+    cache = product_cache(loaded)
+    return [cache.get(p) or product(loaded, p, cache) for p in positions]
 
 
 def product_ids(loaded: Loaded) -> list[int]:
