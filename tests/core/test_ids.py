@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 
-from recograph.core.ids import IdIndex
+from recograph.core.ids import IdIndex, new_request_id
 
 
 @pytest.mark.parametrize("ascending", [True, False])
@@ -30,3 +32,13 @@ def test_an_empty_index_knows_no_id() -> None:
 def test_ids_must_be_unique() -> None:
     with pytest.raises(ValueError, match="unique"):
         IdIndex(np.array([1, 2, 2], dtype=np.int64))
+
+
+def test_new_request_id_is_a_version_4_uuid_in_hex() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    for value in ids:
+        parsed = uuid.UUID(hex=value)
+        assert parsed.hex == value  # 32 lower-case hex digits, as uuid4().hex
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    assert len(set(ids)) == len(ids)

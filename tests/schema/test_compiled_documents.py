@@ -317,6 +317,25 @@ async def test_every_playground_and_storefront_document_answers_as_the_general_p
     assert documents.hits >= len(cases(snapshot))
 
 
+# The item, reason and contribution fields read from the engine's own objects (ItemSource,
+# ReasonSource, RecommendationsSource): aliases, a fragment, __typename at every level, a
+# partial product selected twice, and the lazily made weights and cursor.
+SOURCES = """query Sources($customerId: Int) {
+  first: recommendations(customerId: $customerId, limit: 4) {
+    __typename requestId variant modelVersion
+    page: pageInfo { __typename endCursor }
+    shares: weights { __typename signal }
+    items { ...Item again: product { inStock price } }
+  }
+}
+fragment Item on RecommendedItem {
+  __typename place: rank outOfScoreOrder product { __typename category }
+  reason { __typename kind why: text evidence { __typename id } features evidenceCategories
+           ruleLevel ruleId }
+  contributions { __typename signal share: weight }
+}"""
+
+
 def byte_cases(snapshot: ModelSnapshot) -> list[tuple[str, dict[str, Any] | None]]:
     """`cases`, the README's documents, and errors: an unknown customer, bad arguments, null
     and missing variables, a cursor that is not one."""
@@ -333,6 +352,8 @@ def byte_cases(snapshot: ModelSnapshot) -> list[tuple[str, dict[str, Any] | None
         (STOREFRONT, {"customerId": 10**9, "cart": ids[:1]}),  # not in the build: a new visitor
         (STOREFRONT, {"customerId": regular, "cart": None}),
         (STOREFRONT, None),
+        (SOURCES, {"customerId": regular}),
+        (SOURCES, {"customerId": None}),
         (BENCH_QUERY, {"customerId": regular, "cart": [ids[0], "x"]}),
         (TIMELINE, {"customer": -1, "limit": 10}),
         (CUSTOMER, {"id": -1}),
@@ -343,15 +364,15 @@ def byte_cases(snapshot: ModelSnapshot) -> list[tuple[str, dict[str, Any] | None
 
 
 class _RequestIds:
-    """uuid4 for request ids: a counter the test restarts before each request, so both apps
-    give a request the same id."""
+    """Request ids from a counter the test restarts before each request, so both apps give a
+    request the same id."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    def uuid4(self) -> uuid.UUID:
+    def __call__(self) -> str:
         self.count += 1
-        return uuid.UUID(int=self.count)
+        return uuid.UUID(int=self.count).hex
 
 
 _LOADED_AT = re.compile(rb'"loadedAt":"[^"]*"')
@@ -364,7 +385,7 @@ async def test_every_document_answers_with_the_bytes_status_and_headers_of_the_g
 ) -> None:
     compiled, general, app = clients
     ids = _RequestIds()
-    monkeypatch.setattr("recograph.resolvers.context.uuid", ids)
+    monkeypatch.setattr("recograph.resolvers.context.new_request_id", ids)
     planned = 0
     for query, variables in byte_cases(snapshot):
         body = {"query": query, "variables": variables}

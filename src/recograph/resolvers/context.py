@@ -4,12 +4,12 @@ loader."""
 from __future__ import annotations
 
 import hmac
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from recograph.core.ids import new_request_id
 from recograph.online.config import ServingConfig
 from recograph.online.events import EventWriter
 from recograph.online.state import Loaded, ServingState
@@ -77,7 +77,8 @@ class RequestContext:
     loaded: Loaded | None
     admin: bool = False
     request: Request | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # looked up when called, so a test can make the ids predictable
+    request_id: str = field(default_factory=lambda: new_request_id())  # noqa: PLW0108
     products: ProductLoader = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,9 +8,9 @@ request's snapshot (never the database), and converts the result. The impression
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 
@@ -182,22 +182,59 @@ _RULE_LEVELS: dict[str | None, RuleLevel | None] = {None: None} | {
 }
 
 
-def reason_view(
-    snapshot: ModelSnapshot, reason: engine.Reason, products: Mapping[int, t.Product]
-) -> t.Reason:
-    evidence, categories = reason.evidence, reason.categories
-    names = snapshot.catalogue.category_names
-    return t.Reason(
-        kind=reason.kind,
-        text=reason.text,
-        evidence=[products[p] for p in evidence] if evidence else [],
-        metric=reason.metric,
-        value=reason.value,
-        features=list(reason.features),
-        evidence_categories=[str(names[c]) for c in categories] if categories else [],
-        rule_level=_RULE_LEVELS[reason.rule_level],
-        rule_id=reason.rule_id,
+class ReasonSource:
+    """An engine `Reason` read as GraphQL's ``Reason`` (whose fields are attributes, read by
+    name): the fields equal to the engine's are copied, the ones that need the snapshot
+    (evidence products, category names) are converted only when a selection reads them, and
+    no view is built to be read back once."""
+
+    __slots__ = ("_loaded", "_reason", "features", "kind", "metric", "rule_id", "text", "value")
+
+    def __init__(self, loaded: Loaded, reason: engine.Reason) -> None:
+        self._loaded, self._reason = loaded, reason
+        self.kind, self.text, self.metric = reason.kind, reason.text, reason.metric
+        self.value, self.rule_id, self.features = reason.value, reason.rule_id, reason.features
+
+    @property
+    def evidence(self) -> list[t.Product]:
+        return convert.products(self._loaded, self._reason.evidence)
+
+    @property
+    def evidence_categories(self) -> list[str]:
+        names = self._loaded.snapshot.catalogue.category_names
+        return [str(names[c]) for c in self._reason.categories]
+
+    @property
+    def rule_level(self) -> RuleLevel | None:
+        return _RULE_LEVELS[self._reason.rule_level]
+
+
+class ItemSource:
+    """An engine `Item` read as GraphQL's ``RecommendedItem`` (see `ReasonSource`). Its
+    contributions are the engine's own (a tuple: GraphQL completes any iterable as a list),
+    whose attributes are the GraphQL fields' names."""
+
+    __slots__ = (
+        "_item",
+        "_loaded",
+        "contributions",
+        "out_of_score_order",
+        "product",
+        "rank",
+        "score",
     )
+
+    def __init__(self, loaded: Loaded, item: engine.Item, products: dict[int, t.Product]) -> None:
+        self._loaded, self._item = loaded, item
+        position = item.position
+        self.product = products.get(position) or convert.product(loaded, position, products)
+        self.score, self.rank = item.score, item.rank
+        self.contributions = item.contributions
+        self.out_of_score_order = item.out_of_score_order
+
+    @property
+    def reason(self) -> ReasonSource:
+        return ReasonSource(self._loaded, self._item.reason)
 
 
 async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[int, t.Product]:
@@ -206,22 +243,30 @@ async def _product_map(ctx: RequestContext, positions: Iterable[int]) -> dict[in
     return dict(zip(keys, found, strict=True))
 
 
-def item_views(
-    snapshot: ModelSnapshot, items: Iterable[engine.Item], products: Mapping[int, t.Product]
-) -> list[t.RecommendedItem]:
+def item_views(loaded: Loaded, items: Iterable[engine.Item]) -> list[t.RecommendedItem]:
+    """The items as GraphQL's ``RecommendedItem``: `ItemSource` has its fields (GraphQL reads
+    attributes; the cast only tells mypy so)."""
+    products = convert.product_cache(loaded)
+    sources = [ItemSource(loaded, item, products) for item in items]
+    return cast(list[t.RecommendedItem], sources)
+
+
+_KIND_VALUES = {kind: kind.value for kind in engine.ReasonKind}  # Enum.value is a descriptor
+
+
+def impression_items(
+    items: Sequence[engine.Item], product_ids: Sequence[int]
+) -> list[dict[str, object]]:
+    """The logged rows of a response's items (``product_ids``: theirs, in their order)."""
+    kinds = _KIND_VALUES
     return [
-        t.RecommendedItem(
-            product=products[item.position],
-            score=item.score,
-            rank=item.rank,
-            reason=reason_view(snapshot, item.reason, products),
-            contributions=[
-                t.Contribution(signal=c.signal, score=c.score, weight=c.weight)
-                for c in item.contributions
-            ],
-            out_of_score_order=item.out_of_score_order,
-        )
-        for item in items
+        {
+            "product_id": product_id,
+            "rank": item.rank,
+            "score": round(item.score, 6),
+            "reason": kinds[item.reason.kind],
+        }
+        for item, product_id in zip(items, product_ids, strict=True)
     ]
 
 
@@ -235,32 +280,19 @@ def _log_impression(
     variant: str | None = None,
 ) -> None:
     """Queue the impression; ``product_ids`` are the items' ids, in their order."""
-    ctx.services.events.submit(
-        "impressions",
-        impression_row(
-            request_id=ctx.request_id,
-            customer_id=parsed.customer_id,
-            session_id=session_id,
-            model_version=loaded.version,
-            strategy=result.strategy.value,
-            page_type=(
-                None
-                if parsed.request.context.page_type is None
-                else parsed.request.context.page_type.value
-            ),
-            context=parsed.context_log,
-            items=[
-                {
-                    "product_id": product_id,
-                    "rank": item.rank,
-                    "score": round(item.score, 6),
-                    "reason": item.reason.kind.value,
-                }
-                for item, product_id in zip(result.items, product_ids, strict=True)
-            ],
-        )
-        | {"variant": variant, "store": ctx.services.store},
+    page_type = parsed.request.context.page_type
+    row = impression_row(
+        request_id=ctx.request_id,
+        customer_id=parsed.customer_id,
+        session_id=session_id,
+        model_version=loaded.version,
+        strategy=result.strategy.value,
+        page_type=None if page_type is None else page_type.value,
+        context=parsed.context_log,
+        items=impression_items(result.items, product_ids),
     )
+    row["variant"], row["store"] = variant, ctx.services.store
+    ctx.services.events.submit("impressions", row)
 
 
 async def recommendations(
@@ -308,26 +340,58 @@ async def recommendations(
     if variant is not None:
         request, business = variant.apply(request, business)
     result = engine.recommend(loaded.snapshot, request, business)
-    products = await _product_map(ctx, _positions_of(result.items))
-    product_ids = [products[item.position].id for item in result.items]
+    ids = convert.product_ids(loaded)
+    product_ids = [ids[item.position] for item in result.items]
     name = None if variant is None else variant.name
     _log_impression(ctx, loaded, parsed, result, product_ids, session_id, name)
     if services.monitoring is not None:
         services.monitoring.count_recommendation(result.strategy.value, name)
-    return t.Recommendations(
-        request_id=strawberry.ID(ctx.request_id),
-        model_version=loaded.version,
-        variant=name,
-        strategy=result.strategy,
-        explanation=result.explanation,
-        segment=result.segment,
-        weights=signal_weights(result.weights),
-        items=item_views(loaded.snapshot, result.items, products),
-        page_info=t.PageInfo(
-            has_next_page=result.has_more,
-            end_cursor=encode_shown([*parsed.shown, *product_ids]),
-        ),
+    source = RecommendationsSource(ctx.request_id, loaded, result, name, parsed.shown, product_ids)
+    return cast(t.Recommendations, source)
+
+
+class RecommendationsSource:
+    """A `Recommendation` read as GraphQL's ``Recommendations`` (see `ReasonSource`): the
+    weights and the page cursor, which a storefront rarely asks for, are made only when a
+    selection reads them."""
+
+    __slots__ = (
+        "_product_ids",
+        "_result",
+        "_shown",
+        "explanation",
+        "items",
+        "model_version",
+        "request_id",
+        "segment",
+        "strategy",
+        "variant",
     )
+
+    def __init__(
+        self,
+        request_id: str,
+        loaded: Loaded,
+        result: Recommendation,
+        variant: str | None,
+        shown: tuple[int, ...],
+        product_ids: list[int],
+    ) -> None:
+        self.request_id, self.model_version, self.variant = request_id, loaded.version, variant
+        self.strategy, self.explanation = result.strategy, result.explanation
+        self.segment, self.items = result.segment, item_views(loaded, result.items)
+        self._result, self._shown, self._product_ids = result, shown, product_ids
+
+    @property
+    def weights(self) -> list[t.SignalWeight]:
+        return signal_weights(self._result.weights)
+
+    @property
+    def page_info(self) -> t.PageInfo:
+        return t.PageInfo(
+            has_next_page=self._result.has_more,
+            end_cursor=encode_shown([*self._shown, *self._product_ids]),
+        )
 
 
 # ---------------------------------------------------------------------------- timeline
@@ -383,7 +447,7 @@ async def customer_timeline(info: Info, customer_id: int, limit: Limit = 10) -> 
             segment=step.result.segment,
             strategy=step.result.strategy,
             explanation=step.result.explanation,
-            recommendations=item_views(loaded.snapshot, step.result.items, products),
+            recommendations=item_views(loaded, step.result.items),
             hits=[products[p] for p in step.hits],
             hit_rate=len(step.hits) / step.n_products if step.n_products else 0.0,
         )
@@ -475,5 +539,5 @@ async def recommendation_journey(
             for p, rule in trace.filtered
         ],
         business_rules=list(trace.business_rules),
-        ranking=item_views(snapshot, result.items, products),
+        ranking=item_views(loaded, result.items),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from recograph.core.ids import IdIndex
 from recograph.engine import as_of, build_profile, due_items
@@ -25,8 +25,15 @@ _PRODUCTS = "products"  # key of the product view cache in Loaded.derived
 PRODUCT_VIEWS_KEPT = 4096
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def timestamp(seconds: int | float) -> datetime:
-    """Epoch seconds to the naive-UTC datetime the store format uses."""
+    """Epoch seconds to the naive-UTC datetime the store format uses. Whole seconds (what the
+    snapshot stores) are added to the epoch: exact, and a fifth of the cost of
+    ``fromtimestamp`` with a time zone (every product view has one)."""
+    if type(seconds) is int:
+        return _EPOCH + timedelta(seconds=seconds)
     return datetime.fromtimestamp(float(seconds), UTC).replace(tzinfo=None)
 
 
@@ -49,20 +56,42 @@ def product_view(snapshot: ModelSnapshot, position: int) -> t.Product:
     )
 
 
+def product_cache(loaded: Loaded) -> dict[int, t.Product]:
+    """The snapshot's kept product views, by position (see `product`)."""
+    cache: dict[int, t.Product] | None = loaded.derived.get(_PRODUCTS)
+    if cache is None:
+        cache = loaded.derived[_PRODUCTS] = {}
+    return cache
+
+
+def product(loaded: Loaded, position: int, cache: dict[int, t.Product] | None = None) -> t.Product:
+    """The product view at ``position``, built once per snapshot and shared by every request
+    (it is immutable and a pure function of the snapshot); the first `PRODUCT_VIEWS_KEPT`
+    built are kept, any other is built for the request. ``cache``: `product_cache`, when
+    the caller has it already."""
+    if cache is None:
+        cache = product_cache(loaded)
+    view = cache.get(position)
+    if view is None:
+        view = product_view(loaded.snapshot, position)
+        if len(cache) < PRODUCT_VIEWS_KEPT:
+            cache[position] = view
+    return view
+
+
 def products(loaded: Loaded, positions: Iterable[int]) -> list[t.Product]:
-    """Product objects, built once per snapshot and shared by every request (they are
-    immutable and a pure function of the snapshot); the first `PRODUCT_VIEWS_KEPT` built are
-    kept, any other is built for the request."""
-    cache: dict[int, t.Product] = loaded.derived.setdefault(_PRODUCTS, {})
-    out: list[t.Product] = []
-    for position in positions:
-        view = cache.get(position)
-        if view is None:
-            view = product_view(loaded.snapshot, position)
-            if len(cache) < PRODUCT_VIEWS_KEPT:
-                cache[position] = view
-        out.append(view)
-    return out
+    """The product views at ``positions`` (`product`)."""
+    cache = product_cache(loaded)
+    return [cache.get(p) or product(loaded, p, cache) for p in positions]
+
+
+def product_ids(loaded: Loaded) -> list[int]:
+    """Every product's store id, by position, as Python ints (once per snapshot: a request
+    logs and pages by the ids of its items, and needs no product view for that)."""
+    ids: list[int] | None = loaded.derived.get(("ids", "by position"))
+    if ids is None:
+        ids = loaded.derived["ids", "by position"] = loaded.snapshot.catalogue.item_ids.tolist()
+    return ids
 
 
 def _lookup(loaded: Loaded, kind: str) -> dict[int, int]:

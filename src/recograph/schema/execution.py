@@ -405,16 +405,16 @@ def _object_plan(type_name: str, steps: list[Step]) -> Plan:
 
 def _nested_lines(value: str, plan: str, complete: str, nested: Nested) -> list[str]:
     """Generated lines completing ``value`` with the plan called ``plan``: an object, or the
-    items of a list, inline; anything else (a null list, a tuple) by the completer, which
-    raises `Fallback` where graphql-core would report an error."""
+    items of a list or tuple, inline; anything else (a null list, another iterable) by the
+    completer, which raises `Fallback` where graphql-core would report an error."""
     if nested.of_list:
         call = (
             f"{plan}(e) if e is not None else fail()"
             if nested.item_required
             else f"None if e is None else {plan}(e)"
         )
-        return [
-            f"        if type({value}) is list:",
+        return [  # a tuple too: graphql-core completes any iterable as a list
+            f"        if type({value}) is list or type({value}) is tuple:",
             f"            {value} = [{call} for e in {value}]",
             "        else:",
             f"            {value} = {complete}({value})",
