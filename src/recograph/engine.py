@@ -37,7 +37,9 @@ from recograph.recommenders.blend import (
 )
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
-from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
+from recograph.recommenders.repeat import MIN_OWNED_FACTOR as MIN_OWNED_FACTOR  # noqa: PLC0414
+from recograph.recommenders.repeat import MIN_RATE, repeat_chance
+from recograph.recommenders.repeat import OWNED_RATE_SCALE as OWNED_RATE_SCALE  # noqa: PLC0414
 from recograph.recommenders.sparse import distinct
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
@@ -55,11 +57,8 @@ STRATEGY_WEIGHTS: dict[Strategy, Weights] = {
 FILLER_WEIGHT = np.float32(1e-4)
 HISTORY_RULE_DISCOUNT = np.float32(0.7)  # rules fired by past orders count less than the cart's
 CATEGORY_RULE_DISCOUNT = np.float32(0.8)
-# A category the customer owns keeps another-product rate × scale of its score (floor below).
-OWNED_RATE_SCALE = np.float32(2.0)
 MAX_REPEAT_SHARE = 0.95  # the buy-again share of a list never quite crowds out new products
 NEW_SLOTS = 10  # the new products a re-buy competes with: a list's worth
-MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
 # Pages that bring owned products back to be bought again (no page: an account or e-mail).
 BUY_AGAIN_PAGES = (None, PageType.HOME, PageType.ACCOUNT)
 # At most this many of a page's related products lead its list: a product page's substitutes
@@ -724,11 +723,8 @@ def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> S
     """`owned_category_damping` per category (1 for categories not owned)."""
     catalogue = snapshot.catalogue
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
-    owned = _unique(catalogue.category[owned_items])
-    rate = np.asarray(snapshot.repeat.another_rate[owned], dtype=np.float32)
-    # np.clip's values, without its wrapper's cost on a handful of categories
-    scaled = np.maximum(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR)
-    factor[owned] = np.minimum(scaled, np.float32(1.0))
+    owned = catalogue.category[owned_items]  # repeats set the same value
+    factor[owned] = snapshot.repeat.owned_factor[owned]
     return factor
 
 
@@ -739,10 +735,9 @@ def comes_back(snapshot: ModelSnapshot, profile: Profile) -> npt.NDArray[np.bool
     `MIN_RATE`. A re-consumed category alone never brings an owned product back."""
     if profile.items.size == 0:
         return np.zeros(0, dtype=np.bool_)
-    repeat = snapshot.repeat
-    same_products = is_repeatable(repeat, snapshot.catalogue.category[profile.items])
-    chance = repeat_chance(repeat, profile.user, profile.items)
-    return np.asarray(same_products, dtype=np.bool_) & (chance >= MIN_RATE)
+    same_products = snapshot.tables.repeatable[profile.items]  # `is_repeatable`, per item
+    chance = repeat_chance(snapshot.repeat, profile.user, profile.items)
+    return same_products & (chance >= MIN_RATE)
 
 
 def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
