@@ -8,7 +8,7 @@ the server does.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -434,9 +434,13 @@ def cf_scores(
     snapshot: ModelSnapshot, profile: Profile, models: Sequence[tuple[str, float]]
 ) -> Scores:
     """The served collaborative-filtering score: a weighted mix of normalised CF models."""
-    total = np.zeros(snapshot.n_items, dtype=np.float32)
     if profile.items.size == 0:
-        return total
+        return np.zeros(snapshot.n_items, dtype=np.float32)
+    if len(models) == 1 and models[0][1] > 0:  # 0 + w × s is w × s (s ≥ +0): one model's
+        name, weight = models[0]
+        alone = normalise(_one_cf_model(snapshot, profile, name))
+        return alone if weight == 1.0 else np.float32(weight) * alone
+    total = np.zeros(snapshot.n_items, dtype=np.float32)
     for name, weight in models:
         total += np.float32(weight) * normalise(_one_cf_model(snapshot, profile, name))
     return total
@@ -481,17 +485,20 @@ class _PageRules:
     fired: Positions  # the category rules they fire, ascending
 
 
-def _fired_categories(snapshot: ModelSnapshot, seeds: Positions) -> _PageRules:
-    categories = _unique(snapshot.catalogue.category[seeds])
-    found, fired = rules.fired_by(snapshot.category_rules, snapshot.category_rule_index, categories)
+def _fired_categories(snapshot: ModelSnapshot, seeds: Sequence[int]) -> _PageRules:
+    """`_PageRules` of the products ``seeds`` (catalogue positions)."""
+    category_of = snapshot.tables.category
+    found = np.array(sorted({category_of[seed] for seed in seeds}), dtype=np.int64)
+    fired = rules.fired_by_distinct(snapshot.category_rules, snapshot.category_rule_index, found)
     return _PageRules(found, fired)
 
 
 def _page_rules(snapshot: ModelSnapshot, context: Context) -> _PageRules | None:
     """`_PageRules` of the page's products (None: no product on the page)."""
-    if not context.items:
+    items = context.items
+    if not items:
         return None
-    return _fired_categories(snapshot, np.asarray(context.items, dtype=np.int64))
+    return _fired_categories(snapshot, items)
 
 
 def _rule_scores(
@@ -502,19 +509,25 @@ def _rule_scores(
     of its best seller), history discounted. Which rule won is replayed for the shown items
     only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
     caller has them (`_page_rules`)."""
-    ctx = np.asarray(context.items, dtype=np.int64)
+    page_items = context.items
+    ctx = np.asarray(page_items, dtype=np.int64)
     past = profile.items
+    past_items = past.tolist()
     score = np.zeros(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, discount, fired in (
-        (past, HISTORY_RULE_DISCOUNT, None),
-        (ctx, np.float32(1.0), page),
+    for seeds, seed_list, discount, fired, distinct in (
+        (past, past_items, HISTORY_RULE_DISCOUNT, None, True),
+        (ctx, page_items, np.float32(1.0), page, False),
     ):
-        if seeds.size == 0:
+        if not seed_list:
             continue
-        product = rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        found = _fired_categories(snapshot, seeds) if fired is None else fired
+        product = (  # a profile's purchases are distinct catalogue positions already
+            rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
+            if distinct
+            else rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
+        )
+        found = _fired_categories(snapshot, seed_list) if fired is None else fired
         cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
@@ -524,8 +537,7 @@ def _rule_scores(
             np.maximum(score, product.scores, out=score)
         np.maximum(score, item_scores, out=score)
         sources.append(_RuleSource(product, cat, discount))
-    page_items = tuple(ctx.tolist())
-    purchased = tuple(p for p in past.tolist() if p not in page_items)
+    purchased = tuple(p for p in past_items if p not in page_items)
     evidence = _ReplayedRuleEvidence(
         tuple(sources),
         category_of,
@@ -538,10 +550,10 @@ def _rule_scores(
 
 
 def _categories_of(snapshot: ModelSnapshot, items: tuple[int, ...]) -> dict[int, int]:
-    """Each of ``items``' category, read in one call (a rule's reason names the seeds of its
-    categories, item after item)."""
-    categories = snapshot.catalogue.category[list(items)].tolist()
-    return dict(zip(items, categories, strict=True))
+    """Each of ``items``' category (a rule's reason names the seeds of its categories, item
+    after item)."""
+    category_of = snapshot.tables.category
+    return {item: category_of[item] for item in items}
 
 
 def _popularity_category(snapshot: ModelSnapshot, context: Context) -> int | None:
@@ -682,9 +694,10 @@ def describe(weights: Weights) -> str:
 
 def _owned_items(profile: Profile, context: Context) -> Positions:
     """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
-    pages (a laptop in the cart makes other laptops substitutes, not suggestions)."""
+    pages (a laptop in the cart makes other laptops substitutes, not suggestions); a product
+    may come twice (its category is what counts)."""
     if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
-        return _unique(np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)]))
+        return np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)])
     return profile.items
 
 
@@ -916,25 +929,31 @@ def _select(
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
-    is_promoted = snapshot.catalogue.promoted[ranked] & relevant[ranked]
-    promoted = [int(i) for i in ranked[is_promoted][: len(slots)]]
+    promoted = (
+        ranked[(snapshot.catalogue.promoted & relevant)[ranked]][: len(slots)].tolist()
+        if slots
+        else []
+    )
     cap = rules_cfg.max_per_category
     chosen: list[int] = []
     capped: list[int] = []
     per_category: dict[int, int] = {}
+    category_of = snapshot.tables.category
+    wanted = limit - len(promoted)
     examined = promoted_seen = 0
-    for item in ranked.tolist():
-        if len(chosen) >= limit - len(promoted):
+    for item in _in_chunks(ranked, max(4 * limit, 64)):
+        if len(chosen) >= wanted:
             break
         examined += 1
         if item in promoted:
             promoted_seen += 1
             continue
-        category = int(snapshot.catalogue.category[item])
-        if cap is not None and per_category.get(category, 0) >= cap:
+        category = category_of[item]
+        shown = per_category.get(category, 0)
+        if cap is not None and shown >= cap:
             capped.append(item)
             continue
-        per_category[category] = per_category.get(category, 0) + 1
+        per_category[category] = shown + 1
         chosen.append(item)
     applied: list[str] = []
     if capped:
@@ -956,6 +975,13 @@ def _select(
     # Items held back by the cap are allowed too: a next page (its own cap) can show them.
     remaining = len(ranked) - examined - (len(promoted) - promoted_seen) + len(capped)
     return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
+
+
+def _in_chunks(positions: Positions, size: int) -> Iterator[int]:
+    """``positions`` as Python ints, converted ``size`` at a time: a selection reads the
+    first few of a large catalogue's ranking."""
+    for start in range(0, len(positions), size):
+        yield from positions[start : start + size].tolist()
 
 
 def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[np.int64]:

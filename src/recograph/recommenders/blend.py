@@ -64,7 +64,7 @@ def normalise(scores: npt.NDArray[np.floating[Any]]) -> Scores:
         low, peak = np.minimum.reduce(scores), np.maximum.reduce(scores)
         if low >= 0 and peak < np.inf:  # false for NaN too
             clean = scores + np.float32(0)  # a copy, with -0.0 made 0.0 as below
-            if peak > 0:
+            if peak > 0 and peak != 1:  # x / 1 is x: an already normalised row is copied
                 clean /= peak
             return clean
     clean = np.where(np.isfinite(scores) & (scores > 0), scores, 0).astype(np.float32, copy=False)
