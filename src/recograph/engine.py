@@ -84,8 +84,9 @@ class Context:
     category: int | None = None
     viewed: tuple[int, ...] = ()
 
-    @property
+    @cached_property
     def items(self) -> tuple[int, ...]:
+        """The cart and the current product, each once (made once: scoring reads it often)."""
         current = () if self.current is None else (self.current,)
         return tuple(dict.fromkeys(self.cart + current))
 
@@ -309,14 +310,12 @@ def build_profile(
     """The customer's purchase history as the models see it."""
     # Empty until a branch below reads them (made once, not per field: a request pays each
     # numpy call); `counted`: the items bought, ascending, `times`: on how many order dates.
-    no_positions: Positions = np.zeros(0, dtype=np.int64)
-    no_values: Scores = np.zeros(0, dtype=np.float32)
     items, values, recent, counted, times = (
-        no_positions,
-        no_values,
-        no_positions,
-        no_positions,
-        no_values,
+        _NO_POSITIONS,
+        _NO_VALUES,
+        _NO_POSITIONS,
+        _NO_POSITIONS,
+        _NO_VALUES,
     )
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
@@ -326,7 +325,7 @@ def build_profile(
         n_orders = int(table.n_completed[user])
         span = slice(table.count_indptr[user], table.count_indptr[user + 1])
         counted = np.asarray(table.count_items[span], dtype=np.int64)
-        times = np.asarray(table.count_values[span], dtype=np.float32)
+        times = np.array(table.count_values[span], dtype=np.float32)  # a copy: `counts`
         last = int(table.last_completed[user])
         if last >= 0:
             recent = snapshot.histories.order_items(last).astype(np.int64)
@@ -342,13 +341,15 @@ def build_profile(
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
-            row_items = np.asarray(matrix.indices[span], dtype=np.int64)
-            row_values = np.asarray(matrix.data[span], dtype=np.float32)
+            row_items = np.array(matrix.indices[span], dtype=np.int64)  # copies
+            row_values = np.array(matrix.data[span], dtype=np.float32)
             if not matrix.has_sorted_indices:  # scipy checks once per matrix, then keeps it
                 order = np.argsort(row_items, kind="stable")
                 row_items, row_values = row_items[order], row_values[order]
-            nonzero = row_values != 0
-            items, values = row_items[nonzero], row_values[nonzero]
+            items, values = row_items, row_values
+            if not row_values.all():  # a stored zero is no interaction
+                nonzero = row_values != 0
+                items, values = row_items[nonzero], row_values[nonzero]
         else:
             items = counted
             values = np.ones(len(items), dtype=np.float32)
@@ -378,9 +379,10 @@ def build_profile(
 
 
 def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
-    """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``)."""
-    if np.array_equal(items, counted):  # the usual case: the training row is the purchases
-        return np.array(times, dtype=np.float32)  # a copy: never a view of the snapshot
+    """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``:
+    a request's own array, never a view of the snapshot)."""
+    if len(items) == len(counted) and items.tolist() == counted.tolist():
+        return times  # the usual case: the training row is the purchases
     inside = stage.member(items, counted)
     counts = np.zeros(len(items), dtype=np.float32)
     counts[np.searchsorted(items, counted[inside])] = times[inside]
@@ -396,6 +398,15 @@ def _add_one(counted: Positions, times: Scores, live: Positions) -> tuple[Positi
     return merged, added
 
 
+def _read_only_empty(dtype: type[np.generic]) -> npt.NDArray[Any]:
+    empty = np.zeros(0, dtype=dtype)
+    empty.flags.writeable = False
+    return empty
+
+
+# A profile's empty fields: shared, nothing to write in them.
+_NO_POSITIONS: Positions = _read_only_empty(np.int64)
+_NO_VALUES: Scores = _read_only_empty(np.float32)
 _DATE_SPAN = 2**32
 _FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-call cost
 
@@ -941,7 +952,7 @@ def _select(
     category_of = snapshot.tables.category
     wanted = limit - len(promoted)
     examined = promoted_seen = 0
-    for item in _in_chunks(ranked, max(4 * limit, 64)):
+    for item in ranked.tolist() if len(ranked) <= _WHOLE else _in_chunks(ranked, 4 * limit):
         if len(chosen) >= wanted:
             break
         examined += 1
@@ -958,8 +969,10 @@ def _select(
     applied: list[str] = []
     if capped:
         applied.append(f"at most {cap} products per category ({len(capped)} held back)")
+    score_of = dict(zip(chosen + promoted, total[chosen + promoted].tolist(), strict=True))
     for slot, item in zip(slots, promoted, strict=False):
-        by_score = 1 + sum(1 for other in chosen if total[other] >= total[item])
+        score = score_of[item]
+        by_score = 1 + sum(1 for other in chosen if score_of[other] >= score)
         position = min(slot, len(chosen) + 1, by_score)
         chosen.insert(position - 1, item)
         name = snapshot.catalogue.name[item]
@@ -975,6 +988,9 @@ def _select(
     # Items held back by the cap are allowed too: a next page (its own cap) can show them.
     remaining = len(ranked) - examined - (len(promoted) - promoted_seen) + len(capped)
     return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
+
+
+_WHOLE = 1024  # a ranking up to this long is converted at once
 
 
 def _in_chunks(positions: Positions, size: int) -> Iterator[int]:
@@ -1243,7 +1259,7 @@ def lead_with(total: Scores, lead: npt.NDArray[np.bool_]) -> Scores:
     if not lead.any():
         return total
     top = np.maximum.reduce(total, axis=-1, keepdims=True) + np.float32(1.0)
-    return np.where(lead, total + top, total).astype(np.float32)
+    return np.where(lead, total + top, total).astype(np.float32, copy=False)
 
 
 def intent_reason(snapshot: ModelSnapshot, related: intent.Related, context: Context) -> Reason:

@@ -376,4 +376,5 @@ def _make_request_caches(snapshot: ModelSnapshot) -> None:
     _ = snapshot.content.dense_similarity
     _ = snapshot.popularity.rows
     _ = snapshot.repeat.owned_factor
+    _ = snapshot.complements.row_lists
     object.__setattr__(snapshot, "tables", RequestTables.of(snapshot.catalogue, snapshot.repeat))

@@ -82,14 +82,18 @@ def blend(normalised: Mapping[SignalName, Scores], weights: Weights) -> Scores:
     """Weighted mean of the normalised signals present (missing signals count as zero)."""
     total_weight = weights.total()
     shape = next(iter(normalised.values())).shape if normalised else (0,)
-    result = np.zeros(shape, dtype=np.float32)
     if total_weight <= 0:
-        return result
+        return np.zeros(shape, dtype=np.float32)
+    result = None
     for signal, scores in normalised.items():
         weight = max(0.0, weights.get(signal))
         if weight:
-            result += np.float32(weight / total_weight) * scores
-    return result
+            term = np.float32(weight / total_weight) * scores
+            if result is None:  # 0 + term is term (normalised scores are never -0.0)
+                result = term.astype(np.float32, copy=False)
+            else:
+                result += term
+    return np.zeros(shape, dtype=np.float32) if result is None else result
 
 
 def shares(weights: Weights) -> dict[SignalName, float]:
