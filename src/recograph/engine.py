@@ -35,6 +35,7 @@ from recograph.recommenders.blend import (
     normalise,
     shift_for_page,
 )
+from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_OWNED_FACTOR as MIN_OWNED_FACTOR  # noqa: PLC0414
@@ -460,6 +461,8 @@ def cf_scores(
 def _one_cf_model(snapshot: ModelSnapshot, profile: Profile, name: str) -> Scores:
     """One registered CF model's raw scores (its stand-in's when it was not fitted)."""
     _, model = snapshot.served_cf_model(name)
+    if isinstance(model, ItemKNN):  # reads the history as positions and values
+        return model.score_history(profile.items, profile.values)
     return model.score(
         CFRequest(
             history=profile.history,
@@ -616,19 +619,13 @@ def choose_weights(
 ) -> tuple[Strategy, Weights, str]:
     """The strategy actually used, its weights, and why — in words a merchandiser reads."""
     context = request.context
-    category = _popularity_category(snapshot, context)
-    where = (
-        f"popular in {snapshot.catalogue.category_names[category]}"
-        if category is not None
-        else "trending now"
-    )
     if request.strategy is not Strategy.HYBRID:
         strategy = request.strategy
         if strategy is Strategy.COLLABORATIVE and profile.items.size == 0:
             return (
                 Strategy.POPULAR,
                 STRATEGY_WEIGHTS[Strategy.POPULAR],
-                (f"collaborative filtering needs purchase history: {where}"),
+                (f"collaborative filtering needs purchase history: {_where(snapshot, context)}"),
             )
         weights = request.weights or STRATEGY_WEIGHTS[strategy]
         return strategy, weights, f"{strategy.value.lower()} strategy requested"
@@ -641,8 +638,9 @@ def choose_weights(
             return (
                 Strategy.POPULAR,
                 STRATEGY_WEIGHTS[Strategy.POPULAR],
-                (f"no purchase history: {where}"),
+                (f"no purchase history: {_where(snapshot, context)}"),
             )
+        where = _where(snapshot, context)
         return (
             Strategy.HYBRID,
             shifted,
@@ -650,7 +648,7 @@ def choose_weights(
         )
     orders = _count(profile.n_orders, "order")
     products = _count(int(profile.items.size), "product")
-    definition = segment_definitions(snapshot.blend.thresholds)[profile.segment]
+    definition = _segment_definition(snapshot.blend.thresholds, profile.segment)
     return (
         Strategy.HYBRID,
         shifted,
@@ -660,6 +658,14 @@ def choose_weights(
     )
 
 
+def _where(snapshot: ModelSnapshot, context: Context) -> str:
+    """Where popularity comes from for the page, in words (only a popular list says it)."""
+    category = _popularity_category(snapshot, context)
+    if category is None:
+        return "trending now"
+    return f"popular in {snapshot.catalogue.category_names[category]}"
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
@@ -667,22 +673,26 @@ def _count(n: int, noun: str) -> str:
 def segment_definitions(thresholds: SegmentThresholds) -> dict[Segment, str]:
     """Each segment in words, from the thresholds the build serves: the one definition the
     explanations, `modelInfo.segments` and the playground all show."""
+    return {segment: _segment_definition(thresholds, segment) for segment in Segment}
+
+
+def _segment_definition(thresholds: SegmentThresholds, segment: Segment) -> str:
+    """One segment of `segment_definitions` (an explanation words its customer's only)."""
     light, regular, items = (
         thresholds.light_min_orders,
         thresholds.regular_min_orders,
         thresholds.regular_min_items,
     )
     fewer_items = "" if items is None else f" and fewer than {items} products"
-    new = "no orders" if light == 1 else f"fewer than {light} orders{fewer_items}"
-    if regular - 1 > light:
-        light_orders = f"{light}–{regular - 1} orders"
-    else:
-        light_orders = _count(light, "order")
-    return {
-        Segment.NEW: new,
-        Segment.LIGHT: (light_orders + fewer_items) if regular > light else "never (no range)",
-        Segment.REGULAR: f"{regular}+ orders" + ("" if items is None else f" or {items}+ products"),
-    }
+    if segment is Segment.NEW:
+        return "no orders" if light == 1 else f"fewer than {light} orders{fewer_items}"
+    if segment is Segment.LIGHT:
+        if regular <= light:
+            return "never (no range)"
+        if regular - 1 > light:
+            return f"{light}–{regular - 1} orders{fewer_items}"
+        return _count(light, "order") + fewer_items
+    return f"{regular}+ orders" + ("" if items is None else f" or {items}+ products")
 
 
 SIGNAL_WORDS = {
@@ -696,11 +706,15 @@ SIGNAL_WORDS = {
 def describe(weights: Weights) -> str:
     """Weights in words, largest first: "collaborative filtering 50%, content 30%, …"."""
     total = weights.total() or 1.0
+    values = (weights.cf, weights.content, weights.rules, weights.popularity)  # `SignalName`'s
     parts = sorted(
-        ((weights.get(s) / total, s) for s in SignalName if weights.get(s) > 0),
+        ((value / total, s) for s, value in zip(_SIGNALS, values, strict=True) if value > 0),
         key=lambda pair: -pair[0],
     )
     return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
+
+
+_SIGNALS = (SignalName.CF, SignalName.CONTENT, SignalName.RULES, SignalName.POPULARITY)
 
 
 def _owned_items(profile: Profile, context: Context) -> Positions:
