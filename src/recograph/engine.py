@@ -530,7 +530,7 @@ def _rule_scores(
     score = np.zeros(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, seed_list, discount, fired, distinct in (
+    for seeds, seed_list, discount, fired, purchases in (
         (past, past_items, HISTORY_RULE_DISCOUNT, None, True),
         (ctx, page_items, np.float32(1.0), page, False),
     ):
@@ -538,7 +538,7 @@ def _rule_scores(
             continue
         product = (  # a profile's purchases are distinct catalogue positions already
             rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
-            if distinct
+            if purchases
             else rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
         )
         found = _fired_categories(snapshot, seed_list) if fired is None else fired
@@ -986,7 +986,7 @@ def _select(
     score_of = dict(zip(chosen + promoted, total[chosen + promoted].tolist(), strict=True))
     for slot, item in zip(slots, promoted, strict=False):
         score = score_of[item]
-        by_score = 1 + sum(1 for other in chosen if score_of[other] >= score)
+        by_score = 1 + len([other for other in chosen if score_of[other] >= score])
         position = min(slot, len(chosen) + 1, by_score)
         chosen.insert(position - 1, item)
         name = snapshot.catalogue.name[item]
@@ -1233,7 +1233,7 @@ def page_intents(
     kept = [i for i, position in enumerate(positions) if position not in page]
     if damping is not None and kept:
         # per catalogue position, or (the candidate stage) a function giving it at positions
-        at = np.fromiter((positions[i] for i in kept), dtype=np.int64, count=len(kept))
+        at = np.array([positions[i] for i in kept], dtype=np.int64)
         values = damping(at) if callable(damping) else damping[at]
         kept = [i for i, value in zip(kept, values.tolist(), strict=True) if value >= 1.0]
     if found:
@@ -1256,8 +1256,11 @@ def _cart_complements(
             known = best.get(item)
             if known is None or lift > known[0]:
                 best[item] = (lift, rule, confidence)
-    ordered = sorted(best.items(), key=lambda entry: (-entry[1][0], entry[0]))
-    return [(item, lift, rule, confidence) for item, (lift, rule, confidence) in ordered]
+    # by (-lift, item): each item once, so the sort never compares further
+    ordered = sorted(
+        [(-lift, item, rule, confidence) for item, (lift, rule, confidence) in best.items()]
+    )
+    return [(item, -negated, rule, confidence) for negated, item, rule, confidence in ordered]
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:

@@ -186,7 +186,8 @@ def score_popularity(
     answer is a read-only row made once (`Popularity.rows`)."""
     rows = pop.rows
     if rows is not None and (category is None or 0 <= category < rows.shape[1] - 1):
-        return rows[int(trending), -1 if category is None else category]
+        row: npt.NDArray[np.float32] = rows[int(trending), -1 if category is None else category]
+        return row
     return _popularity_row(pop, category, trending)
 
 

@@ -128,7 +128,7 @@ class RepeatModel(ArrayCoded):
         ``another_rate`` × `OWNED_RATE_SCALE`, within [`MIN_OWNED_FACTOR`, 1] (made once)."""
         rate = np.asarray(self.another_rate, dtype=np.float32)
         scaled = np.maximum(rate * OWNED_RATE_SCALE, MIN_OWNED_FACTOR)
-        factor = np.minimum(scaled, np.float32(1.0))
+        factor: FloatArray = np.minimum(scaled, np.float32(1.0))
         factor.flags.writeable = False
         return factor
 
