@@ -341,20 +341,18 @@ def load_mapped_snapshot(path: Path) -> ModelSnapshot:
 
 @dataclass(frozen=True)
 class RequestTables:
-    """Per-item and per-category figures full scoring reads on every request, derived once
-    from the snapshot's models at load (`_make_request_caches`), never stored in a build."""
+    """Per-item figures full scoring reads on every request, derived once from the snapshot's
+    models at load (`_make_request_caches`), never stored in a build."""
 
-    category: list[int]  # per item, its category (Python ints: a request's loops read some)
+    category: tuple[int, ...]  # per item, its category (Python ints: a request's loops read some)
     repeatable: npt.NDArray[np.bool_]  # per item, `is_repeatable` of its category
-    out_of_stock: npt.NDArray[np.bool_]  # per item, stock <= 0
 
     @classmethod
     def of(cls, catalogue: Catalogue, repeat: RepeatModel) -> RequestTables:
         repeatable = is_repeatable(repeat, np.asarray(catalogue.category, dtype=np.int64))
         return cls(
-            category=np.asarray(catalogue.category).tolist(),
+            category=tuple(np.asarray(catalogue.category).tolist()),
             repeatable=_read_only(repeatable),
-            out_of_stock=_read_only(np.asarray(catalogue.stock) <= 0),
         )
 
 
