@@ -8,7 +8,7 @@ the server does.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -35,9 +35,12 @@ from recograph.recommenders.blend import (
     normalise,
     shift_for_page,
 )
+from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
-from recograph.recommenders.repeat import MIN_RATE, is_repeatable, repeat_chance
+from recograph.recommenders.repeat import MIN_OWNED_FACTOR as MIN_OWNED_FACTOR  # noqa: PLC0414
+from recograph.recommenders.repeat import MIN_RATE, repeat_chance
+from recograph.recommenders.repeat import OWNED_RATE_SCALE as OWNED_RATE_SCALE  # noqa: PLC0414
 from recograph.recommenders.sparse import distinct
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
@@ -55,11 +58,8 @@ STRATEGY_WEIGHTS: dict[Strategy, Weights] = {
 FILLER_WEIGHT = np.float32(1e-4)
 HISTORY_RULE_DISCOUNT = np.float32(0.7)  # rules fired by past orders count less than the cart's
 CATEGORY_RULE_DISCOUNT = np.float32(0.8)
-# A category the customer owns keeps another-product rate × scale of its score (floor below).
-OWNED_RATE_SCALE = np.float32(2.0)
 MAX_REPEAT_SHARE = 0.95  # the buy-again share of a list never quite crowds out new products
 NEW_SLOTS = 10  # the new products a re-buy competes with: a list's worth
-MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
 # Pages that bring owned products back to be bought again (no page: an account or e-mail).
 BUY_AGAIN_PAGES = (None, PageType.HOME, PageType.ACCOUNT)
 # At most this many of a page's related products lead its list: a product page's substitutes
@@ -85,8 +85,9 @@ class Context:
     category: int | None = None
     viewed: tuple[int, ...] = ()
 
-    @property
+    @cached_property
     def items(self) -> tuple[int, ...]:
+        """The cart and the current product, each once (made once: scoring reads it often)."""
         current = () if self.current is None else (self.current,)
         return tuple(dict.fromkeys(self.cart + current))
 
@@ -310,14 +311,12 @@ def build_profile(
     """The customer's purchase history as the models see it."""
     # Empty until a branch below reads them (made once, not per field: a request pays each
     # numpy call); `counted`: the items bought, ascending, `times`: on how many order dates.
-    no_positions: Positions = np.zeros(0, dtype=np.int64)
-    no_values: Scores = np.zeros(0, dtype=np.float32)
     items, values, recent, counted, times = (
-        no_positions,
-        no_values,
-        no_positions,
-        no_positions,
-        no_values,
+        _NO_POSITIONS,
+        _NO_VALUES,
+        _NO_POSITIONS,
+        _NO_POSITIONS,
+        _NO_VALUES,
     )
     n_orders = 0
     exact = user is not None and before is None and not live_purchases
@@ -327,7 +326,7 @@ def build_profile(
         n_orders = int(table.n_completed[user])
         span = slice(table.count_indptr[user], table.count_indptr[user + 1])
         counted = np.asarray(table.count_items[span], dtype=np.int64)
-        times = np.asarray(table.count_values[span], dtype=np.float32)
+        times = np.array(table.count_values[span], dtype=np.float32)  # a copy: `counts`
         last = int(table.last_completed[user])
         if last >= 0:
             recent = snapshot.histories.order_items(last).astype(np.int64)
@@ -343,13 +342,15 @@ def build_profile(
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
-            row_items = np.asarray(matrix.indices[span], dtype=np.int64)
-            row_values = np.asarray(matrix.data[span], dtype=np.float32)
+            row_items = np.array(matrix.indices[span], dtype=np.int64)  # copies
+            row_values = np.array(matrix.data[span], dtype=np.float32)
             if not matrix.has_sorted_indices:  # scipy checks once per matrix, then keeps it
                 order = np.argsort(row_items, kind="stable")
                 row_items, row_values = row_items[order], row_values[order]
-            nonzero = row_values != 0
-            items, values = row_items[nonzero], row_values[nonzero]
+            items, values = row_items, row_values
+            if not row_values.all():  # a stored zero is no interaction
+                nonzero = row_values != 0
+                items, values = row_items[nonzero], row_values[nonzero]
         else:
             items = counted
             values = np.ones(len(items), dtype=np.float32)
@@ -379,9 +380,10 @@ def build_profile(
 
 
 def _counts_at(items: Positions, counted: Positions, times: Scores) -> Scores:
-    """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``)."""
-    if np.array_equal(items, counted):  # the usual case: the training row is the purchases
-        return np.array(times, dtype=np.float32)  # a copy: never a view of the snapshot
+    """Per item of the ascending ``items``, its count in (ascending ``counted``, ``times``:
+    a request's own array, never a view of the snapshot)."""
+    if len(items) == len(counted) and items.tolist() == counted.tolist():
+        return times  # the usual case: the training row is the purchases
     inside = stage.member(items, counted)
     counts = np.zeros(len(items), dtype=np.float32)
     counts[np.searchsorted(items, counted[inside])] = times[inside]
@@ -397,6 +399,15 @@ def _add_one(counted: Positions, times: Scores, live: Positions) -> tuple[Positi
     return merged, added
 
 
+def _read_only_empty(dtype: type[np.generic]) -> npt.NDArray[Any]:
+    empty = np.zeros(0, dtype=dtype)
+    empty.flags.writeable = False
+    return empty
+
+
+# A profile's empty fields: shared, nothing to write in them.
+_NO_POSITIONS: Positions = _read_only_empty(np.int64)
+_NO_VALUES: Scores = _read_only_empty(np.float32)
 _DATE_SPAN = 2**32
 _FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-call cost
 
@@ -435,9 +446,13 @@ def cf_scores(
     snapshot: ModelSnapshot, profile: Profile, models: Sequence[tuple[str, float]]
 ) -> Scores:
     """The served collaborative-filtering score: a weighted mix of normalised CF models."""
-    total = np.zeros(snapshot.n_items, dtype=np.float32)
     if profile.items.size == 0:
-        return total
+        return np.zeros(snapshot.n_items, dtype=np.float32)
+    if len(models) == 1 and models[0][1] > 0:  # 0 + w × s is w × s (s ≥ +0): one model's
+        name, weight = models[0]
+        alone = normalise(_one_cf_model(snapshot, profile, name))
+        return alone if weight == 1.0 else np.float32(weight) * alone
+    total = np.zeros(snapshot.n_items, dtype=np.float32)
     for name, weight in models:
         total += np.float32(weight) * normalise(_one_cf_model(snapshot, profile, name))
     return total
@@ -446,6 +461,8 @@ def cf_scores(
 def _one_cf_model(snapshot: ModelSnapshot, profile: Profile, name: str) -> Scores:
     """One registered CF model's raw scores (its stand-in's when it was not fitted)."""
     _, model = snapshot.served_cf_model(name)
+    if isinstance(model, ItemKNN):  # reads the history as positions and values
+        return model.score_history(profile.items, profile.values)
     return model.score(
         CFRequest(
             history=profile.history,
@@ -482,17 +499,20 @@ class _PageRules:
     fired: Positions  # the category rules they fire, ascending
 
 
-def _fired_categories(snapshot: ModelSnapshot, seeds: Positions) -> _PageRules:
-    categories = _unique(snapshot.catalogue.category[seeds])
-    found, fired = rules.fired_by(snapshot.category_rules, snapshot.category_rule_index, categories)
+def _fired_categories(snapshot: ModelSnapshot, seeds: Sequence[int]) -> _PageRules:
+    """`_PageRules` of the products ``seeds`` (catalogue positions)."""
+    category_of = snapshot.tables.category
+    found = np.array(sorted({category_of[seed] for seed in seeds}), dtype=np.int64)
+    fired = rules.fired_by_distinct(snapshot.category_rules, snapshot.category_rule_index, found)
     return _PageRules(found, fired)
 
 
 def _page_rules(snapshot: ModelSnapshot, context: Context) -> _PageRules | None:
     """`_PageRules` of the page's products (None: no product on the page)."""
-    if not context.items:
+    items = context.items
+    if not items:
         return None
-    return _fired_categories(snapshot, np.asarray(context.items, dtype=np.int64))
+    return _fired_categories(snapshot, items)
 
 
 def _rule_scores(
@@ -503,19 +523,25 @@ def _rule_scores(
     of its best seller), history discounted. Which rule won is replayed for the shown items
     only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
     caller has them (`_page_rules`)."""
-    ctx = np.asarray(context.items, dtype=np.int64)
+    page_items = context.items
+    ctx = np.asarray(page_items, dtype=np.int64)
     past = profile.items
+    past_items = past.tolist()
     score = np.zeros(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, discount, fired in (
-        (past, HISTORY_RULE_DISCOUNT, None),
-        (ctx, np.float32(1.0), page),
+    for seeds, seed_list, discount, fired, purchases in (
+        (past, past_items, HISTORY_RULE_DISCOUNT, None, True),
+        (ctx, page_items, np.float32(1.0), page, False),
     ):
-        if seeds.size == 0:
+        if not seed_list:
             continue
-        product = rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        found = _fired_categories(snapshot, seeds) if fired is None else fired
+        product = (  # a profile's purchases are distinct catalogue positions already
+            rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
+            if purchases
+            else rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
+        )
+        found = _fired_categories(snapshot, seed_list) if fired is None else fired
         cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
@@ -525,8 +551,7 @@ def _rule_scores(
             np.maximum(score, product.scores, out=score)
         np.maximum(score, item_scores, out=score)
         sources.append(_RuleSource(product, cat, discount))
-    page_items = tuple(ctx.tolist())
-    purchased = tuple(p for p in past.tolist() if p not in page_items)
+    purchased = tuple(p for p in past_items if p not in page_items)
     evidence = _ReplayedRuleEvidence(
         tuple(sources),
         category_of,
@@ -539,10 +564,10 @@ def _rule_scores(
 
 
 def _categories_of(snapshot: ModelSnapshot, items: tuple[int, ...]) -> dict[int, int]:
-    """Each of ``items``' category, read in one call (a rule's reason names the seeds of its
-    categories, item after item)."""
-    categories = snapshot.catalogue.category[list(items)].tolist()
-    return dict(zip(items, categories, strict=True))
+    """Each of ``items``' category (a rule's reason names the seeds of its categories, item
+    after item)."""
+    category_of = snapshot.tables.category
+    return {item: category_of[item] for item in items}
 
 
 def _popularity_category(snapshot: ModelSnapshot, context: Context) -> int | None:
@@ -594,19 +619,13 @@ def choose_weights(
 ) -> tuple[Strategy, Weights, str]:
     """The strategy actually used, its weights, and why — in words a merchandiser reads."""
     context = request.context
-    category = _popularity_category(snapshot, context)
-    where = (
-        f"popular in {snapshot.catalogue.category_names[category]}"
-        if category is not None
-        else "trending now"
-    )
     if request.strategy is not Strategy.HYBRID:
         strategy = request.strategy
         if strategy is Strategy.COLLABORATIVE and profile.items.size == 0:
             return (
                 Strategy.POPULAR,
                 STRATEGY_WEIGHTS[Strategy.POPULAR],
-                (f"collaborative filtering needs purchase history: {where}"),
+                (f"collaborative filtering needs purchase history: {_where(snapshot, context)}"),
             )
         weights = request.weights or STRATEGY_WEIGHTS[strategy]
         return strategy, weights, f"{strategy.value.lower()} strategy requested"
@@ -619,8 +638,9 @@ def choose_weights(
             return (
                 Strategy.POPULAR,
                 STRATEGY_WEIGHTS[Strategy.POPULAR],
-                (f"no purchase history: {where}"),
+                (f"no purchase history: {_where(snapshot, context)}"),
             )
+        where = _where(snapshot, context)
         return (
             Strategy.HYBRID,
             shifted,
@@ -628,7 +648,7 @@ def choose_weights(
         )
     orders = _count(profile.n_orders, "order")
     products = _count(int(profile.items.size), "product")
-    definition = segment_definitions(snapshot.blend.thresholds)[profile.segment]
+    definition = _segment_definition(snapshot.blend.thresholds, profile.segment)
     return (
         Strategy.HYBRID,
         shifted,
@@ -638,6 +658,14 @@ def choose_weights(
     )
 
 
+def _where(snapshot: ModelSnapshot, context: Context) -> str:
+    """Where popularity comes from for the page, in words (only a popular list says it)."""
+    category = _popularity_category(snapshot, context)
+    if category is None:
+        return "trending now"
+    return f"popular in {snapshot.catalogue.category_names[category]}"
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
@@ -645,22 +673,26 @@ def _count(n: int, noun: str) -> str:
 def segment_definitions(thresholds: SegmentThresholds) -> dict[Segment, str]:
     """Each segment in words, from the thresholds the build serves: the one definition the
     explanations, `modelInfo.segments` and the playground all show."""
+    return {segment: _segment_definition(thresholds, segment) for segment in Segment}
+
+
+def _segment_definition(thresholds: SegmentThresholds, segment: Segment) -> str:
+    """One segment of `segment_definitions` (an explanation words its customer's only)."""
     light, regular, items = (
         thresholds.light_min_orders,
         thresholds.regular_min_orders,
         thresholds.regular_min_items,
     )
     fewer_items = "" if items is None else f" and fewer than {items} products"
-    new = "no orders" if light == 1 else f"fewer than {light} orders{fewer_items}"
-    if regular - 1 > light:
-        light_orders = f"{light}–{regular - 1} orders"
-    else:
-        light_orders = _count(light, "order")
-    return {
-        Segment.NEW: new,
-        Segment.LIGHT: (light_orders + fewer_items) if regular > light else "never (no range)",
-        Segment.REGULAR: f"{regular}+ orders" + ("" if items is None else f" or {items}+ products"),
-    }
+    if segment is Segment.NEW:
+        return "no orders" if light == 1 else f"fewer than {light} orders{fewer_items}"
+    if segment is Segment.LIGHT:
+        if regular <= light:
+            return "never (no range)"
+        if regular - 1 > light:
+            return f"{light}–{regular - 1} orders{fewer_items}"
+        return _count(light, "order") + fewer_items
+    return f"{regular}+ orders" + ("" if items is None else f" or {items}+ products")
 
 
 SIGNAL_WORDS = {
@@ -674,18 +706,23 @@ SIGNAL_WORDS = {
 def describe(weights: Weights) -> str:
     """Weights in words, largest first: "collaborative filtering 50%, content 30%, …"."""
     total = weights.total() or 1.0
+    values = (weights.cf, weights.content, weights.rules, weights.popularity)  # `SignalName`'s
     parts = sorted(
-        ((weights.get(s) / total, s) for s in SignalName if weights.get(s) > 0),
+        ((value / total, s) for s, value in zip(_SIGNALS, values, strict=True) if value > 0),
         key=lambda pair: -pair[0],
     )
     return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
 
 
+_SIGNALS = (SignalName.CF, SignalName.CONTENT, SignalName.RULES, SignalName.POPULARITY)
+
+
 def _owned_items(profile: Profile, context: Context) -> Positions:
     """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
-    pages (a laptop in the cart makes other laptops substitutes, not suggestions)."""
+    pages (a laptop in the cart makes other laptops substitutes, not suggestions); a product
+    may come twice (its category is what counts)."""
     if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
-        return _unique(np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)]))
+        return np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)])
     return profile.items
 
 
@@ -724,11 +761,8 @@ def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> S
     """`owned_category_damping` per category (1 for categories not owned)."""
     catalogue = snapshot.catalogue
     factor = np.ones(catalogue.n_categories, dtype=np.float32)
-    owned = _unique(catalogue.category[owned_items])
-    rate = np.asarray(snapshot.repeat.another_rate[owned], dtype=np.float32)
-    # np.clip's values, without its wrapper's cost on a handful of categories
-    scaled = np.maximum(rate * np.float32(OWNED_RATE_SCALE), MIN_OWNED_FACTOR)
-    factor[owned] = np.minimum(scaled, np.float32(1.0))
+    owned = catalogue.category[owned_items]  # repeats set the same value
+    factor[owned] = snapshot.repeat.owned_factor[owned]
     return factor
 
 
@@ -739,10 +773,9 @@ def comes_back(snapshot: ModelSnapshot, profile: Profile) -> npt.NDArray[np.bool
     `MIN_RATE`. A re-consumed category alone never brings an owned product back."""
     if profile.items.size == 0:
         return np.zeros(0, dtype=np.bool_)
-    repeat = snapshot.repeat
-    same_products = is_repeatable(repeat, snapshot.catalogue.category[profile.items])
-    chance = repeat_chance(repeat, profile.user, profile.items)
-    return np.asarray(same_products, dtype=np.bool_) & (chance >= MIN_RATE)
+    same_products = snapshot.tables.repeatable[profile.items]  # `is_repeatable`, per item
+    chance = repeat_chance(snapshot.repeat, profile.user, profile.items)
+    return same_products & (chance >= MIN_RATE)
 
 
 def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
@@ -921,31 +954,39 @@ def _select(
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
-    is_promoted = snapshot.catalogue.promoted[ranked] & relevant[ranked]
-    promoted = [int(i) for i in ranked[is_promoted][: len(slots)]]
+    promoted = (
+        ranked[(snapshot.catalogue.promoted & relevant)[ranked]][: len(slots)].tolist()
+        if slots
+        else []
+    )
     cap = rules_cfg.max_per_category
     chosen: list[int] = []
     capped: list[int] = []
     per_category: dict[int, int] = {}
+    category_of = snapshot.tables.category
+    wanted = limit - len(promoted)
     examined = promoted_seen = 0
-    for item in ranked.tolist():
-        if len(chosen) >= limit - len(promoted):
+    for item in ranked.tolist() if len(ranked) <= _WHOLE else _in_chunks(ranked, 4 * limit):
+        if len(chosen) >= wanted:
             break
         examined += 1
         if item in promoted:
             promoted_seen += 1
             continue
-        category = int(snapshot.catalogue.category[item])
-        if cap is not None and per_category.get(category, 0) >= cap:
+        category = category_of[item]
+        shown = per_category.get(category, 0)
+        if cap is not None and shown >= cap:
             capped.append(item)
             continue
-        per_category[category] = per_category.get(category, 0) + 1
+        per_category[category] = shown + 1
         chosen.append(item)
     applied: list[str] = []
     if capped:
         applied.append(f"at most {cap} products per category ({len(capped)} held back)")
+    score_of = dict(zip(chosen + promoted, total[chosen + promoted].tolist(), strict=True))
     for slot, item in zip(slots, promoted, strict=False):
-        by_score = 1 + sum(1 for other in chosen if total[other] >= total[item])
+        score = score_of[item]
+        by_score = 1 + len([other for other in chosen if score_of[other] >= score])
         position = min(slot, len(chosen) + 1, by_score)
         chosen.insert(position - 1, item)
         name = snapshot.catalogue.name[item]
@@ -961,6 +1002,16 @@ def _select(
     # Items held back by the cap are allowed too: a next page (its own cap) can show them.
     remaining = len(ranked) - examined - (len(promoted) - promoted_seen) + len(capped)
     return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
+
+
+_WHOLE = 1024  # a ranking up to this long is converted at once
+
+
+def _in_chunks(positions: Positions, size: int) -> Iterator[int]:
+    """``positions`` as Python ints, converted ``size`` at a time: a selection reads the
+    first few of a large catalogue's ranking."""
+    for start in range(0, len(positions), size):
+        yield from positions[start : start + size].tolist()
 
 
 def _page_categories(snapshot: ModelSnapshot, context: Context) -> npt.NDArray[np.int64]:
@@ -1182,7 +1233,7 @@ def page_intents(
     kept = [i for i, position in enumerate(positions) if position not in page]
     if damping is not None and kept:
         # per catalogue position, or (the candidate stage) a function giving it at positions
-        at = np.fromiter((positions[i] for i in kept), dtype=np.int64, count=len(kept))
+        at = np.array([positions[i] for i in kept], dtype=np.int64)
         values = damping(at) if callable(damping) else damping[at]
         kept = [i for i, value in zip(kept, values.tolist(), strict=True) if value >= 1.0]
     if found:
@@ -1205,8 +1256,11 @@ def _cart_complements(
             known = best.get(item)
             if known is None or lift > known[0]:
                 best[item] = (lift, rule, confidence)
-    ordered = sorted(best.items(), key=lambda entry: (-entry[1][0], entry[0]))
-    return [(item, lift, rule, confidence) for item, (lift, rule, confidence) in ordered]
+    # by (-lift, item): each item once, so the sort never compares further
+    ordered = sorted(
+        [(-lift, item, rule, confidence) for item, (lift, rule, confidence) in best.items()]
+    )
+    return [(item, -negated, rule, confidence) for negated, item, rule, confidence in ordered]
 
 
 def intent_mask(n_items: int, related: dict[int, intent.Related]) -> npt.NDArray[np.bool_]:
@@ -1222,7 +1276,7 @@ def lead_with(total: Scores, lead: npt.NDArray[np.bool_]) -> Scores:
     if not lead.any():
         return total
     top = np.maximum.reduce(total, axis=-1, keepdims=True) + np.float32(1.0)
-    return np.where(lead, total + top, total).astype(np.float32)
+    return np.where(lead, total + top, total).astype(np.float32, copy=False)
 
 
 def intent_reason(snapshot: ModelSnapshot, related: intent.Related, context: Context) -> Reason:

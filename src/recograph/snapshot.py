@@ -41,7 +41,7 @@ from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.registry import CF_MODELS as CF_MODELS  # noqa: PLC0414 (re-export)
 from recograph.recommenders.registry import cf_entry, cf_registry
-from recograph.recommenders.repeat import RepeatModel
+from recograph.recommenders.repeat import RepeatModel, is_repeatable
 from recograph.recommenders.rules import RuleSet, antecedent_index
 from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
 from recograph.recommenders.svd import SVDModel
@@ -162,6 +162,7 @@ class ModelSnapshot:
     product_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     category_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     complements: ComplementTable = field(init=False, repr=False)  # a cart page's leads
+    tables: RequestTables = field(init=False, repr=False)  # `_make_request_caches`
 
     def __post_init__(self) -> None:
         for entry in cf_registry():
@@ -342,12 +343,40 @@ def load_mapped_snapshot(path: Path, *, verified: str | None = None) -> ModelSna
     return load_snapshot(path, mmap=True, verified=verified)
 
 
+@dataclass(frozen=True)
+class RequestTables:
+    """Per-item figures full scoring reads on every request, derived once from the snapshot's
+    models at load (`_make_request_caches`), never stored in a build."""
+
+    category: tuple[int, ...]  # per item, its category (Python ints: a request's loops read some)
+    repeatable: npt.NDArray[np.bool_]  # per item, `is_repeatable` of its category
+
+    @classmethod
+    def of(cls, catalogue: Catalogue, repeat: RepeatModel) -> RequestTables:
+        repeatable = is_repeatable(repeat, np.asarray(catalogue.category, dtype=np.int64))
+        return cls(
+            category=tuple(np.asarray(catalogue.category).tolist()),
+            repeatable=_read_only(repeatable),
+        )
+
+
+def _read_only(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    values.flags.writeable = False
+    return values
+
+
 def _make_request_caches(snapshot: ModelSnapshot) -> None:
     """Make at load what scoring caches on the immutable models at first use (the rules'
-    orders by confidence and lift, item-kNN's dense neighbour matrix of a small catalogue),
-    so no request pays for it and forked workers share what the parent made."""
+    orders by confidence and lift, the dense neighbour matrices and popularity rows of a
+    small catalogue) and the `RequestTables`, so no request pays for it and forked workers
+    share what the parent made."""
     for rules in (snapshot.product_rules, snapshot.category_rules):
         rules.ranking("confidence")
         rules.ranking("lift")
     if "item_knn" in snapshot.cf:
         _ = snapshot.item_knn.dense_similarity
+    _ = snapshot.content.dense_similarity
+    _ = snapshot.popularity.rows
+    _ = snapshot.repeat.owned_factor
+    _ = snapshot.complements.row_lists
+    object.__setattr__(snapshot, "tables", RequestTables.of(snapshot.catalogue, snapshot.repeat))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recograph.recommenders import content
 from recograph.recommenders.content import (
     ContentModel,
     explain_content,
@@ -356,3 +357,22 @@ def test_shared_free_text_words_never_explain_a_pair() -> None:
     found = neighbours(fit_content(cables), 0, limit=5)
     assert [m.position for m in found] == [1]
     assert found[0].shared_features == ("mid-range", "Cables")
+
+
+def test_a_small_catalogue_scores_from_its_dense_rows_as_from_the_sparse_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ContentModel.dense_similarity` gives bit for bit the sums of the CSR rows."""
+    dense_model = fit_content(catalogue(), k=3)
+    assert dense_model.dense_similarity is not None
+    monkeypatch.setattr(content, "DENSE_MAX_ITEMS", 0)
+    sparse_model = fit_content(catalogue(), k=3)
+    assert sparse_model.dense_similarity is None
+    for seeds, weights in (
+        ([SONY], [1.0]),
+        ([LAPTOP, SONY, MOUSE], [0.25, 1.0, 0.5]),
+        ([MOUSE, -1, BOSE], None),
+    ):
+        dense_scores = score_content(dense_model, seeds, weights)
+        assert dense_scores.dtype == np.float32
+        np.testing.assert_array_equal(dense_scores, score_content(sparse_model, seeds, weights))

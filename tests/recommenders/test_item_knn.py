@@ -128,5 +128,7 @@ def test_dense_neighbours_of_a_small_catalogue_score_and_explain_as_the_sparse_r
         dense_scores = score_item_knn(dense_model, history)
         np.testing.assert_array_equal(dense_scores, score_item_knn(sparse_model, history))
         assert dense_scores.dtype == np.float32
+        for model in (dense_model, sparse_model):  # the history as positions and values
+            np.testing.assert_array_equal(model.score_history(items, values), dense_scores)
         profile = CFProfile(items, values, None, False, X)
         assert dense_model.evidence(profile, shown) == sparse_model.evidence(profile, shown)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recograph.recommenders import popularity
 from recograph.recommenders.popularity import Popularity, fit_popularity, score_popularity
 
 NOW = datetime(2024, 3, 31)
@@ -130,3 +131,15 @@ def test_one_item() -> None:
 def test_rejects_categories_out_of_range() -> None:
     with pytest.raises(ValueError, match="item_category"):
         fit_popularity(LINES, ITEM_IDS, ITEM_CATEGORY, 1, now=NOW)
+
+
+def test_a_small_catalogue_reads_its_scores_from_rows_made_once(pop: Popularity) -> None:
+    """`Popularity.rows` holds exactly what `score_popularity` computes, read-only."""
+    assert pop.rows is not None
+    assert not pop.rows.flags.writeable
+    for trending in (False, True):
+        for category in (None, 0, 1, 2, -1):
+            made = score_popularity(pop, category=category, trending=trending)
+            computed = popularity._popularity_row(pop, category, trending)
+            np.testing.assert_array_equal(made, computed)
+            assert made.dtype == np.float32

@@ -64,7 +64,7 @@ def normalise(scores: npt.NDArray[np.floating[Any]]) -> Scores:
         low, peak = np.minimum.reduce(scores), np.maximum.reduce(scores)
         if low >= 0 and peak < np.inf:  # false for NaN too
             clean = scores + np.float32(0)  # a copy, with -0.0 made 0.0 as below
-            if peak > 0:
+            if peak > 0 and peak != 1:  # x / 1 is x: an already normalised row is copied
                 clean /= peak
             return clean
     clean = np.where(np.isfinite(scores) & (scores > 0), scores, 0).astype(np.float32, copy=False)
@@ -82,14 +82,18 @@ def blend(normalised: Mapping[SignalName, Scores], weights: Weights) -> Scores:
     """Weighted mean of the normalised signals present (missing signals count as zero)."""
     total_weight = weights.total()
     shape = next(iter(normalised.values())).shape if normalised else (0,)
-    result = np.zeros(shape, dtype=np.float32)
     if total_weight <= 0:
-        return result
+        return np.zeros(shape, dtype=np.float32)
+    result = None
     for signal, scores in normalised.items():
         weight = max(0.0, weights.get(signal))
         if weight:
-            result += np.float32(weight / total_weight) * scores
-    return result
+            term = np.float32(weight / total_weight) * scores
+            if result is None:  # 0 + term is term (normalised scores are never -0.0)
+                result = term.astype(np.float32, copy=False)
+            else:
+                result += term
+    return np.zeros(shape, dtype=np.float32) if result is None else result
 
 
 def shares(weights: Weights) -> dict[SignalName, float]:

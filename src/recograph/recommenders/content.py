@@ -29,6 +29,7 @@ Similarity needs no purchases, so products nobody has bought get neighbours too.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import re
@@ -42,6 +43,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recograph.recommenders.codec import ArrayCoded, dense, sparse
+from recograph.recommenders.item_knn import DENSE_MAX_ITEMS
 from recograph.recommenders.sparse import (
     row_entries,
     weighted_row_sum,
@@ -187,6 +189,17 @@ class ContentModel(ArrayCoded):
     feature_labels: npt.NDArray[np.str_] = dataclasses.field(
         metadata=dense(np.str_, contiguous=False)
     )
+
+    @functools.cached_property
+    def dense_similarity(self) -> npt.NDArray[np.float64] | None:
+        """``similarity`` as a dense float64 array for a catalogue of at most
+        `DENSE_MAX_ITEMS` products (None above): `score_content` reads the seeds' rows in
+        one gather instead of walking the CSR rows."""
+        if self.n_items > DENSE_MAX_ITEMS:
+            return None
+        dense = np.asarray(self.similarity.toarray(), dtype=np.float64)
+        dense.flags.writeable = False
+        return dense
 
     @property
     def n_items(self) -> int:
@@ -599,7 +612,13 @@ def score_content(
     excluded from the result; filtering is the caller's job.
     """
     seeds, weights = _valid_seeds(model, seed_positions, seed_weights)
-    return weighted_row_sum(model.similarity, seeds, weights).astype(np.float32)
+    dense = model.dense_similarity
+    if dense is None or seeds.size == 0:
+        return weighted_row_sum(model.similarity, seeds, weights).astype(np.float32)
+    # The seeds' float64 terms added row after row (a reduction over the first axis adds
+    # them in order), as `weighted_row_sum` adds a column's entries: the same values.
+    summed: npt.NDArray[np.float64] = np.add.reduce(dense[seeds] * weights[:, None], axis=0)
+    return summed.astype(np.float32)
 
 
 def _labels(model: ContentModel, offset: int) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ lines the snapshot already holds (the same completed orders the rules were mined
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -27,6 +28,7 @@ import scipy.sparse as sp
 from recograph.catalogue import Catalogue, Histories
 from recograph.core.vocabulary import COMPLETED
 from recograph.recommenders.codec import ArrayCoded, pattern
+from recograph.recommenders.item_knn import DENSE_MAX_ITEMS
 from recograph.recommenders.rules import RuleSet, baskets_matrix
 from recograph.recommenders.sparse import row_entries
 
@@ -155,8 +157,23 @@ class ComplementTable:
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(indptr, rule[order], item[order], lift[order], confidence[order])
 
+    @functools.cached_property
+    def row_lists(self) -> tuple[tuple[tuple[int, int, float, float], ...], ...] | None:
+        """`rows` of every seed as Python tuples, for a catalogue of at most
+        `DENSE_MAX_ITEMS` products (None above): made once, a cart page reads them."""
+        n_seeds = len(self.indptr) - 1
+        if n_seeds > DENSE_MAX_ITEMS:
+            return None
+        return tuple(tuple(self._rows(seed)) for seed in range(n_seeds))
+
     def rows(self, seed: int) -> list[tuple[int, int, float, float]]:
         """Seed ``seed``'s complements as (rule, item, lift, confidence), in order."""
+        made = self.row_lists
+        if made is not None and 0 <= seed < len(made):
+            return list(made[seed])
+        return self._rows(seed)
+
+    def _rows(self, seed: int) -> list[tuple[int, int, float, float]]:
         span = slice(int(self.indptr[seed]), int(self.indptr[seed + 1]))
         return list(
             zip(

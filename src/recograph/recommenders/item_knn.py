@@ -193,6 +193,18 @@ class ItemKNN(ArrayCoded):
         """Item-kNN's `CFModel` score: the history's neighbour rows, summed."""
         return score_item_knn(self, request.history)
 
+    def score_history(self, items: Positions, values: npt.NDArray[np.float32]) -> FloatVector:
+        """`score` of the history given sparse (ascending distinct ``items``, their nonzero
+        ``values``): a small catalogue's dense rows gathered without spreading the history."""
+        dense = self.dense_similarity
+        if dense is None or items.size == 0 or not values.all():
+            history = np.zeros(self.n_items, dtype=np.float32)
+            history[items] = values
+            return score_item_knn(self, history)
+        terms = dense[items] * values.astype(np.float64)[:, None]  # as `score_item_knn`
+        summed: npt.NDArray[np.float64] = np.add.reduce(terms, axis=0)
+        return summed.astype(np.float32)
+
     def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
         """`score` at ``positions`` (from the support: the history's neighbour rows)."""
         support, values = self.support(profile)

@@ -9,6 +9,7 @@ product bought a lot last year but not lately fades: a purchase ``age`` days old
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from recograph.core.ids import IdIndex
 from recograph.recommenders.codec import ArrayCoded, dense
+from recograph.recommenders.item_knn import DENSE_MAX_ITEMS
 
 if TYPE_CHECKING:
     # pandas (~25 MB) only fits: the fit imports it, so a serving worker never loads it.
@@ -60,6 +62,23 @@ class Popularity(ArrayCoded):
     category_customers: npt.NDArray[np.float32] = field(
         metadata=dense(np.float32, contiguous=False)
     )
+
+    @functools.cached_property
+    def rows(self) -> npt.NDArray[np.float32] | None:
+        """Every answer of `score_popularity` for a catalogue of at most `DENSE_MAX_ITEMS`
+        products (None above), made once: [trending, category] (the last: no category),
+        read-only."""
+        n_items = len(self.overall)
+        if n_items > DENSE_MAX_ITEMS:
+            return None
+        n_categories = int(self.item_category.max()) + 1 if n_items else 0
+        table = np.zeros((2, n_categories + 1, n_items), dtype=np.float32)
+        for trending in (False, True):
+            for category in range(n_categories):
+                table[int(trending), category] = _popularity_row(self, category, trending)
+            table[int(trending), -1] = _popularity_row(self, None, trending)
+        table.flags.writeable = False
+        return table
 
     @classmethod
     def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:
@@ -163,8 +182,19 @@ def score_popularity(
     """Dense float32 (n_items,) in [0, 1]: overall (or trending) popularity over its maximum.
 
     With ``category``, items outside it score 0 and the maximum is taken within it. Items
-    nobody bought score 0; all zeros when there is nothing to rank.
-    """
+    nobody bought score 0; all zeros when there is nothing to rank. A small catalogue's
+    answer is a read-only row made once (`Popularity.rows`)."""
+    rows = pop.rows
+    if rows is not None and (category is None or 0 <= category < rows.shape[1] - 1):
+        row: npt.NDArray[np.float32] = rows[int(trending), -1 if category is None else category]
+        return row
+    return _popularity_row(pop, category, trending)
+
+
+def _popularity_row(
+    pop: Popularity, category: int | None, trending: bool
+) -> npt.NDArray[np.float32]:
+    """`score_popularity` computed."""
     values = pop.trending if trending else pop.overall
     if category is not None:
         values = np.where(pop.item_category == category, values, np.float32(0.0))

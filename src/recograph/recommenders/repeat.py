@@ -24,6 +24,7 @@ its owned products out however small it is (``min_customers`` re-buyers are requ
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,9 @@ PRIOR_STRENGTH = 10.0  # pseudo-customers behind every shrunk rate
 CUSTOMER_PRIOR = 5.0  # pseudo re-buys behind a customer's own factor (shrinks toward 1)
 MIN_RATE = 0.1  # an owned product comes back from this chance of being bought again
 GAP_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)  # the interval quantiles kept per category
+# A category the customer owns keeps another-product rate × scale of its score (floor below).
+OWNED_RATE_SCALE = np.float32(2.0)
+MIN_OWNED_FACTOR = np.float32(0.05)  # a category rule is weaker evidence than a product one
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,16 @@ class RepeatModel(ArrayCoded):
                 expected = (lengths[axis], len(GAP_LEVELS))
             if values[name].shape != expected:
                 raise ValueError(f"{prefix}{name} has shape {values[name].shape}, not {expected}")
+
+    @functools.cached_property
+    def owned_factor(self) -> FloatArray:
+        """Per category, what an owned category's items are scaled by (`engine.owned_damping`):
+        ``another_rate`` × `OWNED_RATE_SCALE`, within [`MIN_OWNED_FACTOR`, 1] (made once)."""
+        rate = np.asarray(self.another_rate, dtype=np.float32)
+        scaled = np.maximum(rate * OWNED_RATE_SCALE, MIN_OWNED_FACTOR)
+        factor: FloatArray = np.minimum(scaled, np.float32(1.0))
+        factor.flags.writeable = False
+        return factor
 
     @property
     def share(self) -> float:

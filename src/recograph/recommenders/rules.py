@@ -131,6 +131,14 @@ class RuleSet(ArrayCoded):
         return np.diff(self.antecedent_indptr)
 
     @functools.cached_property
+    def no_places(self) -> npt.NDArray[np.int64]:
+        """Per item, the place past the last rule (`MetricRanking`): what `best_of_fired`
+        starts from, copied (made once, read-only)."""
+        places = np.full(self.n_items, len(self), dtype=np.int64)
+        places.flags.writeable = False
+        return places
+
+    @functools.cached_property
     def single_consequent(self) -> bool:
         """Every rule has exactly one consequent item (the default of `mine_rules`)."""
         return bool(np.array_equal(self.consequent_indptr, np.arange(len(self) + 1)))
@@ -953,6 +961,24 @@ def score_rules(
     return best_of_fired(rules, _fired(rules, index, context), context, metric)
 
 
+def score_distinct(
+    rules: RuleSet,
+    index: sp.csr_matrix,
+    context: npt.NDArray[np.int64],
+    metric: str = "confidence",
+) -> RuleScores:
+    """`score_rules` of a ``context`` already distinct and in [0, n_items) (a profile's
+    purchases, a page's categories): without the pass that makes it so."""
+    return best_of_fired(rules, _fired(rules, index, context), context, metric)
+
+
+def fired_by_distinct(
+    rules: RuleSet, index: sp.csr_matrix, context: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """`fired_rules` of a ``context`` already distinct and in [0, n_items)."""
+    return _fired(rules, index, context)
+
+
 def fired_by(
     rules: RuleSet, index: sp.csr_matrix, context_positions: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -985,7 +1011,7 @@ def best_of_fired(
     else:
         entries, owner = row_entries(rules.consequent_indptr, fired)
         items, rule_ids = rules.consequent_indices[entries], fired[owner]
-    place = np.full(rules.n_items, no_rule, dtype=np.int64)
+    place = rules.no_places.copy()
     np.minimum.at(place, items, ranking.rank[rule_ids])
     place[context] = no_rule
     return RuleScores(ranking.value_at[place], ranking.rule_at[place])
