@@ -1890,12 +1890,15 @@ def _divided(raw: Scores, peak: np.float32) -> Scores:
 def _dropped(request: Request, profile: Profile, coming_back: Positions) -> Positions:
     """The products `_filter_on` will remove whatever they score, ascending: the purchased
     ones that do not come back (when the request filters them), the cart, the current one."""
-    parts = [np.asarray(request.context.cart, dtype=np.int64)]
-    if request.context.current is not None:
-        parts.append(np.asarray([request.context.current], dtype=np.int64))
+    page = request.context.items  # the cart and the current product: a handful, in Python
+    gone = profile.items[:0]
     if request.exclude_purchased and profile.items.size:
-        parts.append(profile.items[~stage.member(coming_back, profile.items)])
-    return stage.union(parts)
+        gone = profile.items[stage.outside(profile.items, coming_back)]
+    if not page:
+        return gone
+    if gone.size > _FEW:
+        return stage.union([gone, np.asarray(page, dtype=np.int64)])
+    return np.asarray(sorted(set(page).union(gone.tolist())), dtype=np.int64)
 
 
 def _cf_on_candidates(

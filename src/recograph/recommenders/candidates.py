@@ -438,7 +438,7 @@ class Sparse:
         """The ``limit`` best positions (unordered): every candidate a signal brings."""
         if len(self.positions) <= limit:
             return self.positions
-        return self.positions[np.argpartition(-self.values, limit - 1)[:limit]]
+        return self.positions[(-self.values).argpartition(limit - 1)[:limit]]
 
     def best_shown(self, limit: int, dropped: Positions) -> Positions:
         """`best` (``limit`` best overall, so the maximum is a candidate) and the ``limit``
@@ -449,7 +449,7 @@ class Sparse:
         top = self.best(limit)
         if len(dropped) == 0 or len(self.positions) <= limit:
             return top
-        kept = ~member(dropped, self.positions)
+        kept = outside(self.positions, dropped)
         if kept.all():  # the filter leaves the whole support: its best are ``top``
             return top
         shown = Sparse(self.positions[kept], self.values[kept]).best(limit)
@@ -466,6 +466,16 @@ def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
     if len(support) == 0:
         return np.zeros(len(positions), dtype=np.bool_)
     return slots(support, positions)[1]
+
+
+def outside(positions: Positions, removed: Positions) -> npt.NDArray[np.bool_]:
+    """Whether each of the ascending ``positions`` is not among ``removed`` (`member`'s
+    negation, the few ``removed`` looked up among the many ``positions``)."""
+    kept = np.ones(len(positions), dtype=np.bool_)
+    if len(positions) and len(removed):
+        slot, hit = slots(positions, removed)
+        kept[slot[hit]] = False
+    return kept
 
 
 def union(parts: Sequence[npt.ArrayLike]) -> Positions:
