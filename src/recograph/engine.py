@@ -1708,12 +1708,14 @@ def _score_candidates(
     promoted_categories[wanted] = True
     parts.append(estimate.promoted_of(np.flatnonzero(promoted_categories).tolist()))
     parts.extend((lists.promoted_popular, lists.promoted_trending))
-    back, again_values = _buy_again_values(snapshot, profile, lists.overall_max, coming_back)
+    back = coming_back
     buy_again_page = (
         request.strategy is not Strategy.POPULAR and context.page_type in BUY_AGAIN_PAGES
     )
     found: list[due_dates.DueItem] = []
-    if buy_again_page:
+    again_values = np.zeros(0, dtype=np.float32)
+    if buy_again_page:  # only these pages score buy-again: the others skip its chances
+        _, again_values = _buy_again_values(snapshot, profile, lists.overall_max, back)
         parts.append(back)
         found = due_items(snapshot, profile, request.before, request.live_purchases, back)
     due_positions = np.asarray(sorted(d.position for d in found), dtype=np.int64)

@@ -123,13 +123,26 @@ def row_sum_support(
     # Grouped by one stable sort (`np.unique(return_inverse=True)` hashes, then sorts): each
     # position's terms keep their order, so bincount adds them as `weighted_row_sum` does.
     columns = matrix.indices[entries]
-    order = columns.argsort(kind="stable")
+    order = _stable_order(columns, int(matrix.shape[1]))
     ordered = columns[order]
     first = _run_starts(ordered)
     group = first.cumsum() - 1
     sums = np.asarray(np.bincount(group, weights=values[order]), dtype=np.float64)
     keep = sums > 0
     return ordered[first][keep].astype(np.int64), sums[keep]
+
+
+def _stable_order(values: npt.NDArray[np.integer[Any]], bound: int) -> npt.NDArray[np.int64]:
+    """``values.argsort(kind="stable")`` of integers in [0, ``bound``), by one plain sort of
+    the distinct keys (value, index): numpy's stable argsort of int32 is a merge sort, about
+    twice as slow on a request's thousands of neighbour entries (1,500: 33 vs 18 µs)."""
+    bits = max(1, (len(values) - 1).bit_length())
+    if bits + max(1, bound - 1).bit_length() > 62:  # the keys would not fit in int64
+        return values.argsort(kind="stable").astype(np.int64)
+    keys = (values.astype(np.int64) << bits) | np.arange(len(values), dtype=np.int64)
+    keys.sort()
+    keys &= (1 << bits) - 1
+    return keys
 
 
 def row_dots(
