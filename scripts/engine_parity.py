@@ -13,6 +13,12 @@ strategy, with the journey trace) and writes:
   every ``seconds`` field when comparing);
 - ``answers``: each request and the engine's full answer (floats as ``repr``, exact).
 
+``python scripts/engine_parity.py --artifacts ROOT [--customers N] OUT.json`` records only the
+answers on an existing build (a large store whose rebuild takes too long): ``N`` customers
+spread over the build and anonymous visitors, each on the five pages (the cart and the
+current product varying with the customer, as the serving benchmark's) with every strategy,
+and how many products each answer scored (the candidate stage's size).
+
 ``python scripts/engine_parity.py --compare BEFORE.json AFTER.json`` prints the differences
 and exits 1 when there are any.
 """
@@ -54,23 +60,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _requests(snapshot: Any) -> list[Any]:
+def _requests(snapshot: Any, customers: int | None = None) -> list[Any]:
+    """Every 7th customer (``customers``: that many, spread over the build, with pages that
+    vary with the customer) and anonymous visitors, on five pages with every strategy."""
     from recograph import engine
     from recograph.core.vocabulary import PageType
 
     n_users = int(snapshot.interactions.shape[0])
     n_items = snapshot.n_items
-    users: list[int | None] = [None, *range(0, n_users, 7)]
-    item_a, item_b = 0, n_items // 2
-    pages = [
-        engine.Context(),
-        engine.Context(page_type=PageType.HOME),
-        engine.Context(current=item_a, page_type=PageType.PRODUCT),
-        engine.Context(cart=(item_a, item_b), page_type=PageType.CART),
-        engine.Context(category=int(snapshot.catalogue.category[item_b]), viewed=(item_b,)),
-    ]
+    step = 7 if customers is None else max(1, n_users // customers)
+    users: list[int | None] = [None, *range(0, n_users, step)]
     requests = []
-    for user in users:
+    for index, user in enumerate(users):
+        item_a, item_b = (0, n_items // 2) if customers is None else _page_items(index, n_items)
+        pages = [
+            engine.Context(),
+            engine.Context(page_type=PageType.HOME),
+            engine.Context(current=item_a, page_type=PageType.PRODUCT),
+            engine.Context(cart=(item_a, item_b), page_type=PageType.CART),
+            engine.Context(category=int(snapshot.catalogue.category[item_b]), viewed=(item_b,)),
+        ]
         for page in pages:
             for strategy in engine.Strategy:
                 requests.append(
@@ -79,9 +88,47 @@ def _requests(snapshot: Any) -> list[Any]:
     return requests
 
 
+def _page_items(index: int, n_items: int) -> tuple[int, int]:
+    """Two products that vary with the request's customer (``index``), as the serving
+    benchmark's carts do."""
+    return (7 * index) % n_items, (7 * index + 3 * n_items // 5) % n_items
+
+
+def _answers(snapshot: Any, customers: int | None = None) -> list[dict[str, Any]]:
+    """The engine's full answer to each of `_requests` (with the number of products it
+    scored when ``customers`` is given)."""
+    from recograph import engine
+
+    answers = []
+    for request in _requests(snapshot, customers):
+        answer = engine.recommend(snapshot, request)
+        recorded = {
+            "request": _plain(request),
+            "items": _plain(answer.items),
+            "strategy": _plain(answer.strategy),
+            "explanation": answer.explanation,
+            "segment": _plain(answer.segment),
+            "weights": _plain(answer.weights),
+            "trace": _plain(answer.trace),
+            "has_more": answer.has_more,
+        }
+        if customers is not None:
+            recorded["scored"] = answer.scored
+        answers.append(recorded)
+    return answers
+
+
+def record_artifacts(root: Path, out: Path, customers: int) -> None:
+    """The answers on the existing build at ``root`` (no build)."""
+    from recograph.snapshot import load_snapshot
+
+    answers = _answers(load_snapshot(root), customers)
+    out.write_text(json.dumps({"artifacts": {"answers": answers}}, indent=1, sort_keys=True))
+    print(f"{len(answers)} answers")
+
+
 def _build(store: Any, root: Path, tune: bool, ranking: str) -> dict[str, Any]:
     """One build of the store: its artifact checksums and the engine's answers on it."""
-    from recograph import engine
     from recograph.build import BuildParams, build_artifacts
     from recograph.snapshot import load_snapshot
 
@@ -91,22 +138,7 @@ def _build(store: Any, root: Path, tune: bool, ranking: str) -> dict[str, Any]:
     assert result.path is not None
     manifest = json.loads((result.path / "manifest.json").read_text())
     npz = hashlib.sha256((result.path / "arrays.npz").read_bytes()).hexdigest()
-    snapshot = load_snapshot(root)
-    answers = []
-    for request in _requests(snapshot):
-        answer = engine.recommend(snapshot, request)
-        answers.append(
-            {
-                "request": _plain(request),
-                "items": _plain(answer.items),
-                "strategy": _plain(answer.strategy),
-                "explanation": answer.explanation,
-                "segment": _plain(answer.segment),
-                "weights": _plain(answer.weights),
-                "trace": _plain(answer.trace),
-                "has_more": answer.has_more,
-            }
-        )
+    answers = _answers(load_snapshot(root))
     stable = {k: v for k, v in manifest.items() if k not in VOLATILE}
     return {"arrays.npz": npz, "manifest": _plain(stable), "answers": answers}
 
@@ -146,7 +178,8 @@ def compare(before: Path, after: Path) -> int:
     for line in problems[:30]:
         print("differs:", line)
     for name, build in new.items():
-        print(f"{name}: arrays.npz {build['arrays.npz'][:16]}…, {len(build['answers'])} answers")
+        npz = f"arrays.npz {build['arrays.npz'][:16]}…, " if "arrays.npz" in build else ""
+        print(f"{name}: {npz}{len(build['answers'])} answers")
     print(f"{len(problems)} differences" if problems else "identical")
     return 1 if problems else 0
 
@@ -160,9 +193,22 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="the builds' ranking (as `recograph build --ranking`); auto: by catalogue size",
     )
+    parser.add_argument(
+        "--artifacts", type=Path, help="record the answers on this existing build (no build)"
+    )
+    parser.add_argument(
+        "--customers", type=int, default=60, help="with --artifacts: customers asked"
+    )
     parser.add_argument("first", type=Path)
-    parser.add_argument("second", type=Path)
+    parser.add_argument("second", type=Path, nargs="?")
     args = parser.parse_args(argv)
+    if args.artifacts is not None:
+        if args.second is not None:
+            parser.error("--artifacts takes one path: OUT.json")
+        record_artifacts(args.artifacts, args.first, args.customers)
+        return 0
+    if args.second is None:
+        parser.error("two paths are needed")
     if args.compare:
         return compare(args.first, args.second)
     record(args.first, args.second, args.ranking)

@@ -1700,9 +1700,14 @@ def _score_candidates(
             parts.append(content.best_shown(limit, dropped))
     rule_sources: list[tuple[stage.RuleHits, rules.RuleScores, np.float32]] = []
     category_strength = np.zeros(catalogue.n_categories, dtype=np.float32)
+    # the page's fired category rules, found once: its rule scores and related categories
+    page_rules = _page_rules(snapshot, context)
     if weights.rules > 0:
         ctx = np.asarray(context.items, dtype=np.int64)
-        for seeds, discount in ((profile.items, HISTORY_RULE_DISCOUNT), (ctx, np.float32(1.0))):
+        for seeds, discount, fired in (
+            (profile.items, HISTORY_RULE_DISCOUNT, None),
+            (ctx, np.float32(1.0), page_rules),
+        ):
             if seeds.size == 0:
                 continue
             hits = stage.rule_hits(
@@ -1711,9 +1716,9 @@ def _score_candidates(
                 snapshot.product_rules_always,
                 seeds,
             )
-            # score_rules takes the seeds' categories as a set (repeats and order aside)
-            by_category = rules.score_rules(
-                snapshot.category_rules, snapshot.category_rule_index, catalogue.category[seeds]
+            seeded = _fired_categories(snapshot, seeds) if fired is None else fired
+            by_category = rules.best_of_fired(
+                snapshot.category_rules, seeded.fired, seeded.categories
             )
             rule_sources.append((hits, by_category, discount))
             if hits.positions.size:
@@ -1727,9 +1732,8 @@ def _score_candidates(
         # category a category rule ranks by popularity) ...
         order = np.argsort(-category_strength[recommended], kind="stable")
         wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
-        heads = stage.union(
-            [stage.rows_of(lists.category_popular, wanted, stage.RULE_CATEGORY_HEAD)]
-        )
+        # each product is in one category's row: sorted, the rows are distinct
+        heads = np.sort(stage.joined(lists.category_heads, wanted.tolist()))
         parts.append(heads)
         # ... and a product of one that CF or content also scores can beat its best sellers
         # on the sum: the best of the two supports there by an estimate of that sum.
@@ -1751,19 +1755,21 @@ def _score_candidates(
         parts.append(lists.trending if signals.trending else lists.popular)
     if request.categories is not None:
         parts.append(stage.rows_of(lists.category_popular, request.categories))
-    related, related_rule = _related_categories(snapshot, context)
+    related, related_rule = _related_categories(snapshot, context, page_rules)
     # A promoted slot takes the best-scoring promoted product the page relates to or that
     # scores well: those of the page's related categories and the rules' categories.
     promoted_categories = related.copy()
     promoted_categories[wanted] = True
-    parts.append(estimate.promoted_of(np.flatnonzero(promoted_categories)))
+    parts.append(estimate.promoted_of(np.flatnonzero(promoted_categories).tolist()))
     parts.extend((lists.promoted_popular, lists.promoted_trending))
-    back, again_values = _buy_again_values(snapshot, profile, lists.overall_max, coming_back)
+    back = coming_back
     buy_again_page = (
         request.strategy is not Strategy.POPULAR and context.page_type in BUY_AGAIN_PAGES
     )
     found: list[due_dates.DueItem] = []
-    if buy_again_page:
+    again_values = np.zeros(0, dtype=np.float32)
+    if buy_again_page:  # only these pages score buy-again: the others skip its chances
+        _, again_values = _buy_again_values(snapshot, profile, lists.overall_max, back)
         parts.append(back)
         found = due_items(snapshot, profile, request.before, request.live_purchases, back)
     due_positions = np.asarray(sorted(d.position for d in found), dtype=np.int64)
@@ -1842,26 +1848,19 @@ class _Estimate:
     content: stage.Sparse
     strength: Scores
 
-    @cached_property
-    def _supported(self) -> tuple[Positions, stage.Values]:
-        """The CF and content supports' union (ascending) and, there, their weighted sum
-        over their maxima: the estimate's part that is one lookup away at any products
-        (found once: it is read several times a request)."""
+    def _partial(self, positions: Positions) -> stage.Values:
+        """The estimate's CF and content part at ``positions``: each signal (at a positive
+        weight) over its support's maximum, weighted and summed, 0 off both supports; looked
+        up at just the products asked, not over the supports' union."""
         weights = self.weights
-        positions = stage.union([self.cf.positions, self.content.positions])
         partial = np.zeros(len(positions), dtype=np.float64)
         for weight, signal in ((weights.cf, self.cf), (weights.content, self.content)):
             if weight > 0 and signal.values.size:
                 partial += weight * signal.at(positions) / signal.values.max()
-        return positions, partial
+        return partial
 
     def at(self, positions: Positions) -> stage.Values:
-        supported, partial = self._supported
-        estimate = np.zeros(len(positions), dtype=np.float64)
-        if len(supported):
-            slot, hit = stage.slots(supported, positions)
-            estimate[hit] = partial[slot[hit]]
-        return self._completed(positions, estimate)
+        return self._completed(positions, self._partial(positions))
 
     def _completed(self, positions: Positions, estimate: stage.Values) -> stage.Values:
         """``estimate`` (the CF and content part at ``positions``) with the category rules'
@@ -1883,22 +1882,25 @@ class _Estimate:
         recommend) but outside their ``heads`` (candidates already), valued by the estimate:
         where a category's products sell alike (a category rule scores them alike) a small
         CF or content score decides, and neither signal alone orders them across categories."""
-        supported, partial = self._supported
+        category = self.snapshot.catalogue.category
         chosen = np.zeros(self.snapshot.catalogue.n_categories, dtype=np.bool_)
         chosen[wanted] = True
-        inside = chosen[self.snapshot.catalogue.category[supported]]
-        inside[inside] = ~stage.member(heads, supported[inside])
-        positions = supported[inside]
-        estimate = self._completed(positions, partial[inside])  # a copy: partial stays
+        inside = [s.positions[chosen[category[s.positions]]] for s in (self.cf, self.content)]
+        positions = stage.union(inside)
+        positions = positions[~stage.member(heads, positions)]
+        estimate = self._completed(positions, self._partial(positions))
         kept = estimate > 0
         return stage.Sparse(positions[kept], estimate[kept])
 
-    def promoted_of(self, categories: npt.ArrayLike) -> Positions:
+    def promoted_of(self, categories: Sequence[int]) -> Positions:
         """The promoted products of ``categories`` a request considers: the best
         `candidates.MAX_RELATED_PROMOTED` by the estimate of those the categories list, so a
         page related to many categories does not bring them all."""
         return stage.best_of_rows(
-            self.snapshot.lists.category_promoted, categories, stage.MAX_RELATED_PROMOTED, self.at
+            self.snapshot.lists.category_promoted_rows,
+            categories,
+            stage.MAX_RELATED_PROMOTED,
+            self.at,
         )
 
 
@@ -1944,12 +1946,15 @@ def _divided(raw: Scores, peak: np.float32) -> Scores:
 def _dropped(request: Request, profile: Profile, coming_back: Positions) -> Positions:
     """The products `_filter_on` will remove whatever they score, ascending: the purchased
     ones that do not come back (when the request filters them), the cart, the current one."""
-    parts = [np.asarray(request.context.cart, dtype=np.int64)]
-    if request.context.current is not None:
-        parts.append(np.asarray([request.context.current], dtype=np.int64))
+    page = request.context.items  # the cart and the current product: a handful, in Python
+    gone = profile.items[:0]
     if request.exclude_purchased and profile.items.size:
-        parts.append(profile.items[~stage.member(coming_back, profile.items)])
-    return stage.union(parts)
+        gone = profile.items[stage.outside(profile.items, coming_back)]
+    if not page:
+        return gone
+    if gone.size > _FEW:
+        return stage.union([gone, np.asarray(page, dtype=np.int64)])
+    return np.asarray(sorted(set(page).union(gone.tolist())), dtype=np.int64)
 
 
 def _cf_on_candidates(

@@ -186,6 +186,7 @@ class ModelSnapshot:
                 self.popularity, catalogue.category, catalogue.n_categories, catalogue.promoted
             )
             setter(self, "candidates", lists)
+        self.lists.make_row_arrays()  # at load, not by a worker's first request
         dense = dense_cf_models({entry.name: self.cf_model(entry.name) for entry in cf_registry()})
         if self.cf_lists is None or not self.cf_lists.matches(dense):
             setter(self, "cf_lists", fit_cf_lists(dense, self.interactions, known=self.cf_lists))

@@ -414,15 +414,28 @@ def test_store_wide_lists_cap_each_category_and_their_length() -> None:
 
 
 def test_many_rows_bring_only_their_best_by_the_given_value() -> None:
-    rows = sp.csr_matrix(
-        (np.ones(5, dtype=np.int8), np.array([1, 4, 2, 3, 0]), np.array([0, 2, 5])),
-        shape=(2, 6),
+    rows = stage.row_arrays(
+        sp.csr_matrix(
+            (np.ones(5, dtype=np.int8), np.array([1, 4, 2, 3, 0]), np.array([0, 2, 5])),
+            shape=(2, 6),
+        )
     )
     value = np.array([0.5, 0.1, 0.9, 0.9, 0.3, 0.0])
     assert stage.best_of_rows(rows, [0, 1], 3, lambda p: value[p]).tolist() == [2, 3, 0]
     # within the limit every listed position comes, in the rows' order
     assert stage.best_of_rows(rows, [0, 1], 9, lambda p: value[p]).tolist() == [1, 4, 2, 3, 0]
     assert stage.best_of_rows(rows, [1], 2, lambda p: value[p]).tolist() == [2, 3]
+
+
+def test_row_arrays_are_the_csr_rows_or_their_heads() -> None:
+    matrix = sp.csr_matrix(
+        (np.ones(6, dtype=np.int8), np.array([1, 4, 2, 3, 0, 5]), np.array([0, 2, 2, 6])),
+        shape=(3, 6),
+    )
+    assert [r.tolist() for r in stage.row_arrays(matrix)] == [[1, 4], [], [2, 3, 0, 5]]
+    assert [r.tolist() for r in stage.row_arrays(matrix, 3)] == [[1, 4], [], [2, 3, 0]]
+    assert stage.joined(stage.row_arrays(matrix), [2, 0]).tolist() == [2, 3, 0, 5, 1, 4]
+    assert stage.joined(stage.row_arrays(matrix), []).tolist() == []
 
 
 def test_bench_ranking_pairs_ndcg_of_both_rankings_per_customer(tiny: ModelSnapshot) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recograph.recommenders.sparse import (
+    _stable_order,
     dense_block,
     distinct,
     distinct_counts,
@@ -83,3 +84,14 @@ def test_slots_finds_each_position_or_says_it_is_absent() -> None:
     np.testing.assert_array_equal(slot[hit], [2, 3, 1])
     assert slot.min() >= 0
     assert slot.max() < len(support)
+
+
+def test_stable_order_equals_numpys_stable_argsort_ties_kept_in_order() -> None:
+    rng = np.random.default_rng(3)
+    for size, bound in ((1, 5), (7, 3), (1500, 29_100), (4097, 40)):
+        values = rng.integers(0, bound, size).astype(np.int32)
+        expected = values.argsort(kind="stable")
+        np.testing.assert_array_equal(_stable_order(values, bound), expected)
+    # keys too wide for int64: numpy's own stable argsort
+    wide = np.array([5, 1, 5, 0], dtype=np.int64)
+    np.testing.assert_array_equal(_stable_order(wide, 2**62), [3, 1, 0, 2])

@@ -39,9 +39,11 @@ number per category: a request brings a few hundred candidates however large the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -127,6 +129,22 @@ class CandidateLists:
     category_trending_max: npt.NDArray[np.float32]
     overall_max: float
     trending_max: float
+
+    @cached_property
+    def category_heads(self) -> tuple[Positions, ...]:
+        """Per category, its ``RULE_CATEGORY_HEAD`` best sellers (`category_popular`'s row
+        heads) as one array each: made once per snapshot, so a request joins a few of them
+        instead of gathering CSR rows."""
+        return row_arrays(self.category_popular, RULE_CATEGORY_HEAD)
+
+    @cached_property
+    def category_promoted_rows(self) -> tuple[Positions, ...]:
+        """`category_promoted`'s rows, one array each (made once, as `category_heads`)."""
+        return row_arrays(self.category_promoted)
+
+    def make_row_arrays(self) -> None:
+        """Make the cached row arrays now (the snapshot does at load)."""
+        _ = self.category_heads, self.category_promoted_rows
 
     def to_arrays(self, prefix: str = "candidates.") -> dict[str, npt.NDArray[Any]]:
         arrays: dict[str, npt.NDArray[Any]] = {
@@ -370,15 +388,33 @@ def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None)
     return np.asarray(matrix.indices[entries], dtype=np.int64)
 
 
+def row_arrays(matrix: sp.csr_matrix, head: int | None = None) -> tuple[Positions, ...]:
+    """Each CSR row of ``matrix`` (a list, best first) as its own int64 array; with ``head``,
+    only its first ``head``."""
+    indptr = matrix.indptr.tolist()
+    indices = np.asarray(matrix.indices, dtype=np.int64)
+    return tuple(
+        indices[start : stop if head is None else min(stop, start + head)]
+        for start, stop in itertools.pairwise(indptr)
+    )
+
+
+def joined(rows: Sequence[Positions], wanted: Sequence[int]) -> Positions:
+    """The ``wanted`` rows of `row_arrays`, concatenated (one call, no CSR gather)."""
+    if len(wanted) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([rows[row] for row in wanted])
+
+
 def best_of_rows(
-    matrix: sp.csr_matrix,
-    rows: npt.ArrayLike,
+    rows: Sequence[Positions],
+    wanted: Sequence[int],
     limit: int,
     value: Callable[[Positions], Values],
 ) -> Positions:
-    """`rows_of`, cut to the ``limit`` best by ``value`` (ties: lower position): a bound on
-    what many rows (a page's related categories) bring."""
-    listed = rows_of(matrix, rows)
+    """The ``wanted`` rows (of `row_arrays`) joined, cut to the ``limit`` best by ``value``
+    (ties: lower position): a bound on what many rows (a page's related categories) bring."""
+    listed = joined(rows, wanted)
     if len(listed) <= limit:
         return listed
     return listed[np.lexsort((listed, -value(listed)))[:limit]]
@@ -402,7 +438,7 @@ class Sparse:
         """The ``limit`` best positions (unordered): every candidate a signal brings."""
         if len(self.positions) <= limit:
             return self.positions
-        return self.positions[np.argpartition(-self.values, limit - 1)[:limit]]
+        return self.positions[(-self.values).argpartition(limit - 1)[:limit]]
 
     def best_shown(self, limit: int, dropped: Positions) -> Positions:
         """`best` (``limit`` best overall, so the maximum is a candidate) and the ``limit``
@@ -413,7 +449,7 @@ class Sparse:
         top = self.best(limit)
         if len(dropped) == 0 or len(self.positions) <= limit:
             return top
-        kept = ~member(dropped, self.positions)
+        kept = outside(self.positions, dropped)
         if kept.all():  # the filter leaves the whole support: its best are ``top``
             return top
         shown = Sparse(self.positions[kept], self.values[kept]).best(limit)
@@ -430,6 +466,16 @@ def member(support: Positions, positions: Positions) -> npt.NDArray[np.bool_]:
     if len(support) == 0:
         return np.zeros(len(positions), dtype=np.bool_)
     return slots(support, positions)[1]
+
+
+def outside(positions: Positions, removed: Positions) -> npt.NDArray[np.bool_]:
+    """Whether each of the ascending ``positions`` is not among ``removed`` (`member`'s
+    negation, the few ``removed`` looked up among the many ``positions``)."""
+    kept = np.ones(len(positions), dtype=np.bool_)
+    if len(positions) and len(removed):
+        slot, hit = slots(positions, removed)
+        kept[slot[hit]] = False
+    return kept
 
 
 def union(parts: Sequence[npt.ArrayLike]) -> Positions:
