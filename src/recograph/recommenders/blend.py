@@ -102,13 +102,27 @@ def shares(weights: Weights) -> dict[SignalName, float]:
 
 def contributions(
     normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
-) -> list[list[tuple[SignalName, float, float]]]:
-    """Per item, (signal, normalised score, share) of every signal that has weight."""
+) -> tuple[list[list[tuple[SignalName, float, float]]], list[SignalName | None]]:
+    """Per item, (signal, normalised score, share) of every signal that has weight, and its
+    dominant signal: the largest weighted contribution, value × share formed in float32 for
+    all items at once; the first largest wins (argmax, ties to the first signal in
+    `SignalName` order), None when it is 0. One gather of the weighted signals' columns."""
     share = shares(weights)
-    columns = [
-        (s, normalised[s][list(items)].tolist(), w) for s, w in share.items() if s in normalised
+    columns = [(s, w) for s, w in share.items() if s in normalised]
+    if not items or not columns:
+        return [[] for _ in items], [None] * len(items)
+    values = np.stack([normalised[s][items] for s, _ in columns], axis=1)  # items × signals
+    signal_shares = np.array([w for _, w in columns], dtype=np.float32)
+    weighted = values.astype(np.float32, copy=False) * signal_shares
+    best = weighted.argmax(axis=1).tolist()
+    positive = (np.maximum.reduce(weighted, axis=1) > 0).tolist()
+    signals = [s for s, _ in columns]
+    dominant = [signals[b] if p else None for b, p in zip(best, positive, strict=True)]
+    parts = [
+        [(s, value, w) for (s, w), value in zip(columns, row, strict=True)]
+        for row in values.tolist()
     ]
-    return [[(s, float(values[row]), w) for s, values, w in columns] for row in range(len(items))]
+    return parts, dominant
 
 
 def dominant_signals(
@@ -116,21 +130,4 @@ def dominant_signals(
 ) -> list[SignalName | None]:
     """Per item, the signal with the largest weighted contribution (None when all are zero;
     ties go to the first signal in `SignalName` order)."""
-    return dominant_of(contributions(normalised, weights, items))
-
-
-def dominant_of(
-    parts: Sequence[Sequence[tuple[SignalName, float, float]]],
-) -> list[SignalName | None]:
-    """`dominant_signals` from the items' `contributions` (a response has them anyway): each
-    row holds the same weighted signals in `SignalName` order, whose value × share is formed
-    in float32 for all items at once; the first largest wins (argmax), None when it is 0."""
-    if not parts or not parts[0]:
-        return [None] * len(parts)
-    signals = [signal for signal, _, _ in parts[0]]
-    values = np.array([[value for _, value, _ in row] for row in parts], dtype=np.float32)
-    signal_shares = np.array([share for _, _, share in parts[0]], dtype=np.float32)
-    weighted = values * signal_shares
-    best = weighted.argmax(axis=1).tolist()
-    positive = (np.maximum.reduce(weighted, axis=1) > 0).tolist()
-    return [signals[b] if p else None for b, p in zip(best, positive, strict=True)]
+    return contributions(normalised, weights, items)[1]
