@@ -261,30 +261,30 @@ class _ReplayedRuleEvidence:
     categories: dict[int, int]  # the seeds' and past's categories (a rule reason reads them)
 
     def best_of(self, items: list[int]) -> list[tuple[bool, int, int]]:
-        """As `_RuleEvidence.best_of`: each source in turn, as `_rule_scores` combines them,
-        for all of ``items`` at once (elementwise the same float32 steps and comparisons)."""
-        at = np.asarray(items, dtype=np.int64)
-        category = self.category_of[at]
-        share = self.category_share[at]
-        score = np.zeros(len(at), dtype=np.float32)
-        best_product = np.full(len(at), -1, dtype=np.int64)
-        best_category = np.full(len(at), -1, dtype=np.int64)
-        from_category = np.zeros(len(at), dtype=np.bool_)
+        """As `_RuleEvidence.best_of`, item after item (a handful: numpy scalars cost less
+        than array steps on a few values)."""
+        return [self._best(item) for item in items]
+
+    def _best(self, item: int) -> tuple[bool, int, int]:
+        score = np.float32(0.0)
+        best_product = best_category = -1
+        from_category = False
+        category = int(self.category_of[item])
+        share = self.category_share[item]
         for source in self.sources:
-            product = source.product.scores[at] * source.discount
-            higher = product > score
-            score = np.where(higher, product, score)
-            best_product = np.where(higher, source.product.best_rule[at], best_product)
-            from_category &= ~higher
+            product = source.product.scores[item] * source.discount
+            if product > score:
+                score, best_product, from_category = (
+                    product,
+                    int(source.product.best_rule[item]),
+                    False,
+                )
             by_category = source.category.scores[category] * share * CATEGORY_RULE_DISCOUNT
             by_category = by_category * source.discount
-            higher = by_category > score
-            score = np.where(higher, by_category, score)
-            best_category = np.where(higher, source.category.best_rule[category], best_category)
-            from_category |= higher
-        return list(
-            zip(from_category.tolist(), best_category.tolist(), best_product.tolist(), strict=True)
-        )
+            if by_category > score:
+                score, from_category = by_category, True
+                best_category = int(source.category.best_rule[category])
+        return from_category, best_category, best_product
 
 
 @dataclass
@@ -1018,11 +1018,6 @@ RULE_LEVEL_CATEGORY = "CATEGORY"
 CATEGORY_LIFT = wording.CATEGORY_LIFT
 
 
-def _names(snapshot: ModelSnapshot, positions: Sequence[int]) -> str:
-    names = [str(snapshot.catalogue.name[p]) for p in positions]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _shared(label: str) -> str:
     """A shared feature as said of two products: "both RAM 16 GB", "neither has RGB"."""
     if label.startswith("no "):
@@ -1094,19 +1089,16 @@ def explain(
                 known = _category_rule_evidence(snapshot, category_rule, signals.rule_evidence)
                 category_reasons[category_rule] = known
             return known
-        rule = product_rule
-        if rule >= 0:
-            ruleset = snapshot.product_rules
-            seeds = tuple(ruleset.antecedent(rule).tolist())
-            lift = float(ruleset.lift[rule])
+        if product_rule >= 0:
+            said = snapshot.wording.product_rules[product_rule]
             return Reason(
                 ReasonKind.BOUGHT_TOGETHER,
-                f"Bought together with {_names(snapshot, seeds)} (lift {lift:.1f})",
-                seeds,
+                f"Bought together with {said.names} (lift {said.lift:.1f})",
+                said.antecedent,
                 "lift",
-                lift,
+                said.lift,
                 rule_level=RULE_LEVEL_PRODUCT,
-                rule_id=rule,
+                rule_id=product_rule,
             )
     if signal is SignalName.CONTENT:
         found = evidence.content.get(item)
@@ -1240,12 +1232,12 @@ def intent_reason(snapshot: ModelSnapshot, related: intent.Related, context: Con
             features,
         )
     rule = int(related.rule if related.rule is not None else -1)
-    seeds = tuple(int(s) for s in snapshot.product_rules.antecedent(rule))
+    said = snapshot.wording.product_rules[rule]
     lift = float(related.lift or 0.0)
     return Reason(
         ReasonKind.BOUGHT_TOGETHER,
-        f"Goes with {_names(snapshot, seeds)} (lift {lift:.1f})",
-        seeds,
+        f"Goes with {said.names} (lift {lift:.1f})",
+        said.antecedent,
         "lift",
         lift,
         rule_level=RULE_LEVEL_PRODUCT,
@@ -1422,7 +1414,7 @@ def _items(
     and dominant signals of all of them in one array step, their evidence gathered at once
     (`_gather_evidence`), the snapshot's texts worded at load (`ModelSnapshot.wording`)."""
     chosen = selection.chosen
-    parts, dominant = contributions(scored.normalised, weights, scored.local(chosen))
+    parts, dominant = contributions(scored.normalised, weights, scored.local(chosen), Contribution)
     # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
     explained = [p if _own_reason(scored, p) else -1 for p in chosen]
     signals = scored.signals
@@ -1446,16 +1438,9 @@ def _items(
             reason = _promoted_reason(
                 snapshot, position, score, reason, scored.related_rule, business.promoted_min_score
             )
-        items.append(
-            Item(
-                position=position,
-                score=score,
-                rank=request.rank_offset + rank,
-                reason=reason,
-                contributions=tuple(itertools.starmap(Contribution, parts[rank - 1])),
-                out_of_score_order=below[rank - 1] > score,
-            )
-        )
+        rank_shown = request.rank_offset + rank
+        out_of_order = below[rank - 1] > score
+        items.append(Item(position, score, rank_shown, reason, parts[rank - 1], out_of_order))
     return tuple(items)
 
 

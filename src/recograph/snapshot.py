@@ -216,7 +216,7 @@ class ModelSnapshot:
     @functools.cached_property
     def wording(self) -> ReasonWording:
         """The reasons' texts that depend on the snapshot alone (made at load)."""
-        return ReasonWording.of(self.catalogue, self.category_rules)
+        return ReasonWording.of(self.catalogue, self.product_rules, self.category_rules)
 
     @property
     def head_items(self) -> npt.NDArray[np.int64]:

@@ -6,8 +6,8 @@ batch (``(n_users, n_items)``) alike; the build's tuning relies on that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ from recograph.core.vocabulary import PageType as PageType  # noqa: PLC0414 (re-
 from recograph.core.vocabulary import Segment as Segment  # noqa: PLC0414 (re-export)
 from recograph.core.vocabulary import SignalName as SignalName  # noqa: PLC0414 (re-export)
 from recograph.core.vocabulary import Weights as Weights  # noqa: PLC0414 (re-export)
+
+_SIGNALS = tuple(SignalName)  # in `SignalName` order, iterated without the enum's machinery
+Part = TypeVar("Part")  # what `contributions` makes of one (signal, value, share)
 
 Scores = npt.NDArray[np.float32]
 
@@ -97,32 +100,41 @@ def shares(weights: Weights) -> dict[SignalName, float]:
     total = weights.total()
     if total <= 0:
         return {}
-    return {s: weights.get(s) / total for s in SignalName if weights.get(s) > 0}
+    found = {}
+    for signal in _SIGNALS:
+        weight = weights.get(signal)
+        if weight > 0:
+            found[signal] = weight / total
+    return found
 
 
 def contributions(
-    normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
-) -> tuple[list[list[tuple[SignalName, float, float]]], list[SignalName | None]]:
-    """Per item, (signal, normalised score, share) of every signal that has weight, and its
-    dominant signal: the largest weighted contribution, value × share formed in float32 for
-    all items at once; the first largest wins (argmax, ties to the first signal in
-    `SignalName` order), None when it is 0. One gather of the weighted signals' columns."""
-    share = shares(weights)
-    columns = [(s, w) for s, w in share.items() if s in normalised]
+    normalised: Mapping[SignalName, Scores],
+    weights: Weights,
+    items: Sequence[int],
+    make: Callable[[SignalName, float, float], Part],
+) -> tuple[list[tuple[Part, ...]], list[SignalName | None]]:
+    """Per item, ``make(signal, normalised score, share)`` of every signal that has weight,
+    and its dominant signal: the largest weighted contribution, value × share formed in
+    float32 for all items at once; the first largest wins (argmax, ties to the first signal
+    in `SignalName` order), None when it is 0. One gather of the weighted signals' columns."""
+    columns = [(s, w) for s, w in shares(weights).items() if s in normalised]
     if not items or not columns:
-        return [[] for _ in items], [None] * len(items)
-    values = np.stack([normalised[s][items] for s, _ in columns], axis=1)  # items × signals
-    signal_shares = np.array([w for _, w in columns], dtype=np.float32)
-    weighted = values.astype(np.float32, copy=False) * signal_shares
-    best = weighted.argmax(axis=1).tolist()
-    positive = (np.maximum.reduce(weighted, axis=1) > 0).tolist()
+        return [() for _ in items], [None] * len(items)
+    at = np.asarray(items, dtype=np.int64)
+    values = np.array([normalised[s][at] for s, _ in columns])  # signals × items
     signals = [s for s, _ in columns]
-    dominant = [signals[b] if p else None for b, p in zip(best, positive, strict=True)]
-    parts = [
-        [(s, value, w) for (s, w), value in zip(columns, row, strict=True)]
-        for row in values.tolist()
-    ]
+    signal_shares = [w for _, w in columns]
+    column_shares = np.array(signal_shares, dtype=np.float32)[:, None]
+    weighted = (values.astype(np.float32, copy=False) * column_shares).T.tolist()
+    # a handful per item: the first largest found in Python (float32 values compare exactly)
+    dominant = [signals[row.index(top)] if (top := max(row)) > 0 else None for row in weighted]
+    parts = [tuple(map(make, signals, row, signal_shares)) for row in values.T.tolist()]
     return parts, dominant
+
+
+def _part(signal: SignalName, value: float, share: float) -> tuple[SignalName, float, float]:
+    return signal, value, share
 
 
 def dominant_signals(
@@ -130,4 +142,4 @@ def dominant_signals(
 ) -> list[SignalName | None]:
     """Per item, the signal with the largest weighted contribution (None when all are zero;
     ties go to the first signal in `SignalName` order)."""
-    return contributions(normalised, weights, items)[1]
+    return contributions(normalised, weights, items, _part)[1]

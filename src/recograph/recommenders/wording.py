@@ -42,15 +42,32 @@ class CategoryRuleWording:
     text: str  # "Laptop buyers often add Wireless Mice (category lift 3.1)"
 
 
+def joined(names: list[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRuleWording:
+    """One product rule's antecedent as a reason names it."""
+
+    antecedent: tuple[int, ...]  # the rule's antecedent products, ascending
+    names: str  # "Sony Ear Pads and Bose Case" ("" for a rule without antecedent)
+    lift: float
+
+
 @dataclass(frozen=True, slots=True)
 class ReasonWording:
     """The snapshot's reason texts that no request changes (`ModelSnapshot.wording`)."""
 
     category_names: tuple[str, ...]
     category_rules: tuple[CategoryRuleWording, ...]  # by category rule
+    product_rules: tuple[ProductRuleWording, ...]  # by product rule
 
     @classmethod
-    def of(cls, catalogue: Catalogue, category_rules: RuleSet) -> ReasonWording:
+    def of(
+        cls, catalogue: Catalogue, product_rules: RuleSet, category_rules: RuleSet
+    ) -> ReasonWording:
         names = tuple(str(name) for name in catalogue.category_names.tolist())
         said = tuple(buyers(name) for name in names)
         antecedent_indptr = category_rules.antecedent_indptr.tolist()
@@ -67,4 +84,15 @@ class ReasonWording:
             who = " + ".join(said[c] for c in antecedent)
             text = f"{who} buyers often add {added} ({CATEGORY_LIFT} {lift:.1f})"
             worded.append(CategoryRuleWording(antecedent, frozenset(antecedent), lift, text))
-        return cls(names, tuple(worded))
+        return cls(names, tuple(worded), _product_rules(catalogue, product_rules))
+
+
+def _product_rules(catalogue: Catalogue, rules: RuleSet) -> tuple[ProductRuleWording, ...]:
+    indptr = rules.antecedent_indptr.tolist()
+    indices = rules.antecedent_indices.tolist()
+    worded = []
+    for rule, lift in enumerate(rules.lift.tolist()):
+        antecedent = tuple(indices[indptr[rule] : indptr[rule + 1]])
+        names = [str(name) for name in catalogue.name[list(antecedent)].tolist()]
+        worded.append(ProductRuleWording(antecedent, joined(names) if names else "", lift))
+    return tuple(worded)
