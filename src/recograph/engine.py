@@ -227,7 +227,7 @@ class _RuleEvidence:
         rule), read for all of them at once."""
         at = np.asarray(items, dtype=np.int64)
         if self.positions is not None:
-            at = np.searchsorted(self.positions, at)
+            at = self.positions.searchsorted(at)
         return list(
             zip(
                 self.from_category[at].tolist(),
@@ -1006,7 +1006,17 @@ def _promoted_reason(
         if score < min_score:
             name = snapshot.wording.category_names[category]
             return Reason(ReasonKind.PROMOTED, f"Featured: more {name} for this page")
-        return replace(organic, kind=ReasonKind.PROMOTED, text=f"Featured: {organic.text}")
+        return Reason(
+            ReasonKind.PROMOTED,
+            f"Featured: {organic.text}",
+            organic.evidence,
+            organic.metric,
+            organic.value,
+            organic.features,
+            organic.categories,
+            organic.rule_level,
+            organic.rule_id,
+        )
     return category_rule_reason(snapshot, int(related_rule[category]), ReasonKind.PROMOTED)
 
 
@@ -1478,7 +1488,7 @@ class _Scored:
         """Where ``items`` are in the per-candidate arrays."""
         if self.positions is None:
             return items
-        return [int(i) for i in np.searchsorted(self.positions, items)]
+        return self.positions.searchsorted(items).tolist()  # type: ignore[no-any-return]
 
     def dense(self, values: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
         """Per-candidate ``values`` spread over the catalogue (``fill`` elsewhere)."""
