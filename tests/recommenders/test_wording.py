@@ -3,13 +3,15 @@ worded them per item (category rules as sentences, product rules' antecedents as
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recograph.catalogue import Catalogue
 from recograph.recommenders.rules import RuleSet, mine_rules
 from recograph.recommenders.wording import ReasonWording, buyers, joined
+from tests.recommenders.test_intent import _catalogue
 
 
 @pytest.mark.parametrize(
@@ -34,26 +36,6 @@ def test_joined_names_one_two_and_more() -> None:
     assert joined(["A", "B", "C"]) == "A, B and C"
 
 
-def _catalogue(names: list[str], categories: list[int], category_names: list[str]) -> Catalogue:
-    n = len(names)
-    text = np.array([""] * n)
-    return Catalogue(
-        item_ids=np.arange(1, n + 1, dtype=np.int64),
-        sku=text,
-        name=np.array(names),
-        brand=text,
-        category=np.array(categories, dtype=np.int32),
-        category_names=np.array(category_names),
-        price=np.ones(n),
-        cost=np.ones(n),
-        stock=np.ones(n, dtype=np.int64),
-        promoted=np.zeros(n, dtype=np.bool_),
-        created_at=np.zeros(n, dtype=np.int64),
-        description=text,
-        specs_json=text,
-    )
-
-
 def _rules(baskets: list[list[int]], n_items: int) -> RuleSet:
     rows = np.repeat(np.arange(len(baskets)), [len(b) for b in baskets])
     columns = np.array([i for b in baskets for i in b], dtype=np.int64)
@@ -62,28 +44,29 @@ def _rules(baskets: list[list[int]], n_items: int) -> RuleSet:
 
 
 def test_each_rule_is_worded_with_its_antecedent_and_lift() -> None:
-    """Categories 0 Laptops, 1 Wireless Mice, 2 Cases; products 0 Air, 1 Pro (laptops),
-    2 Mouse M (a mouse). Every rule's wording names its own antecedent and figure."""
-    catalogue = _catalogue(
-        ["Air", "Pro", "Mouse M"], [0, 0, 1], ["Laptops", "Wireless Mice", "Cases"]
+    """Categories 0 Cases, 1 Laptops, 2 Wireless Mice; products 0 Air, 1 Pro, 2 Mouse M.
+    Every rule's wording names its own antecedent and figure."""
+    names = ["Air", "Pro", "Mouse M"]
+    catalogue = replace(
+        _catalogue(["Laptops", "Laptops", "Wireless Mice", "Cases"]),
+        name=np.array([*names, "Sleeve"]),
     )
     baskets = [[0, 1], [0, 1, 2], [0, 2], [1, 2], [0, 1, 2]]
-    category_rules = _rules([[0, 1], [0, 1, 2], [0, 2], [0, 1], [1, 2]], 3)
+    category_rules = _rules([[1, 2], [0, 1, 2], [0, 1], [1, 2], [0, 2]], 3)
     product_rules = _rules(baskets, 3)
     assert len(category_rules)
     assert len(product_rules)
     wording = ReasonWording.of(catalogue, product_rules, category_rules)
-    assert wording.category_names == ("Laptops", "Wireless Mice", "Cases")
+    assert wording.category_names == ("Cases", "Laptops", "Wireless Mice")
     # by hand: {Laptops} => {Wireless Mice} holds in 3 of 5 baskets of 4 with laptops and 4 with
     # mice (lift 3·5/(4·4) = 0.9375); {Air, Pro} => {Mouse M} in 2 of 3 (lift 2·5/(3·4))
-    laptop_mice = wording.category_rules[3]
+    (laptop_mice,) = [w for w in wording.category_rules if w.text.startswith("Laptop buyers")]
     assert laptop_mice.text == "Laptop buyers often add Wireless Mice (category lift 0.9)"
     assert laptop_mice.lift == 0.9375
     (air_pro,) = [w for w in wording.product_rules if w.antecedent == (0, 1)]
     assert air_pro.names == "Air and Pro"
     assert air_pro.lift == pytest.approx(10 / 12)
-    said = ["Laptop", "Wireless Mouse", "Case"]
-    names = ["Air", "Pro", "Mouse M"]
+    said = ["Case", "Laptop", "Wireless Mouse"]
     for rule, worded in enumerate(wording.category_rules):
         antecedent = tuple(category_rules.antecedent(rule).tolist())
         (consequent,) = category_rules.consequent(rule).tolist()
