@@ -1303,21 +1303,23 @@ def _gather_evidence(
             by_cf.append(position)
         elif signal is SignalName.CONTENT:
             by_content.append(position)
-    found = _Evidence({}, {}, {})
+    rule_sources: dict[int, tuple[bool, int, int]] = {}
     if by_rules and signals.rule_evidence is not None:
-        found.rules.update(zip(by_rules, signals.rule_evidence.best_of(by_rules), strict=True))
+        rule_sources = dict(zip(by_rules, signals.rule_evidence.best_of(by_rules), strict=True))
+    cf_sources: dict[int, CFEvidence | None] = {}
     if by_cf and cf_models and profile.items.size:
         _, model = snapshot.served_cf_model(max(cf_models, key=lambda m: m[1])[0])
         cf_profile = CFProfile(
             profile.items, profile.values, profile.user, profile.exact, snapshot.interactions
         )
         sources = model.evidence(cf_profile, np.asarray(by_cf, dtype=np.int64))
-        found.cf.update(zip(by_cf, sources, strict=True))
+        cf_sources = dict(zip(by_cf, sources, strict=True))
+    content_sources: dict[int, content_signal.ContentMatch | None] = {}
     if by_content and signals.content_seeds is not None:
         seeds, _ = signals.content_seeds  # unweighted: the closest look-alike names the reason
         matches = content_signal.explain_content_many(snapshot.content, seeds, by_content)
-        found.content.update(zip(by_content, matches, strict=True))
-    return found
+        content_sources = dict(zip(by_content, matches, strict=True))
+    return _Evidence(rule_sources, cf_sources, content_sources)
 
 
 def final_scores(
