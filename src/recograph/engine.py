@@ -26,12 +26,11 @@ from recograph.core.vocabulary import Strategy as Strategy  # noqa: PLC0414 (re-
 from recograph.recommenders import candidates as stage
 from recograph.recommenders import content as content_signal
 from recograph.recommenders import due as due_dates
-from recograph.recommenders import intent, rules, user_knn
+from recograph.recommenders import intent, rules, user_knn, wording
 from recograph.recommenders.blend import (
     Scores,
     blend,
     contributions,
-    dominant_of,
     normalise,
     shift_for_page,
 )
@@ -224,19 +223,19 @@ class _RuleEvidence:
     categories: dict[int, int]  # the seeds' and past's categories (a rule reason reads them)
     positions: Positions | None = None  # the arrays are on these candidates (None: every item)
 
-    def slot(self, item: int) -> int:
-        """Where ``item``'s evidence is in the arrays."""
-        if self.positions is None:
-            return item
-        return int(np.searchsorted(self.positions, item))
-
-    def best(self, item: int) -> tuple[bool, int, int]:
-        """``item``'s (from a category rule, best category rule, best product rule)."""
-        at = self.slot(item)
-        return (
-            bool(self.from_category[at]),
-            int(self.category_best[at]),
-            int(self.product_best[at]),
+    def best_of(self, items: list[int]) -> list[tuple[bool, int, int]]:
+        """Per item of ``items``, (from a category rule, best category rule, best product
+        rule), read for all of them at once."""
+        at = np.asarray(items, dtype=np.int64)
+        if self.positions is not None:
+            at = self.positions.searchsorted(at)
+        return list(
+            zip(
+                self.from_category[at].tolist(),
+                self.category_best[at].tolist(),
+                self.product_best[at].tolist(),
+                strict=True,
+            )
         )
 
 
@@ -262,8 +261,12 @@ class _ReplayedRuleEvidence:
     past: tuple[int, ...]  # purchases
     categories: dict[int, int]  # the seeds' and past's categories (a rule reason reads them)
 
-    def best(self, item: int) -> tuple[bool, int, int]:
-        """As `_RuleEvidence.best`."""
+    def best_of(self, items: list[int]) -> list[tuple[bool, int, int]]:
+        """As `_RuleEvidence.best_of`, item after item (a handful: numpy scalars cost less
+        than array steps on a few values)."""
+        return [self._best(item) for item in items]
+
+    def _best(self, item: int) -> tuple[bool, int, int]:
         score = np.float32(0.0)
         best_product = best_category = -1
         from_category = False
@@ -291,12 +294,6 @@ class _Signals:
     rule_evidence: _RuleEvidence | _ReplayedRuleEvidence | None = None
     content_seeds: tuple[Positions, npt.NDArray[np.float32]] | None = None
     trending: bool = False
-    # For the items shown, gathered once per response: item -> what the CF model that
-    # scored it says its score rests on, and item -> the page/history product it looks like.
-    cf_sources: dict[int, CFEvidence | None] = field(default_factory=dict)
-    content_sources: dict[int, content_signal.ContentMatch | None] = field(default_factory=dict)
-    # category rule -> its reason, worded once per response (shown items share a few rules)
-    category_reasons: dict[int, Reason] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- profile
@@ -1058,9 +1055,19 @@ def _promoted_reason(
     category = int(snapshot.catalogue.category[item])
     if score >= min_score or related_rule[category] < 0:
         if score < min_score:
-            name = snapshot.catalogue.category_names[category]
+            name = snapshot.wording.category_names[category]
             return Reason(ReasonKind.PROMOTED, f"Featured: more {name} for this page")
-        return replace(organic, kind=ReasonKind.PROMOTED, text=f"Featured: {organic.text}")
+        return Reason(
+            ReasonKind.PROMOTED,
+            f"Featured: {organic.text}",
+            organic.evidence,
+            organic.metric,
+            organic.value,
+            organic.features,
+            organic.categories,
+            organic.rule_level,
+            organic.rule_id,
+        )
     return category_rule_reason(snapshot, int(related_rule[category]), ReasonKind.PROMOTED)
 
 
@@ -1069,12 +1076,7 @@ def _promoted_reason(
 
 RULE_LEVEL_PRODUCT = "PRODUCT"
 RULE_LEVEL_CATEGORY = "CATEGORY"
-CATEGORY_LIFT = "category lift"
-
-
-def _names(snapshot: ModelSnapshot, positions: Sequence[int]) -> str:
-    names = [str(snapshot.catalogue.name[p]) for p in positions]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+CATEGORY_LIFT = wording.CATEGORY_LIFT
 
 
 def _shared(label: str) -> str:
@@ -1084,40 +1086,20 @@ def _shared(label: str) -> str:
     return f"both {label}"
 
 
-def _buyers(category: str) -> str:
-    """ "Laptops" → "Laptop" as in "Laptop buyers"; names with "&" stay as they are."""
-    if "&" in category:
-        return category
-    head, _, last = category.rpartition(" ")
-    if last.endswith("Mice"):
-        last = last[: -len("Mice")] + "Mouse"
-    elif last.endswith("ies") and len(last) > 4:
-        last = last[:-3] + "y"
-    elif last.endswith(("ches", "shes", "sses", "xes")):
-        last = last[:-2]
-    elif last.endswith("s") and not last.endswith("ss"):
-        last = last[:-1]
-    return f"{head} {last}" if head else last
-
-
 def category_rule_reason(
     snapshot: ModelSnapshot, rule: int, kind: ReasonKind, seeds: tuple[int, ...] = ()
 ) -> Reason:
     """A category rule worded as one ("Laptop buyers often add Wireless Mice (category lift
-    3.1)"): its figure is the category rule's lift, never a product pair's."""
-    ruleset, names = snapshot.category_rules, snapshot.catalogue.category_names
-    antecedent = tuple(ruleset.antecedent(rule).tolist())
-    consequent = " and ".join(str(names[c]) for c in ruleset.consequent(rule).tolist())
-    buyers = " + ".join(_buyers(str(names[c])) for c in antecedent)
-    lift = float(ruleset.lift[rule])
-    prefix = "Featured: " if kind is ReasonKind.PROMOTED else ""
+    3.1)", worded at load: `ModelSnapshot.wording`): its figure is the category rule's lift,
+    never a product pair's."""
+    said = snapshot.wording.category_rules[rule]
     return Reason(
         kind,
-        f"{prefix}{buyers} buyers often add {consequent} ({CATEGORY_LIFT} {lift:.1f})",
+        f"Featured: {said.text}" if kind is ReasonKind.PROMOTED else said.text,
         seeds,
         CATEGORY_LIFT,
-        lift,
-        categories=antecedent,
+        said.lift,
+        categories=said.antecedent,
         rule_level=RULE_LEVEL_CATEGORY,
         rule_id=rule,
     )
@@ -1128,7 +1110,7 @@ def _category_rule_evidence(
 ) -> Reason:
     """A category rule's reason for a rule score: the rule with the products that put its
     categories in play (the page's, else purchases)."""
-    cats = set(snapshot.category_rules.antecedent(rule).tolist())
+    cats = snapshot.wording.category_rules[rule].categories
     category_of = evidence.categories
     seeds = tuple(s for s in evidence.seeds if category_of[s] in cats)[:2]
     if not seeds:
@@ -1136,37 +1118,51 @@ def _category_rule_evidence(
     return category_rule_reason(snapshot, rule, ReasonKind.BOUGHT_TOGETHER, seeds)
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What the shown items' reasons rest on, gathered for all of them at once: per item
+    explained by rules its (from a category rule, category rule, product rule), by CF what
+    the model that scored it says its score rests on, by content the page or history product
+    it looks like."""
+
+    rules: dict[int, tuple[bool, int, int]]
+    cf: dict[int, CFEvidence | None]
+    content: dict[int, content_signal.ContentMatch | None]
+
+
 def explain(
-    snapshot: ModelSnapshot, item: int, signal: SignalName | None, signals: _Signals
+    snapshot: ModelSnapshot,
+    item: int,
+    signal: SignalName | None,
+    signals: _Signals,
+    evidence: _Evidence,
+    category_reasons: dict[int, Reason],
 ) -> Reason:
-    """The reason for one item: its dominant signal's evidence, in words (CF and content
-    evidence comes from the sources `recommend` gathered for the shown items)."""
+    """The reason for one item: its dominant signal's evidence, in words (``evidence``:
+    gathered for the shown items by `_gather_evidence`; ``category_reasons``: the response's
+    category-rule reasons so far, as shown items share a few rules)."""
     catalogue = snapshot.catalogue
     if signal is SignalName.RULES and signals.rule_evidence is not None:
-        evidence = signals.rule_evidence
-        from_category, category_rule, product_rule = evidence.best(item)
+        from_category, category_rule, product_rule = evidence.rules[item]
         if from_category and category_rule >= 0:
-            known = signals.category_reasons.get(category_rule)
+            known = category_reasons.get(category_rule)
             if known is None:
-                known = _category_rule_evidence(snapshot, category_rule, evidence)
-                signals.category_reasons[category_rule] = known
+                known = _category_rule_evidence(snapshot, category_rule, signals.rule_evidence)
+                category_reasons[category_rule] = known
             return known
-        rule = product_rule
-        if rule >= 0:
-            ruleset = snapshot.product_rules
-            seeds = tuple(int(s) for s in ruleset.antecedent(rule))
-            lift = float(ruleset.lift[rule])
+        if product_rule >= 0:
+            said = snapshot.wording.product_rules[product_rule]
             return Reason(
                 ReasonKind.BOUGHT_TOGETHER,
-                f"Bought together with {_names(snapshot, seeds)} (lift {lift:.1f})",
-                seeds,
+                f"Bought together with {said.names} (lift {said.lift:.1f})",
+                said.antecedent,
                 "lift",
-                lift,
+                said.lift,
                 rule_level=RULE_LEVEL_PRODUCT,
-                rule_id=rule,
+                rule_id=product_rule,
             )
     if signal is SignalName.CONTENT:
-        found = signals.content_sources.get(item)
+        found = evidence.content.get(item)
         if found is not None:
             seed, similarity, labels = found
             features = tuple(labels)
@@ -1180,7 +1176,7 @@ def explain(
                 features,
             )
     if signal is SignalName.CF:
-        source = signals.cf_sources.get(item)
+        source = evidence.cf.get(item)
         if source is not None and source.seed is not None:
             return Reason(
                 ReasonKind.CUSTOMERS_LIKE_YOU,
@@ -1198,7 +1194,7 @@ def explain(
                 source.value,
             )
         return Reason(ReasonKind.CUSTOMERS_LIKE_YOU, "Customers like you bought this")
-    category = str(catalogue.category_names[catalogue.category[item]])
+    category = snapshot.wording.category_names[catalogue.category[item]]
     buyers = float(snapshot.popularity.overall[item])
     if signals.trending:
         return Reason(ReasonKind.TRENDING, f"Trending in {category}", (), "buyers", buyers)
@@ -1300,12 +1296,12 @@ def intent_reason(snapshot: ModelSnapshot, related: intent.Related, context: Con
             features,
         )
     rule = int(related.rule if related.rule is not None else -1)
-    seeds = tuple(int(s) for s in snapshot.product_rules.antecedent(rule))
+    said = snapshot.wording.product_rules[rule]
     lift = float(related.lift or 0.0)
     return Reason(
         ReasonKind.BOUGHT_TOGETHER,
-        f"Goes with {_names(snapshot, seeds)} (lift {lift:.1f})",
-        seeds,
+        f"Goes with {said.names} (lift {lift:.1f})",
+        said.antecedent,
         "lift",
         lift,
         rule_level=RULE_LEVEL_PRODUCT,
@@ -1336,32 +1332,48 @@ def buy_again_reason(
     )
 
 
-def _gather_sources(
+def _gather_evidence(
     snapshot: ModelSnapshot,
     profile: Profile,
     signals: _Signals,
-    chosen: list[int],
+    explained: list[int],
     dominant: Sequence[SignalName | None],
     cf_models: Sequence[tuple[str, float]],
-) -> None:
-    """The CF and content evidence of the shown items (``chosen``; -1 for an item whose
-    reason is not its signals'), each gathered in one pass over the history's (or the
-    seeds') neighbour rows rather than once per item. A CF score's evidence comes from the
-    model that scored it (of a mix, the largest-weighted one)."""
-    shown = [(p, d) for p, d in zip(chosen, dominant, strict=True) if p >= 0]
-    by_cf = [p for p, d in shown if d is SignalName.CF]
+) -> _Evidence:
+    """The rule, CF and content evidence of the shown items (``explained``; -1 for an item
+    whose reason is not its signals'), each found for all of them in one pass (the fired
+    rules replayed, the history's or the seeds' neighbour rows read once) rather than once
+    per item. A CF score's evidence comes from the model that scored it (of a mix, the
+    largest-weighted one)."""
+    by_rules: list[int] = []
+    by_cf: list[int] = []
+    by_content: list[int] = []
+    for position, signal in zip(explained, dominant, strict=True):
+        if position < 0:
+            continue
+        if signal is SignalName.RULES:
+            by_rules.append(position)
+        elif signal is SignalName.CF:
+            by_cf.append(position)
+        elif signal is SignalName.CONTENT:
+            by_content.append(position)
+    rule_sources: dict[int, tuple[bool, int, int]] = {}
+    if by_rules and signals.rule_evidence is not None:
+        rule_sources = dict(zip(by_rules, signals.rule_evidence.best_of(by_rules), strict=True))
+    cf_sources: dict[int, CFEvidence | None] = {}
     if by_cf and cf_models and profile.items.size:
         _, model = snapshot.served_cf_model(max(cf_models, key=lambda m: m[1])[0])
         cf_profile = CFProfile(
             profile.items, profile.values, profile.user, profile.exact, snapshot.interactions
         )
         sources = model.evidence(cf_profile, np.asarray(by_cf, dtype=np.int64))
-        signals.cf_sources.update(zip(by_cf, sources, strict=True))
-    by_content = [p for p, d in shown if d is SignalName.CONTENT]
+        cf_sources = dict(zip(by_cf, sources, strict=True))
+    content_sources: dict[int, content_signal.ContentMatch | None] = {}
     if by_content and signals.content_seeds is not None:
         seeds, _ = signals.content_seeds  # unweighted: the closest look-alike names the reason
         matches = content_signal.explain_content_many(snapshot.content, seeds, by_content)
-        signals.content_sources.update(zip(by_content, matches, strict=True))
+        content_sources = dict(zip(by_content, matches, strict=True))
+    return _Evidence(rule_sources, cf_sources, content_sources)
 
 
 def final_scores(
@@ -1431,48 +1443,17 @@ def recommend(
         # The candidates ran out (a deep page, a narrow filter): the catalogue decides.
         scored = _score_all(snapshot, request, profile, weights, cf_models, business)
         selection = _select(snapshot, scored, request.limit, business, request.rank_offset)
-    total, signals, related_rule = scored.total, scored.signals, scored.related_rule
-    chosen = selection.chosen
-    at = scored.local(chosen)
-    parts = contributions(scored.normalised, weights, at)
-    dominant = dominant_of(parts)
-    # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
-    explained = [p if _own_reason(scored, p) else -1 for p in chosen]
-    _gather_sources(snapshot, profile, signals, explained, dominant, cf_models)
-    shown_scores = total[chosen].tolist()
-    # per rank, the best score shown below it (a later item placed above a higher score)
-    below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
-    items: list[Item] = []
-    for rank, position in enumerate(chosen, start=1):
-        score = shown_scores[rank - 1]
-        if explained[rank - 1] >= 0:
-            reason = explain(snapshot, position, dominant[rank - 1], signals)
-        elif position in scored.again or position in scored.dues:
-            reason = buy_again_reason(snapshot, position, scored.dues.get(position), request.before)
-        else:
-            reason = intent_reason(snapshot, scored.page_related[position], request.context)
-        if position in selection.promoted:
-            reason = _promoted_reason(
-                snapshot, position, score, reason, related_rule, business.promoted_min_score
-            )
-        items.append(
-            Item(
-                position=position,
-                score=score,
-                rank=request.rank_offset + rank,
-                reason=reason,
-                contributions=tuple(Contribution(*part) for part in parts[rank - 1]),
-                out_of_score_order=below[rank - 1] > score,
-            )
-        )
+    items = _items(snapshot, request, business, scored, selection, weights, profile, cf_models)
     trace = None
     if request.explain:
         cap = business.max_per_category
         normalised = {s: scored.dense(v) for s, v in scored.normalised.items()}
         removed_by = scored.dense(scored.removed_by, fill=-1)
-        trace = _trace(snapshot, request, profile, normalised, total, removed_by, selection, cap)
+        trace = _trace(
+            snapshot, request, profile, normalised, scored.total, removed_by, selection, cap
+        )
     return Recommendation(
-        items=tuple(items),
+        items=items,
         strategy=strategy,
         explanation=why,
         segment=profile.segment,
@@ -1483,6 +1464,50 @@ def recommend(
         ranking=stage.Ranking.FULL if scored.positions is None else stage.Ranking.TWO_STAGE,
         scored=snapshot.n_items if scored.positions is None else len(scored.positions),
     )
+
+
+def _items(
+    snapshot: ModelSnapshot,
+    request: Request,
+    business: BusinessRules,
+    scored: _Scored,
+    selection: _Selection,
+    weights: Weights,
+    profile: Profile,
+    cf_models: Sequence[tuple[str, float]],
+) -> tuple[Item, ...]:
+    """The selected items with their scores, contributions and reasons: the contributions
+    and dominant signals of all of them in one array step, their evidence gathered at once
+    (`_gather_evidence`), the snapshot's texts worded at load (`ModelSnapshot.wording`)."""
+    chosen = selection.chosen
+    parts, dominant = contributions(scored.normalised, weights, scored.local(chosen), Contribution)
+    # Only the items the signals explain (`_own_reason`) need their CF or content evidence.
+    explained = [p if _own_reason(scored, p) else -1 for p in chosen]
+    signals = scored.signals
+    evidence = _gather_evidence(snapshot, profile, signals, explained, dominant, cf_models)
+    category_reasons: dict[int, Reason] = {}
+    shown_scores = scored.total[chosen].tolist()
+    # per rank, the best score shown below it (a later item placed above a higher score)
+    below = [*reversed(list(itertools.accumulate(reversed(shown_scores[1:]), max))), -np.inf]
+    items: list[Item] = []
+    for rank, position in enumerate(chosen, start=1):
+        score = shown_scores[rank - 1]
+        if explained[rank - 1] >= 0:
+            reason = explain(
+                snapshot, position, dominant[rank - 1], signals, evidence, category_reasons
+            )
+        elif position in scored.again or position in scored.dues:
+            reason = buy_again_reason(snapshot, position, scored.dues.get(position), request.before)
+        else:
+            reason = intent_reason(snapshot, scored.page_related[position], request.context)
+        if position in selection.promoted:
+            reason = _promoted_reason(
+                snapshot, position, score, reason, scored.related_rule, business.promoted_min_score
+            )
+        rank_shown = request.rank_offset + rank
+        out_of_order = below[rank - 1] > score
+        items.append(Item(position, score, rank_shown, reason, parts[rank - 1], out_of_order))
+    return tuple(items)
 
 
 def _own_reason(scored: _Scored, item: int) -> bool:
@@ -1519,7 +1544,7 @@ class _Scored:
         """Where ``items`` are in the per-candidate arrays."""
         if self.positions is None:
             return items
-        return [int(i) for i in np.searchsorted(self.positions, items)]
+        return self.positions.searchsorted(items).tolist()  # type: ignore[no-any-return]
 
     def dense(self, values: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
         """Per-candidate ``values`` spread over the catalogue (``fill`` elsewhere)."""

@@ -7,6 +7,7 @@ complete new snapshot and the server swaps the reference (see ``online.state``).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ from recograph.recommenders.rules import RuleSet, antecedent_index
 from recograph.recommenders.sparse import sparse_from_arrays, sparse_to_arrays
 from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
+from recograph.recommenders.wording import ReasonWording
 
 # How many of a page's related products lead it (`engine.page_intents`) when the build did not
 # choose (builds before the choice, or too few validation cases): a cart or checkout page its
@@ -212,6 +214,11 @@ class ModelSnapshot:
     @property
     def n_items(self) -> int:
         return len(self.catalogue)
+
+    @functools.cached_property
+    def wording(self) -> ReasonWording:
+        """The reasons' texts that depend on the snapshot alone (made at load)."""
+        return ReasonWording.of(self.catalogue, self.product_rules, self.category_rules)
 
     @property
     def head_items(self) -> npt.NDArray[np.int64]:
@@ -381,3 +388,4 @@ def _make_request_caches(snapshot: ModelSnapshot) -> None:
     _ = snapshot.repeat.owned_factor
     _ = snapshot.complements.row_lists
     object.__setattr__(snapshot, "tables", RequestTables.of(snapshot.catalogue, snapshot.repeat))
+    _ = snapshot.wording

@@ -6,8 +6,8 @@ batch (``(n_users, n_items)``) alike; the build's tuning relies on that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ from recograph.core.vocabulary import PageType as PageType  # noqa: PLC0414 (re-
 from recograph.core.vocabulary import Segment as Segment  # noqa: PLC0414 (re-export)
 from recograph.core.vocabulary import SignalName as SignalName  # noqa: PLC0414 (re-export)
 from recograph.core.vocabulary import Weights as Weights  # noqa: PLC0414 (re-export)
+
+_SIGNALS = tuple(SignalName)  # in `SignalName` order, iterated without the enum's machinery
+Part = TypeVar("Part")  # what `contributions` makes of one (signal, value, share)
 
 Scores = npt.NDArray[np.float32]
 
@@ -101,18 +104,41 @@ def shares(weights: Weights) -> dict[SignalName, float]:
     total = weights.total()
     if total <= 0:
         return {}
-    return {s: weights.get(s) / total for s in SignalName if weights.get(s) > 0}
+    found = {}
+    for signal in _SIGNALS:
+        weight = weights.get(signal)
+        if weight > 0:
+            found[signal] = weight / total
+    return found
 
 
 def contributions(
-    normalised: Mapping[SignalName, Scores], weights: Weights, items: Sequence[int]
-) -> list[list[tuple[SignalName, float, float]]]:
-    """Per item, (signal, normalised score, share) of every signal that has weight."""
-    share = shares(weights)
-    columns = [
-        (s, normalised[s][list(items)].tolist(), w) for s, w in share.items() if s in normalised
-    ]
-    return [[(s, float(values[row]), w) for s, values, w in columns] for row in range(len(items))]
+    normalised: Mapping[SignalName, Scores],
+    weights: Weights,
+    items: Sequence[int],
+    make: Callable[[SignalName, float, float], Part],
+) -> tuple[list[tuple[Part, ...]], list[SignalName | None]]:
+    """Per item, ``make(signal, normalised score, share)`` of every signal that has weight,
+    and its dominant signal: the largest weighted contribution, value × share formed in
+    float32 for all items at once; the first largest wins (argmax, ties to the first signal
+    in `SignalName` order), None when it is 0. One gather of the weighted signals' columns."""
+    columns = [(s, w) for s, w in shares(weights).items() if s in normalised]
+    if not items or not columns:
+        return [() for _ in items], [None] * len(items)
+    at = np.asarray(items, dtype=np.int64)
+    values = np.array([normalised[s][at] for s, _ in columns])  # signals × items
+    signals = [s for s, _ in columns]
+    signal_shares = [w for _, w in columns]
+    column_shares = np.array(signal_shares, dtype=np.float32)[:, None]
+    weighted = (values.astype(np.float32, copy=False) * column_shares).T.tolist()
+    # a handful per item: the first largest found in Python (float32 values compare exactly)
+    dominant = [signals[row.index(top)] if (top := max(row)) > 0 else None for row in weighted]
+    parts = [tuple(map(make, signals, row, signal_shares)) for row in values.T.tolist()]
+    return parts, dominant
+
+
+def _part(signal: SignalName, value: float, share: float) -> tuple[SignalName, float, float]:
+    return signal, value, share
 
 
 def dominant_signals(
@@ -120,21 +146,4 @@ def dominant_signals(
 ) -> list[SignalName | None]:
     """Per item, the signal with the largest weighted contribution (None when all are zero;
     ties go to the first signal in `SignalName` order)."""
-    return dominant_of(contributions(normalised, weights, items))
-
-
-def dominant_of(
-    parts: Sequence[Sequence[tuple[SignalName, float, float]]],
-) -> list[SignalName | None]:
-    """`dominant_signals` from the items' `contributions` (a response has them anyway): each
-    row holds the same weighted signals in `SignalName` order, whose value × share is formed
-    in float32 for all items at once; the first largest wins (argmax), None when it is 0."""
-    if not parts or not parts[0]:
-        return [None] * len(parts)
-    signals = [signal for signal, _, _ in parts[0]]
-    values = np.array([[value for _, value, _ in row] for row in parts], dtype=np.float32)
-    signal_shares = np.array([share for _, _, share in parts[0]], dtype=np.float32)
-    weighted = values * signal_shares
-    best = weighted.argmax(axis=1).tolist()
-    positive = (np.maximum.reduce(weighted, axis=1) > 0).tolist()
-    return [signals[b] if p else None for b, p in zip(best, positive, strict=True)]
+    return contributions(normalised, weights, items, _part)[1]

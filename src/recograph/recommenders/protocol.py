@@ -88,7 +88,7 @@ def largest_terms(
     if n_shown == 0 or terms.shape[1] == 0:
         return [None] * n_shown
     rows = np.arange(n_shown)
-    best = np.argmax(terms, axis=1)  # the first largest: the lower position on ties
+    best = terms.argmax(axis=1)  # the first largest: the lower position on ties
     positions = np.asarray(items)[best].tolist()
     return [
         CFEvidence(int(position), metric, figure) if term > NEGLIGIBLE_TERM else None
