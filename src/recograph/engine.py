@@ -1741,7 +1741,7 @@ def _score_candidates(
                 snapshot.product_rules_always,
                 seeds,
             )
-            seeded = _fired_categories(snapshot, seeds) if fired is None else fired
+            seeded = _fired_categories(snapshot, seeds.tolist()) if fired is None else fired
             by_category = rules.best_of_fired(
                 snapshot.category_rules, seeded.fired, seeded.categories
             )
