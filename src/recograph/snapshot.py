@@ -376,8 +376,8 @@ def _read_only(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
 def _make_request_caches(snapshot: ModelSnapshot) -> None:
     """Make at load what scoring caches on the immutable models at first use (the rules'
     orders by confidence and lift, the dense neighbour matrices and popularity rows of a
-    small catalogue), the `RequestTables` and the reasons' wording, so no request pays for it and forked workers
-    share what the parent made."""
+    small catalogue), the `RequestTables` and the reasons' wording, so no request pays for
+    it and forked workers share what the parent made."""
     for rules in (snapshot.product_rules, snapshot.category_rules):
         rules.ranking("confidence")
         rules.ranking("lift")
