@@ -169,14 +169,6 @@ def signal_weights(weights: Weights) -> list[t.SignalWeight]:
     return [t.SignalWeight(signal=s, weight=w) for s, w in shares(weights).items()]
 
 
-def _positions_of(items: Iterable[engine.Item]) -> list[int]:
-    positions: list[int] = []
-    for item in items:
-        positions.append(item.position)
-        positions.extend(item.reason.evidence)
-    return positions
-
-
 _RULE_LEVELS: dict[str | None, RuleLevel | None] = {None: None} | {
     level.value: level for level in RuleLevel
 }
@@ -436,11 +428,8 @@ async def customer_timeline(info: Info, customer_id: int, limit: Limit = 10) -> 
     steps = await asyncio.to_thread(
         timeline_steps, loaded.snapshot, user, limit, ctx.services.config.business_rules
     )
-    positions: list[int] = []
-    for step in steps:
-        positions.extend(_positions_of(step.result.items))
-        positions.extend(step.hits)
-    products = await _product_map(ctx, positions)
+    # the items' products (and their evidence) come through `item_views`: only the hits here
+    products = await _product_map(ctx, [p for step in steps for p in step.hits])
     entries = [
         t.TimelineEntry(
             order=convert.order_view(loaded, step.order),
@@ -495,8 +484,8 @@ async def recommendation_journey(
     trace = result.trace
     assert trace is not None  # explain=True always traces
     profile = result.profile
-    positions = _positions_of(result.items)
-    positions += profile.items.tolist() + profile.recent.tolist()
+    # the ranking's products come through `item_views`; these are the journey's own
+    positions = profile.items.tolist() + profile.recent.tolist()
     positions += list(parsed.request.live_purchases)
     for scored in trace.candidates.values():
         positions.extend(p for p, _ in scored)
