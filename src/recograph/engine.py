@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recograph.core.codec import read_only
 from recograph.core.segments import SegmentThresholds
 
 # Re-exported: these lived here before `recograph.core`.
@@ -396,15 +397,9 @@ def _add_one(counted: Positions, times: Scores, live: Positions) -> tuple[Positi
     return merged, added
 
 
-def _read_only_empty(dtype: type[np.generic]) -> npt.NDArray[Any]:
-    empty = np.zeros(0, dtype=dtype)
-    empty.flags.writeable = False
-    return empty
-
-
 # A profile's empty fields: shared, nothing to write in them.
-_NO_POSITIONS: Positions = _read_only_empty(np.int64)
-_NO_VALUES: Scores = _read_only_empty(np.float32)
+_NO_POSITIONS: Positions = read_only(np.zeros(0, dtype=np.int64))
+_NO_VALUES: Scores = read_only(np.zeros(0, dtype=np.float32))
 _DATE_SPAN = 2**32
 _FEW = 64  # up to this many values, sets and sorts in Python beat numpy's per-call cost
 
@@ -1057,17 +1052,7 @@ def _promoted_reason(
         if score < min_score:
             name = snapshot.wording.category_names[category]
             return Reason(ReasonKind.PROMOTED, f"Featured: more {name} for this page")
-        return Reason(
-            ReasonKind.PROMOTED,
-            f"Featured: {organic.text}",
-            organic.evidence,
-            organic.metric,
-            organic.value,
-            organic.features,
-            organic.categories,
-            organic.rule_level,
-            organic.rule_id,
-        )
+        return replace(organic, kind=ReasonKind.PROMOTED, text=f"Featured: {organic.text}")
     return category_rule_reason(snapshot, int(related_rule[category]), ReasonKind.PROMOTED)
 
 

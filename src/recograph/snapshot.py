@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from recograph import artifacts
 from recograph.catalogue import Catalogue, Histories
+from recograph.core.codec import read_only
 from recograph.core.ranking import popular_head
 from recograph.core.segments import DEFAULT_THRESHOLDS, SegmentThresholds, segment_of
 from recograph.core.vocabulary import PageType, Segment, Weights
@@ -164,7 +165,6 @@ class ModelSnapshot:
     product_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     category_rules_always: npt.NDArray[np.int64] = field(init=False, repr=False)
     complements: ComplementTable = field(init=False, repr=False)  # a cart page's leads
-    tables: RequestTables = field(init=False, repr=False)  # `_make_request_caches`
 
     def __post_init__(self) -> None:
         for entry in cf_registry():
@@ -214,6 +214,11 @@ class ModelSnapshot:
     @property
     def n_items(self) -> int:
         return len(self.catalogue)
+
+    @functools.cached_property
+    def tables(self) -> RequestTables:
+        """Per-item figures full scoring reads on every request (made at load)."""
+        return RequestTables.of(self.catalogue, self.repeat)
 
     @functools.cached_property
     def wording(self) -> ReasonWording:
@@ -364,13 +369,8 @@ class RequestTables:
         repeatable = is_repeatable(repeat, np.asarray(catalogue.category, dtype=np.int64))
         return cls(
             category=tuple(np.asarray(catalogue.category).tolist()),
-            repeatable=_read_only(repeatable),
+            repeatable=read_only(repeatable),
         )
-
-
-def _read_only(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    values.flags.writeable = False
-    return values
 
 
 def _make_request_caches(snapshot: ModelSnapshot) -> None:
@@ -387,5 +387,4 @@ def _make_request_caches(snapshot: ModelSnapshot) -> None:
     _ = snapshot.popularity.rows
     _ = snapshot.repeat.owned_factor
     _ = snapshot.complements.row_lists
-    object.__setattr__(snapshot, "tables", RequestTables.of(snapshot.catalogue, snapshot.repeat))
-    _ = snapshot.wording
+    _ = snapshot.tables, snapshot.wording

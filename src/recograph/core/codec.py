@@ -78,6 +78,13 @@ def sparse_from_arrays(arrays: Arrays, name: str) -> sp.csr_matrix:
     )
 
 
+def read_only(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``values``, no longer writable: what a snapshot derives at load is shared by every
+    request (and, made before a fork, by every worker), so none may write into it."""
+    values.flags.writeable = False
+    return values
+
+
 def ones_view(n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
     """``n`` read-only ones of ``dtype`` held in one element (a zero-stride view): the data of
     a matrix whose entries only mark where something is."""

@@ -15,6 +15,7 @@ from recograph.core.codec import (
     encode,
     nested,
     pattern,
+    read_only,
     scalar,
     sparse,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "encode",
     "nested",
     "pattern",
+    "read_only",
     "scalar",
     "sparse",
 ]

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recograph.recommenders.codec import ArrayCoded, dense, sparse
+from recograph.recommenders.codec import ArrayCoded, dense, read_only, sparse
 from recograph.recommenders.item_knn import DENSE_MAX_ITEMS
 from recograph.recommenders.sparse import (
     row_entries,
@@ -197,9 +197,7 @@ class ContentModel(ArrayCoded):
         one gather instead of walking the CSR rows."""
         if self.n_items > DENSE_MAX_ITEMS:
             return None
-        dense = np.asarray(self.similarity.toarray(), dtype=np.float64)
-        dense.flags.writeable = False
-        return dense
+        return read_only(np.asarray(self.similarity.toarray(), dtype=np.float64))
 
     @property
     def n_items(self) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recograph.core.ids import IdIndex
-from recograph.recommenders.codec import ArrayCoded, dense
+from recograph.recommenders.codec import ArrayCoded, dense, read_only
 from recograph.recommenders.item_knn import DENSE_MAX_ITEMS
 
 if TYPE_CHECKING:
@@ -77,8 +77,7 @@ class Popularity(ArrayCoded):
             for category in range(n_categories):
                 table[int(trending), category] = _popularity_row(self, category, trending)
             table[int(trending), -1] = _popularity_row(self, None, trending)
-        table.flags.writeable = False
-        return table
+        return read_only(table)
 
     @classmethod
     def check_arrays(cls, values: Mapping[str, Any], prefix: str) -> None:

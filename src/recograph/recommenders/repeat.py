@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recograph.core.ids import IdIndex
-from recograph.recommenders.codec import ArrayCoded, dense
+from recograph.recommenders.codec import ArrayCoded, dense, read_only
 
 if TYPE_CHECKING:
     # pandas (~25 MB) only fits: the fit's functions import it, so a serving worker, which
@@ -128,8 +128,7 @@ class RepeatModel(ArrayCoded):
         ``another_rate`` × `OWNED_RATE_SCALE`, within [`MIN_OWNED_FACTOR`, 1] (made once)."""
         rate = np.asarray(self.another_rate, dtype=np.float32)
         scaled = np.maximum(rate * OWNED_RATE_SCALE, MIN_OWNED_FACTOR)
-        factor: FloatArray = np.minimum(scaled, np.float32(1.0))
-        factor.flags.writeable = False
+        factor: FloatArray = read_only(np.minimum(scaled, np.float32(1.0)))
         return factor
 
     @property

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recograph.recommenders.codec import ArrayCoded, Encoding, dense, scalar
+from recograph.recommenders.codec import ArrayCoded, Encoding, dense, read_only, scalar
 from recograph.recommenders.sparse import row_entries
 
 if TYPE_CHECKING:
@@ -134,9 +134,7 @@ class RuleSet(ArrayCoded):
     def no_places(self) -> npt.NDArray[np.int64]:
         """Per item, the place past the last rule (`MetricRanking`): what `best_of_fired`
         starts from, copied (made once, read-only)."""
-        places = np.full(self.n_items, len(self), dtype=np.int64)
-        places.flags.writeable = False
-        return places
+        return read_only(np.full(self.n_items, len(self), dtype=np.int64))
 
     @functools.cached_property
     def single_consequent(self) -> bool:
