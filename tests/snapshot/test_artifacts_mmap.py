@@ -92,10 +92,22 @@ def _flip_last_byte_in_place(victim: Path) -> None:
     os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
-def test_a_verified_identity_skips_the_checksums_only_for_the_files_checked(root: Path) -> None:
+def test_a_verified_identity_skips_the_checksums_only_for_the_files_checked(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     identity = artifacts.verified_build(root)
+    hashed: list[int] = []
+    digest = artifacts._digest
+
+    def counted(array: np.ndarray) -> str:
+        hashed.append(array.size)
+        return digest(array)
+
+    monkeypatch.setattr(artifacts, "_digest", counted)
     trusted = artifacts.load(root, mmap=True, verified=identity)
+    assert hashed == []  # the parent's check is trusted: nothing hashed again
     checked = artifacts.load(root, mmap=True)
+    assert len(hashed) == len(checked.arrays)  # without it, every array is hashed
     for name, array in checked.arrays.items():
         np.testing.assert_array_equal(trusted.arrays[name], array)
     copies = artifacts.mmap_dir(artifacts.resolve(root))
