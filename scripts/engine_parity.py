@@ -13,11 +13,14 @@ strategy, with the journey trace) and writes:
   every ``seconds`` field when comparing);
 - ``answers``: each request and the engine's full answer (floats as ``repr``, exact).
 
-``python scripts/engine_parity.py --artifacts ROOT [--customers N] OUT.json`` records only the
-answers on an existing build (a large store whose rebuild takes too long): ``N`` customers
-spread over the build and anonymous visitors, each on the five pages (the cart and the
-current product varying with the customer, as the serving benchmark's) with every strategy,
-and how many products each answer scored (the candidate stage's size).
+``python scripts/engine_parity.py --artifacts ROOT [--customers N] [--weights CF,CONTENT,RULES,POP]
+OUT.json`` records only the answers on an existing build (a large store whose rebuild takes too
+long): ``N`` customers spread over the build and anonymous visitors, each on the five pages
+(the cart and the current product varying with the customer, as the serving benchmark's) with
+every strategy, and how many products each answer scored (the candidate stage's size).
+``--weights`` adds a hybrid request with those blend weights on every page: a build whose
+chosen weights leave signals at 0 (the default 100x build serves CF or popularity alone)
+still has its blend of every signal checked.
 
 ``python scripts/engine_parity.py --compare BEFORE.json AFTER.json`` prints the differences
 and exits 1 when there are any.
@@ -60,9 +63,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _requests(snapshot: Any, customers: int | None = None) -> list[Any]:
+def _requests(snapshot: Any, customers: int | None = None, weights: Any | None = None) -> list[Any]:
     """Every 7th customer (``customers``: that many, spread over the build, with pages that
-    vary with the customer) and anonymous visitors, on five pages with every strategy."""
+    vary with the customer) and anonymous visitors, on five pages with every strategy (and,
+    given ``weights``, a hybrid request with those weights)."""
     from recograph import engine
     from recograph.core.vocabulary import PageType
 
@@ -85,6 +89,10 @@ def _requests(snapshot: Any, customers: int | None = None) -> list[Any]:
                 requests.append(
                     engine.Request(user=user, context=page, strategy=strategy, explain=True)
                 )
+            if weights is not None:
+                requests.append(
+                    engine.Request(user=user, context=page, weights=weights, explain=True)
+                )
     return requests
 
 
@@ -94,13 +102,15 @@ def _page_items(index: int, n_items: int) -> tuple[int, int]:
     return (7 * index) % n_items, (7 * index + 3 * n_items // 5) % n_items
 
 
-def _answers(snapshot: Any, customers: int | None = None) -> list[dict[str, Any]]:
+def _answers(
+    snapshot: Any, customers: int | None = None, weights: Any | None = None
+) -> list[dict[str, Any]]:
     """The engine's full answer to each of `_requests` (with the number of products it
     scored when ``customers`` is given)."""
     from recograph import engine
 
     answers = []
-    for request in _requests(snapshot, customers):
+    for request in _requests(snapshot, customers, weights):
         answer = engine.recommend(snapshot, request)
         recorded = {
             "request": _plain(request),
@@ -118,11 +128,13 @@ def _answers(snapshot: Any, customers: int | None = None) -> list[dict[str, Any]
     return answers
 
 
-def record_artifacts(root: Path, out: Path, customers: int) -> None:
+def record_artifacts(root: Path, out: Path, customers: int, weights: str | None = None) -> None:
     """The answers on the existing build at ``root`` (no build)."""
+    from recograph.core.vocabulary import Weights
     from recograph.snapshot import load_snapshot
 
-    answers = _answers(load_snapshot(root), customers)
+    blend = None if weights is None else Weights(*(float(w) for w in weights.split(",")))
+    answers = _answers(load_snapshot(root), customers, blend)
     out.write_text(json.dumps({"artifacts": {"answers": answers}}, indent=1, sort_keys=True))
     print(f"{len(answers)} answers")
 
@@ -199,13 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--customers", type=int, default=60, help="with --artifacts: customers asked"
     )
+    parser.add_argument(
+        "--weights",
+        help="with --artifacts: also a hybrid request per page with these weights "
+        "(cf,content,rules,popularity)",
+    )
     parser.add_argument("first", type=Path)
     parser.add_argument("second", type=Path, nargs="?")
     args = parser.parse_args(argv)
     if args.artifacts is not None:
         if args.second is not None:
             parser.error("--artifacts takes one path: OUT.json")
-        record_artifacts(args.artifacts, args.first, args.customers)
+        record_artifacts(args.artifacts, args.first, args.customers, args.weights)
         return 0
     if args.second is None:
         parser.error("two paths are needed")

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from recograph.cli import main
+from recograph.core.vocabulary import Weights
+from recograph.online.variants import Experiment
 from recograph_lab.bench.serve import (
     QUERY,
     BodyCycle,
@@ -18,6 +20,7 @@ from recograph_lab.bench.serve import (
     pick_variables,
     report,
     request_bodies,
+    weights_variant,
     wrk_script,
 )
 
@@ -88,9 +91,13 @@ def test_a_short_real_run(
 
 
 def _pick_server(
-    customers: list[tuple[int, int]], rules: list[tuple[list[int], list[int]]]
+    customers: list[tuple[int, int]],
+    rules: list[tuple[list[int], list[int]]],
+    bought: dict[int, list[int]] | None = None,
 ) -> httpx.Client:
-    """A fake server answering `PICK_QUERY` in pages of two customers."""
+    """A fake server answering `PICK_QUERY` in pages of two customers (``bought``: each
+    customer's purchased products, none when absent)."""
+    purchased = bought or {}
 
     def handle(request: httpx.Request) -> httpx.Response:
         after = json.loads(request.content)["variables"]["after"]
@@ -98,7 +105,16 @@ def _pick_server(
         page = customers[start : start + 2]
         data = {
             "customers": {
-                "edges": [{"node": {"id": c, "orderCount": n}} for c, n in page],
+                "edges": [
+                    {
+                        "node": {
+                            "id": c,
+                            "orderCount": n,
+                            "purchasedProducts": [{"id": i} for i in purchased.get(c, [])],
+                        }
+                    }
+                    for c, n in page
+                ],
                 "pageInfo": {
                     "hasNextPage": start + 2 < len(customers),
                     "endCursor": str(start + len(page) - 1),
@@ -138,6 +154,30 @@ def test_every_request_is_for_the_next_customer_with_a_cart_of_two() -> None:
     bodies = request_bodies(picked)
     assert [json.loads(b)["variables"] for b in bodies] == picked
     assert all(json.loads(b)["query"] == QUERY for b in bodies)
+
+
+def test_a_store_without_product_rules_gets_carts_another_customer_bought() -> None:
+    customers = [(1, 2), (2, 0), (3, 1), (4, 5), (5, 1)]  # (id, orderCount)
+    bought = {1: [20, 21, 22], 3: [30], 4: [40, 41], 5: [50, 51]}
+    picked = pick_variables("http://bench", client=_pick_server(customers, [], bought))
+    # carts of the customers with two purchases (1, 4, 5), from the second: 4, 5, 1, 4 ...
+    assert picked == [
+        {"customerId": 1, "cart": [40, 41]},
+        {"customerId": 3, "cart": [50, 51]},
+        {"customerId": 4, "cart": [20, 21]},
+        {"customerId": 5, "cart": [40, 41]},
+    ]
+
+
+def test_bench_weights_are_a_variant_every_visitor_gets() -> None:
+    experiment = Experiment.from_env({"RECOGRAPH_VARIANTS": weights_variant("0.4,0.2,0.3,0.1")})
+    variant = experiment.assign(customer_id=17, session_id=None)
+    assert variant is not None
+    assert variant.weights == Weights(cf=0.4, content=0.2, rules=0.3, popularity=0.1)
+    assert experiment.bounds == (10_000,)  # every bucket
+    for wrong in ("1,2,3", "1,-1,0,0", "0,0,0,0", "a,b,c,d"):
+        with pytest.raises(ValueError, match="four numbers >= 0"):
+            weights_variant(wrong)
 
 
 def test_drivers_send_the_bodies_in_turn() -> None:

@@ -68,7 +68,8 @@ query Bench($customerId: Int, $cart: [Int!]!) {
 PICK_QUERY = """
 query Pick($after: String) {
   customers(first: 100, after: $after) {
-    edges { node { id orderCount } } pageInfo { hasNextPage endCursor } }
+    edges { node { id orderCount purchasedProducts { id } } }
+    pageInfo { hasNextPage endCursor } }
   associationRules(first: 100, filter: {level: PRODUCT}) {
     edges { node { antecedentProducts { id } consequentProducts { id } } } }
   products(first: 2, filter: {inStock: true}) { edges { node { id } } } }
@@ -170,6 +171,13 @@ def register(subparsers: Any) -> None:
         dest="paced",
         action="store_false",
         help="skip the open-loop GraphQL runs (--offered)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="CF,CONTENT,RULES,POPULARITY",
+        help="serve every request with these blend weights (an A/B variant with every "
+        "visitor, RECOGRAPH_VARIANTS): what a request costs with every signal on, where a "
+        "build's chosen weights leave some at 0",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.set_defaults(handler=run)
@@ -362,8 +370,9 @@ def pick_variables(
 ) -> list[dict[str, Any]]:
     """The benchmark's request variables, read from the server itself: every customer with an
     order (in id order, at most ``max_customers``; all customers when none has one), each
-    with a cart of two products, the products of the store's product rules in turn (two
-    in-stock products when the store has no such rule)."""
+    with a cart of two products, the products of the store's product rules in turn; when the
+    store has no such rule (a large store whose rules fall under the minimum support), two
+    products the next customer bought, so the carts vary as the customers do (`buyer_carts`)."""
     customers: list[dict[str, Any]] = []
     carts: list[list[int]] = []
     after: str | None = None
@@ -380,9 +389,23 @@ def pick_variables(
             after = connection["pageInfo"]["endCursor"]
     buyers = [c["id"] for c in customers if c["orderCount"] >= 1] or [c["id"] for c in customers]
     buyers = buyers[:max_customers]
+    if len(carts) == 1 and not data["associationRules"]["edges"]:
+        carts = buyer_carts(customers) or carts
     return [
         {"customerId": customer, "cart": carts[i % len(carts)]} for i, customer in enumerate(buyers)
     ]
+
+
+def buyer_carts(customers: list[dict[str, Any]]) -> list[list[int]]:
+    """Carts of two products a customer bought (their first two purchased products), one per
+    customer with two, starting from the second such customer: request ``i`` then carries
+    what another customer bought, not the products its own customer owns."""
+    carts = [
+        [p["id"] for p in c["purchasedProducts"][:2]]
+        for c in customers
+        if len(c["purchasedProducts"]) >= 2
+    ]
+    return carts[1:] + carts[:1]
 
 
 def rule_carts(data: dict[str, Any]) -> list[list[int]]:
@@ -877,6 +900,28 @@ def plot(runs: list[StoreRun], path: Path) -> None:
     plt.close(figure)
 
 
+VARIANTS_VARIABLE = "RECOGRAPH_VARIANTS"
+
+
+def weights_variant(weights: str) -> str:
+    """One A/B variant with every visitor, serving ``weights`` ("cf,content,rules,popularity")
+    as `recograph.online.variants` reads it; ValueError on anything but four numbers ≥ 0."""
+    wrong = ValueError(f"--weights takes four numbers >= 0, not all 0: {weights!r}")
+    try:
+        values = [float(v) for v in weights.split(",")]
+    except ValueError:
+        raise wrong from None
+    if len(values) != 4 or min(values) < 0 or sum(values) <= 0:
+        raise wrong
+    names = ("cf", "content", "rules", "popularity")
+    variant = {
+        "name": "bench-weights",
+        "share": 1.0,
+        "weights": dict(zip(names, values, strict=True)),
+    }
+    return json.dumps([variant])
+
+
 def run(args: argparse.Namespace) -> int:
     from recograph import artifacts
     from recograph.commands.serve import cores
@@ -887,6 +932,9 @@ def run(args: argparse.Namespace) -> int:
         levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
         fractions = _fractions(args.offered)
         workers = cores() if args.workers.strip().lower() == "auto" else int(args.workers)
+        if args.weights is not None:
+            os.environ[VARIANTS_VARIABLE] = weights_variant(args.weights)
+            print(f"every request served with weights {args.weights} ({VARIANTS_VARIABLE})")
     except ValueError as exc:
         logger.error("%s", exc)
         return 2
