@@ -587,7 +587,7 @@ def compute_signals(
         seeds, seed_weights = _content_seeds(profile, context)
         signals.content_seeds = (seeds, seed_weights)
         signals.raw[SignalName.CONTENT] = (
-            content_signal.score_content(snapshot.content, seeds, seed_weights)
+            content_signal.score_seeds(snapshot.content, seeds, seed_weights)
             if seeds.size
             else np.zeros(snapshot.n_items, dtype=np.float32)
         )
