@@ -516,33 +516,37 @@ def _rule_scores(
     only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
     caller has them (`_page_rules`)."""
     page_items = context.items
-    ctx = np.asarray(page_items, dtype=np.int64)
+    n_items = snapshot.n_items
+    # the page's distinct known positions, as `rules.score_rules` would make them
+    ctx = np.array(sorted({p for p in page_items if 0 <= p < n_items}), dtype=np.int64)
     past = profile.items
     past_items = past.tolist()
-    score = np.zeros(snapshot.n_items, dtype=np.float32)
+    score: Scores | None = None  # the first seed set's product scores start it (max(0, s) = s)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, seed_list, discount, fired, purchases in (
-        (past, past_items, HISTORY_RULE_DISCOUNT, None, True),
-        (ctx, page_items, np.float32(1.0), page, False),
+    for seeds, seed_list, discount, fired in (
+        (past, past_items, HISTORY_RULE_DISCOUNT, None),
+        (ctx, page_items, np.float32(1.0), page),
     ):
         if not seed_list:
             continue
-        product = (  # a profile's purchases are distinct catalogue positions already
-            rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
-            if purchases
-            else rules.score_rules(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        )
+        # distinct catalogue positions both: a profile's purchases, the page's made above
+        product = rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
         found = _fired_categories(snapshot, seed_list) if fired is None else fired
         cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
-        if discount != 1.0:  # × 1 is exact: skipped for the page's own seeds
-            np.maximum(score, product.scores * discount, out=score)
+        # × 1 is exact: skipped for the page's own seeds (copied: the evidence keeps them)
+        discounted = product.scores * discount if discount != 1.0 else product.scores
+        if discount != 1.0:
             item_scores *= discount
+        if score is None:
+            score = discounted if discount != 1.0 else discounted.copy()
         else:
-            np.maximum(score, product.scores, out=score)
+            np.maximum(score, discounted, out=score)
         np.maximum(score, item_scores, out=score)
         sources.append(_RuleSource(product, cat, discount))
+    if score is None:
+        score = np.zeros(n_items, dtype=np.float32)
     purchased = tuple(p for p in past_items if p not in page_items)
     evidence = _ReplayedRuleEvidence(
         tuple(sources),
@@ -587,7 +591,7 @@ def compute_signals(
         seeds, seed_weights = _content_seeds(profile, context)
         signals.content_seeds = (seeds, seed_weights)
         signals.raw[SignalName.CONTENT] = (
-            content_signal.score_content(snapshot.content, seeds, seed_weights)
+            content_signal.score_seeds(snapshot.content, seeds, seed_weights)
             if seeds.size
             else np.zeros(snapshot.n_items, dtype=np.float32)
         )

@@ -199,6 +199,19 @@ def test_score_content_sums_the_seed_rows(model: ContentModel) -> None:
     assert score_content(model, []).tolist() == [0.0] * 4
 
 
+def test_score_seeds_is_score_content_of_the_engines_seeds(model: ContentModel) -> None:
+    """The engine's fast path: int64 positions and float32 weights, the same float32 sums
+    bit for bit (an unknown position, -1, still ignored)."""
+    for seeds, weights in (([LAPTOP, SONY], [0.25, 1.0]), ([SONY, -1, BOSE], [0.5, 1.0, 0.25])):
+        fast = content.score_seeds(
+            model, np.array(seeds, dtype=np.int64), np.array(weights, dtype=np.float32)
+        )
+        assert fast.dtype == np.float32
+        assert fast.tolist() == score_content(model, seeds, weights).tolist()
+    empty = content.score_seeds(model, np.zeros(0, np.int64), np.zeros(0, np.float32))
+    assert empty.tolist() == [0.0] * 4
+
+
 def test_score_content_rejects_mismatched_weights(model: ContentModel) -> None:
     with pytest.raises(ValueError, match="one weight per seed"):
         score_content(model, [SONY, BOSE], [1.0])

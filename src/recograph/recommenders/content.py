@@ -610,6 +610,24 @@ def score_content(
     excluded from the result; filtering is the caller's job.
     """
     seeds, weights = _valid_seeds(model, seed_positions, seed_weights)
+    return _seed_rows_sum(model, seeds, weights)
+
+
+def score_seeds(
+    model: ContentModel, seeds: npt.NDArray[np.int64], weights: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.float32]:
+    """`score_content` of the engine's seeds (int64 positions below ``n_items``, one weight
+    each): the same values with one check, not the conversions a request would pay for."""
+    known = seeds >= 0  # negative positions (unknown ids) are ignored, as `score_content` does
+    if not known.all():
+        seeds, weights = seeds[known], weights[known]
+    return _seed_rows_sum(model, seeds, weights.astype(np.float64))
+
+
+def _seed_rows_sum(
+    model: ContentModel, seeds: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
+    """The weighted sum of the valid ``seeds``' similarity rows, as float32."""
     dense = model.dense_similarity
     if dense is None or seeds.size == 0:
         return weighted_row_sum(model.similarity, seeds, weights).astype(np.float32)

@@ -131,10 +131,11 @@ class RuleSet(ArrayCoded):
         return np.diff(self.antecedent_indptr)
 
     @functools.cached_property
-    def no_places(self) -> npt.NDArray[np.int64]:
+    def no_places(self) -> npt.NDArray[np.int32]:
         """Per item, the place past the last rule (`MetricRanking`): what `best_of_fired`
-        starts from, copied (made once, read-only)."""
-        return read_only(np.full(self.n_items, len(self), dtype=np.int64))
+        starts from, copied (made once, read-only). int32 as `MetricRanking.rank`: ufunc.at
+        takes its fast path only when the array and the values share a dtype."""
+        return read_only(np.full(self.n_items, len(self), dtype=np.int32))
 
     @functools.cached_property
     def single_consequent(self) -> bool:
@@ -1010,7 +1011,9 @@ def best_of_fired(
         entries, owner = row_entries(rules.consequent_indptr, fired)
         items, rule_ids = rules.consequent_indices[entries], fired[owner]
     place = rules.no_places.copy()
-    np.minimum.at(place, items, ranking.rank[rule_ids])
+    # int32 places and ranks, intp item indices: ufunc.at's fast path (about 15x its
+    # casting path on a request's hundred-odd fired rules)
+    np.minimum.at(place, items.astype(np.intp), ranking.rank[rule_ids])
     place[context] = no_rule
     return RuleScores(ranking.value_at[place], ranking.rule_at[place])
 
