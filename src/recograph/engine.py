@@ -2027,9 +2027,9 @@ def _cf_on_candidates(
         served, model = snapshot.served_cf_model(name)
         support = found[served][1]
         if support is None:
-            raw = model.score_at(request, scored)
-            peak = raw.max() if raw.size else np.float32(0)
             score_at = _score_at(model, request)
+            raw = score_at(scored)  # kept: `_mixed` below asks for the same positions
+            peak = raw.max() if raw.size else np.float32(0)
         else:
             peak = np.float32(support[1].astype(np.float32).max()) if support[1].size else 0
             score_at = _values_at(support)
@@ -2042,7 +2042,22 @@ def _cf_on_candidates(
 
 
 def _score_at(model: CFModel, request: CFProfile) -> Callable[[Positions], Scores]:
-    return lambda positions: model.score_at(request, positions)
+    """``model.score_at`` for this request's customer, asked several times a request: by the
+    model's ``scorer`` where it has one (its per-customer part, SVD's user vector, made
+    once), and the last answer kept for the same positions asked again (the model's peak,
+    then the mix at them)."""
+    scorer = getattr(model, "scorer", None)
+    score: Callable[[Positions], Scores] = (
+        scorer(request) if scorer is not None else lambda p: model.score_at(request, p)
+    )
+    last: list[tuple[Positions, Scores]] = []
+
+    def at(positions: Positions) -> Scores:
+        if not last or last[0][0] is not positions:
+            last[:] = [(positions, score(positions))]
+        return last[0][1]
+
+    return at
 
 
 def _values_at(
