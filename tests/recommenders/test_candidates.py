@@ -463,3 +463,34 @@ def test_bench_ranking_pairs_ndcg_of_both_rankings_per_customer(tiny: ModelSnaps
         assert (row.difference, row.difference_se, row.top10_overlap) == (0.0, 0.0, 1.0)
         assert row.two_stage_ndcg == row.full_ndcg
         assert 0.0 <= row.full_ndcg <= 1.0
+
+
+def test_estimate_in_categories_sums_each_signal_on_its_support_as_the_lookups_do(
+    tiny: ModelSnapshot,
+) -> None:
+    # The terms taken on each support and summed per product equal `_partial`'s lookups over
+    # the supports' union, bit for bit, with the estimate's CF signal or another in its place.
+    from recograph.engine import Weights, _Estimate
+
+    rng = np.random.default_rng(11)
+    n = tiny.n_items
+    category = tiny.catalogue.category
+
+    def signal(size: int) -> stage.Sparse:
+        positions = np.sort(rng.choice(n, size, replace=False)).astype(np.int64)
+        return stage.Sparse(positions, rng.random(size) / 7 + 0.01)
+
+    strength = rng.random(tiny.catalogue.n_categories).astype(np.float32)
+    weights = Weights(cf=0.4, content=0.2, rules=0.3, popularity=0.1)
+    wanted = np.unique(category[[0, 3, n - 1]]).astype(np.int64)
+    heads = np.asarray([0], dtype=np.int64)
+    for size in (1, n // 2, n):
+        estimate = _Estimate(tiny, weights, signal(size), signal(max(1, size - 1)), strength)
+        other = signal(n // 3 + 1)
+        for cf in (None, other):
+            got = estimate.in_categories(wanted, heads, cf)
+            used = estimate.cf if cf is None else cf
+            expected = estimate._in_categories_by_lookup(wanted, heads, (used, estimate.content))
+            assert got.positions.tolist() == expected.positions.tolist()
+            assert got.values.tobytes() == expected.values.tobytes()
+            assert got.positions.size > 0
