@@ -1742,8 +1742,9 @@ def _score_candidates(
         # category a category rule ranks by popularity) ...
         order = np.argsort(-category_strength[recommended], kind="stable")
         wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
+        wanted_rows = wanted.tolist()
         # each product is in one category's row: sorted, the rows are distinct
-        heads = np.sort(stage.joined(lists.category_heads, wanted.tolist()))
+        heads = np.sort(stage.joined(lists.category_heads, wanted_rows))
         parts.append(heads)
         # ... and a product of one that CF or content also scores can beat its best sellers
         # on the sum: the best of the two supports there by an estimate of that sum.
@@ -1753,13 +1754,13 @@ def _score_candidates(
             # customer's best are listed: its best among the categories' stored best
             # sellers (which a category rule ranks first) are scored here, and the best of
             # them by the estimate of the blend join (CF alone would not order them).
-            deep = stage.union([stage.rows_of(lists.category_popular, wanted)])
+            deep = np.sort(stage.joined(lists.category_rows, wanted_rows))  # distinct, as heads
             in_lists = estimate.in_categories(wanted, heads, stage.Sparse(deep, cf_mix.at(deep)))
             parts.append(in_lists.best_shown(stage.DENSE_CATEGORY_LIMIT, dropped))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
     if category is not None:
-        parts.append(stage.rows_of(lists.category_popular, [category]))
+        parts.append(lists.category_rows[category])
     else:
         parts.append(lists.trending if signals.trending else lists.popular)
     if request.categories is not None:

@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recograph.core.codec import pattern_matrix
+from recograph.core.codec import pattern_matrix, read_only
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
@@ -134,11 +134,17 @@ class CandidateLists:
     trending_max: float
 
     @cached_property
+    def category_rows(self) -> tuple[Positions, ...]:
+        """`category_popular`'s rows (each category's best sellers, best first), one array
+        each: made once per snapshot, so a request joins a few of them instead of gathering
+        CSR rows."""
+        return row_arrays(self.category_popular)
+
+    @cached_property
     def category_heads(self) -> tuple[Positions, ...]:
-        """Per category, its ``RULE_CATEGORY_HEAD`` best sellers (`category_popular`'s row
-        heads) as one array each: made once per snapshot, so a request joins a few of them
-        instead of gathering CSR rows."""
-        return row_arrays(self.category_popular, RULE_CATEGORY_HEAD)
+        """Per category, its ``RULE_CATEGORY_HEAD`` best sellers (`category_rows`' heads,
+        views of them)."""
+        return tuple(row[:RULE_CATEGORY_HEAD] for row in self.category_rows)
 
     @cached_property
     def category_promoted_rows(self) -> tuple[Positions, ...]:
@@ -147,7 +153,7 @@ class CandidateLists:
 
     def make_row_arrays(self) -> None:
         """Make the cached row arrays now (the snapshot does at load)."""
-        _ = self.category_heads, self.category_promoted_rows
+        _ = self.category_rows, self.category_heads, self.category_promoted_rows
 
     def to_arrays(self, prefix: str = "candidates.") -> dict[str, npt.NDArray[Any]]:
         arrays: dict[str, npt.NDArray[Any]] = {
@@ -395,7 +401,7 @@ def row_arrays(matrix: sp.csr_matrix, head: int | None = None) -> tuple[Position
     """Each CSR row of ``matrix`` (a list, best first) as its own int64 array; with ``head``,
     only its first ``head``."""
     indptr = matrix.indptr.tolist()
-    indices = np.asarray(matrix.indices, dtype=np.int64)
+    indices = read_only(np.array(matrix.indices, dtype=np.int64))  # shared by every request
     return tuple(
         indices[start : stop if head is None else min(stop, start + head)]
         for start, stop in itertools.pairwise(indptr)
