@@ -2063,7 +2063,7 @@ def _cf_on_candidates(
             continue
         user = profile.user
         if user is not None and user < lists[served].shape[0]:
-            brings.append(stage.rows_of(lists[served], [user]))
+            brings.append(stage.row_of(lists[served], user))
         if not profile.exact:
             known = found.get("item_knn")
             knn = known[1] if known is not None else None
@@ -2073,7 +2073,10 @@ def _cf_on_candidates(
     dense = len(supports) < len(found)
     brought = stage.union(brings) if dense or len(brings) != 1 else brings[0]
     # A sparse model brings part of its support: without a dense one, the supports hold all.
-    scored = stage.union([brought, *supports]) if dense or len(supports) != 1 else supports[0]
+    if not supports:  # dense models only: ``brought`` is their lists' union already
+        scored = brought
+    else:
+        scored = stage.union([brought, *supports]) if dense or len(supports) > 1 else supports[0]
     parts = []
     for name, weight in models:
         served, model = snapshot.served_cf_model(name)

@@ -442,6 +442,10 @@ def test_row_arrays_are_the_csr_rows_or_their_heads() -> None:
     assert [r.tolist() for r in stage.row_arrays(matrix, 3)] == [[1, 4], [], [2, 3, 0]]
     assert stage.joined(stage.row_arrays(matrix), [2, 0]).tolist() == [2, 3, 0, 5, 1, 4]
     assert stage.joined(stage.row_arrays(matrix), []).tolist() == []
+    # one row read as a slice: what `rows_of` gathers for that row alone
+    for row in range(matrix.shape[0]):
+        assert stage.row_of(matrix, row).tolist() == stage.rows_of(matrix, [row]).tolist()
+        assert stage.row_of(matrix, row).dtype == np.int64
 
 
 def test_bench_ranking_pairs_ndcg_of_both_rankings_per_customer(tiny: ModelSnapshot) -> None:

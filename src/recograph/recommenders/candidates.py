@@ -397,6 +397,13 @@ def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None)
     return np.asarray(matrix.indices[entries], dtype=np.int64)
 
 
+def row_of(matrix: sp.csr_matrix, row: int) -> Positions:
+    """The positions listed in one CSR ``row`` of ``matrix`` (`rows_of` of that row alone,
+    read as a slice: a request's one customer list)."""
+    indptr = matrix.indptr
+    return np.asarray(matrix.indices[indptr[row] : indptr[row + 1]], dtype=np.int64)
+
+
 def row_arrays(matrix: sp.csr_matrix, head: int | None = None) -> tuple[Positions, ...]:
     """Each CSR row of ``matrix`` (a list, best first) as its own int64 array; with ``head``,
     only its first ``head``."""
