@@ -1915,7 +1915,6 @@ class _Estimate:
         positions, partial = stage.summed_by_position(
             np.concatenate([p for p, _ in inside]),
             np.concatenate([t for _, t in inside]),
-            self.snapshot.n_items,
         )
         estimate = self._completed(positions, partial)
         kept = estimate > 0

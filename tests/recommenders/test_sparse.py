@@ -79,9 +79,7 @@ def test_row_sum_support_is_the_weighted_row_sum_where_positive_bit_for_bit() ->
 
 
 def test_summed_by_position_adds_each_positions_terms_as_a_dense_vector_would() -> None:
-    positions, sums = summed_by_position(
-        np.array([7, 2, 7, 0]), np.array([0.5, 1.0, 0.25, 3.0]), 10
-    )
+    positions, sums = summed_by_position(np.array([7, 2, 7, 0]), np.array([0.5, 1.0, 0.25, 3.0]))
     assert positions.tolist() == [0, 2, 7]
     assert sums.tolist() == [3.0, 1.0, 0.75]
     # Bit for bit: parts added in turn into a zeroed vector (a term per part and position),
@@ -93,10 +91,10 @@ def test_summed_by_position_adds_each_positions_terms_as_a_dense_vector_would() 
         dense = np.zeros(50, dtype=np.float64)
         for part, term in zip(parts, terms, strict=True):
             dense[part] += term
-        positions, sums = summed_by_position(np.concatenate(parts), np.concatenate(terms), 50)
+        positions, sums = summed_by_position(np.concatenate(parts), np.concatenate(terms))
         np.testing.assert_array_equal(positions, np.unique(np.concatenate(parts)))
         assert sums.tobytes() == dense[positions].tobytes()
-    empty = summed_by_position(np.zeros(0, dtype=np.int64), np.zeros(0), 50)
+    empty = summed_by_position(np.zeros(0, dtype=np.int64), np.zeros(0))
     assert empty[0].size == 0
     assert empty[1].size == 0
 
