@@ -1746,8 +1746,9 @@ def _score_candidates(
         # category a category rule ranks by popularity) ...
         order = np.argsort(-category_strength[recommended], kind="stable")
         wanted = np.sort(recommended[order][: stage.MAX_RULE_CATEGORIES])
+        wanted_rows = wanted.tolist()
         # each product is in one category's row: sorted, the rows are distinct
-        heads = np.sort(stage.joined(lists.category_heads, wanted.tolist()))
+        heads = np.sort(stage.joined(lists.category_heads, wanted_rows))
         parts.append(heads)
         # ... and a product of one that CF or content also scores can beat its best sellers
         # on the sum: the best of the two supports there by an estimate of that sum.
@@ -1757,14 +1758,13 @@ def _score_candidates(
             # customer's best are listed: its best among the categories' stored best
             # sellers (which a category rule ranks first) are scored here, and the best of
             # them by the estimate of the blend join (CF alone would not order them).
-            deep = stage.union([stage.rows_of(lists.category_popular, wanted)])
-            in_lists = replace(estimate, cf=stage.Sparse(deep, cf_mix.at(deep)))
-            deep_limit = stage.DENSE_CATEGORY_LIMIT
-            parts.append(in_lists.in_categories(wanted, heads).best_shown(deep_limit, dropped))
+            deep = np.sort(stage.joined(lists.category_rows, wanted_rows))  # distinct, as heads
+            in_lists = estimate.in_categories(wanted, heads, stage.Sparse(deep, cf_mix.at(deep)))
+            parts.append(in_lists.best_shown(stage.DENSE_CATEGORY_LIMIT, dropped))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
     if category is not None:
-        parts.append(stage.rows_of(lists.category_popular, [category]))
+        parts.append(lists.category_rows[category])
     else:
         parts.append(lists.trending if signals.trending else lists.popular)
     if request.categories is not None:
@@ -1861,6 +1861,8 @@ class _Estimate:
     cf: stage.Sparse
     content: stage.Sparse
     strength: Scores
+    # per request: the content part `in_categories` makes once for both its calls
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _partial(self, positions: Positions) -> stage.Values:
         """The estimate's CF and content part at ``positions``: each signal (at a positive
@@ -1891,18 +1893,67 @@ class _Estimate:
             estimate += weights.popularity * popular
         return estimate
 
-    def in_categories(self, wanted: Positions, heads: Positions) -> stage.Sparse:
+    def in_categories(
+        self, wanted: Positions, heads: Positions, cf: stage.Sparse | None = None
+    ) -> stage.Sparse:
         """The CF and content supports inside the ``wanted`` categories (those the rules
         recommend) but outside their ``heads`` (candidates already), valued by the estimate:
         where a category's products sell alike (a category rule scores them alike) a small
-        CF or content score decides, and neither signal alone orders them across categories."""
+        CF or content score decides, and neither signal alone orders them across categories.
+        ``cf``: another CF signal in the estimate's place (a dense model at the categories'
+        best sellers); the content part, the same for both, is made once.
+
+        Each signal's term is taken on its own support (no lookup) and the terms summed per
+        product in `_partial`'s order (0, CF, content: the same additions); a signal whose
+        maximum is not positive takes `_partial`'s lookups (0 ÷ 0 there reaches every
+        product)."""
+        signals = (self.cf if cf is None else cf, self.content)
+        if not all(s.values.size == 0 or s.values.max() > 0 for s in signals):
+            return self._in_categories_by_lookup(wanted, heads, signals)
+        key = (wanted, heads)
+        made = self.memo.get("content")
+        if made is None or made[0] is not wanted or made[1] is not heads:  # the same arrays
+            made = (wanted, heads, self._terms_inside(self.content, self.weights.content, key))
+            self.memo["content"] = made
+        inside = (self._terms_inside(signals[0], self.weights.cf, key), made[2])
+        positions, partial = stage.summed_by_position(
+            np.concatenate([p for p, _ in inside]),
+            np.concatenate([t for _, t in inside]),
+        )
+        estimate = self._completed(positions, partial)
+        kept = estimate > 0
+        return stage.Sparse(positions[kept], estimate[kept])
+
+    def _terms_inside(
+        self, signal: stage.Sparse, weight: float, key: tuple[Positions, Positions]
+    ) -> tuple[Positions, stage.Values]:
+        """``signal``'s support inside the ``key`` categories and outside their heads, with
+        its `_partial` term there (weight × value ÷ the support's maximum; 0 at weight 0)."""
+        wanted, heads = key
+        positions = signal.positions
+        if positions.size == 0:
+            return positions, np.zeros(0, dtype=np.float64)
+        chosen = np.zeros(self.snapshot.catalogue.n_categories, dtype=np.bool_)
+        chosen[wanted] = True
+        keep = chosen[self.snapshot.catalogue.category[positions]]
+        keep &= ~stage.member(heads, positions)
+        values = np.asarray(signal.values[keep], dtype=np.float64)
+        if weight > 0:
+            return positions[keep], weight * values / signal.values.max()
+        return positions[keep], np.zeros(len(values), dtype=np.float64)
+
+    def _in_categories_by_lookup(
+        self, wanted: Positions, heads: Positions, signals: tuple[stage.Sparse, stage.Sparse]
+    ) -> stage.Sparse:
+        """`in_categories` by `_partial`'s lookups over the supports' union."""
+        estimate_with = self if signals[0] is self.cf else replace(self, cf=signals[0])
         category = self.snapshot.catalogue.category
         chosen = np.zeros(self.snapshot.catalogue.n_categories, dtype=np.bool_)
         chosen[wanted] = True
-        inside = [s.positions[chosen[category[s.positions]]] for s in (self.cf, self.content)]
+        inside = [s.positions[chosen[category[s.positions]]] for s in signals]
         positions = stage.union(inside)
         positions = positions[~stage.member(heads, positions)]
-        estimate = self._completed(positions, self._partial(positions))
+        estimate = estimate_with._completed(positions, estimate_with._partial(positions))
         kept = estimate > 0
         return stage.Sparse(positions[kept], estimate[kept])
 
@@ -2015,7 +2066,7 @@ def _cf_on_candidates(
             continue
         user = profile.user
         if user is not None and user < lists[served].shape[0]:
-            brings.append(stage.rows_of(lists[served], [user]))
+            brings.append(stage.row_of(lists[served], user))
         if not profile.exact:
             known = found.get("item_knn")
             knn = known[1] if known is not None else None
@@ -2025,15 +2076,18 @@ def _cf_on_candidates(
     dense = len(supports) < len(found)
     brought = stage.union(brings) if dense or len(brings) != 1 else brings[0]
     # A sparse model brings part of its support: without a dense one, the supports hold all.
-    scored = stage.union([brought, *supports]) if dense or len(supports) != 1 else supports[0]
+    if not supports:  # dense models only: ``brought`` is their lists' union already
+        scored = brought
+    else:
+        scored = stage.union([brought, *supports]) if dense or len(supports) > 1 else supports[0]
     parts = []
     for name, weight in models:
         served, model = snapshot.served_cf_model(name)
         support = found[served][1]
         if support is None:
-            raw = model.score_at(request, scored)
-            peak = raw.max() if raw.size else np.float32(0)
             score_at = _score_at(model, request)
+            raw = score_at(scored)  # kept: `_mixed` below asks for the same positions
+            peak = raw.max() if raw.size else np.float32(0)
         else:
             peak = np.float32(support[1].astype(np.float32).max()) if support[1].size else 0
             score_at = _values_at(support)
@@ -2046,7 +2100,22 @@ def _cf_on_candidates(
 
 
 def _score_at(model: CFModel, request: CFProfile) -> Callable[[Positions], Scores]:
-    return lambda positions: model.score_at(request, positions)
+    """``model.score_at`` for this request's customer, asked several times a request: by the
+    model's ``scorer`` where it has one (its per-customer part, SVD's user vector, made
+    once), and the last answer kept for the same positions asked again (the model's peak,
+    then the mix at them)."""
+    scorer = getattr(model, "scorer", None)
+    score: Callable[[Positions], Scores] = (
+        scorer(request) if scorer is not None else lambda p: model.score_at(request, p)
+    )
+    last: list[tuple[Positions, Scores]] = []
+
+    def at(positions: Positions) -> Scores:
+        if not last or last[0][0] is not positions:
+            last[:] = [(positions, score(positions))]
+        return last[0][1]
+
+    return at
 
 
 def _values_at(

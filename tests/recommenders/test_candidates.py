@@ -220,9 +220,15 @@ def test_dense_models_score_candidates_as_they_score_the_catalogue(tiny: ModelSn
             items = np.asarray(matrix.indices[span], dtype=np.int64)
             profile = CFProfile(items, matrix.data[span], user, True, matrix)
             full = _dense_scores(tiny, name, user)
+            # a dense model's scorer (its per-customer part made once) answers alike, asked
+            # again and again
+            scorer = getattr(model, "scorer", None)
+            once = scorer(profile) if scorer is not None else None
             for positions in ([0], [6, 1], list(range(tiny.n_items))):
                 asked = np.asarray(positions, dtype=np.int64)
                 assert model.score_at(profile, asked).tolist() == full[asked].tolist(), name
+                if once is not None:
+                    assert once(asked).tolist() == full[asked].tolist(), name
 
 
 def test_candidates_hold_what_full_scoring_ranks_top(tiny: ModelSnapshot) -> None:
@@ -436,6 +442,10 @@ def test_row_arrays_are_the_csr_rows_or_their_heads() -> None:
     assert [r.tolist() for r in stage.row_arrays(matrix, 3)] == [[1, 4], [], [2, 3, 0]]
     assert stage.joined(stage.row_arrays(matrix), [2, 0]).tolist() == [2, 3, 0, 5, 1, 4]
     assert stage.joined(stage.row_arrays(matrix), []).tolist() == []
+    # one row read as a slice: what `rows_of` gathers for that row alone
+    for row in range(matrix.shape[0]):
+        assert stage.row_of(matrix, row).tolist() == stage.rows_of(matrix, [row]).tolist()
+        assert stage.row_of(matrix, row).dtype == np.int64
 
 
 def test_bench_ranking_pairs_ndcg_of_both_rankings_per_customer(tiny: ModelSnapshot) -> None:
@@ -457,3 +467,34 @@ def test_bench_ranking_pairs_ndcg_of_both_rankings_per_customer(tiny: ModelSnaps
         assert (row.difference, row.difference_se, row.top10_overlap) == (0.0, 0.0, 1.0)
         assert row.two_stage_ndcg == row.full_ndcg
         assert 0.0 <= row.full_ndcg <= 1.0
+
+
+def test_estimate_in_categories_sums_each_signal_on_its_support_as_the_lookups_do(
+    tiny: ModelSnapshot,
+) -> None:
+    # The terms taken on each support and summed per product equal `_partial`'s lookups over
+    # the supports' union, bit for bit, with the estimate's CF signal or another in its place.
+    from recograph.engine import Weights, _Estimate
+
+    rng = np.random.default_rng(11)
+    n = tiny.n_items
+    category = tiny.catalogue.category
+
+    def signal(size: int) -> stage.Sparse:
+        positions = np.sort(rng.choice(n, size, replace=False)).astype(np.int64)
+        return stage.Sparse(positions, rng.random(size) / 7 + 0.01)
+
+    strength = rng.random(tiny.catalogue.n_categories).astype(np.float32)
+    weights = Weights(cf=0.4, content=0.2, rules=0.3, popularity=0.1)
+    wanted = np.unique(category[[0, 3, n - 1]]).astype(np.int64)
+    heads = np.asarray([0], dtype=np.int64)
+    for size in (1, n // 2, n):
+        estimate = _Estimate(tiny, weights, signal(size), signal(max(1, size - 1)), strength)
+        other = signal(n // 3 + 1)
+        for cf in (None, other):
+            got = estimate.in_categories(wanted, heads, cf)
+            used = estimate.cf if cf is None else cf
+            expected = estimate._in_categories_by_lookup(wanted, heads, (used, estimate.content))
+            assert got.positions.tolist() == expected.positions.tolist()
+            assert got.values.tobytes() == expected.values.tobytes()
+            assert got.positions.size > 0

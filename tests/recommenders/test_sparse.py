@@ -12,6 +12,7 @@ from recograph.recommenders.sparse import (
     distinct_counts,
     row_sum_support,
     slots,
+    summed_by_position,
     weighted_row_sum,
 )
 
@@ -73,6 +74,27 @@ def test_row_sum_support_is_the_weighted_row_sum_where_positive_bit_for_bit() ->
         np.testing.assert_array_equal(positions, np.flatnonzero(dense > 0))
         assert sums.tobytes() == dense[positions].tobytes()
     empty = row_sum_support(matrix, np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert empty[0].size == 0
+    assert empty[1].size == 0
+
+
+def test_summed_by_position_adds_each_positions_terms_as_a_dense_vector_would() -> None:
+    positions, sums = summed_by_position(np.array([7, 2, 7, 0]), np.array([0.5, 1.0, 0.25, 3.0]))
+    assert positions.tolist() == [0, 2, 7]
+    assert sums.tolist() == [3.0, 1.0, 0.75]
+    # Bit for bit: parts added in turn into a zeroed vector (a term per part and position),
+    # where the order of the additions shows in the last bits.
+    rng = np.random.default_rng(7)
+    for size in (1, 5, 30):
+        parts = [np.sort(rng.choice(50, size, replace=False)) for _ in range(3)]
+        terms = [rng.random(size) / 3 for _ in parts]
+        dense = np.zeros(50, dtype=np.float64)
+        for part, term in zip(parts, terms, strict=True):
+            dense[part] += term
+        positions, sums = summed_by_position(np.concatenate(parts), np.concatenate(terms))
+        np.testing.assert_array_equal(positions, np.unique(np.concatenate(parts)))
+        assert sums.tobytes() == dense[positions].tobytes()
+    empty = summed_by_position(np.zeros(0, dtype=np.int64), np.zeros(0))
     assert empty[0].size == 0
     assert empty[1].size == 0
 

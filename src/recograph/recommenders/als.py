@@ -11,7 +11,7 @@ fold-in of their row: a customer scores the same by position or by history.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -82,11 +82,17 @@ class ALSModel(ArrayCoded):
 
     def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
         """`score` at ``positions``: the stored or folded-in vector · their factors only."""
+        return self.scorer(profile)(positions)
+
+    def scorer(self, profile: CFProfile) -> Callable[[Positions], FloatVector]:
+        """`score_at` for one customer, the vector found (or folded in) once: two-stage
+        ranking scores a customer at several sets of products per request."""
         if profile.exact and profile.user is not None:
             vector = self.user_factors[profile.user]
         else:
             vector = _fold_in(self, profile.items, profile.values)
-        return row_dots(self.item_factors, vector, positions)
+        factors = self.item_factors
+        return lambda positions: row_dots(factors, vector, positions)
 
     def support(self, profile: CFProfile) -> None:
         """Dense: every product has a score (the candidates are stored per customer)."""

@@ -50,12 +50,15 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recograph.core.codec import pattern_matrix
+from recograph.core.codec import pattern_matrix, read_only
 from recograph.recommenders.popularity import Popularity
 from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
 from recograph.recommenders.sparse import distinct, distinct_counts, row_entries, row_sum_support
 from recograph.recommenders.sparse import slots as slots  # noqa: PLC0414 (re-export)
+from recograph.recommenders.sparse import (
+    summed_by_position as summed_by_position,  # noqa: PLC0414 (re-export)
+)
 from recograph.recommenders.sparse import values_at as values_at  # noqa: PLC0414 (re-export)
 
 Positions = npt.NDArray[np.int64]
@@ -131,11 +134,17 @@ class CandidateLists:
     trending_max: float
 
     @cached_property
+    def category_rows(self) -> tuple[Positions, ...]:
+        """`category_popular`'s rows (each category's best sellers, best first), one array
+        each: made once per snapshot, so a request joins a few of them instead of gathering
+        CSR rows."""
+        return row_arrays(self.category_popular)
+
+    @cached_property
     def category_heads(self) -> tuple[Positions, ...]:
-        """Per category, its ``RULE_CATEGORY_HEAD`` best sellers (`category_popular`'s row
-        heads) as one array each: made once per snapshot, so a request joins a few of them
-        instead of gathering CSR rows."""
-        return row_arrays(self.category_popular, RULE_CATEGORY_HEAD)
+        """Per category, its ``RULE_CATEGORY_HEAD`` best sellers (`category_rows`' heads,
+        views of them)."""
+        return tuple(row[:RULE_CATEGORY_HEAD] for row in self.category_rows)
 
     @cached_property
     def category_promoted_rows(self) -> tuple[Positions, ...]:
@@ -144,7 +153,7 @@ class CandidateLists:
 
     def make_row_arrays(self) -> None:
         """Make the cached row arrays now (the snapshot does at load)."""
-        _ = self.category_heads, self.category_promoted_rows
+        _ = self.category_rows, self.category_heads, self.category_promoted_rows
 
     def to_arrays(self, prefix: str = "candidates.") -> dict[str, npt.NDArray[Any]]:
         arrays: dict[str, npt.NDArray[Any]] = {
@@ -388,11 +397,18 @@ def rows_of(matrix: sp.csr_matrix, rows: npt.ArrayLike, head: int | None = None)
     return np.asarray(matrix.indices[entries], dtype=np.int64)
 
 
+def row_of(matrix: sp.csr_matrix, row: int) -> Positions:
+    """The positions listed in one CSR ``row`` of ``matrix`` (`rows_of` of that row alone,
+    read as a slice: a request's one customer list)."""
+    indptr = matrix.indptr
+    return np.asarray(matrix.indices[indptr[row] : indptr[row + 1]], dtype=np.int64)
+
+
 def row_arrays(matrix: sp.csr_matrix, head: int | None = None) -> tuple[Positions, ...]:
     """Each CSR row of ``matrix`` (a list, best first) as its own int64 array; with ``head``,
     only its first ``head``."""
     indptr = matrix.indptr.tolist()
-    indices = np.asarray(matrix.indices, dtype=np.int64)
+    indices = read_only(np.array(matrix.indices, dtype=np.int64))  # shared by every request
     return tuple(
         indices[start : stop if head is None else min(stop, start + head)]
         for start, stop in itertools.pairwise(indptr)

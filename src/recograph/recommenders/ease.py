@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,15 +64,25 @@ class EASEModel(ArrayCoded):
     def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
         """`score` at ``positions``: the history row × those columns of B only (the same
         float32 additions, product after product, as the whole row)."""
+        return self.scorer(profile)(positions)
+
+    def scorer(self, profile: CFProfile) -> Callable[[Positions], FloatVector]:
+        """`score_at` for one customer, the history row made once: two-stage ranking scores
+        a customer at several sets of products per request."""
         items = profile.items
         if items.size == 0:
-            return np.zeros(len(positions), dtype=np.float32)
+            return lambda positions: np.zeros(len(positions), dtype=np.float32)
         row = sp.csr_matrix(
             (profile.values, np.arange(items.size), np.array([0, items.size])),
             shape=(1, items.size),
         )
-        columns = self.weights[np.ix_(items, np.asarray(positions, dtype=np.int64))]
-        return np.asarray(row @ columns, dtype=np.float32).ravel()
+        weights = self.weights
+
+        def at(positions: Positions) -> FloatVector:
+            columns = weights[np.ix_(items, np.asarray(positions, dtype=np.int64))]
+            return np.asarray(row @ columns, dtype=np.float32).ravel()
+
+        return at
 
     def support(self, profile: CFProfile) -> None:
         """Dense: every product has a score (the candidates are stored per customer)."""

@@ -132,6 +132,24 @@ def row_sum_support(
     return ordered[first][keep].astype(np.int64), sums[keep]
 
 
+def summed_by_position(
+    positions: npt.NDArray[np.integer[Any]], terms: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The distinct ``positions``, ascending, each with the sum of its ``terms`` from 0 in
+    their given order: what adding each part's terms into a zeroed float64 vector in turn
+    holds there (the same additions in the same order), by one stable sort instead of a
+    lookup per part. Made for a few parts, each ascending, one after another: numpy's stable
+    sort (a merge of runs) merges them in a pass, several times faster there than
+    `_stable_order`'s keys (700 positions in two parts: 5 vs 43 µs)."""
+    if len(positions) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    order = positions.argsort(kind="stable")
+    ordered = positions[order]
+    first = _run_starts(ordered)
+    sums = np.bincount(first.cumsum() - 1, weights=terms[order])
+    return ordered[first].astype(np.int64), np.asarray(sums, dtype=np.float64)
+
+
 def _stable_order(values: npt.NDArray[np.integer[Any]], bound: int) -> npt.NDArray[np.int64]:
     """``values.argsort(kind="stable")`` of integers in [0, ``bound``), by one plain sort of
     the distinct keys (value, index): numpy's stable argsort of int32 is a merge sort, about

@@ -8,7 +8,7 @@ needed online.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -55,10 +55,16 @@ class SVDModel(ArrayCoded):
 
     def score_at(self, profile: CFProfile, positions: Positions) -> FloatVector:
         """`score` at ``positions``: the same user vector, dotted with their factors only."""
+        return self.scorer(profile)(positions)
+
+    def scorer(self, profile: CFProfile) -> Callable[[Positions], FloatVector]:
+        """`score_at` for one customer, the user vector made once: two-stage ranking scores
+        a customer at several sets of products per request."""
         if profile.items.size == 0:
-            return np.zeros(len(positions), dtype=np.float32)
-        user_vector = profile.values @ self.item_factors[profile.items]
-        return row_dots(self.item_factors, user_vector, positions)
+            return _no_scores
+        factors = self.item_factors
+        user_vector = profile.values @ factors[profile.items]
+        return lambda positions: row_dots(factors, user_vector, positions)
 
     def support(self, profile: CFProfile) -> None:
         """Dense: every product has a score (the candidates are stored per customer)."""
@@ -78,6 +84,11 @@ class SVDModel(ArrayCoded):
         figures = shown @ factors[profile.items].T  # shown × history
         terms = figures * profile.values.astype(np.float64)
         return largest_terms(profile.items, terms, figures, "latent similarity")
+
+
+def _no_scores(positions: Positions) -> FloatVector:
+    """An empty history's scores: 0 at every product."""
+    return np.zeros(len(positions), dtype=np.float32)
 
 
 def fit_svd(X: Any, n_factors: int = 50, seed: int = 0, n_iter: int = 5) -> SVDModel:
