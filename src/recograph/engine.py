@@ -268,24 +268,32 @@ class _ReplayedRuleEvidence:
         return [self._best(item) for item in items]
 
     def _best(self, item: int) -> tuple[bool, int, int]:
+        """One item's rule. A source's product or category score that is not positive is
+        skipped before its float32 steps: × a discount and a share (positive) it could not
+        beat the best so far (never below 0), so the winner is the same."""
         score = np.float32(0.0)
         best_product = best_category = -1
         from_category = False
-        category = int(self.category_of[item])
-        share = self.category_share[item]
+        category = self.category_of[item]
+        share = None
         for source in self.sources:
-            product = source.product.scores[item] * source.discount
-            if product > score:
-                score, best_product, from_category = (
-                    product,
-                    int(source.product.best_rule[item]),
-                    False,
-                )
-            by_category = source.category.scores[category] * share * CATEGORY_RULE_DISCOUNT
-            by_category = by_category * source.discount
-            if by_category > score:
-                score, from_category = by_category, True
-                best_category = int(source.category.best_rule[category])
+            product = source.product.scores[item]
+            if product > 0:
+                product = product * source.discount
+                if product > score:
+                    score, best_product, from_category = (
+                        product,
+                        int(source.product.best_rule[item]),
+                        False,
+                    )
+            by_category = source.category.scores[category]
+            if by_category > 0:
+                share = self.category_share[item] if share is None else share
+                by_category = by_category * share * CATEGORY_RULE_DISCOUNT
+                by_category = by_category * source.discount
+                if by_category > score:
+                    score, from_category = by_category, True
+                    best_category = int(source.category.best_rule[category])
         return from_category, best_category, best_product
 
 
@@ -1139,7 +1147,7 @@ def explain(
             said = snapshot.wording.product_rules[product_rule]
             return Reason(
                 ReasonKind.BOUGHT_TOGETHER,
-                f"Bought together with {said.names} (lift {said.lift:.1f})",
+                said.text,
                 said.antecedent,
                 "lift",
                 said.lift,
@@ -1179,11 +1187,13 @@ def explain(
                 source.value,
             )
         return Reason(ReasonKind.CUSTOMERS_LIKE_YOU, "Customers like you bought this")
-    category = snapshot.wording.category_names[catalogue.category[item]]
+    category = int(catalogue.category[item])
     buyers = float(snapshot.popularity.overall[item])
     if signals.trending:
-        return Reason(ReasonKind.TRENDING, f"Trending in {category}", (), "buyers", buyers)
-    return Reason(ReasonKind.POPULAR, f"Popular in {category}", (), "buyers", buyers)
+        return Reason(
+            ReasonKind.TRENDING, snapshot.wording.trending[category], (), "buyers", buyers
+        )
+    return Reason(ReasonKind.POPULAR, snapshot.wording.popular[category], (), "buyers", buyers)
 
 
 def page_intents(
