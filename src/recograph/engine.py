@@ -268,32 +268,24 @@ class _ReplayedRuleEvidence:
         return [self._best(item) for item in items]
 
     def _best(self, item: int) -> tuple[bool, int, int]:
-        """One item's rule. A source's product or category score that is not positive is
-        skipped before its float32 steps: × a discount and a share (positive) it could not
-        beat the best so far (never below 0), so the winner is the same."""
         score = np.float32(0.0)
         best_product = best_category = -1
         from_category = False
-        category = self.category_of[item]
-        share = None
+        category = int(self.category_of[item])
+        share = self.category_share[item]
         for source in self.sources:
-            product = source.product.scores[item]
-            if product > 0:
-                product = product * source.discount
-                if product > score:
-                    score, best_product, from_category = (
-                        product,
-                        int(source.product.best_rule[item]),
-                        False,
-                    )
-            by_category = source.category.scores[category]
-            if by_category > 0:
-                share = self.category_share[item] if share is None else share
-                by_category = by_category * share * CATEGORY_RULE_DISCOUNT
-                by_category = by_category * source.discount
-                if by_category > score:
-                    score, from_category = by_category, True
-                    best_category = int(source.category.best_rule[category])
+            product = source.product.scores[item] * source.discount
+            if product > score:
+                score, best_product, from_category = (
+                    product,
+                    int(source.product.best_rule[item]),
+                    False,
+                )
+            by_category = source.category.scores[category] * share * CATEGORY_RULE_DISCOUNT
+            by_category = by_category * source.discount
+            if by_category > score:
+                score, from_category = by_category, True
+                best_category = int(source.category.best_rule[category])
         return from_category, best_category, best_product
 
 
