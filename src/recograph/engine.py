@@ -1143,7 +1143,7 @@ def explain(
             said = snapshot.wording.product_rules[product_rule]
             return Reason(
                 ReasonKind.BOUGHT_TOGETHER,
-                f"Bought together with {said.names} (lift {said.lift:.1f})",
+                said.text,
                 said.antecedent,
                 "lift",
                 said.lift,
@@ -1183,11 +1183,13 @@ def explain(
                 source.value,
             )
         return Reason(ReasonKind.CUSTOMERS_LIKE_YOU, "Customers like you bought this")
-    category = snapshot.wording.category_names[catalogue.category[item]]
+    category = int(catalogue.category[item])
     buyers = float(snapshot.popularity.overall[item])
     if signals.trending:
-        return Reason(ReasonKind.TRENDING, f"Trending in {category}", (), "buyers", buyers)
-    return Reason(ReasonKind.POPULAR, f"Popular in {category}", (), "buyers", buyers)
+        return Reason(
+            ReasonKind.TRENDING, snapshot.wording.trending[category], (), "buyers", buyers
+        )
+    return Reason(ReasonKind.POPULAR, snapshot.wording.popular[category], (), "buyers", buyers)
 
 
 def page_intents(

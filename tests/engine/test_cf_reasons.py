@@ -20,7 +20,7 @@ from recograph.evaluation.evaluate import NO_POLICY
 from recograph.recommenders.als import ALSModel, _fold_in
 from recograph.recommenders.ease import EASEModel
 from recograph.recommenders.item_knn import ItemKNN
-from recograph.recommenders.protocol import CFProfile
+from recograph.recommenders.protocol import CFProfile, largest_terms
 from recograph.recommenders.sparse import row_dots
 from recograph.recommenders.svd import SVDModel
 from recograph.recommenders.user_knn import UserKNN
@@ -133,6 +133,21 @@ def test_svd_cites_the_latent_similarity_of_the_largest_term(tiny: ModelSnapshot
     # The terms are the score: h = 1 on both, so their sum is SVD's score of the keyboard.
     score = model.score_at(_profile(tiny, 1), np.asarray([keyboard]))[0]
     assert sum(terms.values()) == pytest.approx(float(score), rel=1e-5)
+
+
+def test_svd_evidence_equals_the_whole_matrix_in_float64(tiny: ModelSnapshot) -> None:
+    # The shown and history rows are converted alone: bit for bit the figures of the whole
+    # factor matrix converted first (as the evidence was worked out before).
+    model = tiny.cf_model("svd")
+    assert isinstance(model, SVDModel)
+    profile = _profile(tiny, 1)
+    shown = np.arange(tiny.n_items)
+    factors = model.item_factors.astype(np.float64)
+    figures = factors[shown] @ factors[profile.items].T
+    terms = figures * profile.values.astype(np.float64)
+    expected = largest_terms(profile.items, terms, figures, "latent similarity")
+    assert model.evidence(profile, shown) == expected
+    assert any(found is not None for found in expected)
 
 
 def test_als_cites_the_largest_term_of_the_folded_in_score(tiny: ModelSnapshot) -> None:

@@ -66,6 +66,13 @@ def test_each_rule_is_worded_with_its_antecedent_and_lift() -> None:
     (air_pro,) = [w for w in wording.product_rules if w.antecedent == (0, 1)]
     assert air_pro.names == "Air and Pro"
     assert air_pro.lift == pytest.approx(10 / 12)
+    assert air_pro.text == "Bought together with Air and Pro (lift 0.8)"
+    assert wording.popular == ("Popular in Cases", "Popular in Laptops", "Popular in Wireless Mice")
+    assert wording.trending == (
+        "Trending in Cases",
+        "Trending in Laptops",
+        "Trending in Wireless Mice",
+    )
     said = ["Case", "Laptop", "Wireless Mouse"]
     for rule, worded in enumerate(wording.category_rules):
         antecedent = tuple(category_rules.antecedent(rule).tolist())
@@ -82,3 +89,4 @@ def test_each_rule_is_worded_with_its_antecedent_and_lift() -> None:
         assert named.antecedent == antecedent
         assert named.lift == float(product_rules.lift[rule])
         assert named.names == (joined([names[p] for p in antecedent]) if antecedent else "")
+        assert named.text == f"Bought together with {named.names} (lift {named.lift:.1f})"

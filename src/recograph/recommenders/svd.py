@@ -78,10 +78,12 @@ class SVDModel(ArrayCoded):
     def evidence(self, profile: CFProfile, items: Positions) -> list[CFEvidence | None]:
         """The score is ``Σ_x h[x] · (V[x] · V[item])``: the history product x with the
         largest term, with its latent similarity ``V[x] · V[item]`` (float64 dots of the
-        stored factors)."""
-        factors = self.item_factors.astype(np.float64)
-        shown = factors[np.asarray(items, dtype=np.int64)]
-        figures = shown @ factors[profile.items].T  # shown × history
+        stored factors). Only the shown and history rows are converted: the same float64
+        values as converting the whole matrix first, without a pass over the catalogue."""
+        factors = self.item_factors
+        shown = factors[np.asarray(items, dtype=np.int64)].astype(np.float64)
+        history = factors[profile.items].astype(np.float64)
+        figures = shown @ history.T  # shown × history
         terms = figures * profile.values.astype(np.float64)
         return largest_terms(profile.items, terms, figures, "latent similarity")
 

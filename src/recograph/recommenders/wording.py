@@ -1,9 +1,10 @@
 """What the reasons say that depends on the snapshot alone, worded once at load.
 
 A category rule's sentence ("Laptop buyers often add Wireless Mice (category lift 3.1)"), its
-antecedent categories and lift, and the category names are the same for every request of a
-snapshot; the engine's reasons (`engine.explain`) read them here instead of decoding the rule
-and wording it for every shown item.
+antecedent categories and lift, a product rule's sentence ("Bought together with Sony Ear Pads
+(lift 2.4)"), the category names and their "Popular in …" and "Trending in …" are the same for
+every request of a snapshot; the engine's reasons (`engine.explain`) read them here instead of
+decoding the rule and wording it for every shown item.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class ProductRuleWording:
     antecedent: tuple[int, ...]  # the rule's antecedent products, ascending
     names: str  # "Sony Ear Pads and Bose Case" ("" for a rule without antecedent)
     lift: float
+    text: str  # "Bought together with Sony Ear Pads and Bose Case (lift 2.4)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ class ReasonWording:
     category_names: tuple[str, ...]
     category_rules: tuple[CategoryRuleWording, ...]  # by category rule
     product_rules: tuple[ProductRuleWording, ...]  # by product rule
+    popular: tuple[str, ...]  # by category: "Popular in Laptops"
+    trending: tuple[str, ...]  # by category: "Trending in Laptops"
 
     @classmethod
     def of(
@@ -84,7 +88,13 @@ class ReasonWording:
             who = " + ".join(said[c] for c in antecedent)
             text = f"{who} buyers often add {added} ({CATEGORY_LIFT} {lift:.1f})"
             worded.append(CategoryRuleWording(antecedent, frozenset(antecedent), lift, text))
-        return cls(names, tuple(worded), _product_rules(catalogue, product_rules))
+        return cls(
+            names,
+            tuple(worded),
+            _product_rules(catalogue, product_rules),
+            tuple(f"Popular in {name}" for name in names),
+            tuple(f"Trending in {name}" for name in names),
+        )
 
 
 def _product_rules(catalogue: Catalogue, rules: RuleSet) -> tuple[ProductRuleWording, ...]:
@@ -94,5 +104,7 @@ def _product_rules(catalogue: Catalogue, rules: RuleSet) -> tuple[ProductRuleWor
     for rule, lift in enumerate(rules.lift.tolist()):
         antecedent = tuple(indices[indptr[rule] : indptr[rule + 1]])
         names = [str(name) for name in catalogue.name[list(antecedent)].tolist()]
-        worded.append(ProductRuleWording(antecedent, joined(names) if names else "", lift))
+        said = joined(names) if names else ""
+        text = f"Bought together with {said} (lift {lift:.1f})"
+        worded.append(ProductRuleWording(antecedent, said, lift, text))
     return tuple(worded)
