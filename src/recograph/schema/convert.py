@@ -164,6 +164,8 @@ def product_position(loaded: Loaded, product_id: int, argument: str) -> int:
 
 def product_positions(loaded: Loaded, product_ids: Sequence[int], argument: str) -> tuple[int, ...]:
     """Positions of several ids (order kept, duplicates dropped); all must exist."""
+    if not product_ids:
+        return ()
     table = _lookup(loaded, "product")
     missing = [i for i in product_ids if i not in table]
     if missing:
@@ -208,6 +210,8 @@ def check_limit(value: int, argument: str, maximum: int = 100) -> int:
 
 def live_positions(loaded: Loaded, product_ids: Sequence[int]) -> tuple[int, ...]:
     """Positions of live purchases in this snapshot (products it does not know are skipped)."""
+    if not product_ids:
+        return ()
     table = _lookup(loaded, "product")
     return tuple(table[i] for i in product_ids if i in table)
 
