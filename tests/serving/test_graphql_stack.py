@@ -107,3 +107,32 @@ async def test_an_unexpected_failure_is_a_plain_500_without_a_traceback(
     assert "secret" not in response.text
     counted = _requests_total((await client.get("/metrics")).text)
     assert counted[("unknown", "error")] == 1
+
+
+async def test_a_body_sent_in_several_messages_is_read_whole_by_either_path(
+    artifacts_root: Path,
+) -> None:
+    """The compiled path reads a one-message body itself; one in several messages is read
+    through Starlette, the first message included; and the general path (a batch, which this
+    server refuses) reads the whole body the compiled path left on the request."""
+    settings = Settings(artifacts_dir=artifacts_root, database_url="")
+    app = create_app(settings, config=ServingConfig(reload_poll_seconds=0), playground=False)
+    single = b'{"query": "{ modelInfo { version } }"}'
+    batch = b"[" + single + b", " + single + b"]"
+    async for client in _client(app):
+        for body in (single, batch):
+
+            async def chunks(body: bytes = body) -> AsyncIterator[bytes]:
+                yield body[:10]
+                yield body[10:]
+
+            for content in (body, chunks()):
+                response = await client.post(
+                    "/graphql", content=content, headers={"content-type": "application/json"}
+                )
+                if body is batch:
+                    assert response.status_code == 400
+                    assert response.json()["errors"][0]["message"] == "Batching is not enabled"
+                else:
+                    assert response.status_code == 200
+                    assert "version" in response.json()["data"]["modelInfo"]

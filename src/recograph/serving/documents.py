@@ -20,7 +20,7 @@ import orjson
 from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Message, Scope
 
 from recograph.resolvers.context import Services, make_context
 from recograph.schema.compiled import (
@@ -33,6 +33,7 @@ from recograph.schema.compiled import (
 from recograph.schema.operation import STATE_KEY, OperationLabel
 
 VERSION_HEADER = "x-recograph-model-version"
+VERSION_HEADER_BYTES = VERSION_HEADER.encode("latin-1")
 JSON = "application/json"
 JSON_BYTES = JSON.encode()
 
@@ -74,6 +75,27 @@ def _content_type(scope: Scope) -> bytes:
     return b""
 
 
+async def request_body(request: Request) -> bytes:
+    """``await request.body()``, the body kept on the request as Starlette keeps it (the
+    general path reads it again), without Starlette's stream machinery (an async generator
+    per request) when the body came in one message, as a storefront's always does."""
+    if hasattr(request, "_body"):
+        return request._body
+    message = await request.receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")
+        request._stream_consumed = True
+        request._body = body
+        return body
+    receive, pending = request.receive, [message]
+
+    async def replayed() -> Message:  # the message read above first, then the rest
+        return pending.pop() if pending else await receive()
+
+    request._receive = replayed
+    return await request.body()
+
+
 async def request_payload(request: Request) -> dict[str, Any] | None:
     """The single operation a GET or JSON POST carries, or None for anything the general path
     must judge (batches, other content types, malformed JSON, wrong member types)."""
@@ -81,7 +103,7 @@ async def request_payload(request: Request) -> dict[str, Any] | None:
         if request.method == "POST":
             if JSON_BYTES not in _content_type(request.scope):
                 return None
-            payload: Any = orjson.loads(await request.body())
+            payload: Any = orjson.loads(await request_body(request))
         elif request.method == "GET":
             params = request.query_params
             payload = {
@@ -152,10 +174,17 @@ class DocumentEndpoint:
             compiled, payload.get("variables"), context, payload.get("extensions")
         )
         operation, kind = compiled.label
-        setattr(request.state, STATE_KEY, OperationLabel(operation, kind, bool(errors)))
+        # what ``setattr(request.state, ...)`` stores, without making the state object
+        request.scope.setdefault("state", {})[STATE_KEY] = OperationLabel(
+            operation, kind, bool(errors)
+        )
         response = Response(orjson.dumps(body), 200, media_type=JSON)
         if context.loaded is not None:
-            response.headers[VERSION_HEADER] = context.loaded.version
+            # what ``response.headers[VERSION_HEADER] = ...`` appends (the response has no
+            # such header yet), without making the headers object
+            response.raw_headers.append(
+                (VERSION_HEADER_BYTES, context.loaded.version.encode("latin-1"))
+            )
         return response
 
 
