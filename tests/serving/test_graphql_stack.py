@@ -112,9 +112,8 @@ async def test_an_unexpected_failure_is_a_plain_500_without_a_traceback(
 async def test_a_body_sent_in_several_messages_is_read_whole_by_either_path(
     artifacts_root: Path,
 ) -> None:
-    """The compiled path reads a one-message body itself; one in several messages is read
-    through Starlette, the first message included; and the general path (a batch, which this
-    server refuses) reads the whole body the compiled path left on the request."""
+    """A body in one message or several is read whole by the compiled path, and the general
+    path (a batch, which this server refuses) reads again the body the compiled path read."""
     settings = Settings(artifacts_dir=artifacts_root, database_url="")
     app = create_app(settings, config=ServingConfig(reload_poll_seconds=0), playground=False)
     single = b'{"query": "{ modelInfo { version } }"}'

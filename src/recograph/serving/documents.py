@@ -20,7 +20,7 @@ import orjson
 from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Scope
+from starlette.types import Scope
 
 from recograph.resolvers.context import Services, make_context
 from recograph.schema.compiled import (
@@ -75,27 +75,6 @@ def _content_type(scope: Scope) -> bytes:
     return b""
 
 
-async def request_body(request: Request) -> bytes:
-    """``await request.body()``, the body kept on the request as Starlette keeps it (the
-    general path reads it again), without Starlette's stream machinery (an async generator
-    per request) when the body came in one message, as a storefront's always does."""
-    if hasattr(request, "_body"):
-        return request._body
-    message = await request.receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        body: bytes = message.get("body", b"")
-        request._stream_consumed = True
-        request._body = body
-        return body
-    receive, pending = request.receive, [message]
-
-    async def replayed() -> Message:  # the message read above first, then the rest
-        return pending.pop() if pending else await receive()
-
-    request._receive = replayed
-    return await request.body()
-
-
 async def request_payload(request: Request) -> dict[str, Any] | None:
     """The single operation a GET or JSON POST carries, or None for anything the general path
     must judge (batches, other content types, malformed JSON, wrong member types)."""
@@ -103,7 +82,7 @@ async def request_payload(request: Request) -> dict[str, Any] | None:
         if request.method == "POST":
             if JSON_BYTES not in _content_type(request.scope):
                 return None
-            payload: Any = orjson.loads(await request_body(request))
+            payload: Any = orjson.loads(await request.body())
         elif request.method == "GET":
             params = request.query_params
             payload = {
