@@ -41,7 +41,7 @@ from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRe
 from recograph.recommenders.repeat import MIN_OWNED_FACTOR as MIN_OWNED_FACTOR  # noqa: PLC0414
 from recograph.recommenders.repeat import MIN_RATE, repeat_chance
 from recograph.recommenders.repeat import OWNED_RATE_SCALE as OWNED_RATE_SCALE  # noqa: PLC0414
-from recograph.recommenders.sparse import distinct
+from recograph.recommenders.sparse import distinct, summed_by_position
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
 Positions = npt.NDArray[np.int64]
@@ -951,7 +951,7 @@ def _select(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
     promoted = (
-        ranked[(snapshot.catalogue.promoted & relevant)[ranked]][: len(slots)].tolist()
+        ranked[relevant[ranked]][: len(slots)].tolist()  # `relevant`: promoted ones only
         if slots
         else []
     )
@@ -1519,7 +1519,7 @@ class _Scored:
     normalised: dict[SignalName, Scores]
     used: dict[SignalName, Scores]
     total: Scores
-    relevant: npt.NDArray[np.bool_]
+    relevant: npt.NDArray[np.bool_]  # the promoted products relevant to the page
     related_rule: npt.NDArray[np.int64]
     removed_by: npt.NDArray[np.int8]
     ranked: Positions
@@ -1754,14 +1754,15 @@ def _score_candidates(
         parts.append(heads)
         # ... and a product of one that CF or content also scores can beat its best sellers
         # on the sum: the best of the two supports there by an estimate of that sum.
-        parts.append(estimate.in_categories(wanted, heads).best_shown(limit, dropped))
+        inside = estimate.inside(wanted, heads)  # its content part serves both choices below
+        parts.append(inside.valued(estimate.cf).best_shown(limit, dropped))
         if cf_mix is not None and cf_mix.dense:
             # A dense model scores every product of those categories, and only the
             # customer's best are listed: its best among the categories' stored best
             # sellers (which a category rule ranks first) are scored here, and the best of
             # them by the estimate of the blend join (CF alone would not order them).
             deep = np.sort(stage.joined(lists.category_rows, wanted_rows))  # distinct, as heads
-            in_lists = estimate.in_categories(wanted, heads, stage.Sparse(deep, cf_mix.at(deep)))
+            in_lists = inside.valued(stage.Sparse(deep, cf_mix.at(deep)))
             parts.append(in_lists.best_shown(stage.DENSE_CATEGORY_LIMIT, dropped))
     category = _popularity_category(snapshot, context)
     signals.trending = category is None and profile.items.size == 0
@@ -1863,8 +1864,6 @@ class _Estimate:
     cf: stage.Sparse
     content: stage.Sparse
     strength: Scores
-    # per request: the content part `in_categories` makes once for both its calls
-    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _partial(self, positions: Positions) -> stage.Values:
         """The estimate's CF and content part at ``positions``: each signal (at a positive
@@ -1895,43 +1894,23 @@ class _Estimate:
             estimate += weights.popularity * popular
         return estimate
 
+    def inside(self, wanted: Positions, heads: Positions) -> _Inside:
+        """The ``wanted`` categories (those the rules recommend) outside their ``heads``
+        (candidates already), where `_Inside.valued` values the supports."""
+        return _Inside(self, wanted, heads)
+
     def in_categories(
         self, wanted: Positions, heads: Positions, cf: stage.Sparse | None = None
     ) -> stage.Sparse:
-        """The CF and content supports inside the ``wanted`` categories (those the rules
-        recommend) but outside their ``heads`` (candidates already), valued by the estimate:
-        where a category's products sell alike (a category rule scores them alike) a small
-        CF or content score decides, and neither signal alone orders them across categories.
-        ``cf``: another CF signal in the estimate's place (a dense model at the categories'
-        best sellers); the content part, the same for both, is made once.
+        """`_Inside.valued` of the estimate's CF signal (``cf``: another in its place)."""
+        return self.inside(wanted, heads).valued(self.cf if cf is None else cf)
 
-        Each signal's term is taken on its own support (no lookup) and the terms summed per
-        product in `_partial`'s order (0, CF, content: the same additions); a signal whose
-        maximum is not positive takes `_partial`'s lookups (0 ÷ 0 there reaches every
-        product)."""
-        signals = (self.cf if cf is None else cf, self.content)
-        if not all(s.values.size == 0 or s.values.max() > 0 for s in signals):
-            return self._in_categories_by_lookup(wanted, heads, signals)
-        key = (wanted, heads)
-        made = self.memo.get("content")
-        if made is None or made[0] is not wanted or made[1] is not heads:  # the same arrays
-            made = (wanted, heads, self._terms_inside(self.content, self.weights.content, key))
-            self.memo["content"] = made
-        inside = (self._terms_inside(signals[0], self.weights.cf, key), made[2])
-        positions, partial = stage.summed_by_position(
-            np.concatenate([p for p, _ in inside]),
-            np.concatenate([t for _, t in inside]),
-        )
-        estimate = self._completed(positions, partial)
-        kept = estimate > 0
-        return stage.Sparse(positions[kept], estimate[kept])
-
-    def _terms_inside(
-        self, signal: stage.Sparse, weight: float, key: tuple[Positions, Positions]
+    def terms_inside(
+        self, signal: stage.Sparse, weight: float, wanted: Positions, heads: Positions
     ) -> tuple[Positions, stage.Values]:
-        """``signal``'s support inside the ``key`` categories and outside their heads, with
-        its `_partial` term there (weight × value ÷ the support's maximum; 0 at weight 0)."""
-        wanted, heads = key
+        """``signal``'s support inside the ``wanted`` categories and outside their ``heads``,
+        with its `_partial` term there (weight × value ÷ the support's maximum; 0 at weight
+        0)."""
         positions = signal.positions
         if positions.size == 0:
             return positions, np.zeros(0, dtype=np.float64)
@@ -1969,6 +1948,50 @@ class _Estimate:
             stage.MAX_RELATED_PROMOTED,
             self.at,
         )
+
+
+@dataclass(frozen=True)
+class _Inside:
+    """The rules' ``wanted`` categories outside their ``heads``, where the candidate stage
+    values the CF and content supports by the ``estimate`` (`valued`): the content part is
+    the same whichever CF signal is valued, so it is made once (`content_terms`)."""
+
+    estimate: _Estimate
+    wanted: Positions
+    heads: Positions
+
+    @cached_property
+    def content_terms(self) -> tuple[Positions, stage.Values]:
+        estimate = self.estimate
+        return estimate.terms_inside(
+            estimate.content, estimate.weights.content, self.wanted, self.heads
+        )
+
+    def valued(self, cf: stage.Sparse) -> stage.Sparse:
+        """The ``cf`` and content supports here, valued by the estimate with ``cf`` as its
+        CF signal (the estimate's own, or a dense model at the categories' best sellers):
+        where a category's products sell alike (a category rule scores them alike) a small
+        CF or content score decides, and neither signal alone orders them across categories.
+
+        Each signal's term is taken on its own support (no lookup) and the terms summed per
+        product in `_partial`'s order (0, CF, content: the same additions); a signal whose
+        maximum is not positive takes `_partial`'s lookups (0 ÷ 0 there reaches every
+        product)."""
+        estimate = self.estimate
+        signals = (cf, estimate.content)
+        if not all(s.values.size == 0 or s.values.max() > 0 for s in signals):
+            return estimate._in_categories_by_lookup(self.wanted, self.heads, signals)
+        terms = (
+            estimate.terms_inside(cf, estimate.weights.cf, self.wanted, self.heads),
+            self.content_terms,
+        )
+        positions, partial = summed_by_position(
+            np.concatenate([p for p, _ in terms]),
+            np.concatenate([t for _, t in terms]),
+        )
+        value = estimate._completed(positions, partial)
+        kept = value > 0
+        return stage.Sparse(positions[kept], value[kept])
 
 
 @dataclass(frozen=True)

@@ -212,9 +212,12 @@ def test_dense_models_score_candidates_as_they_score_the_catalogue(tiny: ModelSn
     from recograph.recommenders.protocol import CFProfile
 
     matrix = tiny.interactions
+    with_scorer = []
     for name in CF_MODELS:
         model = tiny.cf_model(name)
         assert model is not None
+        if hasattr(model, "scorer"):
+            with_scorer.append(name)
         for user in range(matrix.shape[0]):
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
             items = np.asarray(matrix.indices[span], dtype=np.int64)
@@ -229,6 +232,7 @@ def test_dense_models_score_candidates_as_they_score_the_catalogue(tiny: ModelSn
                 assert model.score_at(profile, asked).tolist() == full[asked].tolist(), name
                 if once is not None:
                     assert once(asked).tolist() == full[asked].tolist(), name
+    assert with_scorer == ["svd", "als", "ease"]  # the dense models: each scorer was checked
 
 
 def test_candidates_hold_what_full_scoring_ranks_top(tiny: ModelSnapshot) -> None:

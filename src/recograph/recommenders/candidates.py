@@ -56,9 +56,6 @@ from recograph.recommenders.protocol import CFModel
 from recograph.recommenders.rules import RuleSet
 from recograph.recommenders.sparse import distinct, distinct_counts, row_entries, row_sum_support
 from recograph.recommenders.sparse import slots as slots  # noqa: PLC0414 (re-export)
-from recograph.recommenders.sparse import (
-    summed_by_position as summed_by_position,  # noqa: PLC0414 (re-export)
-)
 from recograph.recommenders.sparse import values_at as values_at  # noqa: PLC0414 (re-export)
 
 Positions = npt.NDArray[np.int64]
