@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -34,11 +35,26 @@ def test_ids_must_be_unique() -> None:
         IdIndex(np.array([1, 2, 2], dtype=np.int64))
 
 
-def test_new_request_id_is_a_version_4_uuid_in_hex() -> None:
+def test_new_request_id_is_a_version_7_uuid_in_hex_of_the_current_millisecond() -> None:
+    before = time.time_ns() // 1_000_000
     ids = [new_request_id() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
     for value in ids:
         parsed = uuid.UUID(hex=value)
-        assert parsed.hex == value  # 32 lower-case hex digits, as uuid4().hex
-        assert parsed.version == 4
+        assert parsed.hex == value  # 32 lower-case hex digits
+        assert parsed.version == 7
         assert parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after  # the 48-bit Unix millisecond
     assert len(set(ids)) == len(ids)
+    # ids made in later milliseconds sort later (an index on them grows at its end)
+    stamps = [int(value[:12], 16) for value in ids]
+    assert stamps == sorted(stamps)
+
+
+def test_request_ids_of_one_millisecond_differ_in_74_random_bits() -> None:
+    ids = [int(new_request_id(), 16) for _ in range(4000)]
+    random_part = [value & ((1 << 80) - 1) & ~((0xF << 76) | (0x3 << 62)) for value in ids]
+    seen_bits = 0
+    for value in random_part:
+        seen_bits |= value
+    assert seen_bits == ((1 << 80) - 1) & ~((0xF << 76) | (0x3 << 62))  # every random bit varies
