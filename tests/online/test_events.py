@@ -15,7 +15,13 @@ from sqlalchemy import select
 from recograph import db
 from recograph.models import Event, Impression
 from recograph.online.config import ServingConfig
-from recograph.online.events import EventWriter, TableName, impression_row, writer_engine
+from recograph.online.events import (
+    EventWriter,
+    TableName,
+    impression_row,
+    statement_chunks,
+    writer_engine,
+)
 from recograph.serving.app import create_app
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
@@ -213,3 +219,19 @@ async def test_the_sqlite_writer_stores_what_sqlalchemy_stores(tmp_path: Path) -
     impression = plain["impressions"][0]
     assert impression[2] == "2026-01-02 03:04:05.000000"
     assert orjson.loads(impression[9]) == {"cart": [1, 2], "nested": {"k": None}}
+
+
+@pytest.mark.parametrize(
+    ("rows", "chunks"),
+    [
+        (0, []),
+        (1, [(0, 1)]),
+        (7, [(0, 4), (4, 2), (6, 1)]),
+        (200, [(0, 128), (128, 64), (192, 8)]),
+        (300, [(0, 128), (128, 128), (256, 32), (288, 8), (296, 4)]),
+    ],
+)
+def test_a_batch_is_written_as_multi_row_inserts_of_power_of_two_sizes(
+    rows: int, chunks: list[tuple[int, int]]
+) -> None:
+    assert statement_chunks(rows) == chunks
