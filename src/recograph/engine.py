@@ -946,15 +946,11 @@ def _select(
     products in the reserved slots (absolute ranks, so a next page keeps them); a slot with
     no relevant promoted product goes back to the ranking. A promoted product that scores its
     way above its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
-    ranked, relevant, total = scored.ranked, scored.relevant, scored.total
+    ranked, total = scored.ranked, scored.total
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
-    promoted = (
-        ranked[relevant[ranked]][: len(slots)].tolist()  # `relevant`: promoted ones only
-        if slots
-        else []
-    )
+    promoted = scored.promoted[: len(slots)]
     cap = rules_cfg.max_per_category
     chosen: list[int] = []
     capped: list[int] = []
@@ -1511,15 +1507,15 @@ def _own_reason(scored: _Scored, item: int) -> bool:
 @dataclass(frozen=True)
 class _Scored:
     """A request's scores before selection: by full scoring (every item), or on the
-    candidates (``positions``, ascending) of the two-stage path. ``total`` and ``relevant``
-    are always per catalogue position (`_select` reads them so); the rest are on
-    ``positions`` when given."""
+    candidates (``positions``, ascending) of the two-stage path. ``total`` is always per
+    catalogue position (`_select` reads it so); the rest are on ``positions`` when given."""
 
     signals: _Signals
     normalised: dict[SignalName, Scores]
     used: dict[SignalName, Scores]
     total: Scores
-    relevant: npt.NDArray[np.bool_]  # the promoted products relevant to the page
+    # the promoted products relevant to the page and allowed, in ranking order (positions)
+    promoted: list[int]
     related_rule: npt.NDArray[np.int64]
     removed_by: npt.NDArray[np.int8]
     ranked: Positions
@@ -1625,7 +1621,6 @@ def _rank(
     products are relevant to the page, and the ranking (descending score, ties by
     position). Every array is per scored position: the whole catalogue when ``positions``
     is None, else those candidates (ascending)."""
-    catalogue = snapshot.catalogue
     size = snapshot.n_items if positions is None else len(positions)
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
@@ -1646,16 +1641,13 @@ def _rank(
     allowed = (removed_by < 0).nonzero()[0]  # np.flatnonzero of a 1-d mask, unwrapped
     # A stable sort keeps equal scores in position order.
     ranked = allowed[(-total[allowed]).argsort(kind="stable")]
-    category = catalogue.category if positions is None else catalogue.category[positions]
-    promoted = catalogue.promoted if positions is None else catalogue.promoted[positions]
-    relevant = (total >= np.float32(business.promoted_min_score)) | adjust.related[category]
     again = adjust.again
     scored = _Scored(
         signals,
         normalised,
         used,
         total,
-        relevant & promoted,
+        _relevant_promoted(snapshot, business, adjust.related, total, removed_by, positions),
         adjust.related_rule,
         removed_by,
         ranked if positions is None else positions[ranked],
@@ -1667,7 +1659,37 @@ def _rank(
     )
     if positions is None:
         return scored
-    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+    return replace(scored, total=scored.dense(total))
+
+
+def _relevant_promoted(
+    snapshot: ModelSnapshot,
+    business: BusinessRules,
+    related: npt.NDArray[np.bool_],
+    total: Scores,
+    removed_by: npt.NDArray[np.int8],
+    positions: Positions | None,
+) -> list[int]:
+    """The allowed promoted products relevant to the page (a score of at least
+    `BusinessRules.promoted_min_score`, or a category ``related`` to the page), as catalogue
+    positions in ranking order (descending score, ties by position). Per scored position, as
+    `_rank`'s arrays; worked out in Python on the store's few promoted products, not with
+    masks over the whole catalogue."""
+    promoted = snapshot.catalogue.promoted
+    local = (promoted if positions is None else promoted[positions]).nonzero()[0]
+    if not local.size:
+        return []
+    items = local.tolist() if positions is None else positions[local].tolist()
+    category = snapshot.tables.category
+    minimum = float(np.float32(business.promoted_min_score))  # compared as float32, exactly
+    found = [
+        (-score, item)
+        for item, score, rule in zip(
+            items, total[local].tolist(), removed_by[local].tolist(), strict=True
+        )
+        if rule < 0 and (score >= minimum or related[category[item]])
+    ]
+    return [item for _, item in sorted(found)]
 
 
 def _at(positions: Positions | None, selected: npt.NDArray[np.bool_]) -> Positions:
