@@ -2244,38 +2244,39 @@ def _removal_rules(
     catalogue = snapshot.catalogue
     size = snapshot.n_items if positions is None else len(positions)
 
-    def among(items: npt.ArrayLike) -> npt.NDArray[Any]:
+    def among(items: Sequence[int] | Positions) -> list[int] | Positions:
         """Which scored positions are ``items`` (their indices): the few ``items`` looked up
-        among the candidates, not every candidate among them."""
-        wanted = np.asarray(items, dtype=np.int64)
-        if positions is None or len(positions) == 0:
-            return wanted if positions is None else wanted[:0]
-        slot, hit = stage.slots(positions, wanted)
+        among the candidates, not every candidate among them (full scoring: themselves)."""
+        if positions is None:
+            return items if isinstance(items, np.ndarray) else list(items)
+        if len(positions) == 0:
+            return _NO_POSITIONS
+        slot, hit = stage.slots(positions, np.asarray(items, dtype=np.int64))
         return slot[hit]
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]
 
     context = request.context
-    removals: list[tuple[npt.NDArray[Any], FilterRule]] = []
-    if context.current is not None:
-        removals.append((among([context.current]), FilterRule.CURRENT_PRODUCT))
-    if context.cart:
-        removals.append((among(context.cart), FilterRule.IN_CART))
-    if request.exclude_purchased and profile.items.size:
-        gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
-        removals.append((among(gone), FilterRule.PURCHASED))
-    if request.in_stock_only:
-        removals.append((column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK))
+    rule_of = np.full(size, -1, dtype=np.int8)
+    # The last rule first: each position ends with the first rule below that removes it
+    # (`FilterRule`'s order); one assignment per rule, no list of masks to walk.
+    if request.exclude:
+        rule_of[among(request.exclude)] = _FILTER_INDEX[FilterRule.EXCLUDED]
     if request.categories is not None:
         inside = np.isin(column(catalogue.category), np.asarray(request.categories))
-        removals.append((~inside, FilterRule.CATEGORY_FILTER))
-    if request.exclude:
-        removals.append((among(request.exclude), FilterRule.EXCLUDED))
-    rule_of = np.full(size, -1, dtype=np.int8)
-    # The last first: each position ends with the first rule above that removes it.
-    for selected, rule in reversed(removals):
-        rule_of[selected] = _FILTER_INDEX[rule]
+        rule_of[~inside] = _FILTER_INDEX[FilterRule.CATEGORY_FILTER]
+    if request.in_stock_only:
+        rule_of[column(catalogue.stock) <= 0] = _FILTER_INDEX[FilterRule.OUT_OF_STOCK]
+    if request.exclude_purchased and profile.items.size:
+        gone = profile.items  # ascending; without the products that come back, if any
+        if back.size:
+            gone = gone[~stage.member(back, gone)]
+        rule_of[among(gone)] = _FILTER_INDEX[FilterRule.PURCHASED]
+    if context.cart:
+        rule_of[among(context.cart)] = _FILTER_INDEX[FilterRule.IN_CART]
+    if context.current is not None:
+        rule_of[among((context.current,))] = _FILTER_INDEX[FilterRule.CURRENT_PRODUCT]
     return rule_of
 
 
