@@ -39,8 +39,8 @@ from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_OWNED_FACTOR as MIN_OWNED_FACTOR  # noqa: PLC0414
-from recograph.recommenders.repeat import MIN_RATE, repeat_chance
 from recograph.recommenders.repeat import OWNED_RATE_SCALE as OWNED_RATE_SCALE  # noqa: PLC0414
+from recograph.recommenders.repeat import likely_again, repeat_chance
 from recograph.recommenders.sparse import distinct, summed_by_position
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
@@ -770,8 +770,7 @@ def comes_back(snapshot: ModelSnapshot, profile: Profile) -> npt.NDArray[np.bool
     if profile.items.size == 0:
         return np.zeros(0, dtype=np.bool_)
     same_products = snapshot.tables.repeatable[profile.items]  # `is_repeatable`, per item
-    chance = repeat_chance(snapshot.repeat, profile.user, profile.items)
-    return same_products & (chance >= MIN_RATE)
+    return same_products & likely_again(snapshot.repeat, profile.user, profile.items)
 
 
 def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
