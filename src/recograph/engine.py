@@ -925,7 +925,9 @@ def filter_mask(
 # ---------------------------------------------------------------------------- ranking
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: made on every request, and a frozen dataclass's __init__ sets each
+# field through object.__setattr__ (about 5x the cost); private, nothing assigns to it.
+@dataclass(slots=True)
 class _Selection:
     chosen: list[int]
     capped: list[int]  # held back by the per-category cap
@@ -957,7 +959,7 @@ def _select(
     category_of = snapshot.tables.category
     wanted = limit - len(promoted)
     examined = promoted_seen = 0
-    for item in ranked.tolist() if len(ranked) <= _WHOLE else _in_chunks(ranked, 4 * limit):
+    for item in _in_chunks(ranked, 4 * limit):
         if len(chosen) >= wanted:
             break
         examined += 1
@@ -995,12 +997,10 @@ def _select(
     return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
 
 
-_WHOLE = 1024  # a ranking up to this long is converted at once
-
-
 def _in_chunks(positions: Positions, size: int) -> Iterator[int]:
     """``positions`` as Python ints, converted ``size`` at a time: a selection reads the
-    first few of a large catalogue's ranking."""
+    first few of the ranking (even on the demo's 291 products converting them all costs
+    more than the few the walk reads)."""
     for start in range(0, len(positions), size):
         yield from positions[start : start + size].tolist()
 
@@ -1503,7 +1503,8 @@ def _own_reason(scored: _Scored, item: int) -> bool:
     return not (item in scored.again or item in scored.dues or item in scored.page_related)
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: as `_Selection`.
+@dataclass(slots=True)
 class _Scored:
     """A request's scores before selection: by full scoring (every item), or on the
     candidates (``positions``, ascending) of the two-stage path. ``total`` is always per
@@ -1586,7 +1587,8 @@ def _score_all(
     )
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: as `_Selection`.
+@dataclass(slots=True)
 class _Adjustments:
     """What `_rank` applies to the blended signals, per scored position: the owned-category
     ``damping``, the buy-again and due scores, the page's ``lead`` products (each None when
