@@ -323,8 +323,8 @@ def build_profile(
         table = snapshot.histories.purchases
         n_orders = int(table.n_completed[user])
         span = slice(table.count_indptr[user], table.count_indptr[user + 1])
-        counted = np.asarray(table.count_items[span], dtype=np.int64)
-        times = np.array(table.count_values[span], dtype=np.float32)  # a copy: `counts`
+        counted = table.count_items[span]  # int64 (the table's dtype), read only here
+        times = table.count_values[span].astype(np.float32)  # a copy: `counts`
         last = int(table.last_completed[user])
         if last >= 0:
             recent = snapshot.histories.order_items(last).astype(np.int64)
@@ -340,13 +340,15 @@ def build_profile(
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
-            row_items = np.array(matrix.indices[span], dtype=np.int64)  # copies
-            row_values = np.array(matrix.data[span], dtype=np.float32)
+            # copies (`astype` copies; cheaper than `np.array(..., dtype=...)`)
+            row_items = matrix.indices[span].astype(np.int64)
+            row_values = matrix.data[span].astype(np.float32)
             if not matrix.has_sorted_indices:  # scipy checks once per matrix, then keeps it
                 order = np.argsort(row_items, kind="stable")
                 row_items, row_values = row_items[order], row_values[order]
             items, values = row_items, row_values
-            if not row_values.all():  # a stored zero is no interaction
+            # A stored zero is no interaction (`count_nonzero`: `ndarray.all` costs 10x more).
+            if np.count_nonzero(row_values) < len(row_values):
                 nonzero = row_values != 0
                 items, values = row_items[nonzero], row_values[nonzero]
         else:
