@@ -705,14 +705,15 @@ def describe(weights: Weights) -> str:
     """Weights in words, largest first: "collaborative filtering 50%, content 30%, …"."""
     total = weights.total() or 1.0
     values = (weights.cf, weights.content, weights.rules, weights.popularity)  # `SignalName`'s
-    parts = sorted(
-        ((value / total, s) for s, value in zip(_SIGNALS, values, strict=True) if value > 0),
-        key=lambda pair: -pair[0],
-    )
-    return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
+    # (-share, index) ascending: largest share first, ties in `SignalName` order (as a stable
+    # sort by share), in one list sort with no key function (every request words its weights)
+    parts = [(-(value / total), index) for index, value in enumerate(values) if value > 0]
+    parts.sort()
+    return ", ".join([f"{_SIGNAL_WORDS[index]} {-share:.0%}" for share, index in parts])
 
 
 _SIGNALS = (SignalName.CF, SignalName.CONTENT, SignalName.RULES, SignalName.POPULARITY)
+_SIGNAL_WORDS = tuple(SIGNAL_WORDS[signal] for signal in _SIGNALS)
 
 
 def _owned_items(profile: Profile, context: Context) -> Positions:
