@@ -1403,7 +1403,8 @@ def final_scores(
     total = total + FILLER_WEIGHT * popularity
     if damping is not None:
         total = total * damping
-    total = np.asarray(total, dtype=np.float32)
+    if total.dtype != np.float32:  # (`np.asarray` with a dtype costs more than the check)
+        total = total.astype(np.float32)
     if again is not None:
         total = mix_buy_again(total, again, repeat_share)
     if due is not None:
