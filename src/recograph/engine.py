@@ -39,8 +39,8 @@ from recograph.recommenders.item_knn import ItemKNN
 from recograph.recommenders.popularity import score_popularity
 from recograph.recommenders.protocol import CFEvidence, CFModel, CFProfile, CFRequest
 from recograph.recommenders.repeat import MIN_OWNED_FACTOR as MIN_OWNED_FACTOR  # noqa: PLC0414
-from recograph.recommenders.repeat import MIN_RATE, repeat_chance
 from recograph.recommenders.repeat import OWNED_RATE_SCALE as OWNED_RATE_SCALE  # noqa: PLC0414
+from recograph.recommenders.repeat import likely_again, repeat_chance
 from recograph.recommenders.sparse import distinct, summed_by_position
 from recograph.snapshot import DEFAULT_DUE_PAR, ModelSnapshot
 
@@ -323,8 +323,8 @@ def build_profile(
         table = snapshot.histories.purchases
         n_orders = int(table.n_completed[user])
         span = slice(table.count_indptr[user], table.count_indptr[user + 1])
-        counted = np.asarray(table.count_items[span], dtype=np.int64)
-        times = np.array(table.count_values[span], dtype=np.float32)  # a copy: `counts`
+        counted = table.count_items[span]  # int64 (the table's dtype), read only here
+        times = table.count_values[span].astype(np.float32)  # a copy: `counts`
         last = int(table.last_completed[user])
         if last >= 0:
             recent = snapshot.histories.order_items(last).astype(np.int64)
@@ -340,13 +340,15 @@ def build_profile(
         if before is None and user < snapshot.interactions.shape[0]:
             matrix = snapshot.interactions
             span = slice(matrix.indptr[user], matrix.indptr[user + 1])
-            row_items = np.array(matrix.indices[span], dtype=np.int64)  # copies
-            row_values = np.array(matrix.data[span], dtype=np.float32)
+            # copies (`astype` copies; cheaper than `np.array(..., dtype=...)`)
+            row_items = matrix.indices[span].astype(np.int64)
+            row_values = matrix.data[span].astype(np.float32)
             if not matrix.has_sorted_indices:  # scipy checks once per matrix, then keeps it
                 order = np.argsort(row_items, kind="stable")
                 row_items, row_values = row_items[order], row_values[order]
             items, values = row_items, row_values
-            if not row_values.all():  # a stored zero is no interaction
+            # A stored zero is no interaction (`count_nonzero`: `ndarray.all` costs 10x more).
+            if np.count_nonzero(row_values) < len(row_values):
                 nonzero = row_values != 0
                 items, values = row_items[nonzero], row_values[nonzero]
         else:
@@ -703,14 +705,15 @@ def describe(weights: Weights) -> str:
     """Weights in words, largest first: "collaborative filtering 50%, content 30%, …"."""
     total = weights.total() or 1.0
     values = (weights.cf, weights.content, weights.rules, weights.popularity)  # `SignalName`'s
-    parts = sorted(
-        ((value / total, s) for s, value in zip(_SIGNALS, values, strict=True) if value > 0),
-        key=lambda pair: -pair[0],
-    )
-    return ", ".join(f"{SIGNAL_WORDS[s]} {share:.0%}" for share, s in parts)
+    # (-share, index) ascending: largest share first, ties in `SignalName` order (as a stable
+    # sort by share), in one list sort with no key function (every request words its weights)
+    parts = [(-(value / total), index) for index, value in enumerate(values) if value > 0]
+    parts.sort()
+    return ", ".join([f"{_SIGNAL_WORDS[index]} {-share:.0%}" for share, index in parts])
 
 
 _SIGNALS = (SignalName.CF, SignalName.CONTENT, SignalName.RULES, SignalName.POPULARITY)
+_SIGNAL_WORDS = tuple(SIGNAL_WORDS[signal] for signal in _SIGNALS)
 
 
 def _owned_items(profile: Profile, context: Context) -> Positions:
@@ -731,11 +734,19 @@ def owned_damping(
     """The factor `recommend` scales blended scores by: owned categories (history, and the cart
     on cart pages) damped by their learned another-product rate, every other item 1 (as are
     owned products that come back to be bought again: `buy_again` ranks those). ``back``:
-    `comes_back` of the profile, when the caller has it."""
-    owned = _owned_items(profile, context)
-    if owned.size == 0:
+    `comes_back` of the profile, when the caller has it. (`owned_category_damping` of
+    `_owned_items`, with the owned categories found in Python: the few owned products'
+    categories looked up once each, no arrays joined.)"""
+    owned = profile.items.tolist()
+    if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
+        owned += context.cart
+    if not owned:
         return np.ones(snapshot.n_items, dtype=np.float32)
-    factor = owned_category_damping(snapshot, owned)
+    category_of = snapshot.tables.category
+    categories = list({category_of[item] for item in owned})
+    per_category = np.ones(snapshot.catalogue.n_categories, dtype=np.float32)
+    per_category[categories] = snapshot.repeat.owned_factor[categories]
+    factor = per_category[snapshot.catalogue.category]
     if profile.items.size:
         factor[profile.items[comes_back(snapshot, profile) if back is None else back]] = 1.0
     return factor
@@ -770,8 +781,7 @@ def comes_back(snapshot: ModelSnapshot, profile: Profile) -> npt.NDArray[np.bool
     if profile.items.size == 0:
         return np.zeros(0, dtype=np.bool_)
     same_products = snapshot.tables.repeatable[profile.items]  # `is_repeatable`, per item
-    chance = repeat_chance(snapshot.repeat, profile.user, profile.items)
-    return same_products & (chance >= MIN_RATE)
+    return same_products & likely_again(snapshot.repeat, profile.user, profile.items)
 
 
 def buy_again(snapshot: ModelSnapshot, profile: Profile) -> Scores:
@@ -926,7 +936,9 @@ def filter_mask(
 # ---------------------------------------------------------------------------- ranking
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: made on every request, and a frozen dataclass's __init__ sets each
+# field through object.__setattr__ (about 5x the cost); private, nothing assigns to it.
+@dataclass(slots=True)
 class _Selection:
     chosen: list[int]
     capped: list[int]  # held back by the per-category cap
@@ -946,15 +958,11 @@ def _select(
     products in the reserved slots (absolute ranks, so a next page keeps them); a slot with
     no relevant promoted product goes back to the ranking. A promoted product that scores its
     way above its slot keeps its own rank (the slot guarantees a rank, it never demotes)."""
-    ranked, relevant, total = scored.ranked, scored.relevant, scored.total
+    ranked, total = scored.ranked, scored.total
     slots = sorted(
         {p - rank_offset for p in rules_cfg.promoted_positions if 0 < p - rank_offset <= limit}
     )
-    promoted = (
-        ranked[relevant[ranked]][: len(slots)].tolist()  # `relevant`: promoted ones only
-        if slots
-        else []
-    )
+    promoted = scored.promoted[: len(slots)]
     cap = rules_cfg.max_per_category
     chosen: list[int] = []
     capped: list[int] = []
@@ -962,7 +970,7 @@ def _select(
     category_of = snapshot.tables.category
     wanted = limit - len(promoted)
     examined = promoted_seen = 0
-    for item in ranked.tolist() if len(ranked) <= _WHOLE else _in_chunks(ranked, 4 * limit):
+    for item in _in_chunks(ranked, 4 * limit):
         if len(chosen) >= wanted:
             break
         examined += 1
@@ -1000,12 +1008,10 @@ def _select(
     return _Selection(chosen[:limit], capped, applied, set(promoted), remaining > 0)
 
 
-_WHOLE = 1024  # a ranking up to this long is converted at once
-
-
 def _in_chunks(positions: Positions, size: int) -> Iterator[int]:
     """``positions`` as Python ints, converted ``size`` at a time: a selection reads the
-    first few of a large catalogue's ranking."""
+    first few of the ranking (even on the demo's 291 products converting them all costs
+    more than the few the walk reads)."""
     for start in range(0, len(positions), size):
         yield from positions[start : start + size].tolist()
 
@@ -1397,7 +1403,8 @@ def final_scores(
     total = total + FILLER_WEIGHT * popularity
     if damping is not None:
         total = total * damping
-    total = np.asarray(total, dtype=np.float32)
+    if total.dtype != np.float32:  # (`np.asarray` with a dtype costs more than the check)
+        total = total.astype(np.float32)
     if again is not None:
         total = mix_buy_again(total, again, repeat_share)
     if due is not None:
@@ -1508,18 +1515,19 @@ def _own_reason(scored: _Scored, item: int) -> bool:
     return not (item in scored.again or item in scored.dues or item in scored.page_related)
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: as `_Selection`.
+@dataclass(slots=True)
 class _Scored:
     """A request's scores before selection: by full scoring (every item), or on the
-    candidates (``positions``, ascending) of the two-stage path. ``total`` and ``relevant``
-    are always per catalogue position (`_select` reads them so); the rest are on
-    ``positions`` when given."""
+    candidates (``positions``, ascending) of the two-stage path. ``total`` is always per
+    catalogue position (`_select` reads it so); the rest are on ``positions`` when given."""
 
     signals: _Signals
     normalised: dict[SignalName, Scores]
     used: dict[SignalName, Scores]
     total: Scores
-    relevant: npt.NDArray[np.bool_]  # the promoted products relevant to the page
+    # the promoted products relevant to the page and allowed, in ranking order (positions)
+    promoted: list[int]
     related_rule: npt.NDArray[np.int64]
     removed_by: npt.NDArray[np.int8]
     ranked: Positions
@@ -1591,7 +1599,8 @@ def _score_all(
     )
 
 
-@dataclass(frozen=True)
+# Slotted, not frozen: as `_Selection`.
+@dataclass(slots=True)
 class _Adjustments:
     """What `_rank` applies to the blended signals, per scored position: the owned-category
     ``damping``, the buy-again and due scores, the page's ``lead`` products (each None when
@@ -1625,7 +1634,6 @@ def _rank(
     products are relevant to the page, and the ranking (descending score, ties by
     position). Every array is per scored position: the whole catalogue when ``positions``
     is None, else those candidates (ascending)."""
-    catalogue = snapshot.catalogue
     size = snapshot.n_items if positions is None else len(positions)
     normalised = {signal: normalise(raw) for signal, raw in signals.raw.items()}
     used = {s: v for s, v in normalised.items() if weights.get(s) > 0}
@@ -1646,16 +1654,13 @@ def _rank(
     allowed = (removed_by < 0).nonzero()[0]  # np.flatnonzero of a 1-d mask, unwrapped
     # A stable sort keeps equal scores in position order.
     ranked = allowed[(-total[allowed]).argsort(kind="stable")]
-    category = catalogue.category if positions is None else catalogue.category[positions]
-    promoted = catalogue.promoted if positions is None else catalogue.promoted[positions]
-    relevant = (total >= np.float32(business.promoted_min_score)) | adjust.related[category]
     again = adjust.again
     scored = _Scored(
         signals,
         normalised,
         used,
         total,
-        relevant & promoted,
+        _relevant_promoted(snapshot, business, adjust.related, total, removed_by, positions),
         adjust.related_rule,
         removed_by,
         ranked if positions is None else positions[ranked],
@@ -1667,7 +1672,37 @@ def _rank(
     )
     if positions is None:
         return scored
-    return replace(scored, total=scored.dense(total), relevant=scored.dense(relevant & promoted))
+    return replace(scored, total=scored.dense(total))
+
+
+def _relevant_promoted(
+    snapshot: ModelSnapshot,
+    business: BusinessRules,
+    related: npt.NDArray[np.bool_],
+    total: Scores,
+    removed_by: npt.NDArray[np.int8],
+    positions: Positions | None,
+) -> list[int]:
+    """The allowed promoted products relevant to the page (a score of at least
+    `BusinessRules.promoted_min_score`, or a category ``related`` to the page), as catalogue
+    positions in ranking order (descending score, ties by position). Per scored position, as
+    `_rank`'s arrays; worked out in Python on the store's few promoted products, not with
+    masks over the whole catalogue."""
+    promoted = snapshot.catalogue.promoted
+    local = (promoted if positions is None else promoted[positions]).nonzero()[0]
+    if not local.size:
+        return []
+    items = local.tolist() if positions is None else positions[local].tolist()
+    category = snapshot.tables.category
+    minimum = float(np.float32(business.promoted_min_score))  # compared as float32, exactly
+    found = [
+        (-score, item)
+        for item, score, rule in zip(
+            items, total[local].tolist(), removed_by[local].tolist(), strict=True
+        )
+        if rule < 0 and (score >= minimum or related[category[item]])
+    ]
+    return [item for _, item in sorted(found)]
 
 
 def _at(positions: Positions | None, selected: npt.NDArray[np.bool_]) -> Positions:
@@ -2222,38 +2257,39 @@ def _removal_rules(
     catalogue = snapshot.catalogue
     size = snapshot.n_items if positions is None else len(positions)
 
-    def among(items: npt.ArrayLike) -> npt.NDArray[Any]:
+    def among(items: Sequence[int] | Positions) -> list[int] | Positions:
         """Which scored positions are ``items`` (their indices): the few ``items`` looked up
-        among the candidates, not every candidate among them."""
-        wanted = np.asarray(items, dtype=np.int64)
-        if positions is None or len(positions) == 0:
-            return wanted if positions is None else wanted[:0]
-        slot, hit = stage.slots(positions, wanted)
+        among the candidates, not every candidate among them (full scoring: themselves)."""
+        if positions is None:
+            return items if isinstance(items, np.ndarray) else list(items)
+        if len(positions) == 0:
+            return _NO_POSITIONS
+        slot, hit = stage.slots(positions, np.asarray(items, dtype=np.int64))
         return slot[hit]
 
     def column(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if positions is None else values[positions]
 
     context = request.context
-    removals: list[tuple[npt.NDArray[Any], FilterRule]] = []
-    if context.current is not None:
-        removals.append((among([context.current]), FilterRule.CURRENT_PRODUCT))
-    if context.cart:
-        removals.append((among(context.cart), FilterRule.IN_CART))
-    if request.exclude_purchased and profile.items.size:
-        gone = profile.items[~stage.member(back, profile.items)]  # ascending, as profile.items
-        removals.append((among(gone), FilterRule.PURCHASED))
-    if request.in_stock_only:
-        removals.append((column(catalogue.stock) <= 0, FilterRule.OUT_OF_STOCK))
+    rule_of = np.full(size, -1, dtype=np.int8)
+    # The last rule first: each position ends with the first rule below that removes it
+    # (`FilterRule`'s order); one assignment per rule, no list of masks to walk.
+    if request.exclude:
+        rule_of[among(request.exclude)] = _FILTER_INDEX[FilterRule.EXCLUDED]
     if request.categories is not None:
         inside = np.isin(column(catalogue.category), np.asarray(request.categories))
-        removals.append((~inside, FilterRule.CATEGORY_FILTER))
-    if request.exclude:
-        removals.append((among(request.exclude), FilterRule.EXCLUDED))
-    rule_of = np.full(size, -1, dtype=np.int8)
-    # The last first: each position ends with the first rule above that removes it.
-    for selected, rule in reversed(removals):
-        rule_of[selected] = _FILTER_INDEX[rule]
+        rule_of[~inside] = _FILTER_INDEX[FilterRule.CATEGORY_FILTER]
+    if request.in_stock_only:
+        rule_of[column(catalogue.stock) <= 0] = _FILTER_INDEX[FilterRule.OUT_OF_STOCK]
+    if request.exclude_purchased and profile.items.size:
+        gone = profile.items  # ascending; without the products that come back, if any
+        if back.size:
+            gone = gone[~stage.member(back, gone)]
+        rule_of[among(gone)] = _FILTER_INDEX[FilterRule.PURCHASED]
+    if context.cart:
+        rule_of[among(context.cart)] = _FILTER_INDEX[FilterRule.IN_CART]
+    if context.current is not None:
+        rule_of[among((context.current,))] = _FILTER_INDEX[FilterRule.CURRENT_PRODUCT]
     return rule_of
 
 

@@ -415,11 +415,30 @@ def _repeat_share(ordered: pd.DataFrame, item_again: npt.NDArray[np.bool_]) -> f
 def repeat_chance(model: RepeatModel, user: int | None, items: npt.NDArray[np.int64]) -> FloatArray:
     """Per product, the chance this customer buys it again: its propensity times the customer's
     factor (1 for anonymous or unknown customers), capped at 1."""
-    factor = 1.0
-    if user is not None and 0 <= user < len(model.customer_factor):
-        factor = float(model.customer_factor[user])
-    chance: FloatArray = np.minimum(model.propensity[items] * np.float32(factor), 1.0)
+    chance: FloatArray = np.minimum(model.propensity[items] * _factor(model, user), 1.0)
     return chance.astype(np.float32)
+
+
+def likely_again(
+    model: RepeatModel, user: int | None, items: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Per product, whether `repeat_chance` is at least `MIN_RATE`: the same float32 product
+    compared, without the cap at 1 (it never decides: `MIN_RATE` < 1) and its copies, as a
+    request asks it of every purchased product."""
+    likely: npt.NDArray[np.bool_] = model.propensity[items] * _factor(model, user) >= _MIN_RATE
+    return likely
+
+
+_MIN_RATE = np.float32(MIN_RATE)  # what a float32 chance is compared with (a numpy scalar:
+# numpy resolves the comparison faster than with a Python float, to the same float32 value)
+
+
+def _factor(model: RepeatModel, user: int | None) -> np.float32:
+    """The customer's re-buy factor as float32 (`customer_factor`; 1 for anonymous or unknown
+    customers)."""
+    if user is not None and 0 <= user < len(model.customer_factor):
+        return np.float32(model.customer_factor[user])  # float32 already: the same value
+    return np.float32(1.0)
 
 
 @overload
