@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from recograph.recommenders.blend import SignalName, Weights, dominant_signals, normalise
+from recograph.recommenders.blend import (
+    SignalName,
+    Weights,
+    contributions,
+    dominant_signals,
+    normalise,
+)
 
 
 def _reference(row: np.ndarray) -> np.ndarray:
@@ -76,3 +82,27 @@ def test_dominant_signal_is_the_largest_weighted_contribution_ties_to_the_first(
     assert dominant_signals(signals, weights, items) == [
         _dominant_by_hand(signals, weights, i) for i in items
     ]
+
+
+def test_contributions_give_each_weighted_signal_value_and_share_one_signal_or_several() -> None:
+    cf = np.array([0.5, 0.0, 1e-45, 1.0], dtype=np.float32)
+    rules = np.array([0.25, 0.0, 0.0, 0.5], dtype=np.float32)
+    normalised = {SignalName.CF: cf, SignalName.RULES: rules}
+    only_cf = Weights(cf=1.0, popularity=3.0)  # popularity has weight but no signal here
+    parts, dominant = contributions(normalised, only_cf, [3, 0, 1, 2], lambda *part: part)
+    share = 0.25
+    assert parts == [
+        ((SignalName.CF, 1.0, share),),
+        ((SignalName.CF, 0.5, share),),
+        ((SignalName.CF, 0.0, share),),
+        ((SignalName.CF, float(np.float32(1e-45)), share),),
+    ]
+    # the smallest float32 times its share rounds to 0 in float32: nothing dominates
+    assert dominant == [SignalName.CF, SignalName.CF, None, None]
+    both = Weights(cf=1.0, rules=3.0)
+    parts, dominant = contributions(normalised, both, [0, 1], lambda *part: part)
+    assert parts == [
+        ((SignalName.CF, 0.5, 0.25), (SignalName.RULES, 0.25, 0.75)),
+        ((SignalName.CF, 0.0, 0.25), (SignalName.RULES, 0.0, 0.75)),
+    ]
+    assert dominant == [SignalName.RULES, None]

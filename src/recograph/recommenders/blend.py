@@ -105,8 +105,8 @@ def shares(weights: Weights) -> dict[SignalName, float]:
     if total <= 0:
         return {}
     found = {}
-    for signal in _SIGNALS:
-        weight = weights.get(signal)
+    in_order = (weights.cf, weights.content, weights.rules, weights.popularity)  # as _SIGNALS
+    for signal, weight in zip(_SIGNALS, in_order, strict=True):
         if weight > 0:
             found[signal] = weight / total
     return found
@@ -121,19 +121,31 @@ def contributions(
     """Per item, ``make(signal, normalised score, share)`` of every signal that has weight,
     and its dominant signal: the largest weighted contribution, value × share formed in
     float32 for all items at once; the first largest wins (argmax, ties to the first signal
-    in `SignalName` order), None when it is 0. One gather of the weighted signals' columns."""
+    in `SignalName` order), None when it is 0. One gather of the weighted signals' columns
+    (of a single weighted signal, its column alone: the same float32 products)."""
     columns = [(s, w) for s, w in shares(weights).items() if s in normalised]
     if not items or not columns:
         return [() for _ in items], [None] * len(items)
+    if len(columns) == 1:
+        ((signal, share),) = columns
+        column = normalised[signal][items]
+        weighted = np.multiply(column, np.float32(share), dtype=np.float32).tolist()
+        dominant = [signal if value > 0 else None for value in weighted]
+        return [(make(signal, value, share),) for value in column.tolist()], dominant
     at = np.asarray(items, dtype=np.int64)
     values = np.array([normalised[s][at] for s, _ in columns])  # signals × items
     signals = [s for s, _ in columns]
     signal_shares = [w for _, w in columns]
     column_shares = np.array(signal_shares, dtype=np.float32)[:, None]
-    weighted = (values.astype(np.float32, copy=False) * column_shares).T.tolist()
+    weighted = np.multiply(values, column_shares, dtype=np.float32).tolist()
     # a handful per item: the first largest found in Python (float32 values compare exactly)
-    dominant = [signals[row.index(top)] if (top := max(row)) > 0 else None for row in weighted]
-    parts = [tuple(map(make, signals, row, signal_shares)) for row in values.T.tolist()]
+    dominant = [
+        signals[row.index(top)] if (top := max(row)) > 0 else None
+        for row in zip(*weighted, strict=True)
+    ]
+    parts = [
+        tuple(map(make, signals, row, signal_shares)) for row in zip(*values.tolist(), strict=True)
+    ]
     return parts, dominant
 
 

@@ -77,6 +77,15 @@ class CFEvidence:
     value: float
     said: str = ""
 
+    def __init__(self, seed: int | None, metric: str, value: float, said: str = "") -> None:
+        # Several a request: the instance's fields filled in one step, as `engine.Reason` does
+        # (the frozen dataclass's own `__init__` makes one `object.__setattr__` call a field).
+        attributes = self.__dict__
+        attributes["seed"] = seed
+        attributes["metric"] = metric
+        attributes["value"] = value
+        attributes["said"] = said
+
 
 def largest_terms(
     items: Positions, terms: npt.NDArray[np.floating[Any]], figures: npt.NDArray[Any], metric: str
