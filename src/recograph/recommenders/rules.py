@@ -131,11 +131,38 @@ class RuleSet(ArrayCoded):
         return np.diff(self.antecedent_indptr)
 
     @functools.cached_property
+    def antecedent_columns(self) -> npt.NDArray[np.intp]:
+        """The antecedents as columns, shape (longest antecedent, n_rules): column ``r`` holds
+        rule ``r``'s items, padded with ``n_items`` (a place `fired_mask` always marks), so a
+        context fires a rule when its mask holds the whole column (made once, read-only)."""
+        width = int(self.antecedent_lengths.max()) if len(self) else 0
+        columns = np.full((width, len(self)), self.n_items, dtype=np.intp)
+        lengths = self.antecedent_lengths
+        rule_of = np.repeat(np.arange(len(self)), lengths)
+        slot = np.arange(len(rule_of)) - np.repeat(self.antecedent_indptr[:-1], lengths)
+        columns[slot, rule_of] = self.antecedent_indices
+        return read_only(columns)
+
+    @functools.cached_property
+    def fired_mask(self) -> npt.NDArray[np.bool_]:
+        """Per item and one more place (the antecedents' padding, always marked), whether it
+        is in a context: what `_fired` copies and marks (made once, read-only)."""
+        mask = np.zeros(self.n_items + 1, dtype=np.bool_)
+        mask[self.n_items] = True
+        return read_only(mask)
+
+    @functools.cached_property
     def no_places(self) -> npt.NDArray[np.int32]:
         """Per item, the place past the last rule (`MetricRanking`): what `best_of_fired`
         starts from, copied (made once, read-only). int32 as `MetricRanking.rank`: ufunc.at
         takes its fast path only when the array and the values share a dtype."""
         return read_only(np.full(self.n_items, len(self), dtype=np.int32))
+
+    @functools.cached_property
+    def consequent_items(self) -> npt.NDArray[np.intp]:
+        """Per rule of a single-consequent set, its consequent as an index (intp, as
+        `best_of_fired`'s ufunc.at takes it without a cast; made once, read-only)."""
+        return read_only(self.consequent_indices.astype(np.intp))
 
     @functools.cached_property
     def single_consequent(self) -> bool:
@@ -899,8 +926,8 @@ def antecedent_index(rules: RuleSet) -> sp.csr_matrix:
     return index
 
 
-# Up to this many context rows (or fired rules) are gathered (or reduced) in Python: on a few
-# rows numpy's per-call overhead, not the work, is what a request pays.
+# Up to this many context positions are made distinct in Python: on a few, numpy's per-call
+# overhead, not the work, is what a request pays.
 _SMALL = 64
 
 
@@ -919,17 +946,15 @@ def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.i
 def _fired(
     rules: RuleSet, index: sp.csr_matrix, context: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    if len(context) <= _SMALL:
-        indptr, indices = index.indptr, index.indices
-        bounds = zip(indptr[context].tolist(), indptr[context + 1].tolist(), strict=True)
-        rows = [indices[start:stop] for start, stop in bounds]
-        hits = np.concatenate(rows) if rows else indices[:0]
-    else:
-        entries, _ = row_entries(index.indptr, context)
-        hits = index.indices[entries]
-    present = np.bincount(hits, minlength=len(rules))
-    # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
-    fired: npt.NDArray[np.int64] = (present == rules.antecedent_lengths).nonzero()[0]
+    """The rules (ascending) whose whole antecedent lies in the distinct in-range ``context``:
+    the context marked in a mask over the items and the antecedents read from it column by
+    column (`RuleSet.antecedent_columns`), a handful of numpy calls whatever the context's
+    size (``index``, the same rules by item, is not needed). Empty antecedents (all padding)
+    fire for every context, as in arules."""
+    in_context = rules.fired_mask.copy()
+    in_context[context] = True
+    whole = np.logical_and.reduce(in_context[rules.antecedent_columns])
+    fired: npt.NDArray[np.int64] = whole.nonzero()[0]
     return fired  # np.flatnonzero's result, without its Python wrapper
 
 
@@ -1006,14 +1031,14 @@ def best_of_fired(
     ranking = rules.ranking(metric)
     no_rule = len(rules)
     if rules.single_consequent:
-        items, rule_ids = rules.consequent_indices[fired], fired
+        items, rule_ids = rules.consequent_items[fired], fired
     else:
         entries, owner = row_entries(rules.consequent_indptr, fired)
-        items, rule_ids = rules.consequent_indices[entries], fired[owner]
+        items, rule_ids = rules.consequent_indices[entries].astype(np.intp), fired[owner]
     place = rules.no_places.copy()
     # int32 places and ranks, intp item indices: ufunc.at's fast path (about 15x its
     # casting path on a request's hundred-odd fired rules)
-    np.minimum.at(place, items.astype(np.intp), ranking.rank[rule_ids])
+    np.minimum.at(place, items, ranking.rank[rule_ids])
     place[context] = no_rule
     return RuleScores(ranking.value_at[place], ranking.rule_at[place])
 
