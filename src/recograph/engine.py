@@ -1029,16 +1029,16 @@ def _related_categories(
         context.category is None or context.category in page_rules.categories.tolist()
     ):  # the page's categories are its products' (`_page_categories`): their fired rules
         page = page_rules.categories
-        fired = rules.best_of_fired(category_rules, page_rules.fired, page, metric="lift")
+        best_rule = rules.best_rules_of_fired(category_rules, page_rules.fired, page, "lift")
     else:
         page = _page_categories(snapshot, context)
         if page.size == 0:
             return np.zeros(n_categories, dtype=np.bool_), np.full(n_categories, -1, np.int64)
         index = snapshot.category_rule_index
-        fired = rules.score_rules(category_rules, index, page, metric="lift")
-    related = fired.best_rule >= 0
+        best_rule = rules.score_rules(category_rules, index, page, metric="lift").best_rule
+    related = best_rule >= 0
     related[page] = True
-    return related, fired.best_rule
+    return related, best_rule
 
 
 def _promoted_reason(

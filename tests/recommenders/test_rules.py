@@ -50,6 +50,7 @@ from recograph.recommenders.rules import (
     antecedent_index,
     baskets_matrix,
     best_of_fired,
+    best_rules_of_fired,
     fired_by,
     fired_rules,
     frequent_itemsets,
@@ -486,6 +487,18 @@ def test_fired_rules_need_the_whole_antecedent(rules: RuleSet) -> None:
     np.testing.assert_array_equal(fired_rules(rules, index, [3, 3, -1, 7]), [2, 5, 6, 7])
 
 
+def test_antecedent_columns_pad_each_rule_with_the_always_marked_place(rules: RuleSet) -> None:
+    columns = rules.antecedent_columns
+    assert columns.shape == (2, 12)  # the longest antecedent is {1, 2}
+    assert columns[:, 1].tolist() == [1, 2]
+    assert columns[:, 5].tolist() == [N_ITEMS, N_ITEMS]  # an empty antecedent: all padding
+    for rule in range(len(rules)):
+        listed = [i for i in columns[:, rule].tolist() if i != N_ITEMS]
+        assert listed == rules.antecedent(rule).tolist()
+    assert rules.fired_mask.tolist() == [False] * N_ITEMS + [True]
+    assert not columns.flags.writeable and not rules.fired_mask.flags.writeable
+
+
 def test_score_rules_takes_the_best_fired_rule_per_consequent(rules: RuleSet) -> None:
     index = antecedent_index(rules)
     # Context {0,1}: item 2 is the consequent of rules 3 (conf 3/4), 4 (2/3) and 7 (3/5);
@@ -571,6 +584,8 @@ def test_score_rules_matches_the_rules_by_hand_on_every_context(
             again = best_of_fired(ruleset, fired, found, metric)
             np.testing.assert_array_equal(again.scores, scored.scores)
             np.testing.assert_array_equal(again.best_rule, scored.best_rule)
+            alone = best_rules_of_fired(ruleset, fired, found, metric)
+            np.testing.assert_array_equal(alone, scored.best_rule)
             assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
 
 

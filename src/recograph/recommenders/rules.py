@@ -1029,7 +1029,32 @@ def best_of_fired(
             np.zeros(rules.n_items, dtype=np.float32), np.full(rules.n_items, -1, dtype=np.int64)
         )
     ranking = rules.ranking(metric)
-    no_rule = len(rules)
+    place = _best_places(rules, ranking, fired, context)
+    return RuleScores(ranking.value_at[place], ranking.rule_at[place])
+
+
+def best_rules_of_fired(
+    rules: RuleSet,
+    fired: npt.NDArray[np.int64],
+    context: npt.NDArray[np.int64],
+    metric: str = "confidence",
+) -> npt.NDArray[np.int64]:
+    """`best_of_fired`'s ``best_rule`` alone, without gathering the scores (a page's related
+    categories read only which rule relates them)."""
+    if len(fired) == 0:
+        return np.full(rules.n_items, -1, dtype=np.int64)
+    ranking = rules.ranking(metric)
+    return ranking.rule_at[_best_places(rules, ranking, fired, context)]
+
+
+def _best_places(
+    rules: RuleSet,
+    ranking: MetricRanking,
+    fired: npt.NDArray[np.int64],
+    context: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int32]:
+    """Per item, the best place in ``ranking`` among the ``fired`` rules whose consequent
+    holds it (past the last: none, and always for the ``context``'s own items)."""
     if rules.single_consequent:
         items, rule_ids = rules.consequent_items[fired], fired
     else:
@@ -1039,8 +1064,8 @@ def best_of_fired(
     # int32 places and ranks, intp item indices: ufunc.at's fast path (about 15x its
     # casting path on a request's hundred-odd fired rules)
     np.minimum.at(place, items, ranking.rank[rule_ids])
-    place[context] = no_rule
-    return RuleScores(ranking.value_at[place], ranking.rule_at[place])
+    place[context] = len(rules)
+    return place
 
 
 def rules_table(rules: RuleSet, labels: Sequence[str]) -> pd.DataFrame:
