@@ -496,7 +496,8 @@ def test_antecedent_columns_pad_each_rule_with_the_always_marked_place(rules: Ru
         listed = [i for i in columns[:, rule].tolist() if i != N_ITEMS]
         assert listed == rules.antecedent(rule).tolist()
     assert rules.fired_mask.tolist() == [False] * N_ITEMS + [True]
-    assert not columns.flags.writeable and not rules.fired_mask.flags.writeable
+    assert not columns.flags.writeable
+    assert not rules.fired_mask.flags.writeable
 
 
 def test_score_rules_takes_the_best_fired_rule_per_consequent(rules: RuleSet) -> None:
