@@ -493,10 +493,15 @@ class _PageRules:
 
 def _fired_categories(snapshot: ModelSnapshot, seeds: Sequence[int]) -> _PageRules:
     """`_PageRules` of the products ``seeds`` (catalogue positions)."""
-    category_of = snapshot.tables.category
-    found = np.array(sorted({category_of[seed] for seed in seeds}), dtype=np.int64)
+    found = _seed_categories(snapshot, seeds)
     fired = rules.fired_by_distinct(snapshot.category_rules, snapshot.category_rule_index, found)
     return _PageRules(found, fired)
+
+
+def _seed_categories(snapshot: ModelSnapshot, seeds: Sequence[int]) -> Positions:
+    """The categories of the products ``seeds``, distinct and ascending."""
+    category_of = snapshot.tables.category
+    return np.array(sorted({category_of[seed] for seed in seeds}), dtype=np.int64)
 
 
 def _page_rules(snapshot: ModelSnapshot, context: Context) -> _PageRules | None:
@@ -524,16 +529,7 @@ def _rule_scores(
     score: Scores | None = None  # the first seed set's product scores start it (max(0, s) = s)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, seed_list, discount, fired in (
-        (past, past_items, HISTORY_RULE_DISCOUNT, None),
-        (ctx, page_items, np.float32(1.0), page),
-    ):
-        if not seed_list:
-            continue
-        # distinct catalogue positions both: a profile's purchases, the page's made above
-        product = rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        found = _fired_categories(snapshot, seed_list) if fired is None else fired
-        cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
+    for product, cat, discount in _seed_rules(snapshot, past, past_items, ctx, page_items, page):
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         # × 1 is exact: skipped for the page's own seeds (copied: the evidence keeps them)
         discounted = product.scores * discount if discount != 1.0 else product.scores
@@ -557,6 +553,49 @@ def _rule_scores(
         _categories_of(snapshot, page_items + purchased),
     )
     return score, evidence
+
+
+def _seed_rules(
+    snapshot: ModelSnapshot,
+    past: Positions,
+    past_items: list[int],
+    ctx: Positions,
+    page_items: tuple[int, ...],
+    page: _PageRules | None,
+) -> list[tuple[rules.RuleScores, rules.RuleScores, np.float32]]:
+    """Per seed set with products, the purchases (``past``, as ``past_items``) then the
+    page's (``ctx``, its distinct known ``page_items``), its product and category rule scores
+    by confidence and its discount. Both sets scored in one pass per rule set
+    (`rules.score_two_distinct`) when both have products (``page``: the page's categories,
+    when the caller has them)."""
+    product_rules, product_index = snapshot.product_rules, snapshot.product_rule_index
+    category_rules, category_index = snapshot.category_rules, snapshot.category_rule_index
+    if past_items and page_items:
+        page_categories = (
+            _seed_categories(snapshot, page_items) if page is None else page.categories
+        )
+        past_categories = _seed_categories(snapshot, past_items)
+        product = rules.score_two_distinct(product_rules, product_index, past, ctx)
+        category = rules.score_two_distinct(
+            category_rules, category_index, past_categories, page_categories
+        )
+        return [
+            (product[0], category[0], HISTORY_RULE_DISCOUNT),
+            (product[1], category[1], np.float32(1.0)),
+        ]
+    found: list[tuple[rules.RuleScores, rules.RuleScores, np.float32]] = []
+    for seeds, seed_list, discount, fired in (
+        (past, past_items, HISTORY_RULE_DISCOUNT, None),
+        (ctx, page_items, np.float32(1.0), page),
+    ):
+        if not seed_list:
+            continue
+        # distinct catalogue positions both: a profile's purchases, the page's made above
+        product_scores = rules.score_distinct(product_rules, product_index, seeds)
+        seeded = _fired_categories(snapshot, seed_list) if fired is None else fired
+        category_scores = rules.best_of_fired(category_rules, seeded.fired, seeded.categories)
+        found.append((product_scores, category_scores, discount))
+    return found
 
 
 def _categories_of(snapshot: ModelSnapshot, items: tuple[int, ...]) -> dict[int, int]:
