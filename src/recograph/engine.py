@@ -518,8 +518,9 @@ def _rule_scores(
     """Rules fired by the cart/current product (full strength) and by past purchases: per
     item the best of each seed set's product rule and category rule (× the category's share
     of its best seller), history discounted. Which rule won is replayed for the shown items
-    only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
-    caller has them (`_page_rules`)."""
+    only (`_ReplayedRuleEvidence`). ``page``: the page's categories and their fired rules,
+    when the caller has them (`_page_rules`; with purchases too, both seed sets' rules are
+    fired together and only its categories are read)."""
     page_items = context.items
     n_items = snapshot.n_items
     # the page's distinct known positions, as `rules.score_rules` would make them
