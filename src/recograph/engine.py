@@ -548,10 +548,15 @@ class _PageRules:
 
 def _fired_categories(snapshot: ModelSnapshot, seeds: Sequence[int]) -> _PageRules:
     """`_PageRules` of the products ``seeds`` (catalogue positions)."""
-    category_of = snapshot.tables.category
-    found = np.array(sorted({category_of[seed] for seed in seeds}), dtype=np.int64)
+    found = _seed_categories(snapshot, seeds)
     fired = rules.fired_by_distinct(snapshot.category_rules, snapshot.category_rule_index, found)
     return _PageRules(found, fired)
+
+
+def _seed_categories(snapshot: ModelSnapshot, seeds: Sequence[int]) -> Positions:
+    """The categories of the products ``seeds``, distinct and ascending."""
+    category_of = snapshot.tables.category
+    return np.array(sorted({category_of[seed] for seed in seeds}), dtype=np.int64)
 
 
 def _page_rules(snapshot: ModelSnapshot, context: Context) -> _PageRules | None:
@@ -568,8 +573,9 @@ def _rule_scores(
     """Rules fired by the cart/current product (full strength) and by past purchases: per
     item the best of each seed set's product rule and category rule (× the category's share
     of its best seller), history discounted. Which rule won is replayed for the shown items
-    only (`_ReplayedRuleEvidence`). ``page``: the page's fired category rules, when the
-    caller has them (`_page_rules`)."""
+    only (`_ReplayedRuleEvidence`). ``page``: the page's categories and their fired rules,
+    when the caller has them (`_page_rules`; with purchases too, both seed sets' rules are
+    fired together and only its categories are read)."""
     page_items = context.items
     n_items = snapshot.n_items
     # the page's distinct known positions, as `rules.score_rules` would make them
@@ -579,16 +585,7 @@ def _rule_scores(
     score: Scores | None = None  # the first seed set's product scores start it (max(0, s) = s)
     category_of = snapshot.catalogue.category
     sources: list[_RuleSource] = []
-    for seeds, seed_list, discount, fired in (
-        (past, past_items, HISTORY_RULE_DISCOUNT, None),
-        (ctx, page_items, np.float32(1.0), page),
-    ):
-        if not seed_list:
-            continue
-        # distinct catalogue positions both: a profile's purchases, the page's made above
-        product = rules.score_distinct(snapshot.product_rules, snapshot.product_rule_index, seeds)
-        found = _fired_categories(snapshot, seed_list) if fired is None else fired
-        cat = rules.best_of_fired(snapshot.category_rules, found.fired, found.categories)
+    for product, cat, discount in _seed_rules(snapshot, past, past_items, ctx, page_items, page):
         item_scores = cat.scores[category_of] * snapshot.category_share * CATEGORY_RULE_DISCOUNT
         # × 1 is exact: skipped for the page's own seeds (copied: the evidence keeps them)
         discounted = product.scores * discount if discount != 1.0 else product.scores
@@ -612,6 +609,49 @@ def _rule_scores(
         _categories_of(snapshot, page_items + purchased),
     )
     return score, evidence
+
+
+def _seed_rules(
+    snapshot: ModelSnapshot,
+    past: Positions,
+    past_items: list[int],
+    ctx: Positions,
+    page_items: tuple[int, ...],
+    page: _PageRules | None,
+) -> list[tuple[rules.RuleScores, rules.RuleScores, np.float32]]:
+    """Per seed set with products, the purchases (``past``, as ``past_items``) then the
+    page's (``ctx``, its distinct known ``page_items``), its product and category rule scores
+    by confidence and its discount. Both sets scored in one pass per rule set
+    (`rules.score_two_distinct`) when both have products (``page``: the page's categories,
+    when the caller has them)."""
+    product_rules, product_index = snapshot.product_rules, snapshot.product_rule_index
+    category_rules, category_index = snapshot.category_rules, snapshot.category_rule_index
+    if past_items and page_items:
+        page_categories = (
+            _seed_categories(snapshot, page_items) if page is None else page.categories
+        )
+        past_categories = _seed_categories(snapshot, past_items)
+        product = rules.score_two_distinct(product_rules, product_index, past, ctx)
+        category = rules.score_two_distinct(
+            category_rules, category_index, past_categories, page_categories
+        )
+        return [
+            (product[0], category[0], HISTORY_RULE_DISCOUNT),
+            (product[1], category[1], np.float32(1.0)),
+        ]
+    found: list[tuple[rules.RuleScores, rules.RuleScores, np.float32]] = []
+    for seeds, seed_list, discount, fired in (
+        (past, past_items, HISTORY_RULE_DISCOUNT, None),
+        (ctx, page_items, np.float32(1.0), page),
+    ):
+        if not seed_list:
+            continue
+        # distinct catalogue positions both: a profile's purchases, the page's made above
+        product_scores = rules.score_distinct(product_rules, product_index, seeds)
+        seeded = _fired_categories(snapshot, seed_list) if fired is None else fired
+        category_scores = rules.best_of_fired(category_rules, seeded.fired, seeded.categories)
+        found.append((product_scores, category_scores, discount))
+    return found
 
 
 def _categories_of(snapshot: ModelSnapshot, items: tuple[int, ...]) -> dict[int, int]:
@@ -1088,16 +1128,16 @@ def _related_categories(
         context.category is None or context.category in page_rules.categories.tolist()
     ):  # the page's categories are its products' (`_page_categories`): their fired rules
         page = page_rules.categories
-        fired = rules.best_of_fired(category_rules, page_rules.fired, page, metric="lift")
+        best_rule = rules.best_rules_of_fired(category_rules, page_rules.fired, page, "lift")
     else:
         page = _page_categories(snapshot, context)
         if page.size == 0:
             return np.zeros(n_categories, dtype=np.bool_), np.full(n_categories, -1, np.int64)
         index = snapshot.category_rule_index
-        fired = rules.score_rules(category_rules, index, page, metric="lift")
-    related = fired.best_rule >= 0
+        best_rule = rules.score_rules(category_rules, index, page, metric="lift").best_rule
+    related = best_rule >= 0
     related[page] = True
-    return related, fired.best_rule
+    return related, best_rule
 
 
 def _promoted_reason(

@@ -44,12 +44,14 @@ import pytest
 import scipy.sparse as sp
 
 from recograph.build import build_artifacts
+from recograph.recommenders import rules as rules_module
 from recograph.recommenders.rules import (
     METRICS,
     RuleSet,
     antecedent_index,
     baskets_matrix,
     best_of_fired,
+    best_rules_of_fired,
     fired_by,
     fired_rules,
     frequent_itemsets,
@@ -57,7 +59,9 @@ from recograph.recommenders.rules import (
     mine_rules_with_report,
     rules_table,
     ruleset_from_counts,
+    score_distinct,
     score_rules,
+    score_two_distinct,
 )
 from tests.tiny_store import TINY_PARAMS, tiny_store
 
@@ -486,6 +490,20 @@ def test_fired_rules_need_the_whole_antecedent(rules: RuleSet) -> None:
     np.testing.assert_array_equal(fired_rules(rules, index, [3, 3, -1, 7]), [2, 5, 6, 7])
 
 
+def test_antecedent_columns_pad_each_rule_with_the_always_marked_place(rules: RuleSet) -> None:
+    columns = rules.antecedent_columns
+    assert columns is not None
+    assert columns.shape == (2, 12)  # the longest antecedent is {1, 2}
+    assert columns[:, 1].tolist() == [1, 2]
+    assert columns[:, 5].tolist() == [N_ITEMS, N_ITEMS]  # an empty antecedent: all padding
+    for rule in range(len(rules)):
+        listed = [i for i in columns[:, rule].tolist() if i != N_ITEMS]
+        assert listed == rules.antecedent(rule).tolist()
+    assert rules.fired_mask.tolist() == [False] * N_ITEMS + [True]
+    assert not columns.flags.writeable
+    assert not rules.fired_mask.flags.writeable
+
+
 def test_score_rules_takes_the_best_fired_rule_per_consequent(rules: RuleSet) -> None:
     index = antecedent_index(rules)
     # Context {0,1}: item 2 is the consequent of rules 3 (conf 3/4), 4 (2/3) and 7 (3/5);
@@ -542,16 +560,20 @@ def _best_rules_by_hand(
     return scores, [best[i][1] if i in best else -1 for i in range(N_ITEMS)]
 
 
+@pytest.mark.parametrize("columns", [True, False])
 @pytest.mark.parametrize(
     ("single_consequent", "min_len"), [(True, 1), (False, 1), (True, 2), (False, 2)]
 )
 def test_score_rules_matches_the_rules_by_hand_on_every_context(
-    single_consequent: bool, min_len: int
+    monkeypatch: pytest.MonkeyPatch, single_consequent: bool, min_len: int, columns: bool
 ) -> None:
     """Every context of the five items, every metric: the ranking-based reduction picks the
     same rule and value as the definition; one fired pass reduced by several metrics
     (`fired_by`, `best_of_fired`) gives what `score_rules` gives for each. Without the
-    empty-antecedent rules (``min_len`` 2) some contexts fire nothing."""
+    empty-antecedent rules (``min_len`` 2) some contexts fire nothing. The fired rules read
+    by columns, or (past `COLUMNS_MAX`) counted from the antecedent index."""
+    if not columns:
+        monkeypatch.setattr(rules_module, "COLUMNS_MAX", 0)
     ruleset = mine_rules(
         _matrix(),
         min_support=0.2,
@@ -571,6 +593,38 @@ def test_score_rules_matches_the_rules_by_hand_on_every_context(
             again = best_of_fired(ruleset, fired, found, metric)
             np.testing.assert_array_equal(again.scores, scored.scores)
             np.testing.assert_array_equal(again.best_rule, scored.best_rule)
+            alone = best_rules_of_fired(ruleset, fired, found, metric)
+            np.testing.assert_array_equal(alone, scored.best_rule)
+
+
+@pytest.mark.parametrize("columns", [True, False])
+@pytest.mark.parametrize("single_consequent", [True, False])
+def test_two_contexts_scored_together_as_each_alone(
+    monkeypatch: pytest.MonkeyPatch, columns: bool, single_consequent: bool
+) -> None:
+    """`score_two_distinct` on every pair of contexts of the five items gives what
+    `score_distinct` gives each, bit for bit: read by columns in one pass, or (multi-item
+    consequents, rule sets past `COLUMNS_MAX`) one context after the other."""
+    if not columns:
+        monkeypatch.setattr(rules_module, "COLUMNS_MAX", 0)
+    ruleset = mine_rules(
+        _matrix(), min_support=0.2, min_confidence=0.3, single_consequent=single_consequent
+    )
+    assert (ruleset.antecedent_columns is not None) is columns
+    assert (ruleset.paired is not None) is (columns and single_consequent)
+    index = antecedent_index(ruleset)
+    contexts = [
+        np.array([i for i in range(N_ITEMS) if bits >> i & 1], dtype=np.int64)
+        for bits in range(2**N_ITEMS)
+    ]
+    for first in contexts:
+        for second in contexts:
+            together = score_two_distinct(ruleset, index, first, second)
+            for scored, context in zip(together, (first, second), strict=True):
+                alone = score_distinct(ruleset, index, context)
+                assert scored.scores.tobytes() == alone.scores.tobytes()
+                assert scored.best_rule.tolist() == alone.best_rule.tolist()
+                assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
             assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
 
 

@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 METRICS: tuple[str, ...] = ("support", "confidence", "lift", "leverage", "conviction")
+# Up to this many antecedent entries (longest antecedent × rules), a context's fired rules are
+# read column by column (`RuleSet.antecedent_columns`: a few numpy calls, each reading every
+# rule); beyond, the context's rows of the antecedent index are counted (work as the rows).
+COLUMNS_MAX = 16_384
 
 
 def _stored(dtype: type[np.generic]) -> dict[str, Encoding]:
@@ -131,11 +135,51 @@ class RuleSet(ArrayCoded):
         return np.diff(self.antecedent_indptr)
 
     @functools.cached_property
+    def antecedent_columns(self) -> npt.NDArray[np.intp] | None:
+        """The antecedents as columns, shape (longest antecedent, n_rules): column ``r`` holds
+        rule ``r``'s items, padded with ``n_items`` (a place `fired_mask` always marks), so a
+        context fires a rule when its mask holds the whole column (made once, read-only).
+        None above `COLUMNS_MAX` entries: reading every rule's column would then cost more
+        than counting the context's rows of the antecedent index."""
+        width = int(self.antecedent_lengths.max()) if len(self) else 0
+        if width * len(self) > COLUMNS_MAX:
+            return None
+        columns = np.full((width, len(self)), self.n_items, dtype=np.intp)
+        lengths = self.antecedent_lengths
+        rule_of = np.repeat(np.arange(len(self)), lengths)
+        slot = np.arange(len(rule_of)) - np.repeat(self.antecedent_indptr[:-1], lengths)
+        columns[slot, rule_of] = self.antecedent_indices
+        return read_only(columns)
+
+    @functools.cached_property
+    def fired_mask(self) -> npt.NDArray[np.bool_]:
+        """Per item and one more place (the antecedents' padding, always marked), whether it
+        is in a context: what `_fired` copies and marks (made once, read-only)."""
+        mask = np.zeros(self.n_items + 1, dtype=np.bool_)
+        mask[self.n_items] = True
+        return read_only(mask)
+
+    @functools.cached_property
+    def paired(self) -> PairedTables | None:
+        """What `score_two_distinct` reads to score two contexts in one pass (made once; None
+        without `antecedent_columns` or for multi-item consequents)."""
+        columns = self.antecedent_columns
+        if columns is None or not self.single_consequent:
+            return None
+        return PairedTables.of(self, columns)
+
+    @functools.cached_property
     def no_places(self) -> npt.NDArray[np.int32]:
         """Per item, the place past the last rule (`MetricRanking`): what `best_of_fired`
         starts from, copied (made once, read-only). int32 as `MetricRanking.rank`: ufunc.at
         takes its fast path only when the array and the values share a dtype."""
         return read_only(np.full(self.n_items, len(self), dtype=np.int32))
+
+    @functools.cached_property
+    def consequent_items(self) -> npt.NDArray[np.intp]:
+        """Per rule of a single-consequent set, its consequent as an index (intp, as
+        `best_of_fired`'s ufunc.at takes it without a cast; made once, read-only)."""
+        return read_only(self.consequent_indices.astype(np.intp))
 
     @functools.cached_property
     def single_consequent(self) -> bool:
@@ -196,6 +240,32 @@ class MetricRanking:
         rule_at = np.append(order, -1).astype(np.int64)
         value_at = np.append(values[order].astype(np.float32), np.float32(0.0))
         return cls(rank, rule_at, value_at)
+
+
+@dataclass(frozen=True)
+class PairedTables:
+    """A single-consequent rule set's request tables twice over, side by side, so that two
+    contexts (a customer's purchases and the page) fire and reduce their rules in one pass:
+    the second context's rule ``r`` is ``n_rules + r``, its item ``i`` is ``n_items + i``
+    (``n_items + 1 + i`` in the mask, after the first's padding place). Read-only: at most
+    32 bytes a rule (`COLUMNS_MAX`) and 10 an item."""
+
+    mask: npt.NDArray[np.bool_]  # (2 (n_items + 1),): `RuleSet.fired_mask` per context
+    columns: npt.NDArray[np.intp]  # (longest antecedent, 2 n_rules): in the mask's halves
+    items: npt.NDArray[np.intp]  # (2 n_rules,): the consequent, in its context's half
+    rank: npt.NDArray[np.int32]  # (2 n_rules,): the place by confidence (`MetricRanking`)
+    no_places: npt.NDArray[np.int32]  # (2 n_items,): `RuleSet.no_places` per context
+
+    @classmethod
+    def of(cls, rules: RuleSet, columns: npt.NDArray[np.intp]) -> PairedTables:
+        items, n_items = rules.consequent_items, rules.n_items
+        return cls(
+            mask=read_only(np.tile(rules.fired_mask, 2)),
+            columns=read_only(np.concatenate([columns, columns + n_items + 1], axis=1)),
+            items=read_only(np.concatenate([items, items + n_items])),
+            rank=read_only(np.tile(rules.confidence_ranking.rank, 2)),
+            no_places=read_only(np.tile(rules.no_places, 2)),
+        )
 
 
 @dataclass(frozen=True)
@@ -899,8 +969,8 @@ def antecedent_index(rules: RuleSet) -> sp.csr_matrix:
     return index
 
 
-# Up to this many context rows (or fired rules) are gathered (or reduced) in Python: on a few
-# rows numpy's per-call overhead, not the work, is what a request pays.
+# Up to this many context positions are made distinct (or index rows gathered) in Python: on
+# a few, numpy's per-call overhead, not the work, is what a request pays.
 _SMALL = 64
 
 
@@ -919,6 +989,15 @@ def _context(context_positions: npt.ArrayLike, n_items: int) -> npt.NDArray[np.i
 def _fired(
     rules: RuleSet, index: sp.csr_matrix, context: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
+    """The rules (ascending) whose whole antecedent lies in the distinct in-range ``context``.
+    Empty antecedents fire for every context, as in arules."""
+    columns = rules.antecedent_columns
+    if columns is not None:
+        # the context marked in a mask over the items, the antecedents read from it
+        in_context = rules.fired_mask.copy()
+        in_context[context] = True
+        fired: npt.NDArray[np.int64] = np.logical_and.reduce(in_context[columns]).nonzero()[0]
+        return fired  # np.flatnonzero's result, without its Python wrapper
     if len(context) <= _SMALL:
         indptr, indices = index.indptr, index.indices
         bounds = zip(indptr[context].tolist(), indptr[context + 1].tolist(), strict=True)
@@ -928,9 +1007,8 @@ def _fired(
         entries, _ = row_entries(index.indptr, context)
         hits = index.indices[entries]
     present = np.bincount(hits, minlength=len(rules))
-    # Empty antecedents (0 items, 0 present) fire for every context, as in arules.
-    fired: npt.NDArray[np.int64] = (present == rules.antecedent_lengths).nonzero()[0]
-    return fired  # np.flatnonzero's result, without its Python wrapper
+    counted: npt.NDArray[np.int64] = (present == rules.antecedent_lengths).nonzero()[0]
+    return counted
 
 
 def fired_rules(
@@ -971,6 +1049,37 @@ def score_distinct(
     return best_of_fired(rules, _fired(rules, index, context), context, metric)
 
 
+def score_two_distinct(
+    rules: RuleSet,
+    index: sp.csr_matrix,
+    first: npt.NDArray[np.int64],
+    second: npt.NDArray[np.int64],
+) -> tuple[RuleScores, RuleScores]:
+    """`score_distinct` by confidence of two contexts, each distinct and in [0, n_items),
+    in one pass over the rules (`RuleSet.paired`): a request scores its customer's
+    purchases and its page together for the numpy calls of one."""
+    paired = rules.paired
+    if paired is None:
+        return score_distinct(rules, index, first), score_distinct(rules, index, second)
+    n_items, no_rule = rules.n_items, len(rules)
+    in_context = paired.mask.copy()
+    marked = in_context.reshape(2, n_items + 1)  # views: each context's half
+    marked[0][first] = True
+    marked[1][second] = True
+    fired = np.logical_and.reduce(in_context[paired.columns]).nonzero()[0]
+    place = paired.no_places.copy()
+    np.minimum.at(place, paired.items[fired], paired.rank[fired])  # as `_best_places`
+    halves = place.reshape(2, n_items)
+    halves[0][first] = no_rule  # a context's own items score 0
+    halves[1][second] = no_rule
+    ranking = rules.confidence_ranking
+    values, best = ranking.value_at[place], ranking.rule_at[place]
+    return (
+        RuleScores(values[:n_items], best[:n_items]),
+        RuleScores(values[n_items:], best[n_items:]),
+    )
+
+
 def fired_by_distinct(
     rules: RuleSet, index: sp.csr_matrix, context: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
@@ -1004,18 +1113,43 @@ def best_of_fired(
             np.zeros(rules.n_items, dtype=np.float32), np.full(rules.n_items, -1, dtype=np.int64)
         )
     ranking = rules.ranking(metric)
-    no_rule = len(rules)
+    place = _best_places(rules, ranking, fired, context)
+    return RuleScores(ranking.value_at[place], ranking.rule_at[place])
+
+
+def best_rules_of_fired(
+    rules: RuleSet,
+    fired: npt.NDArray[np.int64],
+    context: npt.NDArray[np.int64],
+    metric: str = "confidence",
+) -> npt.NDArray[np.int64]:
+    """`best_of_fired`'s ``best_rule`` alone, without gathering the scores (a page's related
+    categories read only which rule relates them)."""
+    if len(fired) == 0:
+        return np.full(rules.n_items, -1, dtype=np.int64)
+    ranking = rules.ranking(metric)
+    return ranking.rule_at[_best_places(rules, ranking, fired, context)]
+
+
+def _best_places(
+    rules: RuleSet,
+    ranking: MetricRanking,
+    fired: npt.NDArray[np.int64],
+    context: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int32]:
+    """Per item, the best place in ``ranking`` among the ``fired`` rules whose consequent
+    holds it (past the last: none, and always for the ``context``'s own items)."""
     if rules.single_consequent:
-        items, rule_ids = rules.consequent_indices[fired], fired
+        items, rule_ids = rules.consequent_items[fired], fired
     else:
         entries, owner = row_entries(rules.consequent_indptr, fired)
-        items, rule_ids = rules.consequent_indices[entries], fired[owner]
+        items, rule_ids = rules.consequent_indices[entries].astype(np.intp), fired[owner]
     place = rules.no_places.copy()
     # int32 places and ranks, intp item indices: ufunc.at's fast path (about 15x its
     # casting path on a request's hundred-odd fired rules)
-    np.minimum.at(place, items.astype(np.intp), ranking.rank[rule_ids])
-    place[context] = no_rule
-    return RuleScores(ranking.value_at[place], ranking.rule_at[place])
+    np.minimum.at(place, items, ranking.rank[rule_ids])
+    place[context] = len(rules)
+    return place
 
 
 def rules_table(rules: RuleSet, labels: Sequence[str]) -> pd.DataFrame:
