@@ -31,7 +31,7 @@ is not called again (the recommendations resolver logs an impression).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -252,7 +252,7 @@ class _Request:
         self.context().track_async_work(values)
 
 
-def _completed(
+async def _completed(
     request: _Request,
     root: RootField,
     field: GraphQLField,
@@ -260,25 +260,20 @@ def _completed(
     info: Any,
     path: Path,
     result: Awaitable[Any],
-) -> Coroutine[Any, Any, Any]:
-    """graphql-core's ``complete_awaitable_value``, with the plan first."""
-
-    async def completed() -> Any:
+) -> Any:
+    """graphql-core's ``complete_awaitable_value``, with the plan first (a coroutine function
+    called with its arguments: no closure and cells made per request)."""
+    try:
+        resolved = await result
         try:
-            resolved = await result
-            try:
-                return complete(resolved)
-            except Fallback:
-                executor = request.context()
-                value = executor.complete_value(
-                    field.type, root.details, info, path, resolved, None
-                )
-                return await value if executor.is_awaitable(value) else value
-        except Exception as raw_error:
-            request.context().handle_field_error(raw_error, field.type, root.details, path)
-            return None
-
-    return completed()
+            return complete(resolved)
+        except Fallback:
+            executor = request.context()
+            value = executor.complete_value(field.type, root.details, info, path, resolved, None)
+            return await value if executor.is_awaitable(value) else value
+    except Exception as raw_error:
+        request.context().handle_field_error(raw_error, field.type, root.details, path)
+        return None
 
 
 async def _resolved(value: Any) -> Any:
