@@ -11,9 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Message
 
 from recograph.online.config import ServingConfig
 from recograph.serving.app import VERSION_HEADER, create_app
+from recograph.serving.documents import JSONAnswer, read_body, replaying
 from recograph.settings import Settings
 from recograph.snapshot import ModelSnapshot
 from tests.serving_helpers import metric_values
@@ -135,3 +139,40 @@ async def test_a_body_sent_in_several_messages_is_read_whole_by_either_path(
                 else:
                     assert response.status_code == 200
                     assert "version" in response.json()["data"]["modelInfo"]
+
+
+async def test_the_compiled_paths_body_reading_is_starlettes() -> None:
+    """`read_body` reads what ``Request.body`` reads, a disconnect included; `replaying` gives
+    the general path the same body again; `JSONAnswer` has the headers of ``Response``."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"a"', "more_body": True},
+        {"type": "http.request.other"},
+        {"type": "http.request", "body": b"", "more_body": True},
+        {"type": "http.request", "body": b": 1}"},
+    ]
+
+    def receiving(sent: list[Message]) -> Any:
+        queue = list(sent)
+
+        async def receive() -> Message:
+            return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+        return receive
+
+    scope = {"type": "http", "method": "POST", "headers": []}
+    expected = await Request(scope, receiving(messages)).body()
+    assert await read_body(receiving(messages)) == expected == b'{"a": 1}'
+    assert await read_body(receiving(messages[-1:])) == b": 1}"
+    with pytest.raises(ClientDisconnect):
+        await read_body(receiving(messages[:1]))
+    with pytest.raises(ClientDisconnect):
+        await Request(scope, receiving(messages[:1])).body()
+    again = Request(scope, replaying(expected, receiving([])))
+    assert await again.body() == expected
+    assert await again.is_disconnected()
+    for body in (b"", b'{"data": null}', b"x" * 70_000):
+        assert (
+            JSONAnswer(body).raw_headers
+            == Response(body, media_type="application/json").raw_headers
+        )
+        assert JSONAnswer(body).status_code == 200

@@ -15,7 +15,7 @@ from typing import Annotated, cast
 import strawberry
 
 from recograph import engine
-from recograph.core.vocabulary import Weights
+from recograph.core.vocabulary import PageType, Weights
 from recograph.engine import BusinessRules, Context, Recommendation, Request
 from recograph.online.events import impression_row
 from recograph.online.state import Loaded
@@ -157,7 +157,7 @@ def parse_request(
         context_log = {
             "cart": list(context.cart_product_ids),
             "current": context.current_product_id,
-            "page_type": None if context.page_type is None else context.page_type.value,
+            "page_type": None if context.page_type is None else _PAGE_VALUES[context.page_type],
             "category": context.current_category,
             "viewed": list(context.viewed_product_ids),
         }
@@ -243,7 +243,10 @@ def item_views(loaded: Loaded, items: Iterable[engine.Item]) -> list[t.Recommend
     return cast(list[t.RecommendedItem], sources)
 
 
-_KIND_VALUES = {kind: kind.value for kind in engine.ReasonKind}  # Enum.value is a descriptor
+# Enum.value is a descriptor (a Python call a read): the values of the members a request logs
+_KIND_VALUES = {kind: kind.value for kind in engine.ReasonKind}
+_STRATEGY_VALUES = {strategy: strategy.value for strategy in engine.Strategy}
+_PAGE_VALUES = {page: page.value for page in PageType}
 
 
 def impression_items(
@@ -278,8 +281,8 @@ def _log_impression(
         customer_id=parsed.customer_id,
         session_id=session_id,
         model_version=loaded.version,
-        strategy=result.strategy.value,
-        page_type=None if page_type is None else page_type.value,
+        strategy=_STRATEGY_VALUES[result.strategy],
+        page_type=None if page_type is None else _PAGE_VALUES[page_type],
         context=parsed.context_log,
         items=impression_items(result.items, product_ids),
     )
@@ -337,7 +340,7 @@ async def recommendations(
     name = None if variant is None else variant.name
     _log_impression(ctx, loaded, parsed, result, product_ids, session_id, name)
     if services.monitoring is not None:
-        services.monitoring.count_recommendation(result.strategy.value, name)
+        services.monitoring.count_recommendation(_STRATEGY_VALUES[result.strategy], name)
     source = RecommendationsSource(ctx.request_id, loaded, result, name, parsed.shown, product_ids)
     return cast(t.Recommendations, source)
 

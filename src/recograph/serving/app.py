@@ -48,7 +48,7 @@ from recograph.resolvers.monitoring import GRAPHQL_PATH, MetricsMiddleware, Moni
 from recograph.schema import SchemaLimits
 from recograph.schema.compiled import KnownDocuments
 from recograph.schema.limits import validation_rules
-from recograph.serving.documents import DocumentEndpoint
+from recograph.serving.documents import DocumentEndpoint, read_body, replaying, wants_body
 from recograph.serving.graphiql import graphiql_html, graphiql_routes
 from recograph.serving.stores import (
     StoreAccess,
@@ -116,7 +116,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         try:
             response = None
             if self.documents is not None:
-                response = await self.documents.handle(request)
+                body = await read_body(receive) if wants_body(scope) else None
+                response = await self.documents.handle(request, body)
+                if response is None and body is not None:
+                    request = Request(scope=scope, receive=replaying(body, receive))
             if response is None:
                 response = await self.run(request)
         except HTTPException as exc:
