@@ -375,12 +375,14 @@ class RequestTables:
 
 def _make_request_caches(snapshot: ModelSnapshot) -> None:
     """Make at load what scoring caches on the immutable models at first use (the rules'
-    orders by confidence and lift, the dense neighbour matrices and popularity rows of a
-    small catalogue), the `RequestTables` and the reasons' wording, so no request pays for
-    it and forked workers share what the parent made."""
+    orders by confidence and lift, their antecedent columns and paired tables, the dense
+    neighbour matrices and popularity rows of a small catalogue), the `RequestTables` and the
+    reasons' wording, so no request pays for it and forked workers share what the parent
+    made."""
     for rules in (snapshot.product_rules, snapshot.category_rules):
         rules.ranking("confidence")
         rules.ranking("lift")
+        _ = rules.paired, rules.fired_mask, rules.no_places, rules.consequent_items
     if "item_knn" in snapshot.cf:
         _ = snapshot.item_knn.dense_similarity
     _ = snapshot.content.dense_similarity
