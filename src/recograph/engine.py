@@ -813,9 +813,14 @@ def _owned_items(profile: Profile, context: Context) -> Positions:
     """What the customer owns, or is about to: purchases, plus the cart on cart and checkout
     pages (a laptop in the cart makes other laptops substitutes, not suggestions); a product
     may come twice (its category is what counts)."""
-    if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
+    if _cart_is_owned(context):
         return np.concatenate([profile.items, np.asarray(context.cart, dtype=np.int64)])
     return profile.items
+
+
+def _cart_is_owned(context: Context) -> bool:
+    """Whether the cart counts as owned (`_owned_items`): on cart and checkout pages."""
+    return bool(context.cart) and context.page_type in (PageType.CART, PageType.CHECKOUT)
 
 
 def owned_damping(
@@ -831,15 +836,13 @@ def owned_damping(
     `_owned_items`, with the owned categories found in Python: the few owned products'
     categories looked up once each, no arrays joined.)"""
     owned = profile.items.tolist()
-    if context.cart and context.page_type in (PageType.CART, PageType.CHECKOUT):
+    if _cart_is_owned(context):
         owned += context.cart
     if not owned:
         return np.ones(snapshot.n_items, dtype=np.float32)
     category_of = snapshot.tables.category
     categories = list({category_of[item] for item in owned})
-    per_category = np.ones(snapshot.catalogue.n_categories, dtype=np.float32)
-    per_category[categories] = snapshot.repeat.owned_factor[categories]
-    factor = per_category[snapshot.catalogue.category]
+    factor = _category_factor(snapshot, categories)[snapshot.catalogue.category]
     if profile.items.size:
         factor[profile.items[comes_back(snapshot, profile) if back is None else back]] = 1.0
     return factor
@@ -859,10 +862,16 @@ def owned_category_damping(snapshot: ModelSnapshot, owned_items: Positions) -> S
 
 def _owned_category_factor(snapshot: ModelSnapshot, owned_items: Positions) -> Scores:
     """`owned_category_damping` per category (1 for categories not owned)."""
-    catalogue = snapshot.catalogue
-    factor = np.ones(catalogue.n_categories, dtype=np.float32)
-    owned = catalogue.category[owned_items]  # repeats set the same value
-    factor[owned] = snapshot.repeat.owned_factor[owned]
+    return _category_factor(snapshot, snapshot.catalogue.category[owned_items])
+
+
+def _category_factor(
+    snapshot: ModelSnapshot, owned_categories: npt.NDArray[np.integer[Any]] | list[int]
+) -> Scores:
+    """Per category, its learned damping when owned (``owned_categories``: repeats set the
+    same value), 1 otherwise."""
+    factor = np.ones(snapshot.catalogue.n_categories, dtype=np.float32)
+    factor[owned_categories] = snapshot.repeat.owned_factor[owned_categories]
     return factor
 
 
