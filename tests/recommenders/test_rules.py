@@ -595,6 +595,7 @@ def test_score_rules_matches_the_rules_by_hand_on_every_context(
             np.testing.assert_array_equal(again.best_rule, scored.best_rule)
             alone = best_rules_of_fired(ruleset, fired, found, metric)
             np.testing.assert_array_equal(alone, scored.best_rule)
+            assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
 
 
 @pytest.mark.parametrize("columns", [True, False])
@@ -625,7 +626,6 @@ def test_two_contexts_scored_together_as_each_alone(
                 assert scored.scores.tobytes() == alone.scores.tobytes()
                 assert scored.best_rule.tolist() == alone.best_rule.tolist()
                 assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
-            assert (scored.scores.dtype, scored.best_rule.dtype) == (np.float32, np.int64)
 
 
 def test_arrays_round_trip_through_npz(rules: RuleSet, tmp_path: Path) -> None:
