@@ -116,15 +116,16 @@ def _content_type(scope: Scope) -> bytes:
     return b""
 
 
-async def request_payload(request: Request, body: bytes | None = None) -> dict[str, Any] | None:
+def request_payload(request: Request, body: bytes | None) -> dict[str, Any] | None:
     """The single operation a GET or JSON POST carries, or None for anything the general path
     must judge (batches, other content types, malformed JSON, wrong member types). ``body``:
-    the POST's, when the caller has read it (`read_body`)."""
+    a JSON POST's, read by the caller (`wants_body`, `read_body`); None for any other
+    request."""
     try:
         if request.method == "POST":
-            if JSON_BYTES not in _content_type(request.scope):
+            if body is None:  # not JSON
                 return None
-            payload: Any = orjson.loads(await request.body() if body is None else body)
+            payload: Any = orjson.loads(body)
         elif request.method == "GET":
             params = request.query_params
             payload = {
@@ -152,11 +153,11 @@ class DocumentEndpoint:
         self.documents = documents
         self.services = services
 
-    async def handle(self, request: Request, body: bytes | None = None) -> Response | None:
+    async def handle(self, request: Request, body: bytes | None) -> Response | None:
         """The answer, or None for the general path; ``body``: a JSON POST's, read already
-        by the caller (`read_body`), who then gives the general path a request that reads it
-        again (`replaying`)."""
-        payload = await request_payload(request, body)
+        by the caller (`wants_body`, `read_body`), who then gives the general path a request
+        that reads it again (`replaying`); None for any other request."""
+        payload = request_payload(request, body)
         if payload is None:
             return None
         query: str | None = payload.get("query")
