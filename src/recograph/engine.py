@@ -1799,8 +1799,10 @@ def _relevant_promoted(
     positions in ranking order (descending score, ties by position). Per scored position, as
     `_rank`'s arrays; worked out in Python on the store's few promoted products, not with
     masks over the whole catalogue."""
-    promoted = snapshot.catalogue.promoted
-    local = (promoted if positions is None else promoted[positions]).nonzero()[0]
+    if positions is None:  # every product scored: the promoted ones, found at load
+        local = snapshot.tables.promoted
+    else:
+        local = snapshot.catalogue.promoted[positions].nonzero()[0]
     if not local.size:
         return []
     items = local.tolist() if positions is None else positions[local].tolist()

@@ -363,6 +363,7 @@ class RequestTables:
 
     category: tuple[int, ...]  # per item, its category (Python ints: a request's loops read some)
     repeatable: npt.NDArray[np.bool_]  # per item, `is_repeatable` of its category
+    promoted: npt.NDArray[np.int64]  # the promoted products' positions, ascending
 
     @classmethod
     def of(cls, catalogue: Catalogue, repeat: RepeatModel) -> RequestTables:
@@ -370,6 +371,7 @@ class RequestTables:
         return cls(
             category=tuple(np.asarray(catalogue.category).tolist()),
             repeatable=read_only(repeatable),
+            promoted=read_only(np.flatnonzero(catalogue.promoted).astype(np.int64)),
         )
 
 
